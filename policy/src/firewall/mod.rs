@@ -1,0 +1,1 @@
+//! The nftables ruleset of table `inet sipwarden`, rendered from the firewall policy.
