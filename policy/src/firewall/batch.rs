@@ -43,7 +43,8 @@ impl NftBatch {
     /// The crate keeps set flags in a `HashSet`, whose iteration order changes from run to
     /// run, and whether `serde_json` keeps field order depends on a feature another crate of
     /// the workspace may switch on. So the document is canonicalised: object keys sorted,
-    /// `flags` arrays sorted. nft reads JSON objects by key, so the order means nothing to it.
+    /// `flags` arrays sorted (nft reads JSON objects by key, so the order means nothing to
+    /// it), and null properties of set element objects left out.
     pub fn to_json(&self) -> String {
         // Serialising these plain data types cannot fail: every map key is a string.
         let value = serde_json::to_value(self.to_nftables()).expect("nftables documents serialise");
@@ -62,8 +63,14 @@ fn canonical(value: Value) -> Value {
             let mut out = Map::new();
             for (key, value) in entries {
                 let mut value = canonical(value);
-                if let (true, Value::Array(flags)) = (key == "flags", &mut value) {
-                    flags.sort_by_key(|f| f.to_string());
+                match (key.as_str(), &mut value) {
+                    ("flags", Value::Array(flags)) => flags.sort_by_key(|f| f.to_string()),
+                    // The crate writes `"expires": null, "comment": null, "counter": null` in
+                    // every set element object. nft 1.0.6 reads null as absent, but a null
+                    // counter is not a counter statement, and newer parsers may say so; absent
+                    // is what the schema means, so drop them.
+                    ("elem", Value::Object(elem)) => elem.retain(|_, v| !v.is_null()),
+                    _ => {}
                 }
                 out.insert(key, value);
             }

@@ -245,8 +245,8 @@ pub enum FirewallPolicyError {
         /// The value as given.
         value: u32,
     },
-    /// Two services on the same TCP port.
-    #[error("{first} and {second} are both TCP port {port}; each service needs its own port")]
+    /// Two services on the same port (SIP over UDP and TCP sharing one is allowed).
+    #[error("{first} and {second} are both port {port}; each service needs its own port")]
     PortCollision {
         /// The first field.
         first: &'static str,
