@@ -329,3 +329,17 @@ pub(crate) fn jump(target: &'static str) -> Statement<'static> {
         target: target.into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_prefix_becomes_a_raw_payload_match_after_the_udp_header() {
+        let json = serde_json::to_string(&udp_payload_starts_with(b"INVITE ")).expect("json");
+        assert_eq!(
+            json,
+            r#"{"match":{"left":{"payload":{"base":"th","offset":64,"len":56}},"right":"0x494e5649544520","op":"=="}}"#
+        );
+    }
+}

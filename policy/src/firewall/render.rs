@@ -388,3 +388,20 @@ fn meter_timeout(rate: Rate) -> u32 {
     let refill = (u64::from(rate.burst) * 60).div_ceil(u64::from(rate.per_minute.max(1)));
     u32::try_from(refill.max(60)).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_is_kept_at_least_a_minute() {
+        assert_eq!(meter_timeout(Rate::new(600, 120)), 60);
+    }
+
+    #[test]
+    fn a_bucket_is_kept_until_it_has_refilled() {
+        // 30 packets of burst at 10 per minute take three minutes to refill.
+        assert_eq!(meter_timeout(Rate::new(10, 30)), 180);
+        assert_eq!(meter_timeout(Rate::new(7, 10)), 86);
+    }
+}

@@ -88,3 +88,31 @@ pub(crate) fn normalise(entries: &[TimedAddress]) -> Vec<TimedAddress> {
     out.dedup_by(|later, first| later.address == first.address);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("test address")
+    }
+
+    #[test]
+    fn normalising_keeps_the_longest_timeout_with_no_timeout_longest_of_all() {
+        let out = normalise(&[
+            TimedAddress::expiring(ip("192.0.2.1"), 60),
+            TimedAddress::permanent(ip("::ffff:192.0.2.1")),
+            TimedAddress::expiring(ip("192.0.2.1"), 600),
+            TimedAddress::expiring(ip("192.0.2.2"), 5),
+            TimedAddress::expiring(ip("192.0.2.2"), 50),
+            TimedAddress::expiring(ip("192.0.2.3"), 0),
+        ]);
+        assert_eq!(
+            out,
+            [
+                TimedAddress::permanent(ip("192.0.2.1")),
+                TimedAddress::expiring(ip("192.0.2.2"), 50)
+            ]
+        );
+    }
+}
