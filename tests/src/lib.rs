@@ -1,1 +1,9 @@
+//! End-to-end test support: real parts, no mocks.
+//!
+//! - [`root`]: skip-or-fail rules for tests that need root and system tools.
+//! - [`process`]: external commands with deadlines and informative errors.
+//! - [`netns`]: network namespaces and a small routed [`netns::Lab`] of them.
 
+pub mod netns;
+pub mod process;
+pub mod root;
