@@ -228,7 +228,7 @@ fn remove(name: &str) -> Result<()> {
         if pids.is_empty() {
             break;
         }
-        let mut kill = Command::new("kill");
+        let mut kill = Command::new(tool("kill"));
         kill.arg("-KILL").args(pids.iter().map(u32::to_string));
         // Some may have exited meanwhile; kill's complaint about them is expected.
         let _ = process::output(&mut kill, SHORT);

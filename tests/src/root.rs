@@ -18,7 +18,14 @@ use std::path::{Path, PathBuf};
 
 /// Directories searched after `$PATH`: `cargo test` run by a normal user often has no `sbin` in
 /// `$PATH`, yet `ip`, `nft` and `chroot` live there.
-const SBIN_DIRS: [&str; 4] = ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin"];
+const FALLBACK_DIRS: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
 
 /// True when the effective user id is 0.
 ///
@@ -67,11 +74,11 @@ pub fn require_root(test: &str) -> bool {
     false
 }
 
-/// Finds `name` in `$PATH` or the sbin directories; `None` if it is not installed.
+/// Finds `name` in `$PATH` or the usual system directories; `None` if it is not installed.
 pub fn find_command(name: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH").unwrap_or_default();
     env::split_paths(&path)
-        .chain(SBIN_DIRS.iter().map(PathBuf::from))
+        .chain(FALLBACK_DIRS.iter().map(PathBuf::from))
         .map(|dir| dir.join(name))
         .find(|candidate| is_executable(candidate))
 }
@@ -81,13 +88,10 @@ pub fn require_command(test: &str, name: &str) -> Option<PathBuf> {
     match find_command(name) {
         Some(path) => Some(path),
         None => {
-            skip(
-                test,
-                &format!(
-                    "command `{name}` not found (install Debian package `{}`)",
-                    package_of(name)
-                ),
-            );
+            let hint = package_of(name)
+                .map(|pkg| format!(" (install Debian package `{pkg}`)"))
+                .unwrap_or_default();
+            skip(test, &format!("command `{name}` not found{hint}"));
             None
         }
     }
@@ -112,8 +116,8 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// The Debian package that ships a tool the harness uses, for the skip message.
-fn package_of(tool: &str) -> &'static str {
-    match tool {
+fn package_of(tool: &str) -> Option<&'static str> {
+    Some(match tool {
         "ip" | "bridge" => "iproute2",
         "nft" => "nftables",
         "conntrack" => "conntrack",
@@ -121,9 +125,10 @@ fn package_of(tool: &str) -> &'static str {
         "svmap" | "svwar" | "svcrack" => "sipvicious",
         "sqlite3" => "sqlite3",
         "ping" => "iputils-ping",
-        "unshare" | "chroot" | "mount" | "flock" => "util-linux / coreutils",
-        _ => "?",
-    }
+        "unshare" | "mount" | "flock" => "util-linux",
+        "chroot" | "sleep" => "coreutils",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
