@@ -58,6 +58,14 @@ if is_complete; then
     printf '%s\n' "$ROOT"
     exit 0
 fi
+# Leftovers of builds that were killed (SIGKILL skips the cleanup trap). Only the lock holder
+# builds, so any *.tmp.* directory seen here is dead. Nothing is mounted inside them (all mounts
+# of a build live in private mount namespaces), and --one-file-system makes sure of it.
+for stale in "$ROOT".tmp.*; do
+    [[ -d "$stale" ]] || continue
+    log "removing the leftover of an interrupted build: $stale"
+    rm -rf --one-file-system "$stale" || die "could not remove $stale; remove it by hand"
+done
 # A directory without the marker at the final path can only come from a manual copy or a
 # pre-marker recipe; never trust it.
 [[ ! -e "$ROOT" ]] || die "$ROOT exists but is not a complete tree (no $MARKER); remove it and rerun"
@@ -65,6 +73,9 @@ fi
 # Build next to the final path (same filesystem, so the final `mv` is an atomic rename): an
 # interrupted run leaves only a *.tmp.* directory, never a half tree at $ROOT.
 tmp=$(mktemp -d "$ROOT.tmp.XXXXXX")
+# mktemp makes it 0700; a system tree's root is 0755 (non-root users may read it, e.g. to check
+# it is complete).
+chmod 755 "$tmp"
 cleanup() {
     # --one-file-system: should anything still be mounted inside (it should not: mounts happen in
     # a private mount namespace below), never descend into the host's /proc, /sys or /dev.
@@ -75,7 +86,10 @@ trap cleanup EXIT
 start=$(date +%s)
 log "debootstrap sid into $tmp (takes about a minute)"
 # minbase: just enough for apt; Asterisk pulls what it needs. ca-certificates for https mirrors.
-debootstrap --variant=minbase --include=ca-certificates sid "$tmp" "$MIRROR" >&2 \
+# debootstrap mounts /proc and /sys inside the target while it configures packages; in a private
+# mount namespace those mounts die with it even if it is killed half-way.
+unshare --mount --propagation private -- \
+    debootstrap --variant=minbase --include=ca-certificates sid "$tmp" "$MIRROR" >&2 \
     || die "debootstrap sid from $MIRROR failed (see its output above)"
 
 printf 'deb %s sid main\n' "$MIRROR" >"$tmp/etc/apt/sources.list"

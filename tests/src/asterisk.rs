@@ -29,7 +29,7 @@ use crate::netns::NetNs;
 use crate::process::{self, tail};
 use crate::root::{self, tool};
 
-/// How long Asterisk may take to reach "fully booted" (3-7 s is usual; CI machines are slow).
+/// How long Asterisk may take to reach "fully booted" (1-5 s is usual here; CI machines may be slower).
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// How long building the tree may take on a cold machine (about 2-4 minutes is usual).

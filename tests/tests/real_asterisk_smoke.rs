@@ -145,6 +145,14 @@ fn asterisk_boots_lists_its_endpoint_answers_svmap_and_logs_svcrack_failures() {
     // Exactly the one configured endpoint: no sample endpoints, no anonymous one.
     let endpoints = ast.cli("pjsip show endpoints").unwrap();
     assert_eq!(endpoint_names(&endpoints), [ENDPOINT], "{endpoints}");
+    // AMI listens on loopback only (hardening step 4), with the one security-only user.
+    let settings = ast.cli("manager show settings").unwrap();
+    assert!(
+        settings
+            .lines()
+            .any(|l| l.contains("TCP Bindaddress:") && l.contains("127.0.0.1:5038")),
+        "{settings}"
+    );
     let users = ast.cli("manager show users").unwrap();
     assert!(users.contains("guard"), "{users}");
     let transport = ast.cli("pjsip show transports").unwrap();
