@@ -1,1 +1,11 @@
+//! End-to-end test support: real parts, no mocks.
+//!
+//! - [`root`]: skip-or-fail rules for tests that need root and system tools.
+//! - [`process`]: external commands with deadlines and informative errors.
+//! - [`netns`]: network namespaces and a small routed [`netns::Lab`] of them.
+//! - [`asterisk`]: a real Asterisk 22 from a cached Debian sid tree, inside a lab namespace.
 
+pub mod asterisk;
+pub mod netns;
+pub mod process;
+pub mod root;
