@@ -1,1 +1,68 @@
-pub mod placeholder {}
+//! sipwarden's console: pages, components and thin server functions.
+//!
+//! This crate is compiled twice: for the server (`ssr`) and for the browser (`hydrate`). The
+//! browser build must stay small and free of I/O, so nothing here knows about the database:
+//! server functions reach the backend's services through the [`ssr::Console`] trait object the
+//! server puts in Leptos context.
+
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod components;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use crate::components::layout::ConsoleLayout;
+use crate::pages::{
+    account::AccountPage, audit::AuditPage, dashboard::DashboardPage, login::LoginPage,
+    not_found::NotFound, setup::SetupPage,
+};
+
+/// The HTML document around the app, rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="stylesheet" href="/sipwarden.css" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The console's routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="sipwarden" />
+        <Router>
+            <Routes fallback=NotFound>
+                // Async: the server sends each page complete, so it reads the same without
+                // JavaScript (out-of-order streaming would leave "Loading…" placeholders that only
+                // a script fills in).
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,1 +1,18 @@
+//! sipwarden's server: CLI, configuration, database, HTTP (REST API, health, console), and
+//! the runtimes that will apply configuration and guard the PBX.
+//!
+//! The rules live in the `policy` crate and in [`services`]; everything else is a door to
+//! them.
 
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod server;
+pub mod services;
+pub mod state;
+pub mod telemetry;
+
+/// This build's version, shown on the dashboard and in `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

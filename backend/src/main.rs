@@ -1,1 +1,5 @@
-fn main() {}
+//! The `sipwarden` binary: everything is in the library; this only runs the CLI.
+
+fn main() -> std::process::ExitCode {
+    backend::cli::run()
+}

@@ -1,1 +1,30 @@
+//! sipwarden's database schema.
+//!
+//! One file per change, applied in order before the server listens. Migrations are
+//! forward-only: a release never edits or removes a migration that has shipped, it adds a new
+//! one. The server refuses to start on a database that has migrations this binary does not know
+//! (a database written by a newer sipwarden), rather than guess at a schema it cannot read.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_accounts;
+
+/// The ordered list of every migration this binary knows.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_accounts::Migration)]
+    }
+}
+
+/// The names of every migration this binary knows, in order.
+#[must_use]
+pub fn known_migration_names() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}

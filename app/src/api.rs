@@ -1,0 +1,187 @@
+//! Server functions: the console's only door to the server.
+//!
+//! Each one only gathers its input, calls the backend through [`crate::ssr::Console`] and maps
+//! the outcome. Every state-changing one takes the session's `csrf` token from the form.
+//!
+//! Forms work without JavaScript: a plain form post that fails is redirected back to the page
+//! it came from with `?error=<code>`, and the page shows the fixed message for that code (the
+//! browser never receives server-side error text, and no attacker-chosen text is reflected).
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
+
+/// Everything that can go wrong in a console action, as the browser may see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("Sign in to continue.")]
+    NotSignedIn,
+    #[error("Your role does not allow this.")]
+    Forbidden,
+    #[error("Wrong username or password.")]
+    BadCredentials,
+    #[error("Too many failed attempts. Wait a while, then try again.")]
+    Throttled,
+    #[error("The form expired. Reload the page and try again.")]
+    BadCsrf,
+    #[error("The current password is wrong.")]
+    WrongCurrentPassword,
+    #[error("The new passwords do not match.")]
+    PasswordMismatch,
+    #[error("The password must be at least 12 characters long.")]
+    PasswordTooShort,
+    #[error("The password must not contain the username.")]
+    PasswordContainsUsername,
+    #[error("The password is too long (at most 1024 characters).")]
+    PasswordTooLong,
+    #[error("A username is 1 to 64 letters, digits, '.', '-' or '_'.")]
+    BadUsername,
+    #[error("That setup token is not valid. Use the one printed in the server log.")]
+    BadSetupToken,
+    #[error("Setup is already complete. Sign in instead.")]
+    SetupDone,
+    #[error("That request was malformed.")]
+    BadRequest,
+    #[error("Something went wrong on the server. It has been logged.")]
+    Internal,
+}
+
+impl ConsoleError {
+    /// A stable code for URLs (`?error=code`) and logs.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            ConsoleError::NotSignedIn => "not_signed_in",
+            ConsoleError::Forbidden => "forbidden",
+            ConsoleError::BadCredentials => "bad_credentials",
+            ConsoleError::Throttled => "throttled",
+            ConsoleError::BadCsrf => "bad_csrf",
+            ConsoleError::WrongCurrentPassword => "wrong_current_password",
+            ConsoleError::PasswordMismatch => "password_mismatch",
+            ConsoleError::PasswordTooShort => "password_too_short",
+            ConsoleError::PasswordContainsUsername => "password_contains_username",
+            ConsoleError::PasswordTooLong => "password_too_long",
+            ConsoleError::BadUsername => "bad_username",
+            ConsoleError::BadSetupToken => "bad_setup_token",
+            ConsoleError::SetupDone => "setup_done",
+            ConsoleError::BadRequest => "bad_request",
+            ConsoleError::Internal => "internal",
+        }
+    }
+
+    /// The error for a code; unknown codes give `None` (never echo arbitrary text).
+    #[must_use]
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|e| e.code() == code)
+    }
+
+    const ALL: [ConsoleError; 15] = [
+        ConsoleError::NotSignedIn,
+        ConsoleError::Forbidden,
+        ConsoleError::BadCredentials,
+        ConsoleError::Throttled,
+        ConsoleError::BadCsrf,
+        ConsoleError::WrongCurrentPassword,
+        ConsoleError::PasswordMismatch,
+        ConsoleError::PasswordTooShort,
+        ConsoleError::PasswordContainsUsername,
+        ConsoleError::PasswordTooLong,
+        ConsoleError::BadUsername,
+        ConsoleError::BadSetupToken,
+        ConsoleError::SetupDone,
+        ConsoleError::BadRequest,
+        ConsoleError::Internal,
+    ];
+}
+
+impl FromServerFnError for ConsoleError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // Bad form fields or JSON from the client: the client's fault.
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::UnsupportedRequestMethod(_) => ConsoleError::BadRequest,
+            _ => ConsoleError::Internal,
+        }
+    }
+}
+
+/// The signed-in user, or `None`.
+#[server(endpoint = "session")]
+pub async fn get_session() -> Result<Option<SessionInfo>, ConsoleError> {
+    let (console, parts) = crate::ssr::context()?;
+    Ok(console.session(&parts).await)
+}
+
+/// Whether `/setup` is open.
+#[server(endpoint = "setup_state")]
+pub async fn get_setup_state() -> Result<SetupState, ConsoleError> {
+    let (console, _) = crate::ssr::context()?;
+    console.setup_state().await
+}
+
+/// Signs in and goes to the dashboard.
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(username: String, password: String) -> Result<(), ConsoleError> {
+    let (console, parts) = crate::ssr::context()?;
+    let outcome = console.sign_in(&parts, username, password).await;
+    crate::ssr::finish_form(&parts, outcome.map(crate::ssr::set_cookie), "/")
+}
+
+/// Ends the session on the server and clears the cookie.
+#[server(endpoint = "sign_out")]
+pub async fn sign_out(csrf: String) -> Result<(), ConsoleError> {
+    let (console, parts) = crate::ssr::context()?;
+    let outcome = console.sign_out(&parts, csrf).await;
+    crate::ssr::finish_form(&parts, outcome.map(crate::ssr::set_cookie), "/login")
+}
+
+/// Creates the first administrator with the one-time token from the server log.
+#[server(endpoint = "complete_setup")]
+pub async fn complete_setup(
+    token: String,
+    username: String,
+    password: String,
+    confirm: String,
+) -> Result<(), ConsoleError> {
+    let (console, parts) = crate::ssr::context()?;
+    let outcome = console
+        .complete_setup(&parts, token, username, password, confirm)
+        .await;
+    crate::ssr::finish_form(&parts, outcome.map(crate::ssr::set_cookie), "/")
+}
+
+/// The dashboard's facts.
+#[server(endpoint = "dashboard")]
+pub async fn get_dashboard() -> Result<Dashboard, ConsoleError> {
+    let (console, parts) = crate::ssr::context()?;
+    console.dashboard(&parts).await
+}
+
+/// One page of the audit log (0 = newest).
+#[server(endpoint = "audit")]
+pub async fn get_audit(page: u32) -> Result<AuditPageData, ConsoleError> {
+    let (console, parts) = crate::ssr::context()?;
+    console.audit(&parts, page).await
+}
+
+/// Changes the signed-in user's own password; other sessions of the user end.
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+) -> Result<(), ConsoleError> {
+    let (console, parts) = crate::ssr::context()?;
+    let outcome = console
+        .change_password(&parts, csrf, current, new, confirm)
+        .await;
+    crate::ssr::finish_form(&parts, outcome, "/account?changed=1")
+}

@@ -1,0 +1,53 @@
+//! The signed-in console: navigation around the current page, and the gate that sends anyone
+//! without a session to `/login`.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+
+use crate::api::{SignOut, get_session};
+use crate::model::{Role, SessionInfo};
+
+/// Layout of every page behind sign-in. Provides the [`SessionInfo`] to the pages.
+#[component]
+pub fn ConsoleLayout() -> impl IntoView {
+    let session = Resource::new(|| (), |()| get_session());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match session.await {
+                    Ok(Some(info)) => view! { <SignedIn info /> }.into_any(),
+                    Ok(None) | Err(_) => view! { <Redirect path="/login" /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SignedIn(info: SessionInfo) -> impl IntoView {
+    provide_context(info.clone());
+    let sign_out = ServerAction::<SignOut>::new();
+    let role = match info.role {
+        Role::Admin => "administrator",
+        Role::Viewer => "viewer",
+    };
+    view! {
+        <header class="topbar">
+            <span class="brand">"sipwarden"</span>
+            // Only pages that work are listed.
+            <nav>
+                <A href="/" exact=true>"Dashboard"</A>
+                <A href="/audit">"Audit log"</A>
+                <A href="/account">"Account"</A>
+            </nav>
+            <span class="who">{info.username.clone()} " (" {role} ")"</span>
+            <ActionForm action=sign_out attr:class="inline">
+                <input type="hidden" name="csrf" value=info.csrf.clone() />
+                <button type="submit" id="sign-out">"Sign out"</button>
+            </ActionForm>
+        </header>
+        <main>
+            <Outlet />
+        </main>
+    }
+}

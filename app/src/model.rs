@@ -1,0 +1,82 @@
+//! What the console shows and sends: plain data shared by the server and the browser build.
+
+use serde::{Deserialize, Serialize};
+
+/// A console user's role. Viewers read; administrators change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Viewer,
+}
+
+impl Role {
+    /// The role's name as stored and shown.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+/// The signed-in user, as the console needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub username: String,
+    pub role: Role,
+    /// The session's anti-CSRF token: every state-changing form carries it back.
+    pub csrf: String,
+}
+
+/// Whether the first administrator still has to be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetupState {
+    /// No administrator exists: `/setup` accepts the one-time token from the server log.
+    Required,
+    /// An administrator exists: `/setup` is closed for good.
+    Done,
+}
+
+/// The dashboard's facts about this sipwarden.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub version: String,
+    pub uptime_seconds: u64,
+    pub database_ok: bool,
+    pub database_path: String,
+    pub database_bytes: u64,
+    pub users: u64,
+    pub active_sessions: u64,
+}
+
+/// One line of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub actor: Option<String>,
+    pub source_ip: Option<String>,
+    pub action: String,
+    pub success: bool,
+    pub detail: String,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPageData {
+    pub entries: Vec<AuditEntry>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+}
+
+impl AuditPageData {
+    /// Whether a later (older) page exists.
+    #[must_use]
+    pub fn has_next(&self) -> bool {
+        u64::from(self.page + 1) * u64::from(self.per_page) < self.total
+    }
+}

@@ -1,0 +1,36 @@
+//! `/login`: the sign-in form.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api::SignIn;
+use crate::components::error_banner::FormError;
+
+/// The sign-in page.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let sign_in = ServerAction::<SignIn>::new();
+    let result = Signal::derive(move || sign_in.value().get());
+    view! {
+        <main class="narrow">
+            <h1>"sipwarden"</h1>
+            <p class="lead">"Sign in to the console."</p>
+            <FormError result />
+            <ActionForm action=sign_in attr:id="login-form">
+                <label>
+                    "Username"
+                    <input type="text" name="username" autocomplete="username" required maxlength="64" />
+                </label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required maxlength="1024" />
+                </label>
+                <button type="submit">"Sign in"</button>
+            </ActionForm>
+            <p class="hint">
+                "First start? " <A href="/setup">"Create the first administrator"</A>
+                " with the one-time token from the server log."
+            </p>
+        </main>
+    }
+}

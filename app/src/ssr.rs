@@ -1,0 +1,113 @@
+//! The server side of the console: the trait the backend implements, and form plumbing.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use leptos::prelude::*;
+
+use crate::api::ConsoleError;
+use crate::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
+
+/// What the console needs from the backend. The backend puts an `Arc<dyn Console>` into Leptos
+/// context; each method receives the request's parts, from which the backend reads the session
+/// and the peer address itself (so authorisation cannot be forgotten by a page).
+#[async_trait::async_trait]
+pub trait Console: Send + Sync + 'static {
+    /// The signed-in user of this request, if any.
+    async fn session(&self, req: &Parts) -> Option<SessionInfo>;
+    /// Whether the first administrator still has to be created.
+    async fn setup_state(&self) -> Result<SetupState, ConsoleError>;
+    /// Checks the credentials; on success returns the `Set-Cookie` value of the new session.
+    async fn sign_in(
+        &self,
+        req: &Parts,
+        username: String,
+        password: String,
+    ) -> Result<String, ConsoleError>;
+    /// Ends the request's session; returns the `Set-Cookie` value that clears the cookie.
+    async fn sign_out(&self, req: &Parts, csrf: String) -> Result<String, ConsoleError>;
+    /// Creates the first administrator and signs them in (returns `Set-Cookie`).
+    async fn complete_setup(
+        &self,
+        req: &Parts,
+        token: String,
+        username: String,
+        password: String,
+        confirm: String,
+    ) -> Result<String, ConsoleError>;
+    /// The dashboard for any signed-in user.
+    async fn dashboard(&self, req: &Parts) -> Result<Dashboard, ConsoleError>;
+    /// One page of the audit log for any signed-in user.
+    async fn audit(&self, req: &Parts, page: u32) -> Result<AuditPageData, ConsoleError>;
+    /// Changes the signed-in user's own password.
+    async fn change_password(
+        &self,
+        req: &Parts,
+        csrf: String,
+        current: String,
+        new: String,
+        confirm: String,
+    ) -> Result<(), ConsoleError>;
+}
+
+/// The backend and the current request, from Leptos context.
+pub fn context() -> Result<(Arc<dyn Console>, Parts), ConsoleError> {
+    let console = use_context::<Arc<dyn Console>>().ok_or(ConsoleError::Internal)?;
+    let parts = use_context::<Parts>().ok_or(ConsoleError::Internal)?;
+    Ok((console, parts))
+}
+
+/// Adds a `Set-Cookie` header to the server function's response.
+pub fn set_cookie(value: String) {
+    if let (Some(options), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&value),
+    ) {
+        options.append_header(http::header::SET_COOKIE, value);
+    }
+}
+
+/// Ends a form's server function.
+///
+/// On success, goes to `success_to`. On failure, a JavaScript caller gets the typed error
+/// back; a plain form post (no JavaScript) is redirected to the page it came from with
+/// `?error=<code>`, so the full page comes back with the message.
+pub fn finish_form<T>(
+    req: &Parts,
+    outcome: Result<T, ConsoleError>,
+    success_to: &str,
+) -> Result<T, ConsoleError> {
+    match outcome {
+        Ok(value) => {
+            leptos_axum::redirect(success_to);
+            Ok(value)
+        }
+        Err(error) => {
+            if accepts_html(req) {
+                leptos_axum::redirect(&back_with_error(req, error));
+            }
+            Err(error)
+        }
+    }
+}
+
+fn accepts_html(req: &Parts) -> bool {
+    req.headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// The path of the referring page (same origin only) with `?error=<code>`.
+fn back_with_error(req: &Parts, error: ConsoleError) -> String {
+    let path = req
+        .headers
+        .get(http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<http::Uri>().ok())
+        .map(|uri| uri.path().to_owned())
+        // Only a local absolute path: never redirect to another site.
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/".to_owned());
+    format!("{path}?error={}", error.code())
+}

@@ -1,0 +1,72 @@
+//! Who is calling, and what they may do.
+//!
+//! Authorisation is by type: a service that changes something takes an [`Admin`], which can
+//! only be obtained from a [`Caller`] whose role is admin. Read-only services take a
+//! [`Caller`]. Nothing checks a role with an `if` at the call site.
+
+pub mod password;
+pub mod session;
+pub mod throttle;
+
+use std::net::IpAddr;
+
+use app::model::Role;
+
+/// A signed-in console user on whose behalf a request runs.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i32,
+    pub username: String,
+    pub role: Role,
+    /// The SHA-256 (hex) of the session token, to end this session.
+    pub session_hash: String,
+    /// The session's anti-CSRF token.
+    pub csrf: String,
+    pub source_ip: IpAddr,
+}
+
+/// Proof that the caller is an administrator. Only [`Caller::admin`] makes one.
+#[derive(Debug, Clone)]
+pub struct Admin(Caller);
+
+/// The caller lacks the role for an action.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("this action needs the admin role")]
+pub struct Forbidden;
+
+impl Caller {
+    /// The administrator capability, if this caller has the role.
+    pub fn admin(self) -> Result<Admin, Forbidden> {
+        match self.role {
+            Role::Admin => Ok(Admin(self)),
+            Role::Viewer => Err(Forbidden),
+        }
+    }
+}
+
+impl Admin {
+    /// The caller behind the capability.
+    #[must_use]
+    pub fn caller(&self) -> &Caller {
+        &self.0
+    }
+}
+
+/// Parses a role as stored in the database.
+#[must_use]
+pub fn parse_role(stored: &str) -> Option<Role> {
+    match stored {
+        "admin" => Some(Role::Admin),
+        "viewer" => Some(Role::Viewer),
+        _ => None,
+    }
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+#[must_use]
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,286 @@
+//! Configuration: defaults, then a TOML file, then `SIPWARDEN_*` environment variables.
+//!
+//! Read and validated once at start-up into [`Config`]; nothing else reads the environment.
+//! Every secret-bearing variable also has a `_FILE` form (Docker/Kubernetes secrets), and an
+//! unknown `SIPWARDEN_*` name is warned about, because a typo in a security setting must not
+//! pass silently.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables that are read elsewhere (not part of [`Config`]) but are ours.
+const OTHER_KNOWN_VARS: &[&str] = &["SIPWARDEN_ADMIN_PASSWORD", "SIPWARDEN_LOG"];
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people reading a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The validated configuration of one sipwarden process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite database (and later rendered files and caches) live.
+    pub data_dir: PathBuf,
+    /// Address the console and API listen on. Port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    /// Directory with the hydration bundle (`pkg/`) and static assets.
+    pub site_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Set when sipwarden is reached over HTTPS (directly or through a proxy): session
+    /// cookies then carry `Secure`.
+    pub secure_cookies: bool,
+    /// How long a console session lives without being used, in hours.
+    pub session_idle_hours: u32,
+    /// Absolute lifetime of a console session, in hours.
+    pub session_max_hours: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            site_dir: PathBuf::from("target/site"),
+            log_format: LogFormat::Human,
+            secure_cookies: false,
+            session_idle_hours: 8,
+            session_max_hours: 24,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration is invalid: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("cannot read {var} from file {path}: {source}")]
+    SecretFile {
+        var: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Rule(String),
+}
+
+/// What loading found besides the configuration itself (reported once logging is up).
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// `SIPWARDEN_*` variables that no setting uses.
+    pub unknown_env: Vec<String>,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<(Self, LoadReport), ConfigError> {
+        Self::load_from(file, std::env::vars().collect())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: Vec<(String, String)>,
+    ) -> Result<(Self, LoadReport), ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            // `Toml::file` silently ignores a missing file; a path the user named must exist.
+            if !file.is_file() {
+                return Err(ConfigError::Rule(format!(
+                    "configuration file {} does not exist or is not a file",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+
+        let known: Vec<String> = Config::field_names()
+            .iter()
+            .map(|f| format!("SIPWARDEN_{}", f.to_uppercase()))
+            .collect();
+        let mut report = LoadReport::default();
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in env {
+            if !name.starts_with("SIPWARDEN_") {
+                continue;
+            }
+            if let Some(base) = name.strip_suffix("_FILE") {
+                if known.iter().any(|k| k == base) {
+                    let contents = std::fs::read_to_string(&value).map_err(|source| {
+                        ConfigError::SecretFile {
+                            var: name.clone(),
+                            path: value.clone(),
+                            source,
+                        }
+                    })?;
+                    pairs.push((base.to_owned(), contents.trim_end().to_owned()));
+                    continue;
+                }
+            }
+            if known.contains(&name) {
+                pairs.push((name, value));
+            } else if !OTHER_KNOWN_VARS.contains(&name.as_str())
+                && !OTHER_KNOWN_VARS
+                    .iter()
+                    .any(|k| name.strip_suffix("_FILE") == Some(k))
+            {
+                report.unknown_env.push(name);
+            }
+        }
+        report.unknown_env.sort();
+        // Explicit values from the environment win over the file; `_FILE` forms come first so
+        // that a direct variable of the same name (set later) wins.
+        for (name, value) in pairs {
+            let key = name.trim_start_matches("SIPWARDEN_").to_lowercase();
+            figment = figment.merge((key, parse_env_value(&value)));
+        }
+
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok((config, report))
+    }
+
+    fn field_names() -> &'static [&'static str] {
+        &[
+            "data_dir",
+            "listen",
+            "site_dir",
+            "log_format",
+            "secure_cookies",
+            "session_idle_hours",
+            "session_max_hours",
+        ]
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Rule("data_dir must not be empty".into()));
+        }
+        if self.session_idle_hours == 0 || self.session_max_hours == 0 {
+            return Err(ConfigError::Rule(
+                "session_idle_hours and session_max_hours must be at least 1".into(),
+            ));
+        }
+        if self.session_idle_hours > self.session_max_hours {
+            return Err(ConfigError::Rule(
+                "session_idle_hours must not exceed session_max_hours".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SQLite file inside the data directory.
+    #[must_use]
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("sipwarden.sqlite3")
+    }
+}
+
+/// Environment values are strings; booleans and numbers are given their type so that
+/// `SIPWARDEN_SECURE_COOKIES=true` deserializes into a `bool`.
+fn parse_env_value(value: &str) -> figment::value::Value {
+    use figment::value::Value;
+    match value {
+        "true" => Value::from(true),
+        "false" => Value::from(false),
+        _ => match value.parse::<u32>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::from(value.to_owned()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_set_gives_the_embedded_default() {
+        let (config, report) = Config::load_from(None, vec![]).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(report.unknown_env.is_empty());
+    }
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sipwarden.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nsession_idle_hours = 2\n",
+        )
+        .unwrap();
+        let (config, _) = Config::load_from(
+            Some(&file),
+            env(&[
+                ("SIPWARDEN_LISTEN", "127.0.0.1:9100"),
+                ("SIPWARDEN_SECURE_COOKIES", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(config.session_idle_hours, 2);
+        assert!(config.secure_cookies);
+    }
+
+    #[test]
+    fn file_variants_read_the_value_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dir");
+        std::fs::write(&file, "/srv/sipwarden\n").unwrap();
+        let (config, _) = Config::load_from(
+            None,
+            env(&[("SIPWARDEN_DATA_DIR_FILE", file.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/sipwarden"));
+    }
+
+    #[test]
+    fn unknown_sipwarden_variables_are_reported() {
+        let (_, report) = Config::load_from(
+            None,
+            env(&[
+                ("SIPWARDEN_LISTNE", "x"),
+                ("SIPWARDEN_ADMIN_PASSWORD", "y"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(report.unknown_env, vec!["SIPWARDEN_LISTNE".to_owned()]);
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_a_clear_error() {
+        let err =
+            Config::load_from(None, env(&[("SIPWARDEN_LISTEN", "not-an-address")])).unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn a_named_config_file_that_is_missing_is_an_error() {
+        let err =
+            Config::load_from(Some(Path::new("/nonexistent/sipwarden.toml")), vec![]).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+}

@@ -1,0 +1,121 @@
+//! The database: connection, pragmas, migrations, and the entities (persistence only — they
+//! never leave this module tree; services convert them into domain values).
+
+pub mod entities;
+
+use std::path::Path;
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "the database at {path} was written by a newer sipwarden (it has migrations this binary \
+         does not know: {unknown}); refusing to start. Run the newer version, or restore a backup \
+         made by this one"
+    )]
+    NewerSchema { path: String, unknown: String },
+    #[error("cannot open the database at {path}: {source}")]
+    Open {
+        path: String,
+        source: sea_orm::DbErr,
+    },
+    #[error("cannot migrate the database at {path}: {source}")]
+    Migrate {
+        path: String,
+        source: sea_orm::DbErr,
+    },
+}
+
+/// Opens (creating if needed) the SQLite file and brings its schema up to date.
+///
+/// Refuses, without writing anything, a database that has migrations this binary does not
+/// know: a downgrade must never half-understand a newer schema.
+pub async fn open_and_migrate(path: &Path) -> Result<DatabaseConnection, OpenError> {
+    let shown = path.display().to_string();
+    let db = open(path).await.map_err(|source| OpenError::Open {
+        path: shown.clone(),
+        source,
+    })?;
+    let applied = applied_migrations(&db)
+        .await
+        .map_err(|source| OpenError::Open {
+            path: shown.clone(),
+            source,
+        })?;
+    let known = migrations::known_migration_names();
+    let unknown: Vec<String> = applied.into_iter().filter(|m| !known.contains(m)).collect();
+    if !unknown.is_empty() {
+        return Err(OpenError::NewerSchema {
+            path: shown,
+            unknown: unknown.join(", "),
+        });
+    }
+    Migrator::up(&db, None)
+        .await
+        .map_err(|source| OpenError::Migrate {
+            path: shown,
+            source,
+        })?;
+    Ok(db)
+}
+
+/// Opens the database without migrating (for `healthcheck`-style readers and tests).
+pub async fn open(path: &Path) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(8)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        // Set on every pooled connection, because SQLite pragmas such as foreign_keys are per
+        // connection. WAL: readers (the console) never block the writer (the guard's event
+        // writer) and a crash loses at most the last transaction; NORMAL sync is durable in WAL
+        // mode except on power loss. busy_timeout: wait for the writer instead of failing.
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    let db = Database::connect(options).await?;
+    Ok(db)
+}
+
+async fn applied_migrations(db: &DatabaseConnection) -> Result<Vec<String>, sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    let exists = db
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'seaql_migrations'",
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query_all(Statement::from_string(
+            backend,
+            "SELECT version FROM seaql_migrations ORDER BY version",
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "version"))
+        .collect()
+}
+
+/// Checks that the database answers (for `/healthz`).
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.execute(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT 1",
+    ))
+    .await
+    .is_ok()
+}

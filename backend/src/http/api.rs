@@ -1,0 +1,144 @@
+//! REST API under `/api/v1`. Each resource gets its own module as features land; for now the
+//! session resource (sign in, who am I, sign out) and the audit log.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use http::{HeaderValue, StatusCode, header};
+use serde::{Deserialize, Serialize};
+
+use app::model::{AuditPageData, Role};
+
+use crate::http::error::ApiError;
+use crate::http::extract::SignedIn;
+use crate::http::middleware::peer_ip;
+use crate::services::{accounts, audit};
+use crate::state::AppState;
+
+/// The `/api/v1` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/session", get(whoami).post(sign_in).delete(sign_out))
+        .route("/audit", get(audit_page))
+        .fallback(not_found)
+}
+
+/// `POST /api/v1/session` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// What the API says about the signed-in user.
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub username: String,
+    pub role: Role,
+    /// Send this back in the `X-CSRF-Token` header on state-changing calls.
+    pub csrf_token: String,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let ip = peer_ip(request.extensions());
+    let body: SignInRequest = parse_json(request).await?;
+    let session = accounts::sign_in(&state, &body.username, &body.password, ip).await?;
+    let mut res = (
+        StatusCode::CREATED,
+        Json(SessionView {
+            username: session.username,
+            role: session.role,
+            csrf_token: session.csrf,
+        }),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&session.set_cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+async fn whoami(SignedIn(caller): SignedIn) -> Json<SessionView> {
+    Json(SessionView {
+        username: caller.username,
+        role: caller.role,
+        csrf_token: caller.csrf,
+    })
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Response, ApiError> {
+    let clear = accounts::sign_out(&state, &caller).await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    page: u32,
+}
+
+async fn audit_page(
+    State(state): State<AppState>,
+    SignedIn(_caller): SignedIn,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<AuditPageData>, ApiError> {
+    audit::page(&state.db, query.page)
+        .await
+        .map(Json)
+        .map_err(|e| crate::services::accounts::AccountError::from(e).into())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
+}
+
+/// Reads a JSON body with errors that say what is wrong (axum's `Json` rejection texts are
+/// fine but not problem+json).
+async fn parse_json<T: serde::de::DeserializeOwned>(
+    request: axum::extract::Request,
+) -> Result<T, ApiError> {
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ));
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), crate::http::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body exceeds {} bytes", crate::http::MAX_BODY_BYTES),
+            )
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("invalid JSON body: {e}"),
+        )
+    })
+}

@@ -1,0 +1,137 @@
+//! The backend side of the console's server functions: [`app::ssr::Console`] over the
+//! services. Each method reads the caller from the request itself.
+
+use http::request::Parts;
+
+use app::api::ConsoleError;
+use app::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
+
+use crate::auth::{Caller, constant_time_eq};
+use crate::http::middleware::peer_ip;
+use crate::services::{accounts, audit};
+use crate::state::AppState;
+
+/// Implements the console on top of the application state.
+pub struct ConsoleService {
+    state: AppState,
+}
+
+impl ConsoleService {
+    /// Wraps the state.
+    #[must_use]
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+fn caller(req: &Parts) -> Result<Caller, ConsoleError> {
+    req.extensions
+        .get::<Caller>()
+        .cloned()
+        .ok_or(ConsoleError::NotSignedIn)
+}
+
+/// The caller, if the form's CSRF token matches their session.
+fn caller_with_csrf(req: &Parts, csrf: &str) -> Result<Caller, ConsoleError> {
+    let caller = caller(req)?;
+    if constant_time_eq(csrf.as_bytes(), caller.csrf.as_bytes()) {
+        Ok(caller)
+    } else {
+        Err(ConsoleError::BadCsrf)
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ConsoleError {
+    tracing::error!(error = %e, "internal error");
+    ConsoleError::Internal
+}
+
+#[async_trait::async_trait]
+impl app::ssr::Console for ConsoleService {
+    async fn session(&self, req: &Parts) -> Option<SessionInfo> {
+        caller(req).ok().map(|c| SessionInfo {
+            username: c.username,
+            role: c.role,
+            csrf: c.csrf,
+        })
+    }
+
+    async fn setup_state(&self) -> Result<SetupState, ConsoleError> {
+        match accounts::admin_exists(&self.state.db).await {
+            Ok(true) => Ok(SetupState::Done),
+            Ok(false) => Ok(SetupState::Required),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    async fn sign_in(
+        &self,
+        req: &Parts,
+        username: String,
+        password: String,
+    ) -> Result<String, ConsoleError> {
+        let ip = peer_ip(&req.extensions);
+        accounts::sign_in(&self.state, &username, &password, ip)
+            .await
+            .map(|s| s.set_cookie)
+            .map_err(Into::into)
+    }
+
+    async fn sign_out(&self, req: &Parts, csrf: String) -> Result<String, ConsoleError> {
+        let caller = caller_with_csrf(req, &csrf)?;
+        accounts::sign_out(&self.state, &caller)
+            .await
+            .map_err(Into::into)
+    }
+
+    async fn complete_setup(
+        &self,
+        req: &Parts,
+        token: String,
+        username: String,
+        password: String,
+        confirm: String,
+    ) -> Result<String, ConsoleError> {
+        let ip = peer_ip(&req.extensions);
+        accounts::complete_setup(&self.state, &token, &username, &password, &confirm, ip)
+            .await
+            .map(|s| s.set_cookie)
+            .map_err(Into::into)
+    }
+
+    async fn dashboard(&self, req: &Parts) -> Result<Dashboard, ConsoleError> {
+        caller(req)?;
+        let database_ok = crate::db::ping(&self.state.db).await;
+        let (users, active_sessions) = accounts::counts(&self.state.db).await.map_err(internal)?;
+        let path = self.state.config.database_path();
+        let database_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        Ok(Dashboard {
+            version: crate::VERSION.to_owned(),
+            uptime_seconds: self.state.started_at.elapsed().as_secs(),
+            database_ok,
+            database_path: path.display().to_string(),
+            database_bytes,
+            users,
+            active_sessions,
+        })
+    }
+
+    async fn audit(&self, req: &Parts, page: u32) -> Result<AuditPageData, ConsoleError> {
+        caller(req)?;
+        audit::page(&self.state.db, page).await.map_err(internal)
+    }
+
+    async fn change_password(
+        &self,
+        req: &Parts,
+        csrf: String,
+        current: String,
+        new: String,
+        confirm: String,
+    ) -> Result<(), ConsoleError> {
+        let caller = caller_with_csrf(req, &csrf)?;
+        accounts::change_password(&self.state, &caller, &current, &new, &confirm)
+            .await
+            .map_err(Into::into)
+    }
+}

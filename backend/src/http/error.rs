@@ -1,0 +1,126 @@
+//! One mapping from every service error to an HTTP response.
+//!
+//! The caller's fault is a 4xx with a message that names the problem; ours is an opaque 500
+//! whose cause is logged, never sent. API errors are `application/problem+json` (RFC 9457).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use app::api::ConsoleError;
+
+use crate::services::accounts::AccountError;
+
+/// An error as the REST API reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    detail: String,
+    retry_after: Option<Duration>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    r#type: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+}
+
+impl ApiError {
+    /// A 4xx/5xx with a stable kind (the last part of the problem `type`) and a message.
+    #[must_use]
+    pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The opaque 500.
+    #[must_use]
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on the server; it has been logged",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("error");
+        let body = Problem {
+            r#type: format!("https://sipwarden.invalid/problems/{}", self.kind),
+            title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+        };
+        let mut res = (self.status, Json(body)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(wait) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        res
+    }
+}
+
+impl From<ConsoleError> for ApiError {
+    fn from(e: ConsoleError) -> Self {
+        let status = match e {
+            ConsoleError::NotSignedIn | ConsoleError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ConsoleError::Forbidden | ConsoleError::BadCsrf => StatusCode::FORBIDDEN,
+            ConsoleError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::SetupDone => StatusCode::CONFLICT,
+            ConsoleError::Internal => return ApiError::internal(),
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Rejected(c) => c.into(),
+            AccountError::Throttled(wait) => ApiError {
+                retry_after: Some(wait),
+                ..ConsoleError::Throttled.into()
+            },
+            AccountError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<AccountError> for ConsoleError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Rejected(c) => c,
+            AccountError::Throttled(_) => ConsoleError::Throttled,
+            AccountError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                ConsoleError::Internal
+            }
+        }
+    }
+}
+
+/// The plain-text 500 for middleware that runs before routing.
+pub fn internal_response() -> Response {
+    ApiError::internal().into_response()
+}

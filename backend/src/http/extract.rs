@@ -1,0 +1,59 @@
+//! Extractors that turn a request into a capability: [`crate::auth::Caller`] for any
+//! signed-in user, [`crate::auth::Admin`] for administrators. A handler that takes one cannot
+//! run without it.
+
+use axum::extract::FromRequestParts;
+use http::Method;
+use http::request::Parts;
+
+use app::api::ConsoleError;
+
+use crate::auth::{Admin, Caller, constant_time_eq};
+use crate::http::error::ApiError;
+
+/// Header that carries the session's CSRF token on cookie-authenticated API calls.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The signed-in caller of an API request. State-changing methods also need the CSRF header,
+/// because a session cookie alone proves only that a browser sent the request.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(ConsoleError::NotSignedIn)?;
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !constant_time_eq(sent.as_bytes(), caller.csrf.as_bytes()) {
+                return Err(ConsoleError::BadCsrf.into());
+            }
+        }
+        Ok(SignedIn(caller))
+    }
+}
+
+/// An administrator calling the API.
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub Admin);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let SignedIn(caller) = SignedIn::from_request_parts(parts, state).await?;
+        caller
+            .admin()
+            .map(AdminCaller)
+            .map_err(|_| ConsoleError::Forbidden.into())
+    }
+}

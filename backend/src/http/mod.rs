@@ -1,0 +1,72 @@
+//! The HTTP front door: one axum router for the REST API, health, the console's server
+//! functions and its pages.
+
+pub mod api;
+pub mod console;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+
+use std::sync::{Arc, LazyLock};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+
+use crate::state::AppState;
+
+/// Largest request body accepted anywhere (the console's forms and the API are small).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The console's routes, computed once per process: `generate_route_list` sets a
+/// process-global flag, and calling it concurrently (several routers in one test binary)
+/// can hang (leptos issue #4773).
+static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(app::App));
+
+/// Builds the whole application.
+pub fn router(state: AppState) -> Router {
+    let console: Arc<dyn app::ssr::Console> = Arc::new(console::ConsoleService::new(state.clone()));
+    let context = {
+        let state = state.clone();
+        let console = console.clone();
+        move || {
+            provide_context(state.clone());
+            provide_context(console.clone());
+        }
+    };
+    let shell_options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .nest("/api/v1", api::routes())
+        .route(
+            "/api/{*fn_name}",
+            axum::routing::post({
+                let context = context.clone();
+                move |req| leptos_axum::handle_server_fns_with_context(context.clone(), req)
+            })
+            .get({
+                let context = context.clone();
+                move |req| leptos_axum::handle_server_fns_with_context(context.clone(), req)
+            }),
+        )
+        .leptos_routes_with_context(&state, ROUTES.clone(), context.clone(), {
+            let options = shell_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::load_session,
+        ))
+        .layer(axum::middleware::from_fn(middleware::reject_cross_site))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

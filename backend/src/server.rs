@@ -1,0 +1,135 @@
+//! `sipwarden serve`: start-up checks, then the HTTP server until SIGTERM.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::services::accounts;
+use crate::state::{AppState, SetupToken, SignInThrottle};
+
+/// Checks that `dir` exists (creating it) and is writable, with a message that says how to
+/// fix it when not.
+pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}: check the path and its parent's permissions, \
+             or set SIPWARDEN_DATA_DIR to a writable directory",
+            dir.display()
+        )
+    })?;
+    let probe = dir.join(".sipwarden-write-test");
+    std::fs::write(&probe, b"ok")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .with_context(|| {
+            format!(
+                "the data directory {} is not writable by this user: fix its ownership or \
+                 permissions, or set SIPWARDEN_DATA_DIR to a writable directory",
+                dir.display()
+            )
+        })?;
+    Ok(())
+}
+
+/// Opens the database and builds the application state.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    ensure_data_dir(&config.data_dir)?;
+    let db = crate::db::open_and_migrate(&config.database_path()).await?;
+    let setup_token = if accounts::admin_exists(&db).await? {
+        SetupToken::default()
+    } else {
+        SetupToken::armed(crate::auth::session::new_token())
+    };
+    let leptos_options = LeptosOptions::builder()
+        .output_name("sipwarden")
+        .site_root(config.site_dir.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+        leptos_options,
+        started_at: Instant::now(),
+        sign_in_throttle: Arc::new(SignInThrottle::default()),
+        setup_token: Arc::new(setup_token),
+    })
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight requests.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = build_state(config).await?;
+    if !state.config.site_dir.join("pkg").is_dir() {
+        tracing::warn!(
+            site_dir = %state.config.site_dir.display(),
+            "no hydration bundle found: the console works without JavaScript only; build it with `make site`"
+        );
+    }
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}: is another process using it?"))?;
+    let local = listener.local_addr()?;
+    // This line's format is read by the test harness and by people: keep it stable.
+    tracing::info!("sipwarden {} listening on http://{local}", crate::VERSION);
+    announce_setup(&state, local).await;
+
+    let purge_db = state.db.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(e) = accounts::purge_expired_sessions(&purge_db).await {
+                tracing::warn!(error = %e, "cannot purge expired sessions");
+            }
+        }
+    });
+
+    let app = crate::http::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("sipwarden stopped");
+    Ok(())
+}
+
+async fn announce_setup(state: &AppState, local: std::net::SocketAddr) {
+    if matches!(accounts::admin_exists(&state.db).await, Ok(false)) {
+        // The token has to reach whoever installed sipwarden, and the log is the channel only
+        // they can read; it dies with this process and with the first administrator.
+        let token = state.setup_token.peek().unwrap_or_default();
+        tracing::warn!(
+            "no administrator exists yet. Create one with `sipwarden admin create --username NAME`, \
+             or open http://{local}/setup and enter this one-time setup token: {token}"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,465 @@
+//! Console accounts and sessions: sign-in, sign-out, the first administrator, passwords.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait,
+};
+
+use app::api::ConsoleError;
+use app::model::Role;
+
+use crate::auth::session::{clear_cookie, new_token, set_cookie, token_hash};
+use crate::auth::{Caller, parse_role, password};
+use crate::db::entities::{session, user};
+use crate::services::Internal;
+use crate::services::audit::{self, Action, Record};
+use crate::state::AppState;
+
+/// Why an account operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The caller's fault; the message is safe to show.
+    #[error("{0}")]
+    Rejected(ConsoleError),
+    /// Too many failures from this address or for this username.
+    #[error("throttled for {0:?}")]
+    Throttled(Duration),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<ConsoleError> for AccountError {
+    fn from(e: ConsoleError) -> Self {
+        AccountError::Rejected(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for AccountError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        AccountError::Internal(Internal::Db(e))
+    }
+}
+
+/// A session just created: the token goes into the cookie, never into the database.
+#[derive(Debug)]
+pub struct NewSession {
+    pub set_cookie: String,
+    pub username: String,
+    pub role: Role,
+    pub csrf: String,
+}
+
+/// Checks credentials (throttled per address and username, audited) and opens a session.
+pub async fn sign_in(
+    state: &AppState,
+    username: &str,
+    password_given: &str,
+    ip: IpAddr,
+) -> Result<NewSession, AccountError> {
+    let now = Instant::now();
+    // Bound the work an anonymous caller can make us do before anything else.
+    let username = username.trim();
+    if username.len() > 64 || password_given.len() > password::MAX_LEN {
+        return Err(ConsoleError::BadCredentials.into());
+    }
+    if let Some(wait) = state.sign_in_throttle.wait(ip, username, now) {
+        audit::record(
+            &state.db,
+            Record {
+                actor: Some(username),
+                source_ip: Some(ip),
+                action: Action::SignIn,
+                success: false,
+                detail: &format!(
+                    "refused without checking: throttled for {} s",
+                    wait.as_secs().max(1)
+                ),
+            },
+        )
+        .await?;
+        return Err(AccountError::Throttled(wait));
+    }
+
+    let found = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(&state.db)
+        .await?;
+    let phc = found.as_ref().map_or_else(
+        || password::dummy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let given = password_given.to_owned();
+    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &phc))
+        .await
+        .unwrap_or(false);
+
+    let user = match (found, matches) {
+        (Some(user), true) => user,
+        (found, _) => {
+            state.sign_in_throttle.fail(ip, username, now);
+            let detail = if found.is_some() {
+                "wrong password"
+            } else {
+                "unknown username"
+            };
+            audit::record(
+                &state.db,
+                Record {
+                    actor: Some(username),
+                    source_ip: Some(ip),
+                    action: Action::SignIn,
+                    success: false,
+                    detail,
+                },
+            )
+            .await?;
+            return Err(ConsoleError::BadCredentials.into());
+        }
+    };
+    state.sign_in_throttle.succeed(username);
+    let session = open_session(state, &user, ip).await?;
+    audit::record(
+        &state.db,
+        Record {
+            actor: Some(&user.username),
+            source_ip: Some(ip),
+            action: Action::SignIn,
+            success: true,
+            detail: "signed in",
+        },
+    )
+    .await?;
+    Ok(session)
+}
+
+async fn open_session(
+    state: &AppState,
+    user: &user::Model,
+    ip: IpAddr,
+) -> Result<NewSession, AccountError> {
+    let role = parse_role(&user.role).ok_or(ConsoleError::Internal)?;
+    let token = new_token();
+    let csrf = new_token();
+    let now = Utc::now();
+    session::ActiveModel {
+        id_hash: Set(token_hash(&token)),
+        user_id: Set(user.id),
+        csrf_token: Set(csrf.clone()),
+        source_ip: Set(ip.to_string()),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        expires_at: Set(now + chrono::Duration::hours(i64::from(state.config.session_max_hours))),
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(NewSession {
+        set_cookie: set_cookie(
+            &token,
+            state.config.session_max_hours,
+            state.config.secure_cookies,
+        ),
+        username: user.username.clone(),
+        role,
+        csrf,
+    })
+}
+
+/// The caller behind a session token, if the session exists and has not expired (by its
+/// absolute lifetime or by idleness). Expired sessions are deleted on sight.
+pub async fn caller_from_token(
+    state: &AppState,
+    token: &str,
+    ip: IpAddr,
+) -> Result<Option<Caller>, Internal> {
+    let hash = token_hash(token);
+    let Some((session, Some(user))) = session::Entity::find_by_id(hash.clone())
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let idle_limit = chrono::Duration::hours(i64::from(state.config.session_idle_hours));
+    if session.expires_at <= now || session.last_seen_at + idle_limit <= now {
+        session::Entity::delete_by_id(hash).exec(&state.db).await?;
+        return Ok(None);
+    }
+    // Touch at most once a minute: a page view should not be a database write.
+    if now - session.last_seen_at > chrono::Duration::seconds(60) {
+        let mut active: session::ActiveModel = session.clone().into();
+        active.last_seen_at = Set(now);
+        active.update(&state.db).await?;
+    }
+    let Some(role) = parse_role(&user.role) else {
+        return Ok(None);
+    };
+    Ok(Some(Caller {
+        user_id: user.id,
+        username: user.username,
+        role,
+        session_hash: session.id_hash,
+        csrf: session.csrf_token,
+        source_ip: ip,
+    }))
+}
+
+/// Ends the caller's session. Returns the `Set-Cookie` value that clears the cookie.
+pub async fn sign_out(state: &AppState, caller: &Caller) -> Result<String, AccountError> {
+    session::Entity::delete_by_id(caller.session_hash.clone())
+        .exec(&state.db)
+        .await?;
+    audit::record(
+        &state.db,
+        Record {
+            actor: Some(&caller.username),
+            source_ip: Some(caller.source_ip),
+            action: Action::SignOut,
+            success: true,
+            detail: "signed out",
+        },
+    )
+    .await?;
+    Ok(clear_cookie(state.config.secure_cookies))
+}
+
+/// Whether any administrator exists.
+pub async fn admin_exists(db: &DatabaseConnection) -> Result<bool, Internal> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin.as_str()))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// Creates a user (the CLI's `admin create`). Refuses an existing username.
+pub async fn create_user(
+    db: &DatabaseConnection,
+    username: &str,
+    new_password: &str,
+    role: Role,
+) -> Result<(), AccountError> {
+    password::check_username(username)?;
+    password::check_new(username, new_password, new_password)?;
+    let phc = hash_blocking(new_password).await?;
+    let now = Utc::now();
+    let inserted = user::ActiveModel {
+        username: Set(username.to_owned()),
+        password_hash: Set(phc),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(now),
+        password_changed_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AccountError::Rejected(ConsoleError::BadUsername));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    audit::record(
+        db,
+        Record {
+            actor: None,
+            source_ip: None,
+            action: Action::AdminCreate,
+            success: true,
+            detail: &format!(
+                "created {} '{username}' from the command line",
+                role.as_str()
+            ),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Creates the first administrator with the one-time setup token and signs them in.
+///
+/// The insert itself is conditional (`WHERE NOT EXISTS` an admin), so two simultaneous setups
+/// cannot both succeed even if both knew the token.
+pub async fn complete_setup(
+    state: &AppState,
+    token: &str,
+    username: &str,
+    new_password: &str,
+    confirm: &str,
+    ip: IpAddr,
+) -> Result<NewSession, AccountError> {
+    let now = Instant::now();
+    if let Some(wait) = state.sign_in_throttle.wait(ip, "<setup>", now) {
+        return Err(AccountError::Throttled(wait));
+    }
+    if admin_exists(&state.db).await? {
+        return Err(ConsoleError::SetupDone.into());
+    }
+    if !state.setup_token.matches(token) {
+        state.sign_in_throttle.fail(ip, "<setup>", now);
+        audit::record(
+            &state.db,
+            Record {
+                actor: Some(username),
+                source_ip: Some(ip),
+                action: Action::Setup,
+                success: false,
+                detail: "wrong setup token",
+            },
+        )
+        .await?;
+        return Err(ConsoleError::BadSetupToken.into());
+    }
+    let username = username.trim();
+    password::check_username(username)?;
+    password::check_new(username, new_password, confirm)?;
+    let phc = hash_blocking(new_password).await?;
+    let at = Utc::now();
+    let txn = state.db.begin().await?;
+    let result = txn
+        .execute(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO users (username, password_hash, role, created_at, password_changed_at) \
+             SELECT ?, ?, 'admin', ?, ? WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
+            [
+                username.into(),
+                phc.into(),
+                at.into(),
+                at.into(),
+            ],
+        ))
+        .await?;
+    if result.rows_affected() != 1 {
+        txn.rollback().await?;
+        return Err(ConsoleError::SetupDone.into());
+    }
+    txn.commit().await?;
+    state.setup_token.disarm();
+    let user = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(&state.db)
+        .await?
+        .ok_or(ConsoleError::Internal)?;
+    audit::record(
+        &state.db,
+        Record {
+            actor: Some(username),
+            source_ip: Some(ip),
+            action: Action::Setup,
+            success: true,
+            detail: "first administrator created with the setup token",
+        },
+    )
+    .await?;
+    tracing::info!(
+        username,
+        "first administrator created; the setup token is spent"
+    );
+    open_session(state, &user, ip).await
+}
+
+/// Changes the caller's own password and ends their other sessions.
+pub async fn change_password(
+    state: &AppState,
+    caller: &Caller,
+    current: &str,
+    new_password: &str,
+    confirm: &str,
+) -> Result<(), AccountError> {
+    let now = Instant::now();
+    if let Some(wait) = state
+        .sign_in_throttle
+        .wait(caller.source_ip, &caller.username, now)
+    {
+        return Err(AccountError::Throttled(wait));
+    }
+    let user = user::Entity::find_by_id(caller.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ConsoleError::NotSignedIn)?;
+    let (given, phc) = (current.to_owned(), user.password_hash.clone());
+    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &phc))
+        .await
+        .unwrap_or(false);
+    if !matches {
+        state
+            .sign_in_throttle
+            .fail(caller.source_ip, &caller.username, now);
+        audit::record(
+            &state.db,
+            Record {
+                actor: Some(&caller.username),
+                source_ip: Some(caller.source_ip),
+                action: Action::PasswordChange,
+                success: false,
+                detail: "wrong current password",
+            },
+        )
+        .await?;
+        return Err(ConsoleError::WrongCurrentPassword.into());
+    }
+    password::check_new(&caller.username, new_password, confirm)?;
+    let phc = hash_blocking(new_password).await?;
+    let mut active: user::ActiveModel = user.into();
+    active.password_hash = Set(phc);
+    active.password_changed_at = Set(Utc::now());
+    active.update(&state.db).await?;
+    // A changed password must lock out whoever else held a session with the old one.
+    session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(caller.user_id))
+        .filter(session::Column::IdHash.ne(caller.session_hash.clone()))
+        .exec(&state.db)
+        .await?;
+    audit::record(
+        &state.db,
+        Record {
+            actor: Some(&caller.username),
+            source_ip: Some(caller.source_ip),
+            action: Action::PasswordChange,
+            success: true,
+            detail: "password changed; other sessions ended",
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Counts for the dashboard: users and unexpired sessions.
+pub async fn counts(db: &DatabaseConnection) -> Result<(u64, u64), Internal> {
+    let users = user::Entity::find().count(db).await?;
+    let sessions = session::Entity::find()
+        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .count(db)
+        .await?;
+    Ok((users, sessions))
+}
+
+/// Deletes expired sessions (run periodically).
+pub async fn purge_expired_sessions(db: &DatabaseConnection) -> Result<u64, Internal> {
+    let result = session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lte(Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+async fn hash_blocking(new_password: &str) -> Result<String, Internal> {
+    let owned = new_password.to_owned();
+    tokio::task::spawn_blocking(move || password::hash(&owned))
+        .await
+        .map_err(|e| Internal::Hash(e.to_string()))?
+        .map_err(|e| Internal::Hash(e.to_string()))
+}
+
+fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

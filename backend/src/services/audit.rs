@@ -1,0 +1,94 @@
+//! The audit log: who did what, from where, and whether it worked. Append-only.
+
+use std::net::IpAddr;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryOrder, QuerySelect,
+};
+
+use app::model::{AuditEntry, AuditPageData};
+
+use crate::db::entities::audit_log;
+use crate::services::Internal;
+
+/// Entries per page in the console.
+pub const PER_PAGE: u32 = 50;
+
+/// What an audit line says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    SignIn,
+    SignOut,
+    Setup,
+    AdminCreate,
+    PasswordChange,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::SignIn => "sign_in",
+            Action::SignOut => "sign_out",
+            Action::Setup => "setup",
+            Action::AdminCreate => "admin_create",
+            Action::PasswordChange => "password_change",
+        }
+    }
+}
+
+/// One line to append.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub actor: Option<&'a str>,
+    pub source_ip: Option<IpAddr>,
+    pub action: Action,
+    pub success: bool,
+    pub detail: &'a str,
+}
+
+/// Appends one line. A failure to audit is an internal error: the action must not pass
+/// unrecorded silently, so callers propagate it.
+pub async fn record(db: &DatabaseConnection, line: Record<'_>) -> Result<(), Internal> {
+    audit_log::ActiveModel {
+        at: Set(Utc::now()),
+        actor: Set(line.actor.map(str::to_owned)),
+        source_ip: Set(line.source_ip.map(|ip| ip.to_string())),
+        action: Set(line.action.as_str().to_owned()),
+        outcome: Set(if line.success { "success" } else { "failure" }.to_owned()),
+        detail: Set(line.detail.to_owned()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// One page, newest first.
+pub async fn page(db: &DatabaseConnection, page: u32) -> Result<AuditPageData, Internal> {
+    let total = audit_log::Entity::find().count(db).await?;
+    let rows = audit_log::Entity::find()
+        .order_by_desc(audit_log::Column::Id)
+        .offset(u64::from(page) * u64::from(PER_PAGE))
+        .limit(u64::from(PER_PAGE))
+        .all(db)
+        .await?;
+    Ok(AuditPageData {
+        entries: rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: i64::from(r.id),
+                at: r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                actor: r.actor,
+                source_ip: r.source_ip,
+                action: r.action,
+                success: r.outcome == "success",
+                detail: r.detail,
+            })
+            .collect(),
+        page,
+        per_page: PER_PAGE,
+        total,
+    })
+}

@@ -1,0 +1,86 @@
+//! The one state every request handler and server function reaches.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::throttle::Throttle;
+use crate::config::Config;
+
+/// Shared, cheaply clonable application state.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub leptos_options: LeptosOptions,
+    pub started_at: Instant,
+    pub sign_in_throttle: Arc<SignInThrottle>,
+    pub setup_token: Arc<SetupToken>,
+}
+
+/// Failure records per source address and per username.
+#[derive(Debug, Default)]
+pub struct SignInThrottle {
+    pub by_address: Mutex<Throttle>,
+    pub by_username: Mutex<Throttle>,
+}
+
+impl SignInThrottle {
+    /// The longer of the two waits for this attempt, if any.
+    pub fn wait(&self, ip: IpAddr, username: &str, now: Instant) -> Option<std::time::Duration> {
+        let by_ip = lock(&self.by_address).wait(&ip.to_string(), now);
+        let by_user = lock(&self.by_username).wait(&username.to_lowercase(), now);
+        by_ip.max(by_user)
+    }
+
+    /// Records a failed attempt against both keys.
+    pub fn fail(&self, ip: IpAddr, username: &str, now: Instant) {
+        lock(&self.by_address).fail(&ip.to_string(), now);
+        lock(&self.by_username).fail(&username.to_lowercase(), now);
+    }
+
+    /// Clears the username's record after a success.
+    pub fn succeed(&self, username: &str) {
+        lock(&self.by_username).clear(&username.to_lowercase());
+    }
+}
+
+/// The one-time token that lets `/setup` create the first administrator. Present only while
+/// no administrator exists; consumed by the first successful setup.
+#[derive(Debug, Default)]
+pub struct SetupToken(Mutex<Option<String>>);
+
+impl SetupToken {
+    /// A token that is armed with `token`.
+    #[must_use]
+    pub fn armed(token: String) -> Self {
+        Self(Mutex::new(Some(token)))
+    }
+
+    /// Whether `candidate` is the armed token (constant time).
+    pub fn matches(&self, candidate: &str) -> bool {
+        lock(&self.0).as_deref().is_some_and(|t| {
+            crate::auth::constant_time_eq(t.as_bytes(), candidate.trim().as_bytes())
+        })
+    }
+
+    /// The armed token, to announce it in the log once.
+    pub fn peek(&self) -> Option<String> {
+        lock(&self.0).clone()
+    }
+
+    /// Disarms the token for good.
+    pub fn disarm(&self) {
+        *lock(&self.0) = None;
+    }
+}
+
+/// Locks a mutex, recovering from poisoning: the data guarded here (counters, a token) stays
+/// consistent even if a holder panicked, and a panic must not lock everyone out.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
