@@ -24,7 +24,7 @@ use super::observation::{Direction, Observation, SecurityKind, Subject, Transpor
 use super::policy::{GuardPolicy, PolicyError, Rate};
 use super::sip::Method;
 use super::table::{Aged, BoundedTable};
-use super::window::{BucketWindow, DistinctSketch, Gcra};
+use super::window::{BucketWindow, DistinctSet, Gcra};
 
 /// What kind of attack an event reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -173,7 +173,7 @@ struct SourceState {
     own_failures: BucketWindow,
     probes: BucketWindow,
     malformed: BucketWindow,
-    names: DistinctSketch,
+    names: DistinctSet,
     flood: [Gcra; 4],
 }
 
@@ -188,7 +188,7 @@ struct AccountState {
     last_seen: u32,
     under_attack_until: u32,
     failures: BucketWindow,
-    sources: DistinctSketch,
+    sources: DistinctSet,
 }
 
 impl Aged for AccountState {
@@ -389,7 +389,7 @@ impl Engine {
             return;
         }
         if now_s.saturating_sub(st.last_seen) > LIMITER_IDLE {
-            st.flood.iter_mut().for_each(Gcra::reset);
+            st.flood.iter_mut().for_each(|g| g.reset(now.0));
         }
         st.last_seen = now_s;
         let mut ctx = Ctx {

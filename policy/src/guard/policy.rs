@@ -4,7 +4,7 @@
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::window::WINDOW_MAX;
+use super::window::{DISTINCT_MAX, WINDOW_MAX};
 
 /// Everything the detection engine can be tuned with.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,7 +67,7 @@ impl Default for GuessingPolicy {
 pub struct DistributedPolicy {
     /// Failures on one account in the window before it counts as under attack.
     pub max_failures: u32,
-    /// ... coming from at least this many distinct sources.
+    /// ... coming from at least this many distinct sources (at most 16).
     pub min_sources: u32,
     /// Counting window, seconds.
     pub window_secs: u32,
@@ -91,7 +91,7 @@ impl Default for DistributedPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnumerationPolicy {
-    /// Distinct unknown usernames in the window that trigger a ban.
+    /// Distinct unknown usernames in the window that trigger a ban (at most 16).
     pub max_usernames: u32,
     /// Counting window, seconds. Long, so that slow scans (one name a minute) still count.
     pub window_secs: u32,
@@ -353,10 +353,12 @@ impl GuardPolicy {
                 });
             }
         }
-        if self.enumeration.max_usernames > 64 || self.distributed.min_sources > 64 {
+        if self.enumeration.max_usernames > DISTINCT_MAX
+            || self.distributed.min_sources > DISTINCT_MAX
+        {
             return Err(PolicyError {
                 field: "enumeration.max_usernames / distributed.min_sources",
-                problem: "must be at most 64 (distinct counts use a 128-bit sketch)",
+                problem: "must be at most 16 (distinct counts keep 16 fingerprints)",
             });
         }
         let windows: [(&'static str, u32); 6] = [

@@ -78,63 +78,84 @@ impl Gcra {
         true
     }
 
-    pub(crate) fn reset(&mut self) {
-        self.tat = 0;
+    /// Forgets all debt: the next request at `now_ms` starts a fresh burst.
+    pub(crate) fn reset(&mut self, now_ms: u64) {
+        self.tat = now_ms as u32;
     }
 }
 
-/// Estimates how many distinct names (or addresses) were seen in a long window, in 36 bytes.
+/// Largest distinct count a [`DistinctSet`] can reach (thresholds above it are refused).
+pub(crate) const DISTINCT_MAX: u32 = 16;
+
+/// Counts distinct names (or addresses) over a long window, exactly, in 38 bytes.
 ///
-/// Two generations of a 128-bit bitmap, each covering half the window; a name sets the bit
-/// its keyed hash picks, and the count is the number of bits set in either generation. It is
-/// exact unless two names share a bit, which only lowers the count slightly (about 4 % at ten
-/// names) and cannot be steered by an attacker because the hash is keyed.
+/// Keeps up to 16 fifteen-bit fingerprints of keyed hashes, each tagged with the generation
+/// (half window) it was last seen in; the count covers the current and previous generation.
+/// Two different names share a fingerprint with probability 1/32768 per pair, and attackers
+/// cannot aim for that because the hash is keyed. Once 16 names are held the count saturates,
+/// which is fine because every threshold is at most 16.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct DistinctSketch {
+pub(crate) struct DistinctSet {
     generation_start: u32,
-    current: [u64; 2],
-    previous: [u64; 2],
+    generation: u8,
+    len: u8,
+    entries: [u16; DISTINCT_MAX as usize],
 }
 
-impl DistinctSketch {
+impl DistinctSet {
     fn rotate(&mut self, now_s: u32, window_s: u32) {
         let half = (window_s / 2).max(1);
         let age = now_s.saturating_sub(self.generation_start);
         if age >= window_s {
-            self.current = [0; 2];
-            self.previous = [0; 2];
+            self.len = 0;
             self.generation_start = now_s;
         } else if age >= half {
-            self.previous = self.current;
-            self.current = [0; 2];
+            // The old previous generation leaves; the old current one becomes previous.
+            self.generation = self.generation.wrapping_add(1);
+            let leaving = u16::from(self.generation & 1) << 15;
+            let mut kept = 0;
+            for i in 0..usize::from(self.len) {
+                if self.entries[i] & 0x8000 != leaving {
+                    self.entries[kept] = self.entries[i];
+                    kept += 1;
+                }
+            }
+            self.len = kept as u8;
             self.generation_start = now_s;
         }
     }
 
-    /// True when the name with this hash was already counted.
+    fn fingerprint(hash: u64) -> u16 {
+        (hash >> 49) as u16 & 0x7fff
+    }
+
+    fn position(&self, fp: u16) -> Option<usize> {
+        self.entries[..usize::from(self.len)]
+            .iter()
+            .position(|e| e & 0x7fff == fp)
+    }
+
+    /// True when the name with this hash was counted in the window.
     pub(crate) fn contains(&mut self, hash: u64, now_s: u32, window_s: u32) -> bool {
         self.rotate(now_s, window_s);
-        let (word, bit) = Self::position(hash);
-        (self.current[word] | self.previous[word]) & bit != 0
+        self.position(Self::fingerprint(hash)).is_some()
     }
 
-    /// Records a name and returns the distinct count.
+    /// Records a name and returns the distinct count in the window.
     pub(crate) fn add(&mut self, hash: u64, now_s: u32, window_s: u32) -> u32 {
         self.rotate(now_s, window_s);
-        let (word, bit) = Self::position(hash);
-        self.current[word] |= bit;
-        self.count()
-    }
-
-    pub(crate) fn count(&self) -> u32 {
-        (0..2)
-            .map(|w| (self.current[w] | self.previous[w]).count_ones())
-            .sum()
-    }
-
-    fn position(hash: u64) -> (usize, u64) {
-        let bit = (hash >> 57) as u32; // 0..128, from the best-mixed top bits
-        ((bit / 64) as usize, 1u64 << (bit % 64))
+        let fp = Self::fingerprint(hash);
+        let tagged = fp | (u16::from(self.generation & 1) << 15);
+        match self.position(fp) {
+            // Seen again: it now belongs to the current generation.
+            Some(at) => self.entries[at] = tagged,
+            None if usize::from(self.len) < self.entries.len() => {
+                self.entries[usize::from(self.len)] = tagged;
+                self.len += 1;
+            }
+            None => {}
+        }
+        u32::from(self.len)
     }
 }
 
@@ -168,13 +189,37 @@ mod tests {
     }
 
     #[test]
-    fn distinct_sketch_counts_each_name_once() {
-        let mut s = DistinctSketch::default();
+    fn a_distinct_set_counts_each_name_once_and_forgets_after_the_window() {
+        let mut s = DistinctSet::default();
         let h = super::super::hash::KeyedHasher::new([0, 0]);
         for _ in 0..3 {
             s.add(h.hash_bytes(b"a"), 100, 3600);
         }
         assert_eq!(s.add(h.hash_bytes(b"b"), 100, 3600), 2);
         assert_eq!(s.add(h.hash_bytes(b"c"), 100 + 3600, 3600), 1);
+    }
+
+    #[test]
+    fn a_distinct_set_slides_by_half_windows() {
+        let h = super::super::hash::KeyedHasher::new([0, 0]);
+        let mut s = DistinctSet::default();
+        s.add(h.hash_bytes(b"a"), 0, 100);
+        s.add(h.hash_bytes(b"b"), 60, 100); // new generation; "a" is previous
+        assert_eq!(s.add(h.hash_bytes(b"c"), 70, 100), 3);
+        // Next generation: "a" leaves, "b" and "c" stay.
+        assert_eq!(s.add(h.hash_bytes(b"d"), 130, 100), 3);
+        // Re-seeing "b" keeps it alive through the next rotation.
+        s.add(h.hash_bytes(b"b"), 140, 100);
+        assert_eq!(s.add(h.hash_bytes(b"e"), 195, 100), 3); // b, d, e
+    }
+
+    #[test]
+    fn a_distinct_set_saturates_at_sixteen() {
+        let h = super::super::hash::KeyedHasher::new([0, 0]);
+        let mut s = DistinctSet::default();
+        let n = (0..40u32)
+            .map(|i| s.add(h.hash_bytes(&i.to_le_bytes()), 0, 100))
+            .last();
+        assert_eq!(n, Some(16));
     }
 }
