@@ -181,6 +181,13 @@ impl Aged for SourceState {
     fn last_seen(&self) -> u32 {
         self.last_seen
     }
+
+    fn keeps_evidence(&self) -> bool {
+        !self.failures.is_clear()
+            || !self.own_failures.is_clear()
+            || self.banned_until > self.last_seen
+            || self.trusted_until > self.last_seen
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -195,6 +202,10 @@ impl Aged for AccountState {
     fn last_seen(&self) -> u32 {
         self.last_seen
     }
+
+    fn keeps_evidence(&self) -> bool {
+        self.under_attack_until > self.last_seen
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -206,6 +217,10 @@ struct OffenderState {
 impl Aged for OffenderState {
     fn last_seen(&self) -> u32 {
         self.last_offence
+    }
+
+    fn keeps_evidence(&self) -> bool {
+        self.offences > 1
     }
 }
 

@@ -3,7 +3,7 @@
 //! The guard must keep bounded memory under a flood from millions of (spoofed) sources, so
 //! per-source state lives in a table that never grows past its capacity: when full, a new key
 //! replaces the least recently seen of eight entries sampled at a moving clock hand (the
-//! sampled-LRU scheme Redis uses). Lookups are a keyed hash into an open-addressing index of
+//! sampled-LRU scheme Redis uses), preferring entries that hold no evidence. Lookups are a keyed hash into an open-addressing index of
 //! `u64` slots (linear probing, backward-shift deletion, load ≤ ½), pointing into a dense
 //! arena of keys and values that is allocated once, at first use, up to the capacity.
 
@@ -12,6 +12,13 @@ use super::hash::KeyedHasher;
 /// State stored in a [`BoundedTable`]: it must say when it was last touched.
 pub(crate) trait Aged: Default {
     fn last_seen(&self) -> u32;
+
+    /// Entries holding evidence (e.g. failed logins) rank above empty ones, so that a flood
+    /// of spoofed one-packet sources evicts its own kind first and cannot wash out the
+    /// counters of a real attacker who is guessing slowly.
+    fn keeps_evidence(&self) -> bool {
+        false
+    }
 }
 
 const SAMPLE: usize = 8;
@@ -118,7 +125,8 @@ impl<V: Aged> BoundedTable<V> {
         let mut best = self.hand % n;
         for step in 0..SAMPLE.min(n) {
             let at = (self.hand + step) % n;
-            if self.values[at].last_seen() < self.values[best].last_seen() {
+            let rank = |v: &V| (v.keeps_evidence(), v.last_seen());
+            if rank(&self.values[at]) < rank(&self.values[best]) {
                 best = at;
             }
         }

@@ -42,6 +42,11 @@ impl BucketWindow {
         self.total(now_s, window_s)
     }
 
+    /// True when nothing was ever counted or everything was cleared.
+    pub(crate) fn is_clear(&self) -> bool {
+        self.counts == [0; 8]
+    }
+
     /// The count in the window ending at `now_s`.
     pub(crate) fn total(&mut self, now_s: u32, window_s: u32) -> u32 {
         self.advance(now_s, window_s);
