@@ -395,12 +395,12 @@ impl Engine {
         self.stats.messages += 1;
         let now_s = now.secs_u32();
         let key = ip_key(obs.source.ip());
-        let mut st = *self.sources.entry(key);
+        let at = self.sources.position(key);
+        let mut st = *self.sources.at_mut(at);
         if st.banned_until > now_s {
             // The kernel drops its packets; whatever still arrives (in flight, or in log-only
             // mode) must not stack up events or bans.
             self.stats.from_banned += 1;
-            self.store(key, st);
             return;
         }
         if now_s.saturating_sub(st.last_seen) > LIMITER_IDLE {
@@ -427,13 +427,8 @@ impl Engine {
             // nothing about the peer's intent.
             _ => {}
         }
-        self.store(key, st);
-    }
-
-    fn store(&mut self, key: u128, st: SourceState) {
-        // The entry was created at the start; storing can only find it again (no insertion
-        // happened in between), so this never evicts.
-        *self.sources.entry(key) = st;
+        // No other source was inserted meanwhile, so the position is still this source's.
+        *self.sources.at_mut(at) = st;
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, '_>, st: &mut SourceState, method: Method<'_>) {
@@ -783,7 +778,7 @@ impl Engine {
         account_hash: Option<u64>,
     ) -> Option<Finding<'u>> {
         let g = self.policy.guessing.clone();
-        let what = describe(ctx.obs, account);
+        let what = || describe(ctx.obs, account);
         let trusted = account_hash
             .is_some_and(|h| st.trusted_account == (h as u32 | 1) && ctx.now_s < st.trusted_until);
         if trusted {
@@ -796,8 +791,9 @@ impl Engine {
                 detector: "guessing-own-account",
                 account,
                 evidence: format!(
-                    "{n} failed challenges within {} s for the account this address logged in as; last {what}",
-                    g.window_secs
+                    "{n} failed challenges within {} s for the account this address logged in as; last {}",
+                    g.window_secs,
+                    what()
                 ),
                 ban: true,
             });
@@ -812,8 +808,9 @@ impl Engine {
                 detector: "guessing",
                 account,
                 evidence: format!(
-                    "{n} failed challenges within {} s; last {what}",
-                    g.window_secs
+                    "{n} failed challenges within {} s; last {}",
+                    g.window_secs,
+                    what()
                 ),
                 ban: true,
             });
@@ -823,8 +820,9 @@ impl Engine {
             detector: "distributed-guessing",
             account,
             evidence: format!(
-                "account under attack: {failures} failed challenges from {sources} addresses within {} s; this one: {what}",
-                self.policy.distributed.window_secs
+                "account under attack: {failures} failed challenges from {sources} addresses within {} s; this one: {}",
+                self.policy.distributed.window_secs,
+                what()
             ),
             ban: true,
         })

@@ -307,7 +307,7 @@ pub fn parse_message(input: &[u8]) -> Result<SipMessage<'_>, SipError> {
         }
         // A line without a colon is garbage; pjsip would reject the message, the guard
         // skips the line and keeps reading what it can.
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
+        if let Some(colon) = find_byte(line, b':') {
             // Blanks between the name and the colon are legal (HCOLON = *( SP / HTAB ) ":").
             let name = trim(&line[..colon]);
             current = Some((name, line_start + colon + 1, line_start + line.len()));
@@ -324,10 +324,38 @@ pub fn parse_message(input: &[u8]) -> Result<SipMessage<'_>, SipError> {
     Ok(msg)
 }
 
+/// Position of the first `needle` in `hay`, eight bytes at a time (the extractor spends most
+/// of its time looking for line ends; this is what keeps it above a million messages a second
+/// without a memchr dependency).
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO.wrapping_mul(u64::from(needle));
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // The lowest flagged byte is exactly the first zero byte of x (borrows only travel
+        // upwards, so false positives can only appear above a true one).
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| offset + p)
+}
+
 /// Returns the line at `pos` (without `\n` or `\r\n`) and the position after it.
 fn next_line(input: &[u8], pos: usize) -> (&[u8], usize) {
     let rest = &input[pos..];
-    match rest.iter().position(|&b| b == b'\n') {
+    match find_byte(rest, b'\n') {
         Some(nl) => {
             let line = &rest[..nl];
             // LF-only line ends are accepted (pjsip does); a CR before LF is dropped.
@@ -781,6 +809,19 @@ pub(crate) fn trim(s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_byte_agrees_with_a_plain_search() {
+        let hay: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+        for needle in 0..=255u8 {
+            for start in [0, 1, 7, 8, 9, 100] {
+                let h = &hay[start..];
+                assert_eq!(find_byte(h, needle), h.iter().position(|&b| b == needle));
+            }
+        }
+        assert_eq!(find_byte(b"\x80\x81\n", b'\n'), Some(2));
+        assert_eq!(find_byte(b"\x01\x00abcdefgh", 0), Some(1));
+    }
 
     const REGISTER: &[u8] = b"REGISTER sip:pbx.example.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport\r\n\

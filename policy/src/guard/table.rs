@@ -94,13 +94,31 @@ impl<V: Aged> BoundedTable<V> {
 
     /// The state for `key`, created (evicting if full) when absent.
     pub(crate) fn entry(&mut self, key: u128) -> &mut V {
+        let at = self.position(key);
+        &mut self.values[at]
+    }
+
+    /// The state at an arena position from [`BoundedTable::position`]; valid until the next
+    /// insertion.
+    pub(crate) fn at_mut(&mut self, at: usize) -> &mut V {
+        &mut self.values[at]
+    }
+
+    /// The arena position of `key`, created (evicting if full) when absent.
+    pub(crate) fn position(&mut self, key: u128) -> usize {
         if let Some((_, at)) = self.find(key) {
-            return &mut self.values[at];
+            return at;
         }
         if self.index.is_empty() {
             self.index = vec![0; self.mask + 1];
         }
         let at = if self.keys.len() < self.capacity {
+            if self.keys.len() == self.keys.capacity() {
+                // Grow by doubling but never past the capacity, so memory is exactly bounded.
+                let want = (self.keys.len() * 2).max(16).min(self.capacity) - self.keys.len();
+                self.keys.reserve_exact(want);
+                self.values.reserve_exact(want);
+            }
             self.keys.push(key);
             self.values.push(V::default());
             self.keys.len() - 1
@@ -117,7 +135,7 @@ impl<V: Aged> BoundedTable<V> {
             slot = (slot + 1) & self.mask;
         }
         self.index[slot] = (tag << 32) | (at as u64 + 1);
-        &mut self.values[at]
+        at
     }
 
     fn pick_victim(&mut self) -> usize {
