@@ -1,0 +1,228 @@
+//! What the guard knows about the PBX: accounts, where each may log in from, which numbers
+//! each may dial, and which numbers are "external" (cost money). The backend fills it from the
+//! PBX model; the engine only reads it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// A dial pattern in Asterisk's extension syntax.
+///
+/// Either a literal (`100`, `*97`) or, after a leading `_`, a pattern of `X` (0-9), `Z` (1-9),
+/// `N` (2-9), `[...]` classes with ranges, literal characters, and a final `.` (one or more of
+/// anything) or `!` (zero or more). Matching is linear in the number's length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DialPattern(String);
+
+/// Why a dial pattern was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialPatternError {
+    /// Nothing to match.
+    #[error("a dial pattern cannot be empty")]
+    Empty,
+    /// `[` without `]`, or a character outside the pattern alphabet.
+    #[error("dial pattern {0:?} is malformed")]
+    Malformed(String),
+}
+
+impl DialPattern {
+    /// Checks and stores a pattern.
+    pub fn parse(text: &str) -> Result<Self, DialPatternError> {
+        let body = text.strip_prefix('_').unwrap_or(text);
+        if body.is_empty() {
+            return Err(DialPatternError::Empty);
+        }
+        let bad = || DialPatternError::Malformed(text.to_owned());
+        let bytes = body.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'[' => {
+                    let close = bytes[i..].iter().position(|&b| b == b']').ok_or_else(bad)?;
+                    i += close + 1;
+                }
+                b'.' | b'!' if text.starts_with('_') && i + 1 != bytes.len() => return Err(bad()),
+                b if b.is_ascii_alphanumeric() || b"*#+-.!".contains(&b) => i += 1,
+                _ => return Err(bad()),
+            }
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// True when `number` matches the whole pattern.
+    pub fn matches(&self, number: &[u8]) -> bool {
+        let Some(pattern) = self.0.strip_prefix('_') else {
+            return self.0.as_bytes() == number;
+        };
+        let p = pattern.as_bytes();
+        let (mut i, mut n) = (0, 0);
+        while i < p.len() {
+            match p[i] {
+                b'.' => return n < number.len(),
+                b'!' => return true,
+                _ => {}
+            }
+            let Some(&c) = number.get(n) else {
+                return false;
+            };
+            let (ok, width) = match p[i].to_ascii_uppercase() {
+                b'X' => (c.is_ascii_digit(), 1),
+                b'Z' => ((b'1'..=b'9').contains(&c), 1),
+                b'N' => ((b'2'..=b'9').contains(&c), 1),
+                b'[' => {
+                    let close = p[i..]
+                        .iter()
+                        .position(|&b| b == b']')
+                        .unwrap_or(p.len() - i);
+                    (class_contains(&p[i + 1..i + close], c), close + 1)
+                }
+                lit => (lit == c.to_ascii_uppercase(), 1),
+            };
+            if !ok {
+                return false;
+            }
+            i += width;
+            n += 1;
+        }
+        n == number.len()
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn class_contains(class: &[u8], c: u8) -> bool {
+    let mut i = 0;
+    while i < class.len() {
+        if i + 2 < class.len() && class[i + 1] == b'-' {
+            if (class[i]..=class[i + 2]).contains(&c) {
+                return true;
+            }
+            i += 3;
+        } else {
+            if class[i] == c {
+                return true;
+            }
+            i += 1;
+        }
+    }
+    false
+}
+
+impl TryFrom<String> for DialPattern {
+    type Error = DialPatternError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<DialPattern> for String {
+    fn from(p: DialPattern) -> Self {
+        p.0
+    }
+}
+
+/// One SIP account (endpoint) as the guard sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRules {
+    /// The endpoint id / auth username Asterisk reports as `AccountID`.
+    pub name: String,
+    /// The extension the phone puts in `From` (differs from `name` when hardened, step 6).
+    #[serde(default)]
+    pub extension: Option<String>,
+    /// Networks it may log in from; empty means anywhere.
+    #[serde(default)]
+    pub permitted: Vec<IpNet>,
+    /// Numbers it may dial (its toll class); empty means it may dial nothing external.
+    #[serde(default)]
+    pub may_dial: Vec<DialPattern>,
+}
+
+impl AccountRules {
+    /// True when `ip` is inside the account's permitted networks (or it has none).
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        self.permitted.is_empty() || self.permitted.iter().any(|n| n.contains(&ip))
+    }
+
+    /// True when the account's class reaches `number`.
+    pub fn may_dial(&self, number: &[u8]) -> bool {
+        self.may_dial.iter().any(|p| p.matches(number))
+    }
+}
+
+/// The PBX model the engine checks logins and calls against.
+#[derive(Debug, Clone, Default)]
+pub struct GuardModel {
+    accounts: Vec<AccountRules>,
+    external: Vec<DialPattern>,
+    by_name: HashMap<Vec<u8>, usize>,
+}
+
+impl GuardModel {
+    /// Builds the lookup by account name and by extension.
+    pub fn new(accounts: Vec<AccountRules>, external: Vec<DialPattern>) -> Self {
+        let mut by_name = HashMap::with_capacity(accounts.len() * 2);
+        for (i, a) in accounts.iter().enumerate() {
+            by_name.insert(a.name.as_bytes().to_vec(), i);
+            if let Some(ext) = &a.extension {
+                by_name.entry(ext.as_bytes().to_vec()).or_insert(i);
+            }
+        }
+        Self {
+            accounts,
+            external,
+            by_name,
+        }
+    }
+
+    /// The account whose name or extension is `user`.
+    pub fn account(&self, user: &[u8]) -> Option<&AccountRules> {
+        self.by_name.get(user).map(|&i| &self.accounts[i])
+    }
+
+    /// True when `number` is external (matches one of the external patterns).
+    pub fn is_external(&self, number: &[u8]) -> bool {
+        self.external.iter().any(|p| p.matches(number))
+    }
+
+    /// True when the model holds no accounts.
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> DialPattern {
+        DialPattern::parse(s).unwrap()
+    }
+
+    #[test]
+    fn dial_patterns_match_like_asterisk() {
+        assert!(p("_00X.").matches(b"0097259123"));
+        assert!(!p("_00X.").matches(b"00"));
+        assert!(!p("_00X.").matches(b"01972"));
+        assert!(p("_NXXNXXXXXX").matches(b"2125551234"));
+        assert!(!p("_NXXNXXXXXX").matches(b"1125551234"));
+        assert!(p("_1[2-9]X!").matches(b"123"));
+        assert!(p("_12!").matches(b"12"));
+        assert!(p("_[+]X.").matches(b"+4420"));
+        assert!(p("100").matches(b"100"));
+        assert!(!p("100").matches(b"1000"));
+    }
+
+    #[test]
+    fn malformed_dial_patterns_are_refused() {
+        assert_eq!(DialPattern::parse("_"), Err(DialPatternError::Empty));
+        assert!(DialPattern::parse("_1[23").is_err());
+        assert!(DialPattern::parse("_1.2").is_err());
+        assert!(DialPattern::parse("1 2").is_err());
+    }
+}
