@@ -113,21 +113,21 @@ impl FromServerFnError for ConsoleError {
 }
 
 /// The signed-in user, or `None`.
-#[server(endpoint = "session")]
+#[server(prefix = "/fn", endpoint = "session")]
 pub async fn get_session() -> Result<Option<SessionInfo>, ConsoleError> {
     let (console, parts) = crate::ssr::context()?;
     Ok(console.session(&parts).await)
 }
 
 /// Whether `/setup` is open.
-#[server(endpoint = "setup_state")]
+#[server(prefix = "/fn", endpoint = "setup_state")]
 pub async fn get_setup_state() -> Result<SetupState, ConsoleError> {
     let (console, _) = crate::ssr::context()?;
     console.setup_state().await
 }
 
 /// Signs in and goes to the dashboard.
-#[server(endpoint = "sign_in")]
+#[server(prefix = "/fn", endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::context()?;
     let outcome = console.sign_in(&parts, username, password).await;
@@ -135,7 +135,7 @@ pub async fn sign_in(username: String, password: String) -> Result<(), ConsoleEr
 }
 
 /// Ends the session on the server and clears the cookie.
-#[server(endpoint = "sign_out")]
+#[server(prefix = "/fn", endpoint = "sign_out")]
 pub async fn sign_out(csrf: String) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::context()?;
     let outcome = console.sign_out(&parts, csrf).await;
@@ -143,7 +143,7 @@ pub async fn sign_out(csrf: String) -> Result<(), ConsoleError> {
 }
 
 /// Creates the first administrator with the one-time token from the server log.
-#[server(endpoint = "complete_setup")]
+#[server(prefix = "/fn", endpoint = "complete_setup")]
 pub async fn complete_setup(
     token: String,
     username: String,
@@ -158,21 +158,21 @@ pub async fn complete_setup(
 }
 
 /// The dashboard's facts.
-#[server(endpoint = "dashboard")]
+#[server(prefix = "/fn", endpoint = "dashboard")]
 pub async fn get_dashboard() -> Result<Dashboard, ConsoleError> {
     let (console, parts) = crate::ssr::context()?;
     console.dashboard(&parts).await
 }
 
 /// One page of the audit log (0 = newest).
-#[server(endpoint = "audit")]
+#[server(prefix = "/fn", endpoint = "audit")]
 pub async fn get_audit(page: u32) -> Result<AuditPageData, ConsoleError> {
     let (console, parts) = crate::ssr::context()?;
     console.audit(&parts, page).await
 }
 
 /// Changes the signed-in user's own password; other sessions of the user end.
-#[server(endpoint = "change_password")]
+#[server(prefix = "/fn", endpoint = "change_password")]
 pub async fn change_password(
     csrf: String,
     current: String,

@@ -135,7 +135,15 @@ async fn admin_create(config: Config, username: &str, role: &str) -> anyhow::Res
     }
     crate::server::ensure_data_dir(&config.data_dir)?;
     let db = crate::db::open_and_migrate(&config.database_path()).await?;
-    match crate::services::accounts::create_user(&db, username, &password, role).await {
+    match crate::services::accounts::create_user(
+        &db,
+        crate::services::accounts::Creator::CommandLine,
+        username,
+        &password,
+        role,
+    )
+    .await
+    {
         Ok(()) => {
             println!("created {} '{username}'", role.as_str());
             Ok(())

@@ -63,6 +63,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 /// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight requests.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
+    // Install the signal handlers before announcing readiness: a SIGTERM that arrives right
+    // after "listening" must shut down gracefully, not kill the process.
+    let shutdown = shutdown_signal()?;
     let state = build_state(config).await?;
     if !state.config.site_dir.join("pkg").is_dir() {
         tracing::warn!(
@@ -94,7 +97,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await?;
     tracing::info!("sipwarden stopped");
     Ok(())
@@ -112,24 +115,16 @@ async fn announce_setup(state: &AppState, local: std::net::SocketAddr) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot install the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }

@@ -3,9 +3,13 @@
 //! - [`root`]: skip-or-fail rules for tests that need root and system tools.
 //! - [`process`]: external commands with deadlines and informative errors.
 //! - [`netns`]: network namespaces and a small routed [`netns::Lab`] of them.
+//! - [`server`]: the real sipwarden process on port 0 with a fresh data directory.
+//! - [`browser`]: headless Debian Chromium driven over WebDriver.
 //! - [`asterisk`]: a real Asterisk 22 from a cached Debian sid tree, inside a lab namespace.
 
 pub mod asterisk;
+pub mod browser;
 pub mod netns;
 pub mod process;
 pub mod root;
+pub mod server;

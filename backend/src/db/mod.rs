@@ -37,24 +37,30 @@ pub enum OpenError {
 /// know: a downgrade must never half-understand a newer schema.
 pub async fn open_and_migrate(path: &Path) -> Result<DatabaseConnection, OpenError> {
     let shown = path.display().to_string();
-    let db = open(path).await.map_err(|source| OpenError::Open {
+    let open_err = |source| OpenError::Open {
         path: shown.clone(),
         source,
-    })?;
-    let applied = applied_migrations(&db)
-        .await
-        .map_err(|source| OpenError::Open {
-            path: shown.clone(),
-            source,
-        })?;
-    let known = migrations::known_migration_names();
-    let unknown: Vec<String> = applied.into_iter().filter(|m| !known.contains(m)).collect();
-    if !unknown.is_empty() {
-        return Err(OpenError::NewerSchema {
-            path: shown,
-            unknown: unknown.join(", "),
-        });
+    };
+    // Look before writing: an existing file is first read with a read-only connection, so a
+    // database from a newer sipwarden is refused byte-for-byte untouched (opening it for
+    // writing would already switch journal modes or create WAL files).
+    if path.exists() {
+        let url = format!("sqlite://{}?mode=ro", path.display());
+        let reader = Database::connect(ConnectOptions::new(url).sqlx_logging(false).to_owned())
+            .await
+            .map_err(open_err)?;
+        let applied = applied_migrations(&reader).await.map_err(open_err)?;
+        let _ = reader.close().await;
+        let known = migrations::known_migration_names();
+        let unknown: Vec<String> = applied.into_iter().filter(|m| !known.contains(m)).collect();
+        if !unknown.is_empty() {
+            return Err(OpenError::NewerSchema {
+                path: shown,
+                unknown: unknown.join(", "),
+            });
+        }
     }
+    let db = open(path).await.map_err(open_err)?;
     Migrator::up(&db, None)
         .await
         .map_err(|source| OpenError::Migrate {

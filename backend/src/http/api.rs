@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use app::model::{AuditPageData, Role};
 
 use crate::http::error::ApiError;
-use crate::http::extract::SignedIn;
+use crate::http::extract::{AdminCaller, SignedIn};
 use crate::http::middleware::peer_ip;
 use crate::services::{accounts, audit};
 use crate::state::AppState;
@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/session", get(whoami).post(sign_in).delete(sign_out))
         .route("/audit", get(audit_page))
+        .route("/users", get(list_users).post(create_user))
         .fallback(not_found)
 }
 
@@ -98,6 +99,42 @@ async fn audit_page(
         .await
         .map(Json)
         .map_err(|e| crate::services::accounts::AccountError::from(e).into())
+}
+
+/// `POST /api/v1/users` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+) -> Result<Json<Vec<accounts::UserView>>, ApiError> {
+    accounts::list_users(&state.db, &admin)
+        .await
+        .map(Json)
+        .map_err(|e| accounts::AccountError::from(e).into())
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    request: axum::extract::Request,
+) -> Result<StatusCode, ApiError> {
+    let body: NewUserRequest = parse_json(request).await?;
+    accounts::create_user(
+        &state.db,
+        accounts::Creator::Admin(&admin),
+        &body.username,
+        &body.password,
+        body.role,
+    )
+    .await?;
+    Ok(StatusCode::CREATED)
 }
 
 async fn not_found() -> ApiError {

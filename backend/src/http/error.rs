@@ -77,17 +77,26 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The HTTP status of a console error (the same for the API and server functions).
+#[must_use]
+pub fn status_of(e: ConsoleError) -> StatusCode {
+    match e {
+        ConsoleError::NotSignedIn | ConsoleError::BadCredentials => StatusCode::UNAUTHORIZED,
+        ConsoleError::Forbidden | ConsoleError::BadCsrf => StatusCode::FORBIDDEN,
+        ConsoleError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        ConsoleError::SetupDone => StatusCode::CONFLICT,
+        ConsoleError::BadRequest => StatusCode::BAD_REQUEST,
+        ConsoleError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
 impl From<ConsoleError> for ApiError {
     fn from(e: ConsoleError) -> Self {
-        let status = match e {
-            ConsoleError::NotSignedIn | ConsoleError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ConsoleError::Forbidden | ConsoleError::BadCsrf => StatusCode::FORBIDDEN,
-            ConsoleError::Throttled => StatusCode::TOO_MANY_REQUESTS,
-            ConsoleError::SetupDone => StatusCode::CONFLICT,
-            ConsoleError::Internal => return ApiError::internal(),
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        ApiError::new(status, e.code(), e.to_string())
+        if e == ConsoleError::Internal {
+            return ApiError::internal();
+        }
+        ApiError::new(status_of(e), e.code(), e.to_string())
     }
 }
 

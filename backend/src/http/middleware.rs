@@ -36,6 +36,48 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
     next.run(req).await
 }
 
+/// Pages anyone may see without a session; everything else in the console needs one.
+const PUBLIC_PAGES: &[&str] = &["/login", "/setup"];
+
+/// Sends a signed-out browser asking for a console page to `/login`, before any page code
+/// runs. (The console layout also redirects after hydration; this is the server-side gate,
+/// which also holds without JavaScript.) The API, server functions, health, the bundle and
+/// static files answer for themselves.
+pub async fn require_sign_in_for_pages(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
+        && !path.starts_with("/api/")
+        && !path.starts_with("/fn/")
+        && !path.starts_with("/pkg/")
+        && path != "/healthz"
+        && !path.contains('.')
+        && !PUBLIC_PAGES.contains(&path);
+    if is_page && req.extensions().get::<crate::auth::Caller>().is_none() {
+        return axum::response::Redirect::to("/login").into_response();
+    }
+    next.run(req).await
+}
+
+/// Gives server-function errors their real status: `server_fn` answers every error with
+/// 500, which would make a wrong password look like a server fault to clients and logs.
+/// The browser client treats any 4xx/5xx as an error and decodes the same body.
+pub async fn server_fn_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if let Ok(error) = serde_json::from_slice::<app::api::ConsoleError>(&bytes) {
+        parts.status = super::error::status_of(error);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 /// Refuses state-changing requests sent by another site.
 ///
 /// Browsers send `Sec-Fetch-Site` and `Origin` on cross-site requests; SameSite=Strict

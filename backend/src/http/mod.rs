@@ -42,17 +42,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .nest("/api/v1", api::routes())
-        .route(
-            "/api/{*fn_name}",
-            axum::routing::post({
-                let context = context.clone();
-                move |req| leptos_axum::handle_server_fns_with_context(context.clone(), req)
-            })
-            .get({
-                let context = context.clone();
-                move |req| leptos_axum::handle_server_fns_with_context(context.clone(), req)
-            }),
-        )
+        // Also registers every server function (under /fn/, apart from the REST API so
+        // neither shadows the other) with the same context.
         .leptos_routes_with_context(&state, ROUTES.clone(), context.clone(), {
             let options = shell_options.clone();
             move || app::shell(options.clone())
@@ -61,6 +52,10 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, app::shell))
+        .layer(axum::middleware::from_fn(middleware::server_fn_status))
+        .layer(axum::middleware::from_fn(
+            middleware::require_sign_in_for_pages,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::load_session,

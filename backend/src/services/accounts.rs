@@ -13,7 +13,7 @@ use app::api::ConsoleError;
 use app::model::Role;
 
 use crate::auth::session::{clear_cookie, new_token, set_cookie, token_hash};
-use crate::auth::{Caller, parse_role, password};
+use crate::auth::{Admin, Caller, parse_role, password};
 use crate::db::entities::{session, user};
 use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
@@ -237,9 +237,18 @@ pub async fn admin_exists(db: &DatabaseConnection) -> Result<bool, Internal> {
         > 0)
 }
 
-/// Creates a user (the CLI's `admin create`). Refuses an existing username.
+/// Who creates a user: the command line (whoever can run it owns the data directory), or
+/// an administrator through the API.
+#[derive(Debug, Clone, Copy)]
+pub enum Creator<'a> {
+    CommandLine,
+    Admin(&'a Admin),
+}
+
+/// Creates a console user. Refuses an existing username.
 pub async fn create_user(
     db: &DatabaseConnection,
+    creator: Creator<'_>,
     username: &str,
     new_password: &str,
     role: Role,
@@ -265,21 +274,53 @@ pub async fn create_user(
         }
         Err(e) => return Err(e.into()),
     }
+    let (actor, source_ip, via) = match creator {
+        Creator::CommandLine => (None, None, "from the command line"),
+        Creator::Admin(admin) => (
+            Some(admin.caller().username.as_str()),
+            Some(admin.caller().source_ip),
+            "over the API",
+        ),
+    };
     audit::record(
         db,
         Record {
-            actor: None,
-            source_ip: None,
-            action: Action::AdminCreate,
+            actor,
+            source_ip,
+            action: Action::UserCreate,
             success: true,
-            detail: &format!(
-                "created {} '{username}' from the command line",
-                role.as_str()
-            ),
+            detail: &format!("created {} '{username}' {via}", role.as_str()),
         },
     )
     .await?;
     Ok(())
+}
+
+/// A console user as listed to administrators.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserView {
+    pub username: String,
+    pub role: Role,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// Every console user (administrators only).
+pub async fn list_users(
+    db: &DatabaseConnection,
+    _admin: &Admin,
+) -> Result<Vec<UserView>, Internal> {
+    Ok(user::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|u| {
+            Some(UserView {
+                role: parse_role(&u.role)?,
+                username: u.username,
+                created_at: u.created_at,
+            })
+        })
+        .collect())
 }
 
 /// Creates the first administrator with the one-time setup token and signs them in.

@@ -22,7 +22,7 @@ pub enum Action {
     SignIn,
     SignOut,
     Setup,
-    AdminCreate,
+    UserCreate,
     PasswordChange,
 }
 
@@ -32,7 +32,7 @@ impl Action {
             Action::SignIn => "sign_in",
             Action::SignOut => "sign_out",
             Action::Setup => "setup",
-            Action::AdminCreate => "admin_create",
+            Action::UserCreate => "user_create",
             Action::PasswordChange => "password_change",
         }
     }

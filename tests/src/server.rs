@@ -1,0 +1,320 @@
+//! The real sipwarden server, started as its own process on port 0 with a fresh data
+//! directory, and typed helpers to talk to it.
+//!
+//! A process rather than an in-process router: the tests then also cover the CLI, the
+//! configuration layers, migrations at start-up, logging and shutdown exactly as users run
+//! them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The `sipwarden` binary under test, built once per test process.
+///
+/// `SIPWARDEN_TEST_BIN` overrides it (to test a release build or an installed binary).
+pub fn binary() -> anyhow::Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| locate_and_build().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn locate_and_build() -> anyhow::Result<PathBuf> {
+    if let Ok(bin) = std::env::var("SIPWARDEN_TEST_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    // The test executable lives in <target>/<profile>/deps/; the binary one level up.
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("cannot find the target directory from the test executable")?;
+    // cargo test has released its build lock by the time tests run, so this nested build is
+    // safe; when the binary is fresh it costs about a second.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "backend", "--bin", "sipwarden"])
+        .current_dir(workspace_root())
+        .status()
+        .context("cannot run cargo to build the sipwarden binary")?;
+    if !status.success() {
+        bail!("building the sipwarden binary failed ({status})");
+    }
+    let bin = profile_dir.join("sipwarden");
+    if !bin.is_file() {
+        bail!("no sipwarden binary at {}", bin.display());
+    }
+    Ok(bin)
+}
+
+/// The workspace's root directory.
+#[must_use]
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The built console site (hydration bundle), if `make site` has run.
+#[must_use]
+pub fn site_dir() -> PathBuf {
+    std::env::var("SIPWARDEN_TEST_SITE_DIR")
+        .map_or_else(|_| workspace_root().join("target/site"), PathBuf::from)
+}
+
+/// A running sipwarden with its own data directory; stopped (SIGTERM) on drop.
+pub struct TestServer {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The data directory (deleted on drop).
+    pub data: tempfile::TempDir,
+    log: Arc<Mutex<String>>,
+    /// The one-time setup token the server printed, if no administrator existed.
+    pub setup_token: Option<String>,
+}
+
+/// Options for [`TestServer::start_with`].
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Create this administrator (username, password) before starting.
+    pub admin: Option<(String, String)>,
+    /// Reuse this data directory's contents (copied from a previous server).
+    pub data_from: Option<PathBuf>,
+}
+
+/// The password tests give the default administrator.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+impl TestServer {
+    /// A server with one administrator `admin` / [`ADMIN_PASSWORD`].
+    pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(Options {
+            admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),
+            ..Options::default()
+        })
+    }
+
+    /// A server with no administrator (setup pending).
+    pub fn start_fresh() -> anyhow::Result<Self> {
+        Self::start_with(Options::default())
+    }
+
+    /// A server started with `options`.
+    pub fn start_with(options: Options) -> anyhow::Result<Self> {
+        let data = tempfile::tempdir()?;
+        if let Some(from) = &options.data_from {
+            for entry in std::fs::read_dir(from)? {
+                let entry = entry?;
+                std::fs::copy(entry.path(), data.path().join(entry.file_name()))?;
+            }
+        }
+        if let Some((user, password)) = &options.admin {
+            let out = run_cli(
+                data.path(),
+                &["admin", "create", "--username", user],
+                Some(password),
+                &[],
+            )?;
+            if !out.status.success() {
+                bail!(
+                    "admin create failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        let mut command = Command::new(binary()?);
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SIPWARDEN_DATA_DIR", data.path())
+            .env("SIPWARDEN_LISTEN", "127.0.0.1:0")
+            .env("SIPWARDEN_SITE_DIR", site_dir())
+            .env("SIPWARDEN_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &options.env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().context("cannot start sipwarden serve")?;
+        let log = Arc::new(Mutex::new(String::new()));
+        let stdout = child.stdout.take().context("no stdout")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        for stream in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
+            let log = log.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let plain = strip_ansi(&line);
+                    if let Ok(mut l) = log.lock() {
+                        l.push_str(&plain);
+                        l.push('\n');
+                    }
+                    let _ = tx.send(plain);
+                }
+            });
+        }
+        drop(tx);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut base = None;
+        let mut setup_token = None;
+        let expect_token = options.admin.is_none() && options.data_from.is_none();
+        while base.is_none() || (expect_token && setup_token.is_none()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                bail!(
+                    "sipwarden did not start within 30 s; its output:\n{}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                );
+            };
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                base = Some(addr.trim().to_owned());
+            }
+            if let Some(token) = line.split("one-time setup token: ").nth(1) {
+                setup_token = Some(token.trim().to_owned());
+            }
+        }
+        Ok(Self {
+            child: Some(child),
+            base: base.unwrap_or_default(),
+            data,
+            log,
+            setup_token,
+        })
+    }
+
+    /// An absolute URL on this server.
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Everything the server has printed so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// A client with its own cookie jar that does not follow redirects (tests assert them).
+    #[must_use]
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default()
+    }
+
+    /// Signs in over the API; returns the client (holding the cookie) and the CSRF token.
+    pub async fn api_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<(reqwest::Client, String)> {
+        let client = self.client();
+        let res = client
+            .post(self.url("/api/v1/session"))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await?;
+        if res.status() != reqwest::StatusCode::CREATED {
+            bail!("sign-in failed: {} {}", res.status(), res.text().await?);
+        }
+        let body: serde_json::Value = res.json().await?;
+        let csrf = body["csrf_token"]
+            .as_str()
+            .context("no csrf_token")?
+            .to_owned();
+        Ok((client, csrf))
+    }
+
+    /// Runs a `sipwarden` subcommand against this server's data directory.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<std::process::Output> {
+        run_cli(self.data.path(), args, stdin, &[])
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("sipwarden did not stop within 15 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = self.terminate();
+        }
+    }
+}
+
+/// Runs `sipwarden ARGS` with `data` as its data directory.
+pub fn run_cli(
+    data: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> anyhow::Result<std::process::Output> {
+    let mut command = Command::new(binary()?);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SIPWARDEN_DATA_DIR", data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn()?;
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes())?;
+            pipe.write_all(b"\n")?;
+        }
+    }
+    Ok(child.wait_with_output()?)
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
