@@ -20,18 +20,20 @@ export PATH := $(TOOLS)/bin:$(TOOLS)/npm/node_modules/.bin:$(HOME)/.cargo/bin:$(
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 # Debian's binaryen 108 produces bundles that fail to hydrate; npm's 132 works.
 BINARYEN_VERSION := 132
-CARGO_FUZZ_VERSION := 0.13.1
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
 APT_PACKAGES := chromium chromium-driver nftables conntrack iproute2 iputils-ping libpcap-dev debootstrap sipvicious sqlite3 curl
 
 SITE := target/site
 WASM_PROFILE := wasm-release
 PROFILE ?= release
 
-.PHONY: help run test deps apt-deps rust-deps site build-server lint unit-tests e2e-tests fmt clean-site
+.PHONY: help run test deps apt-deps rust-deps site build-server lint unit-tests fmt fuzz
 
 help:
 	@echo "make run    build everything and start sipwarden on http://127.0.0.1:8080 (data in ./data)"
 	@echo "make test   run every test: format, lints, unit, integration, browser, kernel, Asterisk"
+	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 60)"
 
 ## ---- installs -------------------------------------------------------------------------
 
@@ -94,3 +96,13 @@ unit-tests:
 
 fmt:
 	cargo fmt --all
+
+## ---- fuzz -------------------------------------------------------------------------------
+
+# cargo-fuzz needs nightly-only sanitizer flags; RUSTC_BOOTSTRAP lets the one stable
+# toolchain this machine has build them.
+fuzz:
+	@if [ "$$(cargo-fuzz --version 2>/dev/null | awk '{print $$2}')" != "$(CARGO_FUZZ_VERSION)" ]; then \
+	  cargo install cargo-fuzz --version "$(CARGO_FUZZ_VERSION)" --locked --root "$(TOOLS)" --force; fi
+	cd policy/fuzz && for target in $$(cargo-fuzz list); do \
+	  RUSTC_BOOTSTRAP=1 cargo-fuzz run "$$target" -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done

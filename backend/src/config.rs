@@ -116,18 +116,18 @@ impl Config {
             if !name.starts_with("SIPWARDEN_") {
                 continue;
             }
-            if let Some(base) = name.strip_suffix("_FILE") {
-                if known.iter().any(|k| k == base) {
-                    let contents = std::fs::read_to_string(&value).map_err(|source| {
-                        ConfigError::SecretFile {
-                            var: name.clone(),
-                            path: value.clone(),
-                            source,
-                        }
+            if let Some(base) = name
+                .strip_suffix("_FILE")
+                .filter(|base| known.iter().any(|k| k == base))
+            {
+                let contents =
+                    std::fs::read_to_string(&value).map_err(|source| ConfigError::SecretFile {
+                        var: name.clone(),
+                        path: value.clone(),
+                        source,
                     })?;
-                    pairs.push((base.to_owned(), contents.trim_end().to_owned()));
-                    continue;
-                }
+                pairs.push((base.to_owned(), contents.trim_end().to_owned()));
+                continue;
             }
             if known.contains(&name) {
                 pairs.push((name, value));

@@ -293,11 +293,9 @@ pub fn run_cli(
         command.env(k, v);
     }
     let mut child = command.spawn()?;
-    if let Some(mut pipe) = child.stdin.take() {
-        if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes())?;
-            pipe.write_all(b"\n")?;
-        }
+    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+        pipe.write_all(input.as_bytes())?;
+        pipe.write_all(b"\n")?;
     }
     Ok(child.wait_with_output()?)
 }

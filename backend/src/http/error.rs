@@ -68,10 +68,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(wait) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(v) = self
+            .retry_after
+            .and_then(|wait| HeaderValue::from_str(&wait.as_secs().max(1).to_string()).ok())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         res
     }
