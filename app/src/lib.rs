@@ -48,6 +48,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    #[cfg(feature = "ssr")]
+    ssr::set_content_security_policy();
     view! {
         <Title text="sipwarden" />
         <Router>

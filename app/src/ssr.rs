@@ -111,3 +111,23 @@ fn back_with_error(req: &Parts, error: ConsoleError) -> String {
         .unwrap_or_else(|| "/".to_owned());
     format!("{path}?error={}", error.code())
 }
+
+/// Sends a Content-Security-Policy that allows only this page's own inline scripts (the
+/// hydration bootstrap and resource data Leptos writes, all carrying the per-response nonce)
+/// and scripts from this origin: an injected `<script>` would have no nonce and not run.
+pub fn set_content_security_policy() {
+    let (Some(nonce), Some(options)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+         form-action 'self'; base-uri 'none'; object-src 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        options.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}

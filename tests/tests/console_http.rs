@@ -720,3 +720,35 @@ async fn unknown_sipwarden_variables_are_warned_about() {
         server.log()
     );
 }
+
+#[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts() {
+    let server = TestServer::start().unwrap();
+    let res = reqwest::get(server.url("/login")).await.unwrap();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = res.text().await.unwrap();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert!(nonce.len() >= 16);
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the inline scripts carry the header's nonce"
+    );
+    let again = reqwest::get(server.url("/login")).await.unwrap();
+    assert!(
+        !again.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains(nonce),
+        "a fresh nonce per response"
+    );
+}

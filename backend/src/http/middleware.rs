@@ -126,15 +126,14 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-    // The hydration script is inline and the wasm is compiled by the page: 'unsafe-inline' for
-    // scripts would defeat the point, so only 'wasm-unsafe-eval' and self are allowed, plus
-    // the inline bootstrap Leptos emits.
+    // Console pages set their own policy with a per-response nonce (see `app::ssr`); this is
+    // the policy for everything else, which never needs an inline script.
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
-            "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
-             style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
-             form-action 'self'; base-uri 'none'",
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+             img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+             form-action 'self'; base-uri 'none'; object-src 'none'",
         ));
     res
 }
