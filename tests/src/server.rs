@@ -179,11 +179,21 @@ impl TestServer {
                     log.lock().map(|l| l.clone()).unwrap_or_default()
                 );
             };
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                base = Some(addr.trim().to_owned());
+            // The same words appear in human and JSON log lines; the value ends at a blank or
+            // a quote either way.
+            let value_after = |marker: &str| {
+                line.split(marker).nth(1).map(|rest| {
+                    rest.split(|c: char| c.is_whitespace() || c == '"')
+                        .next()
+                        .unwrap_or("")
+                        .to_owned()
+                })
+            };
+            if let Some(addr) = value_after("listening on ") {
+                base = Some(addr);
             }
-            if let Some(token) = line.split("one-time setup token: ").nth(1) {
-                setup_token = Some(token.trim().to_owned());
+            if let Some(token) = value_after("one-time setup token: ") {
+                setup_token = Some(token);
             }
         }
         Ok(Self {

@@ -752,3 +752,73 @@ async fn pages_allow_only_their_own_nonced_scripts() {
         "a fresh nonce per response"
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let server = TestServer::start_with(Options {
+        env: vec![("SIPWARDEN_LOG_FORMAT".into(), "json".into())],
+        ..Options::default()
+    })
+    .unwrap();
+    assert!(server.setup_token.is_some());
+    let log = server.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(parsed.get("level").is_some(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_is_paginated_newest_first() {
+    let server = TestServer::start().unwrap();
+    let client = server.client();
+    // Signed in first: the failures below lock this address out of signing in.
+    let (admin, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    // 60 failed sign-ins under different names (each one is audited, throttled or not).
+    for i in 0..60 {
+        client
+            .post(server.url("/api/v1/session"))
+            .json(&serde_json::json!({"username": format!("nobody{i}"), "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let first: serde_json::Value = admin
+        .get(server.url("/api/v1/audit"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second: serde_json::Value = admin
+        .get(server.url("/api/v1/audit?page=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // 60 failures + the sign-in + the CLI's creation of the admin.
+    assert_eq!(first["total"], 62, "{first}");
+    assert_eq!(first["entries"].as_array().unwrap().len(), 50);
+    assert_eq!(second["entries"].as_array().unwrap().len(), 12);
+    assert_eq!(first["entries"][0]["actor"], "nobody59", "newest first");
+    assert_eq!(second["entries"][10]["detail"], "signed in");
+    assert_eq!(second["entries"][11]["action"], "user_create", "oldest last");
+    let html = admin
+        .get(server.url("/audit?page=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Page <!>2") || html.contains("Page 2"),
+        "{html}"
+    );
+}
