@@ -808,7 +808,10 @@ async fn the_audit_log_is_paginated_newest_first() {
     assert_eq!(second["entries"].as_array().unwrap().len(), 12);
     assert_eq!(first["entries"][0]["actor"], "nobody59", "newest first");
     assert_eq!(second["entries"][10]["detail"], "signed in");
-    assert_eq!(second["entries"][11]["action"], "user_create", "oldest last");
+    assert_eq!(
+        second["entries"][11]["action"], "user_create",
+        "oldest last"
+    );
     let html = admin
         .get(server.url("/audit?page=1"))
         .send()

@@ -92,11 +92,7 @@ pub async fn sign_in(
         || password::dummy_hash().to_owned(),
         |u| u.password_hash.clone(),
     );
-    let given = password_given.to_owned();
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &phc))
-        .await
-        .unwrap_or(false);
+    let matches = verify_blocking(password_given, phc).await;
 
     let user = match (found, matches) {
         (Some(user), true) => user,
@@ -109,13 +105,7 @@ pub async fn sign_in(
             };
             audit::record(
                 &state.db,
-                Record {
-                    actor: Some(username),
-                    source_ip: Some(ip),
-                    action: Action::SignIn,
-                    success: false,
-                    detail,
-                },
+                Record::attempt(username, ip, Action::SignIn, false, detail),
             )
             .await?;
             return Err(ConsoleError::BadCredentials.into());
@@ -216,13 +206,7 @@ pub async fn sign_out(state: &AppState, caller: &Caller) -> Result<String, Accou
         .await?;
     audit::record(
         &state.db,
-        Record {
-            actor: Some(&caller.username),
-            source_ip: Some(caller.source_ip),
-            action: Action::SignOut,
-            success: true,
-            detail: "signed out",
-        },
+        Record::by_caller(caller, Action::SignOut, true, "signed out"),
     )
     .await?;
     Ok(clear_cookie(state.config.secure_cookies))
@@ -346,13 +330,7 @@ pub async fn complete_setup(
         state.sign_in_throttle.fail(ip, "<setup>", now);
         audit::record(
             &state.db,
-            Record {
-                actor: Some(username),
-                source_ip: Some(ip),
-                action: Action::Setup,
-                success: false,
-                detail: "wrong setup token",
-            },
+            Record::attempt(username, ip, Action::Setup, false, "wrong setup token"),
         )
         .await?;
         return Err(ConsoleError::BadSetupToken.into());
@@ -389,13 +367,13 @@ pub async fn complete_setup(
         .ok_or(ConsoleError::Internal)?;
     audit::record(
         &state.db,
-        Record {
-            actor: Some(username),
-            source_ip: Some(ip),
-            action: Action::Setup,
-            success: true,
-            detail: "first administrator created with the setup token",
-        },
+        Record::attempt(
+            username,
+            ip,
+            Action::Setup,
+            true,
+            "first administrator created with the setup token",
+        ),
     )
     .await?;
     tracing::info!(
@@ -424,23 +402,19 @@ pub async fn change_password(
         .one(&state.db)
         .await?
         .ok_or(ConsoleError::NotSignedIn)?;
-    let (given, phc) = (current.to_owned(), user.password_hash.clone());
-    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &phc))
-        .await
-        .unwrap_or(false);
+    let matches = verify_blocking(current, user.password_hash.clone()).await;
     if !matches {
         state
             .sign_in_throttle
             .fail(caller.source_ip, &caller.username, now);
         audit::record(
             &state.db,
-            Record {
-                actor: Some(&caller.username),
-                source_ip: Some(caller.source_ip),
-                action: Action::PasswordChange,
-                success: false,
-                detail: "wrong current password",
-            },
+            Record::by_caller(
+                caller,
+                Action::PasswordChange,
+                false,
+                "wrong current password",
+            ),
         )
         .await?;
         return Err(ConsoleError::WrongCurrentPassword.into());
@@ -459,13 +433,12 @@ pub async fn change_password(
         .await?;
     audit::record(
         &state.db,
-        Record {
-            actor: Some(&caller.username),
-            source_ip: Some(caller.source_ip),
-            action: Action::PasswordChange,
-            success: true,
-            detail: "password changed; other sessions ended",
-        },
+        Record::by_caller(
+            caller,
+            Action::PasswordChange,
+            true,
+            "password changed; other sessions ended",
+        ),
     )
     .await?;
     Ok(())
@@ -488,6 +461,14 @@ pub async fn purge_expired_sessions(db: &DatabaseConnection) -> Result<u64, Inte
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+async fn verify_blocking(given: &str, phc: String) -> bool {
+    let given = given.to_owned();
+    tokio::task::spawn_blocking(move || password::verify(&given, &phc))
+        .await
+        .unwrap_or(false)
 }
 
 async fn hash_blocking(new_password: &str) -> Result<String, Internal> {

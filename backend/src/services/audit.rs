@@ -48,6 +48,43 @@ pub struct Record<'a> {
     pub detail: &'a str,
 }
 
+impl<'a> Record<'a> {
+    /// A line about something a signed-in caller did.
+    #[must_use]
+    pub fn by_caller(
+        caller: &'a crate::auth::Caller,
+        action: Action,
+        success: bool,
+        detail: &'a str,
+    ) -> Self {
+        Self {
+            actor: Some(&caller.username),
+            source_ip: Some(caller.source_ip),
+            action,
+            success,
+            detail,
+        }
+    }
+
+    /// A line about an attempt made under `name` from `ip` (not signed in yet).
+    #[must_use]
+    pub fn attempt(
+        name: &'a str,
+        ip: IpAddr,
+        action: Action,
+        success: bool,
+        detail: &'a str,
+    ) -> Self {
+        Self {
+            actor: Some(name),
+            source_ip: Some(ip),
+            action,
+            success,
+            detail,
+        }
+    }
+}
+
 /// Appends one line. A failure to audit is an internal error: the action must not pass
 /// unrecorded silently, so callers propagate it.
 pub async fn record(db: &DatabaseConnection, line: Record<'_>) -> Result<(), Internal> {
