@@ -40,9 +40,10 @@ fn render_general(w: &mut ConfWriter, model: &PbxModel) {
     w.set("useragent", policy.user_agent().as_str());
     w.set("sdpsession", policy.user_agent().as_str());
     let port = policy.sip_port();
-    // chan_sip has one socket per protocol; binding [::] serves IPv4 and IPv6 together.
+    // chan_sip has one socket per protocol, so it cannot bind an IPv4 and an IPv6 address
+    // side by side; with IPv6 wanted it binds [::], which serves both families.
     let bind = match policy.sip_bind_v6() {
-        Some(v6) => format!("[{v6}]:{port}"),
+        Some(_) => format!("[::]:{port}"),
         None => format!("{}:{port}", policy.sip_bind_v4()),
     };
     w.set("udpbindaddr", &bind);
@@ -61,7 +62,7 @@ fn render_general(w: &mut ConfWriter, model: &PbxModel) {
     match policy.tls() {
         Some(tls) => {
             let tls_bind = match policy.sip_bind_v6() {
-                Some(v6) => format!("[{v6}]:{}", policy.tls_port()),
+                Some(_) => format!("[::]:{}", policy.tls_port()),
                 None => format!("{}:{}", policy.sip_bind_v4(), policy.tls_port()),
             };
             w.set("tlsenable", "yes");
