@@ -17,8 +17,8 @@ pub fn settings() -> PolicySettings {
     PolicySettings {
         realm: "pbx.example.net".into(),
         user_agent: "Office PBX".into(),
-        sip_bind_v4: "192.0.2.5".parse().unwrap(),
-        sip_bind_v6: Some("2001:db8::5".parse().unwrap()),
+        sip_bind_v4: std::net::Ipv4Addr::new(192, 0, 2, 5),
+        sip_bind_v6: Some(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5)),
         tls: Some(TlsSettings {
             cert_file: "/etc/asterisk/keys/pbx.crt".into(),
             key_file: "/etc/asterisk/keys/pbx.key".into(),

@@ -77,3 +77,41 @@ impl ConfWriter {
 pub(crate) fn callerid(name: &str, extension: &str) -> String {
     format!("\"{name}\" <{extension}>")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asterisk::parse::parse_config;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Defence in depth: even a value the types would refuse cannot open a comment,
+        /// end one, or start a section, as long as it is one line without edge whitespace.
+        #[test]
+        fn any_single_line_value_survives_the_writer_and_the_parser(
+            value in "[^\\s>\0][^\n\r\0]{0,60}[^\\s\0]"
+        ) {
+            let mut w = ConfWriter::new("x.conf", Revision::new(1), 64);
+            w.section("s");
+            w.set("k", &value);
+            w.object("o", &value);
+            let doc = parse_config(&w.finish()).unwrap();
+            prop_assert_eq!(doc.sections.len(), 1);
+            prop_assert_eq!(doc.sections[0].value("k"), Some(value.as_str()));
+            prop_assert_eq!(doc.sections[0].value("o"), Some(value.as_str()));
+        }
+    }
+
+    #[test]
+    fn comment_markers_in_a_value_are_escaped() {
+        let mut w = ConfWriter::new("x.conf", Revision::new(1), 64);
+        w.section("s");
+        w.set("k", "a;--b--;c;d");
+        let text = w.finish();
+        assert!(text.contains("k=a\\;--b--\\;c\\;d"));
+        assert_eq!(
+            parse_config(&text).unwrap().sections[0].value("k"),
+            Some("a;--b--;c;d")
+        );
+    }
+}
