@@ -91,7 +91,9 @@ fn render_global(w: &mut ConfWriter, policy: &GlobalPolicy) {
     w.comment("artificial auth) is indistinguishable from a real one (step 2).");
     w.set("default_realm", policy.realm().as_str());
     w.comment("No default_auth_algorithms_* and no per-auth supported_algorithms_*: every auth,");
-    w.comment("the artificial one included, offers the built-in MD5, so challenges stay identical,");
+    w.comment(
+        "the artificial one included, offers the built-in MD5, so challenges stay identical,",
+    );
     w.comment("and 22.0/22.1 (which reject those options as unknown) load the file too.");
     w.comment(
         "No 'anonymous': a request that matches no endpoint is challenged and fails (step 7).",
