@@ -1,0 +1,212 @@
+//! `extensions.conf`: extension numbers mapped to endpoint ids, calling classes, call
+//! limits in both directions, DID-only trunk contexts and an inert `[default]`.
+//!
+//! Context layout:
+//! - `sw-local`: one entry per extension; checks the callee's limit and dials its id.
+//! - `sw-dial-local`, `-emergency`, `-national`, `-international`: what a class may reach.
+//! - `sw-class-*`: the context of each endpoint, including the `sw-dial-*` its class allows.
+//! - `sw-trunk-<name>`: exact DIDs of that trunk only, nothing included.
+//! - `default`: hangs up. Nothing billable is reachable from it.
+
+use super::Revision;
+use super::Target;
+use super::writer::ConfWriter;
+use crate::asterisk::endpoint::CallingClass;
+use crate::asterisk::names::DialPattern;
+use crate::asterisk::pbx::PbxModel;
+use crate::asterisk::trunk::Trunk;
+
+/// The context every extension lives in.
+pub const CONTEXT_LOCAL: &str = "sw-local";
+/// The `GROUP()` category the per-endpoint call limit counts in.
+pub const CALL_GROUP_CATEGORY: &str = "sw_calls";
+
+const RING_SECONDS: u32 = 30;
+const OUTBOUND_RING_SECONDS: u32 = 60;
+
+fn dial_endpoint(target: Target, id: &str) -> String {
+    match target {
+        Target::Asterisk22Pjsip => format!("PJSIP/{id}"),
+        Target::LegacyChanSip => format!("SIP/{id}"),
+    }
+}
+
+/// The dial string for a number through the outbound trunk. `FILTER(0-9,...)` because a
+/// pattern ending in `.` also matches `&` and `/`, which would let a caller add channels to
+/// Dial (the injection described in README-SERIOUSLY.bestpractices.md).
+fn dial_out(target: Target, trunk: &Trunk, number: Option<&str>) -> String {
+    let number = number.map_or_else(|| "${FILTER(0-9,${EXTEN})}".to_owned(), str::to_owned);
+    match target {
+        Target::Asterisk22Pjsip => format!("PJSIP/{number}@{}", trunk.name()),
+        Target::LegacyChanSip => format!("SIP/{}/{number}", trunk.name()),
+    }
+}
+
+fn render_support(w: &mut ConfWriter) {
+    w.section("general");
+    w.set("static", "yes");
+    w.comment("Stops 'dialplan save' from overwriting this file from the CLI.");
+    w.set("writeprotect", "yes");
+    w.set("clearglobalvars", "yes");
+
+    w.section("default");
+    w.comment("Guests and anything without a context land here: reject, reach nothing (step 7).");
+    w.object("exten", "_X.,1,Hangup(21)");
+    w.object("exten", "s,1,Hangup(21)");
+
+    w.section("sw-busy");
+    w.object("exten", "s,1,Busy(5)");
+
+    w.section("sw-caller-limit");
+    w.comment("Gosub'd by every call an endpoint places: puts the caller's channel in its group,");
+    w.comment("then refuses the call if the endpoint is over its limit. SW_EP and SW_MAXCALLS are");
+    w.comment("set by the endpoint definition itself, never by the caller (step 5).");
+    w.object("exten", "s,1,GotoIf($[\"${SW_EP}\" = \"\"]?refuse)");
+    w.object(
+        "same",
+        &format!("n,Set(GROUP({CALL_GROUP_CATEGORY})=${{SW_EP}})"),
+    );
+    w.object(
+        "same",
+        &format!("n,GotoIf($[${{GROUP_COUNT(${{SW_EP}}@{CALL_GROUP_CATEGORY})}} > ${{SW_MAXCALLS}}]?refuse)"),
+    );
+    w.object("same", "n,Return()");
+    w.object("same", "n(refuse),Congestion(5)");
+
+    w.section("sw-callee-group");
+    w.comment("Run by Dial's b() option on the callee's channel, so calls an endpoint receives");
+    w.comment("count toward its limit too.");
+    w.object(
+        "exten",
+        &format!("s,1,Set(GROUP({CALL_GROUP_CATEGORY})=${{ARG1}})"),
+    );
+    w.object("same", "n,Return()");
+}
+
+fn render_local(w: &mut ConfWriter, model: &PbxModel, target: Target) {
+    w.section(CONTEXT_LOCAL);
+    w.comment("Extension numbers map to generated endpoint ids (step 6); the callee's own limit");
+    w.comment("is checked before it rings (step 5).");
+    for e in model.endpoints() {
+        let ext = e.extension().as_str();
+        let id = e.id().as_str();
+        if !e.enabled() {
+            w.object("exten", &format!("{ext},1,Hangup(21)"));
+            continue;
+        }
+        w.object(
+            "exten",
+            &format!(
+                "{ext},1,GotoIf($[${{GROUP_COUNT({id}@{CALL_GROUP_CATEGORY})}} >= {}]?sw-busy,s,1)",
+                e.max_calls().get()
+            ),
+        );
+        w.object(
+            "same",
+            &format!(
+                "n,Dial({},{RING_SECONDS},b(sw-callee-group^s^1({id})))",
+                dial_endpoint(target, id)
+            ),
+        );
+        w.object("same", "n,Hangup()");
+    }
+
+    w.section("sw-dial-local");
+    for e in model.endpoints() {
+        let ext = e.extension().as_str();
+        w.object("exten", &format!("{ext},1,Gosub(sw-caller-limit,s,1)"));
+        w.object("same", &format!("n,Goto({CONTEXT_LOCAL},{ext},1)"));
+    }
+}
+
+fn render_outbound(w: &mut ConfWriter, model: &PbxModel, target: Target) {
+    let trunk = model.outbound_trunk();
+    w.section("sw-dial-emergency");
+    w.comment("Emergency calls skip the call limit: a limit must never block them.");
+    if let Some(trunk) = trunk {
+        for number in model.policy().emergency_numbers() {
+            let n = number.as_str();
+            w.object(
+                "exten",
+                &format!(
+                    "{n},1,Dial({},{OUTBOUND_RING_SECONDS})",
+                    dial_out(target, trunk, Some(n))
+                ),
+            );
+            w.object("same", "n,Hangup()");
+        }
+    }
+
+    let classes: [(&str, &[DialPattern]); 2] = [
+        ("sw-dial-national", model.policy().national_patterns()),
+        (
+            "sw-dial-international",
+            model.policy().international_patterns(),
+        ),
+    ];
+    for (context, patterns) in classes {
+        w.section(context);
+        let Some(trunk) = trunk else {
+            w.comment("No outbound trunk: nothing to reach.");
+            continue;
+        };
+        for pattern in patterns {
+            w.object("exten", &format!("{pattern},1,Gosub(sw-caller-limit,s,1)"));
+            w.object(
+                "same",
+                &format!(
+                    "n,Dial({},{OUTBOUND_RING_SECONDS})",
+                    dial_out(target, trunk, None)
+                ),
+            );
+            w.object("same", "n,Hangup()");
+        }
+    }
+}
+
+fn render_classes(w: &mut ConfWriter) {
+    w.comment("");
+    w.comment("Calling classes: an endpoint's context includes only what its class may dial.");
+    for class in CallingClass::ALL {
+        w.section(class.context());
+        w.object("include", "sw-dial-local");
+        w.object("include", "sw-dial-emergency");
+        if matches!(class, CallingClass::National | CallingClass::International) {
+            w.object("include", "sw-dial-national");
+        }
+        if *class == CallingClass::International {
+            w.object("include", "sw-dial-international");
+        }
+    }
+}
+
+fn render_trunks(w: &mut ConfWriter, model: &PbxModel) {
+    for t in model.trunks() {
+        w.section(&t.context());
+        w.comment("Exact DIDs only, no includes: a trunk call can never reach an outbound route (step 7).");
+        for route in t.dids() {
+            w.object(
+                "exten",
+                &format!(
+                    "{},1,Goto({CONTEXT_LOCAL},{},1)",
+                    route.did(),
+                    route.extension()
+                ),
+            );
+        }
+    }
+}
+
+pub(crate) fn render_extensions(model: &PbxModel, target: Target, revision: Revision) -> String {
+    let mut w = ConfWriter::new(
+        "extensions.conf",
+        revision,
+        400 * model.endpoints().len() + 8192,
+    );
+    render_support(&mut w);
+    render_local(&mut w, model, target);
+    render_outbound(&mut w, model, target);
+    render_classes(&mut w);
+    render_trunks(&mut w, model);
+    w.finish()
+}

@@ -1,0 +1,69 @@
+//! `manager.conf` (step 4): AMI on loopback unless the policy says otherwise, per-user
+//! ACLs, and the guard's own read-only account.
+
+use super::Revision;
+use super::writer::ConfWriter;
+use crate::asterisk::ami::AmiClass;
+use crate::asterisk::net::Acl;
+use crate::asterisk::pbx::PbxModel;
+
+fn write_acl(w: &mut ConfWriter, acl: &Acl) {
+    for (rule, network) in acl.rules() {
+        w.set(rule, &network);
+    }
+}
+
+fn class_list(classes: &[AmiClass]) -> String {
+    // No spaces after commas: manager.c matches comma tokens literally.
+    classes
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn render_manager(model: &PbxModel, revision: Revision) -> String {
+    let policy = model.policy();
+    let mut w = ConfWriter::new(
+        "manager.conf",
+        revision,
+        512 * model.ami_users().len() + 2048,
+    );
+    w.section("general");
+    w.set("enabled", "yes");
+    w.set("webenabled", "no");
+    w.comment(
+        "Without bindaddr AMI listens on every address; loopback unless the policy says otherwise.",
+    );
+    w.set("bindaddr", &policy.ami_bind().to_string());
+    w.set("port", &policy.ami_port().to_string());
+    w.set("displayconnects", "no");
+    let (timeout, limit) = policy.ami_auth();
+    w.comment("Defaults are 30 s and 50 sessions: far more than a login needs.");
+    w.set("authtimeout", &timeout.to_string());
+    w.set("authlimit", &limit.to_string());
+
+    let guard = policy.guard();
+    w.section(guard.name().as_str());
+    w.comment("sipwarden's guard: receives security events and can do nothing else.");
+    w.set("secret", guard.secret().as_str());
+    write_acl(&mut w, guard.acl());
+    w.set("read", "security");
+    w.set("write", "");
+
+    for user in model.ami_users() {
+        w.section(user.name().as_str());
+        let dangerous = user.dangerous_classes();
+        if !dangerous.is_empty() {
+            w.comment(&format!(
+                "DANGEROUS: {} amount to root on this PBX; granted explicitly.",
+                class_list(&dangerous)
+            ));
+        }
+        w.set("secret", user.secret().as_str());
+        write_acl(&mut w, user.acl());
+        w.set("read", &class_list(user.read()));
+        w.set("write", &class_list(user.write()));
+    }
+    w.finish()
+}
