@@ -83,7 +83,6 @@ run: deps site build-server
 
 test: deps site
 	$(MAKE) --no-print-directory lint
-	cargo build -p backend --bin sipwarden
 	$(MAKE) --no-print-directory unit-tests
 
 lint:

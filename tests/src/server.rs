@@ -8,45 +8,33 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// The `sipwarden` binary under test, built once per test process.
+/// The `sipwarden` program under test.
 ///
-/// `SIPWARDEN_TEST_BIN` overrides it (to test a release build or an installed binary).
+/// `cargo test` builds it as `sipwarden-e2e` (the same `backend::cli::run` entry point, see
+/// `src/bin/sipwarden-e2e.rs`) next to the test executables. `SIPWARDEN_TEST_BIN` overrides it
+/// (to test a release build or an installed binary).
 pub fn binary() -> anyhow::Result<PathBuf> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| locate_and_build().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(anyhow::Error::msg)
-}
-
-fn locate_and_build() -> anyhow::Result<PathBuf> {
     if let Ok(bin) = std::env::var("SIPWARDEN_TEST_BIN") {
         return Ok(PathBuf::from(bin));
     }
     // The test executable lives in <target>/<profile>/deps/; the binary one level up.
     let exe = std::env::current_exe()?;
-    let profile_dir = exe
+    let bin = exe
         .parent()
         .and_then(Path::parent)
-        .context("cannot find the target directory from the test executable")?;
-    // cargo test has released its build lock by the time tests run, so this nested build is
-    // safe; when the binary is fresh it costs about a second.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "backend", "--bin", "sipwarden"])
-        .current_dir(workspace_root())
-        .status()
-        .context("cannot run cargo to build the sipwarden binary")?;
-    if !status.success() {
-        bail!("building the sipwarden binary failed ({status})");
-    }
-    let bin = profile_dir.join("sipwarden");
+        .context("cannot find the target directory from the test executable")?
+        .join("sipwarden-e2e");
     if !bin.is_file() {
-        bail!("no sipwarden binary at {}", bin.display());
+        bail!(
+            "no test binary at {}: run the tests with `cargo test -p tests` (or `make test`), \
+             which builds it",
+            bin.display()
+        );
     }
     Ok(bin)
 }
