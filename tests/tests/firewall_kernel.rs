@@ -679,3 +679,46 @@ async fn a_single_ban_reaches_the_kernel_fast_and_a_batch_of_ten_thousand_in_one
     // Loose bounds: the machine is shared; the benchmark has the precise figures.
     assert!(batch_took < Duration::from_secs(10), "{batch_took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_sipwarden_kept_no_record_of_is_restored_from_its_listing_on_revert() {
+    const TEST: &str = "a_table_sipwarden_kept_no_record_of_is_restored_from_its_listing_on_revert";
+    if !prerequisites(TEST) {
+        return;
+    }
+    let fx = Fixture::new();
+    // As an older version (or an administrator) might have left it, with no state file.
+    nft_script(
+        fx.pbx(),
+        "table inet sipwarden {\n  set ban_v4 { type ipv4_addr; flags timeout; \
+         elements = { 203.0.113.77 timeout 1h } }\n  chain input {\n    \
+         type filter hook input priority -10; policy accept;\n    \
+         ip saddr @ban_v4 drop\n  }\n}\n",
+    );
+    let outcome = fx
+        .firewall
+        .apply_with_window(&office_trusted(), Duration::from_secs(1))
+        .await
+        .expect("apply");
+    assert!(
+        matches!(&outcome.pending.previous, Previous::Listing { text } if text.contains("203.0.113.77")),
+        "{:?}",
+        outcome.pending.previous
+    );
+    assert!(
+        fx.nft_list(&["table", "inet", "sipwarden"])
+            .contains("chain guard")
+    );
+    assert!(
+        eventually(Duration::from_secs(6), || !fx
+            .nft_list(&["table", "inet", "sipwarden"])
+            .contains("chain guard"))
+        .await,
+        "no revert"
+    );
+    let listing = fx.nft_list(&["table", "inet", "sipwarden"]);
+    assert!(
+        listing.contains("203.0.113.77") && listing.contains("ip saddr @ban_v4 drop"),
+        "{listing}"
+    );
+}
