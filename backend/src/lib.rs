@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod firewall;
 pub mod http;
 pub mod server;
 pub mod services;

@@ -1,0 +1,138 @@
+//! The guard's fast path: ban and unban single sources or batches, with their timeouts, and
+//! end the banned sources' running flows.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use policy::firewall::{NftBatch, TimedAddress, add_ban_elements, delete_ban_elements};
+
+use super::session::MAX_LINE;
+use super::{Firewall, FirewallError};
+
+/// What a ban did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BanOutcome {
+    /// Addresses now in the ban sets (after merging duplicates and dropping expired ones).
+    pub banned: usize,
+    /// Conntrack entries of those sources that were deleted.
+    pub flows_deleted: u64,
+}
+
+impl Firewall {
+    /// Bans `address` for `duration` (rounded up to whole seconds, at least one) and ends its
+    /// running flows. Banning an address again replaces its remaining time.
+    pub async fn ban(
+        &self,
+        address: IpAddr,
+        duration: Duration,
+    ) -> Result<BanOutcome, FirewallError> {
+        self.ban_many(&[TimedAddress::expiring(address, whole_secs(duration))])
+            .await
+    }
+
+    /// Bans every entry in one kernel transaction, then ends their running flows.
+    pub async fn ban_many(&self, entries: &[TimedAddress]) -> Result<BanOutcome, FirewallError> {
+        let sources = self.ban_in_kernel(entries).await?;
+        // After the element is in: from here on new packets are dropped, so a flow deleted
+        // now cannot be re-created by the attacker's next packet.
+        let flows_deleted = self.inner.conntrack.delete_sources(&sources).await?;
+        Ok(BanOutcome {
+            banned: sources.len(),
+            flows_deleted,
+        })
+    }
+
+    /// Only the kernel half of [`Firewall::ban_many`]: puts the entries into the ban sets in one
+    /// transaction and returns the distinct sources, whose flows the caller may end later
+    /// with [`Conntrack::delete_sources`](super::Conntrack::delete_sources). From the moment
+    /// this returns, every packet of theirs is dropped.
+    pub async fn ban_in_kernel(
+        &self,
+        entries: &[TimedAddress],
+    ) -> Result<Vec<IpAddr>, FirewallError> {
+        let batch = add_ban_elements(entries);
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sources: Vec<IpAddr> = entries
+            .iter()
+            .filter(|e| e.timeout_secs != Some(0))
+            .map(|e| e.address.to_canonical())
+            .collect();
+        sources.sort();
+        sources.dedup();
+        self.write_elements(&batch).await?;
+        Ok(sources)
+    }
+
+    /// Lifts the ban of `address`; an address that is not banned is no error.
+    pub async fn unban(&self, address: IpAddr) -> Result<(), FirewallError> {
+        self.unban_many(&[address]).await
+    }
+
+    /// Lifts the bans of `addresses` in one transaction.
+    pub async fn unban_many(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
+        let batch = delete_ban_elements(addresses);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_elements(&batch).await
+    }
+
+    /// The bans in the kernel now, each with the whole seconds it has left.
+    pub async fn bans(&self) -> Result<Vec<TimedAddress>, FirewallError> {
+        Ok(self.inner.nft.dynamic_state().await?.bans)
+    }
+
+    /// Writes an element batch under the writer lock: through the long-lived session when
+    /// the batch fits on a line, else with one `nft -j -f -` run.
+    async fn write_elements(&self, batch: &NftBatch) -> Result<(), FirewallError> {
+        let line = compact(batch);
+        let mut session = self.inner.writer.lock().await;
+        if line.len() <= MAX_LINE {
+            session.apply(&line).await
+        } else {
+            self.inner.nft.apply_json(&line).await
+        }
+    }
+}
+
+/// The batch as one line of JSON (the session reads a batch per line).
+fn compact(batch: &NftBatch) -> String {
+    // Re-read from the canonical form, which leaves out the null properties the `nftables`
+    // crate writes into element objects (see `NftBatch::to_json`). JSON strings never hold a
+    // raw newline, so joining the pretty lines is the fallback should re-reading ever fail.
+    let pretty = batch.to_json();
+    serde_json::from_str::<serde_json::Value>(&pretty)
+        .ok()
+        .and_then(|v| serde_json::to_string(&v).ok())
+        .unwrap_or_else(|| pretty.replace('\n', " "))
+}
+
+/// `duration` in whole seconds, rounded up, at least 1: a ban of 0 s would be "already expired"
+/// and silently skipped.
+fn whole_secs(duration: Duration) -> u32 {
+    let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ban_durations_round_up_to_whole_seconds_and_never_to_zero() {
+        assert_eq!(whole_secs(Duration::ZERO), 1);
+        assert_eq!(whole_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(whole_secs(Duration::from_secs(600)), 600);
+        assert_eq!(whole_secs(Duration::from_secs(u64::MAX)), u32::MAX);
+    }
+
+    #[test]
+    fn a_batch_becomes_one_line() {
+        let ip: IpAddr = "192.0.2.1".parse().expect("test address");
+        let line = compact(&add_ban_elements(&[TimedAddress::expiring(ip, 60)]));
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("192.0.2.1"), "{line}");
+    }
+}
