@@ -107,7 +107,7 @@ impl Config {
         }
 
         let known: Vec<String> = Config::field_names()
-            .iter()
+            .into_iter()
             .map(|f| format!("SIPWARDEN_{}", f.to_uppercase()))
             .collect();
         let mut report = LoadReport::default();
@@ -152,16 +152,13 @@ impl Config {
         Ok((config, report))
     }
 
-    fn field_names() -> &'static [&'static str] {
-        &[
-            "data_dir",
-            "listen",
-            "site_dir",
-            "log_format",
-            "secure_cookies",
-            "session_idle_hours",
-            "session_max_hours",
-        ]
+    /// The settings' names, read off the struct itself so a new field is never missing
+    /// from the environment mapping or the unknown-variable check.
+    fn field_names() -> Vec<String> {
+        match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -79,7 +79,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     // This line's format is read by the test harness and by people: keep it stable.
     tracing::info!("sipwarden {} listening on http://{local}", crate::VERSION);
-    announce_setup(&state, local).await;
+    announce_setup(&state, local);
 
     let purge_db = state.db.clone();
     tokio::spawn(async move {
@@ -103,11 +103,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn announce_setup(state: &AppState, local: std::net::SocketAddr) {
-    if matches!(accounts::admin_exists(&state.db).await, Ok(false)) {
+fn announce_setup(state: &AppState, local: std::net::SocketAddr) {
+    // The token is armed exactly when no administrator existed at start-up.
+    if let Some(token) = state.setup_token.peek() {
         // The token has to reach whoever installed sipwarden, and the log is the channel only
         // they can read; it dies with this process and with the first administrator.
-        let token = state.setup_token.peek().unwrap_or_default();
         tracing::warn!(
             "no administrator exists yet. Create one with `sipwarden admin create --username NAME`, \
              or open http://{local}/setup and enter this one-time setup token: {token}"

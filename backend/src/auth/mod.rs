@@ -44,6 +44,14 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// Whether `sent` is this session's anti-CSRF token (compared in constant time).
+    #[must_use]
+    pub fn csrf_matches(&self, sent: &str) -> bool {
+        constant_time_eq(sent.as_bytes(), self.csrf.as_bytes())
+    }
+}
+
 impl Admin {
     /// The caller behind the capability.
     #[must_use]

@@ -6,7 +6,7 @@ use http::request::Parts;
 use app::api::ConsoleError;
 use app::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
-use crate::auth::{Caller, constant_time_eq};
+use crate::auth::Caller;
 use crate::http::middleware::peer_ip;
 use crate::services::{accounts, audit};
 use crate::state::AppState;
@@ -34,7 +34,7 @@ fn caller(req: &Parts) -> Result<Caller, ConsoleError> {
 /// The caller, if the form's CSRF token matches their session.
 fn caller_with_csrf(req: &Parts, csrf: &str) -> Result<Caller, ConsoleError> {
     let caller = caller(req)?;
-    if constant_time_eq(csrf.as_bytes(), caller.csrf.as_bytes()) {
+    if caller.csrf_matches(csrf) {
         Ok(caller)
     } else {
         Err(ConsoleError::BadCsrf)

@@ -8,7 +8,7 @@ use http::request::Parts;
 
 use app::api::ConsoleError;
 
-use crate::auth::{Admin, Caller, constant_time_eq};
+use crate::auth::{Admin, Caller};
 use crate::http::error::ApiError;
 
 /// Header that carries the session's CSRF token on cookie-authenticated API calls.
@@ -34,7 +34,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if !constant_time_eq(sent.as_bytes(), caller.csrf.as_bytes()) {
+            if !caller.csrf_matches(sent) {
                 return Err(ConsoleError::BadCsrf.into());
             }
         }

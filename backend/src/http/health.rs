@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::state::AppState;
 
 /// The body of `/healthz`.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct Health {
     /// `ok` or `degraded`.
     pub status: String,
