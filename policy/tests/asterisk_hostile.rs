@@ -229,6 +229,18 @@ const FIELDS: &[(&str, &str, Setter)] = &[
         i.settings.guard_ami_user = v;
         Ok(())
     }),
+    ("policy.apply_ami_user", "sipwarden-apply", |i, v| {
+        i.settings.apply_ami_user = v;
+        Ok(())
+    }),
+    (
+        "policy.apply_ami_secret",
+        "ApplySecret0123456789abcdEFGH",
+        |i, v| {
+            i.settings.apply_ami_secret = Some(v);
+            Ok(())
+        },
+    ),
     (
         "policy.guard_ami_secret",
         "GuardSecret0123456789abcdEFGH",

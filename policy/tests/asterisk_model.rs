@@ -124,7 +124,7 @@ fn an_ami_user_cannot_take_the_guard_name_or_appear_twice() {
     i.ami_users[0].name = "sipwarden-guard".into();
     i.ami_users.push(i.ami_users[1].clone());
     let found = problems(i);
-    assert!(found.contains(&ModelProblem::AmiUserIsGuard("sipwarden-guard".into())));
+    assert!(found.contains(&ModelProblem::AmiUserIsOwn("sipwarden-guard".into())));
     assert!(found.contains(&ModelProblem::DuplicateAmiUser("cfgreload".into())));
 }
 

@@ -57,7 +57,7 @@ pub use parse::{
     Section, parse_config,
 };
 pub use pbx::{ModelError, ModelProblem, PbxModel};
-pub use policy::{GlobalPolicy, GuardAmi, PolicySettings, TlsFiles, TlsSettings};
+pub use policy::{GlobalPolicy, OwnAmiAccount, PolicySettings, TlsFiles, TlsSettings};
 pub use render::{
     Bundle, CALL_GROUP_CATEGORY, CONTEXT_LOCAL, RenderedFile, Revision, Target, render,
 };

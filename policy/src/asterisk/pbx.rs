@@ -50,9 +50,9 @@ pub enum ModelProblem {
     /// Two AMI users share a name.
     #[error("AMI user {0} is defined more than once")]
     DuplicateAmiUser(String),
-    /// An AMI user takes the guard's name.
-    #[error("AMI user {0} has the name of sipwarden's own guard account")]
-    AmiUserIsGuard(String),
+    /// An AMI user takes the name of one of sipwarden's own accounts.
+    #[error("AMI user {0} has the name of one of sipwarden's own AMI accounts")]
+    AmiUserIsOwn(String),
 }
 
 /// The cross-object rules a model broke (at most [`ModelError::MAX_PROBLEMS`] listed).
@@ -196,8 +196,10 @@ impl PbxModel {
         for u in &ami_users {
             // manager.c compares user names case-insensitively.
             let key = u.name().as_str().to_ascii_lowercase();
-            if key == policy.guard().name().as_str().to_ascii_lowercase() {
-                push(ModelProblem::AmiUserIsGuard(u.name().to_string()));
+            if key == policy.guard().name().as_str().to_ascii_lowercase()
+                || key == policy.apply_account().name().as_str().to_ascii_lowercase()
+            {
+                push(ModelProblem::AmiUserIsOwn(u.name().to_string()));
             }
             if !ami_names.insert(key) {
                 push(ModelProblem::DuplicateAmiUser(u.name().to_string()));

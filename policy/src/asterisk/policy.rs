@@ -58,8 +58,12 @@ pub struct PolicySettings {
     pub guard_ami_user: String,
     /// Its secret; generated when absent.
     pub guard_ami_secret: Option<String>,
-    /// Networks the guard connects to AMI from.
+    /// Networks sipwarden connects to AMI from (both its accounts).
     pub guard_ami_permit: Vec<String>,
+    /// The AMI user sipwarden reloads and verifies the configuration as.
+    pub apply_ami_user: String,
+    /// Its secret; generated when absent.
+    pub apply_ami_secret: Option<String>,
 }
 
 /// Certificate and key files for the TLS transport.
@@ -103,6 +107,8 @@ impl Default for PolicySettings {
             guard_ami_user: "sipwarden-guard".to_owned(),
             guard_ami_secret: None,
             guard_ami_permit: vec!["127.0.0.1/32".to_owned()],
+            apply_ami_user: "sipwarden-apply".to_owned(),
+            apply_ami_secret: None,
         }
     }
 }
@@ -116,6 +122,11 @@ impl fmt::Debug for PolicySettings {
             .field(
                 "guard_ami_secret",
                 &self.guard_ami_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("apply_ami_user", &self.apply_ami_user)
+            .field(
+                "apply_ami_secret",
+                &self.apply_ami_secret.as_ref().map(|_| "<redacted>"),
             )
             .finish_non_exhaustive()
     }
@@ -139,24 +150,25 @@ impl TlsFiles {
     }
 }
 
-/// sipwarden's own AMI account for the guard: `read = security`, no write class at all.
+/// One of sipwarden's own AMI accounts: the guard's (`read = security`, no write class at
+/// all) or the apply pipeline's (see [`GlobalPolicy::apply_account`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GuardAmi {
+pub struct OwnAmiAccount {
     name: ObjectName,
     secret: AmiSecret,
     acl: Acl,
 }
 
-impl GuardAmi {
+impl OwnAmiAccount {
     /// The login name.
     pub fn name(&self) -> &ObjectName {
         &self.name
     }
-    /// The secret (the guard needs it to log in).
+    /// The secret (sipwarden needs it to log in).
     pub fn secret(&self) -> &AmiSecret {
         &self.secret
     }
-    /// Where the guard may connect from.
+    /// Where sipwarden may connect from.
     pub fn acl(&self) -> &Acl {
         &self.acl
     }
@@ -183,7 +195,8 @@ pub struct GlobalPolicy {
     ami_port: u16,
     ami_auth_timeout: u32,
     ami_auth_limit: u32,
-    guard: GuardAmi,
+    guard: OwnAmiAccount,
+    apply: OwnAmiAccount,
 }
 
 fn in_range(field: &str, value: u32, min: u32, max: u32) -> Result<u32, InvalidField> {
@@ -281,6 +294,21 @@ impl GlobalPolicy {
             let field = format!("guard_ami_{}", e.field());
             e.for_field(field)
         })?;
+        let apply_name = ObjectName::parse(&settings.apply_ami_user)
+            .map_err(|e| e.for_field("apply_ami_user"))?;
+        // manager.c compares user names case-insensitively.
+        if apply_name.as_str().eq_ignore_ascii_case(guard_name.as_str()) {
+            return Err(InvalidField::new(
+                "apply_ami_user",
+                "must differ from guard_ami_user",
+            ));
+        }
+        let apply_secret = match &settings.apply_ami_secret {
+            Some(secret) => {
+                AmiSecret::parse(secret).map_err(|e| e.for_field("apply_ami_secret"))?
+            }
+            None => AmiSecret::generate(rng),
+        };
         Ok(Self {
             realm,
             user_agent,
@@ -331,7 +359,12 @@ impl GlobalPolicy {
             ami_port: port("ami_port", settings.ami_port, 1024)?,
             ami_auth_timeout: in_range("ami_auth_timeout", settings.ami_auth_timeout, 1, 300)?,
             ami_auth_limit: in_range("ami_auth_limit", settings.ami_auth_limit, 1, 1000)?,
-            guard: GuardAmi {
+            apply: OwnAmiAccount {
+                name: apply_name,
+                secret: apply_secret,
+                acl: guard_acl.clone(),
+            },
+            guard: OwnAmiAccount {
                 name: guard_name,
                 secret: guard_secret,
                 acl: guard_acl,
@@ -380,6 +413,8 @@ impl GlobalPolicy {
             guard_ami_user: self.guard.name.to_string(),
             guard_ami_secret: Some(self.guard.secret.as_str().to_owned()),
             guard_ami_permit: strings(self.guard.acl.permit()),
+            apply_ami_user: self.apply.name.to_string(),
+            apply_ami_secret: Some(self.apply.secret.as_str().to_owned()),
         }
     }
 
@@ -448,7 +483,13 @@ impl GlobalPolicy {
         (self.ami_auth_timeout, self.ami_auth_limit)
     }
     /// The guard's own AMI account.
-    pub fn guard(&self) -> &GuardAmi {
+    pub fn guard(&self) -> &OwnAmiAccount {
         &self.guard
+    }
+    /// sipwarden's account for `Reload` and for verifying what Asterisk loaded: write
+    /// `config` (Reload, ShowDialPlan), `system` (PJSIPShow*) and `command` (`manager show
+    /// user`). Root-equivalent, like the config files sipwarden already writes; loopback only.
+    pub fn apply_account(&self) -> &OwnAmiAccount {
+        &self.apply
     }
 }

@@ -339,13 +339,15 @@ fn verify_extensions(model: &PbxModel, target: Target, f: &File<'_>) -> Check {
     Ok(())
 }
 
+use super::render::APPLY_WRITE_CLASSES;
+
 fn verify_manager(model: &PbxModel, f: &File<'_>) -> Check {
     let index = f.index(false)?;
     let policy = model.policy();
     let general = f.get(&index, "general", "")?;
     f.value_is(general, "bindaddr", &policy.ami_bind().to_string())?;
     f.value_is(general, "webenabled", "no")?;
-    let expected = 2 + model.ami_users().len();
+    let expected = 3 + model.ami_users().len();
     f.expect(f.doc.sections.len() == expected, || {
         format!("{} sections, expected {expected}", f.doc.sections.len())
     })?;
@@ -354,6 +356,12 @@ fn verify_manager(model: &PbxModel, f: &File<'_>) -> Check {
     f.value_is(guard, "write", "")?;
     f.value_is(guard, "secret", policy.guard().secret().as_str())?;
     f.acl_is(guard, policy.guard().acl(), "permit", "deny")?;
+    let apply = policy.apply_account();
+    let own = f.get(&index, apply.name().as_str(), "")?;
+    f.value_is(own, "read", "")?;
+    f.value_is(own, "write", APPLY_WRITE_CLASSES)?;
+    f.value_is(own, "secret", apply.secret().as_str())?;
+    f.acl_is(own, apply.acl(), "permit", "deny")?;
     let list = |classes: &[super::ami::AmiClass]| {
         classes
             .iter()

@@ -27,6 +27,7 @@ pub fn settings() -> PolicySettings {
         international_patterns: vec!["_00ZXXXXX.".into()],
         emergency_numbers: vec!["112".into(), "110".into()],
         guard_ami_secret: Some("GuardSecret0123456789abcdEFGH".into()),
+        apply_ami_secret: Some("ApplySecret0123456789abcdEFGH".into()),
         ..PolicySettings::default()
     }
 }

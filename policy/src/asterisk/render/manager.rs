@@ -7,6 +7,10 @@ use crate::asterisk::ami::AmiClass;
 use crate::asterisk::net::Acl;
 use crate::asterisk::pbx::PbxModel;
 
+/// What the apply account may do: `Reload` and `ShowDialPlan` (config), `PJSIPShow*`
+/// (system), `manager show user` through `Command` (command).
+pub(crate) const APPLY_WRITE_CLASSES: &str = "system,config,command";
+
 fn write_acl(w: &mut ConfWriter, acl: &Acl) {
     for (rule, network) in acl.rules() {
         w.set(rule, &network);
@@ -50,6 +54,15 @@ pub(crate) fn render_manager(model: &PbxModel, revision: Revision) -> String {
     write_acl(&mut w, guard.acl());
     w.set("read", "security");
     w.set("write", "");
+
+    let apply = policy.apply_account();
+    w.section(apply.name().as_str());
+    w.comment("sipwarden's apply pipeline: reloads modules and checks what Asterisk loaded.");
+    w.comment("These classes amount to root, like the config files sipwarden writes anyway.");
+    w.set("secret", apply.secret().as_str());
+    write_acl(&mut w, apply.acl());
+    w.set("read", "");
+    w.set("write", APPLY_WRITE_CLASSES);
 
     for user in model.ami_users() {
         w.section(user.name().as_str());
