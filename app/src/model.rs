@@ -80,3 +80,5 @@ impl AuditPageData {
         u64::from(self.page + 1) * u64::from(self.per_page) < self.total
     }
 }
+
+pub mod pbx;

@@ -1,4 +1,4 @@
-//! The command line: `sipwarden serve`, `admin create`, `migrate`, `healthcheck`.
+//! The command line: `sipwarden serve`, `admin create`, `migrate`, `render`, `healthcheck`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -36,6 +36,17 @@ pub enum Command {
     },
     /// Bring the database schema up to date and exit.
     Migrate,
+    /// Write the Asterisk configuration of the stored model into a directory, without
+    /// touching Asterisk (to start an Asterisk with it, or to look at it).
+    Render {
+        /// Directory to write into (created if missing); existing files of the same names
+        /// are replaced.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// `asterisk22` (chan_pjsip) or `chan-sip` (legacy sip.conf, Asterisk 13-20).
+        #[arg(long, default_value = "asterisk22", value_parser = ["asterisk22", "chan-sip"])]
+        target: String,
+    },
     /// Exit 0 if the running server answers /healthz with 200 (for container health checks).
     Healthcheck {
         /// Seconds to wait for the answer.
@@ -90,6 +101,7 @@ pub fn run() -> ExitCode {
                 command: AdminCommand::Create { username, role },
             } => admin_create(config, &username, &role).await,
             Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
+            Command::Render { out, target } => render(config, &out, &target).await,
         }
     });
     match outcome {
@@ -110,6 +122,23 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
         "database {} is up to date",
         config.database_path().display()
     );
+    Ok(())
+}
+
+async fn render(config: Config, out: &std::path::Path, target: &str) -> anyhow::Result<()> {
+    let target = if target == "chan-sip" {
+        policy::asterisk::Target::LegacyChanSip
+    } else {
+        policy::asterisk::Target::Asterisk22Pjsip
+    };
+    crate::server::ensure_data_dir(&config.data_dir)?;
+    let db = crate::db::open_and_migrate(&config.database_path()).await?;
+    let written = crate::services::config::render_to_dir(&db, target, out)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot render: {e}"))?;
+    for path in written {
+        println!("{path}");
+    }
     Ok(())
 }
 

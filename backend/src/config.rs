@@ -5,7 +5,7 @@
 //! unknown `SIPWARDEN_*` name is warned about, because a typo in a security setting must not
 //! pass silently.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -45,6 +45,13 @@ pub struct Config {
     pub session_idle_hours: u32,
     /// Absolute lifetime of a console session, in hours.
     pub session_max_hours: u32,
+    /// Asterisk's configuration directory, which applies write into; `DATA_DIR/asterisk`
+    /// when unset (useful for trying sipwarden without an Asterisk).
+    pub asterisk_config_dir: Option<PathBuf>,
+    /// Address sipwarden reaches Asterisk's AMI at (the port is the policy's `ami_port`).
+    pub asterisk_ami_host: IpAddr,
+    /// Seconds to wait for any one AMI answer.
+    pub asterisk_ami_timeout_secs: u32,
 }
 
 impl Default for Config {
@@ -57,6 +64,9 @@ impl Default for Config {
             secure_cookies: false,
             session_idle_hours: 8,
             session_max_hours: 24,
+            asterisk_config_dir: None,
+            asterisk_ami_host: IpAddr::from([127, 0, 0, 1]),
+            asterisk_ami_timeout_secs: 10,
         }
     }
 }
@@ -170,12 +180,25 @@ impl Config {
                 "session_idle_hours and session_max_hours must be at least 1".into(),
             ));
         }
+        if !(1..=300).contains(&self.asterisk_ami_timeout_secs) {
+            return Err(ConfigError::Rule(
+                "asterisk_ami_timeout_secs must be between 1 and 300".into(),
+            ));
+        }
         if self.session_idle_hours > self.session_max_hours {
             return Err(ConfigError::Rule(
                 "session_idle_hours must not exceed session_max_hours".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The Asterisk configuration directory applies write into.
+    #[must_use]
+    pub fn asterisk_dir(&self) -> PathBuf {
+        self.asterisk_config_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("asterisk"))
     }
 
     /// The SQLite file inside the data directory.

@@ -4,6 +4,7 @@
 //! The rules live in the `policy` crate and in [`services`]; everything else is a door to
 //! them.
 
+pub mod asterisk;
 pub mod auth;
 pub mod cli;
 pub mod config;

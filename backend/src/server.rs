@@ -57,6 +57,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         started_at: Instant::now(),
         sign_in_throttle: Arc::new(SignInThrottle::default()),
         setup_token: Arc::new(setup_token),
+        pbx_lock: Arc::default(),
     })
 }
 

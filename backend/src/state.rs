@@ -20,6 +20,9 @@ pub struct AppState {
     pub started_at: Instant,
     pub sign_in_throttle: Arc<SignInThrottle>,
     pub setup_token: Arc<SetupToken>,
+    /// Serialises changes to the PBX model and config applies: each checks the whole model
+    /// before it writes, which is only sound if no other change lands in between.
+    pub pbx_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Failure records per source address and per username.

@@ -13,6 +13,7 @@ use serde::Serialize;
 use app::api::ConsoleError;
 
 use crate::services::accounts::AccountError;
+use crate::services::pbx::PbxError;
 
 /// An error as the REST API reports it.
 #[derive(Debug)]
@@ -21,6 +22,8 @@ pub struct ApiError {
     kind: &'static str,
     detail: String,
     retry_after: Option<Duration>,
+    /// RFC 9457 extension members (e.g. the offending `field` and its `rule`).
+    extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -29,6 +32,8 @@ struct Problem<'a> {
     title: &'a str,
     status: u16,
     detail: &'a str,
+    #[serde(flatten)]
+    extensions: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -40,7 +45,17 @@ impl ApiError {
             kind,
             detail: detail.into(),
             retry_after: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member to the problem document.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        if let Ok(value) = serde_json::to_value(value) {
+            self.extensions.insert(key.to_owned(), value);
+        }
+        self
     }
 
     /// The opaque 500.
@@ -62,6 +77,7 @@ impl IntoResponse for ApiError {
             title,
             status: self.status.as_u16(),
             detail: &self.detail,
+            extensions: &self.extensions,
         };
         let mut res = (self.status, Json(body)).into_response();
         res.headers_mut().insert(
@@ -105,10 +121,11 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Rejected(c) => c.into(),
-            AccountError::Throttled(wait) => ApiError {
-                retry_after: Some(wait),
-                ..ConsoleError::Throttled.into()
-            },
+            AccountError::Throttled(wait) => {
+                let mut e = ApiError::from(ConsoleError::Throttled);
+                e.retry_after = Some(wait);
+                e
+            }
             AccountError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 ApiError::internal()
@@ -127,6 +144,40 @@ impl From<AccountError> for ConsoleError {
                 ConsoleError::Internal
             }
         }
+    }
+}
+
+impl From<PbxError> for ApiError {
+    fn from(e: PbxError) -> Self {
+        match e {
+            PbxError::Invalid(field) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                field.to_string(),
+            )
+            .with("field", field.field())
+            .with("rule", field.rule()),
+            PbxError::Conflict(problems) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                problems.join("; "),
+            )
+            .with("problems", problems),
+            e @ PbxError::NotFound { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            PbxError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<crate::services::Internal> for ApiError {
+    fn from(cause: crate::services::Internal) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::internal()
     }
 }
 

@@ -24,6 +24,20 @@ pub enum Action {
     Setup,
     UserCreate,
     PasswordChange,
+    EndpointCreate,
+    EndpointUpdate,
+    EndpointRotateSecret,
+    EndpointDelete,
+    TrunkCreate,
+    TrunkUpdate,
+    TrunkDelete,
+    AmiUserCreate,
+    AmiUserUpdate,
+    AmiUserRotateSecret,
+    AmiUserDelete,
+    PolicyUpdate,
+    ConfigApply,
+    ConfigRollback,
 }
 
 impl Action {
@@ -34,6 +48,20 @@ impl Action {
             Action::Setup => "setup",
             Action::UserCreate => "user_create",
             Action::PasswordChange => "password_change",
+            Action::EndpointCreate => "endpoint_create",
+            Action::EndpointUpdate => "endpoint_update",
+            Action::EndpointRotateSecret => "endpoint_rotate_secret",
+            Action::EndpointDelete => "endpoint_delete",
+            Action::TrunkCreate => "trunk_create",
+            Action::TrunkUpdate => "trunk_update",
+            Action::TrunkDelete => "trunk_delete",
+            Action::AmiUserCreate => "ami_user_create",
+            Action::AmiUserUpdate => "ami_user_update",
+            Action::AmiUserRotateSecret => "ami_user_rotate_secret",
+            Action::AmiUserDelete => "ami_user_delete",
+            Action::PolicyUpdate => "policy_update",
+            Action::ConfigApply => "config_apply",
+            Action::ConfigRollback => "config_rollback",
         }
     }
 }

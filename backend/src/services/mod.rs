@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod config;
+pub mod pbx;
 
 /// A failure inside a service that is not the caller's fault. Logged with its cause chain,
 /// shown to the caller only as an opaque 500.
@@ -12,4 +14,10 @@ pub enum Internal {
     Db(#[from] sea_orm::DbErr),
     #[error("password hashing: {0}")]
     Hash(String),
+    /// A stored row no longer passes the checks of its type (edited by hand, or a bug).
+    #[error("stored data: {0}")]
+    Corrupt(String),
+    /// Reading or writing a file failed.
+    #[error("file system: {0}")]
+    Io(String),
 }

@@ -405,6 +405,48 @@ impl Endpoint {
         Ok(Provisioned { endpoint, secret })
     }
 
+    /// The same endpoint with the editable fields of `changes` (everything but the id, the
+    /// MAC it was derived from and the secret, which [`Endpoint::with_new_secret`] rotates).
+    /// An empty `permit` takes the policy's default networks, as at creation.
+    pub fn edited(&self, changes: NewEndpoint, policy: &GlobalPolicy) -> Result<Self, InvalidField> {
+        if changes.secret.is_some() {
+            return Err(InvalidField::new(
+                "secret",
+                "cannot be set by an edit; rotate the secret instead",
+            ));
+        }
+        if changes.mac.is_some() && changes.mac.as_deref() != self.mac.as_ref().map(MacAddress::as_str)
+        {
+            return Err(InvalidField::new(
+                "mac",
+                "cannot change (the id is derived from it); create a new endpoint instead",
+            ));
+        }
+        if changes.permit.is_empty() && !changes.deny.is_empty() {
+            return Err(InvalidField::new("deny", "needs an explicit permit list"));
+        }
+        let acl = if changes.permit.is_empty() {
+            Acl::new(policy.default_endpoint_networks().to_vec(), Vec::new())
+                .map_err(|e| e.for_field("permit (policy default_endpoint_networks)"))?
+        } else {
+            Acl::from_strings(&changes.permit, &changes.deny)?
+        };
+        Ok(Self {
+            id: self.id.clone(),
+            extension: Extension::parse(&changes.extension)?,
+            display_name: DisplayName::parse(&changes.display_name)?,
+            mac: self.mac.clone(),
+            credentials: self.credentials.clone(),
+            acl,
+            max_calls: MaxCalls::new(changes.max_calls)?,
+            calling_class: changes.calling_class,
+            codecs: Codecs::new(changes.codecs)?,
+            transport: changes.transport,
+            max_contacts: MaxContacts::new(changes.max_contacts)?,
+            enabled: changes.enabled,
+        })
+    }
+
     /// The id: endpoint, auth and AoR section name, auth username, chan_sip peer name.
     pub fn id(&self) -> &EndpointId {
         &self.id
@@ -523,6 +565,42 @@ mod tests {
         assert!(!json.contains("Xk9#Vb2!Lm7zQ8r%Tw"));
         let back: Endpoint = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p.endpoint);
+    }
+
+    #[test]
+    fn an_edit_keeps_id_and_digest_and_refuses_secret_and_mac_changes() {
+        let mut rng = StdRng::seed_from_u64(6);
+        let new = NewEndpoint {
+            extension: "1005".into(),
+            display_name: "Erin".into(),
+            ..NewEndpoint::default()
+        };
+        let p = Endpoint::provision(new.clone(), &policy(), &mut rng).unwrap();
+        let edited = p
+            .endpoint
+            .edited(
+                NewEndpoint {
+                    extension: "1006".into(),
+                    max_calls: 4,
+                    ..new.clone()
+                },
+                &policy(),
+            )
+            .unwrap();
+        assert_eq!(edited.id(), p.endpoint.id());
+        assert_eq!(edited.credentials(), p.endpoint.credentials());
+        assert_eq!(edited.extension().as_str(), "1006");
+        assert_eq!(edited.max_calls().get(), 4);
+        let secret = NewEndpoint {
+            secret: Some("Xk9#Vb2!Lm7zQ8r%Tw".into()),
+            ..new.clone()
+        };
+        assert_eq!(p.endpoint.edited(secret, &policy()).unwrap_err().field(), "secret");
+        let mac = NewEndpoint {
+            mac: Some("00:11:22:33:44:55".into()),
+            ..new
+        };
+        assert_eq!(p.endpoint.edited(mac, &policy()).unwrap_err().field(), "mac");
     }
 
     #[test]

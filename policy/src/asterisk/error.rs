@@ -12,7 +12,7 @@ pub struct InvalidField {
 }
 
 impl InvalidField {
-    pub(crate) fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             rule: rule.into(),

@@ -1,5 +1,10 @@
 //! sea-orm entities, one per table. Persistence only: services convert them at the boundary.
 
+pub mod ami_user;
 pub mod audit_log;
+pub mod config_revision;
+pub mod endpoint;
+pub mod pbx_policy;
 pub mod session;
+pub mod trunk;
 pub mod user;

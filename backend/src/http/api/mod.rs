@@ -1,6 +1,8 @@
 //! REST API under `/api/v1`. Each resource gets its own module as features land; for now the
 //! session resource (sign in, who am I, sign out) and the audit log.
 
+mod pbx;
+
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/session", get(whoami).post(sign_in).delete(sign_out))
         .route("/audit", get(audit_page))
         .route("/users", get(list_users).post(create_user))
+        .merge(pbx::routes())
         .fallback(not_found)
 }
 
@@ -143,7 +146,7 @@ async fn not_found() -> ApiError {
 
 /// Reads a JSON body with errors that say what is wrong (axum's `Json` rejection texts are
 /// fine but not problem+json).
-async fn parse_json<T: serde::de::DeserializeOwned>(
+pub(crate) async fn parse_json<T: serde::de::DeserializeOwned>(
     request: axum::extract::Request,
 ) -> Result<T, ApiError> {
     let is_json = request
@@ -171,11 +174,42 @@ async fn parse_json<T: serde::de::DeserializeOwned>(
                 format!("the body exceeds {} bytes", crate::http::MAX_BODY_BYTES),
             )
         })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    parse_json_bytes(&bytes)
+}
+
+/// Deserialises a JSON body. Syntax errors are 400; a well-formed body with a wrong field
+/// (unknown name, wrong type, unknown enum value) is 422 naming the field's path.
+pub(crate) fn parse_json_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            let field = if path == "." { String::new() } else { path };
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                if field.is_empty() {
+                    format!("invalid body: {inner}")
+                } else {
+                    format!("{field}: {inner}")
+                },
+            )
+            .with("field", field)
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("invalid JSON body: {inner}"),
+            )
+        }
+    })?;
+    de.end().map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_json",
             format!("invalid JSON body: {e}"),
         )
-    })
+    })?;
+    Ok(value)
 }
