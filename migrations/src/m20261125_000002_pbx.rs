@@ -86,8 +86,16 @@ fn object_table(
         )
         .col(ColumnDef::new(body).text().not_null())
         .col(ColumnDef::new(version).integer().not_null().default(1))
-        .col(ColumnDef::new(created).timestamp_with_time_zone().not_null())
-        .col(ColumnDef::new(updated).timestamp_with_time_zone().not_null())
+        .col(
+            ColumnDef::new(created)
+                .timestamp_with_time_zone()
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(updated)
+                .timestamp_with_time_zone()
+                .not_null(),
+        )
         .to_owned()
 }
 
@@ -177,7 +185,11 @@ impl MigrationTrait for Migration {
                     // pending | live | failed | replaced
                     .col(ColumnDef::new(ConfigRevisions::Status).string().not_null())
                     .col(ColumnDef::new(ConfigRevisions::Message).text().not_null())
-                    .col(ColumnDef::new(ConfigRevisions::RestoredFrom).integer().null())
+                    .col(
+                        ColumnDef::new(ConfigRevisions::RestoredFrom)
+                            .integer()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;

@@ -13,3 +13,4 @@ pub mod netns;
 pub mod process;
 pub mod root;
 pub mod server;
+pub mod sip;

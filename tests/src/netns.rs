@@ -554,3 +554,32 @@ mod tests {
         }
     }
 }
+
+impl NetNs {
+    /// Runs `body` on a thread that has entered this namespace, with a current-thread tokio
+    /// runtime: every socket the body opens, and every process it starts (children inherit
+    /// the forking thread's namespace), lives in the namespace. This is how a test reaches a
+    /// server that listens on the namespace's loopback.
+    pub fn block_on<F, T>(&self, body: F) -> Result<T>
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || -> Result<T> {
+                    let file =
+                        std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+                    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                        .with_context(|| format!("entering {path}"))?;
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    Ok(runtime.block_on(body))
+                })
+                .join()
+                .map_err(|_| anyhow::anyhow!("the test body panicked inside the namespace"))?
+        })
+    }
+}

@@ -78,7 +78,8 @@ async fn an_endpoint_is_created_with_generated_id_and_secret_shown_once() {
 
     // At rest: the digest only. The database file never holds the plain secret.
     let db = std::fs::read(api.server.data.path().join("sipwarden.sqlite3")).unwrap();
-    let wal = std::fs::read(api.server.data.path().join("sipwarden.sqlite3-wal")).unwrap_or_default();
+    let wal =
+        std::fs::read(api.server.data.path().join("sipwarden.sqlite3-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
@@ -97,20 +98,53 @@ async fn an_endpoint_is_created_with_generated_id_and_secret_shown_once() {
 async fn bad_endpoint_input_gets_a_precise_4xx_and_nothing_is_stored() {
     let api = Api::start().await;
     let cases: &[(Value, &str)] = &[
-        (json!({"extension": "12a", "display_name": "X"}), "extension"),
-        (json!({"extension": "1001", "display_name": "Eve\n[evil]"}), "display_name"),
-        (json!({"extension": "1001", "display_name": "Eve;--"}), "display_name"),
-        (json!({"extension": "1001", "display_name": "Eve", "permit": ["0.0.0.0/0"]}), "permit[0]"),
-        (json!({"extension": "1001", "display_name": "Eve", "secret": "password123"}), "secret"),
-        (json!({"extension": "1001", "display_name": "Eve", "max_calls": 0}), "max_calls"),
-        (json!({"extension": "1001", "display_name": "Eve", "calling_class": "galactic"}), "calling_class"),
-        (json!({"extension": "1001", "display_name": "Eve", "colour": "red"}), ""),
+        (
+            json!({"extension": "12a", "display_name": "X"}),
+            "extension",
+        ),
+        (
+            json!({"extension": "1001", "display_name": "Eve\n[evil]"}),
+            "display_name",
+        ),
+        (
+            json!({"extension": "1001", "display_name": "Eve;--"}),
+            "display_name",
+        ),
+        (
+            json!({"extension": "1001", "display_name": "Eve", "permit": ["0.0.0.0/0"]}),
+            "permit[0]",
+        ),
+        (
+            json!({"extension": "1001", "display_name": "Eve", "secret": "password123"}),
+            "secret",
+        ),
+        (
+            json!({"extension": "1001", "display_name": "Eve", "max_calls": 0}),
+            "max_calls",
+        ),
+        (
+            json!({"extension": "1001", "display_name": "Eve", "calling_class": "galactic"}),
+            "calling_class",
+        ),
+        (
+            json!({"extension": "1001", "display_name": "Eve", "colour": "red"}),
+            "",
+        ),
     ];
     for (body, field) in cases {
-        let (status, problem) = api.call("POST", "/api/v1/endpoints", Some(body.clone())).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {problem}");
+        let (status, problem) = api
+            .call("POST", "/api/v1/endpoints", Some(body.clone()))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} -> {problem}"
+        );
         assert!(
-            problem["type"].as_str().unwrap().ends_with("/invalid_field"),
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("/invalid_field"),
             "{problem}"
         );
         if !field.is_empty() {
@@ -133,7 +167,12 @@ async fn bad_endpoint_input_gets_a_precise_4xx_and_nothing_is_stored() {
     assert_eq!(list["total"], 0, "{list}");
 
     let ok = json!({"extension": "1001", "display_name": "Alice"});
-    assert_eq!(api.call("POST", "/api/v1/endpoints", Some(ok.clone())).await.0, StatusCode::CREATED);
+    assert_eq!(
+        api.call("POST", "/api/v1/endpoints", Some(ok.clone()))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
     let (status, problem) = api.call("POST", "/api/v1/endpoints", Some(ok)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("1001"));
@@ -144,17 +183,41 @@ async fn bad_endpoint_input_gets_a_precise_4xx_and_nothing_is_stored() {
 #[tokio::test]
 async fn endpoints_are_listed_by_extension_searched_paged_edited_rotated_and_deleted() {
     let api = Api::start().await;
-    for (ext, name) in [("1010", "Zed"), ("200", "Bob"), ("1001", "Alice"), ("30", "Carol")] {
+    for (ext, name) in [
+        ("1010", "Zed"),
+        ("200", "Bob"),
+        ("1001", "Alice"),
+        ("30", "Carol"),
+    ] {
         let body = json!({"extension": ext, "display_name": name});
-        assert_eq!(api.call("POST", "/api/v1/endpoints", Some(body)).await.0, StatusCode::CREATED);
+        assert_eq!(
+            api.call("POST", "/api/v1/endpoints", Some(body)).await.0,
+            StatusCode::CREATED
+        );
     }
     let (_, page) = api.call("GET", "/api/v1/endpoints?limit=2", None).await;
-    let exts: Vec<&str> = page["endpoints"].as_array().unwrap().iter().map(|e| e["extension"].as_str().unwrap()).collect();
+    let exts: Vec<&str> = page["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["extension"].as_str().unwrap())
+        .collect();
     assert_eq!(exts, ["30", "200"]);
     assert_eq!(page["total"], 4);
     let after = page["next_after"].as_str().unwrap();
-    let (_, page2) = api.call("GET", &format!("/api/v1/endpoints?limit=2&after={after}"), None).await;
-    let exts: Vec<&str> = page2["endpoints"].as_array().unwrap().iter().map(|e| e["extension"].as_str().unwrap()).collect();
+    let (_, page2) = api
+        .call(
+            "GET",
+            &format!("/api/v1/endpoints?limit=2&after={after}"),
+            None,
+        )
+        .await;
+    let exts: Vec<&str> = page2["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["extension"].as_str().unwrap())
+        .collect();
     assert_eq!(exts, ["1001", "1010"]);
     assert!(page2["next_after"].is_null());
     let (_, found) = api.call("GET", "/api/v1/endpoints?q=ali", None).await;
@@ -176,33 +239,58 @@ async fn endpoints_are_listed_by_extension_searched_paged_edited_rotated_and_del
     assert_eq!(edited["max_calls"], 3);
     assert_eq!(edited["version"], 2);
     let (status, problem) = api
-        .call("PUT", &path, Some(json!({"extension": "200", "display_name": "Alice"})))
+        .call(
+            "PUT",
+            &path,
+            Some(json!({"extension": "200", "display_name": "Alice"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
 
     let (status, first) = api.call("POST", &format!("{path}/secret"), None).await;
     assert_eq!(status, StatusCode::OK, "{first}");
-    let (_, second) = api.call("POST", &format!("{path}/secret"), Some(json!({}))).await;
+    let (_, second) = api
+        .call("POST", &format!("{path}/secret"), Some(json!({})))
+        .await;
     assert_ne!(first["secret"], second["secret"]);
-    let (status, weak) = api.call("POST", &format!("{path}/secret"), Some(json!({"secret": "qwertyuiopasdfgh"}))).await;
+    let (status, weak) = api
+        .call(
+            "POST",
+            &format!("{path}/secret"),
+            Some(json!({"secret": "qwertyuiopasdfgh"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{weak}");
     assert_eq!(weak["field"], "secret");
 
-    assert_eq!(api.call("DELETE", &path, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.call("DELETE", &path, None).await.0,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(api.call("GET", &path, None).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(api.call("DELETE", &path, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.call("DELETE", &path, None).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn trunks_reach_only_existing_extensions_and_ami_users_need_consent_for_dangerous_classes() {
     let api = Api::start().await;
     let (_, alice) = api
-        .call("POST", "/api/v1/endpoints", Some(json!({"extension": "1001", "display_name": "Alice"})))
+        .call(
+            "POST",
+            "/api/v1/endpoints",
+            Some(json!({"extension": "1001", "display_name": "Alice"})),
+        )
         .await;
     let trunk = json!({"name": "carrier", "peer": "203.0.113.5", "dids": [{"did": "4930123456", "extension": "1999"}]});
     let (status, problem) = api.call("POST", "/api/v1/trunks", Some(trunk)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("1999"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("1999"),
+        "{problem}"
+    );
     let trunk = json!({"name": "carrier", "peer": "203.0.113.5", "outbound": true, "dids": [{"did": "4930123456", "extension": "1001"}]});
     let (status, created) = api.call("POST", "/api/v1/trunks", Some(trunk)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -214,7 +302,11 @@ async fn trunks_reach_only_existing_extensions_and_ami_users_need_consent_for_da
     assert_eq!(api.call("GET", &path, None).await.0, StatusCode::OK);
 
     let (status, problem) = api
-        .call("POST", "/api/v1/ami-users", Some(json!({"name": "crm", "write": ["originate"]})))
+        .call(
+            "POST",
+            "/api/v1/ami-users",
+            Some(json!({"name": "crm", "write": ["originate"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["field"], "write[0]");
@@ -227,7 +319,11 @@ async fn trunks_reach_only_existing_extensions_and_ami_users_need_consent_for_da
     let (_, shown) = api.call("GET", "/api/v1/ami-users/crm", None).await;
     assert!(shown.get("secret").is_none());
     let (status, _) = api
-        .call("POST", "/api/v1/ami-users", Some(json!({"name": "sipwarden-apply"})))
+        .call(
+            "POST",
+            "/api/v1/ami-users",
+            Some(json!({"name": "sipwarden-apply"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "sipwarden's own account name");
 }
@@ -242,7 +338,9 @@ async fn the_policy_hides_own_secrets_and_refuses_a_realm_that_would_orphan_dige
     let mut changed = policy.clone();
     changed.as_object_mut().unwrap().remove("version");
     changed["user_agent"] = json!("Office PBX");
-    let (status, after) = api.call("PUT", "/api/v1/policy", Some(changed.clone())).await;
+    let (status, after) = api
+        .call("PUT", "/api/v1/policy", Some(changed.clone()))
+        .await;
     assert_eq!(status, StatusCode::OK, "{after}");
     assert_eq!(after["user_agent"], "Office PBX");
     assert_eq!(after["version"], policy["version"].as_i64().unwrap() + 1);
@@ -253,8 +351,12 @@ async fn the_policy_hides_own_secrets_and_refuses_a_realm_that_would_orphan_dige
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["field"], "realm");
 
-    api.call("POST", "/api/v1/endpoints", Some(json!({"extension": "1001", "display_name": "Alice"})))
-        .await;
+    api.call(
+        "POST",
+        "/api/v1/endpoints",
+        Some(json!({"extension": "1001", "display_name": "Alice"})),
+    )
+    .await;
     let mut realm = changed;
     realm["realm"] = json!("other.example");
     let (status, problem) = api.call("PUT", "/api/v1/policy", Some(realm)).await;
@@ -267,11 +369,25 @@ async fn the_policy_hides_own_secrets_and_refuses_a_realm_that_would_orphan_dige
 async fn viewers_read_but_cannot_change_or_preview() {
     let api = Api::start().await;
     let (status, _) = api
-        .call("POST", "/api/v1/users", Some(json!({"username": "val", "password": "a long viewer password", "role": "viewer"})))
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(
+                json!({"username": "val", "password": "a long viewer password", "role": "viewer"}),
+            ),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (client, csrf) = api.server.api_sign_in("val", "a long viewer password").await.unwrap();
-    let res = client.get(api.server.url("/api/v1/endpoints")).send().await.unwrap();
+    let (client, csrf) = api
+        .server
+        .api_sign_in("val", "a long viewer password")
+        .await
+        .unwrap();
+    let res = client
+        .get(api.server.url("/api/v1/endpoints"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     for (method, path) in [
         ("POST", "/api/v1/endpoints"),
@@ -280,7 +396,10 @@ async fn viewers_read_but_cannot_change_or_preview() {
         ("GET", "/api/v1/config/preview"),
     ] {
         let res = client
-            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), api.server.url(path))
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                api.server.url(path),
+            )
             .header("x-csrf-token", &csrf)
             .json(&json!({"extension": "1001", "display_name": "X"}))
             .send()
@@ -288,7 +407,9 @@ async fn viewers_read_but_cannot_change_or_preview() {
             .unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
     }
-    let anonymous = reqwest::get(api.server.url("/api/v1/endpoints")).await.unwrap();
+    let anonymous = reqwest::get(api.server.url("/api/v1/endpoints"))
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -296,20 +417,43 @@ async fn viewers_read_but_cannot_change_or_preview() {
 async fn render_writes_the_bundle_and_an_apply_without_asterisk_fails_and_restores() {
     let api = Api::start().await;
     let (_, alice) = api
-        .call("POST", "/api/v1/endpoints", Some(json!({"extension": "1001", "display_name": "Alice"})))
+        .call(
+            "POST",
+            "/api/v1/endpoints",
+            Some(json!({"extension": "1001", "display_name": "Alice"})),
+        )
         .await;
     let id = alice["id"].as_str().unwrap();
 
     let out = tempfile::tempdir().unwrap();
-    let res = api.server.cli(&["render", "--out", out.path().to_str().unwrap()], None).unwrap();
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let res = api
+        .server
+        .cli(&["render", "--out", out.path().to_str().unwrap()], None)
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     let pjsip = std::fs::read_to_string(out.path().join("pjsip.conf")).unwrap();
-    assert!(pjsip.starts_with("; pjsip.conf: generated by sipwarden"), "{pjsip}");
+    assert!(
+        pjsip.starts_with("; pjsip.conf: generated by sipwarden"),
+        "{pjsip}"
+    );
     assert!(pjsip.contains(&format!("[{id}]")));
     let legacy = tempfile::tempdir().unwrap();
     let res = api
         .server
-        .cli(&["render", "--out", legacy.path().to_str().unwrap(), "--target", "chan-sip"], None)
+        .cli(
+            &[
+                "render",
+                "--out",
+                legacy.path().to_str().unwrap(),
+                "--target",
+                "chan-sip",
+            ],
+            None,
+        )
         .unwrap();
     assert!(res.status.success());
     let sip = std::fs::read_to_string(legacy.path().join("sip.conf")).unwrap();
@@ -318,7 +462,13 @@ async fn render_writes_the_bundle_and_an_apply_without_asterisk_fails_and_restor
     let (status, preview) = api.call("GET", "/api/v1/config/preview", None).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert_eq!(preview["changes"], true);
-    assert!(preview["files"].as_array().unwrap().iter().all(|f| f["change"] == "added"));
+    assert!(
+        preview["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["change"] == "added")
+    );
 
     // Nothing listens for AMI here: the files go in, the reload cannot happen, the files
     // come out again and the revision is recorded as failed with the reason.
@@ -331,13 +481,26 @@ async fn render_writes_the_bundle_and_an_apply_without_asterisk_fails_and_restor
     let report = &problem["report"];
     assert_eq!(report["applied"], false);
     assert_eq!(report["revision"]["status"], "failed");
-    assert!(report["revision"]["message"].as_str().unwrap().contains("AMI"), "{report}");
-    assert_eq!(std::fs::read_to_string(dir.join("pjsip.conf")).unwrap(), "; hand-made\n");
+    assert!(
+        report["revision"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("AMI"),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pjsip.conf")).unwrap(),
+        "; hand-made\n"
+    );
     assert!(!dir.join("manager.conf").exists());
     let (_, revisions) = api.call("GET", "/api/v1/config/revisions", None).await;
     assert_eq!(revisions[0]["status"], "failed");
-    let (status, _) = api.call("POST", "/api/v1/config/revisions/999/rollback", None).await;
+    let (status, _) = api
+        .call("POST", "/api/v1/config/revisions/999/rollback", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = api.call("POST", "/api/v1/config/revisions/x/rollback", None).await;
+    let (status, _) = api
+        .call("POST", "/api/v1/config/revisions/x/rollback", None)
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -102,12 +102,18 @@ impl AmiClient {
             return Err(AmiError::Protocol("no manager banner".to_owned()));
         }
         let answer = client
-            .send("Login", &[("Username", user), ("Secret", secret), ("Events", "off")])
+            .send(
+                "Login",
+                &[("Username", user), ("Secret", secret), ("Events", "off")],
+            )
             .await?;
         if !answer.is_success() {
             return Err(AmiError::Login {
                 user: user.to_owned(),
-                message: answer.get("Message").unwrap_or("no reason given").to_owned(),
+                message: answer
+                    .get("Message")
+                    .unwrap_or("no reason given")
+                    .to_owned(),
             });
         }
         Ok(client)
@@ -125,7 +131,10 @@ impl AmiClient {
         } else {
             Err(AmiError::Action {
                 action: action.to_owned(),
-                message: answer.get("Message").unwrap_or("no reason given").to_owned(),
+                message: answer
+                    .get("Message")
+                    .unwrap_or("no reason given")
+                    .to_owned(),
             })
         }
     }
@@ -207,8 +216,7 @@ impl AmiClient {
         // Skip unsolicited events and answers to other actions.
         loop {
             let message = self.read_message().await?;
-            if message.get("Response").is_some() && message.get("ActionID") == Some(id.as_str())
-            {
+            if message.get("Response").is_some() && message.get("ActionID") == Some(id.as_str()) {
                 return Ok(message);
             }
         }
@@ -225,7 +233,9 @@ impl AmiClient {
                 return Ok(Message(lines));
             }
             if lines.len() == MAX_LINES {
-                return Err(AmiError::Protocol("a message with too many lines".to_owned()));
+                return Err(AmiError::Protocol(
+                    "a message with too many lines".to_owned(),
+                ));
             }
             match line.split_once(':') {
                 Some((k, v)) => lines.push((k.trim().to_owned(), v.trim_start().to_owned())),

@@ -88,11 +88,7 @@ impl ConfigDir {
     #[must_use]
     pub fn live_revision(&self) -> Option<u64> {
         let target = fs::read_link(self.own().join("current")).ok()?;
-        target
-            .to_str()?
-            .strip_prefix("rev-")?
-            .parse()
-            .ok()
+        target.to_str()?.strip_prefix("rev-")?.parse().ok()
     }
 
     /// Writes the files of `revision` into their own directory, each fsynced, and the
@@ -203,8 +199,7 @@ impl ConfigDir {
                 continue;
             };
             let number = number.trim_end_matches(".tmp");
-            if number.parse::<u64>().is_ok_and(|n| !keep.contains(&n)) || name.ends_with(".tmp")
-            {
+            if number.parse::<u64>().is_ok_and(|n| !keep.contains(&n)) || name.ends_with(".tmp") {
                 fs::remove_dir_all(entry.path())?;
             }
         }

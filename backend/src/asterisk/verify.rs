@@ -86,7 +86,12 @@ fn compare(what: &'static str, want: &BTreeSet<String>, have: &BTreeSet<String>)
 
 /// At most ten names, then a count.
 fn list(names: &[&str]) -> String {
-    let mut shown = names.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+    let mut shown = names
+        .iter()
+        .take(10)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > 10 {
         shown.push_str(&format!(" and {} more", names.len() - 10));
     }
@@ -170,7 +175,11 @@ mod tests {
         let have: BTreeSet<String> = ["a".to_owned(), "c".to_owned()].into();
         let check = compare("endpoints", &want, &have);
         assert!(!check.ok);
-        assert!(check.detail.contains("missing in Asterisk: b"), "{}", check.detail);
+        assert!(
+            check.detail.contains("missing in Asterisk: b"),
+            "{}",
+            check.detail
+        );
         assert!(check.detail.contains("not rendered: c"), "{}", check.detail);
     }
 }

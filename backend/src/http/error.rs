@@ -157,12 +157,10 @@ impl From<PbxError> for ApiError {
             )
             .with("field", field.field())
             .with("rule", field.rule()),
-            PbxError::Conflict(problems) => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                problems.join("; "),
-            )
-            .with("problems", problems),
+            PbxError::Conflict(problems) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", problems.join("; "))
+                    .with("problems", problems)
+            }
             e @ PbxError::NotFound { .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }

@@ -10,8 +10,8 @@ use chrono::{SecondsFormat, Utc};
 use rand::rngs::OsRng;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, Order, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use app::model::pbx::{AmiUserView, DidView, EndpointList, EndpointView, TrunkView, WithSecret};
@@ -64,7 +64,9 @@ fn strings<T: ToString>(items: &[T]) -> Vec<String> {
 }
 
 fn corrupt(table: &str, key: &str, e: &serde_json::Error) -> Internal {
-    Internal::Corrupt(format!("{table} row '{key}' no longer passes its checks: {e}"))
+    Internal::Corrupt(format!(
+        "{table} row '{key}' no longer passes its checks: {e}"
+    ))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Internal> {
@@ -177,7 +179,11 @@ pub async fn load_policy(db: &impl ConnectionTrait) -> Result<(GlobalPolicy, i32
     };
     // Two first readers racing: the second insert is ignored and both read the winner.
     pbx_policy::Entity::insert(row)
-        .on_conflict(OnConflict::column(pbx_policy::Column::Id).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(pbx_policy::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
         .do_nothing()
         .exec(db)
         .await?;
@@ -251,9 +257,14 @@ pub async fn list_endpoints(
         if term.len() > 64 {
             return Err(InvalidField::new("q", "a search is at most 64 characters").into());
         }
-        let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = term
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         let pattern = format!("%{escaped}%");
-        let like = |col: endpoint::Column| Expr::col(col).like(LikeExpr::new(pattern.clone()).escape('\\'));
+        let like = |col: endpoint::Column| {
+            Expr::col(col).like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
         filter = filter.add(
             Condition::any()
                 .add(like(endpoint::Column::Extension))
@@ -295,7 +306,10 @@ pub async fn list_endpoints(
         .await?;
     let more = rows.len() as u64 > limit;
     let mut endpoints = Vec::with_capacity(rows.len());
-    for row in rows.iter().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
+    for row in rows
+        .iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+    {
         endpoints.push(endpoint_view(&parse_endpoint(row)?, row));
     }
     let next_after = more
@@ -467,7 +481,11 @@ pub async fn create_endpoint(
                     e.id()
                 )]));
             }
-            if stored.endpoints.iter().any(|o| o.extension() == e.extension()) {
+            if stored
+                .endpoints
+                .iter()
+                .any(|o| o.extension() == e.extension())
+            {
                 return Err(PbxError::Conflict(vec![format!(
                     "extension {} already exists",
                     e.extension()
@@ -496,7 +514,10 @@ pub async fn create_endpoint(
     })
     .await;
     let what = match &outcome {
-        Ok(v) => audit_detail("endpoint", &format!("{} ({})", v.object.extension, v.object.id)),
+        Ok(v) => audit_detail(
+            "endpoint",
+            &format!("{} ({})", v.object.extension, v.object.id),
+        ),
         Err(_) => what,
     };
     audited(state, admin, Action::EndpointCreate, what, outcome).await
@@ -672,11 +693,9 @@ pub async fn update_trunk(
             if new.name.is_empty() {
                 new.name = current.name().to_string();
             } else if new.name != current.name().as_str() {
-                return Err(InvalidField::new(
-                    "name",
-                    "cannot change; create a new trunk instead",
-                )
-                .into());
+                return Err(
+                    InvalidField::new("name", "cannot change; create a new trunk instead").into(),
+                );
             }
             let t = Trunk::new(new)?;
             let saved = trunk::Entity::update(trunk::ActiveModel {

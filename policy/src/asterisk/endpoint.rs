@@ -408,14 +408,19 @@ impl Endpoint {
     /// The same endpoint with the editable fields of `changes` (everything but the id, the
     /// MAC it was derived from and the secret, which [`Endpoint::with_new_secret`] rotates).
     /// An empty `permit` takes the policy's default networks, as at creation.
-    pub fn edited(&self, changes: NewEndpoint, policy: &GlobalPolicy) -> Result<Self, InvalidField> {
+    pub fn edited(
+        &self,
+        changes: NewEndpoint,
+        policy: &GlobalPolicy,
+    ) -> Result<Self, InvalidField> {
         if changes.secret.is_some() {
             return Err(InvalidField::new(
                 "secret",
                 "cannot be set by an edit; rotate the secret instead",
             ));
         }
-        if changes.mac.is_some() && changes.mac.as_deref() != self.mac.as_ref().map(MacAddress::as_str)
+        if changes.mac.is_some()
+            && changes.mac.as_deref() != self.mac.as_ref().map(MacAddress::as_str)
         {
             return Err(InvalidField::new(
                 "mac",
@@ -595,12 +600,18 @@ mod tests {
             secret: Some("Xk9#Vb2!Lm7zQ8r%Tw".into()),
             ..new.clone()
         };
-        assert_eq!(p.endpoint.edited(secret, &policy()).unwrap_err().field(), "secret");
+        assert_eq!(
+            p.endpoint.edited(secret, &policy()).unwrap_err().field(),
+            "secret"
+        );
         let mac = NewEndpoint {
             mac: Some("00:11:22:33:44:55".into()),
             ..new
         };
-        assert_eq!(p.endpoint.edited(mac, &policy()).unwrap_err().field(), "mac");
+        assert_eq!(
+            p.endpoint.edited(mac, &policy()).unwrap_err().field(),
+            "mac"
+        );
     }
 
     #[test]

@@ -297,7 +297,10 @@ impl GlobalPolicy {
         let apply_name = ObjectName::parse(&settings.apply_ami_user)
             .map_err(|e| e.for_field("apply_ami_user"))?;
         // manager.c compares user names case-insensitively.
-        if apply_name.as_str().eq_ignore_ascii_case(guard_name.as_str()) {
+        if apply_name
+            .as_str()
+            .eq_ignore_ascii_case(guard_name.as_str())
+        {
             return Err(InvalidField::new(
                 "apply_ami_user",
                 "must differ from guard_ami_user",

@@ -179,7 +179,9 @@ pub(crate) async fn parse_json<T: serde::de::DeserializeOwned>(
 
 /// Deserialises a JSON body. Syntax errors are 400; a well-formed body with a wrong field
 /// (unknown name, wrong type, unknown enum value) is 422 naming the field's path.
-pub(crate) fn parse_json_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json_bytes<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -9,9 +9,7 @@ use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use app::model::pbx::{
-    AmiUserView, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
-};
+use app::model::pbx::{AmiUserView, EndpointList, EndpointView, Preview, RevisionView, TrunkView};
 use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
 use super::parse_json;
@@ -26,7 +24,9 @@ pub fn routes() -> Router<AppState> {
         .route("/endpoints", get(list_endpoints).post(create_endpoint))
         .route(
             "/endpoints/{id}",
-            get(get_endpoint).put(update_endpoint).delete(delete_endpoint),
+            get(get_endpoint)
+                .put(update_endpoint)
+                .delete(delete_endpoint),
         )
         .route("/endpoints/{id}/secret", post(rotate_endpoint_secret))
         .route("/trunks", get(list_trunks).post(create_trunk))
@@ -37,7 +37,9 @@ pub fn routes() -> Router<AppState> {
         .route("/ami-users", get(list_ami_users).post(create_ami_user))
         .route(
             "/ami-users/{name}",
-            get(get_ami_user).put(update_ami_user).delete(delete_ami_user),
+            get(get_ami_user)
+                .put(update_ami_user)
+                .delete(delete_ami_user),
         )
         .route("/ami-users/{name}/secret", post(rotate_ami_secret))
         .route("/policy", get(get_policy).put(update_policy))
@@ -73,7 +75,11 @@ async fn list_endpoints(
     query: Result<Query<EndpointQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EndpointList>, ApiError> {
     let Query(query) = query.map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.body_text())
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            e.body_text(),
+        )
     })?;
     Ok(Json(
         pbx::list_endpoints(
@@ -241,7 +247,9 @@ async fn update_ami_user(
     request: axum::extract::Request,
 ) -> Result<Json<AmiUserView>, ApiError> {
     let body: NewAmiUser = parse_json(request).await?;
-    Ok(Json(pbx::update_ami_user(&state, &admin, &name, body).await?))
+    Ok(Json(
+        pbx::update_ami_user(&state, &admin, &name, body).await?,
+    ))
 }
 
 async fn delete_ami_user(
@@ -335,7 +343,11 @@ async fn revisions(
     query: Result<Query<RevisionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<RevisionView>>, ApiError> {
     let Query(query) = query.map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.body_text())
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            e.body_text(),
+        )
     })?;
     Ok(Json(
         config::revisions(&state, query.limit.unwrap_or(50)).await?,
