@@ -539,22 +539,6 @@ pub fn exists(name: &str) -> bool {
     fs::metadata(format!("{NETNS_DIR}/{name}")).is_ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn networks_use_documentation_prefixes_only() {
-        assert_eq!(Net::Pbx.cidr_v4(), "192.0.2.0/24");
-        assert_eq!(Net::Office.cidr_v4(), "198.51.100.0/24");
-        assert_eq!(Net::Internet.cidr_v4(), "203.0.113.0/24");
-        for net in Net::ALL {
-            assert!(net.cidr_v6().starts_with("2001:db8:"), "{}", net.cidr_v6());
-            assert_eq!(net.gateway_v4().octets()[3], 1);
-        }
-    }
-}
-
 impl NetNs {
     /// Runs `body` on a thread that has entered this namespace, with a current-thread tokio
     /// runtime: every socket the body opens, and every process it starts (children inherit
@@ -581,5 +565,21 @@ impl NetNs {
                 .join()
                 .map_err(|_| anyhow::anyhow!("the test body panicked inside the namespace"))?
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_use_documentation_prefixes_only() {
+        assert_eq!(Net::Pbx.cidr_v4(), "192.0.2.0/24");
+        assert_eq!(Net::Office.cidr_v4(), "198.51.100.0/24");
+        assert_eq!(Net::Internet.cidr_v4(), "203.0.113.0/24");
+        for net in Net::ALL {
+            assert!(net.cidr_v6().starts_with("2001:db8:"), "{}", net.cidr_v6());
+            assert_eq!(net.gateway_v4().octets()[3], 1);
+        }
     }
 }
