@@ -76,6 +76,14 @@ async fn an_endpoint_is_created_with_generated_id_and_secret_shown_once() {
     assert!(shown.get("secret").is_none());
     assert_eq!(shown["extension"], "1001");
 
+    // The database (sipwarden's own AMI secrets live there) is readable by its owner only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(api.server.data.path().join("sipwarden.sqlite3"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "database mode {mode:o}");
+
     // At rest: the digest only. The database file never holds the plain secret.
     let db = std::fs::read(api.server.data.path().join("sipwarden.sqlite3")).unwrap();
     let wal =

@@ -72,6 +72,18 @@ pub async fn open_and_migrate(path: &Path) -> Result<DatabaseConnection, OpenErr
 
 /// Opens the database without migrating (for `healthcheck`-style readers and tests).
 pub async fn open(path: &Path) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    // The database holds sipwarden's own AMI secrets (Asterisk needs them in plain text in
+    // manager.conf) and session digests: readable by this user only. SQLite gives its -wal
+    // and -shm files the mode of the database file, so creating that one 0600 covers all.
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| sea_orm::DbErr::Custom(format!("creating {}: {e}", path.display())))?;
+    }
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let mut options = ConnectOptions::new(url);
     options
