@@ -202,6 +202,7 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
         .map(|c| c.as_str().unwrap())
         .collect();
     assert_eq!(checks.len(), 5, "{checks:?}");
+    eprintln!("{TEST}: first apply verified: {}", checks.join("; "));
     let first_live = report["revision"]["number"].as_i64().unwrap();
     assert!(
         std::fs::symlink_metadata(ast.etc_dir().join("pjsip.conf"))
