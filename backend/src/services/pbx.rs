@@ -322,19 +322,33 @@ pub async fn list_endpoints(
     })
 }
 
+/// The row with primary key `key` and the checked object in it, or 404 naming `kind`.
+async fn find_row<E, T>(
+    db: &impl ConnectionTrait,
+    key: &str,
+    kind: &'static str,
+    parse: fn(&E::Model) -> Result<T, Internal>,
+) -> Result<(E::Model, T), PbxError>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<String>,
+{
+    let row = E::find_by_id(key.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| PbxError::NotFound {
+            kind,
+            key: key.to_owned(),
+        })?;
+    let parsed = parse(&row)?;
+    Ok((row, parsed))
+}
+
 async fn endpoint_row(
     db: &impl ConnectionTrait,
     id: &str,
 ) -> Result<(endpoint::Model, Endpoint), PbxError> {
-    let row = endpoint::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| PbxError::NotFound {
-            kind: "endpoint",
-            key: id.to_owned(),
-        })?;
-    let parsed = parse_endpoint(&row)?;
-    Ok((row, parsed))
+    find_row::<endpoint::Entity, _>(db, id, "endpoint", parse_endpoint).await
 }
 
 /// One endpoint.
@@ -358,15 +372,7 @@ async fn trunk_row(
     db: &impl ConnectionTrait,
     name: &str,
 ) -> Result<(trunk::Model, Trunk), PbxError> {
-    let row = trunk::Entity::find_by_id(name.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| PbxError::NotFound {
-            kind: "trunk",
-            key: name.to_owned(),
-        })?;
-    let parsed = parse_trunk(&row)?;
-    Ok((row, parsed))
+    find_row::<trunk::Entity, _>(db, name, "trunk", parse_trunk).await
 }
 
 /// One trunk.
@@ -390,15 +396,7 @@ async fn ami_row(
     db: &impl ConnectionTrait,
     name: &str,
 ) -> Result<(ami_user::Model, AmiUser), PbxError> {
-    let row = ami_user::Entity::find_by_id(name.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| PbxError::NotFound {
-            kind: "AMI user",
-            key: name.to_owned(),
-        })?;
-    let parsed = parse_ami_user(&row)?;
-    Ok((row, parsed))
+    find_row::<ami_user::Entity, _>(db, name, "AMI user", parse_ami_user).await
 }
 
 /// One AMI user.
