@@ -81,6 +81,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // This line's format is read by the test harness and by people: keep it stable.
     tracing::info!("sipwarden {} listening on http://{local}", crate::VERSION);
     announce_setup(&state, local);
+    match crate::services::config::recover_interrupted(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            "{n} configuration apply(s) were interrupted by a stop; see the revision history"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot check for interrupted applies"),
+    }
 
     let purge_db = state.db.clone();
     tokio::spawn(async move {

@@ -512,3 +512,44 @@ async fn render_writes_the_bundle_and_an_apply_without_asterisk_fails_and_restor
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn an_apply_cut_short_by_a_stop_is_recorded_as_interrupted_at_the_next_start() {
+    let mut first = TestServer::start().unwrap();
+    first.terminate().unwrap();
+    let db = first.data.path().join("sipwarden.sqlite3");
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(
+            "INSERT INTO config_revisions (created_at, author, target, files, hash, status, message) \
+             VALUES ('2026-11-25T12:00:00Z', 'admin', 'asterisk22-pjsip', '[]', '', 'pending', 'being applied');",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = TestServer::start_with(tests::server::Options {
+        data_from: Some(first.data.path().to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    let (client, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    let revisions: Value = client
+        .get(server.url("/api/v1/config/revisions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revisions[0]["status"], "interrupted", "{revisions}");
+    assert!(
+        revisions[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped during this apply")
+    );
+}

@@ -99,7 +99,8 @@ pub struct RevisionView {
     pub target: String,
     /// SHA-256 over the files, hex.
     pub hash: String,
-    /// `live`, `failed`, `replaced` or `pending`.
+    /// `live`, `failed`, `replaced`, `pending` (being applied) or `interrupted` (the process
+    /// stopped during the apply).
     pub status: String,
     /// What happened: verification results or why it failed.
     pub message: String,

@@ -160,6 +160,32 @@ async fn live_number(state: &AppState) -> Result<Option<i32>, Internal> {
         .map(|r| r.number))
 }
 
+/// Records applies that a stopped process left `pending` as `interrupted`, saying which
+/// revision is on disk (the atomic switch guarantees it is one whole revision). Called at
+/// start-up, before anything can apply.
+pub async fn recover_interrupted(state: &AppState) -> Result<u64, Internal> {
+    let on_disk = config_dir(state).live_revision();
+    let message = match on_disk {
+        Some(n) => format!(
+            "sipwarden stopped during this apply; revision {n} is on disk (not verified): apply again"
+        ),
+        None => "sipwarden stopped during this apply; no sipwarden revision is on disk".to_owned(),
+    };
+    let result = config_revision::Entity::update_many()
+        .col_expr(
+            config_revision::Column::Status,
+            sea_orm::sea_query::Expr::value("interrupted"),
+        )
+        .col_expr(
+            config_revision::Column::Message,
+            sea_orm::sea_query::Expr::value(message),
+        )
+        .filter(config_revision::Column::Status.eq("pending"))
+        .exec(&state.db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Revisions, newest first.
 pub async fn revisions(state: &AppState, limit: u64) -> Result<Vec<RevisionView>, PbxError> {
     let rows = config_revision::Entity::find()
