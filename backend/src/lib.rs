@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod firewall;
+pub mod guard;
 pub mod http;
 pub mod server;
 pub mod services;

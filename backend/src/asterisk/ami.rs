@@ -85,6 +85,18 @@ impl AmiClient {
         secret: &str,
         timeout: Duration,
     ) -> Result<Self, AmiError> {
+        Self::login_with_events(addr, user, secret, timeout, false).await
+    }
+
+    /// Like [`AmiClient::login`]; with `events`, Asterisk sends every event the account's
+    /// `read` classes allow (read them with [`AmiClient::next_event_raw`]).
+    pub async fn login_with_events(
+        addr: SocketAddr,
+        user: &str,
+        secret: &str,
+        timeout: Duration,
+        events: bool,
+    ) -> Result<Self, AmiError> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| AmiError::Timeout(addr))?
@@ -104,7 +116,11 @@ impl AmiClient {
         let answer = client
             .send(
                 "Login",
-                &[("Username", user), ("Secret", secret), ("Events", "off")],
+                &[
+                    ("Username", user),
+                    ("Secret", secret),
+                    ("Events", if events { "on" } else { "off" }),
+                ],
             )
             .await?;
         if !answer.is_success() {
@@ -186,6 +202,37 @@ impl AmiClient {
             .all("Output")
             .flat_map(|chunk| chunk.lines().map(str::to_owned).collect::<Vec<_>>())
             .collect())
+    }
+
+    /// Reads the next event block as raw bytes (its lines and the blank line that ends it)
+    /// into `buf`, waiting as long as it takes: a tap is idle while nobody attacks. Answers
+    /// to actions are skipped.
+    pub async fn next_event_raw(&mut self, buf: &mut Vec<u8>) -> Result<(), AmiError> {
+        loop {
+            buf.clear();
+            let mut lines = 0usize;
+            loop {
+                let start = buf.len();
+                let n = self.reader.read_until(b'\n', buf).await?;
+                if n == 0 {
+                    return Err(AmiError::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "Asterisk closed the connection",
+                    )));
+                }
+                lines += 1;
+                if buf.len() > MAX_LINE * 4 || lines > 1000 {
+                    return Err(AmiError::Protocol("an event block over 256 KiB".to_owned()));
+                }
+                let line = &buf[start..];
+                if line == b"\r\n" || line == b"\n" {
+                    break;
+                }
+            }
+            if buf.len() > 2 && buf.starts_with(b"Event:") {
+                return Ok(());
+            }
+        }
     }
 
     /// Says goodbye; errors are irrelevant by then.

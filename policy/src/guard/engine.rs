@@ -736,18 +736,19 @@ impl Engine {
         let account = ctx.obs.account;
         let hash = account.map(|a| self.hasher.hash_bytes(a));
         let finding = match kind {
-            // FailedACL: a login attempt from where the account may not log in; as good as a
-            // wrong password for counting.
-            ChallengeResponseFailed | InvalidPassword | FailedACL => {
-                self.on_failure(ctx, st, account, hash)
-            }
+            ChallengeResponseFailed | InvalidPassword => self.on_failure(ctx, st, account, hash),
             InvalidAccountID => account.and_then(|a| self.count_name(ctx, st, a)),
             SuccessfulAuth => self.on_success(ctx, st, account, hash),
             RequestBadFormat | RequestNotAllowed | RequestNotSupported | AuthMethodNotAllowed
             | InvalidTransport | SessionLimit | UnexpectedAddress => {
                 return self.on_malformed(ctx, st);
             }
-            ChallengeSent | MemoryLimit | LoadAverageLimit => None,
+            // FailedACL is not a guess of its own: PJSIP raises it for every request from a
+            // refused address (also the first, credential-less REGISTER, and for a refused
+            // Contact), then hands the request to its artificial auth, whose failure arrives
+            // as ChallengeResponseFailed. Counting both would ban after half the threshold
+            // (seen with svcrack against a real Asterisk 22).
+            FailedACL | ChallengeSent | MemoryLimit | LoadAverageLimit => None,
         };
         if let Some(f) = finding {
             self.conclude(ctx, st, f);

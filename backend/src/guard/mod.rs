@@ -1,0 +1,90 @@
+//! The live guard: taps that turn what Asterisk reports into observations, the engine of
+//! `policy::guard` that judges them, and an enforcer that carries ban decisions out.
+//!
+//! The engine is pure and single-threaded (`&mut self`); it sits behind a mutex that is held
+//! only for one `observe` (microseconds), never across I/O. Bans are carried out after the
+//! lock is released, so a slow kernel call never stalls the taps.
+
+pub mod ami_tap;
+
+use std::sync::{Arc, Mutex};
+
+use policy::guard::{BanDecision, Engine, Event, Observation, Timestamp, Verdict};
+
+/// Carries out ban decisions (the kernel firewall, or only a log line in log-only mode).
+#[async_trait::async_trait]
+pub trait Enforcer: Send + Sync + 'static {
+    /// Bans every source of `bans`; failures are the enforcer's to report.
+    async fn enforce(&self, bans: &[BanDecision]);
+}
+
+/// An enforcer that bans nothing and says so (for trying a policy first).
+#[derive(Debug, Default)]
+pub struct LogOnly;
+
+#[async_trait::async_trait]
+impl Enforcer for LogOnly {
+    async fn enforce(&self, bans: &[BanDecision]) {
+        for ban in bans {
+            tracing::info!(source = %ban.source, kind = ?ban.kind, secs = ban.duration.as_secs(), "log-only: would ban");
+        }
+    }
+}
+
+/// The engine, the enforcer and the live event stream, shared by every tap.
+pub struct Guard {
+    engine: Mutex<Engine>,
+    enforcer: Arc<dyn Enforcer>,
+    events: tokio::sync::broadcast::Sender<Event>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard").finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// A guard judging with `engine` and banning through `enforcer`.
+    #[must_use]
+    pub fn new(engine: Engine, enforcer: Arc<dyn Enforcer>) -> Arc<Self> {
+        let (events, _) = tokio::sync::broadcast::channel(4096);
+        Arc::new(Self {
+            engine: Mutex::new(engine),
+            enforcer,
+            events,
+        })
+    }
+
+    /// Live events (a slow subscriber loses the oldest, it never slows the guard).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Judges one observation and carries out its bans before returning.
+    pub async fn observe(&self, obs: &Observation<'_>, now: Timestamp) -> Verdict {
+        let verdict = crate::state::lock(&self.engine).observe(obs, now);
+        if !verdict.bans.is_empty() {
+            self.enforcer.enforce(&verdict.bans).await;
+        }
+        for event in &verdict.events {
+            // No subscriber is fine.
+            let _ = self.events.send(event.clone());
+        }
+        verdict
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> policy::guard::GuardStats {
+        crate::state::lock(&self.engine).stats()
+    }
+}
+
+/// Now, as the engine counts time.
+#[must_use]
+pub fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp(millis)
+}
