@@ -21,8 +21,9 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    account::AccountPage, audit::AuditPage, dashboard::DashboardPage, login::LoginPage,
-    not_found::NotFound, setup::SetupPage,
+    account::AccountPage, allowlist::AllowlistPage, audit::AuditPage, bans::BansPage,
+    dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage, not_found::NotFound,
+    setup::SetupPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -61,6 +62,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("firewall") view=FirewallPage ssr=SsrMode::Async />
+                    <Route path=path!("bans") view=BansPage ssr=SsrMode::Async />
+                    <Route path=path!("allowlist") view=AllowlistPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
                 </ParentRoute>

@@ -81,4 +81,5 @@ impl AuditPageData {
     }
 }
 
+pub mod firewall;
 pub mod pbx;

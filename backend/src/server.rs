@@ -50,6 +50,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
+    let config_data_dir = config.data_dir.clone();
     Ok(AppState {
         db,
         config: Arc::new(config),
@@ -58,6 +59,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         sign_in_throttle: Arc::new(SignInThrottle::default()),
         setup_token: Arc::new(setup_token),
         pbx_lock: Arc::default(),
+        firewall: crate::firewall::Firewall::new(
+            crate::firewall::Target::current(),
+            config_data_dir.join("firewall"),
+        ),
+        firewall_lock: Arc::default(),
     })
 }
 
@@ -87,6 +93,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "{n} configuration apply(s) were interrupted by a stop; see the revision history"
         ),
         Err(e) => tracing::warn!(error = %e, "cannot check for interrupted applies"),
+    }
+
+    match crate::services::firewall::restore_at_startup(&state).await {
+        Ok(Some(r)) => tracing::info!(
+            bans = r.bans,
+            allows = r.allows,
+            "firewall restored into the kernel"
+        ),
+        Ok(None) => tracing::info!("firewall: no policy applied yet; the kernel is untouched"),
+        Err(e) => tracing::error!(
+            error = %e,
+            "cannot restore the firewall into the kernel; bans are kept in the database and go in with the next apply"
+        ),
     }
 
     let purge_db = state.db.clone();

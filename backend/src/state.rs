@@ -23,6 +23,12 @@ pub struct AppState {
     /// Serialises changes to the PBX model and config applies: each checks the whole model
     /// before it writes, which is only sound if no other change lands in between.
     pub pbx_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The kernel firewall of this network namespace (bans, safe apply).
+    pub firewall: crate::firewall::Firewall,
+    /// Serialises firewall policy changes, applies and start-up restoration, so an apply
+    /// never renders from a policy that changes under it.
+    #[from_ref(skip)]
+    pub firewall_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Failure records per source address and per username.

@@ -1,5 +1,6 @@
 //! End-to-end test support: real parts, no mocks.
 //!
+//! - [`api`]: a signed-in REST client.
 //! - [`root`]: skip-or-fail rules for tests that need root and system tools.
 //! - [`process`]: external commands with deadlines and informative errors.
 //! - [`netns`]: network namespaces and a small routed [`netns::Lab`] of them.
@@ -7,6 +8,7 @@
 //! - [`browser`]: headless Debian Chromium driven over WebDriver.
 //! - [`asterisk`]: a real Asterisk 22 from a cached Debian sid tree, inside a lab namespace.
 
+pub mod api;
 pub mod asterisk;
 pub mod browser;
 pub mod netns;

@@ -98,10 +98,7 @@ impl TestServer {
     pub fn start_with(options: Options) -> anyhow::Result<Self> {
         let data = tempfile::tempdir()?;
         if let Some(from) = &options.data_from {
-            for entry in std::fs::read_dir(from)? {
-                let entry = entry?;
-                std::fs::copy(entry.path(), data.path().join(entry.file_name()))?;
-            }
+            copy_tree(from, data.path())?;
         }
         if let Some((user, password)) = &options.admin {
             let out = run_cli(
@@ -269,6 +266,25 @@ impl Drop for TestServer {
             let _ = self.terminate();
         }
     }
+}
+
+/// Copies the files and directories of `from` into `to` (a data directory has both: the
+/// database and, e.g., the firewall's state).
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, target)?;
+        } else if kind.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `sipwarden ARGS` with `data` as its data directory.

@@ -11,54 +11,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
+use tests::api::Api;
 use tests::asterisk::{self, Asterisk};
 use tests::netns::{Lab, Net};
 use tests::root;
-use tests::server::{ADMIN_PASSWORD, Options, TestServer};
+use tests::server::{Options, TestServer};
 
 const TEST: &str = "asterisk_apply";
-
-/// A signed-in API client inside whatever namespace the calling thread is in.
-struct Api {
-    client: reqwest::Client,
-    csrf: String,
-    base: String,
-}
-
-impl Api {
-    async fn sign_in(server: &TestServer) -> Api {
-        let (client, csrf) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
-        Api {
-            client,
-            csrf,
-            base: server.base.clone(),
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(
-                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-                format!("{}{path}", self.base),
-            )
-            .header("x-csrf-token", &self.csrf)
-            .timeout(Duration::from_secs(120));
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn create(&self, path: &str, body: Value) -> Value {
-        let (status, created) = self.call("POST", path, Some(body)).await;
-        assert_eq!(status, StatusCode::CREATED, "{created}");
-        created
-    }
-}
 
 /// `Endpoint:  <name>  …` lines of `pjsip show endpoints`.
 fn endpoint_names(cli: &str) -> BTreeSet<String> {

@@ -7,6 +7,8 @@
 //! it came from with `?error=<code>`, and the page shows the fixed message for that code (the
 //! browser never receives server-side error text, and no attacker-chosen text is reflected).
 
+pub mod firewall;
+
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -43,6 +45,36 @@ pub enum ConsoleError {
     BadSetupToken,
     #[error("Setup is already complete. Sign in instead.")]
     SetupDone,
+    #[error(
+        "The firewall policy was refused. Networks must be in CIDR notation without host bits, must not overlap or cover the whole internet; ports must be 1 to 65535 and distinct; the confirm window 10 to 3600 s; restricting the console needs an admin network. The REST API names the exact field."
+    )]
+    FirewallPolicyInvalid,
+    #[error("That is not a single IPv4 or IPv6 address.")]
+    BadAddress,
+    #[error(
+        "A ban needs a reason (one line, at most 200 characters) and lasts from 1 second to a year."
+    )]
+    BadBan,
+    #[error("Trust lasts 1 to 168 hours; the note is one line of at most 200 characters.")]
+    BadAllow,
+    #[error(
+        "That address cannot be banned: it is loopback, trusted by the firewall policy or on the temporary allowlist."
+    )]
+    NotBannable,
+    #[error("That address is already trusted by the firewall policy.")]
+    AlreadyTrusted,
+    #[error(
+        "Applying would block the peers listed in the lockout preview. Tick \"apply anyway\" to apply regardless."
+    )]
+    WouldLockOut,
+    #[error("No firewall change is waiting for confirmation.")]
+    NothingPending,
+    #[error("That address is not in the list (it may have expired).")]
+    NotListed,
+    #[error(
+        "The kernel firewall could not be changed, and nothing was lost. The server log says why (sipwarden needs nft and CAP_NET_ADMIN)."
+    )]
+    FirewallUnavailable,
     #[error("That request was malformed.")]
     BadRequest,
     #[error("Something went wrong on the server. It has been logged.")]
@@ -67,6 +99,16 @@ impl ConsoleError {
             ConsoleError::BadUsername => "bad_username",
             ConsoleError::BadSetupToken => "bad_setup_token",
             ConsoleError::SetupDone => "setup_done",
+            ConsoleError::FirewallPolicyInvalid => "firewall_policy_invalid",
+            ConsoleError::BadAddress => "bad_address",
+            ConsoleError::BadBan => "bad_ban",
+            ConsoleError::BadAllow => "bad_allow",
+            ConsoleError::NotBannable => "not_bannable",
+            ConsoleError::AlreadyTrusted => "already_trusted",
+            ConsoleError::WouldLockOut => "would_lock_out",
+            ConsoleError::NothingPending => "nothing_pending",
+            ConsoleError::NotListed => "not_listed",
+            ConsoleError::FirewallUnavailable => "firewall_unavailable",
             ConsoleError::BadRequest => "bad_request",
             ConsoleError::Internal => "internal",
         }
@@ -78,7 +120,7 @@ impl ConsoleError {
         Self::ALL.iter().copied().find(|e| e.code() == code)
     }
 
-    const ALL: [ConsoleError; 15] = [
+    const ALL: [ConsoleError; 25] = [
         ConsoleError::NotSignedIn,
         ConsoleError::Forbidden,
         ConsoleError::BadCredentials,
@@ -92,6 +134,16 @@ impl ConsoleError {
         ConsoleError::BadUsername,
         ConsoleError::BadSetupToken,
         ConsoleError::SetupDone,
+        ConsoleError::FirewallPolicyInvalid,
+        ConsoleError::BadAddress,
+        ConsoleError::BadBan,
+        ConsoleError::BadAllow,
+        ConsoleError::NotBannable,
+        ConsoleError::AlreadyTrusted,
+        ConsoleError::WouldLockOut,
+        ConsoleError::NothingPending,
+        ConsoleError::NotListed,
+        ConsoleError::FirewallUnavailable,
         ConsoleError::BadRequest,
         ConsoleError::Internal,
     ];

@@ -37,6 +37,9 @@ fn SignedIn(info: SessionInfo) -> impl IntoView {
             // Only pages that work are listed.
             <nav>
                 <A href="/" exact=true>"Dashboard"</A>
+                <A href="/firewall">"Firewall"</A>
+                <A href="/bans">"Bans"</A>
+                <A href="/allowlist">"Allowlist"</A>
                 <A href="/audit">"Audit log"</A>
                 <A href="/account">"Account"</A>
             </nav>

@@ -1,5 +1,7 @@
 //! The server side of the console: the trait the backend implements, and form plumbing.
 
+pub mod firewall;
+
 use std::sync::Arc;
 
 use http::request::Parts;

@@ -4,7 +4,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use policy::firewall::{NftBatch, TimedAddress, add_ban_elements, delete_ban_elements};
+use policy::firewall::{
+    CheckedFirewallPolicy, NftBatch, TimedAddress, add_allow_elements, add_ban_elements,
+    delete_allow_elements, delete_ban_elements,
+};
 
 use super::session::MAX_LINE;
 use super::{Firewall, FirewallError};
@@ -73,6 +76,33 @@ impl Firewall {
     /// Lifts the bans of `addresses` in one transaction.
     pub async fn unban_many(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
         let batch = delete_ban_elements(addresses);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_elements(&batch).await
+    }
+
+    /// Puts temporary allow entries into the allow sets (allowlisted sources are never
+    /// dropped, even when banned).
+    pub async fn allow_many(
+        &self,
+        policy: &CheckedFirewallPolicy,
+        entries: &[TimedAddress],
+    ) -> Result<(), FirewallError> {
+        let batch = add_allow_elements(policy, entries);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_elements(&batch).await
+    }
+
+    /// Takes temporary allow entries out of the allow sets.
+    pub async fn disallow_many(
+        &self,
+        policy: &CheckedFirewallPolicy,
+        addresses: &[IpAddr],
+    ) -> Result<(), FirewallError> {
+        let batch = delete_allow_elements(policy, addresses);
         if batch.is_empty() {
             return Ok(());
         }

@@ -22,7 +22,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use policy::firewall::{CheckedFirewallPolicy, FirewallPolicy, TABLE, render_ruleset};
+use policy::firewall::{
+    CheckedFirewallPolicy, DynamicState, FirewallPolicy, TABLE, render_ruleset,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{Firewall, FirewallError};
@@ -148,6 +150,18 @@ impl Firewall {
         policy: &CheckedFirewallPolicy,
         window: Duration,
     ) -> Result<ApplyOutcome, FirewallError> {
+        self.apply_carrying(policy, window, &DynamicState::default())
+            .await
+    }
+
+    /// [`Firewall::apply_with_window`], also putting `carry` (bans and allows kept in the
+    /// database) into the new table, merged with what the kernel's timed sets hold.
+    pub async fn apply_carrying(
+        &self,
+        policy: &CheckedFirewallPolicy,
+        window: Duration,
+        carry: &DynamicState,
+    ) -> Result<ApplyOutcome, FirewallError> {
         let _writer = self.inner.writer.lock().await;
         let before = self.load_state()?;
         let previous = match (&before.pending, &before.committed) {
@@ -160,7 +174,7 @@ impl Firewall {
                 None => Previous::Absent,
             },
         };
-        let dynamic = self.inner.nft.dynamic_state().await?;
+        let dynamic = merged(self.inner.nft.dynamic_state().await?, carry);
         let ruleset = render_ruleset(policy, &dynamic);
         let now = SystemTime::now();
         let pending = PendingApply {
@@ -215,6 +229,35 @@ impl Firewall {
     pub async fn pending(&self) -> Result<Option<PendingApply>, FirewallError> {
         let _writer = self.inner.writer.lock().await;
         Ok(self.load_state()?.pending)
+    }
+
+    /// The policy the table was last rendered from: the pending one, else the confirmed one;
+    /// `None` when sipwarden never applied one (or a revert went back to no policy).
+    pub async fn live_policy(&self) -> Result<Option<FirewallPolicy>, FirewallError> {
+        let _writer = self.inner.writer.lock().await;
+        let state = self.load_state()?;
+        Ok(state.pending.map(|p| p.applied).or(state.committed))
+    }
+
+    /// Start-up with no change pending: renders the confirmed policy again and loads it in
+    /// one transaction, carrying over the kernel's timed sets and `carry` (the database's
+    /// bans and allows). After a reboot the kernel has no table at all; this puts it back.
+    /// Returns the policy loaded, `None` if there is no confirmed one (nothing is touched).
+    pub async fn reload_committed(
+        &self,
+        carry: &DynamicState,
+    ) -> Result<Option<FirewallPolicy>, FirewallError> {
+        let _writer = self.inner.writer.lock().await;
+        let state = self.load_state()?;
+        let (None, Some(committed)) = (&state.pending, &state.committed) else {
+            return Ok(None);
+        };
+        let checked = committed.clone().check()?;
+        let nft = &self.inner.nft;
+        let dynamic = merged(nft.dynamic_state().await?, carry);
+        nft.apply_json(&render_ruleset(&checked, &dynamic).to_json())
+            .await?;
+        Ok(Some(committed.clone()))
     }
 
     /// Reverts the pending change now (the administrator's "undo"); `None` if none is pending.
@@ -370,6 +413,17 @@ impl Firewall {
             .and_then(|dir| dir.sync_all())
             .map_err(err)
     }
+}
+
+/// The kernel's timed sets plus `carry`; duplicates are merged by the renderer (the longest
+/// remaining time wins).
+fn merged(mut kernel: DynamicState, carry: &DynamicState) -> DynamicState {
+    kernel.bans.extend_from_slice(&carry.bans);
+    kernel
+        .temporary_allows
+        .extend_from_slice(&carry.temporary_allows);
+    kernel.known_good.extend_from_slice(&carry.known_good);
+    kernel
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -22,6 +22,12 @@ impl ConsoleService {
     pub fn new(state: AppState) -> Self {
         Self { state }
     }
+
+    /// The application state the console works on.
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
 }
 
 fn caller(req: &Parts) -> Result<Caller, ConsoleError> {

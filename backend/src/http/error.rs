@@ -13,6 +13,7 @@ use serde::Serialize;
 use app::api::ConsoleError;
 
 use crate::services::accounts::AccountError;
+use crate::services::firewall::FirewallServiceError;
 use crate::services::pbx::PbxError;
 
 /// An error as the REST API reports it.
@@ -101,7 +102,13 @@ pub fn status_of(e: ConsoleError) -> StatusCode {
         ConsoleError::NotSignedIn | ConsoleError::BadCredentials => StatusCode::UNAUTHORIZED,
         ConsoleError::Forbidden | ConsoleError::BadCsrf => StatusCode::FORBIDDEN,
         ConsoleError::Throttled => StatusCode::TOO_MANY_REQUESTS,
-        ConsoleError::SetupDone => StatusCode::CONFLICT,
+        ConsoleError::SetupDone
+        | ConsoleError::NotBannable
+        | ConsoleError::AlreadyTrusted
+        | ConsoleError::WouldLockOut
+        | ConsoleError::NothingPending => StatusCode::CONFLICT,
+        ConsoleError::NotListed => StatusCode::NOT_FOUND,
+        ConsoleError::FirewallUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ConsoleError::BadRequest => StatusCode::BAD_REQUEST,
         ConsoleError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -165,6 +172,55 @@ impl From<PbxError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
             PbxError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<FirewallServiceError> for ApiError {
+    fn from(e: FirewallServiceError) -> Self {
+        match e {
+            FirewallServiceError::Invalid(policy_error) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                policy_error.to_string(),
+            )
+            .with("field", policy_error.field()),
+            e @ FirewallServiceError::BadValue { field, .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                e.to_string(),
+            )
+            .with("field", field),
+            FirewallServiceError::NotBannable(why) => {
+                ApiError::new(StatusCode::CONFLICT, "not_bannable", why)
+            }
+            FirewallServiceError::AlreadyTrusted(why) => {
+                ApiError::new(StatusCode::CONFLICT, "already_trusted", why)
+            }
+            FirewallServiceError::WouldLockOut(lockout) => {
+                let detail = FirewallServiceError::WouldLockOut(lockout.clone()).to_string();
+                ApiError::new(StatusCode::CONFLICT, "lockout", detail)
+                    .with("lockout", lockout)
+                    .with("hint", "repeat with ?force=true to apply anyway")
+            }
+            e @ FirewallServiceError::NothingPending => {
+                ApiError::new(StatusCode::CONFLICT, "nothing_pending", e.to_string())
+            }
+            e @ FirewallServiceError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            e @ FirewallServiceError::Kernel(_) => {
+                tracing::error!(error = %e, "kernel firewall");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "firewall_unavailable",
+                    e.to_string(),
+                )
+            }
+            FirewallServiceError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 ApiError::internal()
             }

@@ -38,6 +38,14 @@ pub enum Action {
     PolicyUpdate,
     ConfigApply,
     ConfigRollback,
+    FirewallPolicyUpdate,
+    FirewallApply,
+    FirewallConfirm,
+    FirewallRevert,
+    BanAdd,
+    BanRemove,
+    AllowAdd,
+    AllowRemove,
 }
 
 impl Action {
@@ -62,6 +70,14 @@ impl Action {
             Action::PolicyUpdate => "policy_update",
             Action::ConfigApply => "config_apply",
             Action::ConfigRollback => "config_rollback",
+            Action::FirewallPolicyUpdate => "firewall_policy_update",
+            Action::FirewallApply => "firewall_apply",
+            Action::FirewallConfirm => "firewall_confirm",
+            Action::FirewallRevert => "firewall_revert",
+            Action::BanAdd => "ban_add",
+            Action::BanRemove => "ban_remove",
+            Action::AllowAdd => "allow_add",
+            Action::AllowRemove => "allow_remove",
         }
     }
 }

@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod firewall;
 pub mod pbx;
+pub mod sip_peers;
 
 /// A failure inside a service that is not the caller's fault. Logged with its cause chain,
 /// shown to the caller only as an opaque 500.

@@ -290,6 +290,28 @@ pub enum FirewallPolicyError {
     },
 }
 
+impl FirewallPolicyError {
+    /// The policy field the error is about, as named in the JSON (`rate_limits.register`),
+    /// so an API can point at it.
+    #[must_use]
+    pub fn field(&self) -> String {
+        match self {
+            Self::NotANetwork { list, .. }
+            | Self::HostBitsSet { list, .. }
+            | Self::WholeInternet { list, .. }
+            | Self::Ipv4Mapped { list, .. }
+            | Self::Overlap { list, .. }
+            | Self::Contradiction { list, .. } => list.to_string(),
+            Self::PortOutOfRange { field, .. } => (*field).to_owned(),
+            Self::PortCollision { second, .. } => (*second).to_owned(),
+            Self::NoAdminNetwork => "admin_networks".to_owned(),
+            Self::ZeroRate { meter, tier, .. } => format!("rate_limits.{meter}.{tier}"),
+            Self::TiersInverted { meter, .. } => format!("rate_limits.{meter}"),
+            Self::ConfirmWindowOutOfRange { .. } => "confirm_window_secs".to_owned(),
+        }
+    }
+}
+
 /// A firewall policy that passed every check; the only input the renderer accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedFirewallPolicy {

@@ -1,9 +1,12 @@
 //! sea-orm entities, one per table. Persistence only: services convert them at the boundary.
 
+pub mod allow_entry;
 pub mod ami_user;
 pub mod audit_log;
+pub mod ban;
 pub mod config_revision;
 pub mod endpoint;
+pub mod firewall_policy;
 pub mod pbx_policy;
 pub mod session;
 pub mod trunk;

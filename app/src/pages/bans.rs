@@ -1,0 +1,122 @@
+//! `/bans`: the bans in force with their expiry and reason, a form to ban, and unban.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::firewall::{AddBan, RemoveBan, get_bans};
+use crate::components::error_banner::FormError;
+use crate::model::{Role, SessionInfo};
+
+/// The bans page.
+#[component]
+pub fn BansPage() -> impl IntoView {
+    let session = expect_context::<SessionInfo>();
+    let add = ServerAction::<AddBan>::new();
+    let remove = ServerAction::<RemoveBan>::new();
+    let bans = Resource::new(
+        move || (add.version().get(), remove.version().get()),
+        |_| get_bans(),
+    );
+    let query = use_query_map();
+    let notice = move || {
+        if let Some(Ok(message)) = add.value().get() {
+            return Some(message);
+        }
+        let q = query.read();
+        if q.get("banned").is_some() {
+            Some("Banned.".to_owned())
+        } else if q.get("unbanned").is_some() || matches!(remove.value().get(), Some(Ok(()))) {
+            Some("Ban lifted.".to_owned())
+        } else {
+            None
+        }
+    };
+    let add_result = Signal::derive(move || add.value().get());
+    let remove_result = Signal::derive(move || remove.value().get());
+    let is_admin = session.role == Role::Admin;
+    let csrf = session.csrf.clone();
+    let form_csrf = csrf.clone();
+    view! {
+        <h1>"Bans"</h1>
+        <Show when=move || notice().is_some()>
+            <p class="notice" role="status" id="bans-notice">{notice}</p>
+        </Show>
+        <FormError result=add_result />
+        <FormError result=remove_result />
+        {is_admin.then(|| view! {
+            <ActionForm action=add attr:id="ban-form">
+                <input type="hidden" name="csrf" value=form_csrf.clone() />
+                <label>"Address" <input type="text" name="address" required placeholder="203.0.113.7" /></label>
+                <label>"Minutes" <input type="number" name="duration_minutes" min="1" max="525600" value="60" required /></label>
+                <label>"Reason" <input type="text" name="reason" required maxlength="200" /></label>
+                <button type="submit" id="ban">"Ban"</button>
+            </ActionForm>
+        })}
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let csrf = csrf.clone();
+                Suspend::new(async move {
+                    match bans.await {
+                        Ok(list) if list.is_empty() => view! { <p id="no-bans">"No bans in force."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table id="bans-table">
+                                <thead><tr>
+                                    <th>"Address"</th><th>"Reason"</th><th>"By"</th><th>"Since (UTC)"</th>
+                                    <th>"Expires (UTC)"</th><th>"Left"</th><th>"Offences"</th><th></th>
+                                </tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|b| {
+                                        let address = b.address.clone();
+                                        let csrf = csrf.clone();
+                                        view! {
+                                            <tr>
+                                                <td class="address">{b.address}</td>
+                                                <td>{b.reason}</td>
+                                                <td>{b.actor.unwrap_or(b.origin)}</td>
+                                                <td>{b.created_at}</td>
+                                                <td>{b.expires_at.unwrap_or_else(|| "never".into())}</td>
+                                                <td>{b.remaining_secs.map_or_else(|| "—".into(), human_secs)}</td>
+                                                <td>{b.offences}</td>
+                                                <td>{is_admin.then(|| view! {
+                                                    <ActionForm action=remove attr:class="inline">
+                                                        <input type="hidden" name="csrf" value=csrf />
+                                                        <input type="hidden" name="address" value=address />
+                                                        <button type="submit" class="unban">"Unban"</button>
+                                                    </ActionForm>
+                                                })}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// Seconds as the largest useful units.
+pub(crate) fn human_secs(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{} d {} h", s / 86_400, s / 3600 % 24),
+        s if s >= 3600 => format!("{} h {} min", s / 3600, s / 60 % 60),
+        s if s >= 60 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{s} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_secs;
+
+    #[test]
+    fn time_left_reads_in_the_largest_useful_units() {
+        assert_eq!(human_secs(59), "59 s");
+        assert_eq!(human_secs(3599), "59 min 59 s");
+        assert_eq!(human_secs(7200 + 60), "2 h 1 min");
+        assert_eq!(human_secs(2 * 86_400 + 3600), "2 d 1 h");
+    }
+}

@@ -1,0 +1,167 @@
+//! The backend side of the console's firewall pages: [`app::ssr::firewall::FirewallConsole`]
+//! over the firewall service.
+
+use http::request::Parts;
+
+use app::api::ConsoleError;
+use app::model::firewall::{
+    AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallSettings,
+};
+
+use crate::auth::{Admin, Caller};
+use crate::http::console::ConsoleService;
+use crate::services::firewall::{self, BanOrigin, FirewallServiceError, NewAllow, NewBan};
+
+fn caller(req: &Parts) -> Result<Caller, ConsoleError> {
+    req.extensions
+        .get::<Caller>()
+        .cloned()
+        .ok_or(ConsoleError::NotSignedIn)
+}
+
+/// The administrator behind a form whose CSRF token matches their session.
+fn admin_with_csrf(req: &Parts, csrf: &str) -> Result<Admin, ConsoleError> {
+    let caller = caller(req)?;
+    if !caller.csrf_matches(csrf) {
+        return Err(ConsoleError::BadCsrf);
+    }
+    caller.admin().map_err(|_| ConsoleError::Forbidden)
+}
+
+fn internal(e: impl std::fmt::Display) -> ConsoleError {
+    tracing::error!(error = %e, "internal error");
+    ConsoleError::Internal
+}
+
+impl From<FirewallServiceError> for ConsoleError {
+    fn from(e: FirewallServiceError) -> Self {
+        match e {
+            FirewallServiceError::Invalid(_) => ConsoleError::FirewallPolicyInvalid,
+            FirewallServiceError::BadValue { field, .. } => match field {
+                "address" => ConsoleError::BadAddress,
+                "hours" | "note" => ConsoleError::BadAllow,
+                _ => ConsoleError::BadBan,
+            },
+            FirewallServiceError::NotBannable(_) => ConsoleError::NotBannable,
+            FirewallServiceError::AlreadyTrusted(_) => ConsoleError::AlreadyTrusted,
+            FirewallServiceError::WouldLockOut(_) => ConsoleError::WouldLockOut,
+            FirewallServiceError::NothingPending => ConsoleError::NothingPending,
+            FirewallServiceError::NotFound(_) => ConsoleError::NotListed,
+            FirewallServiceError::Kernel(e) => {
+                tracing::error!(error = %e, "kernel firewall");
+                ConsoleError::FirewallUnavailable
+            }
+            FirewallServiceError::Internal(e) => internal(e),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl app::ssr::firewall::FirewallConsole for ConsoleService {
+    async fn firewall(&self, req: &Parts) -> Result<FirewallPage, ConsoleError> {
+        caller(req)?;
+        firewall::page(self.state()).await.map_err(internal)
+    }
+
+    async fn save_firewall(
+        &self,
+        req: &Parts,
+        csrf: String,
+        settings: FirewallSettings,
+    ) -> Result<(), ConsoleError> {
+        let admin = admin_with_csrf(req, &csrf)?;
+        let (stored, _) = firewall::load_policy(&self.state().db)
+            .await
+            .map_err(internal)?;
+        let raw = firewall::with_settings(stored.policy().clone(), settings);
+        firewall::update_policy(self.state(), &admin, raw).await?;
+        Ok(())
+    }
+
+    async fn apply_firewall(
+        &self,
+        req: &Parts,
+        csrf: String,
+        force: bool,
+    ) -> Result<FirewallApplied, ConsoleError> {
+        let admin = admin_with_csrf(req, &csrf)?;
+        Ok(firewall::apply(self.state(), &admin, force).await?)
+    }
+
+    async fn confirm_firewall(&self, req: &Parts, csrf: String) -> Result<(), ConsoleError> {
+        let admin = admin_with_csrf(req, &csrf)?;
+        Ok(firewall::confirm(self.state(), &admin).await?)
+    }
+
+    async fn revert_firewall(&self, req: &Parts, csrf: String) -> Result<(), ConsoleError> {
+        let admin = admin_with_csrf(req, &csrf)?;
+        Ok(firewall::revert(self.state(), &admin).await?)
+    }
+
+    async fn bans(&self, req: &Parts) -> Result<Vec<BanView>, ConsoleError> {
+        caller(req)?;
+        firewall::bans(self.state()).await.map_err(internal)
+    }
+
+    async fn add_ban(
+        &self,
+        req: &Parts,
+        csrf: String,
+        address: String,
+        duration_secs: u32,
+        reason: String,
+    ) -> Result<BanAdded, ConsoleError> {
+        let admin = admin_with_csrf(req, &csrf)?;
+        let new = NewBan {
+            address,
+            duration_secs: Some(duration_secs),
+            reason,
+        };
+        Ok(firewall::ban(self.state(), BanOrigin::Admin(&admin), new).await?)
+    }
+
+    async fn remove_ban(
+        &self,
+        req: &Parts,
+        csrf: String,
+        address: String,
+    ) -> Result<(), ConsoleError> {
+        let admin = admin_with_csrf(req, &csrf)?;
+        Ok(firewall::unban(self.state(), &admin, &address).await?)
+    }
+
+    async fn allowlist(&self, req: &Parts) -> Result<AllowlistView, ConsoleError> {
+        let caller = caller(req)?;
+        firewall::allowlist(self.state(), caller.source_ip)
+            .await
+            .map_err(internal)
+    }
+
+    async fn add_allow(
+        &self,
+        req: &Parts,
+        csrf: String,
+        address: String,
+        hours: u32,
+        note: String,
+    ) -> Result<(), ConsoleError> {
+        let admin = admin_with_csrf(req, &csrf)?;
+        let new = NewAllow {
+            address: Some(address),
+            hours,
+            note,
+        };
+        firewall::allow(self.state(), &admin, new).await?;
+        Ok(())
+    }
+
+    async fn remove_allow(
+        &self,
+        req: &Parts,
+        csrf: String,
+        address: String,
+    ) -> Result<(), ConsoleError> {
+        let admin = admin_with_csrf(req, &csrf)?;
+        Ok(firewall::disallow(self.state(), &admin, &address).await?)
+    }
+}

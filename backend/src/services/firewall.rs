@@ -1,0 +1,988 @@
+//! The firewall's policy, bans and allowlist in the database, and their way into the kernel.
+//!
+//! The database is the record (it survives reboots, the kernel's sets do not); the kernel is
+//! where a rule takes effect. Every change is stored first, then pushed to the kernel when
+//! sipwarden's table is live. A kernel that cannot be reached (no `nft`, no `CAP_NET_ADMIN`)
+//! never loses a change: the answer says the change is stored but not enforced, and why, and
+//! start-up or the next apply puts it in.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use app::model::firewall::{
+    AllowEntryView, AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage,
+    FirewallSettings, FirewallStatus, LockoutView, PinnedView, TableState,
+};
+use policy::firewall::{
+    CheckedFirewallPolicy, DynamicState, FirewallPolicy, FirewallPolicyError, Lockout, Peer,
+    PeerKind, RateTiers, TimedAddress, preview_lockout, render_ruleset,
+};
+
+use crate::auth::Admin;
+use crate::db::entities::{allow_entry, ban, firewall_policy, session, user};
+use crate::firewall::{FirewallError, PendingApply};
+use crate::services::Internal;
+use crate::services::audit::{self, Action, Record};
+use crate::state::AppState;
+
+/// A ban's length when the caller does not say (one hour).
+pub const DEFAULT_BAN_SECS: u32 = 3600;
+/// The longest ban the API sets (a year); anything longer belongs in the blocklist.
+pub const MAX_BAN_SECS: u32 = 365 * 24 * 3600;
+/// "Trust my current address" lasts at most a week: longer trust belongs in the policy.
+pub const MAX_ALLOW_HOURS: u32 = 7 * 24;
+/// Longest reason or note kept (characters).
+pub const MAX_TEXT: usize = 200;
+
+/// Why a firewall request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallServiceError {
+    /// The policy broke a rule (422, with the field).
+    #[error("{0}")]
+    Invalid(#[from] FirewallPolicyError),
+    /// A value of the request is unusable (422, with the field).
+    #[error("{field}: {reason}")]
+    BadValue { field: &'static str, reason: String },
+    /// The address may not be banned (409): loopback, trusted or allowlisted.
+    #[error("{0}")]
+    NotBannable(String),
+    /// The address is trusted by the policy already (409).
+    #[error("{0}")]
+    AlreadyTrusted(String),
+    /// Applying would block these peers (409); repeat with `force` to apply anyway.
+    #[error("applying would block {} peer(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    WouldLockOut(Vec<Lockout>),
+    /// Nothing is pending to confirm (409).
+    #[error("no firewall change is waiting for confirmation")]
+    NothingPending,
+    /// No such ban or allow entry (404).
+    #[error("{0} is not in the list")]
+    NotFound(IpAddr),
+    /// The kernel refused or could not be reached (503); nothing changed there.
+    #[error("the kernel firewall could not be changed: {0}")]
+    Kernel(FirewallError),
+    /// Not the caller's fault (500, logged).
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<sea_orm::DbErr> for FirewallServiceError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Internal(Internal::Db(e))
+    }
+}
+
+impl From<FirewallError> for FirewallServiceError {
+    fn from(e: FirewallError) -> Self {
+        Self::Kernel(e)
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn remaining_secs(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    u64::try_from((until - now).num_seconds()).unwrap_or(0)
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> Internal {
+    Internal::Corrupt(format!("{what}: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Policy
+// ---------------------------------------------------------------------------------------
+
+/// The stored policy (checked) and its version; the default when none was stored yet.
+pub async fn load_policy(
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<(CheckedFirewallPolicy, i32), Internal> {
+    let Some(row) = firewall_policy::Entity::find_by_id(1).one(db).await? else {
+        let checked = FirewallPolicy::default()
+            .check()
+            .map_err(|e| corrupt("default firewall policy", e))?;
+        return Ok((checked, 0));
+    };
+    let raw: FirewallPolicy =
+        serde_json::from_str(&row.body).map_err(|e| corrupt("firewall_policy", e))?;
+    let checked = raw.check().map_err(|e| corrupt("firewall_policy", e))?;
+    Ok((checked, row.version))
+}
+
+/// Replaces the stored policy after checking it. Takes effect in the kernel only with
+/// [`apply`].
+pub async fn update_policy(
+    state: &AppState,
+    admin: &Admin,
+    raw: FirewallPolicy,
+) -> Result<(CheckedFirewallPolicy, i32), FirewallServiceError> {
+    let checked = match raw.check() {
+        Ok(c) => c,
+        Err(e) => {
+            let detail = format!("refused: {e}");
+            audit::record(
+                &state.db,
+                Record::by_caller(admin.caller(), Action::FirewallPolicyUpdate, false, &detail),
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    let _guard = state.firewall_lock.lock().await;
+    let body =
+        serde_json::to_string(checked.policy()).map_err(|e| corrupt("serialising policy", e))?;
+    let txn = state.db.begin().await?;
+    let (_, version) = load_policy(&txn).await?;
+    let version = version + 1;
+    firewall_policy::Entity::insert(firewall_policy::ActiveModel {
+        id: Set(1),
+        body: Set(body),
+        version: Set(version),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(firewall_policy::Column::Id)
+            .update_columns([
+                firewall_policy::Column::Body,
+                firewall_policy::Column::Version,
+                firewall_policy::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+    let detail = format!("firewall policy version {version}");
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::FirewallPolicyUpdate, true, &detail),
+    )
+    .await?;
+    Ok((checked, version))
+}
+
+/// The settings the console's form edits.
+#[must_use]
+pub fn settings_of(policy: &FirewallPolicy) -> FirewallSettings {
+    FirewallSettings {
+        enabled: policy.enabled,
+        sip_udp_port: policy.sip_udp_port,
+        sip_tcp_port: policy.sip_tcp_port,
+        sip_tls_port: policy.sip_tls_port,
+        ami_port: policy.ami_port,
+        console_port: policy.console_port,
+        restrict_console: policy.restrict_console,
+        trusted_networks: policy.trusted_networks.clone(),
+        admin_networks: policy.admin_networks.clone(),
+        ami_networks: policy.ami_networks.clone(),
+        blocklist: policy.blocklist.clone(),
+        confirm_window_secs: policy.confirm_window_secs,
+    }
+}
+
+/// The stored policy with the console form's settings applied (rate tiers kept).
+#[must_use]
+pub fn with_settings(mut policy: FirewallPolicy, s: FirewallSettings) -> FirewallPolicy {
+    policy.enabled = s.enabled;
+    policy.sip_udp_port = s.sip_udp_port;
+    policy.sip_tcp_port = s.sip_tcp_port;
+    policy.sip_tls_port = s.sip_tls_port;
+    policy.ami_port = s.ami_port;
+    policy.console_port = s.console_port;
+    policy.restrict_console = s.restrict_console;
+    policy.trusted_networks = s.trusted_networks;
+    policy.admin_networks = s.admin_networks;
+    policy.ami_networks = s.ami_networks;
+    policy.blocklist = s.blocklist;
+    policy.confirm_window_secs = s.confirm_window_secs;
+    policy
+}
+
+/// The rate tiers, one line per meter.
+#[must_use]
+pub fn rate_lines(policy: &FirewallPolicy) -> Vec<String> {
+    let r = &policy.rate_limits;
+    let line = |name: &str, t: &RateTiers| {
+        format!(
+            "{name}: known sources {}/min (burst {}), others {}/min (burst {})",
+            t.known.per_minute, t.known.burst, t.unknown.per_minute, t.unknown.burst
+        )
+    };
+    vec![
+        line("REGISTER", &r.register),
+        line("INVITE", &r.invite),
+        line("OPTIONS", &r.options),
+        line("TCP/TLS connections", &r.tcp_connections),
+    ]
+}
+
+/// The stored policy, where the kernel stands, and the lockout preview.
+pub async fn status(state: &AppState) -> Result<(FirewallPolicy, FirewallStatus), Internal> {
+    let (checked, version) = load_policy(&state.db).await?;
+    let carry = stored_state(state).await?;
+    let (table, live, pending) = match kernel_record(state).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the firewall's state file");
+            (TableState::NotApplied, None, None)
+        }
+    };
+    let peers = peers(state).await;
+    let lockout = preview_lockout(&checked, &carry, &peers);
+    let status = FirewallStatus {
+        version,
+        table,
+        stored_is_live: live.as_ref() == Some(checked.policy()),
+        revert_at: pending
+            .as_ref()
+            .map(|p| rfc3339(DateTime::<Utc>::from(p.deadline()))),
+        revert_in_secs: pending.as_ref().map(|p| p.remaining().as_secs()),
+        ruleset: render_ruleset(&checked, &carry).summary(),
+        lockout: lockout.iter().map(lockout_view).collect(),
+        peers_checked: peers.len(),
+    };
+    Ok((checked.policy().clone(), status))
+}
+
+/// The console's firewall page.
+pub async fn page(state: &AppState) -> Result<FirewallPage, Internal> {
+    let (policy, status) = status(state).await?;
+    Ok(FirewallPage {
+        settings: settings_of(&policy),
+        rate_limits: rate_lines(&policy),
+        status,
+    })
+}
+
+/// The stored policy's JSON ruleset, as `nft -j -f` would get it.
+pub async fn ruleset_json(state: &AppState) -> Result<String, Internal> {
+    let (checked, _) = load_policy(&state.db).await?;
+    let carry = stored_state(state).await?;
+    Ok(render_ruleset(&checked, &carry).to_json())
+}
+
+async fn kernel_record(
+    state: &AppState,
+) -> Result<(TableState, Option<FirewallPolicy>, Option<PendingApply>), FirewallError> {
+    let pending = state.firewall.pending().await?;
+    let live = state.firewall.live_policy().await?;
+    let table = match (&pending, &live) {
+        (Some(_), _) => TableState::AwaitingConfirmation,
+        (None, Some(_)) => TableState::Confirmed,
+        (None, None) => TableState::NotApplied,
+    };
+    Ok((table, live, pending))
+}
+
+fn lockout_view(l: &Lockout) -> LockoutView {
+    LockoutView {
+        kind: match l.peer.kind {
+            PeerKind::Endpoint => "endpoint",
+            PeerKind::Trunk => "trunk",
+            PeerKind::Admin => "admin",
+            PeerKind::AmiClient => "ami_client",
+        }
+        .to_owned(),
+        name: l.peer.name.clone(),
+        address: l.peer.address.to_string(),
+        reason: l.reason.to_string(),
+    }
+}
+
+/// Everyone a new ruleset must not cut off: SIP peers (trunks, registered endpoints) and
+/// the administrators signed in now, at the addresses they signed in from.
+async fn peers(state: &AppState) -> Vec<Peer> {
+    let mut peers = crate::services::sip_peers::sip_peers(state).await;
+    match signed_in_admins(state).await {
+        Ok(admins) => peers.extend(admins),
+        Err(e) => tracing::warn!(error = %e, "cannot list signed-in administrators"),
+    }
+    peers.sort_by(|a, b| (&a.name, a.address).cmp(&(&b.name, b.address)));
+    peers.dedup();
+    peers
+}
+
+async fn signed_in_admins(state: &AppState) -> Result<Vec<Peer>, Internal> {
+    let rows = session::Entity::find()
+        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .find_also_related(user::Entity)
+        .all(&state.db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(s, u)| {
+            let u = u?;
+            Some(Peer {
+                kind: PeerKind::Admin,
+                name: u.username,
+                address: s.source_ip.parse().ok()?,
+            })
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------
+// Apply, confirm, revert
+// ---------------------------------------------------------------------------------------
+
+/// Applies the stored policy provisionally: it reverts by itself unless confirmed within
+/// the policy's window. Refused when it would block a known peer, unless `force`.
+pub async fn apply(
+    state: &AppState,
+    admin: &Admin,
+    force: bool,
+) -> Result<FirewallApplied, FirewallServiceError> {
+    let _guard = state.firewall_lock.lock().await;
+    let (checked, version) = load_policy(&state.db).await?;
+    let live = state.firewall.live_policy().await?;
+    if !checked.enabled() && !live.as_ref().is_some_and(|p| p.enabled) {
+        let message =
+            "the firewall is disabled by the policy: nothing was applied to the kernel".to_owned();
+        audit::record(
+            &state.db,
+            Record::by_caller(admin.caller(), Action::FirewallApply, true, &message),
+        )
+        .await?;
+        return Ok(FirewallApplied {
+            applied: false,
+            message,
+            revert_at: None,
+            revert_in_secs: None,
+        });
+    }
+    let carry = stored_state(state).await?;
+    let lockout = preview_lockout(&checked, &carry, &peers(state).await);
+    if !lockout.is_empty() && !force {
+        let detail = format!("refused: would block {} peer(s)", lockout.len());
+        audit::record(
+            &state.db,
+            Record::by_caller(admin.caller(), Action::FirewallApply, false, &detail),
+        )
+        .await?;
+        return Err(FirewallServiceError::WouldLockOut(lockout));
+    }
+    let window = Duration::from_secs(u64::from(checked.confirm_window_secs()));
+    let outcome = match state
+        .firewall
+        .apply_carrying(&checked, window, &carry)
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            let detail = format!("failed: {e}");
+            audit::record(
+                &state.db,
+                Record::by_caller(admin.caller(), Action::FirewallApply, false, &detail),
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    let deadline = rfc3339(DateTime::<Utc>::from(outcome.pending.deadline()));
+    let message = if checked.enabled() {
+        format!(
+            "policy version {version} is live; it reverts at {deadline} unless confirmed ({} peer(s) it blocks were accepted)",
+            lockout.len()
+        )
+    } else {
+        format!(
+            "the firewall is disabled: table inet sipwarden was removed; this reverts at {deadline} unless confirmed"
+        )
+    };
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::FirewallApply, true, &message),
+    )
+    .await?;
+    Ok(FirewallApplied {
+        applied: true,
+        message,
+        revert_at: Some(deadline),
+        revert_in_secs: Some(outcome.pending.remaining().as_secs()),
+    })
+}
+
+/// Makes the pending change permanent.
+pub async fn confirm(state: &AppState, admin: &Admin) -> Result<(), FirewallServiceError> {
+    let _guard = state.firewall_lock.lock().await;
+    match state.firewall.confirm().await {
+        Ok(_) => {}
+        Err(FirewallError::NothingPending) => return Err(FirewallServiceError::NothingPending),
+        Err(e) => return Err(e.into()),
+    }
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::FirewallConfirm, true, "confirmed"),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reverts the pending change now.
+pub async fn revert(state: &AppState, admin: &Admin) -> Result<(), FirewallServiceError> {
+    let _guard = state.firewall_lock.lock().await;
+    if state.firewall.revert().await?.is_none() {
+        return Err(FirewallServiceError::NothingPending);
+    }
+    audit::record(
+        &state.db,
+        Record::by_caller(
+            admin.caller(),
+            Action::FirewallRevert,
+            true,
+            "reverted by hand",
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The policy in force in the kernel when sipwarden's table is live and enabled.
+async fn live_enabled(state: &AppState) -> Option<CheckedFirewallPolicy> {
+    match state.firewall.live_policy().await {
+        Ok(Some(p)) if p.enabled => p.check().ok(),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the firewall's state file");
+            None
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bans
+// ---------------------------------------------------------------------------------------
+
+/// Who asks for a ban.
+#[derive(Debug, Clone, Copy)]
+pub enum BanOrigin<'a> {
+    /// An administrator over the API or the console.
+    Admin(&'a Admin),
+    /// The guard's enforcer.
+    Guard,
+}
+
+/// A ban request, as the API takes it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewBan {
+    pub address: String,
+    /// Seconds (default one hour, at most a year).
+    #[serde(default)]
+    pub duration_secs: Option<u32>,
+    pub reason: String,
+}
+
+fn parse_address(field: &'static str, text: &str) -> Result<IpAddr, FirewallServiceError> {
+    let address: IpAddr = text
+        .trim()
+        .parse()
+        .map_err(|_| FirewallServiceError::BadValue {
+            field,
+            reason: format!("`{}` is not an IPv4 or IPv6 address", clip(text)),
+        })?;
+    let address = address.to_canonical();
+    if address.is_unspecified() || address.is_multicast() {
+        return Err(FirewallServiceError::BadValue {
+            field,
+            reason: format!("{address} is not a single source address"),
+        });
+    }
+    Ok(address)
+}
+
+/// At most 60 characters of untrusted text, for an error message.
+fn clip(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+fn check_text(
+    field: &'static str,
+    text: &str,
+    required: bool,
+) -> Result<String, FirewallServiceError> {
+    let text = text.trim();
+    if required && text.is_empty() {
+        return Err(FirewallServiceError::BadValue {
+            field,
+            reason: "must not be empty".to_owned(),
+        });
+    }
+    if text.chars().count() > MAX_TEXT {
+        return Err(FirewallServiceError::BadValue {
+            field,
+            reason: format!("at most {MAX_TEXT} characters"),
+        });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(FirewallServiceError::BadValue {
+            field,
+            reason: "must not contain control characters (line breaks, tabs, NUL)".to_owned(),
+        });
+    }
+    Ok(text.to_owned())
+}
+
+/// Why `address` may not be banned, if it may not: it is loopback, or trusted by the policy
+/// or the temporary allowlist (allowlisted sources are never dropped).
+async fn ban_refusal(state: &AppState, address: IpAddr) -> Result<Option<String>, Internal> {
+    if address.is_loopback() {
+        return Ok(Some(format!(
+            "{address} is loopback: sipwarden's own traffic is never banned"
+        )));
+    }
+    let (checked, _) = load_policy(&state.db).await?;
+    if let Some(network) = checked.pinned_allow_covering(address) {
+        return Ok(Some(format!(
+            "{address} is inside {network}, which the firewall policy trusts; remove it from trusted_networks or admin_networks first"
+        )));
+    }
+    let now = Utc::now();
+    if let Some(entry) = allow_entry::Entity::find_by_id(address.to_string())
+        .filter(allow_entry::Column::ExpiresAt.gt(now))
+        .one(&state.db)
+        .await?
+    {
+        return Ok(Some(format!(
+            "{address} is on the temporary allowlist until {}; remove it there first",
+            rfc3339(entry.expires_at)
+        )));
+    }
+    Ok(None)
+}
+
+/// Bans a source: stored first, then put into the kernel (with its running flows ended)
+/// when the firewall is live.
+pub async fn ban(
+    state: &AppState,
+    origin: BanOrigin<'_>,
+    new: NewBan,
+) -> Result<BanAdded, FirewallServiceError> {
+    let address = parse_address("address", &new.address)?;
+    let reason = check_text("reason", &new.reason, true)?;
+    let secs = new.duration_secs.unwrap_or(DEFAULT_BAN_SECS);
+    if !(1..=MAX_BAN_SECS).contains(&secs) {
+        return Err(FirewallServiceError::BadValue {
+            field: "duration_secs",
+            reason: format!(
+                "must be between 1 and {MAX_BAN_SECS} seconds (a year); use the blocklist for longer"
+            ),
+        });
+    }
+    if let Some(why) = ban_refusal(state, address).await? {
+        if let BanOrigin::Admin(admin) = origin {
+            let detail = format!("{address}: refused: {why}");
+            audit::record(
+                &state.db,
+                Record::by_caller(admin.caller(), Action::BanAdd, false, &detail),
+            )
+            .await?;
+        }
+        return Err(FirewallServiceError::NotBannable(why));
+    }
+    let now = Utc::now();
+    let expires = now + chrono::Duration::seconds(i64::from(secs));
+    let (origin_name, actor) = match origin {
+        BanOrigin::Admin(a) => ("api", Some(a.caller().username.clone())),
+        BanOrigin::Guard => ("guard", None),
+    };
+    let previous = ban::Entity::find_by_id(address.to_string())
+        .one(&state.db)
+        .await?;
+    let row = ban::ActiveModel {
+        address: Set(address.to_string()),
+        reason: Set(reason.clone()),
+        origin: Set(origin_name.to_owned()),
+        actor: Set(actor.clone()),
+        created_at: Set(now),
+        expires_at: Set(Some(expires)),
+        offences: Set(previous.map_or(1, |p| p.offences.saturating_add(1))),
+    };
+    let row = ban::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(ban::Column::Address)
+                .update_columns([
+                    ban::Column::Reason,
+                    ban::Column::Origin,
+                    ban::Column::Actor,
+                    ban::Column::CreatedAt,
+                    ban::Column::ExpiresAt,
+                    ban::Column::Offences,
+                ])
+                .to_owned(),
+        )
+        .exec_with_returning(&state.db)
+        .await?;
+    let (in_kernel, flows_deleted, note) = if live_enabled(state).await.is_some() {
+        match state
+            .firewall
+            .ban(address, Duration::from_secs(u64::from(secs)))
+            .await
+        {
+            Ok(outcome) => (true, outcome.flows_deleted, None),
+            Err(e) => {
+                tracing::error!(error = %e, %address, "ban stored but not in the kernel");
+                (
+                    false,
+                    0,
+                    Some(format!("stored, but the kernel refused it: {e}")),
+                )
+            }
+        }
+    } else {
+        (
+            false,
+            0,
+            Some(
+                "stored; the firewall is not applied, so the ban goes into the kernel with the next apply"
+                    .to_owned(),
+            ),
+        )
+    };
+    if let BanOrigin::Admin(admin) = origin {
+        let detail = format!(
+            "{address} for {secs} s ({reason}); in kernel: {in_kernel}, flows ended: {flows_deleted}"
+        );
+        audit::record(
+            &state.db,
+            Record::by_caller(admin.caller(), Action::BanAdd, true, &detail),
+        )
+        .await?;
+    }
+    Ok(BanAdded {
+        ban: ban_view(&row, now),
+        in_kernel,
+        flows_deleted,
+        note,
+    })
+}
+
+fn ban_view(row: &ban::Model, now: DateTime<Utc>) -> BanView {
+    BanView {
+        address: row.address.clone(),
+        reason: row.reason.clone(),
+        origin: row.origin.clone(),
+        actor: row.actor.clone(),
+        created_at: rfc3339(row.created_at),
+        expires_at: row.expires_at.map(rfc3339),
+        remaining_secs: row.expires_at.map(|e| remaining_secs(e, now)),
+        offences: row.offences,
+    }
+}
+
+/// The bans in force, newest first.
+pub async fn bans(state: &AppState) -> Result<Vec<BanView>, Internal> {
+    let now = Utc::now();
+    Ok(active_bans(state, now)
+        .await?
+        .iter()
+        .map(|r| ban_view(r, now))
+        .collect())
+}
+
+async fn active_bans(state: &AppState, now: DateTime<Utc>) -> Result<Vec<ban::Model>, Internal> {
+    Ok(ban::Entity::find()
+        .filter(
+            Condition::any()
+                .add(ban::Column::ExpiresAt.is_null())
+                .add(ban::Column::ExpiresAt.gt(now)),
+        )
+        .order_by_desc(ban::Column::CreatedAt)
+        .all(&state.db)
+        .await?)
+}
+
+/// Lifts a ban (the row stays, expired, so repeat offences are still counted).
+pub async fn unban(
+    state: &AppState,
+    admin: &Admin,
+    address: &str,
+) -> Result<(), FirewallServiceError> {
+    let address = parse_address("address", address)?;
+    let now = Utc::now();
+    let row = ban::Entity::find_by_id(address.to_string())
+        .filter(
+            Condition::any()
+                .add(ban::Column::ExpiresAt.is_null())
+                .add(ban::Column::ExpiresAt.gt(now)),
+        )
+        .one(&state.db)
+        .await?
+        .ok_or(FirewallServiceError::NotFound(address))?;
+    ban::Entity::update(ban::ActiveModel {
+        address: Set(row.address),
+        expires_at: Set(Some(now)),
+        ..Default::default()
+    })
+    .exec(&state.db)
+    .await?;
+    if live_enabled(state).await.is_some() {
+        state.firewall.unban(address).await?;
+    }
+    let detail = address.to_string();
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::BanRemove, true, &detail),
+    )
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Allowlist
+// ---------------------------------------------------------------------------------------
+
+/// A temporary allow request, as the API takes it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAllow {
+    /// The address to trust; the caller's own address when absent.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// For how long (1 to 168 hours).
+    pub hours: u32,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The allowlist: the policy's pinned networks and the unexpired temporary entries.
+pub async fn allowlist(state: &AppState, you: IpAddr) -> Result<AllowlistView, Internal> {
+    let (checked, _) = load_policy(&state.db).await?;
+    let policy = checked.policy();
+    let pinned = policy
+        .trusted_networks
+        .iter()
+        .map(|n| PinnedView {
+            network: n.clone(),
+            list: "trusted_networks".to_owned(),
+        })
+        .chain(policy.admin_networks.iter().map(|n| PinnedView {
+            network: n.clone(),
+            list: "admin_networks".to_owned(),
+        }))
+        .collect();
+    let now = Utc::now();
+    let temporary = allow_entry::Entity::find()
+        .filter(allow_entry::Column::ExpiresAt.gt(now))
+        .order_by_asc(allow_entry::Column::ExpiresAt)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| AllowEntryView {
+            address: r.address,
+            note: r.note,
+            actor: r.actor,
+            created_at: rfc3339(r.created_at),
+            expires_at: rfc3339(r.expires_at),
+            remaining_secs: remaining_secs(r.expires_at, now),
+        })
+        .collect();
+    Ok(AllowlistView {
+        pinned,
+        temporary,
+        your_address: you.to_canonical().to_string(),
+    })
+}
+
+/// Trusts an address (the caller's own when none is given) for some hours: it is never
+/// dropped meanwhile, even when banned.
+pub async fn allow(
+    state: &AppState,
+    admin: &Admin,
+    new: NewAllow,
+) -> Result<AllowEntryView, FirewallServiceError> {
+    let address = match &new.address {
+        Some(text) if !text.trim().is_empty() => parse_address("address", text)?,
+        _ => admin.caller().source_ip.to_canonical(),
+    };
+    if !(1..=MAX_ALLOW_HOURS).contains(&new.hours) {
+        return Err(FirewallServiceError::BadValue {
+            field: "hours",
+            reason: format!(
+                "must be between 1 and {MAX_ALLOW_HOURS}; trust for longer belongs in the policy's trusted_networks"
+            ),
+        });
+    }
+    let note = check_text("note", &new.note, false)?;
+    let (checked, _) = load_policy(&state.db).await?;
+    if let Some(network) = checked.pinned_allow_covering(address) {
+        return Err(FirewallServiceError::AlreadyTrusted(format!(
+            "{address} is already trusted by the policy (inside {network})"
+        )));
+    }
+    let now = Utc::now();
+    let expires = now + chrono::Duration::hours(i64::from(new.hours));
+    let row = allow_entry::ActiveModel {
+        address: Set(address.to_string()),
+        note: Set(note.clone()),
+        actor: Set(admin.caller().username.clone()),
+        created_at: Set(now),
+        expires_at: Set(expires),
+    };
+    allow_entry::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(allow_entry::Column::Address)
+                .update_columns([
+                    allow_entry::Column::Note,
+                    allow_entry::Column::Actor,
+                    allow_entry::Column::CreatedAt,
+                    allow_entry::Column::ExpiresAt,
+                ])
+                .to_owned(),
+        )
+        .exec(&state.db)
+        .await?;
+    let in_kernel = match live_enabled(state).await {
+        Some(live) => {
+            let secs = new.hours.saturating_mul(3600);
+            state
+                .firewall
+                .allow_many(&live, &[TimedAddress::expiring(address, secs)])
+                .await?;
+            true
+        }
+        None => false,
+    };
+    let detail = format!(
+        "{address} for {} h ({note}); in kernel: {in_kernel}",
+        new.hours
+    );
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::AllowAdd, true, &detail),
+    )
+    .await?;
+    Ok(AllowEntryView {
+        address: address.to_string(),
+        note,
+        actor: admin.caller().username.clone(),
+        created_at: rfc3339(now),
+        expires_at: rfc3339(expires),
+        remaining_secs: remaining_secs(expires, now),
+    })
+}
+
+/// Ends a temporary allow entry.
+pub async fn disallow(
+    state: &AppState,
+    admin: &Admin,
+    address: &str,
+) -> Result<(), FirewallServiceError> {
+    let address = parse_address("address", address)?;
+    let deleted = allow_entry::Entity::delete_by_id(address.to_string())
+        .filter(allow_entry::Column::ExpiresAt.gt(Utc::now()))
+        .exec(&state.db)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(FirewallServiceError::NotFound(address));
+    }
+    if let Some(live) = live_enabled(state).await {
+        state.firewall.disallow_many(&live, &[address]).await?;
+    }
+    let detail = address.to_string();
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::AllowRemove, true, &detail),
+    )
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Start-up
+// ---------------------------------------------------------------------------------------
+
+/// The unexpired bans and allow entries of the database, with the whole seconds they have
+/// left: what the kernel must hold.
+pub async fn stored_state(state: &AppState) -> Result<DynamicState, Internal> {
+    let now = Utc::now();
+    let bans = active_bans(state, now)
+        .await?
+        .iter()
+        .filter_map(|r| {
+            let address: IpAddr = r.address.parse().ok()?;
+            Some(match r.expires_at {
+                None => TimedAddress::permanent(address),
+                Some(e) => TimedAddress::expiring(
+                    address,
+                    u32::try_from(remaining_secs(e, now)).unwrap_or(u32::MAX),
+                ),
+            })
+        })
+        .filter(|t| t.timeout_secs != Some(0))
+        .collect();
+    let temporary_allows = allow_entry::Entity::find()
+        .filter(allow_entry::Column::ExpiresAt.gt(now))
+        .all(&state.db)
+        .await?
+        .iter()
+        .filter_map(|r| {
+            let address: IpAddr = r.address.parse().ok()?;
+            let secs = u32::try_from(remaining_secs(r.expires_at, now)).unwrap_or(u32::MAX);
+            (secs > 0).then(|| TimedAddress::expiring(address, secs))
+        })
+        .collect();
+    Ok(DynamicState {
+        bans,
+        temporary_allows,
+        known_good: Vec::new(),
+    })
+}
+
+/// What start-up did to the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// Bans put back.
+    pub bans: usize,
+    /// Temporary allow entries put back.
+    pub allows: usize,
+}
+
+/// Start-up: settles a change left pending by the previous run (revert or re-arm), then
+/// puts the confirmed table and the stored bans and allows back into the kernel (a reboot
+/// empties it). Does nothing to the kernel when no enabled policy was ever applied.
+pub async fn restore_at_startup(
+    state: &AppState,
+) -> Result<Option<Restored>, FirewallServiceError> {
+    let _guard = state.firewall_lock.lock().await;
+    match state.firewall.resume().await? {
+        crate::firewall::Resumed::NothingPending => {}
+        crate::firewall::Resumed::Reverted(_) => {
+            tracing::warn!(
+                "an unconfirmed firewall change expired while sipwarden was stopped; the previous ruleset is back"
+            );
+        }
+        crate::firewall::Resumed::Rearmed(p) => tracing::warn!(
+            revert_in_secs = p.remaining().as_secs(),
+            "a firewall change is still waiting for confirmation"
+        ),
+    }
+    let Some(live) = live_enabled(state).await else {
+        return Ok(None);
+    };
+    let carry = stored_state(state).await?;
+    if state.firewall.pending().await?.is_some() {
+        // The provisional table is in the kernel as applied; add what the database holds.
+        let entries: Vec<TimedAddress> = carry.bans.clone();
+        state.firewall.ban_in_kernel(&entries).await?;
+        state
+            .firewall
+            .allow_many(&live, &carry.temporary_allows)
+            .await?;
+    } else {
+        state.firewall.reload_committed(&carry).await?;
+    }
+    Ok(Some(Restored {
+        bans: carry.bans.len(),
+        allows: carry.temporary_allows.len(),
+    }))
+}

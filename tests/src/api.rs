@@ -1,0 +1,71 @@
+//! A signed-in REST client for tests: JSON in, status and JSON out.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::server::TestServer;
+
+/// A client holding a session cookie and its CSRF token, for one server. It works inside
+/// whatever network namespace the calling thread is in.
+#[derive(Debug, Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    csrf: String,
+    base: String,
+}
+
+impl Api {
+    /// Signs in as `username`.
+    ///
+    /// # Panics
+    /// When the sign-in fails (a test precondition).
+    pub async fn sign_in_as(server: &TestServer, username: &str, password: &str) -> Api {
+        let (client, csrf) = server
+            .api_sign_in(username, password)
+            .await
+            .expect("signing in over the API");
+        Api {
+            client,
+            csrf,
+            base: server.base.clone(),
+        }
+    }
+
+    /// Signs in as the default administrator.
+    pub async fn sign_in(server: &TestServer) -> Api {
+        Self::sign_in_as(server, "admin", crate::server::ADMIN_PASSWORD).await
+    }
+
+    /// Sends `method path` with an optional JSON body and the CSRF header; returns the status
+    /// and the body as JSON (`Null` when it is not JSON).
+    ///
+    /// # Panics
+    /// When the request cannot be sent at all.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .timeout(Duration::from_secs(120));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("sending the request");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `POST path body`, asserting 201 Created; returns the created object.
+    ///
+    /// # Panics
+    /// When the answer is not 201.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let (status, created) = self.call("POST", path, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created
+    }
+}
