@@ -26,6 +26,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// What the live guard does with its ban decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardMode {
+    /// Bans go into the kernel (and the database).
+    #[default]
+    Enforce,
+    /// Decisions are only logged: for trying a policy first.
+    LogOnly,
+    /// No guard (no AMI tap).
+    Off,
+}
+
 /// The validated configuration of one sipwarden process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +65,8 @@ pub struct Config {
     pub asterisk_ami_host: IpAddr,
     /// Seconds to wait for any one AMI answer.
     pub asterisk_ami_timeout_secs: u32,
+    /// The live guard: `enforce` (default), `log_only` or `off`.
+    pub guard_mode: GuardMode,
 }
 
 impl Default for Config {
@@ -67,6 +82,7 @@ impl Default for Config {
             asterisk_config_dir: None,
             asterisk_ami_host: IpAddr::from([127, 0, 0, 1]),
             asterisk_ami_timeout_secs: 10,
+            guard_mode: GuardMode::Enforce,
         }
     }
 }

@@ -108,6 +108,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
     }
 
+    // Kept for the life of the server: dropping it would not stop the tap (a detached task),
+    // but the handle is what later readers of the guard's state use.
+    let _guard = crate::guard::runtime::start(&state).await;
+
     let purge_db = state.db.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));

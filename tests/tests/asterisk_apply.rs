@@ -239,11 +239,35 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
         "{contacts}"
     );
 
-    // 4. A change goes live with the next apply.
+    // 4. A change goes live with the next apply. And the firewall's lockout preview sees
+    //    Alice registered from the client: a blocklist over the office would cut her off.
+    let client_ip = lab.host("client").ipv4.to_string();
+    let preview_alice = alice_id.clone();
     let (server, carol_id, second_live) = lab
         .ns("pbx")
         .block_on(async move {
             let api = Api::sign_in(&server).await;
+            let mut policy = api.call("GET", "/api/v1/firewall", None).await.1["policy"].clone();
+            policy["blocklist"] = json!([Net::Office.cidr_v4()]);
+            let (status, doc) = api.call("PUT", "/api/v1/firewall", Some(policy)).await;
+            assert_eq!(status, StatusCode::OK, "{doc}");
+            let lockout = doc["status"]["lockout"].as_array().unwrap();
+            assert!(
+                lockout.iter().any(|l| l["kind"] == "endpoint"
+                    && l["name"] == preview_alice.as_str()
+                    && l["address"] == client_ip.as_str()),
+                "the registered phone is in the lockout preview: {doc}"
+            );
+            let (status, problem) = api.call("POST", "/api/v1/firewall/apply", None).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+            eprintln!(
+                "{TEST}: lockout preview: {}",
+                lockout
+                    .iter()
+                    .map(|l| format!("{} {} at {}", l["kind"], l["name"], l["address"]))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
             let carol = api
                 .create(
                     "/api/v1/endpoints",

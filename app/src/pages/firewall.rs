@@ -145,7 +145,7 @@ fn FirewallBody(
             <h2>"Lockout preview"</h2>
             {if no_lockout {
                 view! {
-                    <p id="lockout-none">"None of the " {peers_checked} " peers known now (trunks, registered endpoints, signed-in administrators) would be blocked by the stored policy."</p>
+                    <p id="lockout-none">"None of the " {peers_checked} " peer(s) known now (trunks, registered endpoints, signed-in administrators) would be blocked by the stored policy."</p>
                 }.into_any()
             } else {
                 view! {

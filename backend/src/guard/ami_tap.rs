@@ -83,7 +83,12 @@ async fn run(config: AmiTapConfig, guard: Arc<Guard>, state: watch::Sender<TapSt
             }
             Err(e) => e.to_string(),
         };
-        tracing::warn!(addr = %config.addr, "AMI security tap down ({why}); retrying in {pause:?}");
+        // Said loudly once per outage (the guard is blind meanwhile), quietly on each retry.
+        if matches!(*state.borrow(), TapState::Disconnected(_)) {
+            tracing::debug!(addr = %config.addr, "AMI security tap still down ({why}); retrying in {pause:?}");
+        } else {
+            tracing::warn!(addr = %config.addr, "AMI security tap down, the guard is blind ({why}); retrying with growing pauses");
+        }
         let _ = state.send(TapState::Disconnected(why));
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(30));

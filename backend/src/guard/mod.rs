@@ -6,6 +6,7 @@
 //! lock is released, so a slow kernel call never stalls the taps.
 
 pub mod ami_tap;
+pub mod runtime;
 
 use std::sync::{Arc, Mutex};
 

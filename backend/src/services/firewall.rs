@@ -590,38 +590,11 @@ pub async fn ban(
         return Err(FirewallServiceError::NotBannable(why));
     }
     let now = Utc::now();
-    let expires = now + chrono::Duration::seconds(i64::from(secs));
     let (origin_name, actor) = match origin {
         BanOrigin::Admin(a) => ("api", Some(a.caller().username.clone())),
         BanOrigin::Guard => ("guard", None),
     };
-    let previous = ban::Entity::find_by_id(address.to_string())
-        .one(&state.db)
-        .await?;
-    let row = ban::ActiveModel {
-        address: Set(address.to_string()),
-        reason: Set(reason.clone()),
-        origin: Set(origin_name.to_owned()),
-        actor: Set(actor.clone()),
-        created_at: Set(now),
-        expires_at: Set(Some(expires)),
-        offences: Set(previous.map_or(1, |p| p.offences.saturating_add(1))),
-    };
-    let row = ban::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(ban::Column::Address)
-                .update_columns([
-                    ban::Column::Reason,
-                    ban::Column::Origin,
-                    ban::Column::Actor,
-                    ban::Column::CreatedAt,
-                    ban::Column::ExpiresAt,
-                    ban::Column::Offences,
-                ])
-                .to_owned(),
-        )
-        .exec_with_returning(&state.db)
-        .await?;
+    let row = store_ban(state, address, secs, &reason, origin_name, actor).await?;
     let (in_kernel, flows_deleted, note) = if live_enabled(state).await.is_some() {
         match state
             .firewall
@@ -664,6 +637,74 @@ pub async fn ban(
         flows_deleted,
         note,
     })
+}
+
+/// The guard's ban: into the kernel first (every millisecond counts: each one lets more
+/// guesses through), then into the database, so it survives a restart and shows in the API.
+/// Refusals (an address that is trusted after all) are logged, never an error: the guard has
+/// nobody to answer to.
+pub async fn ban_from_guard(
+    state: &AppState,
+    address: IpAddr,
+    duration: Duration,
+    reason: &str,
+) {
+    let address = address.to_canonical();
+    if let Ok(Some(why)) = ban_refusal(state, address).await {
+        tracing::info!(%address, why, "guard ban not carried out");
+        return;
+    }
+    if live_enabled(state).await.is_some()
+        && let Err(e) = state.firewall.ban(address, duration).await
+    {
+        tracing::error!(error = %e, %address, "guard ban did not reach the kernel");
+    }
+    let secs = u32::try_from(duration.as_secs())
+        .unwrap_or(MAX_BAN_SECS)
+        .clamp(1, MAX_BAN_SECS);
+    if let Err(e) = store_ban(state, address, secs, reason, "guard", None).await {
+        tracing::error!(error = %e, %address, "guard ban not stored");
+    }
+}
+
+/// Upserts the ban row, counting the offence.
+async fn store_ban(
+    state: &AppState,
+    address: IpAddr,
+    secs: u32,
+    reason: &str,
+    origin: &str,
+    actor: Option<String>,
+) -> Result<ban::Model, Internal> {
+    let now = Utc::now();
+    let expires = now + chrono::Duration::seconds(i64::from(secs));
+    let previous = ban::Entity::find_by_id(address.to_string())
+        .one(&state.db)
+        .await?;
+    let row = ban::ActiveModel {
+        address: Set(address.to_string()),
+        reason: Set(reason.to_owned()),
+        origin: Set(origin.to_owned()),
+        actor: Set(actor),
+        created_at: Set(now),
+        expires_at: Set(Some(expires)),
+        offences: Set(previous.map_or(1, |p| p.offences.saturating_add(1))),
+    };
+    Ok(ban::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(ban::Column::Address)
+                .update_columns([
+                    ban::Column::Reason,
+                    ban::Column::Origin,
+                    ban::Column::Actor,
+                    ban::Column::CreatedAt,
+                    ban::Column::ExpiresAt,
+                    ban::Column::Offences,
+                ])
+                .to_owned(),
+        )
+        .exec_with_returning(&state.db)
+        .await?)
 }
 
 fn ban_view(row: &ban::Model, now: DateTime<Utc>) -> BanView {

@@ -1,0 +1,189 @@
+//! The firewall pages in headless Debian Chromium: ban an attacker from the Bans page, see the
+//! refusal for loopback, lift the ban; trust the current address on the Allowlist page; the
+//! Firewall page shows the lockout preview and the rendered ruleset.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use tests::browser::Browser;
+use tests::server::{ADMIN_PASSWORD, TestServer, site_dir};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the hydration bundle has loaded on the current page.
+async fn hydrated(browser: &Browser) {
+    browser
+        .wait_for(
+            "performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))",
+            WAIT,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
+    let test = "ban_unban_and_trust_from_the_console_in_a_real_browser";
+    if !site_dir().join("pkg/sipwarden.wasm").is_file() {
+        tests::root::skip(
+            test,
+            "the hydration bundle is not built (run `make site`; `make test` does)",
+        );
+        return;
+    }
+    let Some(browser) = Browser::start(test).await.unwrap() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let c = &browser.client;
+
+    c.goto(&server.url("/login")).await.unwrap();
+    hydrated(&browser).await;
+    fill(c, "input[name=username]", "admin").await;
+    fill(c, "input[name=password]", ADMIN_PASSWORD).await;
+    click(c, "#login-form button[type=submit]").await;
+    browser
+        .wait_for("location.pathname === '/'", WAIT)
+        .await
+        .unwrap();
+
+    // Bans: ban an attacker.
+    c.goto(&server.url("/bans")).await.unwrap();
+    hydrated(&browser).await;
+    browser
+        .wait_for("document.querySelector('#no-bans') !== null", WAIT)
+        .await
+        .unwrap();
+    fill(c, "#ban-form input[name=address]", "203.0.113.7").await;
+    fill(c, "#ban-form input[name=duration_minutes]", "10").await;
+    fill(c, "#ban-form input[name=reason]", "svcrack seen in the log").await;
+    click(c, "#ban").await;
+    browser
+        .wait_for(
+            "document.querySelector('#bans-table') && document.querySelector('#bans-table').textContent.includes('203.0.113.7') && document.querySelector('#bans-table').textContent.includes('svcrack seen in the log')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let row = c
+        .find(Locator::Css("#bans-table tbody tr"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(row.contains("admin"), "who banned it: {row}");
+    assert!(row.contains("min"), "time left: {row}");
+    browser.screenshot("bans").await.unwrap();
+
+    // Loopback cannot be banned: the page says why, and the ban list is unchanged.
+    fill(c, "#ban-form input[name=address]", "127.0.0.1").await;
+    fill(c, "#ban-form input[name=reason]", "oops").await;
+    click(c, "#ban").await;
+    browser
+        .wait_for(
+            "[...document.querySelectorAll('p.error')].some(p => p.textContent.includes('cannot be banned'))",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        c.find_all(Locator::Css("#bans-table tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Unban.
+    click(c, "#bans-table button.unban").await;
+    browser
+        .wait_for("document.querySelector('#no-bans') !== null", WAIT)
+        .await
+        .unwrap();
+
+    // Allowlist: trust my current address (empty field = the address the browser comes from).
+    c.goto(&server.url("/allowlist")).await.unwrap();
+    hydrated(&browser).await;
+    browser
+        .wait_for("document.querySelector('#your-address') !== null", WAIT)
+        .await
+        .unwrap();
+    let yours = c
+        .find(Locator::Css("#your-address"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(yours, "127.0.0.1");
+    fill(c, "#allow-form input[name=note]", "on call tonight").await;
+    click(c, "#trust").await;
+    browser
+        .wait_for(
+            "document.querySelector('#allow-table') && document.querySelector('#allow-table').textContent.includes('127.0.0.1') && document.querySelector('#allow-table').textContent.includes('on call tonight')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    browser.screenshot("allowlist").await.unwrap();
+
+    // Firewall: nothing applied yet, nobody locked out, the ruleset shown.
+    c.goto(&server.url("/firewall")).await.unwrap();
+    browser
+        .wait_for("document.querySelector('#lockout-none') !== null && document.querySelector('#ruleset') !== null", WAIT)
+        .await
+        .unwrap();
+    let state = c
+        .find(Locator::Css("#table-state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(state.starts_with("not applied"), "{state}");
+    let ruleset = c
+        .find(Locator::Css("#ruleset"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ruleset.contains("5060"), "{ruleset}");
+    browser.screenshot("firewall").await.unwrap();
+
+    // The audit log has all of it.
+    c.goto(&server.url("/audit")).await.unwrap();
+    browser
+        .wait_for("document.querySelector('#audit-table') !== null", WAIT)
+        .await
+        .unwrap();
+    let audit = c
+        .find(Locator::Css("#audit-table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for action in ["ban_add", "ban_remove", "allow_add"] {
+        assert!(audit.contains(action), "{action} missing:\n{audit}");
+    }
+    browser.close().await;
+}
