@@ -40,7 +40,9 @@ pub struct RunningGuard {
 pub async fn start(state: &AppState) -> Option<RunningGuard> {
     let mode = state.config.guard_mode;
     if mode == GuardMode::Off {
-        tracing::warn!("the guard is off (guard_mode = off): nobody is watching Asterisk's security events");
+        tracing::warn!(
+            "the guard is off (guard_mode = off): nobody is watching Asterisk's security events"
+        );
         return None;
     }
     let (pbx_policy, _) = match pbx::load_policy(&state.db).await {

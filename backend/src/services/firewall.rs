@@ -643,12 +643,7 @@ pub async fn ban(
 /// guesses through), then into the database, so it survives a restart and shows in the API.
 /// Refusals (an address that is trusted after all) are logged, never an error: the guard has
 /// nobody to answer to.
-pub async fn ban_from_guard(
-    state: &AppState,
-    address: IpAddr,
-    duration: Duration,
-    reason: &str,
-) {
+pub async fn ban_from_guard(state: &AppState, address: IpAddr, duration: Duration, reason: &str) {
     let address = address.to_canonical();
     if let Ok(Some(why)) = ban_refusal(state, address).await {
         tracing::info!(%address, why, "guard ban not carried out");
