@@ -22,8 +22,8 @@ use leptos_router::{SsrMode, path};
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
     account::AccountPage, allowlist::AllowlistPage, audit::AuditPage, bans::BansPage,
-    dashboard::DashboardPage, firewall::FirewallPage, login::LoginPage, not_found::NotFound,
-    setup::SetupPage,
+    dashboard::DashboardPage, events::EventsPage, firewall::FirewallPage, login::LoginPage,
+    not_found::NotFound, setup::SetupPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("events") view=EventsPage ssr=SsrMode::Async />
                     <Route path=path!("firewall") view=FirewallPage ssr=SsrMode::Async />
                     <Route path=path!("bans") view=BansPage ssr=SsrMode::Async />
                     <Route path=path!("allowlist") view=AllowlistPage ssr=SsrMode::Async />

@@ -81,5 +81,6 @@ impl AuditPageData {
     }
 }
 
+pub mod events;
 pub mod firewall;
 pub mod pbx;

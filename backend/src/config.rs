@@ -67,6 +67,10 @@ pub struct Config {
     pub asterisk_ami_timeout_secs: u32,
     /// The live guard: `enforce` (default), `log_only` or `off`.
     pub guard_mode: GuardMode,
+    /// Guard events older than this many days are deleted.
+    pub event_retention_days: u32,
+    /// At most this many guard events are kept (the oldest go first).
+    pub event_max_rows: u64,
 }
 
 impl Default for Config {
@@ -83,6 +87,8 @@ impl Default for Config {
             asterisk_ami_host: IpAddr::from([127, 0, 0, 1]),
             asterisk_ami_timeout_secs: 10,
             guard_mode: GuardMode::Enforce,
+            event_retention_days: 30,
+            event_max_rows: 1_000_000,
         }
     }
 }
@@ -199,6 +205,11 @@ impl Config {
         if !(1..=300).contains(&self.asterisk_ami_timeout_secs) {
             return Err(ConfigError::Rule(
                 "asterisk_ami_timeout_secs must be between 1 and 300".into(),
+            ));
+        }
+        if self.event_retention_days == 0 || self.event_max_rows < 1000 {
+            return Err(ConfigError::Rule(
+                "event_retention_days must be at least 1 and event_max_rows at least 1000".into(),
             ));
         }
         if self.session_idle_hours > self.session_max_hours {

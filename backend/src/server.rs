@@ -51,6 +51,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .site_addr(config.listen)
         .build();
     let config_data_dir = config.data_dir.clone();
+    let events = crate::services::events::EventStore::spawn(db.clone());
     Ok(AppState {
         db,
         config: Arc::new(config),
@@ -64,6 +65,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             config_data_dir.join("firewall"),
         ),
         firewall_lock: Arc::default(),
+        events,
+        guard: Arc::default(),
     })
 }
 
@@ -108,9 +111,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
     }
 
-    // Kept for the life of the server: dropping it would not stop the tap (a detached task),
-    // but the handle is what later readers of the guard's state use.
-    let _guard = crate::guard::runtime::start(&state).await;
+    if let Some(running) = crate::guard::runtime::start(&state).await {
+        // Set once, here; nothing else sets it.
+        let _ = state.guard.set(running);
+    }
+    let retention_db = state.db.clone();
+    let (days, max_rows) = (
+        state.config.event_retention_days,
+        state.config.event_max_rows,
+    );
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            match crate::services::events::enforce_retention(&retention_db, days, max_rows).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "old guard events removed"),
+                Err(e) => tracing::warn!(error = %e, "cannot apply the event retention"),
+            }
+        }
+    });
 
     let purge_db = state.db.clone();
     tokio::spawn(async move {

@@ -29,6 +29,10 @@ pub struct AppState {
     /// never renders from a policy that changes under it.
     #[from_ref(skip)]
     pub firewall_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The guard's event store (writer queue, live feed).
+    pub events: crate::services::events::EventStore,
+    /// The running guard, once `serve` has started it.
+    pub guard: Arc<std::sync::OnceLock<crate::guard::runtime::RunningGuard>>,
 }
 
 /// Failure records per source address and per username.

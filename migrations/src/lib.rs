@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_accounts;
 mod m20261125_000002_pbx;
 mod m20261126_000003_firewall;
+mod m20261126_000004_events;
 
 /// The ordered list of every migration this binary knows.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_accounts::Migration),
             Box::new(m20261125_000002_pbx::Migration),
             Box::new(m20261126_000003_firewall::Migration),
+            Box::new(m20261126_000004_events::Migration),
         ]
     }
 }

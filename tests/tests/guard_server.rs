@@ -11,11 +11,40 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tests::api::Api;
 use tests::asterisk::{self, Asterisk};
+use tests::browser::Browser;
 use tests::netns::{Lab, Net};
 use tests::root;
 use tests::server::{Options, TestServer};
 
 const TEST: &str = "guard_server";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Signs the browser in as the test administrator.
+async fn sign_in(browser: &Browser, server: &TestServer) {
+    let c = &browser.client;
+    c.goto(&server.url("/login")).await.unwrap();
+    for (css, text) in [
+        ("input[name=username]", "admin"),
+        ("input[name=password]", tests::server::ADMIN_PASSWORD),
+    ] {
+        c.find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    c.find(fantoccini::Locator::Css("#login-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("location.pathname === '/'", WAIT)
+        .await
+        .unwrap();
+}
 
 fn nft_set(ns: &str, set: &str) -> String {
     let out = std::process::Command::new("ip")
@@ -136,7 +165,8 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         })
         .unwrap();
 
-    // 3. The attack.
+    // 3. The attack, watched on the live Events page in Chromium (inside the namespace, where
+    //    the server listens).
     let words = tempfile::tempdir().unwrap();
     let wordlist = words.path().join("words.txt");
     let guesses: Vec<String> = (0..60).map(|i| format!("wrong-guess-{i:02}")).collect();
@@ -148,13 +178,45 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         .arg(&wordlist)
         .args(["-p5060", &pbx_ip.to_string()])
         .env("HOME", words.path());
-    let t = Instant::now();
-    let out = tests::process::output(&mut svcrack, Duration::from_secs(120)).expect("svcrack");
-    let svcrack_took = t.elapsed();
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("wrong-guess"),
-        "svcrack cannot have found a password"
-    );
+    let watched_attacker = attacker.clone();
+    let (server, svcrack_took, screenshot) = lab
+        .ns("pbx")
+        .block_on(async move {
+            let browser = Browser::start(TEST).await.unwrap();
+            if let Some(browser) = &browser {
+                sign_in(browser, &server).await;
+                browser.client.goto(&server.url("/events")).await.unwrap();
+                browser
+                    .wait_for("document.querySelector('#taps') && document.querySelector('#taps').textContent.includes('ami: connected') && performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))", WAIT)
+                    .await
+                    .unwrap();
+                // Give the EventSource a moment to open before the first event.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let t = Instant::now();
+            let out = tokio::task::spawn_blocking(move || {
+                tests::process::output(&mut svcrack, Duration::from_secs(120)).expect("svcrack")
+            })
+            .await
+            .unwrap();
+            let took = t.elapsed();
+            assert!(
+                !String::from_utf8_lossy(&out.stdout).contains("wrong-guess"),
+                "svcrack cannot have found a password"
+            );
+            let mut screenshot = None;
+            if let Some(browser) = browser {
+                // The row arrived over the stream: only the stream fills the live rows.
+                browser
+                    .wait_for(&format!("[...document.querySelectorAll('#live-rows tr')].some(r => r.textContent.includes('{watched_attacker}') && r.textContent.includes('banned'))"), WAIT)
+                    .await
+                    .unwrap();
+                screenshot = Some(browser.screenshot("events-live-attack").await.unwrap());
+                browser.close().await;
+            }
+            (server, took, screenshot)
+        })
+        .unwrap();
 
     // 4. The ban: in the kernel, and in the API as the guard's.
     let ns = lab.ns("pbx").name().to_owned();
@@ -165,12 +227,36 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         server.log()
     );
     let attacker_for_api = attacker.clone();
+    let attacker_events = attacker.clone();
     let bans = lab
         .ns("pbx")
         .block_on(async move {
             let api = Api::sign_in(&server).await;
             let (status, bans) = api.call("GET", "/api/v1/bans", None).await;
             assert_eq!(status, StatusCode::OK);
+            let (status, events) = api
+                .call(
+                    "GET",
+                    &format!("/api/v1/events?source={attacker_events}&kind=guessing"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{events}");
+            let banned = events["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["outcome"] == "banned")
+                .count();
+            assert_eq!(banned, 1, "one guessing event led to the ban: {events}");
+            let (status, guard) = api.call("GET", "/api/v1/guard/status", None).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(guard["mode"], "enforce", "{guard}");
+            assert_eq!(guard["taps"][0]["state"], "connected", "{guard}");
+            assert!(guard["bans"].as_u64().unwrap() >= 1, "{guard}");
+            assert_eq!(guard["events_dropped"], 0, "{guard}");
+            let (status, problem) = api.call("GET", "/api/v1/events?kind=nonsense", None).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
             drop(server);
             bans
         })
@@ -198,7 +284,7 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         .count();
     eprintln!(
         "{TEST}: {failures} wrong passwords reached Asterisk before the appliance's ban \
-         (threshold 5); svcrack ran {svcrack_took:?}; whole test {:?}",
+         (threshold 5); svcrack ran {svcrack_took:?}; whole test {:?}; live page: {screenshot:?}",
         started.elapsed()
     );
     // As in guard_ami: from AMI alone the ban can land one guess late (see there).

@@ -8,6 +8,7 @@
 //! browser never receives server-side error text, and no attacker-chosen text is reflected).
 
 pub mod firewall;
+pub mod guard;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
@@ -75,6 +76,10 @@ pub enum ConsoleError {
         "The kernel firewall could not be changed, and nothing was lost. The server log says why (sipwarden needs nft and CAP_NET_ADMIN)."
     )]
     FirewallUnavailable,
+    #[error(
+        "That filter is not valid: the kind must be one of the listed kinds and the source an IP address."
+    )]
+    BadFilter,
     #[error("That request was malformed.")]
     BadRequest,
     #[error("Something went wrong on the server. It has been logged.")]
@@ -109,6 +114,7 @@ impl ConsoleError {
             ConsoleError::NothingPending => "nothing_pending",
             ConsoleError::NotListed => "not_listed",
             ConsoleError::FirewallUnavailable => "firewall_unavailable",
+            ConsoleError::BadFilter => "bad_filter",
             ConsoleError::BadRequest => "bad_request",
             ConsoleError::Internal => "internal",
         }
@@ -120,7 +126,7 @@ impl ConsoleError {
         Self::ALL.iter().copied().find(|e| e.code() == code)
     }
 
-    const ALL: [ConsoleError; 25] = [
+    const ALL: [ConsoleError; 26] = [
         ConsoleError::NotSignedIn,
         ConsoleError::Forbidden,
         ConsoleError::BadCredentials,
@@ -144,6 +150,7 @@ impl ConsoleError {
         ConsoleError::NothingPending,
         ConsoleError::NotListed,
         ConsoleError::FirewallUnavailable,
+        ConsoleError::BadFilter,
         ConsoleError::BadRequest,
         ConsoleError::Internal,
     ];

@@ -37,6 +37,7 @@ fn SignedIn(info: SessionInfo) -> impl IntoView {
             // Only pages that work are listed.
             <nav>
                 <A href="/" exact=true>"Dashboard"</A>
+                <A href="/events">"Events"</A>
                 <A href="/firewall">"Firewall"</A>
                 <A href="/bans">"Bans"</A>
                 <A href="/allowlist">"Allowlist"</A>

@@ -1,6 +1,7 @@
 //! `/bans`: the bans in force with their expiry and reason, a form to ban, and unban.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::firewall::{AddBan, RemoveBan, get_bans};
@@ -67,10 +68,11 @@ pub fn BansPage() -> impl IntoView {
                                 <tbody>
                                     {list.into_iter().map(|b| {
                                         let address = b.address.clone();
+                                        let evidence = format!("/events?source={}", b.address);
                                         let csrf = csrf.clone();
                                         view! {
                                             <tr>
-                                                <td class="address">{b.address}</td>
+                                                <td class="address">{b.address} " " <A href=evidence attr:class="evidence">"events"</A></td>
                                                 <td>{b.reason}</td>
                                                 <td>{b.actor.unwrap_or(b.origin)}</td>
                                                 <td>{b.created_at}</td>

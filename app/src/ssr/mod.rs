@@ -1,6 +1,7 @@
 //! The server side of the console: the trait the backend implements, and form plumbing.
 
 pub mod firewall;
+pub mod guard;
 
 use std::sync::Arc;
 

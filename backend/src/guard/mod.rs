@@ -37,6 +37,10 @@ pub struct Guard {
     engine: Mutex<Engine>,
     enforcer: Arc<dyn Enforcer>,
     events: tokio::sync::broadcast::Sender<Event>,
+    /// The event store's queue: every event goes there (a broadcast could drop some).
+    store: Option<tokio::sync::mpsc::Sender<Event>>,
+    /// Events the store's queue had no room for.
+    store_dropped: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Guard {
@@ -49,12 +53,30 @@ impl Guard {
     /// A guard judging with `engine` and banning through `enforcer`.
     #[must_use]
     pub fn new(engine: Engine, enforcer: Arc<dyn Enforcer>) -> Arc<Self> {
+        Self::with_store(engine, enforcer, None)
+    }
+
+    /// A guard that also hands every event to an event store's queue.
+    #[must_use]
+    pub fn with_store(
+        engine: Engine,
+        enforcer: Arc<dyn Enforcer>,
+        store: Option<tokio::sync::mpsc::Sender<Event>>,
+    ) -> Arc<Self> {
         let (events, _) = tokio::sync::broadcast::channel(4096);
         Arc::new(Self {
             engine: Mutex::new(engine),
             enforcer,
             events,
+            store,
+            store_dropped: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Events the store's queue had no room for (it holds a few seconds of a flood).
+    pub fn store_dropped(&self) -> u64 {
+        self.store_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Live events (a slow subscriber loses the oldest, it never slows the guard).
@@ -69,6 +91,12 @@ impl Guard {
             self.enforcer.enforce(&verdict.bans).await;
         }
         for event in &verdict.events {
+            if let Some(store) = &self.store
+                && store.try_send(event.clone()).is_err()
+            {
+                self.store_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             // No subscriber is fine.
             let _ = self.events.send(event.clone());
         }

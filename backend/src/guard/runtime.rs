@@ -30,10 +30,17 @@ impl Enforcer for ServiceEnforcer {
     }
 }
 
-/// The running guard and whether its tap is connected.
+/// The running guard and its taps.
 pub struct RunningGuard {
     pub guard: Arc<Guard>,
-    pub tap: watch::Receiver<TapState>,
+    /// Each tap's name (`ami`, `capture`) and state.
+    pub taps: Vec<(&'static str, watch::Receiver<TapState>)>,
+}
+
+impl std::fmt::Debug for RunningGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningGuard").finish_non_exhaustive()
+    }
 }
 
 /// Starts the guard as configured; `None` when it is off or cannot start (logged).
@@ -73,7 +80,7 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
         GuardMode::LogOnly => Arc::new(LogOnly),
         _ => Arc::new(ServiceEnforcer(state.clone())),
     };
-    let guard = Guard::new(engine, enforcer);
+    let guard = Guard::with_store(engine, enforcer, Some(state.events.queue()));
     let account = pbx_policy.guard();
     let config = AmiTapConfig {
         addr: SocketAddr::new(state.config.asterisk_ami_host, pbx_policy.ami_port()),
@@ -83,5 +90,8 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
     };
     tracing::info!(mode = ?mode, ami = %config.addr, "guard started");
     let tap = ami_tap::spawn(config, guard.clone());
-    Some(RunningGuard { guard, tap })
+    Some(RunningGuard {
+        guard,
+        taps: vec![("ami", tap)],
+    })
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod console;
 pub mod console_firewall;
+pub mod console_guard;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -31,13 +32,15 @@ static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route
 pub fn router(state: AppState) -> Router {
     let service = Arc::new(console::ConsoleService::new(state.clone()));
     let console: Arc<dyn app::ssr::Console> = service.clone();
-    let firewall_console: Arc<dyn app::ssr::firewall::FirewallConsole> = service;
+    let firewall_console: Arc<dyn app::ssr::firewall::FirewallConsole> = service.clone();
+    let guard_console: Arc<dyn app::ssr::guard::GuardConsole> = service;
     let context = {
         let state = state.clone();
         move || {
             provide_context(state.clone());
             provide_context(console.clone());
             provide_context(firewall_console.clone());
+            provide_context(guard_console.clone());
         }
     };
     let shell_options = state.leptos_options.clone();

@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod events;
 pub mod firewall;
+pub mod guard_status;
 pub mod pbx;
 pub mod sip_peers;
 

@@ -1,6 +1,7 @@
 //! REST API under `/api/v1`. Each resource gets its own module as features land; for now the
 //! session resource (sign in, who am I, sign out) and the audit log.
 
+mod events;
 mod firewall;
 mod pbx;
 
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users", get(list_users).post(create_user))
         .merge(pbx::routes())
         .merge(firewall::routes())
+        .merge(events::routes())
         .fallback(not_found)
 }
 

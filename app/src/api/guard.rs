@@ -1,0 +1,37 @@
+//! Server functions of the Events page.
+
+use leptos::prelude::*;
+
+use crate::api::ConsoleError;
+#[cfg(feature = "ssr")]
+use crate::model::events::EventFilter;
+use crate::model::events::{EventPage, GuardStatusView};
+
+/// A page of stored events (empty filter values mean "any").
+#[server(prefix = "/fn", endpoint = "events")]
+pub async fn get_events(
+    kind: Option<String>,
+    source: Option<String>,
+    account: Option<String>,
+    before: Option<i64>,
+) -> Result<EventPage, ConsoleError> {
+    let (console, parts) = crate::ssr::guard::context()?;
+    console
+        .events(
+            &parts,
+            EventFilter {
+                kind,
+                source,
+                account,
+            },
+            before,
+        )
+        .await
+}
+
+/// The guard's taps and counters.
+#[server(prefix = "/fn", endpoint = "guard_status")]
+pub async fn get_guard_status() -> Result<GuardStatusView, ConsoleError> {
+    let (console, parts) = crate::ssr::guard::context()?;
+    console.guard_status(&parts).await
+}

@@ -1,0 +1,247 @@
+//! `/events`: what the guard saw, newest first, filtered by kind, source and account; new
+//! events appear at the top as they happen (Server-Sent Events from `/api/v1/events/stream`)
+//! when JavaScript runs. Above them, whether the guard can see at all: its taps and counters.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::use_query_map;
+
+use crate::api::guard::{get_events, get_guard_status};
+use crate::model::events::{EventView, GuardStatusView};
+
+/// The kinds an event can have, for the filter.
+const KINDS: [&str; 8] = [
+    "guessing",
+    "distributed-guessing",
+    "enumeration",
+    "scanner",
+    "flood",
+    "toll-fraud-probe",
+    "acl-violation",
+    "malformed",
+];
+
+/// Live rows kept on the page at most.
+#[cfg(feature = "hydrate")]
+const LIVE_MAX: usize = 200;
+
+/// The events page.
+#[component]
+pub fn EventsPage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |key: &str| {
+        query
+            .read()
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let filter = move || {
+        (
+            param("kind"),
+            param("source"),
+            param("account"),
+            param("before").and_then(|b| b.parse::<i64>().ok()),
+        )
+    };
+    let stored = Resource::new(filter, |(kind, source, account, before)| {
+        get_events(kind, source, account, before)
+    });
+    let status = Resource::new(|| (), |()| get_guard_status());
+    let live = RwSignal::new(Vec::<EventView>::new());
+
+    // In the browser: follow the live stream with the page's filters (not when paging back).
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let (kind, source, account, before) = filter();
+        live.set(Vec::new());
+        if before.is_some() {
+            return;
+        }
+        let mut url = "/api/v1/events/stream?".to_owned();
+        for (key, value) in [("kind", kind), ("source", source), ("account", account)] {
+            if let Some(v) = value {
+                url.push_str(&format!("{key}={}&", encode(&v)));
+            }
+        }
+        if let Some(source) = live_stream::listen(&url, live) {
+            let source = StoredValue::new_local(source);
+            on_cleanup(move || source.with_value(web_sys::EventSource::close));
+        }
+    });
+
+    let selected = move |k: &str| param("kind").as_deref() == Some(k);
+    view! {
+        <h1>"Events"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match status.await {
+                    Ok(s) => view! { <GuardStatus status=s /> }.into_any(),
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <Form method="GET" action="/events" attr:id="event-filter" attr:class="inline-form">
+            <label>"Kind "
+                <select name="kind">
+                    <option value="">"any"</option>
+                    {KINDS.iter().map(|k| view! { <option value=*k selected=move || selected(k)>{*k}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>" Source " <input type="text" name="source" value=move || param("source").unwrap_or_default() placeholder="203.0.113.7" /></label>
+            <label>" Account " <input type="text" name="account" value=move || param("account").unwrap_or_default() /></label>
+            <button type="submit">"Filter"</button>
+            " " <A href="/events">"clear"</A>
+        </Form>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match stored.await {
+                    Ok(page) => {
+                        let (kind, source, account, _) = filter();
+                        let older = page.next_before.map(|b| {
+                            let mut href = format!("/events?before={b}");
+                            for (key, value) in [("kind", kind), ("source", source), ("account", account)] {
+                                if let Some(v) = value {
+                                    href.push_str(&format!("&{key}={}", encode(&v)));
+                                }
+                            }
+                            href
+                        });
+                        let empty = page.events.is_empty();
+                        view! {
+                            <table id="events-table" class="events">
+                                <thead><tr>
+                                    <th>"When (UTC)"</th><th>"Kind"</th><th>"Source"</th><th>"Account"</th>
+                                    <th>"Method"</th><th>"User-Agent"</th><th>"Outcome"</th><th>"Evidence"</th>
+                                </tr></thead>
+                                <tbody id="live-rows">
+                                    <For each=move || live.get() key=|e| e.id children=|e| view! { <EventRow event=e live=true /> } />
+                                </tbody>
+                                <tbody>
+                                    {page.events.into_iter().map(|e| view! { <EventRow event=e live=false /> }).collect_view()}
+                                </tbody>
+                            </table>
+                            {empty.then(|| view! { <p id="no-events">"No events stored for this filter yet."</p> })}
+                            {older.map(|href| view! { <p class="pager"><A href=href>"Older →"</A></p> })}
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn EventRow(event: EventView, live: bool) -> impl IntoView {
+    let by_source = format!("/events?source={}", encode(&event.address));
+    let class = match (live, event.outcome == "banned") {
+        (true, true) => "live banned",
+        (true, false) => "live",
+        (false, true) => "banned",
+        (false, false) => "",
+    };
+    view! {
+        <tr class=class data-id=event.id>
+            <td>{event.at}</td>
+            <td class="kind">{event.kind}</td>
+            <td class="address"><A href=by_source>{event.source}</A></td>
+            <td>{event.account.unwrap_or_default()}</td>
+            <td>{event.method.unwrap_or_default()}</td>
+            <td>{event.user_agent.unwrap_or_default()}</td>
+            <td class="outcome">{event.outcome}</td>
+            <td title=event.detector>{event.evidence}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn GuardStatus(status: GuardStatusView) -> impl IntoView {
+    let blind = status.running
+        && !status.taps.is_empty()
+        && status.taps.iter().all(|t| t.state != "connected");
+    view! {
+        <section id="guard-status">
+            {(!status.running).then(|| view! { <p class="warning">"The guard is not running (mode " {status.mode.clone()} "): nothing is watching Asterisk."</p> })}
+            {blind.then(|| view! { <p class="warning" id="guard-blind">"The guard is blind: no tap is connected."</p> })}
+            <dl class="facts">
+                <dt>"Mode"</dt><dd id="guard-mode">{status.mode.clone()}</dd>
+                <dt>"Taps"</dt>
+                <dd id="taps">
+                    {status.taps.into_iter().map(|t| {
+                        let class = format!("tap {}", t.state);
+                        view! {
+                            <span class=class>{t.name} ": " {t.state} {t.detail.map(|d| format!(" ({d})"))}</span> " "
+                        }
+                    }).collect_view()}
+                </dd>
+                <dt>"Judged"</dt><dd>{status.messages} " observations, " {status.events} " events, " {status.bans} " bans since start"</dd>
+                <dt>"Tracked"</dt><dd>{status.tracked_sources} " sources (" {status.source_evictions} " evicted), " {status.engine_bytes / 1024} " KiB"</dd>
+                <dt>"Stored"</dt><dd id="events-total">{status.events_total} " events (" {status.events_dropped} " dropped)"</dd>
+            </dl>
+        </section>
+    }
+}
+
+/// Percent-encodes a query value (addresses and account names; anything else is escaped).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(feature = "hydrate")]
+mod live_stream {
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    use super::LIVE_MAX;
+    use crate::model::events::EventView;
+
+    /// Opens the event stream at `url`; each `event` message is put at the top of `live`.
+    pub(super) fn listen(
+        url: &str,
+        live: RwSignal<Vec<EventView>>,
+    ) -> Option<web_sys::EventSource> {
+        let source = web_sys::EventSource::new(url).ok()?;
+        let on_event =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
+                let Some(text) = m.data().as_string() else {
+                    return;
+                };
+                if let Ok(event) = serde_json::from_str::<EventView>(&text) {
+                    live.update(|v| {
+                        if !v.iter().any(|e| e.id == event.id) {
+                            v.insert(0, event);
+                            v.truncate(LIVE_MAX);
+                        }
+                    });
+                }
+            });
+        source
+            .add_event_listener_with_callback("event", on_event.as_ref().unchecked_ref())
+            .ok()?;
+        // The listener lives as long as the EventSource, which the page closes on cleanup.
+        on_event.forget();
+        Some(source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode("203.0.113.7"), "203.0.113.7");
+        assert_eq!(encode("2001:db8::1"), "2001%3Adb8%3A%3A1");
+        assert_eq!(encode("a&b=c d"), "a%26b%3Dc%20d");
+    }
+}

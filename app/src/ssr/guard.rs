@@ -1,0 +1,30 @@
+//! What the console's Events page needs from the backend.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use leptos::prelude::*;
+
+use crate::api::ConsoleError;
+use crate::model::events::{EventFilter, EventPage, GuardStatusView};
+
+/// The guard half of the console, implemented by the backend over its event store.
+#[async_trait::async_trait]
+pub trait GuardConsole: Send + Sync + 'static {
+    /// A page of stored events, newest first, older than `before` if given.
+    async fn events(
+        &self,
+        req: &Parts,
+        filter: EventFilter,
+        before: Option<i64>,
+    ) -> Result<EventPage, ConsoleError>;
+    /// The guard's taps and counters.
+    async fn guard_status(&self, req: &Parts) -> Result<GuardStatusView, ConsoleError>;
+}
+
+/// The guard backend and the current request, from Leptos context.
+pub fn context() -> Result<(Arc<dyn GuardConsole>, Parts), ConsoleError> {
+    let console = use_context::<Arc<dyn GuardConsole>>().ok_or(ConsoleError::Internal)?;
+    let parts = use_context::<Parts>().ok_or(ConsoleError::Internal)?;
+    Ok((console, parts))
+}

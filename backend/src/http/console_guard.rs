@@ -1,0 +1,45 @@
+//! The backend side of the console's Events page: [`app::ssr::guard::GuardConsole`] over the
+//! event store.
+
+use http::request::Parts;
+
+use app::api::ConsoleError;
+use app::model::events::{EventFilter, EventPage, GuardStatusView};
+
+use crate::auth::Caller;
+use crate::http::console::ConsoleService;
+use crate::services::events::{self, CheckedFilter};
+use crate::services::guard_status;
+
+fn signed_in(req: &Parts) -> Result<(), ConsoleError> {
+    req.extensions
+        .get::<Caller>()
+        .map(|_| ())
+        .ok_or(ConsoleError::NotSignedIn)
+}
+
+fn internal(e: impl std::fmt::Display) -> ConsoleError {
+    tracing::error!(error = %e, "internal error");
+    ConsoleError::Internal
+}
+
+#[async_trait::async_trait]
+impl app::ssr::guard::GuardConsole for ConsoleService {
+    async fn events(
+        &self,
+        req: &Parts,
+        filter: EventFilter,
+        before: Option<i64>,
+    ) -> Result<EventPage, ConsoleError> {
+        signed_in(req)?;
+        let filter = CheckedFilter::new(&filter).map_err(|_| ConsoleError::BadFilter)?;
+        events::page(&self.state().db, &filter, before, 100)
+            .await
+            .map_err(internal)
+    }
+
+    async fn guard_status(&self, req: &Parts) -> Result<GuardStatusView, ConsoleError> {
+        signed_in(req)?;
+        guard_status::status(self.state()).await.map_err(internal)
+    }
+}

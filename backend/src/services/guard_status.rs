@@ -1,0 +1,66 @@
+//! What the guard is doing: its mode, its taps, the engine's counters and the event store's.
+
+use app::model::events::{GuardStatusView, TapView};
+
+use crate::config::GuardMode;
+use crate::guard::ami_tap::TapState;
+use crate::services::{Internal, events};
+use crate::state::AppState;
+
+/// The guard's status now.
+pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
+    let mode = match state.config.guard_mode {
+        GuardMode::Enforce => "enforce",
+        GuardMode::LogOnly => "log_only",
+        GuardMode::Off => "off",
+    };
+    let events_total = events::count(&state.db).await?;
+    let events_stored = state.events.stored();
+    let Some(running) = state.guard.get() else {
+        return Ok(GuardStatusView {
+            mode: mode.to_owned(),
+            running: false,
+            taps: Vec::new(),
+            messages: 0,
+            events: 0,
+            bans: 0,
+            tracked_sources: 0,
+            source_evictions: 0,
+            engine_bytes: 0,
+            events_stored,
+            events_dropped: 0,
+            events_total,
+        });
+    };
+    let stats = running.guard.stats();
+    let taps = running
+        .taps
+        .iter()
+        .map(|(name, rx)| {
+            let (state, detail) = match &*rx.borrow() {
+                TapState::Starting => ("starting", None),
+                TapState::Connected => ("connected", None),
+                TapState::Disconnected(why) => ("down", Some(why.clone())),
+            };
+            TapView {
+                name: (*name).to_owned(),
+                state: state.to_owned(),
+                detail,
+            }
+        })
+        .collect();
+    Ok(GuardStatusView {
+        mode: mode.to_owned(),
+        running: true,
+        taps,
+        messages: stats.messages,
+        events: stats.events,
+        bans: stats.bans,
+        tracked_sources: stats.tracked_sources,
+        source_evictions: stats.source_evictions,
+        engine_bytes: stats.state_bytes,
+        events_stored,
+        events_dropped: running.guard.store_dropped(),
+        events_total,
+    })
+}
