@@ -121,7 +121,9 @@ pub fn EventsPage() -> impl IntoView {
                                     {page.events.into_iter().map(|e| view! { <EventRow event=e live=false /> }).collect_view()}
                                 </tbody>
                             </table>
-                            {empty.then(|| view! { <p id="no-events">"No events stored for this filter yet."</p> })}
+                            <Show when=move || empty && live.with(Vec::is_empty)>
+                                <p id="no-events">"No events stored for this filter yet."</p>
+                            </Show>
                             {older.map(|href| view! { <p class="pager"><A href=href>"Older →"</A></p> })}
                         }.into_any()
                     }
