@@ -586,11 +586,12 @@ async fn bad_input_gets_a_4xx_with_a_message_never_a_500() {
     let client = server.client();
     let cases: Vec<(&str, &str, &str)> = vec![
         ("application/json", "{\"username\":", "invalid_json"),
-        ("application/json", "[]", "invalid_json"),
+        // Well-formed JSON of the wrong shape: 422, naming what is wrong.
+        ("application/json", "[]", "invalid_field"),
         (
             "application/json",
             "{\"username\":\"a\",\"password\":\"b\",\"extra\":1}",
-            "invalid_json",
+            "invalid_field",
         ),
         ("text/plain", "username=a", "unsupported_media_type"),
     ];
@@ -609,6 +610,12 @@ async fn bad_input_gets_a_4xx_with_a_message_never_a_500() {
             "{problem}"
         );
         assert!(!problem["detail"].as_str().unwrap().is_empty());
+        if body.contains("extra") {
+            assert!(
+                problem["detail"].as_str().unwrap().contains("extra"),
+                "the unknown field is named: {problem}"
+            );
+        }
     }
     let huge = client
         .post(server.url("/api/v1/session"))

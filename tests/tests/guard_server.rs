@@ -80,7 +80,7 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
 
     // 1. The model: a remote worker who may register from the Internet (so the attacker's
     //    guesses are judged by password, not refused by the ACL), rendered for Asterisk.
-    let (seed, remote_id) = lab
+    let (seed, remote_id, remote_secret) = lab
         .ns("pbx")
         .block_on(async move {
             let mut server = TestServer::start().unwrap();
@@ -106,7 +106,11 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
                 String::from_utf8_lossy(&out.stderr)
             );
             server.terminate().unwrap();
-            (server, remote["id"].as_str().unwrap().to_owned())
+            (
+                server,
+                remote["id"].as_str().unwrap().to_owned(),
+                remote["secret"].as_str().unwrap().to_owned(),
+            )
         })
         .unwrap();
     let files: Vec<(String, String)> = [
@@ -228,7 +232,7 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
     );
     let attacker_for_api = attacker.clone();
     let attacker_events = attacker.clone();
-    let bans = lab
+    let (server, bans) = lab
         .ns("pbx")
         .block_on(async move {
             let api = Api::sign_in(&server).await;
@@ -257,8 +261,7 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
             assert_eq!(guard["events_dropped"], 0, "{guard}");
             let (status, problem) = api.call("GET", "/api/v1/events?kind=nonsense", None).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-            drop(server);
-            bans
+            (server, bans)
         })
         .unwrap();
     let ban = bans
@@ -273,6 +276,36 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         "{ban}"
     );
     assert!(ban["actor"].is_null(), "{ban}");
+
+    // 5. Banned, the attacker's address cannot reach Asterisk even with the right secret;
+    //    unbanned, it can again.
+    let remote_register = |id: String, secret: String| {
+        let local = std::net::SocketAddr::new(lab.host("attacker").ipv4.into(), 0);
+        let pbx = std::net::SocketAddr::new(pbx_ip.into(), 5060);
+        lab.ns("attacker")
+            .block_on(async move { tests::sip::register(local, pbx, &id, &secret).await })
+            .unwrap()
+    };
+    assert!(
+        remote_register(remote_id.clone(), remote_secret.clone()).is_err(),
+        "a banned source got an answer from Asterisk"
+    );
+    let unban_path = format!("/api/v1/bans/{attacker}");
+    let server = lab
+        .ns("pbx")
+        .block_on(async move {
+            let api = Api::sign_in(&server).await;
+            let (status, _) = api.call("DELETE", &unban_path, None).await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+            server
+        })
+        .unwrap();
+    assert_eq!(
+        remote_register(remote_id.clone(), remote_secret.clone()).unwrap(),
+        200,
+        "after the unban the source reaches Asterisk again"
+    );
+    drop(server);
 
     let from_attacker = format!("RemoteAddress=\"IPV4/UDP/{attacker}/");
     let failures = ast
