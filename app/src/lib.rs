@@ -21,8 +21,9 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    account::AccountPage, audit::AuditPage, dashboard::DashboardPage, login::LoginPage,
-    not_found::NotFound, setup::SetupPage,
+    account::AccountPage, ami_users::AmiUsersPage, audit::AuditPage, config::ConfigPage,
+    dashboard::DashboardPage, endpoint::EndpointPage, endpoints::EndpointsPage, login::LoginPage,
+    not_found::NotFound, policy::PolicyPage, setup::SetupPage, trunks::TrunksPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -63,6 +64,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("endpoints") view=EndpointsPage ssr=SsrMode::Async />
+                    <Route path=path!("endpoints/:id") view=EndpointPage ssr=SsrMode::Async />
+                    <Route path=path!("trunks") view=TrunksPage ssr=SsrMode::Async />
+                    <Route path=path!("ami-users") view=AmiUsersPage ssr=SsrMode::Async />
+                    <Route path=path!("policy") view=PolicyPage ssr=SsrMode::Async />
+                    <Route path=path!("config") view=ConfigPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

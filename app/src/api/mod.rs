@@ -7,6 +7,8 @@
 //! it came from with `?error=<code>`, and the page shows the fixed message for that code (the
 //! browser never receives server-side error text, and no attacker-chosen text is reflected).
 
+pub mod pbx;
+
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};

@@ -1,8 +1,14 @@
 //! One page per file.
 
 pub mod account;
+pub mod ami_users;
 pub mod audit;
+pub mod config;
 pub mod dashboard;
+pub mod endpoint;
+pub mod endpoints;
 pub mod login;
 pub mod not_found;
+pub mod policy;
 pub mod setup;
+pub mod trunks;

@@ -1,5 +1,7 @@
 //! The server side of the console: the trait the backend implements, and form plumbing.
 
+pub mod pbx;
+
 use std::sync::Arc;
 
 use http::request::Parts;
@@ -91,7 +93,8 @@ pub fn finish_form<T>(
     }
 }
 
-fn accepts_html(req: &Parts) -> bool {
+/// Whether the request is a plain form post from a page (not the hydrated app's fetch).
+pub(crate) fn accepts_html(req: &Parts) -> bool {
     req.headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())

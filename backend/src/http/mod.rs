@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod console;
+pub mod console_pbx;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -29,12 +30,15 @@ static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route
 /// Builds the whole application.
 pub fn router(state: AppState) -> Router {
     let console: Arc<dyn app::ssr::Console> = Arc::new(console::ConsoleService::new(state.clone()));
+    let pbx_console: Arc<dyn app::ssr::pbx::PbxConsole> =
+        Arc::new(console_pbx::PbxConsoleService::new(state.clone()));
     let context = {
         let state = state.clone();
         let console = console.clone();
         move || {
             provide_context(state.clone());
             provide_context(console.clone());
+            provide_context(pbx_console.clone());
         }
     };
     let shell_options = state.leptos_options.clone();
