@@ -230,7 +230,7 @@ pub enum PbxForm {
     Endpoint(EndpointForm),
     Trunk(TrunkForm),
     AmiUser(AmiUserForm),
-    Policy(PolicyForm),
+    Policy(Box<PolicyForm>),
 }
 
 /// A secret generated (or typed) just now, shown this once.
@@ -273,7 +273,7 @@ pub enum PbxFlash {
     /// Refused: why, and what was typed.
     Refused {
         error: PbxActionError,
-        form: Option<PbxForm>,
+        form: Option<Box<PbxForm>>,
     },
     /// A new secret.
     Secret(ShownSecret),
@@ -313,7 +313,7 @@ impl PbxFlash {
     #[must_use]
     pub fn form(&self) -> Option<PbxForm> {
         match self {
-            PbxFlash::Refused { form, .. } => form.clone(),
+            PbxFlash::Refused { form, .. } => form.as_deref().cloned(),
             _ => None,
         }
     }
@@ -368,7 +368,7 @@ pub async fn create_endpoint(
         outcome,
         "/endpoints",
         Some(PbxForm::Endpoint(form)),
-        |created| Then::Flash(PbxFlash::Secret(created.into()), "/endpoints".to_owned()),
+        |created| Then::flash(PbxFlash::Secret(created.into()), "/endpoints".to_owned()),
     )
     .await
 }
@@ -418,7 +418,7 @@ pub async fn rotate_endpoint_secret(
     crate::ssr::pbx::no_store();
     let outcome = pbx.rotate_endpoint_secret(&parts, &csrf, &id).await;
     finish(&*pbx, &parts, outcome, "/endpoints", None, |rotated| {
-        Then::Flash(PbxFlash::Secret(rotated.into()), "/endpoints".to_owned())
+        Then::flash(PbxFlash::Secret(rotated.into()), "/endpoints".to_owned())
     })
     .await
 }
@@ -489,7 +489,7 @@ pub async fn create_ami_user(
         outcome,
         "/ami-users",
         Some(PbxForm::AmiUser(form)),
-        |created| Then::Flash(PbxFlash::Secret(created.into()), "/ami-users".to_owned()),
+        |created| Then::flash(PbxFlash::Secret(created.into()), "/ami-users".to_owned()),
     )
     .await
 }
@@ -517,7 +517,7 @@ pub async fn rotate_ami_secret(
     crate::ssr::pbx::no_store();
     let outcome = pbx.rotate_ami_secret(&parts, &csrf, &name).await;
     finish(&*pbx, &parts, outcome, "/ami-users", None, |rotated| {
-        Then::Flash(PbxFlash::Secret(rotated.into()), "/ami-users".to_owned())
+        Then::flash(PbxFlash::Secret(rotated.into()), "/ami-users".to_owned())
     })
     .await
 }
@@ -543,7 +543,7 @@ pub async fn update_policy(
         &parts,
         outcome,
         "/policy",
-        Some(PbxForm::Policy(form)),
+        Some(PbxForm::Policy(Box::new(form))),
         |_| Then::Redirect("/policy?saved=1".to_owned()),
     )
     .await
@@ -565,7 +565,7 @@ pub async fn apply_config(csrf: String) -> Result<ApplyReport, PbxActionError> {
     let (pbx, parts) = crate::ssr::pbx::context()?;
     let outcome = pbx.apply(&parts, &csrf).await;
     finish(&*pbx, &parts, outcome, "/config", None, |report| {
-        Then::Flash(PbxFlash::Report(report.clone()), "/config".to_owned())
+        Then::flash(PbxFlash::Report(report.clone()), "/config".to_owned())
     })
     .await
 }
@@ -590,7 +590,7 @@ pub async fn rollback_config(csrf: String, number: String) -> Result<ApplyReport
         }),
     };
     finish(&*pbx, &parts, outcome, "/config", None, |report| {
-        Then::Flash(PbxFlash::Report(report.clone()), "/config".to_owned())
+        Then::flash(PbxFlash::Report(report.clone()), "/config".to_owned())
     })
     .await
 }

@@ -92,7 +92,7 @@ pub fn refused_form(flash: Option<PbxFlash>) -> (Signal<Option<PbxActionError>>,
         Some(PbxFlash::Refused {
             error,
             form: Some(form),
-        }) => (Signal::derive(move || Some(error.clone())), Some(form)),
+        }) => (Signal::derive(move || Some(error.clone())), Some(*form)),
         _ => (Signal::derive(|| None), None),
     }
 }

@@ -22,7 +22,11 @@ pub fn ConfigPage() -> impl IntoView {
     let versions = move || (apply.version().get(), rollback.version().get());
     let revisions = Resource::new(versions, |_| list_revisions());
     let preview = Resource::new(versions, move |_| async move {
-        if admin { Some(config_preview().await) } else { None }
+        if admin {
+            Some(config_preview().await)
+        } else {
+            None
+        }
     });
     let (apply_error, rollback_error, code_error) =
         (action_error(apply), action_error(rollback), query_error());
@@ -37,7 +41,11 @@ pub fn ConfigPage() -> impl IntoView {
         let a = apply.value().get().and_then(Result::ok);
         let r = rollback.value().get().and_then(Result::ok);
         match (a, r) {
-            (Some(a), Some(r)) => Some(if a.revision.number > r.revision.number { a } else { r }),
+            (Some(a), Some(r)) => Some(if a.revision.number > r.revision.number {
+                a
+            } else {
+                r
+            }),
             (a, r) => a.or(r),
         }
     };

@@ -25,9 +25,8 @@ pub fn EndpointPage() -> impl IntoView {
     let flash = use_flash();
     let update = ServerAction::<UpdateEndpoint>::new();
     let rotate = ServerAction::<RotateEndpointSecret>::new();
-    let saved = move || {
-        query.read().get("saved").is_some() || matches!(update.value().get(), Some(Ok(_)))
-    };
+    let saved =
+        move || query.read().get("saved").is_some() || matches!(update.value().get(), Some(Ok(_)));
     let rotated = Signal::derive(move || {
         rotate
             .value()

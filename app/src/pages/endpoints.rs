@@ -77,14 +77,7 @@ pub fn EndpointsPage() -> impl IntoView {
     let delete = ServerAction::<DeleteEndpoint>::new();
     let rotate = ServerAction::<RotateEndpointSecret>::new();
     let list = Resource::new(
-        move || {
-            (
-                q(),
-                after(),
-                create.version().get(),
-                delete.version().get(),
-            )
-        },
+        move || (q(), after(), create.version().get(), delete.version().get()),
         |(q, after, _, _)| list_endpoints(q, after),
     );
     let created = Signal::derive(move || {

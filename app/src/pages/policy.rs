@@ -6,14 +6,19 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::pbx::{PbxForm, UpdatePolicy, get_policy};
-use crate::components::pbx::{FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash};
+use crate::components::pbx::{
+    FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
+};
 
 /// The form's sections: a title and its fields (input name, label).
 const SECTIONS: &[(&str, &[(&str, &str)])] = &[
     (
         "SIP",
         &[
-            ("realm", "Digest realm of every auth (changing it needs new secrets)"),
+            (
+                "realm",
+                "Digest realm of every auth (changing it needs new secrets)",
+            ),
             ("user_agent", "User-Agent / Server header"),
             ("sip_bind_v4", "IPv4 address the SIP transports bind to"),
             ("sip_bind_v6", "IPv6 address (empty: no IPv6 transports)"),
@@ -26,18 +31,33 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
     (
         "Unidentified requests",
         &[
-            ("unidentified_request_count", "Requests from an unknown source before it is logged"),
+            (
+                "unidentified_request_count",
+                "Requests from an unknown source before it is logged",
+            ),
             ("unidentified_request_period", "… within this many seconds"),
-            ("unidentified_request_prune_interval", "Forget sources after this many seconds"),
+            (
+                "unidentified_request_prune_interval",
+                "Forget sources after this many seconds",
+            ),
         ],
     ),
     (
         "Endpoints and dialling",
         &[
-            ("default_endpoint_networks", "Networks of an endpoint created without any"),
+            (
+                "default_endpoint_networks",
+                "Networks of an endpoint created without any",
+            ),
             ("national_patterns", "Patterns the national class may dial"),
-            ("international_patterns", "Patterns the international class may dial in addition"),
-            ("emergency_numbers", "Emergency numbers (always allowed, never limited)"),
+            (
+                "international_patterns",
+                "Patterns the international class may dial in addition",
+            ),
+            (
+                "emergency_numbers",
+                "Emergency numbers (always allowed, never limited)",
+            ),
         ],
     ),
     (
@@ -49,7 +69,10 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
             ("ami_auth_limit", "Concurrent unauthenticated sessions"),
             ("guard_ami_user", "sipwarden's guard account"),
             ("apply_ami_user", "sipwarden's apply account"),
-            ("guard_ami_permit", "Networks sipwarden connects to AMI from"),
+            (
+                "guard_ami_permit",
+                "Networks sipwarden connects to AMI from",
+            ),
         ],
     ),
 ];
@@ -64,9 +87,8 @@ pub fn PolicyPage() -> impl IntoView {
     let flash = use_flash();
     let update = ServerAction::<UpdatePolicy>::new();
     let policy = Resource::new(|| (), |()| get_policy());
-    let saved = move || {
-        query.read().get("saved").is_some() || matches!(update.value().get(), Some(Ok(_)))
-    };
+    let saved =
+        move || query.read().get("saved").is_some() || matches!(update.value().get(), Some(Ok(_)));
     view! {
         <h1>"Hardening policy"</h1>
         <p class="lead">
@@ -83,7 +105,7 @@ pub fn PolicyPage() -> impl IntoView {
                     Ok(data) => {
                         let version = data.version;
                         let form = match form {
-                            Some(PbxForm::Policy(form)) => form,
+                            Some(PbxForm::Policy(form)) => *form,
                             _ => data.form,
                         };
                         view! {

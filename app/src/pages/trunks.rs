@@ -25,9 +25,8 @@ pub fn TrunksPage() -> impl IntoView {
     );
     let (delete_error, code_error) = (action_error(delete), query_error());
     let row_error = Signal::derive(move || delete_error.get().or_else(|| code_error.get()));
-    let saved = move || {
-        query.read().get("saved").is_some() || matches!(create.value().get(), Some(Ok(_)))
-    };
+    let saved =
+        move || query.read().get("saved").is_some() || matches!(create.value().get(), Some(Ok(_)));
     let deleted = move || {
         query.read().get("deleted").is_some() || matches!(delete.value().get(), Some(Ok(())))
     };

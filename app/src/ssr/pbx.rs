@@ -8,8 +8,7 @@ use leptos::prelude::*;
 
 use crate::api::ConsoleError;
 use crate::api::pbx::{
-    AmiUserForm, EndpointForm, PbxActionError, PbxFlash, PbxForm, PolicyData, PolicyForm,
-    TrunkForm,
+    AmiUserForm, EndpointForm, PbxActionError, PbxFlash, PbxForm, PolicyData, PolicyForm, TrunkForm,
 };
 use crate::model::pbx::{
     AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
@@ -110,7 +109,15 @@ pub enum Then {
     /// To this page.
     Redirect(String),
     /// To this page, which shows the flash once.
-    Flash(PbxFlash, String),
+    Flash(Box<PbxFlash>, String),
+}
+
+impl Then {
+    /// To `page`, which shows `flash` once.
+    #[must_use]
+    pub fn flash(flash: PbxFlash, page: String) -> Self {
+        Then::Flash(Box::new(flash), page)
+    }
 }
 
 /// Ends a PBX form's server function.
@@ -132,7 +139,7 @@ pub async fn finish<T>(
     match &outcome {
         Ok(value) => match then(value) {
             Then::Redirect(to) => leptos_axum::redirect(&to),
-            Then::Flash(flash, to) => match pbx.put_flash(req, flash).await {
+            Then::Flash(flash, to) => match pbx.put_flash(req, *flash).await {
                 Some(token) => leptos_axum::redirect(&format!("{to}?flash={token}")),
                 None => leptos_axum::redirect(&to),
             },
@@ -140,7 +147,7 @@ pub async fn finish<T>(
         Err(error) => {
             let flash = PbxFlash::Refused {
                 error: error.clone(),
-                form,
+                form: form.map(Box::new),
             };
             match pbx.put_flash(req, flash).await {
                 Some(token) => leptos_axum::redirect(&format!("{page}?flash={token}")),

@@ -303,7 +303,11 @@ fn policy_settings(form: PolicyForm) -> Result<PolicySettings, InvalidField> {
         emergency_numbers: list(&form.emergency_numbers),
         ami_bind: address::<IpAddr>("ami_bind", &form.ami_bind, "IP")?,
         ami_port: number("ami_port", &form.ami_port, d.ami_port)?,
-        ami_auth_timeout: number("ami_auth_timeout", &form.ami_auth_timeout, d.ami_auth_timeout)?,
+        ami_auth_timeout: number(
+            "ami_auth_timeout",
+            &form.ami_auth_timeout,
+            d.ami_auth_timeout,
+        )?,
         ami_auth_limit: number("ami_auth_limit", &form.ami_auth_limit, d.ami_auth_limit)?,
         guard_ami_user: form.guard_ami_user.trim().to_owned(),
         // Left out: the service keeps the stored secrets.
@@ -315,10 +319,8 @@ fn policy_settings(form: PolicyForm) -> Result<PolicySettings, InvalidField> {
 }
 
 fn policy_data((s, version): (PolicySettings, i32)) -> PolicyData {
-    let (tls_cert_file, tls_key_file) = s
-        .tls
-        .map(|t| (t.cert_file, t.key_file))
-        .unwrap_or_default();
+    let (tls_cert_file, tls_key_file) =
+        s.tls.map(|t| (t.cert_file, t.key_file)).unwrap_or_default();
     PolicyData {
         form: PolicyForm {
             realm: s.realm,
