@@ -51,6 +51,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     #[cfg(feature = "ssr")]
     ssr::set_content_security_policy();
+    #[cfg(feature = "ssr")]
+    provide_context(ssr::pbx::TakenFlashes::default());
     view! {
         <Title text="sipwarden" />
         <Router>

@@ -326,9 +326,8 @@ impl PbxFlash {
 /// Takes (once) the flash a plain form post left for this session.
 #[server(prefix = "/fn", endpoint = "pbx_flash")]
 pub async fn take_pbx_flash(token: String) -> Result<Option<PbxFlash>, PbxActionError> {
-    let (pbx, parts) = crate::ssr::pbx::context()?;
     crate::ssr::pbx::no_store();
-    Ok(pbx.take_flash(&parts, &token).await)
+    crate::ssr::pbx::take_flash(token).await
 }
 
 /// One page of endpoints, optionally filtered by `q`, after the extension `after`.

@@ -1,7 +1,8 @@
 //! The server side of the PBX pages: the trait the backend implements, and how a form post
 //! ends (see [`crate::api::pbx`] for why plain form posts go through a flash).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::request::Parts;
 use leptos::prelude::*;
@@ -92,6 +93,48 @@ pub fn context() -> Result<(Arc<dyn PbxConsole>, Parts), PbxActionError> {
     let pbx = use_context::<Arc<dyn PbxConsole>>().ok_or(ConsoleError::Internal)?;
     let parts = use_context::<Parts>().ok_or(ConsoleError::Internal)?;
     Ok((pbx, parts))
+}
+
+/// The flashes this request has taken, by token.
+///
+/// Server-side rendering may build a page more than once per request (a `Suspense` re-runs
+/// its children as the resources inside resolve), and each build creates the page's
+/// resources anew. Taking a flash is not idempotent, so the first take's result is kept here
+/// for the rest of the request: every build of the page (and the state serialised for
+/// hydration) sees the same flash, and the next request sees none. Provided per request by
+/// [`crate::App`].
+#[derive(Clone, Debug, Default)]
+pub struct TakenFlashes(Arc<Mutex<HashMap<String, Option<PbxFlash>>>>);
+
+impl TakenFlashes {
+    fn get(&self, token: &str) -> Option<Option<PbxFlash>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .cloned()
+    }
+
+    fn put(&self, token: String, flash: Option<PbxFlash>) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token, flash);
+    }
+}
+
+/// Takes the flash with this token once per request (see [`TakenFlashes`]).
+pub async fn take_flash(token: String) -> Result<Option<PbxFlash>, PbxActionError> {
+    let (pbx, parts) = context()?;
+    let taken = use_context::<TakenFlashes>();
+    if let Some(flash) = taken.as_ref().and_then(|t| t.get(&token)) {
+        return Ok(flash);
+    }
+    let flash = pbx.take_flash(&parts, &token).await;
+    if let Some(taken) = taken {
+        taken.put(token, flash.clone());
+    }
+    Ok(flash)
 }
 
 /// Marks the response as never to be cached: it may carry a secret shown once.
