@@ -151,6 +151,15 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .await
         .unwrap();
     screenshot(&browser, "endpoint-created").await;
+    // The form went back to its defaults, so a second press does not send the same again.
+    let extension = c
+        .find(Locator::Css("#endpoint-create input[name=extension]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(extension.as_deref(), Some(""));
 
     // The REST API agrees, and never shows the secret.
     let (api, csrf) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();

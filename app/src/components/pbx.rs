@@ -49,6 +49,29 @@ where
     Signal::derive(move || action.value().get().and_then(Result::err))
 }
 
+/// A form that goes back to its initial values once `action` succeeded (with JavaScript), so
+/// a second press does not send the same new object again. Without JavaScript the redirect
+/// brings a fresh form anyway.
+pub fn reset_on_success<T, R>(action: ServerAction<T>) -> NodeRef<leptos::html::Form>
+where
+    T: leptos::server_fn::ServerFn<Output = R, Error = PbxActionError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    R: Clone + Send + Sync + 'static,
+{
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(_)))
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
+    form
+}
+
 /// Whether the signed-in user may change things (the server checks again).
 #[must_use]
 pub fn is_admin() -> bool {

@@ -10,7 +10,7 @@ use crate::api::pbx::{
 };
 use crate::components::pbx::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
-    use_flash,
+    reset_on_success, use_flash,
 };
 
 /// The classes that amount to root on the PBX (run programs, rewrite files, drive AGI).
@@ -41,6 +41,7 @@ pub fn AmiUsersPage() -> impl IntoView {
     let query = use_query_map();
     let flash = use_flash();
     let create = ServerAction::<CreateAmiUser>::new();
+    let created_form = reset_on_success(create);
     let delete = ServerAction::<DeleteAmiUser>::new();
     let rotate = ServerAction::<RotateAmiSecret>::new();
     let users = Resource::new(
@@ -149,7 +150,7 @@ pub fn AmiUsersPage() -> impl IntoView {
                     };
                     view! {
                         <Refusal error />
-                        <ActionForm action=create attr:id="ami-create" attr:class="panel">
+                        <ActionForm action=create node_ref=created_form attr:id="ami-create" attr:class="panel">
                             <input type="hidden" name="csrf" value=csrf() />
                             <div class="grid">
                                 <label>"Name" <input type="text" name="name" value=initial.name required maxlength="64" /></label>

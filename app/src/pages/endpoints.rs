@@ -11,7 +11,7 @@ use crate::api::pbx::{
 };
 use crate::components::pbx::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
-    url_encode, use_flash,
+    reset_on_success, url_encode, use_flash,
 };
 
 const CALLING_CLASSES: [(&str, &str); 3] = [
@@ -74,6 +74,7 @@ pub fn EndpointsPage() -> impl IntoView {
     let after = move || query.read().get("after").filter(|s| !s.is_empty());
     let flash = use_flash();
     let create = ServerAction::<CreateEndpoint>::new();
+    let created_form = reset_on_success(create);
     let delete = ServerAction::<DeleteEndpoint>::new();
     let rotate = ServerAction::<RotateEndpointSecret>::new();
     let list = Resource::new(
@@ -202,7 +203,7 @@ pub fn EndpointsPage() -> impl IntoView {
                         };
                         view! {
                             <Refusal error />
-                            <ActionForm action=create attr:id="endpoint-create" attr:class="panel">
+                            <ActionForm action=create node_ref=created_form attr:id="endpoint-create" attr:class="panel">
                                 <input type="hidden" name="csrf" value=csrf() />
                                 <EndpointFields initial creating=true />
                                 <label>"Secret (optional: generated when empty, checked for strength when typed)"

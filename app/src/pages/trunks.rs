@@ -6,7 +6,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::pbx::{CreateTrunk, DeleteTrunk, PbxForm, TrunkForm, list_trunks};
 use crate::components::pbx::{
-    FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form, use_flash,
+    FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form,
+    reset_on_success, use_flash,
 };
 
 /// The trunks page.
@@ -18,6 +19,7 @@ pub fn TrunksPage() -> impl IntoView {
     let query = use_query_map();
     let flash = use_flash();
     let create = ServerAction::<CreateTrunk>::new();
+    let created_form = reset_on_success(create);
     let delete = ServerAction::<DeleteTrunk>::new();
     let trunks = Resource::new(
         move || (create.version().get(), delete.version().get()),
@@ -97,7 +99,7 @@ pub fn TrunksPage() -> impl IntoView {
                     let transport = initial.transport.clone();
                     view! {
                         <Refusal error />
-                        <ActionForm action=create attr:id="trunk-create" attr:class="panel">
+                        <ActionForm action=create node_ref=created_form attr:id="trunk-create" attr:class="panel">
                             <input type="hidden" name="csrf" value=csrf() />
                             <div class="grid">
                                 <label>"Name" <input type="text" name="name" value=initial.name required maxlength="64" placeholder="provider-a" /></label>
