@@ -162,7 +162,7 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     assert_eq!(extension.as_deref(), Some(""));
 
     // The REST API agrees, and never shows the secret.
-    let (api, csrf) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    let (api, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
     let stored: serde_json::Value = api
         .get(server.url(&format!("/api/v1/endpoints/{id}")))
         .send()
@@ -174,7 +174,6 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     assert_eq!(stored["extension"], "1001");
     assert_eq!(stored["permit"], serde_json::json!(["192.168.1.0/24"]));
     assert!(!stored.to_string().contains(&secret));
-    let _ = csrf;
 
     // Edit it on its own page.
     click(&browser, Locator::LinkText("Alice")).await;
@@ -242,5 +241,27 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .await
         .unwrap();
     screenshot(&browser, "config-apply-failed").await;
+
+    // A PBX page loaded directly (not through the app's navigation) hydrates too: a new
+    // secret comes back through the app, not a page reload.
+    c.goto(&server.url("/endpoints")).await.unwrap();
+    browser
+        .wait_for("performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))", WAIT)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    click(
+        &browser,
+        Locator::Css("tr[data-extension=\"1001\"] form.rotate button"),
+    )
+    .await;
+    browser
+        .wait_for("document.querySelector('.secret-value') !== null", WAIT)
+        .await
+        .unwrap();
+    let rotated = text_of(&browser, ".secret-value").await;
+    assert!(rotated.len() >= 20 && rotated != secret, "{rotated}");
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.query(), None, "hydrated: no reload through a flash");
     browser.close().await;
 }
