@@ -21,9 +21,10 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    account::AccountPage, ami_users::AmiUsersPage, audit::AuditPage, config::ConfigPage,
-    dashboard::DashboardPage, endpoint::EndpointPage, endpoints::EndpointsPage, login::LoginPage,
-    not_found::NotFound, policy::PolicyPage, setup::SetupPage, trunks::TrunksPage,
+    account::AccountPage, ami_user::AmiUserPage, ami_users::AmiUsersPage, audit::AuditPage,
+    config::ConfigPage, dashboard::DashboardPage, endpoint::EndpointPage, endpoints::EndpointsPage,
+    login::LoginPage, not_found::NotFound, policy::PolicyPage, setup::SetupPage, trunk::TrunkPage,
+    trunks::TrunksPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -69,7 +70,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("endpoints") view=EndpointsPage ssr=SsrMode::Async />
                     <Route path=path!("endpoints/:id") view=EndpointPage ssr=SsrMode::Async />
                     <Route path=path!("trunks") view=TrunksPage ssr=SsrMode::Async />
+                    <Route path=path!("trunks/:name") view=TrunkPage ssr=SsrMode::Async />
                     <Route path=path!("ami-users") view=AmiUsersPage ssr=SsrMode::Async />
+                    <Route path=path!("ami-users/:name") view=AmiUserPage ssr=SsrMode::Async />
                     <Route path=path!("policy") view=PolicyPage ssr=SsrMode::Async />
                     <Route path=path!("config") view=ConfigPage ssr=SsrMode::Async />
                 </ParentRoute>

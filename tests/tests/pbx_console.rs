@@ -638,6 +638,78 @@ async fn trunks_and_ami_users_are_created_with_dangerous_classes_only_by_consent
     assert!(html.contains("allowed: originate"), "{html}");
     let (_, html) = admin.page("/ami-users").await;
     assert!(!html.contains(&secret));
+    assert!(html.contains("href=\"/ami-users/crm\""));
+
+    // Editing an AMI user keeps its name and secret; dangerous classes still need the tick.
+    let (status, html) = admin.page("/ami-users/crm").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("id=\"ami-edit\"") && html.contains("value=\"originate, call\""),
+        "{html}"
+    );
+    let res = admin
+        .post_form(
+            "update_ami_user",
+            "/ami-users/crm",
+            &[
+                ("key", "crm"),
+                ("permit", "127.0.0.1/32, 10.9.0.0/16"),
+                ("read", "call"),
+                ("write", "system"),
+            ],
+        )
+        .await;
+    let to = location(&res);
+    assert!(to.starts_with("/ami-users/crm?flash="), "{to}");
+    let (_, html) = admin.page(&to).await;
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("value=\"system\""),
+        "{html}"
+    );
+    let res = admin
+        .post_form(
+            "update_ami_user",
+            "/ami-users/crm",
+            &[
+                ("key", "crm"),
+                ("permit", "127.0.0.1/32, 10.9.0.0/16"),
+                ("read", "call, security"),
+                ("write", "call"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/ami-users/crm?saved=1");
+    let (_, user) = admin.api("GET", "/api/v1/ami-users/crm", None).await;
+    assert_eq!(user["permit"], json!(["127.0.0.1/32", "10.9.0.0/16"]));
+    assert_eq!(user["dangerous"], json!([]));
+
+    // Editing a trunk: its name stays, the rest changes.
+    let res = admin
+        .post_form(
+            "update_trunk",
+            "/trunks/provider-a",
+            &[
+                ("key", "provider-a"),
+                ("peer", "203.0.113.11"),
+                ("port", "5080"),
+                ("dids", "4930123456=1001"),
+                ("codecs", "alaw"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/trunks/provider-a?saved=1");
+    let (_, html) = admin.page("/trunks/provider-a?saved=1").await;
+    assert!(
+        html.contains("value=\"203.0.113.11\"") && html.contains("id=\"saved\""),
+        "{html}"
+    );
+    let (_, trunk) = admin.api("GET", "/api/v1/trunks/provider-a", None).await;
+    assert_eq!(trunk["port"], 5080);
+    assert_eq!(trunk["outbound"], false);
+    assert_eq!(trunk["dids"].as_array().unwrap().len(), 1);
+    let (status, html) = admin.page("/trunks/nobody-here").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("That trunk does not exist"), "{html}");
 }
 
 #[tokio::test]

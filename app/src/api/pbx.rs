@@ -161,6 +161,26 @@ impl TrunkForm {
     }
 }
 
+impl From<&TrunkView> for TrunkForm {
+    fn from(t: &TrunkView) -> Self {
+        Self {
+            name: t.name.clone(),
+            peer: t.peer.clone(),
+            port: t.port.to_string(),
+            sources: t.sources.join(", "),
+            dids: t
+                .dids
+                .iter()
+                .map(|d| format!("{}={}", d.did, d.extension))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            transport: t.transport.clone(),
+            codecs: t.codecs.join(", "),
+            outbound: t.outbound.then(|| "on".to_owned()),
+        }
+    }
+}
+
 /// The AMI user form, as typed (the secret is a separate argument, never kept in a flash).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -182,6 +202,19 @@ impl AmiUserForm {
         Self {
             permit: "127.0.0.1/32".to_owned(),
             ..Self::default()
+        }
+    }
+}
+
+impl From<&AmiUserView> for AmiUserForm {
+    fn from(u: &AmiUserView) -> Self {
+        Self {
+            name: u.name.clone(),
+            permit: u.permit.join(", "),
+            deny: u.deny.join(", "),
+            read: u.read.join(", "),
+            write: u.write.join(", "),
+            allow_dangerous: u.allow_dangerous.then(|| "on".to_owned()),
         }
     }
 }
@@ -449,6 +482,35 @@ pub async fn create_trunk(
     .await
 }
 
+/// One trunk.
+#[server(prefix = "/fn", endpoint = "get_trunk")]
+pub async fn get_trunk(name: String) -> Result<TrunkView, PbxActionError> {
+    let (pbx, parts) = crate::ssr::pbx::context()?;
+    pbx.get_trunk(&parts, &name).await
+}
+
+/// Changes a trunk (its name stays: `key`).
+#[server(prefix = "/fn", endpoint = "update_trunk")]
+pub async fn update_trunk(
+    csrf: String,
+    key: String,
+    #[server(flatten)] form: TrunkForm,
+) -> Result<TrunkView, PbxActionError> {
+    use crate::ssr::pbx::{Then, finish};
+    let (pbx, parts) = crate::ssr::pbx::context()?;
+    let outcome = pbx.update_trunk(&parts, &csrf, &key, form.clone()).await;
+    let page = object_page("/trunks", &key);
+    finish(
+        &*pbx,
+        &parts,
+        outcome,
+        &page,
+        Some(PbxForm::Trunk(form)),
+        |t| Then::Redirect(format!("{}?saved=1", object_page("/trunks", &t.name))),
+    )
+    .await
+}
+
 /// Deletes a trunk.
 #[server(prefix = "/fn", endpoint = "delete_trunk")]
 pub async fn delete_trunk(csrf: String, name: String) -> Result<(), PbxActionError> {
@@ -489,6 +551,35 @@ pub async fn create_ami_user(
         "/ami-users",
         Some(PbxForm::AmiUser(form)),
         |created| Then::flash(PbxFlash::Secret(created.into()), "/ami-users".to_owned()),
+    )
+    .await
+}
+
+/// One AMI user.
+#[server(prefix = "/fn", endpoint = "get_ami_user")]
+pub async fn get_ami_user(name: String) -> Result<AmiUserView, PbxActionError> {
+    let (pbx, parts) = crate::ssr::pbx::context()?;
+    pbx.get_ami_user(&parts, &name).await
+}
+
+/// Changes an AMI user's networks and classes (its name and secret stay).
+#[server(prefix = "/fn", endpoint = "update_ami_user")]
+pub async fn update_ami_user(
+    csrf: String,
+    key: String,
+    #[server(flatten)] form: AmiUserForm,
+) -> Result<AmiUserView, PbxActionError> {
+    use crate::ssr::pbx::{Then, finish};
+    let (pbx, parts) = crate::ssr::pbx::context()?;
+    let outcome = pbx.update_ami_user(&parts, &csrf, &key, form.clone()).await;
+    let page = object_page("/ami-users", &key);
+    finish(
+        &*pbx,
+        &parts,
+        outcome,
+        &page,
+        Some(PbxForm::AmiUser(form)),
+        |u| Then::Redirect(format!("{}?saved=1", object_page("/ami-users", &u.name))),
     )
     .await
 }
@@ -594,14 +685,22 @@ pub async fn rollback_config(csrf: String, number: String) -> Result<ApplyReport
     .await
 }
 
-/// The console page of an endpoint (ids are generated from letters and digits only).
+/// The console page of an endpoint.
 #[must_use]
 pub fn endpoint_page(id: &str) -> String {
-    let safe: String = id
+    object_page("/endpoints", id)
+}
+
+/// The console page of an object under `list`. Ids and names are checked to be letters,
+/// digits, `-` and `_`; anything else is dropped, so the path (also used in a redirect's
+/// `Location`) cannot carry other characters.
+#[must_use]
+pub fn object_page(list: &str, key: &str) -> String {
+    let safe: String = key
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
         .collect();
-    format!("/endpoints/{safe}")
+    format!("{list}/{safe}")
 }
 
 impl PolicyForm {

@@ -2,11 +2,12 @@
 //! need explicit consent; a new or rotated secret is shown once.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::pbx::{
     AmiUserForm, CreateAmiUser, DeleteAmiUser, PbxForm, RotateAmiSecret, ShownSecret,
-    list_ami_users,
+    list_ami_users, object_page,
 };
 use crate::components::pbx::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
@@ -18,7 +19,7 @@ pub const DANGEROUS: [&str; 6] = ["system", "command", "originate", "config", "a
 
 /// Classes, the dangerous ones marked.
 #[component]
-fn Classes(classes: Vec<String>) -> impl IntoView {
+pub fn Classes(classes: Vec<String>) -> impl IntoView {
     classes
         .into_iter()
         .map(|c| {
@@ -30,6 +31,30 @@ fn Classes(classes: Vec<String>) -> impl IntoView {
             }
         })
         .collect_view()
+}
+
+/// The fields of an AMI user, shared by the creation and the edit form (name and secret
+/// are set at creation only; a secret is changed by rotating it).
+#[component]
+pub fn AmiUserFields(initial: AmiUserForm, creating: bool) -> impl IntoView {
+    view! {
+        <div class="grid">
+            {creating.then(|| view! {
+                <label>"Name" <input type="text" name="name" value=initial.name.clone() required maxlength="64" /></label>
+                <label>"Secret (optional: generated when empty)"
+                    <input type="password" name="secret" autocomplete="new-password" maxlength="128" />
+                </label>
+            })}
+            <label class="wide">"Networks it may log in from" <input type="text" name="permit" value=initial.permit /></label>
+            <label class="wide">"Exceptions" <input type="text" name="deny" value=initial.deny /></label>
+            <label class="wide">"Read classes (events it receives)" <input type="text" name="read" value=initial.read placeholder="call, security" /></label>
+            <label class="wide">"Write classes (actions it may run)" <input type="text" name="write" value=initial.write placeholder="call, reporting" /></label>
+            <label class="check danger-consent">
+                <input type="checkbox" name="allow_dangerous" checked=initial.allow_dangerous.is_some() />
+                " I understand: allow root-equivalent classes (" {DANGEROUS.join(", ")} ") for this user"
+            </label>
+        </div>
+    }
 }
 
 /// The AMI users page.
@@ -105,9 +130,10 @@ pub fn AmiUsersPage() -> impl IntoView {
                                         format!("allowed: {}", u.dangerous.join(", "))
                                     };
                                     let row_class = if u.dangerous.is_empty() { "" } else { "dangerous" };
+                                    let href = object_page("/ami-users", &u.name);
                                     view! {
                                         <tr class=row_class>
-                                            <td>{u.name.clone()}</td>
+                                            <td><A href=href>{u.name.clone()}</A></td>
                                             <td>{u.permit.join(", ")}</td>
                                             <td>{u.deny.join(", ")}</td>
                                             <td><Classes classes=u.read.clone() /></td>
@@ -152,20 +178,7 @@ pub fn AmiUsersPage() -> impl IntoView {
                         <Refusal error />
                         <ActionForm action=create node_ref=created_form attr:id="ami-create" attr:class="panel">
                             <input type="hidden" name="csrf" value=csrf() />
-                            <div class="grid">
-                                <label>"Name" <input type="text" name="name" value=initial.name required maxlength="64" /></label>
-                                <label>"Secret (optional: generated when empty)"
-                                    <input type="password" name="secret" autocomplete="new-password" maxlength="128" />
-                                </label>
-                                <label class="wide">"Networks it may log in from" <input type="text" name="permit" value=initial.permit /></label>
-                                <label class="wide">"Exceptions" <input type="text" name="deny" value=initial.deny /></label>
-                                <label class="wide">"Read classes (events it receives)" <input type="text" name="read" value=initial.read placeholder="call, security" /></label>
-                                <label class="wide">"Write classes (actions it may run)" <input type="text" name="write" value=initial.write placeholder="call, reporting" /></label>
-                                <label class="check danger-consent">
-                                    <input type="checkbox" name="allow_dangerous" checked=initial.allow_dangerous.is_some() />
-                                    " I understand: allow root-equivalent classes (" {DANGEROUS.join(", ")} ") for this user"
-                                </label>
-                            </div>
+                            <AmiUserFields initial creating=true />
                             <button type="submit">"Create AMI user"</button>
                         </ActionForm>
                     }

@@ -1,6 +1,7 @@
 //! One page per file.
 
 pub mod account;
+pub mod ami_user;
 pub mod ami_users;
 pub mod audit;
 pub mod config;
@@ -11,4 +12,5 @@ pub mod login;
 pub mod not_found;
 pub mod policy;
 pub mod setup;
+pub mod trunk;
 pub mod trunks;

@@ -4,11 +4,45 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::pbx::{CreateTrunk, DeleteTrunk, PbxForm, TrunkForm, list_trunks};
+use leptos_router::components::A;
+
+use crate::api::pbx::{CreateTrunk, DeleteTrunk, PbxForm, TrunkForm, list_trunks, object_page};
 use crate::components::pbx::{
     FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form,
     reset_on_success, use_flash,
 };
+
+/// The fields of a trunk, shared by the creation and the edit form (a trunk's name is
+/// fixed once created).
+#[component]
+pub fn TrunkFields(initial: TrunkForm, creating: bool) -> impl IntoView {
+    let transport = initial.transport.clone();
+    view! {
+        <div class="grid">
+            {creating.then(|| view! {
+                <label>"Name" <input type="text" name="name" value=initial.name.clone() required maxlength="64" placeholder="provider-a" /></label>
+            })}
+            <label>"Provider address" <input type="text" name="peer" value=initial.peer required placeholder="203.0.113.10" /></label>
+            <label>"Port" <input type="text" name="port" value=initial.port inputmode="numeric" /></label>
+            <label>"Transport"
+                <select name="transport">
+                    {["udp", "tcp", "tls"].into_iter().map(|v| {
+                        let selected = transport == v;
+                        view! { <option value=v selected=selected>{v}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <label class="wide">"Source networks (empty: the provider address alone)"
+                <input type="text" name="sources" value=initial.sources placeholder="203.0.113.0/28" />
+            </label>
+            <label class="wide">"DIDs, one per line: number=extension"
+                <textarea name="dids" rows="4" placeholder="4930123456=1001">{initial.dids}</textarea>
+            </label>
+            <label>"Codecs, in order" <input type="text" name="codecs" value=initial.codecs /></label>
+            <label class="check"><input type="checkbox" name="outbound" checked=initial.outbound.is_some() /> " Outbound calls leave through this trunk"</label>
+        </div>
+    }
+}
 
 /// The trunks page.
 #[component]
@@ -56,9 +90,10 @@ pub fn TrunksPage() -> impl IntoView {
                             <tbody>
                                 {trunks.into_iter().map(|t| {
                                     let name = t.name.clone();
+                                    let href = object_page("/trunks", &t.name);
                                     view! {
                                         <tr>
-                                            <td>{t.name.clone()}</td>
+                                            <td><A href=href>{t.name.clone()}</A></td>
                                             <td>{format!("{}:{}", t.peer, t.port)}</td>
                                             <td>{t.sources.join(", ")}</td>
                                             <td>{t.dids.iter().map(|d| format!("{} → {}", d.did, d.extension)).collect::<Vec<_>>().join(", ")}</td>
@@ -96,32 +131,11 @@ pub fn TrunksPage() -> impl IntoView {
                         Some(PbxForm::Trunk(form)) => form,
                         _ => TrunkForm::new_defaults(),
                     };
-                    let transport = initial.transport.clone();
                     view! {
                         <Refusal error />
                         <ActionForm action=create node_ref=created_form attr:id="trunk-create" attr:class="panel">
                             <input type="hidden" name="csrf" value=csrf() />
-                            <div class="grid">
-                                <label>"Name" <input type="text" name="name" value=initial.name required maxlength="64" placeholder="provider-a" /></label>
-                                <label>"Provider address" <input type="text" name="peer" value=initial.peer required placeholder="203.0.113.10" /></label>
-                                <label>"Port" <input type="text" name="port" value=initial.port inputmode="numeric" /></label>
-                                <label>"Transport"
-                                    <select name="transport">
-                                        {["udp", "tcp", "tls"].into_iter().map(|v| {
-                                            let selected = transport == v;
-                                            view! { <option value=v selected=selected>{v}</option> }
-                                        }).collect_view()}
-                                    </select>
-                                </label>
-                                <label class="wide">"Source networks (empty: the provider address alone)"
-                                    <input type="text" name="sources" value=initial.sources placeholder="203.0.113.0/28" />
-                                </label>
-                                <label class="wide">"DIDs, one per line: number=extension"
-                                    <textarea name="dids" rows="4" placeholder="4930123456=1001">{initial.dids}</textarea>
-                                </label>
-                                <label>"Codecs, in order" <input type="text" name="codecs" value=initial.codecs /></label>
-                                <label class="check"><input type="checkbox" name="outbound" checked=initial.outbound.is_some() /> " Outbound calls leave through this trunk"</label>
-                            </div>
+                            <TrunkFields initial creating=true />
                             <button type="submit">"Create trunk"</button>
                         </ActionForm>
                     }

@@ -59,6 +59,14 @@ pub trait PbxConsole: Send + Sync + 'static {
 
     async fn list_trunks(&self, req: &Parts) -> Outcome<Vec<TrunkView>>;
     async fn create_trunk(&self, req: &Parts, csrf: &str, form: TrunkForm) -> Outcome<TrunkView>;
+    async fn get_trunk(&self, req: &Parts, name: &str) -> Outcome<TrunkView>;
+    async fn update_trunk(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        form: TrunkForm,
+    ) -> Outcome<TrunkView>;
     async fn delete_trunk(&self, req: &Parts, csrf: &str, name: &str) -> Outcome<()>;
 
     async fn list_ami_users(&self, req: &Parts) -> Outcome<Vec<AmiUserView>>;
@@ -69,6 +77,14 @@ pub trait PbxConsole: Send + Sync + 'static {
         form: AmiUserForm,
         secret: Option<String>,
     ) -> Outcome<WithSecret<AmiUserView>>;
+    async fn get_ami_user(&self, req: &Parts, name: &str) -> Outcome<AmiUserView>;
+    async fn update_ami_user(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        form: AmiUserForm,
+    ) -> Outcome<AmiUserView>;
     async fn delete_ami_user(&self, req: &Parts, csrf: &str, name: &str) -> Outcome<()>;
     async fn rotate_ami_secret(
         &self,

@@ -469,6 +469,25 @@ impl app::ssr::pbx::PbxConsole for PbxConsoleService {
             .map_err(shown)
     }
 
+    async fn get_trunk(&self, req: &Parts, name: &str) -> Outcome<TrunkView> {
+        caller(req)?;
+        pbx::get_trunk(&self.state.db, name).await.map_err(shown)
+    }
+
+    async fn update_trunk(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        form: TrunkForm,
+    ) -> Outcome<TrunkView> {
+        let admin = admin(req, csrf)?;
+        let changes = new_trunk(form).map_err(|e| invalid(&e))?;
+        pbx::update_trunk(&self.state, &admin, name, changes)
+            .await
+            .map_err(shown)
+    }
+
     async fn delete_trunk(&self, req: &Parts, csrf: &str, name: &str) -> Outcome<()> {
         let admin = admin(req, csrf)?;
         pbx::delete_trunk(&self.state, &admin, name)
@@ -491,6 +510,25 @@ impl app::ssr::pbx::PbxConsole for PbxConsoleService {
         let admin = admin(req, csrf)?;
         let new = new_ami_user(form, secret).map_err(|e| invalid(&e))?;
         pbx::create_ami_user(&self.state, &admin, new)
+            .await
+            .map_err(shown)
+    }
+
+    async fn get_ami_user(&self, req: &Parts, name: &str) -> Outcome<AmiUserView> {
+        caller(req)?;
+        pbx::get_ami_user(&self.state.db, name).await.map_err(shown)
+    }
+
+    async fn update_ami_user(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        form: AmiUserForm,
+    ) -> Outcome<AmiUserView> {
+        let admin = admin(req, csrf)?;
+        let changes = new_ami_user(form, None).map_err(|e| invalid(&e))?;
+        pbx::update_ami_user(&self.state, &admin, name, changes)
             .await
             .map_err(shown)
     }
