@@ -58,17 +58,6 @@ impl From<ConsoleError> for PbxActionError {
     }
 }
 
-impl PbxActionError {
-    /// The field a refusal is about, to mark it in the form.
-    #[must_use]
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            PbxActionError::Invalid { field, .. } => Some(field),
-            _ => None,
-        }
-    }
-}
-
 impl FromServerFnError for PbxActionError {
     type Encoder = JsonEncoding;
 
