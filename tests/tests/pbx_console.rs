@@ -433,7 +433,27 @@ async fn viewers_cannot_change_the_pbx_and_every_change_needs_the_csrf_token() {
             ],
         ),
         ("apply_config", vec![]),
+        ("rollback_config", vec![("number", "1")]),
         ("update_policy", vec![("realm", "evil")]),
+        (
+            "update_endpoint",
+            vec![
+                ("id", &id),
+                ("extension", "1001"),
+                ("display_name", "Mallory"),
+            ],
+        ),
+        (
+            "update_trunk",
+            vec![("key", "provider-a"), ("peer", "203.0.113.9")],
+        ),
+        ("delete_trunk", vec![("name", "provider-a")]),
+        (
+            "update_ami_user",
+            vec![("key", "crm"), ("write", "all"), ("allow_dangerous", "on")],
+        ),
+        ("rotate_ami_secret", vec![("name", "crm")]),
+        ("delete_ami_user", vec![("name", "crm")]),
     ];
     for (function, fields) in &changes {
         let (status, error) = viewer.call(function, fields).await;
