@@ -527,6 +527,8 @@ async fn endpoints_are_searched_paged_edited_and_deleted() {
     let (_, html) = admin.page("/endpoints?q=Phone+42").await;
     assert_eq!(html.matches("data-extension=").count(), 1, "{html}");
     assert!(html.contains("data-extension=\"1042\""));
+    let (_, html) = admin.page("/endpoints?q=nobody").await;
+    assert!(html.contains("No endpoint matches the search."), "{html}");
     // A bad cursor is a message, not a 500.
     let (status, html) = admin.page("/endpoints?after=abc").await;
     assert_eq!(status, StatusCode::OK);

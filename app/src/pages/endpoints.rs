@@ -132,7 +132,16 @@ pub fn EndpointsPage() -> impl IntoView {
                             view! { <a href=href id="next-page">"Next page →"</a> }
                         });
                         let shown = page.endpoints.len();
+                        let empty = (shown == 0).then(|| {
+                            let text = if q().is_some() {
+                                "No endpoint matches the search."
+                            } else {
+                                "No endpoints yet."
+                            };
+                            view! { <p class="hint" id="no-endpoints">{text}</p> }
+                        });
                         view! {
+                            {empty}
                             <table class="list" id="endpoint-table">
                                 <thead><tr>
                                     <th>"Extension"</th><th>"Name"</th><th>"Id / auth name"</th><th>"Class"</th>
