@@ -21,9 +21,11 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    account::AccountPage, allowlist::AllowlistPage, audit::AuditPage, bans::BansPage,
-    dashboard::DashboardPage, events::EventsPage, firewall::FirewallPage, login::LoginPage,
-    not_found::NotFound, setup::SetupPage,
+    account::AccountPage, allowlist::AllowlistPage, ami_user::AmiUserPage, ami_users::AmiUsersPage,
+    audit::AuditPage, bans::BansPage, config::ConfigPage, dashboard::DashboardPage,
+    endpoint::EndpointPage, endpoints::EndpointsPage, events::EventsPage, firewall::FirewallPage,
+    login::LoginPage, not_found::NotFound, policy::PolicyPage, setup::SetupPage, trunk::TrunkPage,
+    trunks::TrunksPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -51,6 +53,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     #[cfg(feature = "ssr")]
     ssr::set_content_security_policy();
+    #[cfg(feature = "ssr")]
+    provide_context(ssr::pbx::TakenFlashes::default());
     view! {
         <Title text="sipwarden" />
         <Router>
@@ -68,6 +72,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("allowlist") view=AllowlistPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("endpoints") view=EndpointsPage ssr=SsrMode::Async />
+                    <Route path=path!("endpoints/:id") view=EndpointPage ssr=SsrMode::Async />
+                    <Route path=path!("trunks") view=TrunksPage ssr=SsrMode::Async />
+                    <Route path=path!("trunks/:name") view=TrunkPage ssr=SsrMode::Async />
+                    <Route path=path!("ami-users") view=AmiUsersPage ssr=SsrMode::Async />
+                    <Route path=path!("ami-users/:name") view=AmiUserPage ssr=SsrMode::Async />
+                    <Route path=path!("policy") view=PolicyPage ssr=SsrMode::Async />
+                    <Route path=path!("config") view=ConfigPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -9,6 +9,7 @@
 
 pub mod firewall;
 pub mod guard;
+pub mod pbx;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;

@@ -37,6 +37,11 @@ fn SignedIn(info: SessionInfo) -> impl IntoView {
             // Only pages that work are listed.
             <nav>
                 <A href="/" exact=true>"Dashboard"</A>
+                <A href="/endpoints">"Endpoints"</A>
+                <A href="/trunks">"Trunks"</A>
+                <A href="/ami-users">"AMI users"</A>
+                <A href="/policy">"Policy"</A>
+                <A href="/config">"Configuration"</A>
                 <A href="/events">"Events"</A>
                 <A href="/firewall">"Firewall"</A>
                 <A href="/bans">"Bans"</A>

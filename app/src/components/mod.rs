@@ -2,3 +2,4 @@
 
 pub mod error_banner;
 pub mod layout;
+pub mod pbx;

@@ -2,6 +2,7 @@
 
 pub mod firewall;
 pub mod guard;
+pub mod pbx;
 
 use std::sync::Arc;
 
@@ -94,7 +95,8 @@ pub fn finish_form<T>(
     }
 }
 
-fn accepts_html(req: &Parts) -> bool {
+/// Whether the request is a plain form post from a page (not the hydrated app's fetch).
+pub(crate) fn accepts_html(req: &Parts) -> bool {
     req.headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -74,6 +74,8 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     if let Ok(error) = serde_json::from_slice::<app::api::ConsoleError>(&bytes) {
         parts.status = super::error::status_of(error);
+    } else if let Ok(error) = serde_json::from_slice::<app::api::pbx::PbxActionError>(&bytes) {
+        parts.status = super::console_pbx::status_of(&error);
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }

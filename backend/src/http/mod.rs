@@ -5,6 +5,7 @@ pub mod api;
 pub mod console;
 pub mod console_firewall;
 pub mod console_guard;
+pub mod console_pbx;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -34,6 +35,8 @@ pub fn router(state: AppState) -> Router {
     let console: Arc<dyn app::ssr::Console> = service.clone();
     let firewall_console: Arc<dyn app::ssr::firewall::FirewallConsole> = service.clone();
     let guard_console: Arc<dyn app::ssr::guard::GuardConsole> = service;
+    let pbx_console: Arc<dyn app::ssr::pbx::PbxConsole> =
+        Arc::new(console_pbx::PbxConsoleService::new(state.clone()));
     let context = {
         let state = state.clone();
         move || {
@@ -41,6 +44,7 @@ pub fn router(state: AppState) -> Router {
             provide_context(console.clone());
             provide_context(firewall_console.clone());
             provide_context(guard_console.clone());
+            provide_context(pbx_console.clone());
         }
     };
     let shell_options = state.leptos_options.clone();

@@ -1,0 +1,224 @@
+//! Pieces the PBX pages share: the flash of a plain form post, refusals, secrets shown once,
+//! apply reports, and the hidden CSRF field.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::ConsoleError;
+use crate::api::pbx::{PbxActionError, PbxFlash, PbxForm, ShownSecret, take_pbx_flash};
+use crate::model::pbx::ApplyReport;
+use crate::model::{Role, SessionInfo};
+
+/// The flash named by `?flash=<token>`, taken from the server once (see
+/// [`crate::api::pbx`]). Without the parameter, or with a stale or forged token: `None`.
+pub fn use_flash() -> Resource<Option<PbxFlash>> {
+    let query = use_query_map();
+    Resource::new(
+        move || query.read().get("flash"),
+        |token| async move {
+            match token {
+                Some(token) if !token.is_empty() => take_pbx_flash(token).await.ok().flatten(),
+                _ => None,
+            }
+        },
+    )
+}
+
+/// The fixed message for `?error=<code>` (codes are looked up, never echoed).
+pub fn query_error() -> Signal<Option<PbxActionError>> {
+    let query = use_query_map();
+    Signal::derive(move || {
+        query
+            .read()
+            .get("error")
+            .and_then(|code| ConsoleError::from_code(&code))
+            .map(PbxActionError::Console)
+    })
+}
+
+/// The error of an action's last run, if it failed.
+pub fn action_error<T, R>(action: ServerAction<T>) -> Signal<Option<PbxActionError>>
+where
+    T: leptos::server_fn::ServerFn<Output = R, Error = PbxActionError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    R: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(Result::err))
+}
+
+/// A form that goes back to its initial values once `action` succeeded (with JavaScript), so
+/// a second press does not send the same new object again. Without JavaScript the redirect
+/// brings a fresh form anyway.
+pub fn reset_on_success<T, R>(action: ServerAction<T>) -> NodeRef<leptos::html::Form>
+where
+    T: leptos::server_fn::ServerFn<Output = R, Error = PbxActionError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    R: Clone + Send + Sync + 'static,
+{
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(_)))
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
+    form
+}
+
+/// Whether the signed-in user may change things (the server checks again).
+#[must_use]
+pub fn is_admin() -> bool {
+    use_context::<SessionInfo>().is_some_and(|s| s.role == Role::Admin)
+}
+
+/// The session's CSRF token, for the hidden field of every form.
+#[must_use]
+pub fn csrf() -> String {
+    use_context::<SessionInfo>()
+        .map(|s| s.csrf)
+        .unwrap_or_default()
+}
+
+/// What a plain form post left that does not belong beside a form: a new secret, or the
+/// refusal of a button (delete, rotate, apply).
+#[component]
+pub fn FlashNotices(flash: Resource<Option<PbxFlash>>) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let flash = flash.await;
+                let secret = flash.as_ref().and_then(PbxFlash::secret);
+                let error = flash
+                    .as_ref()
+                    .filter(|f| f.form().is_none())
+                    .and_then(PbxFlash::error);
+                view! {
+                    <SecretOnce secret=Signal::derive(move || secret.clone()) />
+                    <Refusal error=Signal::derive(move || error.clone()) />
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The refusal of a form and what was typed into it, from a flash.
+#[must_use]
+pub fn refused_form(flash: Option<PbxFlash>) -> (Signal<Option<PbxActionError>>, Option<PbxForm>) {
+    match flash {
+        Some(PbxFlash::Refused {
+            error,
+            form: Some(form),
+        }) => (Signal::derive(move || Some(error.clone())), Some(*form)),
+        _ => (Signal::derive(|| None), None),
+    }
+}
+
+/// Why a PBX action was refused, next to its form.
+#[component]
+pub fn Refusal(#[prop(into)] error: Signal<Option<PbxActionError>>) -> impl IntoView {
+    move || {
+        error.get().map(|e| match e {
+            PbxActionError::Conflict(problems) => view! {
+                <div class="error" role="alert">
+                    <p>"The change was refused:"</p>
+                    <ul>{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
+                </div>
+            }
+            .into_any(),
+            PbxActionError::Invalid { field, reason } => view! {
+                <p class="error" role="alert">
+                    "Check the field " <strong class="field">{field}</strong> ": " {reason}
+                </p>
+            }
+            .into_any(),
+            other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
+        })
+    }
+}
+
+/// A secret shown this once, with what it belongs to.
+#[component]
+pub fn SecretOnce(#[prop(into)] secret: Signal<Option<ShownSecret>>) -> impl IntoView {
+    move || {
+        secret.get().map(|s| {
+            let label = if s.label.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.label)
+            };
+            view! {
+                <div class="secret" role="status">
+                    <p>
+                        "Secret of " {s.kind} " " <code class="secret-key">{s.key}</code> {label}
+                        ". It is shown this once: copy it now. sipwarden keeps only a digest."
+                    </p>
+                    <p><code class="secret-value">{s.secret}</code></p>
+                </div>
+            }
+        })
+    }
+}
+
+/// What an apply or rollback did.
+#[component]
+pub fn Report(report: ApplyReport) -> impl IntoView {
+    let r = report.revision;
+    let live = report
+        .live_revision
+        .map_or_else(|| "none".to_owned(), |n| format!("revision {n}"));
+    let class = if report.applied {
+        "notice report"
+    } else {
+        "error report"
+    };
+    let headline = if report.applied {
+        format!("Revision {} is live: Asterisk loaded it.", r.number)
+    } else {
+        format!(
+            "Revision {} was not applied ({}). sipwarden fell back; live now: {live}.",
+            r.number, r.status
+        )
+    };
+    view! {
+        <div class=class id="apply-report" role="status">
+            <p><strong>{headline}</strong></p>
+            <p class="report-message">{r.message}</p>
+            {(!report.checks.is_empty()).then(|| view! {
+                <ul class="checks">
+                    {report.checks.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+                </ul>
+            })}
+        </div>
+    }
+}
+
+/// `s` fit for a URL's query value.
+#[must_use]
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encode_keeps_only_unreserved_characters() {
+        assert_eq!(url_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(url_encode("1001"), "1001");
+    }
+}

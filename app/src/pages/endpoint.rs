@@ -1,0 +1,112 @@
+//! `/endpoints/:id`: edit one endpoint, or give it a new secret (shown once).
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::pbx::{
+    EndpointForm, PbxForm, RotateEndpointSecret, ShownSecret, UpdateEndpoint, get_endpoint,
+};
+use crate::components::pbx::{
+    FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, refused_form, use_flash,
+};
+use crate::pages::endpoints::EndpointFields;
+
+/// The endpoint page.
+#[component]
+pub fn EndpointPage() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::pbx::no_store();
+    let admin = is_admin();
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let endpoint = Resource::new(id, get_endpoint);
+    let flash = use_flash();
+    let update = ServerAction::<UpdateEndpoint>::new();
+    let rotate = ServerAction::<RotateEndpointSecret>::new();
+    let saved =
+        move || query.read().get("saved").is_some() || matches!(update.value().get(), Some(Ok(_)));
+    let rotated = Signal::derive(move || {
+        rotate
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .map(|w| ShownSecret::from(&w))
+    });
+    let (update_error, rotate_error) = (action_error(update), action_error(rotate));
+
+    view! {
+        <p class="crumbs"><A href="/endpoints">"← Endpoints"</A></p>
+        <Show when=saved><p class="notice" role="status" id="saved">"Saved. Apply the configuration to make it live."</p></Show>
+        <SecretOnce secret=rotated />
+        <Refusal error=rotate_error />
+        <Refusal error=update_error />
+        <FlashNotices flash />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let flash = flash.await;
+                match endpoint.await {
+                    Ok(e) => {
+                        let (error, form) = refused_form(flash);
+                        let initial = match form {
+                            Some(PbxForm::Endpoint(form)) => form,
+                            _ => EndpointForm::from(&e),
+                        };
+                        let title = format!("Extension {} — {}", e.extension, e.display_name);
+                        let (id1, id2) = (e.id.clone(), e.id.clone());
+                        view! {
+                            <h1>{title}</h1>
+                            <dl class="facts">
+                                <dt>"Id and auth name"</dt><dd><code id="endpoint-id">{e.id.clone()}</code></dd>
+                                <dt>"MAC address"</dt><dd>{e.mac.clone().unwrap_or_else(|| "—".to_owned())}</dd>
+                                <dt>"Realm of its digest"</dt><dd>{e.realm.clone()}</dd>
+                                <dt>"Version"</dt><dd>{e.version} " (changed " {e.updated_at.clone()} ")"</dd>
+                            </dl>
+                            <Refusal error />
+                            {if admin {
+                                view! {
+                                    <ActionForm action=update attr:id="endpoint-edit" attr:class="panel">
+                                        <input type="hidden" name="csrf" value=csrf() />
+                                        <input type="hidden" name="id" value=id1 />
+                                        <EndpointFields initial creating=false />
+                                        <button type="submit">"Save"</button>
+                                    </ActionForm>
+                                    <h2>"Secret"</h2>
+                                    <p class="hint">"A new secret replaces the old one at once (after the next apply); the phone must be given the new one."</p>
+                                    <ActionForm action=rotate attr:id="endpoint-rotate">
+                                        <input type="hidden" name="csrf" value=csrf() />
+                                        <input type="hidden" name="id" value=id2 />
+                                        <button type="submit" class="secondary">"Generate a new secret"</button>
+                                    </ActionForm>
+                                }.into_any()
+                            } else {
+                                view! { <EndpointFacts form=EndpointForm::from(&e) /> }.into_any()
+                            }}
+                        }.into_any()
+                    }
+                    Err(e) => view! {
+                        <h1>"Endpoint"</h1>
+                        <Refusal error=Signal::derive(move || Some(e.clone())) />
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The endpoint read-only, for viewers.
+#[component]
+fn EndpointFacts(form: EndpointForm) -> impl IntoView {
+    view! {
+        <dl class="facts">
+            <dt>"Calling class"</dt><dd>{form.calling_class}</dd>
+            <dt>"Networks"</dt><dd>{form.permit}</dd>
+            <dt>"Exceptions"</dt><dd>{form.deny}</dd>
+            <dt>"Concurrent calls"</dt><dd>{form.max_calls}</dd>
+            <dt>"Codecs"</dt><dd>{form.codecs}</dd>
+            <dt>"Transport"</dt><dd>{form.transport}</dd>
+            <dt>"State"</dt><dd>{if form.enabled.is_some() { "enabled" } else { "disabled" }}</dd>
+        </dl>
+    }
+}

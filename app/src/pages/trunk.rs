@@ -1,0 +1,69 @@
+//! `/trunks/:name`: edit one trunk (its name is fixed once created).
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::pbx::{PbxForm, TrunkForm, UpdateTrunk, get_trunk};
+use crate::components::pbx::{
+    FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
+};
+use crate::pages::trunks::TrunkFields;
+
+/// The trunk page.
+#[component]
+pub fn TrunkPage() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::pbx::no_store();
+    let admin = is_admin();
+    let params = use_params_map();
+    let query = use_query_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let trunk = Resource::new(name, get_trunk);
+    let flash = use_flash();
+    let update = ServerAction::<UpdateTrunk>::new();
+    let saved =
+        move || query.read().get("saved").is_some() || matches!(update.value().get(), Some(Ok(_)));
+
+    view! {
+        <p class="crumbs"><A href="/trunks">"← Trunks"</A></p>
+        <Show when=saved><p class="notice" role="status" id="saved">"Saved. Apply the configuration to make it live."</p></Show>
+        <Refusal error=action_error(update) />
+        <FlashNotices flash />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let flash = flash.await;
+                match trunk.await {
+                    Ok(t) => {
+                        let (error, form) = refused_form(flash);
+                        let initial = match form {
+                            Some(PbxForm::Trunk(form)) => form,
+                            _ => TrunkForm::from(&t),
+                        };
+                        let key = t.name.clone();
+                        view! {
+                            <h1>"Trunk " {t.name.clone()}</h1>
+                            <dl class="facts">
+                                <dt>"Dialplan context"</dt><dd><code>{t.context.clone()}</code></dd>
+                                <dt>"Version"</dt><dd>{t.version} " (changed " {t.updated_at.clone()} ")"</dd>
+                            </dl>
+                            <Refusal error />
+                            <ActionForm action=update attr:id="trunk-edit" attr:class="panel">
+                                <input type="hidden" name="csrf" value=csrf() />
+                                <input type="hidden" name="key" value=key />
+                                <fieldset disabled=!admin>
+                                    <TrunkFields initial creating=false />
+                                </fieldset>
+                                {admin.then(|| view! { <button type="submit">"Save"</button> })}
+                            </ActionForm>
+                        }.into_any()
+                    }
+                    Err(e) => view! {
+                        <h1>"Trunk"</h1>
+                        <Refusal error=Signal::derive(move || Some(e.clone())) />
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,146 @@
+//! `/trunks`: the SIP trunks (identified by source address, reaching only their DIDs), with
+//! the creation form.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use leptos_router::components::A;
+
+use crate::api::pbx::{CreateTrunk, DeleteTrunk, PbxForm, TrunkForm, list_trunks, object_page};
+use crate::components::pbx::{
+    FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form,
+    reset_on_success, use_flash,
+};
+
+/// The fields of a trunk, shared by the creation and the edit form (a trunk's name is
+/// fixed once created).
+#[component]
+pub fn TrunkFields(initial: TrunkForm, creating: bool) -> impl IntoView {
+    let transport = initial.transport.clone();
+    view! {
+        <div class="grid">
+            {creating.then(|| view! {
+                <label>"Name" <input type="text" name="name" value=initial.name.clone() required maxlength="64" placeholder="provider-a" /></label>
+            })}
+            <label>"Provider address" <input type="text" name="peer" value=initial.peer required placeholder="203.0.113.10" /></label>
+            <label>"Port" <input type="text" name="port" value=initial.port inputmode="numeric" /></label>
+            <label>"Transport"
+                <select name="transport">
+                    {["udp", "tcp", "tls"].into_iter().map(|v| {
+                        let selected = transport == v;
+                        view! { <option value=v selected=selected>{v}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <label class="wide">"Source networks (empty: the provider address alone)"
+                <input type="text" name="sources" value=initial.sources placeholder="203.0.113.0/28" />
+            </label>
+            <label class="wide">"DIDs, one per line: number=extension"
+                <textarea name="dids" rows="4" placeholder="4930123456=1001">{initial.dids}</textarea>
+            </label>
+            <label>"Codecs, in order" <input type="text" name="codecs" value=initial.codecs /></label>
+            <label class="check"><input type="checkbox" name="outbound" checked=initial.outbound.is_some() /> " Outbound calls leave through this trunk"</label>
+        </div>
+    }
+}
+
+/// The trunks page.
+#[component]
+pub fn TrunksPage() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::pbx::no_store();
+    let admin = is_admin();
+    let query = use_query_map();
+    let flash = use_flash();
+    let create = ServerAction::<CreateTrunk>::new();
+    let created_form = reset_on_success(create);
+    let delete = ServerAction::<DeleteTrunk>::new();
+    let trunks = Resource::new(
+        move || (create.version().get(), delete.version().get()),
+        |_| list_trunks(),
+    );
+    let (delete_error, code_error) = (action_error(delete), query_error());
+    let row_error = Signal::derive(move || delete_error.get().or_else(|| code_error.get()));
+    let saved =
+        move || query.read().get("saved").is_some() || matches!(create.value().get(), Some(Ok(_)));
+    let deleted = move || {
+        query.read().get("deleted").is_some() || matches!(delete.value().get(), Some(Ok(())))
+    };
+
+    view! {
+        <h1>"Trunks"</h1>
+        <p class="lead">
+            "A trunk is recognised by the address its packets come from, never by a name it claims, "
+            "and its calls reach only the DIDs listed here."
+        </p>
+        <Show when=saved><p class="notice" role="status">"Trunk saved. Apply the configuration to make it live."</p></Show>
+        <Show when=deleted><p class="notice" role="status">"Trunk deleted."</p></Show>
+        <Refusal error=row_error />
+        <FlashNotices flash />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match trunks.await {
+                    Ok(trunks) if trunks.is_empty() => view! { <p class="hint">"No trunks yet."</p> }.into_any(),
+                    Ok(trunks) => view! {
+                        <table class="list" id="trunk-table">
+                            <thead><tr>
+                                <th>"Name"</th><th>"Provider"</th><th>"Accepted from"</th><th>"DIDs → extension"</th>
+                                <th>"Transport"</th><th>"Codecs"</th><th>"Outbound"</th><th>"Context"</th><th></th>
+                            </tr></thead>
+                            <tbody>
+                                {trunks.into_iter().map(|t| {
+                                    let name = t.name.clone();
+                                    let href = object_page("/trunks", &t.name);
+                                    view! {
+                                        <tr>
+                                            <td><A href=href>{t.name.clone()}</A></td>
+                                            <td>{format!("{}:{}", t.peer, t.port)}</td>
+                                            <td>{t.sources.join(", ")}</td>
+                                            <td>{t.dids.iter().map(|d| format!("{} → {}", d.did, d.extension)).collect::<Vec<_>>().join(", ")}</td>
+                                            <td>{t.transport.clone()}</td>
+                                            <td>{t.codecs.join(", ")}</td>
+                                            <td>{if t.outbound { "yes" } else { "no" }}</td>
+                                            <td><code>{t.context.clone()}</code></td>
+                                            <td class="actions">
+                                                {admin.then(|| view! {
+                                                    <ActionForm action=delete attr:class="inline delete">
+                                                        <input type="hidden" name="csrf" value=csrf() />
+                                                        <input type="hidden" name="name" value=name />
+                                                        <button type="submit" class="danger">"Delete"</button>
+                                                    </ActionForm>
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <Refusal error=Signal::derive(move || Some(e.clone())) /> }.into_any(),
+                }
+            })}
+        </Suspense>
+
+        {admin.then(|| view! {
+            <h2>"New trunk"</h2>
+            <Refusal error=action_error(create) />
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let (error, form) = refused_form(flash.await);
+                    let initial = match form {
+                        Some(PbxForm::Trunk(form)) => form,
+                        _ => TrunkForm::new_defaults(),
+                    };
+                    view! {
+                        <Refusal error />
+                        <ActionForm action=create node_ref=created_form attr:id="trunk-create" attr:class="panel">
+                            <input type="hidden" name="csrf" value=csrf() />
+                            <TrunkFields initial creating=true />
+                            <button type="submit">"Create trunk"</button>
+                        </ActionForm>
+                    }
+                })}
+            </Suspense>
+        })}
+    }
+}

@@ -1,0 +1,267 @@
+//! The PBX pages in headless Debian Chromium, hydrated: create an endpoint and read its
+//! generated secret on the page, see a refusal beside the form with what was typed kept,
+//! edit the endpoint, preview the configuration diff and apply it (no Asterisk here: the
+//! report says it was not applied and why, and the history lists the failed revision).
+//! Screenshots go to `target/screenshots/`.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use tests::browser::Browser;
+use tests::server::{ADMIN_PASSWORD, TestServer, site_dir, workspace_root};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn screenshot(browser: &Browser, name: &str) {
+    let png = browser.client.screenshot().await.unwrap();
+    let dir = workspace_root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, &png).unwrap();
+    assert!(png.len() > 10_000, "a real screenshot: {}", path.display());
+}
+
+async fn type_into(browser: &Browser, css: &str, text: &str) {
+    let field = browser.client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(browser: &Browser, locator: Locator<'_>) {
+    browser
+        .client
+        .find(locator)
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text_of(browser: &Browser, css: &str) -> String {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
+    let test = "an_endpoint_is_created_edited_and_previewed_in_a_real_browser";
+    if !site_dir().join("pkg/sipwarden.wasm").is_file() {
+        tests::root::skip(
+            test,
+            "the hydration bundle is not built (run `make site`; `make test` does)",
+        );
+        return;
+    }
+    let Some(browser) = Browser::start(test).await.unwrap() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    let c = &browser.client;
+
+    // Sign in through the hydrated login form.
+    c.goto(&server.url("/login")).await.unwrap();
+    browser
+        .wait_for("performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))", WAIT)
+        .await
+        .unwrap();
+    type_into(&browser, "input[name=username]", "admin").await;
+    type_into(&browser, "input[name=password]", ADMIN_PASSWORD).await;
+    click(&browser, Locator::Css("#login-form button[type=submit]")).await;
+    browser
+        .wait_for("document.querySelector('#version') !== null", WAIT)
+        .await
+        .unwrap();
+
+    // Through the navigation (client-side: the app is hydrated from here on).
+    click(&browser, Locator::LinkText("Endpoints")).await;
+    browser
+        .wait_for("document.querySelector('#endpoint-create') !== null", WAIT)
+        .await
+        .unwrap();
+
+    // Bad input: the reason beside the form, and what was typed is still there.
+    type_into(&browser, "#endpoint-create input[name=extension]", "12a").await;
+    type_into(
+        &browser,
+        "#endpoint-create input[name=display_name]",
+        "Alice",
+    )
+    .await;
+    type_into(
+        &browser,
+        "#endpoint-create input[name=permit]",
+        "192.168.1.0/24",
+    )
+    .await;
+    click(
+        &browser,
+        Locator::Css("#endpoint-create button[type=submit]"),
+    )
+    .await;
+    browser
+        .wait_for("[...document.querySelectorAll('[role=alert] .field')].some(e => e.textContent === 'extension')", WAIT)
+        .await
+        .unwrap();
+    let kept = c
+        .find(Locator::Css("#endpoint-create input[name=display_name]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("Alice"));
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.path(), "/endpoints");
+    assert_eq!(
+        url.query(),
+        None,
+        "the refusal came through the hydrated app, not a reload"
+    );
+    screenshot(&browser, "endpoint-refused").await;
+
+    // Corrected: created, and the generated secret is shown on the page.
+    type_into(&browser, "#endpoint-create input[name=extension]", "1001").await;
+    click(
+        &browser,
+        Locator::Css("#endpoint-create button[type=submit]"),
+    )
+    .await;
+    browser
+        .wait_for("document.querySelector('.secret-value') !== null", WAIT)
+        .await
+        .unwrap();
+    let secret = text_of(&browser, ".secret-value").await;
+    let id = text_of(&browser, ".secret-key").await;
+    assert!(secret.len() >= 20, "{secret}");
+    assert!(id.chars().any(|ch| ch.is_ascii_alphabetic()), "{id}");
+    browser
+        .wait_for(
+            "document.querySelector('tr[data-extension=\"1001\"]') !== null",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    screenshot(&browser, "endpoint-created").await;
+    // The form went back to its defaults, so a second press does not send the same again.
+    let extension = c
+        .find(Locator::Css("#endpoint-create input[name=extension]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(extension.as_deref(), Some(""));
+
+    // The REST API agrees, and never shows the secret.
+    let (api, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    let stored: serde_json::Value = api
+        .get(server.url(&format!("/api/v1/endpoints/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["extension"], "1001");
+    assert_eq!(stored["permit"], serde_json::json!(["192.168.1.0/24"]));
+    assert!(!stored.to_string().contains(&secret));
+
+    // Edit it on its own page.
+    click(&browser, Locator::LinkText("Alice")).await;
+    browser
+        .wait_for("document.querySelector('#endpoint-edit') !== null", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(text_of(&browser, "#endpoint-id").await, id);
+    assert!(
+        !c.source().await.unwrap().contains(&secret),
+        "the secret is not shown again"
+    );
+    type_into(
+        &browser,
+        "#endpoint-edit input[name=display_name]",
+        "Alice Smith",
+    )
+    .await;
+    type_into(&browser, "#endpoint-edit input[name=max_calls]", "4").await;
+    click(&browser, Locator::Css("#endpoint-edit button[type=submit]")).await;
+    browser
+        .wait_for("document.querySelector('#saved') !== null", WAIT)
+        .await
+        .unwrap();
+    let stored: serde_json::Value = api
+        .get(server.url(&format!("/api/v1/endpoints/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["display_name"], "Alice Smith");
+    assert_eq!(stored["max_calls"], 4);
+    screenshot(&browser, "endpoint-edited").await;
+
+    // The configuration page: a diff per file that adds this endpoint.
+    click(&browser, Locator::LinkText("Configuration")).await;
+    browser
+        .wait_for("document.querySelector('#preview') !== null", WAIT)
+        .await
+        .unwrap();
+    let preview = text_of(&browser, "#preview").await;
+    assert!(preview.contains("pjsip.conf"), "{preview}");
+    assert!(preview.contains(&format!("+[{id}]")), "{preview}");
+    assert!(preview.contains("Alice Smith"), "{preview}");
+    assert!(c.find(Locator::Css("#no-revisions")).await.is_ok());
+    screenshot(&browser, "config-preview").await;
+
+    // Apply: nothing answers on AMI here, so it is not applied, says why, and the history
+    // lists the failed revision.
+    click(&browser, Locator::Css("#apply-form button[type=submit]")).await;
+    browser
+        .wait_for("document.querySelector('#apply-report') !== null", WAIT)
+        .await
+        .unwrap();
+    let report = text_of(&browser, "#apply-report").await;
+    assert!(report.contains("Revision 1 was not applied"), "{report}");
+    assert!(report.contains("AMI"), "{report}");
+    browser
+        .wait_for(
+            "document.querySelector('#revision-table tr.status-failed') !== null",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    screenshot(&browser, "config-apply-failed").await;
+
+    // A PBX page loaded directly (not through the app's navigation) hydrates too: a new
+    // secret comes back through the app, not a page reload.
+    c.goto(&server.url("/endpoints")).await.unwrap();
+    browser
+        .wait_for("performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))", WAIT)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    click(
+        &browser,
+        Locator::Css("tr[data-extension=\"1001\"] form.rotate button"),
+    )
+    .await;
+    browser
+        .wait_for("document.querySelector('.secret-value') !== null", WAIT)
+        .await
+        .unwrap();
+    let rotated = text_of(&browser, ".secret-value").await;
+    assert!(rotated.len() >= 20 && rotated != secret, "{rotated}");
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.query(), None, "hydrated: no reload through a flash");
+    browser.close().await;
+}
