@@ -84,3 +84,4 @@ impl AuditPageData {
 pub mod events;
 pub mod firewall;
 pub mod pbx;
+pub mod tokens;

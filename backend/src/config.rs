@@ -71,6 +71,13 @@ pub struct Config {
     pub event_retention_days: u32,
     /// At most this many guard events are kept (the oldest go first).
     pub event_max_rows: u64,
+    /// When set, `/metrics` answers only requests with an API token (`Authorization:
+    /// Bearer`); by default it is open like `/healthz` (it holds counts, no secrets).
+    pub metrics_require_token: bool,
+    /// REST API requests per second from one source address (bursts of twice that).
+    pub api_rate_per_source: u32,
+    /// REST API requests per second with one API token (bursts of twice that).
+    pub api_rate_per_token: u32,
 }
 
 impl Default for Config {
@@ -89,6 +96,9 @@ impl Default for Config {
             guard_mode: GuardMode::Enforce,
             event_retention_days: 30,
             event_max_rows: 1_000_000,
+            metrics_require_token: false,
+            api_rate_per_source: 100,
+            api_rate_per_token: 200,
         }
     }
 }
@@ -205,6 +215,11 @@ impl Config {
         if !(1..=300).contains(&self.asterisk_ami_timeout_secs) {
             return Err(ConfigError::Rule(
                 "asterisk_ami_timeout_secs must be between 1 and 300".into(),
+            ));
+        }
+        if self.api_rate_per_source == 0 || self.api_rate_per_token == 0 {
+            return Err(ConfigError::Rule(
+                "api_rate_per_source and api_rate_per_token must be at least 1".into(),
             ));
         }
         if self.event_retention_days == 0 || self.event_max_rows < 1000 {

@@ -66,6 +66,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         ),
         firewall_lock: Arc::default(),
         events,
+        http_metrics: Arc::default(),
+        rate_limiter: Arc::default(),
         guard: Arc::default(),
     })
 }

@@ -31,6 +31,12 @@ pub struct AppState {
     pub firewall_lock: Arc<tokio::sync::Mutex<()>>,
     /// The guard's event store (writer queue, live feed).
     pub events: crate::services::events::EventStore,
+    /// HTTP request counters for `/metrics`.
+    #[from_ref(skip)]
+    pub http_metrics: Arc<crate::http::metrics::HttpMetrics>,
+    /// Buckets of the REST API's rate limits.
+    #[from_ref(skip)]
+    pub rate_limiter: Arc<crate::http::rate_limit::RateLimiter>,
     /// The running guard, once `serve` has started it.
     pub guard: Arc<std::sync::OnceLock<crate::guard::runtime::RunningGuard>>,
 }

@@ -11,6 +11,7 @@ mod m20261125_000001_accounts;
 mod m20261125_000002_pbx;
 mod m20261126_000003_firewall;
 mod m20261126_000004_events;
+mod m20261126_000005_api_tokens;
 
 /// The ordered list of every migration this binary knows.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_pbx::Migration),
             Box::new(m20261126_000003_firewall::Migration),
             Box::new(m20261126_000004_events::Migration),
+            Box::new(m20261126_000005_api_tokens::Migration),
         ]
     }
 }

@@ -23,6 +23,9 @@ pub struct Caller {
     /// The session's anti-CSRF token.
     pub csrf: String,
     pub source_ip: IpAddr,
+    /// Set when the request authenticated with an API token (`Authorization: Bearer`)
+    /// rather than a session cookie: no ambient browser credential, so no CSRF token needed.
+    pub token_id: Option<i32>,
 }
 
 /// Proof that the caller is an administrator. Only [`Caller::admin`] makes one.

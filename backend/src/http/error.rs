@@ -50,6 +50,13 @@ impl ApiError {
         }
     }
 
+    /// Says how long to wait (`Retry-After`, in whole seconds rounded up).
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
     /// Adds an extension member to the problem document.
     #[must_use]
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {

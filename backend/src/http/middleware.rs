@@ -18,8 +18,48 @@ pub fn peer_ip(extensions: &http::Extensions) -> IpAddr {
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
-/// Resolves the session cookie into a [`crate::auth::Caller`] request extension.
+/// The token of an `Authorization: Bearer <token>` header, if there is one (`Some("")` for a
+/// Bearer header without a usable token, which is refused rather than ignored).
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().unwrap_or("");
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Resolves the API token (on `/api/v1/*` and `/metrics`) or else the session cookie into a
+/// [`crate::auth::Caller`] request extension. A bearer token that is unknown, expired or
+/// revoked is a 401 at once: a script must learn its token is bad, not be treated as
+/// anonymous.
 pub async fn load_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if (path.starts_with("/api/v1/") || path == "/metrics")
+        && let Some(token) = bearer(req.headers())
+    {
+        let ip = peer_ip(req.extensions());
+        return match crate::services::tokens::caller_from_bearer(&state, token, ip).await {
+            Ok(Some(caller)) => {
+                req.extensions_mut().insert(caller);
+                next.run(req).await
+            }
+            Ok(None) => {
+                let mut res = crate::http::error::ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "the API token is unknown, expired or revoked",
+                )
+                .into_response();
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"sipwarden\", error=\"invalid_token\""),
+                );
+                res
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check an API token");
+                super::error::internal_response()
+            }
+        };
+    }
     if let Some(token) = token_from_headers(req.headers()) {
         let ip = peer_ip(req.extensions());
         match accounts::caller_from_token(&state, &token, ip).await {
@@ -50,6 +90,7 @@ pub async fn require_sign_in_for_pages(req: Request, next: Next) -> Response {
         && !path.starts_with("/fn/")
         && !path.starts_with("/pkg/")
         && path != "/healthz"
+        && path != "/metrics"
         && !path.contains('.')
         && !PUBLIC_PAGES.contains(&path);
     if is_page && req.extensions().get::<crate::auth::Caller>().is_none() {

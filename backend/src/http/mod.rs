@@ -9,7 +9,9 @@ pub mod console_pbx;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod middleware;
+pub mod rate_limit;
 
 use std::sync::{Arc, LazyLock};
 
@@ -51,6 +53,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", api::routes())
         // Also registers every server function (under /fn/, apart from the REST API so
         // neither shadows the other) with the same context.
@@ -68,10 +71,18 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            rate_limit::limit_api,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             middleware::load_session,
         ))
         .layer(axum::middleware::from_fn(middleware::reject_cross_site))
         .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

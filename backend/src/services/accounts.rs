@@ -196,6 +196,7 @@ pub async fn caller_from_token(
         session_hash: session.id_hash,
         csrf: session.csrf_token,
         source_ip: ip,
+        token_id: None,
     }))
 }
 

@@ -46,6 +46,8 @@ pub enum Action {
     BanRemove,
     AllowAdd,
     AllowRemove,
+    TokenCreate,
+    TokenRevoke,
 }
 
 impl Action {
@@ -78,6 +80,8 @@ impl Action {
             Action::BanRemove => "ban_remove",
             Action::AllowAdd => "allow_add",
             Action::AllowRemove => "allow_remove",
+            Action::TokenCreate => "token_create",
+            Action::TokenRevoke => "token_revoke",
         }
     }
 }

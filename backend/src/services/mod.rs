@@ -9,6 +9,7 @@ pub mod firewall;
 pub mod guard_status;
 pub mod pbx;
 pub mod sip_peers;
+pub mod tokens;
 
 /// A failure inside a service that is not the caller's fault. Logged with its cause chain,
 /// shown to the caller only as an opaque 500.

@@ -2,6 +2,7 @@
 
 pub mod allow_entry;
 pub mod ami_user;
+pub mod api_token;
 pub mod audit_log;
 pub mod ban;
 pub mod config_revision;

@@ -4,6 +4,7 @@
 mod events;
 mod firewall;
 mod pbx;
+mod tokens;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .merge(pbx::routes())
         .merge(firewall::routes())
         .merge(events::routes())
+        .merge(tokens::routes())
         .fallback(not_found)
 }
 

@@ -1,0 +1,71 @@
+//! `/api/v1/tokens`: API tokens (administrators only). The token value is in the creating
+//! response only (`Cache-Control: no-store`).
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use http::{HeaderValue, StatusCode, header};
+
+use app::model::tokens::TokenView;
+
+use super::parse_json;
+use crate::http::error::ApiError;
+use crate::http::extract::AdminCaller;
+use crate::services::tokens::{self, NewToken, TokenError};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tokens", get(list).post(create))
+        .route("/tokens/{id}", delete(revoke))
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            e @ TokenError::BadValue { field, .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                e.to_string(),
+            )
+            .with("field", field),
+            e @ TokenError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            TokenError::Internal(cause) => cause.into(),
+        }
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AdminCaller(_): AdminCaller,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    Ok(Json(tokens::list(&state).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let body: NewToken = parse_json(request).await?;
+    let created = tokens::create(&state, &admin, body).await?;
+    let mut res = (StatusCode::CREATED, Json(created)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, ApiError> {
+    let id: i32 = id
+        .parse()
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "token ids are numbers"))?;
+    Ok(Json(tokens::revoke(&state, &admin, id).await?))
+}

@@ -1,0 +1,216 @@
+//! API tokens: created by an administrator with a name, a scope and an expiry, shown once,
+//! stored as SHA-256 digests, listed with their last use, revocable, audited.
+//!
+//! A `read` token acts as a viewer (GET only), a `write` token as an administrator. The token
+//! is `swt_` followed by 43 URL-safe characters (256 random bits): the prefix makes a leaked
+//! token easy to recognise in logs and secret scanners.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::Deserialize;
+
+use app::model::Role;
+use app::model::tokens::{CreatedToken, TokenView};
+
+use crate::auth::session::{new_token, token_hash};
+use crate::auth::{Admin, Caller};
+use crate::db::entities::api_token;
+use crate::services::Internal;
+use crate::services::audit::{self, Action, Record};
+use crate::state::AppState;
+
+/// What every token starts with.
+pub const TOKEN_PREFIX: &str = "swt_";
+/// Longest lifetime a token may be given (a year).
+pub const MAX_DAYS: u32 = 366;
+
+/// A token request, as the API takes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// What the token is for (1 to 64 printable characters).
+    pub name: String,
+    /// `read` or `write`.
+    pub scope: String,
+    /// Days until it expires (1 to 366).
+    pub expires_in_days: u32,
+}
+
+/// Why a token request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// A field broke its rule (422).
+    #[error("{field}: {reason}")]
+    BadValue { field: &'static str, reason: String },
+    /// No such token (404).
+    #[error("token {0} does not exist")]
+    NotFound(i32),
+    /// Not the caller's fault (500).
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<sea_orm::DbErr> for TokenError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Internal(Internal::Db(e))
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn view(row: &api_token::Model, now: DateTime<Utc>) -> TokenView {
+    TokenView {
+        id: row.id,
+        name: row.name.clone(),
+        prefix: row.prefix.clone(),
+        scope: row.scope.clone(),
+        created_by: row.created_by.clone(),
+        created_at: rfc3339(row.created_at),
+        expires_at: rfc3339(row.expires_at),
+        last_used_at: row.last_used_at.map(rfc3339),
+        revoked_at: row.revoked_at.map(rfc3339),
+        active: row.revoked_at.is_none() && row.expires_at > now,
+    }
+}
+
+/// Creates a token; its value is in the answer and nowhere else.
+pub async fn create(
+    state: &AppState,
+    admin: &Admin,
+    new: NewToken,
+) -> Result<CreatedToken, TokenError> {
+    let name = new.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(TokenError::BadValue {
+            field: "name",
+            reason: "1 to 64 characters on one line".to_owned(),
+        });
+    }
+    if !matches!(new.scope.as_str(), "read" | "write") {
+        return Err(TokenError::BadValue {
+            field: "scope",
+            reason: "`read` (GET only) or `write`".to_owned(),
+        });
+    }
+    if !(1..=MAX_DAYS).contains(&new.expires_in_days) {
+        return Err(TokenError::BadValue {
+            field: "expires_in_days",
+            reason: format!("between 1 and {MAX_DAYS}"),
+        });
+    }
+    let token = format!("{TOKEN_PREFIX}{}", new_token());
+    let now = Utc::now();
+    let row = api_token::ActiveModel {
+        name: Set(name.clone()),
+        token_hash: Set(token_hash(&token)),
+        prefix: Set(token.chars().take(TOKEN_PREFIX.len() + 6).collect()),
+        scope: Set(new.scope.clone()),
+        created_by: Set(admin.caller().username.clone()),
+        created_at: Set(now),
+        expires_at: Set(now + chrono::Duration::days(i64::from(new.expires_in_days))),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    let detail = format!(
+        "token {} '{name}' ({}, {} days)",
+        row.id, new.scope, new.expires_in_days
+    );
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::TokenCreate, true, &detail),
+    )
+    .await?;
+    Ok(CreatedToken {
+        view: view(&row, now),
+        token,
+    })
+}
+
+/// Every token, newest first.
+pub async fn list(state: &AppState) -> Result<Vec<TokenView>, Internal> {
+    let now = Utc::now();
+    Ok(api_token::Entity::find()
+        .order_by_desc(api_token::Column::Id)
+        .all(&state.db)
+        .await?
+        .iter()
+        .map(|r| view(r, now))
+        .collect())
+}
+
+/// Revokes a token at once (idempotent).
+pub async fn revoke(state: &AppState, admin: &Admin, id: i32) -> Result<TokenView, TokenError> {
+    let row = api_token::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(TokenError::NotFound(id))?;
+    let now = Utc::now();
+    let row = if row.revoked_at.is_none() {
+        let mut active: api_token::ActiveModel = row.into();
+        active.revoked_at = Set(Some(now));
+        active.update(&state.db).await?
+    } else {
+        row
+    };
+    let detail = format!("token {id} '{}'", row.name);
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::TokenRevoke, true, &detail),
+    )
+    .await?;
+    Ok(view(&row, now))
+}
+
+/// The caller a bearer token stands for; `None` for an unknown, expired or revoked token.
+pub async fn caller_from_bearer(
+    state: &AppState,
+    token: &str,
+    ip: IpAddr,
+) -> Result<Option<Caller>, Internal> {
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+        return Ok(None);
+    }
+    let Some(row) = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(token_hash(token)))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Ok(None);
+    }
+    // Touch at most once a minute: a busy script should not turn every call into a write.
+    if row
+        .last_used_at
+        .is_none_or(|t| now - t > chrono::Duration::seconds(60))
+    {
+        let mut active: api_token::ActiveModel = row.clone().into();
+        active.last_used_at = Set(Some(now));
+        active.update(&state.db).await?;
+    }
+    let role = if row.scope == "write" {
+        Role::Admin
+    } else {
+        Role::Viewer
+    };
+    Ok(Some(Caller {
+        user_id: 0,
+        username: format!("token:{}", row.name),
+        role,
+        session_hash: String::new(),
+        csrf: String::new(),
+        source_ip: ip,
+        token_id: Some(row.id),
+    }))
+}
