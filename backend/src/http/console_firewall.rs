@@ -46,6 +46,8 @@ impl From<FirewallServiceError> for ConsoleError {
             FirewallServiceError::AlreadyTrusted(_) => ConsoleError::AlreadyTrusted,
             FirewallServiceError::WouldLockOut(_) => ConsoleError::WouldLockOut,
             FirewallServiceError::NothingPending => ConsoleError::NothingPending,
+            // The console never sends If-Match.
+            FirewallServiceError::Stale { .. } => ConsoleError::BadRequest,
             FirewallServiceError::NotFound(_) => ConsoleError::NotListed,
             FirewallServiceError::Kernel(e) => {
                 tracing::error!(error = %e, "kernel firewall");
@@ -74,7 +76,7 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
             .await
             .map_err(internal)?;
         let raw = firewall::with_settings(stored.policy().clone(), settings);
-        firewall::update_policy(self.state(), &admin, raw).await?;
+        firewall::update_policy(self.state(), &admin, raw, None).await?;
         Ok(())
     }
 

@@ -178,6 +178,12 @@ impl From<PbxError> for ApiError {
             e @ PbxError::NotFound { .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
+            e @ PbxError::Stale { current, .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                e.to_string(),
+            )
+            .with("current_version", current),
             PbxError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 ApiError::internal()
@@ -213,6 +219,12 @@ impl From<FirewallServiceError> for ApiError {
                     .with("lockout", lockout)
                     .with("hint", "repeat with ?force=true to apply anyway")
             }
+            e @ FirewallServiceError::Stale { current, .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                e.to_string(),
+            )
+            .with("current_version", current),
             e @ FirewallServiceError::NothingPending => {
                 ApiError::new(StatusCode::CONFLICT, "nothing_pending", e.to_string())
             }

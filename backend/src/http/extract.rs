@@ -58,3 +58,42 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
             .map_err(|_| ConsoleError::Forbidden.into())
     }
 }
+
+/// The version an `If-Match` header names (`"v3"`, `W/"v3"` or `v3`); `None` without the
+/// header or with `*`. A header that names no version of ours is refused (412), since a
+/// script that sent one meant "only if unchanged".
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<i32>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(http::header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let text = value.to_str().unwrap_or("").trim();
+        if text == "*" {
+            return Ok(IfMatch(None));
+        }
+        text.trim_start_matches("W/")
+            .trim_matches('"')
+            .strip_prefix('v')
+            .and_then(|n| n.parse::<i32>().ok())
+            .map(|n| IfMatch(Some(n)))
+            .ok_or_else(|| {
+                ApiError::new(
+                    http::StatusCode::PRECONDITION_FAILED,
+                    "precondition_failed",
+                    "If-Match must be an ETag this API sent (\"v<version>\") or *",
+                )
+            })
+    }
+}
+
+/// The `ETag` of an object at `version`.
+#[must_use]
+pub fn etag(version: i32) -> http::HeaderValue {
+    http::HeaderValue::from_str(&format!("\"v{version}\""))
+        .unwrap_or_else(|_| http::HeaderValue::from_static("\"v0\""))
+}

@@ -60,6 +60,9 @@ pub enum FirewallServiceError {
     /// Applying would block these peers (409); repeat with `force` to apply anyway.
     #[error("applying would block {} peer(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     WouldLockOut(Vec<Lockout>),
+    /// `If-Match` named another version than the stored one (412).
+    #[error("the firewall policy changed meanwhile: it is at version {current}, not {expected}")]
+    Stale { expected: i32, current: i32 },
     /// Nothing is pending to confirm (409).
     #[error("no firewall change is waiting for confirmation")]
     NothingPending,
@@ -124,6 +127,7 @@ pub async fn update_policy(
     state: &AppState,
     admin: &Admin,
     raw: FirewallPolicy,
+    expected: Option<i32>,
 ) -> Result<(CheckedFirewallPolicy, i32), FirewallServiceError> {
     let checked = match raw.check() {
         Ok(c) => c,
@@ -142,6 +146,12 @@ pub async fn update_policy(
         serde_json::to_string(checked.policy()).map_err(|e| corrupt("serialising policy", e))?;
     let txn = state.db.begin().await?;
     let (_, version) = load_policy(&txn).await?;
+    if let Some(expected) = expected.filter(|e| *e != version) {
+        return Err(FirewallServiceError::Stale {
+            expected,
+            current: version,
+        });
+    }
     let version = version + 1;
     firewall_policy::Entity::insert(firewall_policy::ActiveModel {
         id: Set(1),

@@ -38,6 +38,9 @@ pub enum PbxError {
     /// No such object (404).
     #[error("{kind} '{key}' does not exist")]
     NotFound { kind: &'static str, key: String },
+    /// `If-Match` named another version than the stored one (412): someone else changed it.
+    #[error("the object changed meanwhile: it is at version {current}, not {expected}")]
+    Stale { expected: i32, current: i32 },
     /// Not the caller's fault (500, logged).
     #[error(transparent)]
     Internal(#[from] Internal),
@@ -439,6 +442,15 @@ where
     Ok(out)
 }
 
+/// Refuses a change made against an older version (`If-Match`), so two scripts cannot
+/// silently overwrite each other.
+fn check_version(expected: Option<i32>, current: i32) -> Result<(), PbxError> {
+    match expected {
+        Some(expected) if expected != current => Err(PbxError::Stale { expected, current }),
+        _ => Ok(()),
+    }
+}
+
 fn audit_detail(kind: &str, key: &str) -> String {
     format!("{kind} {key}")
 }
@@ -527,11 +539,13 @@ pub async fn update_endpoint(
     admin: &Admin,
     id: &str,
     changes: NewEndpoint,
+    expected: Option<i32>,
 ) -> Result<EndpointView, PbxError> {
     let key = id.to_owned();
     let outcome = write(state, move |txn, mut stored| {
         Box::pin(async move {
             let (row, current) = endpoint_row(txn, &key).await?;
+            check_version(expected, row.version)?;
             let edited = current.edited(changes, &stored.policy)?;
             if stored
                 .endpoints
@@ -683,11 +697,13 @@ pub async fn update_trunk(
     admin: &Admin,
     name: &str,
     mut new: NewTrunk,
+    expected: Option<i32>,
 ) -> Result<TrunkView, PbxError> {
     let key = name.to_owned();
     let outcome = write(state, move |txn, mut stored| {
         Box::pin(async move {
             let (row, current) = trunk_row(txn, &key).await?;
+            check_version(expected, row.version)?;
             if new.name.is_empty() {
                 new.name = current.name().to_string();
             } else if new.name != current.name().as_str() {
@@ -793,11 +809,13 @@ pub async fn update_ami_user(
     admin: &Admin,
     name: &str,
     new: NewAmiUser,
+    expected: Option<i32>,
 ) -> Result<AmiUserView, PbxError> {
     let key = name.to_owned();
     let outcome = write(state, move |txn, mut stored| {
         Box::pin(async move {
             let (row, current) = ami_row(txn, &key).await?;
+            check_version(expected, row.version)?;
             if new.secret.is_some() {
                 return Err(InvalidField::new(
                     "secret",
@@ -914,6 +932,7 @@ pub async fn update_policy(
     state: &AppState,
     admin: &Admin,
     mut settings: PolicySettings,
+    expected: Option<i32>,
 ) -> Result<(PolicySettings, i32), PbxError> {
     let outcome = write(state, move |txn, mut stored| {
         Box::pin(async move {
@@ -929,6 +948,7 @@ pub async fn update_policy(
                 .one(txn)
                 .await?
                 .ok_or_else(|| Internal::Corrupt("pbx_policy row vanished".to_owned()))?;
+            check_version(expected, row.version)?;
             let version = row.version + 1;
             pbx_policy::Entity::update(pbx_policy::ActiveModel {
                 id: Set(1),

@@ -16,7 +16,7 @@ use policy::firewall::FirewallPolicy;
 
 use super::parse_json;
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, SignedIn};
+use crate::http::extract::{AdminCaller, IfMatch, SignedIn, etag};
 use crate::services::firewall::{self, BanOrigin, NewAllow, NewBan};
 use crate::state::AppState;
 
@@ -41,23 +41,32 @@ struct FirewallDoc {
     status: FirewallStatus,
 }
 
+/// The document with its `ETag` (the policy's version).
+fn tagged(doc: FirewallDoc) -> Response {
+    let version = doc.status.version;
+    let mut res = Json(doc).into_response();
+    res.headers_mut().insert(header::ETAG, etag(version));
+    res
+}
+
 async fn get_firewall(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-) -> Result<Json<FirewallDoc>, ApiError> {
+) -> Result<Response, ApiError> {
     let (policy, status) = firewall::status(&state).await?;
-    Ok(Json(FirewallDoc { policy, status }))
+    Ok(tagged(FirewallDoc { policy, status }))
 }
 
 async fn put_firewall(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
+    IfMatch(expected): IfMatch,
     request: axum::extract::Request,
-) -> Result<Json<FirewallDoc>, ApiError> {
+) -> Result<Response, ApiError> {
     let raw: FirewallPolicy = parse_json(request).await?;
-    firewall::update_policy(&state, &admin, raw).await?;
+    firewall::update_policy(&state, &admin, raw, expected).await?;
     let (policy, status) = firewall::status(&state).await?;
-    Ok(Json(FirewallDoc { policy, status }))
+    Ok(tagged(FirewallDoc { policy, status }))
 }
 
 /// The stored policy's ruleset as the JSON `nft -j -f` gets (administrators only: it

@@ -9,12 +9,12 @@ use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use app::model::pbx::{AmiUserView, EndpointList, EndpointView, Preview, RevisionView, TrunkView};
+use app::model::pbx::{AmiUserView, EndpointList, Preview, RevisionView, TrunkView};
 use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
 use super::parse_json;
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, SignedIn};
+use crate::http::extract::{AdminCaller, IfMatch, SignedIn, etag};
 use crate::services::{config, pbx};
 use crate::state::AppState;
 
@@ -48,6 +48,13 @@ pub fn routes() -> Router<AppState> {
         .route("/config/revisions", get(revisions))
         .route("/config/revisions/{number}", get(revision))
         .route("/config/revisions/{number}/rollback", post(rollback))
+}
+
+/// An object with its `ETag` (send it back in `If-Match` to update only that version).
+fn tagged<T: Serialize>(version: i32, body: T) -> Response {
+    let mut res = Json(body).into_response();
+    res.headers_mut().insert(header::ETAG, etag(version));
+    res
 }
 
 /// A created object (201) or a rotated secret (200), never cached anywhere.
@@ -110,18 +117,21 @@ async fn get_endpoint(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
     Path(id): Path<String>,
-) -> Result<Json<EndpointView>, ApiError> {
-    Ok(Json(pbx::get_endpoint(&state.db, &id).await?))
+) -> Result<Response, ApiError> {
+    let view = pbx::get_endpoint(&state.db, &id).await?;
+    Ok(tagged(view.version, view))
 }
 
 async fn update_endpoint(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
+    IfMatch(expected): IfMatch,
     Path(id): Path<String>,
     request: axum::extract::Request,
-) -> Result<Json<EndpointView>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: NewEndpoint = parse_json(request).await?;
-    Ok(Json(pbx::update_endpoint(&state, &admin, &id, body).await?))
+    let view = pbx::update_endpoint(&state, &admin, &id, body, expected).await?;
+    Ok(tagged(view.version, view))
 }
 
 async fn delete_endpoint(
@@ -188,18 +198,21 @@ async fn get_trunk(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
     Path(name): Path<String>,
-) -> Result<Json<TrunkView>, ApiError> {
-    Ok(Json(pbx::get_trunk(&state.db, &name).await?))
+) -> Result<Response, ApiError> {
+    let view = pbx::get_trunk(&state.db, &name).await?;
+    Ok(tagged(view.version, view))
 }
 
 async fn update_trunk(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
+    IfMatch(expected): IfMatch,
     Path(name): Path<String>,
     request: axum::extract::Request,
-) -> Result<Json<TrunkView>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: NewTrunk = parse_json(request).await?;
-    Ok(Json(pbx::update_trunk(&state, &admin, &name, body).await?))
+    let view = pbx::update_trunk(&state, &admin, &name, body, expected).await?;
+    Ok(tagged(view.version, view))
 }
 
 async fn delete_trunk(
@@ -236,20 +249,21 @@ async fn get_ami_user(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
     Path(name): Path<String>,
-) -> Result<Json<AmiUserView>, ApiError> {
-    Ok(Json(pbx::get_ami_user(&state.db, &name).await?))
+) -> Result<Response, ApiError> {
+    let view = pbx::get_ami_user(&state.db, &name).await?;
+    Ok(tagged(view.version, view))
 }
 
 async fn update_ami_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
+    IfMatch(expected): IfMatch,
     Path(name): Path<String>,
     request: axum::extract::Request,
-) -> Result<Json<AmiUserView>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: NewAmiUser = parse_json(request).await?;
-    Ok(Json(
-        pbx::update_ami_user(&state, &admin, &name, body).await?,
-    ))
+    let view = pbx::update_ami_user(&state, &admin, &name, body, expected).await?;
+    Ok(tagged(view.version, view))
 }
 
 async fn delete_ami_user(
@@ -283,19 +297,20 @@ struct PolicyView {
 async fn get_policy(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-) -> Result<Json<PolicyView>, ApiError> {
+) -> Result<Response, ApiError> {
     let (settings, version) = pbx::get_policy(&state.db).await?;
-    Ok(Json(PolicyView { settings, version }))
+    Ok(tagged(version, PolicyView { settings, version }))
 }
 
 async fn update_policy(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
+    IfMatch(expected): IfMatch,
     request: axum::extract::Request,
-) -> Result<Json<PolicyView>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: PolicySettings = parse_json(request).await?;
-    let (settings, version) = pbx::update_policy(&state, &admin, body).await?;
-    Ok(Json(PolicyView { settings, version }))
+    let (settings, version) = pbx::update_policy(&state, &admin, body, expected).await?;
+    Ok(tagged(version, PolicyView { settings, version }))
 }
 
 async fn preview(
