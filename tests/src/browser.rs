@@ -117,6 +117,43 @@ impl Browser {
         }
     }
 
+    /// Waits until the page has loaded the hydration bundle (the wasm module).
+    pub async fn wait_hydrated(&self, timeout: Duration) -> anyhow::Result<()> {
+        self.wait_for(
+            "performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))",
+            timeout,
+        )
+        .await
+    }
+
+    /// Clears the field `css` and types `text` into it.
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let field = self.client.find(fantoccini::Locator::Css(css)).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// Signs in through the hydrated login form of `server` and waits for the dashboard.
+    pub async fn sign_in(
+        &self,
+        server: &crate::server::TestServer,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<()> {
+        let timeout = Duration::from_secs(20);
+        self.client.goto(&server.url("/login")).await?;
+        self.wait_hydrated(timeout).await?;
+        self.fill("input[name=username]", username).await?;
+        self.fill("input[name=password]", password).await?;
+        self.client
+            .find(fantoccini::Locator::Css("#login-form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        self.wait_for("location.pathname === '/'", timeout).await
+    }
+
     /// Ends the session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

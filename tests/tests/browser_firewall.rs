@@ -12,10 +12,8 @@ use tests::server::{ADMIN_PASSWORD, TestServer, site_dir};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn fill(c: &Client, css: &str, text: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
+async fn fill(browser: &Browser, css: &str, text: &str) {
+    browser.fill(css, text).await.unwrap();
 }
 
 async fn click(c: &Client, css: &str) {
@@ -27,15 +25,8 @@ async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
-/// Waits until the hydration bundle has loaded on the current page.
 async fn hydrated(browser: &Browser) {
-    browser
-        .wait_for(
-            "performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))",
-            WAIT,
-        )
-        .await
-        .unwrap();
+    browser.wait_hydrated(WAIT).await.unwrap();
 }
 
 #[tokio::test]
@@ -54,13 +45,8 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
     let server = TestServer::start().unwrap();
     let c = &browser.client;
 
-    c.goto(&server.url("/login")).await.unwrap();
-    hydrated(&browser).await;
-    fill(c, "input[name=username]", "admin").await;
-    fill(c, "input[name=password]", ADMIN_PASSWORD).await;
-    click(c, "#login-form button[type=submit]").await;
     browser
-        .wait_for("location.pathname === '/'", WAIT)
+        .sign_in(&server, "admin", ADMIN_PASSWORD)
         .await
         .unwrap();
 
@@ -71,9 +57,14 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
         .wait_for("document.querySelector('#no-bans') !== null", WAIT)
         .await
         .unwrap();
-    fill(c, "#ban-form input[name=address]", "203.0.113.7").await;
-    fill(c, "#ban-form input[name=duration_minutes]", "10").await;
-    fill(c, "#ban-form input[name=reason]", "svcrack seen in the log").await;
+    fill(&browser, "#ban-form input[name=address]", "203.0.113.7").await;
+    fill(&browser, "#ban-form input[name=duration_minutes]", "10").await;
+    fill(
+        &browser,
+        "#ban-form input[name=reason]",
+        "svcrack seen in the log",
+    )
+    .await;
     click(c, "#ban").await;
     browser
         .wait_for(
@@ -94,8 +85,8 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
     browser.screenshot("bans").await.unwrap();
 
     // Loopback cannot be banned: the page says why, and the ban list is unchanged.
-    fill(c, "#ban-form input[name=address]", "127.0.0.1").await;
-    fill(c, "#ban-form input[name=reason]", "oops").await;
+    fill(&browser, "#ban-form input[name=address]", "127.0.0.1").await;
+    fill(&browser, "#ban-form input[name=reason]", "oops").await;
     click(c, "#ban").await;
     browser
         .wait_for(
@@ -134,7 +125,7 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(yours, "127.0.0.1");
-    fill(c, "#allow-form input[name=note]", "on call tonight").await;
+    fill(&browser, "#allow-form input[name=note]", "on call tonight").await;
     click(c, "#trust").await;
     browser
         .wait_for(

@@ -68,16 +68,8 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     let c = &browser.client;
 
     // Sign in through the hydrated login form.
-    c.goto(&server.url("/login")).await.unwrap();
     browser
-        .wait_for("performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))", WAIT)
-        .await
-        .unwrap();
-    type_into(&browser, "input[name=username]", "admin").await;
-    type_into(&browser, "input[name=password]", ADMIN_PASSWORD).await;
-    click(&browser, Locator::Css("#login-form button[type=submit]")).await;
-    browser
-        .wait_for("document.querySelector('#version') !== null", WAIT)
+        .sign_in(&server, "admin", ADMIN_PASSWORD)
         .await
         .unwrap();
 

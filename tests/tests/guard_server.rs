@@ -19,33 +19,6 @@ use tests::server::{Options, TestServer};
 const TEST: &str = "guard_server";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Signs the browser in as the test administrator.
-async fn sign_in(browser: &Browser, server: &TestServer) {
-    let c = &browser.client;
-    c.goto(&server.url("/login")).await.unwrap();
-    for (css, text) in [
-        ("input[name=username]", "admin"),
-        ("input[name=password]", tests::server::ADMIN_PASSWORD),
-    ] {
-        c.find(fantoccini::Locator::Css(css))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
-    c.find(fantoccini::Locator::Css("#login-form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for("location.pathname === '/'", WAIT)
-        .await
-        .unwrap();
-}
-
 fn nft_set(ns: &str, set: &str) -> String {
     let out = std::process::Command::new("ip")
         .args([
@@ -188,7 +161,10 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         .block_on(async move {
             let browser = Browser::start(TEST).await.unwrap();
             if let Some(browser) = &browser {
-                sign_in(browser, &server).await;
+                browser
+                    .sign_in(&server, "admin", tests::server::ADMIN_PASSWORD)
+                    .await
+                    .unwrap();
                 browser.client.goto(&server.url("/events")).await.unwrap();
                 browser
                     .wait_for("document.querySelector('#taps') && document.querySelector('#taps').textContent.includes('ami: connected') && performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))", WAIT)

@@ -97,3 +97,25 @@ pub fn etag(version: i32) -> http::HeaderValue {
     http::HeaderValue::from_str(&format!("\"v{version}\""))
         .unwrap_or_else(|_| http::HeaderValue::from_static("\"v0\""))
 }
+
+/// A query string read into `T`, refused as a 422 problem (`invalid_query`) that says what is
+/// wrong, instead of axum's plain-text 400.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(q)| ApiQuery(q))
+            .map_err(|e| {
+                ApiError::new(
+                    http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_query",
+                    e.body_text(),
+                )
+            })
+    }
+}

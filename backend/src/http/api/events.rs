@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,7 +19,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use app::model::events::{EventFilter, EventPage, GuardStatusView};
 
 use crate::http::error::ApiError;
-use crate::http::extract::SignedIn;
+use crate::http::extract::{ApiQuery, SignedIn};
 use crate::services::events::{self, CheckedFilter};
 use crate::services::guard_status;
 use crate::state::AppState;
@@ -62,22 +62,11 @@ impl EventQuery {
     }
 }
 
-fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            e.body_text(),
-        )
-    })
-}
-
 async fn list(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-    q: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    let q = query(q)?;
     let filter = q.filter()?;
     Ok(Json(
         events::page(&state.db, &filter, q.before, q.limit.unwrap_or(100)).await?,
@@ -87,9 +76,9 @@ async fn list(
 async fn stream(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-    q: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let filter = query(q)?.filter()?;
+    let filter = q.filter()?;
     let live = BroadcastStream::new(state.events.subscribe()).filter_map(move |item| {
         let out = match item {
             Ok(view) if filter.matches(&view) => SseEvent::default()

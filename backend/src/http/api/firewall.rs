@@ -2,7 +2,7 @@
 //! `allowlist`: the firewall policy, its safe apply, bans and temporary trust. Viewers read;
 //! administrators change.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -16,7 +16,7 @@ use policy::firewall::FirewallPolicy;
 
 use super::parse_json;
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, IfMatch, SignedIn, etag};
+use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn, etag};
 use crate::services::firewall::{self, BanOrigin, NewAllow, NewBan};
 use crate::state::AppState;
 
@@ -90,15 +90,8 @@ struct ApplyQuery {
 async fn apply(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
-    query: Result<Query<ApplyQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ApplyQuery>,
 ) -> Result<Json<FirewallApplied>, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            e.body_text(),
-        )
-    })?;
     Ok(Json(firewall::apply(&state, &admin, query.force).await?))
 }
 

@@ -6,7 +6,7 @@ mod firewall;
 mod pbx;
 mod tokens;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use app::model::{AuditPageData, Role};
 
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, SignedIn};
+use crate::http::extract::{AdminCaller, ApiQuery, SignedIn};
 use crate::http::middleware::peer_ip;
 use crate::services::{accounts, audit};
 use crate::state::AppState;
@@ -102,7 +102,7 @@ struct PageQuery {
 async fn audit_page(
     State(state): State<AppState>,
     SignedIn(_caller): SignedIn,
-    Query(query): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<AuditPageData>, ApiError> {
     audit::page(&state.db, query.page)
         .await

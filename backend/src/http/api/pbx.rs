@@ -2,7 +2,7 @@
 //! applying it. Viewers read; administrators change. Responses that carry a secret are
 //! marked `Cache-Control: no-store`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
 use super::parse_json;
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, IfMatch, SignedIn, etag};
+use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn, etag};
 use crate::services::{config, pbx};
 use crate::state::AppState;
 
@@ -79,15 +79,8 @@ struct EndpointQuery {
 async fn list_endpoints(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-    query: Result<Query<EndpointQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<EndpointQuery>,
 ) -> Result<Json<EndpointList>, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            e.body_text(),
-        )
-    })?;
     Ok(Json(
         pbx::list_endpoints(
             &state.db,
@@ -355,15 +348,8 @@ struct RevisionQuery {
 async fn revisions(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-    query: Result<Query<RevisionQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<RevisionQuery>,
 ) -> Result<Json<Vec<RevisionView>>, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            e.body_text(),
-        )
-    })?;
     Ok(Json(
         config::revisions(&state, query.limit.unwrap_or(50)).await?,
     ))
