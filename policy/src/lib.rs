@@ -8,3 +8,4 @@
 pub mod asterisk;
 pub mod firewall;
 pub mod guard;
+pub mod posture;

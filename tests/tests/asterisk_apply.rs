@@ -334,6 +334,43 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
     let aors = ast.cli("pjsip show aors").unwrap();
     assert!(!aors.contains("zzbroken"));
 
+    // 6. The posture check: the files on disk are what sipwarden made live; a hand edit of
+    //    one of them is a high finding naming the file.
+    let extensions = ast.etc_dir().join("extensions.conf");
+    let (server, before, after) = lab
+        .ns("pbx")
+        .block_on(async move {
+            let api = Api::sign_in(&server).await;
+            let (status, before) = api.call("GET", "/api/v1/posture", None).await;
+            assert_eq!(status, StatusCode::OK, "{before}");
+            let mut text = std::fs::read_to_string(&extensions).unwrap();
+            text.push_str("\n[handmade]\nexten => _X.,1,Dial(PJSIP/${EXTEN}@carrier)\n");
+            std::fs::write(&extensions, text).unwrap();
+            let (_, after) = api.call("GET", "/api/v1/posture", None).await;
+            (server, before, after)
+        })
+        .unwrap();
+    let edited = |doc: &serde_json::Value| -> Vec<String> {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "config.edited_by_hand")
+            .map(|f| f["object"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(edited(&before), Vec::<String>::new(), "{before}");
+    assert_eq!(
+        edited(&after),
+        vec!["extensions.conf".to_owned()],
+        "{after}"
+    );
+    assert!(after["score"].as_u64().unwrap() < before["score"].as_u64().unwrap());
+    eprintln!(
+        "{TEST}: posture score {} before and {} after a hand edit",
+        before["score"], after["score"]
+    );
+
     drop(server);
     drop(seed);
     drop(ast);

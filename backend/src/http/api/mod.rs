@@ -4,6 +4,7 @@
 mod events;
 mod firewall;
 mod pbx;
+mod posture;
 mod tokens;
 
 use axum::extract::State;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .merge(firewall::routes())
         .merge(events::routes())
         .merge(tokens::routes())
+        .merge(posture::routes())
         .fallback(not_found)
 }
 
