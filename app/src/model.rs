@@ -81,6 +81,7 @@ impl AuditPageData {
     }
 }
 
+pub mod dashboard;
 pub mod events;
 pub mod firewall;
 pub mod pbx;

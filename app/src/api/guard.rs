@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::ConsoleError;
+use crate::model::dashboard::{DashboardSummary, TimeSeries};
 #[cfg(feature = "ssr")]
 use crate::model::events::EventFilter;
 use crate::model::events::{EventPage, GuardStatusView};
@@ -34,4 +35,18 @@ pub async fn get_events(
 pub async fn get_guard_status() -> Result<GuardStatusView, ConsoleError> {
     let (console, parts) = crate::ssr::guard::context()?;
     console.guard_status(&parts).await
+}
+
+/// The dashboard's facts for the last day.
+#[server(prefix = "/fn", endpoint = "dashboard_summary")]
+pub async fn get_dashboard_summary() -> Result<DashboardSummary, ConsoleError> {
+    let (console, parts) = crate::ssr::guard::context()?;
+    console.dashboard_summary(&parts).await
+}
+
+/// Attacks over time (per minute for the last hour, or per hour for the last week).
+#[server(prefix = "/fn", endpoint = "attack_series")]
+pub async fn get_attack_series(week: bool) -> Result<TimeSeries, ConsoleError> {
+    let (console, parts) = crate::ssr::guard::context()?;
+    console.attack_series(&parts, week).await
 }

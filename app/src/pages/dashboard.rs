@@ -1,16 +1,49 @@
-//! `/`: the dashboard. For now: which sipwarden this is, how long it has run, and whether its
-//! database answers.
+//! `/`: the dashboard: attacks over time by kind (an SVG the server draws), the top sources
+//! and accounts of the last day, bans, the guard's taps, the firewall, the live revision and
+//! the posture score; and which sipwarden this is.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::get_dashboard;
+use crate::api::guard::{get_attack_series, get_dashboard_summary};
+use crate::model::dashboard::{DashboardSummary, TimeSeries, TopEntry};
+use crate::model::firewall::TableState;
 
 /// The dashboard page.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let dashboard = Resource::new(|| (), |()| get_dashboard());
+    let query = use_query_map();
+    let week = move || query.read().get("range").as_deref() == Some("week");
+    let series = Resource::new(week, get_attack_series);
+    let summary = Resource::new(|| (), |()| get_dashboard_summary());
     view! {
         <h1>"Dashboard"</h1>
+        <section id="attacks">
+            <h2>"Attacks " {move || if week() { "per hour, last week" } else { "per minute, last hour" }}</h2>
+            <p class="pager">
+                <A href="/?range=hour">"last hour"</A> " · " <A href="/?range=week">"last week"</A>
+            </p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match series.await {
+                        Ok(s) => view! { <AttackChart series=s /> }.into_any(),
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match summary.await {
+                    Ok(s) => view! { <Defence summary=s /> }.into_any(),
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <h2>"This appliance"</h2>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match dashboard.await {
@@ -31,6 +64,127 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// A colour per event kind, in the order of `TimeSeries::kinds`.
+const COLOURS: [&str; 8] = [
+    "#d92d20", "#f79009", "#7a5af8", "#1570ef", "#0e9384", "#c11574", "#667085", "#98a2b3",
+];
+
+/// Stacked bars, one per bucket, drawn by the server (no script needed to see it).
+#[component]
+fn AttackChart(series: TimeSeries) -> impl IntoView {
+    const WIDTH: f64 = 840.0;
+    const HEIGHT: f64 = 160.0;
+    let totals: Vec<u64> = series.buckets.iter().map(|b| b.iter().sum()).collect();
+    let max = totals.iter().copied().max().unwrap_or(0).max(1);
+    let total: u64 = totals.iter().sum();
+    #[allow(clippy::cast_precision_loss, reason = "bucket counts are small")]
+    let bar = WIDTH / series.buckets.len().max(1) as f64;
+    let mut rects = Vec::new();
+    for (i, bucket) in series.buckets.iter().enumerate() {
+        let mut y = HEIGHT;
+        for (k, count) in bucket.iter().enumerate() {
+            if *count == 0 {
+                continue;
+            }
+            #[allow(clippy::cast_precision_loss, reason = "bucket counts are small")]
+            let h = HEIGHT * (*count as f64) / (max as f64);
+            y -= h;
+            #[allow(clippy::cast_precision_loss, reason = "at most 168 buckets")]
+            let x = bar * i as f64;
+            let title = format!(
+                "{} {}",
+                count,
+                series.kinds.get(k).cloned().unwrap_or_default()
+            );
+            rects.push(view! {
+                <rect x=format!("{x:.1}") y=format!("{y:.1}") width=format!("{:.1}", (bar - 1.0).max(1.0))
+                      height=format!("{h:.1}") fill=COLOURS[k % COLOURS.len()]>
+                    <title>{title}</title>
+                </rect>
+            });
+        }
+    }
+    let legend = series
+        .kinds
+        .iter()
+        .enumerate()
+        .map(|(k, name)| view! {
+            <span class="legend"><span class="swatch" style=format!("background:{}", COLOURS[k % COLOURS.len()])></span>{name.clone()}</span>
+        })
+        .collect_view();
+    view! {
+        <svg id="attack-chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") width="100%" height="160" role="img"
+             aria-label=format!("{total} events")>
+            <line x1="0" y1=HEIGHT x2=WIDTH y2=HEIGHT stroke="#d0d5dd" />
+            {rects}
+        </svg>
+        <p class="hint" id="attack-total">{total} " events; tallest bar " {max} ". " {legend}</p>
+    }
+}
+
+fn top_list(entries: Vec<TopEntry>, sources: bool) -> impl IntoView {
+    if entries.is_empty() {
+        return view! { <p class="hint">"None."</p> }.into_any();
+    }
+    view! {
+        <ol>
+            {entries.into_iter().map(|e| {
+                let href = if sources {
+                    format!("/events?source={}", e.key)
+                } else {
+                    format!("/events?account={}", e.key)
+                };
+                view! {
+                    <li><A href=href>{e.key.clone()}</A> " — " {e.events} " events"
+                        {e.banned.then(|| view! { " " <strong class="banned">"banned"</strong> })}</li>
+                }
+            }).collect_view()}
+        </ol>
+    }
+    .into_any()
+}
+
+#[component]
+fn Defence(summary: DashboardSummary) -> impl IntoView {
+    let taps = summary
+        .guard
+        .taps
+        .iter()
+        .map(|t| format!("{}: {}", t.name, t.state))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let firewall = match summary.firewall {
+        TableState::NotApplied => "not applied",
+        TableState::Confirmed => "applied",
+        TableState::AwaitingConfirmation => "AWAITING CONFIRMATION",
+    };
+    let by_kind = summary
+        .events_by_kind
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    view! {
+        <section id="defence">
+            <h2>"Defence"</h2>
+            <dl class="facts">
+                <dt>"Events (last day)"</dt><dd id="events-by-kind">{if by_kind.is_empty() { "none".to_owned() } else { by_kind }}</dd>
+                <dt>"Bans in force"</dt>
+                <dd id="bans-active">{summary.bans_active} " (" {summary.bans_expiring_soon} " ending within 10 min)"
+                    {summary.newest_ban.map(|b| view! { "; newest " <A href="/bans">{b.address}</A> " — " {b.reason} })}</dd>
+                <dt>"Guard"</dt><dd id="guard-taps">{summary.guard.mode.clone()} "; " {if taps.is_empty() { "no taps".to_owned() } else { taps }}</dd>
+                <dt>"Firewall"</dt><dd id="firewall-state"><A href="/firewall">{firewall}</A></dd>
+                <dt>"Live revision"</dt><dd>{summary.live_revision.map_or_else(|| "none applied yet".to_owned(), |n| n.to_string())}</dd>
+                <dt>"Posture"</dt><dd id="posture-score">{summary.posture_score} " / 100 (" {summary.posture_high} " high findings)"</dd>
+            </dl>
+            <div class="grid">
+                <div><h3>"Top sources (last day)"</h3>{top_list(summary.top_sources, true)}</div>
+                <div><h3>"Top targeted accounts"</h3>{top_list(summary.top_accounts, false)}</div>
+            </div>
+        </section>
     }
 }
 

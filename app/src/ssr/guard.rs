@@ -6,6 +6,7 @@ use http::request::Parts;
 use leptos::prelude::*;
 
 use crate::api::ConsoleError;
+use crate::model::dashboard::{DashboardSummary, TimeSeries};
 use crate::model::events::{EventFilter, EventPage, GuardStatusView};
 
 /// The guard half of the console, implemented by the backend over its event store.
@@ -20,6 +21,10 @@ pub trait GuardConsole: Send + Sync + 'static {
     ) -> Result<EventPage, ConsoleError>;
     /// The guard's taps and counters.
     async fn guard_status(&self, req: &Parts) -> Result<GuardStatusView, ConsoleError>;
+    /// The dashboard's facts for the last day.
+    async fn dashboard_summary(&self, req: &Parts) -> Result<DashboardSummary, ConsoleError>;
+    /// Attacks per minute over the last hour (`week`: per hour over the last week).
+    async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError>;
 }
 
 /// The guard backend and the current request, from Leptos context.

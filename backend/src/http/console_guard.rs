@@ -4,10 +4,12 @@
 use http::request::Parts;
 
 use app::api::ConsoleError;
+use app::model::dashboard::{DashboardSummary, TimeSeries};
 use app::model::events::{EventFilter, EventPage, GuardStatusView};
 
 use crate::auth::Caller;
 use crate::http::console::ConsoleService;
+use crate::services::dashboard::{self, Range};
 use crate::services::events::{self, CheckedFilter};
 use crate::services::guard_status;
 
@@ -41,5 +43,20 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
     async fn guard_status(&self, req: &Parts) -> Result<GuardStatusView, ConsoleError> {
         signed_in(req)?;
         guard_status::status(self.state()).await.map_err(internal)
+    }
+
+    async fn dashboard_summary(&self, req: &Parts) -> Result<DashboardSummary, ConsoleError> {
+        signed_in(req)?;
+        dashboard::summary(self.state(), "day")
+            .await
+            .map_err(internal)
+    }
+
+    async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError> {
+        signed_in(req)?;
+        let range = if week { Range::Week } else { Range::Hour };
+        dashboard::timeseries(self.state(), range)
+            .await
+            .map_err(internal)
     }
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod dashboard;
 pub mod events;
 pub mod firewall;
 pub mod guard_status;

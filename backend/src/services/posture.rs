@@ -19,7 +19,9 @@ pub async fn posture(state: &AppState) -> Result<Posture, Internal> {
         posture.score = posture.score.saturating_sub(finding.severity.weight());
         posture.findings.push(finding);
     }
-    posture.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    posture
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.severity));
     Ok(posture)
 }
 

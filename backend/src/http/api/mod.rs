@@ -1,6 +1,7 @@
 //! REST API under `/api/v1`. Each resource gets its own module as features land; for now the
 //! session resource (sign in, who am I, sign out) and the audit log.
 
+mod dashboard;
 mod events;
 mod firewall;
 mod pbx;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .merge(events::routes())
         .merge(tokens::routes())
         .merge(posture::routes())
+        .merge(dashboard::routes())
         .fallback(not_found)
 }
 

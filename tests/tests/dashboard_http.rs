@@ -1,0 +1,152 @@
+//! The dashboard's API on the real server over a database holding events (written with the
+//! sqlite3 tool into the real file, as the guard's writer would have): the timeseries comes from
+//! the rollups bucket by bucket, the summary counts and ranks what the period holds, and the
+//! dashboard page draws the chart without JavaScript.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+use reqwest::StatusCode;
+use tests::api::Api;
+use tests::server::{Options, TestServer};
+
+#[tokio::test]
+async fn attacks_over_time_and_top_sources_come_from_what_is_stored() {
+    if !tests::root::require_commands("dashboard_http", &["sqlite3"]) {
+        return;
+    }
+    // A first run creates the schema and the administrator.
+    let mut seed = TestServer::start().unwrap();
+    seed.terminate().unwrap();
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    // 30 guessing events from 203.0.113.7 two minutes ago, 5 scanner events from
+    // [2001:db8::9] ten minutes ago, 7 old ones (three days ago) from 203.0.113.8.
+    let mut sql = String::from("BEGIN;\n");
+    let mut rollups = std::collections::BTreeMap::<(i64, &str), i64>::new();
+    let mut add = |at_ms: i64, kind: &'static str, source: &str, account: &str| {
+        sql.push_str(&format!(
+            "INSERT INTO events (at_ms, kind, source, transport, account, method, user_agent, detector, evidence, outcome) \
+             VALUES ({at_ms}, '{kind}', '{source}', 'udp', '{account}', 'REGISTER', NULL, 'test', 'seeded', 'reported');\n"
+        ));
+        *rollups.entry((at_ms / 60_000, kind)).or_default() += 1;
+    };
+    for i in 0..30 {
+        add(now_ms - 120_000 + i, "guessing", "203.0.113.7:5060", "1001");
+    }
+    for i in 0..5 {
+        add(now_ms - 600_000 + i, "scanner", "[2001:db8::9]:5070", "100");
+    }
+    for i in 0..7 {
+        add(
+            now_ms - 3 * 86_400_000 + i,
+            "guessing",
+            "203.0.113.8:5060",
+            "1002",
+        );
+    }
+    for ((minute, kind), count) in &rollups {
+        sql.push_str(&format!(
+            "INSERT INTO event_rollups (minute, kind, count) VALUES ({minute}, '{kind}', {count});\n"
+        ));
+    }
+    sql.push_str("COMMIT;\n");
+    let out = std::process::Command::new("sqlite3")
+        .arg(seed.data.path().join("sipwarden.sqlite3"))
+        .arg(&sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let server = TestServer::start_with(Options {
+        data_from: Some(seed.data.path().to_owned()),
+        ..Options::default()
+    })
+    .unwrap();
+    let api = Api::sign_in(&server).await;
+
+    let (status, hour) = api.call("GET", "/api/v1/dashboard/timeseries", None).await;
+    assert_eq!(status, StatusCode::OK, "{hour}");
+    assert_eq!(hour["bucket_secs"], 60);
+    let buckets = hour["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 60);
+    let kinds: Vec<&str> = hour["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let column = |kind: &str| kinds.iter().position(|k| *k == kind).unwrap();
+    let sum = |kind: &str| -> u64 {
+        buckets
+            .iter()
+            .map(|b| b[column(kind)].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("guessing"), 30, "the old ones are outside the hour");
+    assert_eq!(sum("scanner"), 5);
+    // The guessing events sit in the bucket two minutes before the last one.
+    let two_ago = &buckets[57];
+    assert_eq!(two_ago[column("guessing")], 30, "{hour}");
+
+    let (_, week) = api
+        .call("GET", "/api/v1/dashboard/timeseries?range=week", None)
+        .await;
+    assert_eq!(week["buckets"].as_array().unwrap().len(), 168);
+    let total: u64 = week["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.as_array().unwrap().iter().map(|n| n.as_u64().unwrap()))
+        .sum();
+    assert_eq!(total, 42);
+
+    let (status, summary) = api
+        .call("GET", "/api/v1/dashboard/summary?period=day", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["top_sources"][0]["key"], "203.0.113.7", "{summary}");
+    assert_eq!(summary["top_sources"][0]["events"], 30);
+    assert_eq!(summary["top_sources"][1]["key"], "2001:db8::9", "{summary}");
+    assert_eq!(summary["top_accounts"][0]["key"], "1001");
+    assert_eq!(
+        summary["top_sources"].as_array().unwrap().len(),
+        2,
+        "only the last day"
+    );
+    assert_eq!(summary["posture_score"], 100);
+    assert_eq!(summary["firewall"], "not_applied");
+
+    for bad in [
+        "/api/v1/dashboard/summary?period=year",
+        "/api/v1/dashboard/timeseries?range=day",
+    ] {
+        let (status, problem) = api.call("GET", bad, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
+    }
+
+    // The page draws the chart on the server: bars are in the HTML without any script.
+    let (client, _) = server
+        .api_sign_in("admin", tests::server::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let html = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"attack-chart\""), "{html}");
+    assert!(html.contains("<title>30 guessing</title>"), "{html}");
+    assert!(html.contains("35 events"), "the last hour's total");
+}
