@@ -655,14 +655,22 @@ pub async fn ban(
 /// nobody to answer to.
 pub async fn ban_from_guard(state: &AppState, address: IpAddr, duration: Duration, reason: &str) {
     let address = address.to_canonical();
-    if let Ok(Some(why)) = ban_refusal(state, address).await {
-        tracing::info!(%address, why, "guard ban not carried out");
+    if address.is_loopback() {
         return;
     }
-    if live_enabled(state).await.is_some()
-        && let Err(e) = state.firewall.ban(address, duration).await
-    {
+    // Kernel first: the engine never decides a ban for the policy's pinned networks, and a
+    // temporarily trusted source passes the allow set before the ban set, so nothing is
+    // blocked wrongly meanwhile; the database checks below only decide what is recorded.
+    let live = live_enabled(state).await.is_some();
+    if live && let Err(e) = state.firewall.ban(address, duration).await {
         tracing::error!(error = %e, %address, "guard ban did not reach the kernel");
+    }
+    if let Ok(Some(why)) = ban_refusal(state, address).await {
+        tracing::info!(%address, why, "guard ban not kept");
+        if live && let Err(e) = state.firewall.unban(address).await {
+            tracing::warn!(error = %e, %address, "cannot lift a guard ban that was not kept");
+        }
+        return;
     }
     let secs = u32::try_from(duration.as_secs())
         .unwrap_or(MAX_BAN_SECS)
