@@ -67,6 +67,9 @@ pub struct Config {
     pub asterisk_ami_timeout_secs: u32,
     /// The live guard: `enforce` (default), `log_only` or `off`.
     pub guard_mode: GuardMode,
+    /// Interface the guard captures SIP on (`any`: every interface, Linux cooked capture).
+    /// Needs CAP_NET_RAW; without it the guard watches AMI alone.
+    pub capture_interface: String,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             asterisk_ami_host: IpAddr::from([127, 0, 0, 1]),
             asterisk_ami_timeout_secs: 10,
             guard_mode: GuardMode::Enforce,
+            capture_interface: "any".to_owned(),
         }
     }
 }
@@ -199,6 +203,14 @@ impl Config {
         if !(1..=300).contains(&self.asterisk_ami_timeout_secs) {
             return Err(ConfigError::Rule(
                 "asterisk_ami_timeout_secs must be between 1 and 300".into(),
+            ));
+        }
+        if self.capture_interface.is_empty()
+            || self.capture_interface.len() > 64
+            || self.capture_interface.chars().any(char::is_control)
+        {
+            return Err(ConfigError::Rule(
+                "capture_interface must be an interface name (or `any`)".into(),
             ));
         }
         if self.session_idle_hours > self.session_max_hours {

@@ -6,6 +6,8 @@
 //! lock is released, so a slow kernel call never stalls the taps.
 
 pub mod ami_tap;
+pub mod packet;
+pub mod pcap_tap;
 pub mod runtime;
 
 use std::sync::{Arc, Mutex};
@@ -68,11 +70,32 @@ impl Guard {
         if !verdict.bans.is_empty() {
             self.enforcer.enforce(&verdict.bans).await;
         }
+        self.publish(&verdict);
+        verdict
+    }
+
+    /// [`Guard::observe`] for a thread outside the runtime (the capture thread): the
+    /// engine is called directly, and only bans enter `runtime`, so an observation that
+    /// decides nothing costs no task switch.
+    pub fn observe_blocking(
+        &self,
+        obs: &Observation<'_>,
+        now: Timestamp,
+        runtime: &tokio::runtime::Handle,
+    ) -> Verdict {
+        let verdict = crate::state::lock(&self.engine).observe(obs, now);
+        if !verdict.bans.is_empty() {
+            runtime.block_on(self.enforcer.enforce(&verdict.bans));
+        }
+        self.publish(&verdict);
+        verdict
+    }
+
+    fn publish(&self, verdict: &Verdict) {
         for event in &verdict.events {
             // No subscriber is fine.
             let _ = self.events.send(event.clone());
         }
-        verdict
     }
 
     /// The engine's counters.
