@@ -481,19 +481,34 @@ pub enum CaptureError {
 }
 
 /// The running capture tap.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CaptureTap {
     /// Capturing, or why not.
     pub state: watch::Receiver<TapState>,
     /// What it has seen.
     pub counters: Arc<CaptureCounters>,
     stop: Arc<AtomicBool>,
+    breaker: Arc<std::sync::Mutex<Option<pcap::BreakLoop>>>,
+}
+
+impl std::fmt::Debug for CaptureTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureTap")
+            .field("state", &*self.state.borrow())
+            .field("counters", &self.counters.snapshot())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CaptureTap {
-    /// Ends the capture thread (within its read timeout).
+    /// Ends the capture thread.
     pub fn stop(&self) {
         self.stop.store(true, Relaxed);
+        // libpcap wakes a blocked read for this (its read timeout is not honoured in
+        // immediate mode on Linux, so the flag alone would wait for the next packet).
+        if let Some(b) = crate::state::lock(&self.breaker).as_ref() {
+            b.breakloop();
+        }
     }
 }
 
@@ -555,19 +570,25 @@ pub fn start(
     guard: Arc<Guard>,
     runtime: tokio::runtime::Handle,
 ) -> Result<CaptureTap, CaptureError> {
-    let (cap, link) = open(&config)?;
+    let (mut cap, link) = open(&config)?;
     let (tx, rx) = watch::channel(TapState::Connected);
     let counters = Arc::new(CaptureCounters::default());
     let stop = Arc::new(AtomicBool::new(false));
+    let breaker = Arc::new(std::sync::Mutex::new(Some(cap.breakloop_handle())));
     let tap = CaptureTap {
         state: rx,
         counters: counters.clone(),
         stop: stop.clone(),
+        breaker: breaker.clone(),
     };
     tracing::info!(interface = %config.interface, filter = %config.ports.bpf_filter(), ?link, "SIP capture tap started");
     let spawned = std::thread::Builder::new()
         .name("sip-capture".to_owned())
-        .spawn(move || run(config, cap, link, &guard, &runtime, &counters, &stop, &tx));
+        .spawn(move || {
+            run(
+                config, cap, link, &guard, &runtime, &counters, &stop, &breaker, &tx,
+            );
+        });
     if let Err(e) = spawned {
         tap.stop();
         return Err(CaptureError::Thread(e));
@@ -587,6 +608,7 @@ fn run(
     runtime: &tokio::runtime::Handle,
     counters: &Arc<CaptureCounters>,
     stop: &AtomicBool,
+    breaker: &std::sync::Mutex<Option<pcap::BreakLoop>>,
     state: &watch::Sender<TapState>,
 ) {
     let mut reader = SipReader::new(config.ports.clone(), counters.clone());
@@ -603,6 +625,8 @@ fn run(
         match cap.next_packet() {
             Ok(p) => reader.frame(link, packet_time(p.header), p.data, &mut observe),
             Err(pcap::Error::TimeoutExpired) => {}
+            // `breakloop` from `CaptureTap::stop`.
+            Err(pcap::Error::NoMorePackets) if stop.load(Relaxed) => break,
             Err(e) => {
                 tracing::warn!(interface = %config.interface, error = %e, "SIP capture lost, the guard sees only AMI meanwhile; reopening");
                 let _ = state.send(TapState::Disconnected(e.to_string()));
@@ -617,7 +641,8 @@ fn run(
                         return;
                     }
                     match open(&config) {
-                        Ok((c, l)) => {
+                        Ok((mut c, l)) => {
+                            *crate::state::lock(breaker) = Some(c.breakloop_handle());
                             (cap, link) = (c, l);
                             pause = Duration::from_secs(1);
                             let _ = state.send(TapState::Connected);

@@ -1,0 +1,336 @@
+//! The live capture path, measured as it runs in `serve` (libpcap, kernel BPF filter, the
+//! capture thread, extractor, engine, enforcer):
+//!
+//! 1. loss: SIP REGISTERs sent over loopback at fixed rates (50,000 to 200,000 packets/s),
+//!    counted as judged messages: how many were lost, and what the kernel says it dropped;
+//! 2. latency: from sending the answer that crosses the guessing threshold (the 5th 401 to a
+//!    source's wrong passwords) to the source's element being in a kernel ban set (the real
+//!    nftables session and conntrack flush of `backend::firewall`, in a throw-away
+//!    namespace, so the host's firewall is never touched): p50, p99, max.
+//!
+//! Not criterion: these are rates and distributions of a live system, printed as figures.
+//! Needs root (capture, namespaces, nftables); without it, says so and does nothing.
+//!
+//! `cargo bench -p backend --bench capture`
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use backend::firewall::{Firewall, Target};
+use backend::guard::pcap_tap::{self, CaptureConfig, SipPorts};
+use backend::guard::{Enforcer, Guard};
+use policy::firewall::{FirewallPolicy, TimedAddress};
+use policy::guard::{BanDecision, Engine, GuardPolicy};
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+/// A namespace removed on drop.
+struct Namespace(String);
+
+impl Namespace {
+    fn new() -> Option<Namespace> {
+        let name = format!("swbench-cap-{}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Namespace(name))
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Counts bans, nothing else (the loss run allowlists loopback anyway).
+struct Nothing;
+
+#[async_trait::async_trait]
+impl Enforcer for Nothing {
+    async fn enforce(&self, _: &[BanDecision]) {}
+}
+
+/// Bans in the namespace's kernel set and notes when each ban was in.
+struct KernelBans {
+    firewall: Firewall,
+    done: Mutex<HashMap<IpAddr, SystemTime>>,
+}
+
+#[async_trait::async_trait]
+impl Enforcer for KernelBans {
+    async fn enforce(&self, bans: &[BanDecision]) {
+        for ban in bans {
+            // Loopback sources stand for Internet ones: 127.a.b.c is banned as 10.a.b.c.
+            let IpAddr::V4(v4) = ban.source else { continue };
+            let [_, a, b, c] = v4.octets();
+            let stand_in = IpAddr::V4(Ipv4Addr::new(10, a, b, c));
+            let entry = [TimedAddress::expiring(stand_in, 600)];
+            if let Err(e) = self.firewall.ban_many(&entry).await {
+                eprintln!("ban failed: {e}");
+            }
+            if let Ok(mut done) = self.done.lock() {
+                done.insert(ban.source, SystemTime::now());
+            }
+        }
+    }
+}
+
+fn register(port: u16, n: u64) -> Vec<u8> {
+    format!(
+        "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag={n}\r\nTo: <sip:1001@127.0.0.1>\r\n\
+         Call-ID: bench-{n}@127.0.0.1\r\nCSeq: {n} REGISTER\r\nContact: <sip:1001@127.0.0.1:5062>\r\n\
+         User-Agent: Yealink SIP-T46S 66.86.0.15\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+/// Waits until the judged-message count stops moving.
+fn settle(counters: &pcap_tap::CaptureCounters) -> u64 {
+    let mut last = counters.snapshot().messages;
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = counters.snapshot().messages;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+fn loss(rt: &tokio::runtime::Runtime) {
+    // A port of its own, so other traffic on loopback is not counted.
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let Ok(engine) = Engine::new(GuardPolicy {
+        allowlist: vec!["127.0.0.0/8".parse().expect("a network")],
+        ..GuardPolicy::default()
+    }) else {
+        return;
+    };
+    let guard = Guard::new(engine, Arc::new(Nothing));
+    let tap = match pcap_tap::start(
+        CaptureConfig {
+            interface: "lo".to_owned(),
+            ports: SipPorts {
+                udp: vec![port],
+                tcp: vec![],
+            },
+        },
+        guard,
+        rt.handle().clone(),
+    ) {
+        Ok(tap) => tap,
+        Err(e) => {
+            eprintln!("SKIPPED capture loss: {e}");
+            return;
+        }
+    };
+    // Something listens, so the kernel sends no port-unreachable per packet.
+    let Ok(sink) = UdpSocket::bind(("127.0.0.1", port)) else {
+        return;
+    };
+    let Ok(sender) = UdpSocket::bind("127.0.0.1:0") else {
+        return;
+    };
+    let target = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut n = 0u64;
+    // Warm up (first packets wake the capture thread up).
+    for _ in 0..1000 {
+        n += 1;
+        let _ = sender.send_to(&register(port, n), target);
+    }
+    let mut judged = settle(&tap.counters);
+    for rate in [50_000u64, 100_000, 200_000] {
+        let total = rate * 3;
+        let before = tap.counters.snapshot();
+        let started = Instant::now();
+        // Paced in slices of 1 ms.
+        let per_slice = rate / 1000;
+        let mut sent = 0u64;
+        let mut send_errors = 0u64;
+        while sent < total {
+            let due = Duration::from_micros(sent * 1_000_000 / rate);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            for _ in 0..per_slice {
+                n += 1;
+                if sender.send_to(&register(port, n), target).is_err() {
+                    send_errors += 1;
+                }
+                sent += 1;
+            }
+        }
+        let took = started.elapsed();
+        let now = settle(&tap.counters);
+        let after = tap.counters.snapshot();
+        let got = now - judged;
+        judged = now;
+        eprintln!(
+            "capture at {rate} packets/s (achieved {:.0}/s): sent {sent}, judged {got}, lost {} \
+             ({:.3} %), send errors {send_errors}, kernel drops {} (as of its last report)",
+            sent as f64 / took.as_secs_f64(),
+            sent.saturating_sub(got),
+            sent.saturating_sub(got) as f64 * 100.0 / sent as f64,
+            after.kernel_dropped - before.kernel_dropped,
+        );
+    }
+    drop(sink);
+    tap.stop();
+}
+
+fn latency(rt: &tokio::runtime::Runtime) {
+    let Some(ns) = Namespace::new() else {
+        eprintln!("SKIPPED ban latency: could not create a network namespace");
+        return;
+    };
+    let Ok(state) = tempfile::tempdir() else {
+        return;
+    };
+    let firewall = Firewall::new(Target::netns(&ns.0), state.path());
+    let Ok(policy) = FirewallPolicy::default().check() else {
+        return;
+    };
+    if let Err(e) = rt.block_on(firewall.apply(&policy)) {
+        eprintln!("SKIPPED ban latency: could not load the ruleset: {e}");
+        return;
+    }
+    let enforcer = Arc::new(KernelBans {
+        firewall,
+        done: Mutex::new(HashMap::new()),
+    });
+    let Ok(engine) = Engine::new(GuardPolicy::default()) else {
+        return;
+    };
+    let threshold = engine.policy().guessing.max_failures;
+    let guard = Guard::new(engine, enforcer.clone());
+    let port = 40_000 + (std::process::id() % 20_000) as u16;
+    let tap = match pcap_tap::start(
+        CaptureConfig {
+            interface: "lo".to_owned(),
+            ports: SipPorts {
+                udp: vec![port],
+                tcp: vec![],
+            },
+        },
+        guard,
+        rt.handle().clone(),
+    ) {
+        Ok(tap) => tap,
+        Err(e) => {
+            eprintln!("SKIPPED ban latency: {e}");
+            return;
+        }
+    };
+    let Ok(asterisk) = UdpSocket::bind(("127.0.0.1", port)) else {
+        return;
+    };
+    let mut took = Vec::new();
+    for i in 0..300u32 {
+        let ip = Ipv4Addr::new(127, 1, (i >> 8) as u8, (i & 0xff) as u8 + 1);
+        let Ok(attacker) = UdpSocket::bind((ip, 0)) else {
+            continue;
+        };
+        let Ok(attacker_addr) = attacker.local_addr() else {
+            continue;
+        };
+        let mut crossed = SystemTime::now();
+        for guess in 1..=threshold {
+            let call = format!("lat-{i}-{guess}");
+            let request = format!(
+                "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {attacker_addr};branch=z9hG4bK{call}\r\n\
+                 From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: {call}\r\n\
+                 CSeq: 2 REGISTER\r\nAuthorization: Digest username=\"1001\", realm=\"asterisk\", \
+                 nonce=\"n\", uri=\"sip:127.0.0.1\", response=\"00\"\r\nUser-Agent: Zoiper\r\n\
+                 Content-Length: 0\r\n\r\n"
+            );
+            let answer = format!(
+                "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP {attacker_addr};branch=z9hG4bK{call}\r\n\
+                 From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1001@127.0.0.1>;tag=b\r\nCall-ID: {call}\r\n\
+                 CSeq: 2 REGISTER\r\nWWW-Authenticate: Digest realm=\"asterisk\", nonce=\"m\"\r\n\
+                 Server: Asterisk PBX 22\r\nContent-Length: 0\r\n\r\n"
+            );
+            let _ = attacker.send_to(request.as_bytes(), asterisk_addr(port));
+            // As Asterisk answers a moment later.
+            std::thread::sleep(Duration::from_micros(200));
+            crossed = SystemTime::now();
+            let _ = asterisk.send_to(answer.as_bytes(), attacker_addr);
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let done = enforcer
+                .done
+                .lock()
+                .ok()
+                .and_then(|d| d.get(&IpAddr::V4(ip)).copied());
+            if let Some(at) = done {
+                took.push(at.duration_since(crossed).unwrap_or_default());
+                break;
+            }
+            if Instant::now() > deadline {
+                eprintln!("no ban of {ip} within 2 s");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    tap.stop();
+    if took.is_empty() {
+        return;
+    }
+    took.sort();
+    eprintln!(
+        "threshold answer sent -> ban in the kernel (incl. conntrack flush), {} samples: \
+         p50 {:?}, p99 {:?}, max {:?}",
+        took.len(),
+        percentile(&took, 50),
+        percentile(&took, 99),
+        percentile(&took, 100)
+    );
+}
+
+fn asterisk_addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn main() {
+    if !is_root() {
+        eprintln!("SKIPPED capture benchmark: needs root (packet capture, namespaces, nftables)");
+        return;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("SKIPPED capture benchmark: no tokio runtime: {e}");
+            return;
+        }
+    };
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, briefly.
+    if std::env::args().any(|a| a == "--bench") {
+        loss(&rt);
+        latency(&rt);
+    } else {
+        eprintln!("capture benchmark: run with `cargo bench -p backend --bench capture`");
+    }
+}
