@@ -5,7 +5,8 @@
 //! - `svcrack` in disguise (another User-Agent, as real attackers run it) is banned for
 //!   guessing after exactly the threshold's number of wrong passwords reached Asterisk
 //!   (counted in Asterisk's own security log), although capture and AMI both report each;
-//! - `svcrack` and `svmap` as shipped are banned on their first packet (scanner fingerprint);
+//! - `svcrack`, `svmap` and `svwar` as shipped are banned on their first packet (scanner
+//!   fingerprint);
 //! - `svwar` in disguise (OPTIONS: PJSIP answers every REGISTER alike, so svwar gives up
 //!   on REGISTER after one probe) is banned for enumeration;
 //! - a remote worker with the right secret registers before and after, and is never banned;
@@ -186,6 +187,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
         .host("worker", Net::Internet)
         .host("scanner", Net::Internet)
         .host("cracker", Net::Internet)
+        .host("scanner2", Net::Internet)
         .host("enumerator", Net::Internet)
         .build()
         .expect("building the lab");
@@ -345,30 +347,48 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
         "svcrack cannot have found a password"
     );
 
-    // 7. svwar in disguise: enumerating extensions.
+    // 7. svwar as shipped: a scanner like its siblings.
+    let svwar_args = ["--force", "-e100-160", "-p5060", pbx_arg.as_str()];
+    sipvicious(lab.ns("scanner2"), "svwar", None, &svwar_args, home.path());
+
+    // 8. svwar in disguise, enumerating extensions. Against this PBX's uniform rejection
+    //    (every name gets the same 401) svwar gives up at the first answer that looks like
+    //    its probe for a non-existent name; an attacker who sprays names regardless is what
+    //    the enumeration detector is for. So the enumerator's path loses Asterisk's answers
+    //    after the first (an nft quota in its own namespace): svwar then sends its whole
+    //    range, as a blind sprayer would, and Asterisk still answers each name.
+    let enumerator = lab.ns("enumerator");
+    for rule in [
+        vec!["add", "table", "inet", "lossy"],
+        vec![
+            "add",
+            "chain",
+            "inet",
+            "lossy",
+            "input",
+            "{ type filter hook input priority 0; }",
+        ],
+        vec![
+            "add", "rule", "inet", "lossy", "input", "udp", "sport", "5060", "quota", "over",
+            "1000", "bytes", "drop",
+        ],
+    ] {
+        enumerator.run("nft", rule).unwrap();
+    }
     let out = sipvicious(
-        lab.ns("enumerator"),
+        enumerator,
         "svwar",
         Some(DISGUISE),
-        &[
-            "--force",
-            "-m",
-            "OPTIONS",
-            "-x",
-            &ip_of("enumerator"),
-            "-e100-160",
-            "-p5060",
-            &pbx_arg,
-        ],
+        &svwar_args,
         home.path(),
     );
     eprintln!(
-        "{TEST}: svwar said: {}\n{}",
+        "{TEST}: svwar in disguise said: {}\n{}",
         String::from_utf8_lossy(&out.stdout),
         tail(&String::from_utf8_lossy(&out.stderr))
     );
 
-    // 8. The worker again: still welcome.
+    // 9. The worker again: still welcome.
     let (id, s) = (remote_id.clone(), secret.clone());
     let code = lab
         .ns("worker")
@@ -380,7 +400,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
     );
     let packets = recorder.finish();
 
-    // 9. The bans: in the kernel, and in the API as the guard's, each for its reason; and the
+    // 10. The bans: in the kernel, and in the API as the guard's, each for its reason; and the
     //    recording replayed against the same database.
     let ns = lab.ns("pbx").name().to_owned();
     let kernel = nft_set(&ns, "ban_v4");
@@ -430,6 +450,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
     for (role, reason) in [
         ("scanner", "Scanner"),
         ("cracker", "Scanner"),
+        ("scanner2", "Scanner"),
         ("attacker", "Guessing"),
         ("enumerator", "Enumeration"),
     ] {
@@ -452,7 +473,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
         "the worker is in the kernel: {kernel}"
     );
 
-    // 10. The recording, replayed: the same verdicts.
+    // 11. The recording, replayed: the same verdicts.
     let out = replayed;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -477,6 +498,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
     for (role, kind) in [
         ("scanner", "scanner"),
         ("cracker", "scanner"),
+        ("scanner2", "scanner"),
         ("attacker", "guessing"),
         ("enumerator", "enumeration"),
     ] {
