@@ -509,6 +509,21 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
         );
     }
     assert_eq!(replayed_ban(&worker), None, "{stdout}");
+    // The scanners were judged by their first request's User-Agent.
+    for role in ["scanner", "cracker", "scanner2"] {
+        let ip = ip_of(role);
+        let event = lines
+            .iter()
+            .find(|l| {
+                l["type"] == "event"
+                    && l["source"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with(&format!("{ip}:"))
+            })
+            .unwrap();
+        assert_eq!(event["detector"], "scanner-user-agent", "{event}");
+    }
     let guessing = lines
         .iter()
         .find(|l| l["type"] == "event" && l["kind"] == "guessing")

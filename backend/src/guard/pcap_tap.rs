@@ -150,8 +150,13 @@ impl CaptureCounters {
     }
 }
 
-/// TCP flows followed at once; more are evicted oldest first.
-const MAX_FLOWS: usize = 4096;
+/// TCP flows (one direction of a connection each) followed at once; more are evicted oldest
+/// first. With [`MAX_TCP_MESSAGE`] this bounds the framers' buffers to 2,048 × 64 KiB =
+/// 128 MiB in the worst case (every flow holding two unfinished maximal messages); in
+/// practice a flow holds at most one partial message, usually nothing.
+const MAX_FLOWS: usize = 2048;
+/// The longest SIP message framed on TCP: pjsip's own limit in Asterisk builds is 32 KiB.
+const MAX_TCP_MESSAGE: usize = 32 * 1024;
 /// A flow silent this long is forgotten (SIP over TCP keeps alive far more often).
 const FLOW_IDLE_MS: u64 = 300_000;
 /// An identical packet within this many milliseconds is the same packet seen twice.
@@ -403,7 +408,7 @@ impl SipReader {
         self.flows.insert(
             key,
             Flow {
-                framer: StreamFramer::default(),
+                framer: StreamFramer::new(MAX_TCP_MESSAGE),
                 next_seq: Some(next),
                 synced,
                 last_seen: now,
@@ -878,6 +883,34 @@ WWW-Authenticate: Digest realm=\"asterisk\", nonce=\"m\"\r\nContent-Length: 0\r\
         }
         assert_eq!(out, 1);
         assert_eq!(r.counters.snapshot().duplicates, 1);
+    }
+
+    #[test]
+    fn tcp_flows_are_bounded_and_the_oldest_go_first() {
+        let mut r = reader();
+        let s = sa("192.0.2.5:5060");
+        for i in 0..(MAX_FLOWS as u32 + 500) {
+            let c = SocketAddr::new(
+                IpAddr::from(0xcb00_7100_u32.wrapping_add(i).to_be_bytes()),
+                40000,
+            );
+            let f = sll(&ip_packet(
+                c,
+                s,
+                Some((1, 0x18)),
+                b"REGISTER sip:x SIP/2.0\r\n",
+            ));
+            r.frame(Link::LinuxSll, Timestamp(u64::from(i)), &f, &mut |_| {});
+        }
+        let seen = r.counters.snapshot();
+        assert!(r.flows.len() <= MAX_FLOWS, "{}", r.flows.len());
+        assert!(seen.flow_evictions >= 500, "{seen:?}");
+        // The newest flow is still followed.
+        assert!(
+            r.flows
+                .values()
+                .any(|f| f.last_seen == u64::from(MAX_FLOWS as u32 + 499))
+        );
     }
 
     #[test]
