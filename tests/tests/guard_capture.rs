@@ -404,7 +404,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
     //    recording replayed against the same database.
     let ns = lab.ns("pbx").name().to_owned();
     let kernel = nft_set(&ns, "ban_v4");
-    let replay_args = vec![
+    let replay_args = [
         "replay".to_owned(),
         "--json".to_owned(),
         "--pbx".to_owned(),
@@ -413,7 +413,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
     ];
     let junk = recording_dir.path().join("junk.pcap");
     std::fs::write(&junk, b"this is not a capture").unwrap();
-    let junk_args = vec!["replay".to_owned(), junk.display().to_string()];
+    let junk_args = ["replay".to_owned(), junk.display().to_string()];
     let (bans, status, log, replayed, junk_replayed) = lab
         .ns("pbx")
         .block_on(async move {
