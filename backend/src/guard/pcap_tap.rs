@@ -318,13 +318,13 @@ impl SipReader {
         sink: &mut dyn FnMut(&Observation<'_>),
     ) {
         let key = (seg.src, seg.dst);
+        let mut seq = seq;
         if syn {
-            // A new connection: framing starts with its first byte.
+            // A new connection: framing starts with its first byte, which follows the SYN
+            // (data on a SYN, TCP Fast Open, is numbered after it too).
             self.flows.remove(&key);
-            if seg.payload.is_empty() {
-                self.insert_flow(key, seq.wrapping_add(1), true, time.0);
-                return;
-            }
+            seq = seq.wrapping_add(1);
+            self.insert_flow(key, seq, true, time.0);
         }
         if seg.payload.is_empty() {
             if fin {
