@@ -96,14 +96,24 @@ impl Enforcer for KernelBans {
     }
 }
 
-fn register(port: u16, n: u64) -> Vec<u8> {
-    format!(
-        "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK{n}\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag={n}\r\nTo: <sip:1001@127.0.0.1>\r\n\
-         Call-ID: bench-{n}@127.0.0.1\r\nCSeq: {n} REGISTER\r\nContact: <sip:1001@127.0.0.1:5062>\r\n\
+/// A REGISTER whose Call-ID, tag and CSeq carry a 10-digit number, and where it starts, so the
+/// sender can renumber one buffer instead of formatting each packet.
+fn register_template(port: u16) -> (Vec<u8>, Vec<usize>) {
+    let text = format!(
+        "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK0000000000\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=0000000000\r\nTo: <sip:1001@127.0.0.1>\r\n\
+         Call-ID: bench-0000000000@127.0.0.1\r\nCSeq: 0000000000 REGISTER\r\nContact: <sip:1001@127.0.0.1:5062>\r\n\
          User-Agent: Yealink SIP-T46S 66.86.0.15\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n"
-    )
-    .into_bytes()
+    );
+    let at = text.match_indices("0000000000").map(|(i, _)| i).collect();
+    (text.into_bytes(), at)
+}
+
+fn renumber(packet: &mut [u8], at: &[usize], n: u64) {
+    let digits = format!("{:010}", n % 10_000_000_000);
+    for &i in at {
+        packet[i..i + 10].copy_from_slice(digits.as_bytes());
+    }
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -159,10 +169,12 @@ fn loss(rt: &tokio::runtime::Runtime) {
     };
     let target = SocketAddr::from(([127, 0, 0, 1], port));
     let mut n = 0u64;
+    let (mut packet, at) = register_template(port);
     // Warm up (first packets wake the capture thread up).
     for _ in 0..1000 {
         n += 1;
-        let _ = sender.send_to(&register(port, n), target);
+        renumber(&mut packet, &at, n);
+        let _ = sender.send_to(&packet, target);
     }
     let mut judged = settle(&tap.counters);
     for rate in [50_000u64, 100_000, 200_000] {
@@ -180,7 +192,8 @@ fn loss(rt: &tokio::runtime::Runtime) {
             }
             for _ in 0..per_slice {
                 n += 1;
-                if sender.send_to(&register(port, n), target).is_err() {
+                renumber(&mut packet, &at, n);
+                if sender.send_to(&packet, target).is_err() {
                     send_errors += 1;
                 }
                 sent += 1;
@@ -229,6 +242,9 @@ fn latency(rt: &tokio::runtime::Runtime) {
     };
     let threshold = engine.policy().guessing.max_failures;
     let guard = Guard::new(engine, enforcer.clone());
+    let mut events = guard.subscribe();
+    let mut kernel_part = Vec::new();
+    let mut sent_at: HashMap<IpAddr, SystemTime> = HashMap::new();
     let port = 40_000 + (std::process::id() % 20_000) as u16;
     let tap = match pcap_tap::start(
         CaptureConfig {
@@ -252,6 +268,7 @@ fn latency(rt: &tokio::runtime::Runtime) {
     };
     let mut took = Vec::new();
     let mut to_decision = Vec::new();
+    let mut scanner_to_decision = Vec::new();
     for i in 0..300u32 {
         let ip = Ipv4Addr::new(127, 1, (i >> 8) as u8, (i & 0xff) as u8 + 1);
         let Ok(attacker) = UdpSocket::bind((ip, 0)) else {
@@ -261,12 +278,26 @@ fn latency(rt: &tokio::runtime::Runtime) {
             continue;
         };
         let mut crossed = SystemTime::now();
-        for guess in 1..=threshold {
+        if i % 2 == 1 {
+            // Every other source is a scanner, judged on its first packet: the capture and
+            // engine path alone, no request-answer pairing.
+            let probe = format!(
+                "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {attacker_addr};branch=z9hG4bKs{i}\r\n\
+                 From: <sip:100@127.0.0.1>;tag=a\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: scan-{i}\r\n\
+                 CSeq: 1 OPTIONS\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n"
+            );
+            crossed = SystemTime::now();
+            let _ = attacker.send_to(probe.as_bytes(), asterisk_addr(port));
+        }
+        for guess in (1..=threshold).filter(|_| i % 2 == 0) {
             let call = format!("lat-{i}-{guess}");
+            // An account per source: the same account from many sources would be distributed
+            // guessing, banned on its first failure.
+            let user = format!("u{i}");
             let request = format!(
                 "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {attacker_addr};branch=z9hG4bK{call}\r\n\
-                 From: <sip:1001@127.0.0.1>;tag=a\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: {call}\r\n\
-                 CSeq: 2 REGISTER\r\nAuthorization: Digest username=\"1001\", realm=\"asterisk\", \
+                 From: <sip:{user}@127.0.0.1>;tag=a\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: {call}\r\n\
+                 CSeq: 2 REGISTER\r\nAuthorization: Digest username=\"{user}\", realm=\"asterisk\", \
                  nonce=\"n\", uri=\"sip:127.0.0.1\", response=\"00\"\r\nUser-Agent: Zoiper\r\n\
                  Content-Length: 0\r\n\r\n"
             );
@@ -291,8 +322,13 @@ fn latency(rt: &tokio::runtime::Runtime) {
                 .ok()
                 .and_then(|d| d.get(&IpAddr::V4(ip)).copied());
             if let Some((decided, at)) = done {
-                took.push(at.duration_since(crossed).unwrap_or_default());
-                to_decision.push(decided.duration_since(crossed).unwrap_or_default());
+                sent_at.insert(IpAddr::V4(ip), crossed);
+                if i % 2 == 1 {
+                    scanner_to_decision.push(decided.duration_since(crossed).unwrap_or_default());
+                } else {
+                    took.push(at.duration_since(crossed).unwrap_or_default());
+                    to_decision.push(decided.duration_since(crossed).unwrap_or_default());
+                }
                 break;
             }
             if Instant::now() > deadline {
@@ -310,6 +346,41 @@ fn latency(rt: &tokio::runtime::Runtime) {
     }
     took.sort();
     to_decision.sort();
+    scanner_to_decision.sort();
+    // Each event carries its packet's capture timestamp (ms): how much of the latency passed
+    // before libpcap even had the packet.
+    let mut kinds: HashMap<String, usize> = HashMap::new();
+    while let Ok(event) = events.try_recv() {
+        *kinds
+            .entry(format!("{:?}/{}", event.kind, event.detector))
+            .or_default() += 1;
+        if let Some(sent) = sent_at.get(&event.source.ip()) {
+            let sent_ms = sent
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            kernel_part.push(Duration::from_millis(event.time.0.saturating_sub(sent_ms)));
+        }
+    }
+    kernel_part.sort();
+    eprintln!("events by kind/detector: {kinds:?}");
+    if !kernel_part.is_empty() {
+        eprintln!(
+            "packet sent -> captured by the kernel (pcap timestamp, ms resolution), {} samples: p50 {:?}, p99 {:?}",
+            kernel_part.len(),
+            percentile(&kernel_part, 50),
+            percentile(&kernel_part, 99),
+        );
+    }
+    if !scanner_to_decision.is_empty() {
+        eprintln!(
+            "scanner packet sent -> ban decision at the enforcer, {} samples: p50 {:?}, p99 {:?}, max {:?}",
+            scanner_to_decision.len(),
+            percentile(&scanner_to_decision, 50),
+            percentile(&scanner_to_decision, 99),
+            percentile(&scanner_to_decision, 100)
+        );
+    }
     eprintln!(
         "threshold answer sent -> ban decision at the enforcer (capture + engine), {} samples: \
          p50 {:?}, p99 {:?}, max {:?}",

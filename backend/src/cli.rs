@@ -198,6 +198,10 @@ async fn replay(
             Err(pcap::Error::NoMorePackets) => break,
             Err(e) => bail!("{}: {e} (a truncated or damaged capture?)", file.display()),
         };
+        if packet.header.caplen < packet.header.len {
+            reader.truncated_frame(link, packet.data);
+            continue;
+        }
         reader.frame(link, packet_time(packet.header), packet.data, &mut |obs| {
             let verdict = engine.observe(obs, obs.time);
             events += verdict.events.len() as u64;
@@ -212,12 +216,13 @@ async fn replay(
     written.and_then(|()| out.flush())?;
     let seen = counters.snapshot();
     eprintln!(
-        "replayed {}: {} packets, {} SIP messages, {} unreadable, {} fragments skipped; {events} events, {bans} bans",
+        "replayed {}: {} packets, {} SIP messages, {} unreadable, {} fragments and {} cut short skipped; {events} events, {bans} bans",
         file.display(),
         seen.packets,
         seen.messages,
         seen.parse_failures,
-        seen.fragments
+        seen.fragments,
+        seen.truncated
     );
     Ok(())
 }
