@@ -25,9 +25,16 @@ struct ServiceEnforcer(AppState);
 impl Enforcer for ServiceEnforcer {
     async fn enforce(&self, bans: &[BanDecision]) {
         for ban in bans {
+            let started = std::time::Instant::now();
             let reason = format!("guard: {:?} (offence {})", ban.kind, ban.offence);
             firewall::ban_from_guard(&self.0, ban.source, ban.duration, &reason).await;
-            tracing::warn!(source = %ban.source, kind = ?ban.kind, secs = ban.duration.as_secs(), "guard banned a source");
+            tracing::warn!(
+                source = %ban.source,
+                kind = ?ban.kind,
+                secs = ban.duration.as_secs(),
+                took_ms = started.elapsed().as_millis() as u64,
+                "guard banned a source"
+            );
         }
     }
 }
