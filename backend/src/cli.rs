@@ -1,4 +1,5 @@
-//! The command line: `sipwarden serve`, `admin create`, `migrate`, `render`, `healthcheck`.
+//! The command line: `sipwarden serve`, `admin create`, `migrate`, `render`, `replay`,
+//! `healthcheck`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -46,6 +47,21 @@ pub enum Command {
         /// `asterisk22` (chan_pjsip) or `chan-sip` (legacy sip.conf, Asterisk 13-20).
         #[arg(long, default_value = "asterisk22", value_parser = ["asterisk22", "chan-sip"])]
         target: String,
+    },
+    /// Run a packet capture (pcap) through the guard with the current policy and print the
+    /// events and bans it would produce; nothing is banned. For trying a policy on recorded
+    /// traffic, and for looking at an attack afterwards.
+    Replay {
+        /// The capture file (pcap or pcapng, e.g. from `tcpdump -w`).
+        #[arg(value_name = "FILE.pcap")]
+        file: PathBuf,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Asterisk's address in the capture (repeatable); without it, which side is
+        /// Asterisk is told by the SIP ports and, between two SIP ports, by who answers.
+        #[arg(long, value_name = "IP")]
+        pbx: Vec<std::net::IpAddr>,
     },
     /// Exit 0 if the running server answers /healthz with 200 (for container health checks).
     Healthcheck {
@@ -102,6 +118,7 @@ pub fn run() -> ExitCode {
             } => admin_create(config, &username, &role).await,
             Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
             Command::Render { out, target } => render(config, &out, &target).await,
+            Command::Replay { file, json, pbx } => replay(config, &file, json, pbx).await,
         }
     });
     match outcome {
@@ -140,6 +157,145 @@ async fn render(config: Config, out: &std::path::Path, target: &str) -> anyhow::
         println!("{path}");
     }
     Ok(())
+}
+
+async fn replay(
+    config: Config,
+    file: &std::path::Path,
+    json: bool,
+    pbx: Vec<std::net::IpAddr>,
+) -> anyhow::Result<()> {
+    use crate::guard::packet::Link;
+    use crate::guard::pcap_tap::{CaptureCounters, SipReader, packet_time};
+    use std::io::Write as _;
+
+    // The capture first: a wrong path is the likeliest mistake, and it needs no database.
+    let mut capture = pcap::Capture::from_file(file)
+        .with_context(|| format!("cannot read the capture file {}", file.display()))?;
+    let dlt = capture.get_datalink();
+    let Some(link) = Link::from_dlt(dlt.0) else {
+        bail!(
+            "{}: link type {} ({}) is not one the guard reads (Ethernet, Linux cooked, raw IP, loopback)",
+            file.display(),
+            dlt.0,
+            dlt.get_name().unwrap_or_default()
+        );
+    };
+    crate::server::ensure_data_dir(&config.data_dir)?;
+    let db = crate::db::open_and_migrate(&config.database_path()).await?;
+    let (mut engine, ports) = crate::guard::runtime::build_engine(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot build the guard: {e}"))?;
+    let counters = std::sync::Arc::new(CaptureCounters::default());
+    let mut reader = SipReader::new(ports, counters.clone());
+    reader.set_local_addresses(pbx);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut written: std::io::Result<()> = Ok(());
+    let (mut events, mut bans) = (0u64, 0u64);
+    loop {
+        let packet = match capture.next_packet() {
+            Ok(p) => p,
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => bail!("{}: {e} (a truncated or damaged capture?)", file.display()),
+        };
+        if packet.header.caplen < packet.header.len {
+            reader.truncated_frame(link, packet.data);
+            continue;
+        }
+        reader.frame(link, packet_time(packet.header), packet.data, &mut |obs| {
+            let verdict = engine.observe(obs, obs.time);
+            events += verdict.events.len() as u64;
+            bans += verdict.bans.len() as u64;
+            for line in replay_lines(&verdict, obs.time, json) {
+                if written.is_ok() {
+                    written = writeln!(out, "{line}");
+                }
+            }
+        });
+    }
+    written.and_then(|()| out.flush())?;
+    let seen = counters.snapshot();
+    eprintln!(
+        "replayed {}: {} packets, {} SIP messages, {} unreadable, {} fragments and {} cut short skipped; {events} events, {bans} bans",
+        file.display(),
+        seen.packets,
+        seen.messages,
+        seen.parse_failures,
+        seen.fragments,
+        seen.truncated
+    );
+    Ok(())
+}
+
+/// The lines `replay` prints for one verdict.
+fn replay_lines(
+    verdict: &policy::guard::Verdict,
+    time: policy::guard::Timestamp,
+    json: bool,
+) -> Vec<String> {
+    let when = i64::try_from(time.0)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(
+            || time.0.to_string(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+    let mut lines = Vec::new();
+    for e in &verdict.events {
+        lines.push(if json {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["type"] = "event".into();
+            v.to_string()
+        } else {
+            format!(
+                "{when} event {} from {} ({}) by {}: {} [{}]{}",
+                serde_json::to_value(e.kind)
+                    .ok()
+                    .and_then(|k| k.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                e.source,
+                serde_json::to_value(e.transport)
+                    .ok()
+                    .and_then(|k| k.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                e.detector,
+                e.evidence,
+                serde_json::to_value(e.outcome)
+                    .ok()
+                    .and_then(|k| k.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                e.user_agent
+                    .as_deref()
+                    .map(|ua| format!(" User-Agent {ua:?}"))
+                    .unwrap_or_default()
+            )
+        });
+    }
+    for b in &verdict.bans {
+        let kind = serde_json::to_value(b.kind)
+            .ok()
+            .and_then(|k| k.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        lines.push(if json {
+            serde_json::json!({
+                "type": "ban",
+                "time": time.0,
+                "source": b.source,
+                "secs": b.duration.as_secs(),
+                "kind": kind,
+                "offence": b.offence,
+            })
+            .to_string()
+        } else {
+            format!(
+                "{when} ban {} for {} s ({kind}, offence {})",
+                b.source,
+                b.duration.as_secs(),
+                b.offence
+            )
+        });
+    }
+    lines
 }
 
 async fn admin_create(config: Config, username: &str, role: &str) -> anyhow::Result<()> {

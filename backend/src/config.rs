@@ -78,6 +78,9 @@ pub struct Config {
     pub api_rate_per_source: u32,
     /// REST API requests per second with one API token (bursts of twice that).
     pub api_rate_per_token: u32,
+    /// Interface the guard captures SIP on (`any`: every interface, Linux cooked capture).
+    /// Needs CAP_NET_RAW; without it the guard watches AMI alone.
+    pub capture_interface: String,
 }
 
 impl Default for Config {
@@ -99,6 +102,7 @@ impl Default for Config {
             metrics_require_token: false,
             api_rate_per_source: 100,
             api_rate_per_token: 200,
+            capture_interface: "any".to_owned(),
         }
     }
 }
@@ -225,6 +229,14 @@ impl Config {
         if self.event_retention_days == 0 || self.event_max_rows < 1000 {
             return Err(ConfigError::Rule(
                 "event_retention_days must be at least 1 and event_max_rows at least 1000".into(),
+            ));
+        }
+        if self.capture_interface.is_empty()
+            || self.capture_interface.len() > 64
+            || self.capture_interface.chars().any(char::is_control)
+        {
+            return Err(ConfigError::Rule(
+                "capture_interface must be an interface name (or `any`)".into(),
             ));
         }
         if self.session_idle_hours > self.session_max_hours {

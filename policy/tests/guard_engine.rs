@@ -331,6 +331,58 @@ RemoteAddress: IPV4/UDP/192.0.2.66/5060\r\nChallenge: x\r\nResponse: y\r\nExpect
     assert_eq!(v.bans[0].source, "192.0.2.66".parse::<IpAddr>().unwrap());
 }
 
+const CRF_FROM_9: &str = "Event: ChallengeResponseFailed\r\nService: PJSIP\r\nAccountID: 1001\r\n\
+SessionID: x\r\nRemoteAddress: IPV4/UDP/203.0.113.9/5060\r\n\r\n";
+
+#[test]
+fn a_failure_seen_on_the_wire_and_in_a_security_event_counts_once() {
+    // Both taps report every wrong password; the ban still lands on exactly the 5th, in
+    // whichever order the two reports arrive.
+    for wire_first in [true, false] {
+        let mut pbx = Pbx::new(GuardPolicy::default());
+        for i in 0..4 {
+            if wire_first {
+                assert!(pbx.login(at(i), "203.0.113.9:5060", "1001", 401).is_empty());
+                assert!(pbx.ami(at(i), CRF_FROM_9).is_empty(), "echo {i} counted");
+            } else {
+                assert!(pbx.ami(at(i), CRF_FROM_9).is_empty());
+                assert!(
+                    pbx.login(at(i), "203.0.113.9:5060", "1001", 401).is_empty(),
+                    "echo {i} counted"
+                );
+            }
+        }
+        let v = if wire_first {
+            pbx.login(at(4), "203.0.113.9:5060", "1001", 401)
+        } else {
+            pbx.ami(at(4), CRF_FROM_9)
+        };
+        assert_eq!(kinds(&v), [EventKind::Guessing], "wire first: {wire_first}");
+        assert_eq!(pbx.engine.stats().echoed_failures, 4);
+    }
+}
+
+#[test]
+fn failures_only_one_tap_sees_still_count() {
+    // Three seen by both, then two the wire missed (a fragmented request, say): five.
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    for i in 0..3 {
+        assert!(pbx.login(at(i), "203.0.113.9:5060", "1001", 401).is_empty());
+        assert!(pbx.ami(at(i), CRF_FROM_9).is_empty());
+    }
+    assert!(pbx.ami(at(3), CRF_FROM_9).is_empty());
+    assert_eq!(kinds(&pbx.ami(at(4), CRF_FROM_9)), [EventKind::Guessing]);
+}
+
+#[test]
+fn a_report_long_after_the_other_taps_is_a_new_failure() {
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    for i in 0..4 {
+        assert!(pbx.login(at(i), "203.0.113.9:5060", "1001", 401).is_empty());
+    }
+    assert_eq!(kinds(&pbx.ami(at(60), CRF_FROM_9)), [EventKind::Guessing]);
+}
+
 #[test]
 fn chan_sip_invalid_password_and_unknown_accounts_count_too() {
     let mut pbx = Pbx::new(GuardPolicy::default());

@@ -2,6 +2,10 @@
 //! its firewall applied over the REST API, its guard (started by `serve` itself, logged in to
 //! AMI with the account sipwarden rendered) watching; `svcrack` from the Internet namespace is
 //! banned in the kernel, and the ban shows in the API as the guard's. Root only.
+//!
+//! Here the live capture cannot start (its interface does not exist), so this is also the
+//! fallback: AMI alone still bans, and the log says why the capture is missing.
+//! `guard_capture` is the same appliance with the capture running.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
@@ -112,10 +116,16 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         .block_on(async move {
             let server = TestServer::start_with(Options {
                 data_from: Some(data_from),
-                env: vec![(
-                    "SIPWARDEN_ASTERISK_CONFIG_DIR".to_owned(),
-                    etc.display().to_string(),
-                )],
+                env: vec![
+                    (
+                        "SIPWARDEN_ASTERISK_CONFIG_DIR".to_owned(),
+                        etc.display().to_string(),
+                    ),
+                    (
+                        "SIPWARDEN_CAPTURE_INTERFACE".to_owned(),
+                        "nosuchif0".to_owned(),
+                    ),
+                ],
                 ..Options::default()
             })
             .unwrap();
@@ -141,6 +151,12 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
             server
         })
         .unwrap();
+
+    assert!(
+        server.log().contains("SIP capture tap cannot start"),
+        "{}",
+        server.log()
+    );
 
     // 3. The attack, watched on the live Events page in Chromium (inside the namespace, where
     //    the server listens).

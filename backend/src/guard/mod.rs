@@ -6,6 +6,8 @@
 //! lock is released, so a slow kernel call never stalls the taps.
 
 pub mod ami_tap;
+pub mod packet;
+pub mod pcap_tap;
 pub mod runtime;
 
 use std::sync::{Arc, Mutex};
@@ -90,6 +92,33 @@ impl Guard {
         if !verdict.bans.is_empty() {
             self.enforcer.enforce(&verdict.bans).await;
         }
+        self.publish(&verdict);
+        verdict
+    }
+
+    /// [`Guard::observe`] for a thread outside the runtime (the capture thread): the engine
+    /// is called directly, and bans are handed to a task on `runtime` rather than awaited.
+    /// Why: carrying a ban out takes milliseconds (the kernel element, then a `conntrack`
+    /// run and the database), and a capture thread waiting for that reads nothing
+    /// meanwhile: every other source's packets, another attacker's threshold answer among
+    /// them, waited 10 to 40 ms behind each ban (measured).
+    pub fn observe_detached(
+        &self,
+        obs: &Observation<'_>,
+        now: Timestamp,
+        runtime: &tokio::runtime::Handle,
+    ) -> Verdict {
+        let verdict = crate::state::lock(&self.engine).observe(obs, now);
+        if !verdict.bans.is_empty() {
+            let enforcer = self.enforcer.clone();
+            let bans = verdict.bans.clone();
+            runtime.spawn(async move { enforcer.enforce(&bans).await });
+        }
+        self.publish(&verdict);
+        verdict
+    }
+
+    fn publish(&self, verdict: &Verdict) {
         for event in &verdict.events {
             if let Some(store) = &self.store
                 && store.try_send(event.clone()).is_err()
@@ -100,7 +129,6 @@ impl Guard {
             // No subscriber is fine.
             let _ = self.events.send(event.clone());
         }
-        verdict
     }
 
     /// The engine's counters.

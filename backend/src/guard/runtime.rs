@@ -1,7 +1,8 @@
 //! The guard as `sipwarden serve` runs it: the engine with the default guard policy (its
-//! allowlist being the firewall policy's trusted and admin networks), the AMI security tap
-//! logged in as the guard's own account, and an enforcer that bans through the firewall
-//! service (kernel first, then the database).
+//! allowlist being the firewall policy's trusted and admin networks), the live SIP capture
+//! of the firewall policy's SIP ports, the AMI security tap logged in as the guard's own
+//! account, and an enforcer that bans through the firewall service (kernel first, then the
+//! database).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use policy::guard::{BanDecision, Engine, GuardPolicy};
 use tokio::sync::watch;
 
 use super::ami_tap::{self, AmiTapConfig, TapState};
+use super::pcap_tap::{self, CaptureConfig, CaptureTap, SipPorts};
 use super::{Enforcer, Guard, LogOnly};
 use crate::config::GuardMode;
 use crate::services::{firewall, pbx};
@@ -23,9 +25,16 @@ struct ServiceEnforcer(AppState);
 impl Enforcer for ServiceEnforcer {
     async fn enforce(&self, bans: &[BanDecision]) {
         for ban in bans {
+            let started = std::time::Instant::now();
             let reason = format!("guard: {:?} (offence {})", ban.kind, ban.offence);
             firewall::ban_from_guard(&self.0, ban.source, ban.duration, &reason).await;
-            tracing::warn!(source = %ban.source, kind = ?ban.kind, secs = ban.duration.as_secs(), "guard banned a source");
+            tracing::warn!(
+                source = %ban.source,
+                kind = ?ban.kind,
+                secs = ban.duration.as_secs(),
+                took_ms = started.elapsed().as_millis() as u64,
+                "guard banned a source"
+            );
         }
     }
 }
@@ -35,12 +44,33 @@ pub struct RunningGuard {
     pub guard: Arc<Guard>,
     /// Each tap's name (`ami`, `capture`) and state.
     pub taps: Vec<(&'static str, watch::Receiver<TapState>)>,
+    /// The live SIP capture, when it could start (for its counters).
+    pub capture: Option<CaptureTap>,
 }
 
 impl std::fmt::Debug for RunningGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningGuard").finish_non_exhaustive()
     }
+}
+
+/// The engine `serve` and `replay` judge with: the default guard policy, its allowlist being
+/// the firewall policy's pinned networks; and the SIP ports to watch.
+pub async fn build_engine(db: &sea_orm::DatabaseConnection) -> Result<(Engine, SipPorts), String> {
+    let checked = match firewall::load_policy(db).await {
+        Ok((checked, _)) => checked,
+        Err(e) => return Err(format!("no firewall policy: {e}")),
+    };
+    let ports = checked.ports();
+    let engine = Engine::new(GuardPolicy {
+        allowlist: checked.pinned_allow(),
+        ..GuardPolicy::default()
+    })
+    .map_err(|e| format!("its policy is invalid: {e}"))?;
+    Ok((
+        engine,
+        SipPorts::with_defaults(ports.sip_udp, ports.sip_tcp),
+    ))
 }
 
 /// Starts the guard as configured; `None` when it is off or cannot start (logged).
@@ -59,20 +89,10 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
             return None;
         }
     };
-    let allowlist = match firewall::load_policy(&state.db).await {
-        Ok((checked, _)) => checked.pinned_allow(),
+    let (engine, ports) = match build_engine(&state.db).await {
+        Ok(built) => built,
         Err(e) => {
-            tracing::error!(error = %e, "the guard cannot start: no firewall policy");
-            return None;
-        }
-    };
-    let engine = match Engine::new(GuardPolicy {
-        allowlist,
-        ..GuardPolicy::default()
-    }) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "the guard cannot start: its policy is invalid");
+            tracing::error!("the guard cannot start: {e}");
             return None;
         }
     };
@@ -88,10 +108,34 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
         secret: account.secret().as_str().to_owned(),
         timeout: Duration::from_secs(u64::from(state.config.asterisk_ami_timeout_secs)),
     };
-    tracing::info!(mode = ?mode, ami = %config.addr, "guard started");
-    let tap = ami_tap::spawn(config, guard.clone());
+    // Both taps run side by side: the engine counts a failure reported by both once (see
+    // `policy::guard::engine`), so the capture adds speed (a ban on the very answer that
+    // crosses the threshold) without counting twice, and AMI covers what the wire hides.
+    let capture = match pcap_tap::start(
+        CaptureConfig {
+            interface: state.config.capture_interface.clone(),
+            ports,
+        },
+        guard.clone(),
+        tokio::runtime::Handle::current(),
+    ) {
+        Ok(tap) => Some(tap),
+        Err(e) => {
+            tracing::warn!(
+                "the SIP capture tap cannot start ({e}); the guard watches AMI alone, so bans \
+                 land a guess later (capturing needs root or CAP_NET_RAW)"
+            );
+            None
+        }
+    };
+    tracing::info!(mode = ?mode, ami = %config.addr, capture = capture.is_some(), "guard started");
+    let mut taps = vec![("ami", ami_tap::spawn(config, guard.clone()))];
+    if let Some(c) = &capture {
+        taps.push(("capture", c.state.clone()));
+    }
     Some(RunningGuard {
         guard,
-        taps: vec![("ami", tap)],
+        taps,
+        capture,
     })
 }

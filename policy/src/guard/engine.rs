@@ -139,6 +139,9 @@ pub struct GuardStats {
     pub offender_evictions: u64,
     /// Pending authenticated requests overwritten before their answer was seen.
     pub pending_overwrites: u64,
+    /// Failed challenges reported by both the wire and Asterisk's security events, counted
+    /// once (the second report is this).
+    pub echoed_failures: u64,
     /// Heap bytes held by the engine's tables.
     pub state_bytes: u64,
 }
@@ -154,7 +157,7 @@ pub struct OffenceRecord {
     pub last_offence: Timestamp,
 }
 
-/// Per-source state: 128 bytes, no pointers.
+/// Per-source state: about 128 bytes, no pointers.
 #[derive(Debug, Clone, Copy, Default)]
 struct SourceState {
     last_seen: u32,
@@ -175,6 +178,46 @@ struct SourceState {
     malformed: BucketWindow,
     names: DistinctSet,
     flood: [Gcra; 4],
+    echo: FailureEcho,
+}
+
+/// Failed challenges one origin (the wire, or Asterisk's security events) reported and the
+/// other has not reported yet.
+///
+/// Why: with both taps running, every wrong password is seen twice, as Asterisk's 401/403 on
+/// the wire and as its `ChallengeResponseFailed`/`InvalidPassword` over AMI. Counting both
+/// banned after half the threshold; muting one origin would leave the guard blind to what
+/// only that origin sees (a fragmented or encrypted request never shows on the wire; AMI can
+/// be disconnected). So a failure from one origin first cancels an unmatched failure of the
+/// other within [`ECHO_SECS`], and only the rest count: exact with one tap or with both.
+#[derive(Debug, Clone, Copy, Default)]
+struct FailureEcho {
+    /// Unmatched failures of `wire`'s origin.
+    surplus: u16,
+    /// Whether the surplus was seen on the wire (else in security events).
+    wire: bool,
+    /// When the surplus last grew.
+    at: u32,
+}
+
+impl FailureEcho {
+    /// Records a failure from the wire (`wire`) or AMI; returns whether it is new (to be
+    /// counted) rather than the other origin's report of a failure already counted.
+    fn is_new(&mut self, wire: bool, now_s: u32) -> bool {
+        let live = self.surplus > 0 && now_s.saturating_sub(self.at) <= ECHO_SECS;
+        if live && self.wire != wire {
+            self.surplus -= 1;
+            return false;
+        }
+        self.surplus = if live {
+            self.surplus.saturating_add(1)
+        } else {
+            1
+        };
+        self.wire = wire;
+        self.at = now_s;
+        true
+    }
 }
 
 impl Aged for SourceState {
@@ -245,6 +288,9 @@ impl Pending {
 
 /// SIP transactions time out after 64·T1 = 32 s; an answer later than this is no answer.
 const PENDING_TTL: u32 = 64;
+/// How long a failure seen by one origin waits for the other's report of it (AMI events
+/// trail the wire by milliseconds; seconds leave room for a busy Asterisk).
+const ECHO_SECS: u32 = 5;
 /// Non-ban events for one source are repeated at most this often.
 const REPORT_INTERVAL: u32 = 60;
 /// A source idle this long has its rate limiters reset (see [`Gcra`]).
@@ -718,7 +764,7 @@ impl Engine {
             401 | 407 if ctx.obs.stale_nonce => {}
             // 403 is chan_sip's answer to a wrong REGISTER password (asterisk-reference §2b).
             401 | 403 | 407 => {
-                if let Some(f) = self.on_failure(ctx, st, user, user_hash) {
+                if let Some(f) = self.on_failure(ctx, st, user, user_hash, true) {
                     self.conclude(ctx, st, f);
                 }
             }
@@ -736,7 +782,9 @@ impl Engine {
         let account = ctx.obs.account;
         let hash = account.map(|a| self.hasher.hash_bytes(a));
         let finding = match kind {
-            ChallengeResponseFailed | InvalidPassword => self.on_failure(ctx, st, account, hash),
+            ChallengeResponseFailed | InvalidPassword => {
+                self.on_failure(ctx, st, account, hash, false)
+            }
             InvalidAccountID => account.and_then(|a| self.count_name(ctx, st, a)),
             SuccessfulAuth => self.on_success(ctx, st, account, hash),
             RequestBadFormat | RequestNotAllowed | RequestNotSupported | AuthMethodNotAllowed
@@ -770,14 +818,20 @@ impl Engine {
         }
     }
 
-    /// A failed challenge for `account` (None: unknown) from this source.
+    /// A failed challenge for `account` (None: unknown) from this source, seen on the wire
+    /// (`wire`) or in a security event.
     fn on_failure<'u>(
         &mut self,
         ctx: &Ctx<'_, '_>,
         st: &mut SourceState,
         account: Option<&'u [u8]>,
         account_hash: Option<u64>,
+        wire: bool,
     ) -> Option<Finding<'u>> {
+        if !st.echo.is_new(wire, ctx.now_s) {
+            self.stats.echoed_failures += 1;
+            return None;
+        }
         let g = self.policy.guessing.clone();
         let what = || describe(ctx.obs, account);
         let trusted = account_hash
