@@ -75,4 +75,10 @@ pub struct GuardStatusView {
     pub events_dropped: u64,
     /// Events in the database.
     pub events_total: u64,
+    /// Frames the SIP capture read (0 without a capture).
+    pub capture_packets: u64,
+    /// SIP messages the capture judged.
+    pub capture_messages: u64,
+    /// Packets the kernel dropped because the capture buffer was full.
+    pub capture_dropped: u64,
 }

@@ -180,6 +180,7 @@ fn GuardStatus(status: GuardStatusView) -> impl IntoView {
                 <dt>"Judged"</dt><dd>{status.messages} " observations, " {status.events} " events, " {status.bans} " bans since start"</dd>
                 <dt>"Tracked"</dt><dd>{status.tracked_sources} " sources (" {status.source_evictions} " evicted), " {status.engine_bytes / 1024} " KiB"</dd>
                 <dt>"Stored"</dt><dd id="events-total">{status.events_total} " events (" {status.events_dropped} " dropped)"</dd>
+                <dt>"Capture"</dt><dd id="capture">{status.capture_packets} " packets, " {status.capture_messages} " SIP messages, " {status.capture_dropped} " dropped by the kernel"</dd>
             </dl>
         </section>
     }

@@ -30,9 +30,17 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
             events_stored,
             events_dropped: 0,
             events_total,
+            capture_packets: 0,
+            capture_messages: 0,
+            capture_dropped: 0,
         });
     };
     let stats = running.guard.stats();
+    let capture = running
+        .capture
+        .as_ref()
+        .map(|c| c.counters.snapshot())
+        .unwrap_or_default();
     let taps = running
         .taps
         .iter()
@@ -62,5 +70,8 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
         events_stored,
         events_dropped: running.guard.store_dropped(),
         events_total,
+        capture_packets: capture.packets,
+        capture_messages: capture.messages,
+        capture_dropped: capture.kernel_dropped + capture.interface_dropped,
     })
 }
