@@ -67,6 +67,8 @@ struct KernelBans {
     firewall: Firewall,
     /// When the ban decision reached the enforcer, and when the element was in.
     done: Mutex<HashMap<IpAddr, (SystemTime, SystemTime)>>,
+    /// Bans whose conntrack flush has finished.
+    flushed: Mutex<Vec<IpAddr>>,
 }
 
 #[async_trait::async_trait]
@@ -88,6 +90,9 @@ impl Enforcer for KernelBans {
                     }
                     if let Err(e) = self.firewall.conntrack().delete_sources(&sources).await {
                         eprintln!("conntrack flush failed: {e}");
+                    }
+                    if let Ok(mut flushed) = self.flushed.lock() {
+                        flushed.push(ban.source);
                     }
                 }
                 Err(e) => eprintln!("ban failed: {e}"),
@@ -236,6 +241,7 @@ fn latency(rt: &tokio::runtime::Runtime) {
     let enforcer = Arc::new(KernelBans {
         firewall,
         done: Mutex::new(HashMap::new()),
+        flushed: Mutex::new(Vec::new()),
     });
     let Ok(engine) = Engine::new(GuardPolicy::default()) else {
         return;
@@ -335,6 +341,16 @@ fn latency(rt: &tokio::runtime::Runtime) {
                 eprintln!("no ban of {ip} within 2 s");
                 break;
             }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // One ban at a time: the next source starts once this one's conntrack flush (a
+        // process run) is over, so each sample is a single ban's latency, not a queue's.
+        while Instant::now() < deadline
+            && !enforcer
+                .flushed
+                .lock()
+                .is_ok_and(|f| f.contains(&IpAddr::V4(ip)))
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
     }

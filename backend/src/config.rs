@@ -352,6 +352,17 @@ mod tests {
     }
 
     #[test]
+    fn the_guard_captures_on_every_interface_unless_told_otherwise() {
+        let (config, _) = Config::load_from(None, vec![]).unwrap();
+        assert_eq!(config.capture_interface, "any");
+        let (config, _) =
+            Config::load_from(None, env(&[("SIPWARDEN_CAPTURE_INTERFACE", "eth1")])).unwrap();
+        assert_eq!(config.capture_interface, "eth1");
+        let err = Config::load_from(None, env(&[("SIPWARDEN_CAPTURE_INTERFACE", "")])).unwrap_err();
+        assert!(err.to_string().contains("capture_interface"), "{err}");
+    }
+
+    #[test]
     fn a_named_config_file_that_is_missing_is_an_error() {
         let err =
             Config::load_from(Some(Path::new("/nonexistent/sipwarden.toml")), vec![]).unwrap_err();
