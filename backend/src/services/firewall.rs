@@ -482,7 +482,7 @@ pub enum BanOrigin<'a> {
 }
 
 /// A ban request, as the API takes it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBan {
     pub address: String,
@@ -788,7 +788,7 @@ pub async fn unban(
 // ---------------------------------------------------------------------------------------
 
 /// A temporary allow request, as the API takes it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAllow {
     /// The address to trust; the caller's own address when absent.

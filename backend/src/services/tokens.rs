@@ -29,7 +29,7 @@ pub const TOKEN_PREFIX: &str = "swt_";
 pub const MAX_DAYS: u32 = 366;
 
 /// A token request, as the API takes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// What the token is for (1 to 64 printable characters).

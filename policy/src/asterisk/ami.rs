@@ -69,6 +69,7 @@ impl AmiClass {
 }
 
 /// What the API accepts (and, with `secret` set, the database stores) for an AMI user.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewAmiUser {

@@ -175,6 +175,7 @@ impl From<Codecs> for Vec<Codec> {
 
 /// What the API accepts to create an endpoint. Only `extension` and `display_name` are
 /// required; the id, auth name and (unless typed in) the secret are generated.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewEndpoint {

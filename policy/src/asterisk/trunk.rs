@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// One DID a trunk delivers and the extension it rings.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewDidRoute {
@@ -36,6 +37,7 @@ impl DidRoute {
 }
 
 /// What the API accepts (and the database stores) for a trunk.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewTrunk {

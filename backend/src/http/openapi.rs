@@ -1,0 +1,275 @@
+//! The API's contract: an OpenAPI 3.1 document generated from the handlers' `#[utoipa::path]`
+//! attributes and the body types, served at `/api/openapi.json`, and a small page at
+//! `/api/docs` that renders it without loading anything from outside the appliance (which is
+//! often offline, and whose CSP allows only its own scripts).
+//!
+//! The errors every operation shares (401, 403, 429, and 400/413/415/422 for a JSON body) are
+//! added by [`CommonErrors`] from what the operation is, so they are written once and cannot be
+//! forgotten on a new route.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Method, header};
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, Ref};
+use utoipa::{Modify, OpenApi};
+
+/// A problem document (RFC 9457), as every API error is sent (`application/problem+json`).
+/// Only the members a given problem has are present.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code, reason = "describes the JSON `ApiError` writes; never built")]
+pub struct ProblemDoc {
+    /// `https://sipwarden.invalid/problems/<kind>`: stable, one per kind of error.
+    r#type: String,
+    /// The HTTP status's reason phrase.
+    title: String,
+    status: u16,
+    /// What is wrong, in words.
+    detail: String,
+    /// The offending field (`invalid_field`, `invalid_query`), e.g. `codecs[1]`.
+    #[schema(nullable = false)]
+    field: Option<String>,
+    /// The rule the field broke.
+    #[schema(nullable = false)]
+    rule: Option<String>,
+    /// The object's current version (`precondition_failed`): send `If-Match: "v<it>"`.
+    #[schema(nullable = false)]
+    current_version: Option<i32>,
+    /// Each conflict (`conflict`), e.g. a taken extension.
+    #[schema(nullable = false)]
+    problems: Option<Vec<String>>,
+    /// What an apply would lock out (`lockout`).
+    #[schema(nullable = false)]
+    lockout: Option<serde_json::Value>,
+    /// How to proceed anyway.
+    #[schema(nullable = false)]
+    hint: Option<String>,
+    /// Why a configuration apply or rollback failed (`apply_failed`).
+    #[schema(nullable = false)]
+    report: Option<app::model::pbx::ApplyReport>,
+}
+
+/// The whole API document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sipwarden",
+        description = "REST API of sipwarden, a security appliance for Asterisk PBXs. \
+            Authenticate with an API token (`Authorization: Bearer swt_…`, created under \
+            `/api/v1/tokens`), or with the console's session cookie plus its CSRF token in \
+            `X-CSRF-Token` on state-changing calls. Errors are `application/problem+json`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        crate::http::health::healthz,
+        crate::http::metrics::metrics,
+    ),
+    components(schemas(ProblemDoc)),
+    modifiers(&SecuritySchemes, &CommonErrors),
+    security(("bearerAuth" = []), ("cookieAuth" = [], "csrfToken" = [])),
+    tags(
+        (name = "session", description = "Signing in and out of the console"),
+        (name = "users", description = "Console users and the audit log"),
+        (name = "pbx", description = "Endpoints, trunks, AMI users and the hardening policy"),
+        (name = "config", description = "Rendering and applying the Asterisk configuration"),
+        (name = "firewall", description = "The firewall policy, bans and the allowlist"),
+        (name = "guard", description = "The guard's events and status"),
+        (name = "tokens", description = "API tokens"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct RootDoc;
+
+/// The OpenAPI document of this build.
+#[must_use]
+pub fn document() -> Document {
+    let mut doc = RootDoc::openapi();
+    doc.merge(crate::http::api::openapi());
+    // Modifiers run in `openapi()`, before the merge: run the one that needs every path again.
+    CommonErrors.modify(&mut doc);
+    doc
+}
+
+/// The document as pretty JSON with a final newline (what `docs/openapi.json` holds).
+#[must_use]
+pub fn document_json() -> String {
+    let mut json = document()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    json
+}
+
+/// `GET /api/openapi.json`.
+pub async fn openapi_json() -> Response {
+    static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(document_json);
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        JSON.as_str(),
+    )
+        .into_response()
+}
+
+/// `GET /api/docs`: the browsable reference.
+pub async fn docs_page() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        include_str!("openapi/docs.html"),
+    )
+        .into_response()
+}
+
+/// `GET /api/docs/docs.js`: the page's renderer (a file, not inline: the CSP allows only
+/// scripts from the appliance itself).
+pub async fn docs_script() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/javascript; charset=utf-8"),
+        )],
+        include_str!("openapi/docs.js"),
+    )
+        .into_response()
+}
+
+/// `GET /api/docs/docs.css`.
+pub async fn docs_style() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/css; charset=utf-8"),
+        )],
+        include_str!("openapi/docs.css"),
+    )
+        .into_response()
+}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("swt_…")
+                    .description(Some(
+                        "An API token (`swt_…`) from `POST /api/v1/tokens`. `read` tokens may \
+                         only GET; `write` tokens do what an administrator may. No CSRF header.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookieAuth",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sipwarden_session",
+                "The console's session cookie (from `POST /api/v1/session`).",
+            ))),
+        );
+        components.add_security_scheme(
+            "csrfToken",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "With the session cookie, on every state-changing call: the `csrf_token` the \
+                 session resource returned.",
+            ))),
+        );
+    }
+}
+
+/// Adds the errors that follow from what an operation is.
+struct CommonErrors;
+
+impl CommonErrors {
+    fn add(operation: &mut Operation, status: &str, description: &str) {
+        if operation.responses.responses.contains_key(status) {
+            return;
+        }
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build();
+        operation
+            .responses
+            .responses
+            .insert(status.to_owned(), response.into());
+    }
+
+    fn for_operation(path: &str, method: &Method, operation: &mut Operation) {
+        if !path.starts_with("/api/v1/") {
+            return;
+        }
+        let public = operation
+            .security
+            .as_ref()
+            .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
+        let has_body = operation.request_body.is_some();
+        let has_query = operation.parameters.as_ref().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+        });
+        if !public {
+            Self::add(
+                operation,
+                "401",
+                "Not signed in, or the API token is unknown, expired or revoked",
+            );
+            if method != Method::GET {
+                Self::add(
+                    operation,
+                    "403",
+                    "Not allowed: a viewer or a read-only token, or the CSRF header is missing",
+                );
+            }
+        }
+        if has_body {
+            Self::add(operation, "400", "The body is not JSON");
+            Self::add(operation, "413", "The body is too large");
+            Self::add(operation, "415", "The body is not `application/json`");
+            Self::add(
+                operation,
+                "422",
+                "A field is unknown, of the wrong type or breaks its rule (`field` names it)",
+            );
+        }
+        if has_query {
+            Self::add(operation, "422", "A query parameter is invalid");
+        }
+        Self::add(operation, "429", "Too many requests: wait `Retry-After` seconds");
+    }
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, doc: &mut Document) {
+        for (path, item) in &mut doc.paths.paths {
+            let PathItem {
+                get,
+                put,
+                post,
+                delete,
+                ..
+            } = item;
+            for (method, operation) in [
+                (Method::GET, get),
+                (Method::PUT, put),
+                (Method::POST, post),
+                (Method::DELETE, delete),
+            ] {
+                if let Some(operation) = operation {
+                    Self::for_operation(path, &method, operation);
+                }
+            }
+        }
+    }
+}
