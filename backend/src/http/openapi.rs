@@ -273,3 +273,49 @@ impl Modify for CommonErrors {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed `docs/openapi.json` is what clients and reviewers read: a change of the
+    /// API must show up in it, in the same commit.
+    #[test]
+    fn the_committed_openapi_document_is_the_generated_one() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        let generated = document_json();
+        if committed != generated {
+            let first = committed
+                .lines()
+                .zip(generated.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
+            panic!(
+                "docs/openapi.json is not the API this code serves (first difference at line \
+                 {}: committed {:?}, generated {:?}).\nRegenerate it with:\n    \
+                 cargo run -p backend -- openapi > docs/openapi.json",
+                first + 1,
+                committed.lines().nth(first).unwrap_or("<end>"),
+                generated.lines().nth(first).unwrap_or("<end>"),
+            );
+        }
+    }
+
+    #[test]
+    fn every_operation_documents_its_errors_as_problems() {
+        let doc = document();
+        let json = serde_json::to_value(&doc).unwrap_or_default();
+        let paths = json["paths"].as_object().cloned().unwrap_or_default();
+        assert!(paths.len() > 30, "{}", paths.len());
+        for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/api/v1/")) {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let responses = op["responses"].as_object().cloned().unwrap_or_default();
+                assert!(responses.contains_key("429"), "{method} {path}");
+                if !(path == "/api/v1/session" && method == "post") {
+                    assert!(responses.contains_key("401"), "{method} {path}");
+                }
+            }
+        }
+    }
+}
