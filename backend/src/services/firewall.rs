@@ -144,7 +144,7 @@ pub async fn update_policy(
     let _guard = state.firewall_lock.lock().await;
     let body =
         serde_json::to_string(checked.policy()).map_err(|e| corrupt("serialising policy", e))?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let (_, version) = load_policy(&txn).await?;
     if let Some(expected) = expected.filter(|e| *e != version) {
         return Err(FirewallServiceError::Stale {

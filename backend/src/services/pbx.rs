@@ -434,7 +434,7 @@ where
     ) -> BoxFuture<'t, Result<(Stored, T), PbxError>>,
 {
     let _guard = state.pbx_lock.lock().await;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let stored = load_all(&txn).await?;
     let (changed, out) = change(&txn, stored).await?;
     changed.into_model()?;

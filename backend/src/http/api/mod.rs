@@ -138,6 +138,7 @@ async fn sign_out(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 struct PageQuery {
     /// Page number, 0 (newest) first.
     #[serde(default)]
@@ -155,8 +156,16 @@ struct PageQuery {
 async fn audit_page(
     State(state): State<AppState>,
     SignedIn(_caller): SignedIn,
-    Query(query): Query<PageQuery>,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditPageData>, ApiError> {
+    // As problem+json like every other API error (axum's rejection is a plain-text 400).
+    let Query(query) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            e.body_text(),
+        )
+    })?;
     audit::page(&state.db, query.page)
         .await
         .map(Json)
