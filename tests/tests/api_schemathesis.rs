@@ -24,8 +24,8 @@ use tests::server::{ADMIN_PASSWORD, Options, TestServer};
 const TEST: &str = "api_schemathesis";
 
 /// Test cases per operation and phase: enough for hostile inputs on every operation, small
-/// enough for the run to stay near a minute on two cores.
-const MAX_EXAMPLES: &str = "25";
+/// enough for the run to stay near a minute or two on two cores.
+const MAX_EXAMPLES: &str = "50";
 
 /// `schemathesis` on `PATH`, or where `make deps` installs it.
 fn schemathesis() -> Option<PathBuf> {
@@ -76,7 +76,10 @@ fn schemathesis_finds_no_server_error_and_no_response_outside_the_document() {
         "schemathesis found problems (its report is above; reproduce with the curl lines it \
          prints).\n--- server log ---\n{log}"
     );
-    assert!(cases > 100, "schemathesis ran only {cases} cases:\n{output}");
+    assert!(
+        cases > 100,
+        "schemathesis ran only {cases} cases:\n{output}"
+    );
 }
 
 struct Outcome {
@@ -145,13 +148,31 @@ async fn run(program: PathBuf) -> Outcome {
     }
 }
 
-/// The number of test cases from schemathesis' summary (`Test cases:` line: "N generated, …").
+/// The number of test cases from schemathesis' summary: a `Test cases:` line followed by
+/// "N generated, N passed".
 fn case_count(output: &str) -> u64 {
-    output
-        .lines()
-        .find_map(|line| {
-            let rest = line.trim().strip_prefix("Test cases:")?;
-            rest.split_whitespace().next()?.parse().ok()
-        })
-        .unwrap_or(0)
+    let mut lines = output.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if let Some(rest) = line.strip_prefix("Test cases:") {
+            let counts = if rest.trim().is_empty() {
+                lines.find(|l| !l.is_empty()).unwrap_or("")
+            } else {
+                rest
+            };
+            return counts
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    0
+}
+
+#[test]
+fn the_case_count_is_read_from_the_summary() {
+    let summary = "Test cases:\n  3604 generated, 3604 passed\n\nSeed: 1";
+    assert_eq!(case_count(summary), 3604);
+    assert_eq!(case_count("Test cases: 12 generated, 12 passed"), 12);
+    assert_eq!(case_count("nothing"), 0);
 }

@@ -19,7 +19,10 @@ use utoipa::{Modify, OpenApi};
 /// Only the members a given problem has are present.
 #[derive(Debug, utoipa::ToSchema)]
 #[schema(as = Problem)]
-#[allow(dead_code, reason = "describes the JSON `ApiError` writes; never built")]
+#[allow(
+    dead_code,
+    reason = "describes the JSON `ApiError` writes; never built"
+)]
 pub struct ProblemDoc {
     /// `https://sipwarden.invalid/problems/<kind>`: stable, one per kind of error.
     r#type: String,
@@ -106,7 +109,10 @@ pub fn document_json() -> String {
 pub async fn openapi_json() -> Response {
     static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(document_json);
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         JSON.as_str(),
     )
         .into_response()
@@ -246,7 +252,11 @@ impl CommonErrors {
         if has_query {
             Self::add(operation, "422", "A query parameter is invalid");
         }
-        Self::add(operation, "429", "Too many requests: wait `Retry-After` seconds");
+        Self::add(
+            operation,
+            "429",
+            "Too many requests: wait `Retry-After` seconds",
+        );
     }
 }
 

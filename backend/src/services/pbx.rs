@@ -11,7 +11,7 @@ use rand::rngs::OsRng;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use app::model::pbx::{AmiUserView, DidView, EndpointList, EndpointView, TrunkView, WithSecret};

@@ -23,8 +23,18 @@ use crate::state::AppState;
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
-    get_firewall, put_firewall, get_ruleset, apply, confirm, revert, list_bans, add_ban,
-    remove_ban, list_allow, add_allow, remove_allow
+    get_firewall,
+    put_firewall,
+    get_ruleset,
+    apply,
+    confirm,
+    revert,
+    list_bans,
+    add_ban,
+    remove_ban,
+    list_allow,
+    add_allow,
+    remove_allow
 ))]
 pub(super) struct FirewallApi;
 

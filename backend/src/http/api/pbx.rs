@@ -10,7 +10,8 @@ use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use app::model::pbx::{
-    AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView, WithSecret,
+    AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
+    WithSecret,
 };
 use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
