@@ -482,10 +482,15 @@ pub enum BanOrigin<'a> {
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBan {
+    /// An IPv4 or IPv6 address.
+    #[schema(example = "203.0.113.7")]
     pub address: String,
     /// Seconds (default one hour, at most a year).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31_536_000)]
     pub duration_secs: Option<u32>,
+    /// Why (at most 200 characters).
+    #[schema(max_length = 200)]
     pub reason: String,
 }
 
@@ -792,6 +797,7 @@ pub struct NewAllow {
     #[serde(default)]
     pub address: Option<String>,
     /// For how long (1 to 168 hours).
+    #[schema(minimum = 1, maximum = 168)]
     pub hours: u32,
     #[serde(default)]
     pub note: String,

@@ -33,10 +33,13 @@ pub const MAX_DAYS: u32 = 366;
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// What the token is for (1 to 64 printable characters).
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// `read` or `write`.
+    #[schema(pattern = "^(read|write)$")]
     pub scope: String,
     /// Days until it expires (1 to 366).
+    #[schema(minimum = 1, maximum = 366)]
     pub expires_in_days: u32,
 }
 

@@ -73,7 +73,8 @@ impl AmiClass {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewAmiUser {
-    /// Login name.
+    /// Login name, `^[a-z0-9][a-z0-9_-]{2,63}$`.
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[a-z0-9][a-z0-9_-]{2,63}$"))]
     pub name: String,
     /// Secret; generated when absent.
     pub secret: Option<String>,

@@ -588,7 +588,7 @@ fn revision_number(raw: &str) -> Result<i32, ApiError> {
 
 /// One revision with the files it wrote (administrators only: manager.conf has AMI secrets).
 #[utoipa::path(get, path = "/api/v1/config/revisions/{number}", tag = "config",
-    params(("number" = String, Path, description = "The revision's number (a positive integer)")),
+    params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
     responses(
         (status = 200, description = "The revision and its files", body = RevisionFiles),
         (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such revision", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
@@ -612,7 +612,7 @@ async fn revision(
 
 /// Applies an earlier revision's files again (as a new revision).
 #[utoipa::path(post, path = "/api/v1/config/revisions/{number}/rollback", tag = "config",
-    params(("number" = String, Path, description = "The revision's number (a positive integer)")),
+    params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
     responses(
         (status = 200, description = "Applied and verified", body = ApplyReport),
         (status = 404, description = "No such revision", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),

@@ -72,7 +72,7 @@ async fn create(
 
 /// Revokes a token at once.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
-    params(("id" = String, Path, description = "The token's id")),
+    params(("id" = i32, Path, description = "The token's id")),
     responses((status = 200, description = "Revoked", body = TokenView), (status = 404, description = "No such token", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn revoke(
     State(state): State<AppState>,
