@@ -1,7 +1,7 @@
 //! Schemathesis against the real server: every operation of `/api/openapi.json`, with valid and
 //! hostile inputs (`--mode all`), authenticated by a write API token. It passes only when no
 //! response is a 5xx and every response matches the document (status code, content type,
-//! body schema).
+//! body schema, documented headers such as `ETag` and `Location`).
 //!
 //! As root the server and the fuzzer run in a network namespace of their own: the fuzzer
 //! applies firewall policies and bans, which must reach that namespace's kernel, never the
@@ -123,7 +123,7 @@ async fn run(program: PathBuf) -> Outcome {
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,\
-             response_schema_conformance",
+             response_schema_conformance,response_headers_conformance",
         ])
         .args(["--mode", "all", "--max-examples", MAX_EXAMPLES])
         .args(["--exclude-path", "/api/v1/events/stream"])
