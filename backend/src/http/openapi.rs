@@ -313,6 +313,23 @@ mod tests {
     }
 
     #[test]
+    fn operation_ids_are_unique() {
+        let json = serde_json::to_value(document()).unwrap_or_default();
+        let mut seen = std::collections::BTreeSet::new();
+        for item in json["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
+            for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+                let id = op["operationId"].as_str().unwrap_or("").to_owned();
+                assert!(!id.is_empty(), "an operation without an id: {op}");
+                assert!(seen.insert(id.clone()), "operationId {id} twice");
+            }
+        }
+    }
+
+    #[test]
     fn every_operation_documents_its_errors_as_problems() {
         let doc = document();
         let json = serde_json::to_value(&doc).unwrap_or_default();

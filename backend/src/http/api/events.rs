@@ -82,7 +82,7 @@ fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Re
 }
 
 /// Stored events, newest first.
-#[utoipa::path(get, path = "/api/v1/events", tag = "guard", params(EventQuery),
+#[utoipa::path(get, operation_id = "list_events", path = "/api/v1/events", tag = "guard", params(EventQuery),
     responses((status = 200, description = "One page of events", body = EventPage)))]
 async fn list(
     State(state): State<AppState>,
@@ -98,7 +98,7 @@ async fn list(
 
 /// The live events as Server-Sent Events (`event: event` with an event as JSON; `event:
 /// lagged` with how many were missed). Never ends; `before` and `limit` are ignored.
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
+#[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
     responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String)))]
 async fn stream(
     State(state): State<AppState>,
@@ -125,7 +125,7 @@ async fn stream(
 }
 
 /// What the guard is doing: taps, counters, memory.
-#[utoipa::path(get, path = "/api/v1/guard/status", tag = "guard",
+#[utoipa::path(get, operation_id = "guard_status", path = "/api/v1/guard/status", tag = "guard",
     responses((status = 200, description = "The guard's status", body = GuardStatusView)))]
 async fn status(
     State(state): State<AppState>,

@@ -123,7 +123,7 @@ struct ApplyQuery {
 }
 
 /// Applies the stored policy to the kernel; it reverts by itself unless confirmed in time.
-#[utoipa::path(post, path = "/api/v1/firewall/apply", tag = "firewall", params(ApplyQuery),
+#[utoipa::path(post, operation_id = "apply_firewall", path = "/api/v1/firewall/apply", tag = "firewall", params(ApplyQuery),
     responses(
         (status = 200, description = "What happened", body = FirewallApplied),
         (status = 409, description = "Applying would lock out peers (`lockout` lists them; repeat with `?force=true`)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
@@ -145,7 +145,7 @@ async fn apply(
 }
 
 /// Keeps the pending firewall change.
-#[utoipa::path(post, path = "/api/v1/firewall/confirm", tag = "firewall",
+#[utoipa::path(post, operation_id = "confirm_firewall", path = "/api/v1/firewall/confirm", tag = "firewall",
     responses((status = 204, description = "Confirmed"), (status = 409, description = "Nothing waits for confirmation", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn confirm(
     State(state): State<AppState>,
@@ -156,7 +156,7 @@ async fn confirm(
 }
 
 /// Reverts the pending firewall change now.
-#[utoipa::path(post, path = "/api/v1/firewall/revert", tag = "firewall",
+#[utoipa::path(post, operation_id = "revert_firewall", path = "/api/v1/firewall/revert", tag = "firewall",
     responses((status = 204, description = "Reverted"), (status = 409, description = "Nothing waits for confirmation", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn revert(
     State(state): State<AppState>,

@@ -105,7 +105,7 @@ async fn sign_in(
 /// Who is calling, and the CSRF token of the session.
 #[utoipa::path(
     get,
-    path = "/api/v1/session",
+    operation_id = "get_session", path = "/api/v1/session",
     tag = "session",
     responses((status = 200, description = "The caller", body = SessionView))
 )]
@@ -148,7 +148,7 @@ struct PageQuery {
 /// The audit log, newest first, 50 lines a page.
 #[utoipa::path(
     get,
-    path = "/api/v1/audit",
+    operation_id = "get_audit_page", path = "/api/v1/audit",
     tag = "users",
     params(PageQuery),
     responses((status = 200, description = "One page of the audit log", body = AuditPageData))

@@ -492,7 +492,7 @@ async fn update_policy(
 }
 
 /// What an apply would write, as diffs against the files on disk (administrators only).
-#[utoipa::path(get, path = "/api/v1/config/preview", tag = "config",
+#[utoipa::path(get, operation_id = "preview_config", path = "/api/v1/config/preview", tag = "config",
     responses((status = 200, description = "The diffs", body = Preview), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn preview(
     State(state): State<AppState>,
@@ -521,7 +521,7 @@ fn report_response(report: app::model::pbx::ApplyReport) -> Response {
 }
 
 /// Renders the model, writes it, reloads Asterisk and verifies it; rolls back on failure.
-#[utoipa::path(post, path = "/api/v1/config/apply", tag = "config",
+#[utoipa::path(post, operation_id = "apply_config", path = "/api/v1/config/apply", tag = "config",
     responses(
         (status = 200, description = "Applied and verified", body = ApplyReport),
         (status = 409, description = "Not applied: `report` says why and which revision is live (or the model cannot be rendered)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
@@ -542,7 +542,7 @@ struct RevisionQuery {
 }
 
 /// Configuration revisions, newest first.
-#[utoipa::path(get, path = "/api/v1/config/revisions", tag = "config", params(RevisionQuery),
+#[utoipa::path(get, operation_id = "list_revisions", path = "/api/v1/config/revisions", tag = "config", params(RevisionQuery),
     responses((status = 200, description = "The revisions", body = Vec<RevisionView>)))]
 async fn revisions(
     State(state): State<AppState>,
@@ -587,7 +587,7 @@ fn revision_number(raw: &str) -> Result<i32, ApiError> {
 }
 
 /// One revision with the files it wrote (administrators only: manager.conf has AMI secrets).
-#[utoipa::path(get, path = "/api/v1/config/revisions/{number}", tag = "config",
+#[utoipa::path(get, operation_id = "get_revision", path = "/api/v1/config/revisions/{number}", tag = "config",
     params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
     responses(
         (status = 200, description = "The revision and its files", body = RevisionFiles),
@@ -611,7 +611,7 @@ async fn revision(
 }
 
 /// Applies an earlier revision's files again (as a new revision).
-#[utoipa::path(post, path = "/api/v1/config/revisions/{number}/rollback", tag = "config",
+#[utoipa::path(post, operation_id = "rollback_revision", path = "/api/v1/config/revisions/{number}/rollback", tag = "config",
     params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
     responses(
         (status = 200, description = "Applied and verified", body = ApplyReport),

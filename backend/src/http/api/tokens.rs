@@ -45,7 +45,7 @@ impl From<TokenError> for ApiError {
 }
 
 /// Every API token, without its value (administrators only).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+#[utoipa::path(get, operation_id = "list_tokens", path = "/api/v1/tokens", tag = "tokens",
     responses((status = 200, description = "The tokens", body = Vec<TokenView>), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn list(
     State(state): State<AppState>,
@@ -55,7 +55,7 @@ async fn list(
 }
 
 /// Creates an API token; its value is in this response only.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
+#[utoipa::path(post, operation_id = "create_token", path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
     responses((status = 201, description = "Created, with its value (shown this once)", body = app::model::tokens::CreatedToken)))]
 async fn create(
     State(state): State<AppState>,
@@ -71,7 +71,7 @@ async fn create(
 }
 
 /// Revokes a token at once.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+#[utoipa::path(delete, operation_id = "revoke_token", path = "/api/v1/tokens/{id}", tag = "tokens",
     params(("id" = i32, Path, description = "The token's id")),
     responses((status = 200, description = "Revoked", body = TokenView), (status = 404, description = "No such token", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn revoke(
