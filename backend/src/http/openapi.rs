@@ -9,10 +9,11 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi as Document, Ref};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 /// A problem document (RFC 9457), as every API error is sent (`application/problem+json`).
@@ -92,17 +93,55 @@ pub fn document() -> Document {
     doc.merge(crate::http::api::openapi());
     // Modifiers run in `openapi()`, before the merge: run the one that needs every path again.
     CommonErrors.modify(&mut doc);
+    Links.modify(&mut doc);
     doc
 }
 
 /// The document as pretty JSON with a final newline (what `docs/openapi.json` holds).
 #[must_use]
 pub fn document_json() -> String {
-    let mut json = document()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut value = serde_json::to_value(document()).unwrap_or_default();
+    fix_link_names(&mut value);
+    let mut json =
+        serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     json.push('\n');
     json
+}
+
+/// utoipa 5.5 writes a Link object's members in snake case (`operation_id`); OpenAPI spells
+/// them in camel case (`operationId`), and tools ignore the others.
+fn fix_link_names(doc: &mut serde_json::Value) {
+    let operations = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let responses = operation["responses"].as_object_mut().into_iter();
+        for response in responses.flat_map(|r| r.values_mut()) {
+            let Some(links) = response
+                .get_mut("links")
+                .and_then(serde_json::Value::as_object_mut)
+            else {
+                continue;
+            };
+            for link in links
+                .values_mut()
+                .filter_map(serde_json::Value::as_object_mut)
+            {
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(v) = link.remove(snake) {
+                        link.insert(camel.to_owned(), v);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `GET /api/openapi.json`.
@@ -188,6 +227,84 @@ impl Modify for SecuritySchemes {
                  session resource returned.",
             ))),
         );
+    }
+}
+
+/// Links from the response that creates an object to the operations on it: clients (and the
+/// fuzzer's stateful phase) learn where the id in the answer goes.
+struct Links;
+
+impl Links {
+    /// (creating path, status, id in the body, target operations and their parameter).
+    const FROM_CREATED: &[(&str, &str, &str, &[&str], &str)] = &[
+        (
+            "/api/v1/endpoints",
+            "201",
+            "/id",
+            &[
+                "get_endpoint",
+                "update_endpoint",
+                "delete_endpoint",
+                "rotate_endpoint_secret",
+            ],
+            "id",
+        ),
+        (
+            "/api/v1/trunks",
+            "201",
+            "/name",
+            &["get_trunk", "update_trunk", "delete_trunk"],
+            "name",
+        ),
+        (
+            "/api/v1/ami-users",
+            "201",
+            "/name",
+            &[
+                "get_ami_user",
+                "update_ami_user",
+                "delete_ami_user",
+                "rotate_ami_secret",
+            ],
+            "name",
+        ),
+        (
+            "/api/v1/bans",
+            "201",
+            "/ban/address",
+            &["remove_ban"],
+            "address",
+        ),
+        (
+            "/api/v1/allowlist",
+            "201",
+            "/address",
+            &["remove_allow"],
+            "address",
+        ),
+    ];
+}
+
+impl Modify for Links {
+    fn modify(&self, doc: &mut Document) {
+        for (path, status, pointer, targets, parameter) in Self::FROM_CREATED {
+            let Some(RefOr::T(response)) = doc
+                .paths
+                .paths
+                .get_mut(*path)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|op| op.responses.responses.get_mut(*status))
+            else {
+                continue;
+            };
+            for target in *targets {
+                let link = LinkBuilder::new()
+                    .operation_id(*target)
+                    .parameter(*parameter, format!("$response.body#{pointer}"))
+                    .build();
+                response.links.insert((*target).to_owned(), RefOr::T(link));
+            }
+        }
     }
 }
 
