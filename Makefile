@@ -21,14 +21,16 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(
 # Debian's binaryen 108 produces bundles that fail to hydrate; npm's 132 works.
 BINARYEN_VERSION := 132
 CARGO_FUZZ_VERSION := 0.13.2
+# The API fuzzer `make test` runs against the real server (tests/tests/api_schemathesis.rs).
+SCHEMATHESIS_VERSION := 4.32.5
 FUZZ_SECONDS ?= 60
-APT_PACKAGES := chromium chromium-driver nftables conntrack iproute2 iputils-ping libpcap-dev debootstrap sipvicious sqlite3 curl
+APT_PACKAGES := chromium chromium-driver nftables conntrack iproute2 iputils-ping libpcap-dev debootstrap sipvicious sqlite3 curl python3-venv
 
 SITE := target/site
 WASM_PROFILE := wasm-release
 PROFILE ?= release
 
-.PHONY: help run test deps apt-deps rust-deps site build-server lint unit-tests fmt fuzz
+.PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint unit-tests fmt fuzz
 
 help:
 	@echo "make run    build everything and start sipwarden on http://127.0.0.1:8080 (data in ./data)"
@@ -37,7 +39,7 @@ help:
 
 ## ---- installs -------------------------------------------------------------------------
 
-deps: apt-deps rust-deps
+deps: apt-deps rust-deps py-deps
 
 apt-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -56,6 +58,14 @@ rust-deps:
 	@if [ ! -x "$(TOOLS)/npm/node_modules/.bin/wasm-opt" ] || ! grep -q '"version": "$(BINARYEN_VERSION)' "$(TOOLS)/npm/node_modules/binaryen/package.json"; then \
 	  echo "installing binaryen@$(BINARYEN_VERSION) (wasm-opt) into $(TOOLS)/npm"; \
 	  npm install --silent --prefix "$(TOOLS)/npm" "binaryen@$(BINARYEN_VERSION)"; fi
+
+# Schemathesis from PyPI, pinned, in its own venv; linked into $(TOOLS)/bin (on PATH).
+py-deps: apt-deps
+	@if [ "$$($(TOOLS)/bin/schemathesis --version 2>/dev/null | awk '{print $$NF}')" != "$(SCHEMATHESIS_VERSION)" ]; then \
+	  echo "installing schemathesis $(SCHEMATHESIS_VERSION) into $(TOOLS)/schemathesis"; \
+	  rm -rf "$(TOOLS)/schemathesis"; python3 -m venv "$(TOOLS)/schemathesis"; \
+	  "$(TOOLS)/schemathesis/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$(SCHEMATHESIS_VERSION)"; \
+	  mkdir -p "$(TOOLS)/bin"; ln -sf "$(TOOLS)/schemathesis/bin/schemathesis" "$(TOOLS)/bin/schemathesis"; fi
 
 ## ---- build ------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A console user's role. Viewers read; administrators change.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -22,6 +23,7 @@ impl Role {
 }
 
 /// The signed-in user, as the console needs it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub username: String,
@@ -31,6 +33,7 @@ pub struct SessionInfo {
 }
 
 /// Whether the first administrator still has to be created.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetupState {
     /// No administrator exists: `/setup` accepts the one-time token from the server log.
@@ -40,6 +43,7 @@ pub enum SetupState {
 }
 
 /// The dashboard's facts about this sipwarden.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub version: String,
@@ -52,6 +56,7 @@ pub struct Dashboard {
 }
 
 /// One line of the audit log.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -65,6 +70,7 @@ pub struct AuditEntry {
 }
 
 /// One page of the audit log, newest first.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPageData {
     pub entries: Vec<AuditEntry>,

@@ -1,5 +1,5 @@
 //! The command line: `sipwarden serve`, `admin create`, `migrate`, `render`, `replay`,
-//! `healthcheck`.
+//! `healthcheck`, `openapi`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -63,6 +63,9 @@ pub enum Command {
         #[arg(long, value_name = "IP")]
         pbx: Vec<std::net::IpAddr>,
     },
+    /// Print the REST API's OpenAPI document (what `/api/openapi.json` serves) and exit:
+    /// `sipwarden openapi > docs/openapi.json`.
+    Openapi,
     /// Exit 0 if the running server answers /healthz with 200 (for container health checks).
     Healthcheck {
         /// Seconds to wait for the answer.
@@ -88,6 +91,11 @@ pub enum AdminCommand {
 /// Parses the arguments and runs the command; the exit code says how it went.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Openapi) {
+        // Before configuration and logging: the output is the document and nothing else.
+        print!("{}", crate::http::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
     let (config, report) = match Config::load(cli.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -119,6 +127,7 @@ pub fn run() -> ExitCode {
             Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
             Command::Render { out, target } => render(config, &out, &target).await,
             Command::Replay { file, json, pbx } => replay(config, &file, json, pbx).await,
+            Command::Openapi => Ok(()),
         }
     });
     match outcome {

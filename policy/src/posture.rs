@@ -16,6 +16,7 @@ use crate::asterisk::{Acl, CallingClass, PbxModel};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing.
@@ -43,6 +44,7 @@ impl Severity {
 
 /// One thing the check found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Finding {
     /// The rule, stable (`endpoint.open_acl`).
     pub rule: &'static str,
@@ -59,6 +61,7 @@ pub struct Finding {
 
 /// The result of a check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Posture {
     /// 100 minus the findings' weights, at least 0.
     pub score: u32,

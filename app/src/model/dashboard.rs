@@ -8,6 +8,7 @@ use crate::model::firewall::{BanView, TableState};
 
 /// Events per time bucket and kind, from the rollups.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TimeSeries {
     /// Seconds per bucket (60 for the last hour, 3600 for the last week).
     pub bucket_secs: u64,
@@ -21,6 +22,7 @@ pub struct TimeSeries {
 
 /// A source or account with its event count.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TopEntry {
     pub key: String,
     pub events: u64,
@@ -30,6 +32,7 @@ pub struct TopEntry {
 
 /// The dashboard's facts for a period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DashboardSummary {
     /// `hour`, `day` or `week`.
     pub period: String,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One stored event.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventView {
     pub id: i64,
@@ -27,6 +28,7 @@ pub struct EventView {
 }
 
 /// A page of events, newest first.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventPage {
     pub events: Vec<EventView>,
@@ -35,6 +37,7 @@ pub struct EventPage {
 }
 
 /// Filters of the event list and stream (all optional).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventFilter {
     pub kind: Option<String>,
@@ -44,6 +47,7 @@ pub struct EventFilter {
 }
 
 /// One of the guard's taps.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TapView {
     /// `ami` or `capture`.
@@ -55,6 +59,7 @@ pub struct TapView {
 }
 
 /// What the guard is doing.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuardStatusView {
     /// `enforce`, `log_only` or `off`.

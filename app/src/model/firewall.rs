@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The firewall settings the console's form edits (the REST API edits the whole policy,
 /// rate tiers included).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallSettings {
     pub enabled: bool,
@@ -22,6 +23,7 @@ pub struct FirewallSettings {
 }
 
 /// Where the kernel's table stands.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TableState {
@@ -34,6 +36,7 @@ pub enum TableState {
 }
 
 /// A peer the stored policy would block if applied now.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockoutView {
     /// `endpoint`, `trunk`, `admin` or `ami_client`.
@@ -45,6 +48,7 @@ pub struct LockoutView {
 }
 
 /// The firewall's state beside its policy.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallStatus {
     /// Increases with every policy change.
@@ -67,6 +71,7 @@ pub struct FirewallStatus {
 }
 
 /// The console's firewall page.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallPage {
     pub settings: FirewallSettings,
@@ -76,6 +81,7 @@ pub struct FirewallPage {
 }
 
 /// What an apply did.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallApplied {
     /// Whether anything went to the kernel.
@@ -87,6 +93,7 @@ pub struct FirewallApplied {
 }
 
 /// A ban as listed.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanView {
     pub address: String,
@@ -104,6 +111,7 @@ pub struct BanView {
 }
 
 /// What adding a ban did.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanAdded {
     pub ban: BanView,
@@ -116,6 +124,7 @@ pub struct BanAdded {
 }
 
 /// A network the policy always trusts.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PinnedView {
     pub network: String,
@@ -124,6 +133,7 @@ pub struct PinnedView {
 }
 
 /// A temporary allow entry.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowEntryView {
     pub address: String,
@@ -135,6 +145,7 @@ pub struct AllowEntryView {
 }
 
 /// The allowlist: pinned networks from the policy and temporary entries.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowlistView {
     pub pinned: Vec<PinnedView>,

@@ -128,6 +128,28 @@ async fn applied_migrations(db: &DatabaseConnection) -> Result<Vec<String>, sea_
         .collect()
 }
 
+/// Begins a transaction that reads and then writes, holding SQLite's write lock from its
+/// first statement.
+///
+/// Why: a plain (deferred) transaction that reads first takes a snapshot; if another
+/// connection commits (an audit line, a token's last use) before its first write, SQLite
+/// refuses the upgrade at once with `SQLITE_BUSY_SNAPSHOT` (517, "database is locked"), which
+/// `busy_timeout` cannot wait out, and a valid request ends as a 500. A write statement first
+/// (one that changes nothing) makes the transaction wait for the lock instead, like `BEGIN
+/// IMMEDIATE`, which sea-orm cannot issue.
+pub async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    txn.execute(Statement::from_string(
+        txn.get_database_backend(),
+        "UPDATE seaql_migrations SET version = version WHERE 0",
+    ))
+    .await?;
+    Ok(txn)
+}
+
 /// Checks that the database answers (for `/healthz`).
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.execute(Statement::from_string(

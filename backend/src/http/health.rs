@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::state::AppState;
 
 /// The body of `/healthz`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
     /// `ok` or `degraded`.
     pub status: String,
@@ -19,6 +19,11 @@ pub struct Health {
 }
 
 /// 200 when everything answers, 503 otherwise.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 503, description = "The database does not answer", body = Health),
+    ))]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let db_ok = crate::db::ping(&state.db).await;
     let status = if db_ok {

@@ -165,6 +165,13 @@ async fn grouped(state: &AppState, sql: &str) -> Vec<(String, f64)> {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    security((), ("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "The server requires an API token for metrics, or the token is bad",
+            content((String = "text/plain"), (crate::http::openapi::ProblemDoc = "application/problem+json"))),
+    ))]
 pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
     if state.config.metrics_require_token
         && req

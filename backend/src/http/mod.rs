@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod rate_limit;
 
 use std::sync::{Arc, LazyLock};
@@ -54,6 +55,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs_page))
+        .route("/api/docs/docs.js", get(openapi::docs_script))
+        .route("/api/docs/docs.css", get(openapi::docs_style))
         .nest("/api/v1", api::routes())
         // Also registers every server function (under /fn/, apart from the REST API so
         // neither shadows the other) with the same context.

@@ -282,7 +282,7 @@ pub async fn create_user(
 }
 
 /// A console user as listed to administrators.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub username: String,
     pub role: Role,

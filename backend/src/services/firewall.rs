@@ -11,10 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
 use app::model::firewall::{
@@ -144,7 +141,7 @@ pub async fn update_policy(
     let _guard = state.firewall_lock.lock().await;
     let body =
         serde_json::to_string(checked.policy()).map_err(|e| corrupt("serialising policy", e))?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let (_, version) = load_policy(&txn).await?;
     if let Some(expected) = expected.filter(|e| *e != version) {
         return Err(FirewallServiceError::Stale {
@@ -482,13 +479,18 @@ pub enum BanOrigin<'a> {
 }
 
 /// A ban request, as the API takes it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBan {
+    /// An IPv4 or IPv6 address.
+    #[schema(example = "203.0.113.7")]
     pub address: String,
     /// Seconds (default one hour, at most a year).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31_536_000)]
     pub duration_secs: Option<u32>,
+    /// Why (at most 200 characters).
+    #[schema(max_length = 200)]
     pub reason: String,
 }
 
@@ -796,13 +798,14 @@ pub async fn unban(
 // ---------------------------------------------------------------------------------------
 
 /// A temporary allow request, as the API takes it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAllow {
     /// The address to trust; the caller's own address when absent.
     #[serde(default)]
     pub address: Option<String>,
     /// For how long (1 to 168 hours).
+    #[schema(minimum = 1, maximum = 168)]
     pub hours: u32,
     #[serde(default)]
     pub note: String,

@@ -11,7 +11,7 @@ use rand::rngs::OsRng;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use app::model::pbx::{AmiUserView, DidView, EndpointList, EndpointView, TrunkView, WithSecret};
@@ -434,7 +434,7 @@ where
     ) -> BoxFuture<'t, Result<(Stored, T), PbxError>>,
 {
     let _guard = state.pbx_lock.lock().await;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let stored = load_all(&txn).await?;
     let (changed, out) = change(&txn, stored).await?;
     changed.into_model()?;

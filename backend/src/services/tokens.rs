@@ -29,14 +29,17 @@ pub const TOKEN_PREFIX: &str = "swt_";
 pub const MAX_DAYS: u32 = 366;
 
 /// A token request, as the API takes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// What the token is for (1 to 64 printable characters).
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// `read` or `write`.
+    #[schema(pattern = "^(read|write)$")]
     pub scope: String,
     /// Days until it expires (1 to 366).
+    #[schema(minimum = 1, maximum = 366)]
     pub expires_in_days: u32,
 }
 

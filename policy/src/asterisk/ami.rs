@@ -69,10 +69,12 @@ impl AmiClass {
 }
 
 /// What the API accepts (and, with `secret` set, the database stores) for an AMI user.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewAmiUser {
-    /// Login name.
+    /// Login name, `^[a-z0-9][a-z0-9_-]{2,63}$`.
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[a-z0-9][a-z0-9_-]{2,63}$"))]
     pub name: String,
     /// Secret; generated when absent.
     pub secret: Option<String>,

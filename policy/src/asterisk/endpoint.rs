@@ -175,12 +175,15 @@ impl From<Codecs> for Vec<Codec> {
 
 /// What the API accepts to create an endpoint. Only `extension` and `display_name` are
 /// required; the id, auth name and (unless typed in) the secret are generated.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewEndpoint {
     /// Extension number, `^[0-9]{2,15}$`.
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[0-9]{2,15}$"))]
     pub extension: String,
     /// Name shown on phones.
+    #[cfg_attr(feature = "utoipa", schema(min_length = 1, max_length = 40))]
     pub display_name: String,
     /// The device's MAC address; when given, the id is derived from it.
     pub mac: Option<String>,
@@ -191,6 +194,7 @@ pub struct NewEndpoint {
     /// Exceptions inside `permit`.
     pub deny: Vec<String>,
     /// Concurrent calls, both directions.
+    #[cfg_attr(feature = "utoipa", schema(minimum = 1, maximum = 100))]
     pub max_calls: u32,
     /// What the endpoint may dial.
     pub calling_class: CallingClass,
@@ -199,6 +203,7 @@ pub struct NewEndpoint {
     /// Transport protocol.
     pub transport: Transport,
     /// Registered contacts at once.
+    #[cfg_attr(feature = "utoipa", schema(minimum = 1, maximum = 10))]
     pub max_contacts: u32,
     /// Disabled endpoints keep their extension but are not rendered.
     pub enabled: bool,

@@ -130,6 +130,20 @@ macro_rules! keyword_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        // By hand, because serde sees the keyword (a string), not the variant names.
+        #[cfg(feature = "utoipa")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "utoipa")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 pub(crate) use keyword_enum;

@@ -15,6 +15,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The policy as the API sends it and the database stores it; every field has a safe default.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicySettings {
@@ -29,8 +30,10 @@ pub struct PolicySettings {
     /// PJSIP `unidentified_request_prune_interval`, seconds.
     pub unidentified_request_prune_interval: u32,
     /// IPv4 address the SIP transports bind to.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, format = Ipv4))]
     pub sip_bind_v4: Ipv4Addr,
     /// IPv6 address for a second set of transports; none by default.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Option<String>, format = Ipv6))]
     pub sip_bind_v6: Option<Ipv6Addr>,
     /// UDP/TCP SIP port.
     pub sip_port: u16,
@@ -47,6 +50,7 @@ pub struct PolicySettings {
     /// Numbers every endpoint may dial, never blocked by a call limit.
     pub emergency_numbers: Vec<String>,
     /// Address AMI listens on.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, example = "127.0.0.1"))]
     pub ami_bind: IpAddr,
     /// AMI TCP port.
     pub ami_port: u16,
@@ -67,6 +71,7 @@ pub struct PolicySettings {
 }
 
 /// Certificate and key files for the TLS transport.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {

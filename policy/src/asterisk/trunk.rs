@@ -8,12 +8,15 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// One DID a trunk delivers and the extension it rings.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewDidRoute {
     /// The number as the provider sends it.
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[0-9]{2,20}$"))]
     pub did: String,
     /// The internal extension it rings.
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[0-9]{2,15}$"))]
     pub extension: String,
 }
 
@@ -36,14 +39,18 @@ impl DidRoute {
 }
 
 /// What the API accepts (and the database stores) for a trunk.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewTrunk {
     /// Section name, `^[a-z0-9][a-z0-9_-]{2,63}$`.
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[a-z0-9][a-z0-9_-]{2,63}$"))]
     pub name: String,
     /// The provider's signalling address (outbound calls go there).
+    #[cfg_attr(feature = "utoipa", schema(example = "198.51.100.10"))]
     pub peer: String,
     /// The provider's SIP port.
+    #[cfg_attr(feature = "utoipa", schema(minimum = 1))]
     pub port: u16,
     /// Source networks that identify the trunk and are the only ones permitted; the peer
     /// address alone when empty.

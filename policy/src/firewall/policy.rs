@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// This type may hold nonsense; turn it into a [`CheckedFirewallPolicy`] with
 /// [`FirewallPolicy::check`] (or `TryFrom`) before rendering anything from it.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FirewallPolicy {
@@ -81,6 +82,7 @@ impl Default for FirewallPolicy {
 /// Per-source rate tiers, in the spirit of FreePBX's responsive firewall: a source the guard
 /// has seen authenticate successfully ("known good", e.g. an office NAT with fifty phones)
 /// gets a generous rate, everyone else a tight one. Allowlisted sources are not metered.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
@@ -110,6 +112,7 @@ impl Default for RateLimits {
 }
 
 /// The two tiers of one rate meter.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateTiers {
@@ -133,6 +136,7 @@ impl Default for RateTiers {
 }
 
 /// A token-bucket rate: `per_minute` packets per minute on average, `burst` more at once.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {

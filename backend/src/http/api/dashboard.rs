@@ -14,6 +14,11 @@ use crate::http::extract::{ApiQuery, SignedIn};
 use crate::services::dashboard::{self, Range};
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(summary, timeseries))]
+pub(super) struct DashboardApi;
+
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -21,14 +26,16 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/timeseries", get(timeseries))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SummaryQuery {
     /// `hour`, `day` (default) or `week`.
     period: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SeriesQuery {
     /// `hour` (per minute, default) or `week` (per hour).
@@ -44,6 +51,10 @@ fn bad(field: &'static str, allowed: &str) -> ApiError {
     .with("field", field)
 }
 
+/// The dashboard's facts for a period.
+#[utoipa::path(get, operation_id = "dashboard_summary", path = "/api/v1/dashboard/summary", tag = "dashboard",
+    params(SummaryQuery),
+    responses((status = 200, description = "The summary", body = DashboardSummary)))]
 async fn summary(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -56,6 +67,10 @@ async fn summary(
     Ok(Json(dashboard::summary(&state, &period).await?))
 }
 
+/// Events per bucket and kind, from the rollups.
+#[utoipa::path(get, operation_id = "dashboard_timeseries", path = "/api/v1/dashboard/timeseries", tag = "dashboard",
+    params(SeriesQuery),
+    responses((status = 200, description = "The series", body = TimeSeries)))]
 async fn timeseries(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,

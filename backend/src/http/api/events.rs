@@ -24,6 +24,11 @@ use crate::services::events::{self, CheckedFilter};
 use crate::services::guard_status;
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, stream, status))]
+pub(super) struct EventsApi;
+
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,11 +37,15 @@ pub fn routes() -> Router<AppState> {
         .route("/guard/status", get(status))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EventQuery {
+    /// Only this kind (`guessing`, `enumeration`, `scanner`, …).
     kind: Option<String>,
+    /// Only from this address.
     source: Option<String>,
+    /// Only about this account.
     account: Option<String>,
     /// The `next_before` of the previous page.
     before: Option<i64>,
@@ -62,6 +71,9 @@ impl EventQuery {
     }
 }
 
+/// Stored events, newest first.
+#[utoipa::path(get, operation_id = "list_events", path = "/api/v1/events", tag = "guard", params(EventQuery),
+    responses((status = 200, description = "One page of events", body = EventPage)))]
 async fn list(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -73,6 +85,10 @@ async fn list(
     ))
 }
 
+/// The live events as Server-Sent Events (`event: event` with an event as JSON; `event:
+/// lagged` with how many were missed). Never ends; `before` and `limit` are ignored.
+#[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
+    responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String)))]
 async fn stream(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -97,6 +113,9 @@ async fn stream(
     Ok(Sse::new(live).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// What the guard is doing: taps, counters, memory.
+#[utoipa::path(get, operation_id = "guard_status", path = "/api/v1/guard/status", tag = "guard",
+    responses((status = 200, description = "The guard's status", body = GuardStatusView)))]
 async fn status(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,

@@ -20,6 +20,24 @@ use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn, etag};
 use crate::services::firewall::{self, BanOrigin, NewAllow, NewBan};
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    get_firewall,
+    put_firewall,
+    get_ruleset,
+    apply,
+    confirm,
+    revert,
+    list_bans,
+    add_ban,
+    remove_ban,
+    list_allow,
+    add_allow,
+    remove_allow
+))]
+pub(super) struct FirewallApi;
+
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,7 +53,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /firewall`: the stored policy and where the kernel stands.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct FirewallDoc {
     policy: FirewallPolicy,
     status: FirewallStatus,
@@ -49,6 +67,10 @@ fn tagged(doc: FirewallDoc) -> Response {
     res
 }
 
+/// The stored firewall policy and the kernel's state.
+#[utoipa::path(get, path = "/api/v1/firewall", tag = "firewall",
+    responses((status = 200, description = "Policy and status", body = FirewallDoc,
+        headers(("ETag" = String, description = "The policy's version, for `If-Match`")))))]
 async fn get_firewall(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -57,6 +79,15 @@ async fn get_firewall(
     Ok(tagged(FirewallDoc { policy, status }))
 }
 
+/// Replaces the firewall policy (absent fields take their defaults); nothing reaches the
+/// kernel until an apply.
+#[utoipa::path(put, path = "/api/v1/firewall", tag = "firewall", request_body = FirewallPolicy,
+    params(("If-Match" = Option<String>, Header, description = "Only update this version: the `ETag` of the last read (`\"v3\"`), or `*`")),
+    responses(
+        (status = 200, description = "Stored", body = FirewallDoc,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn put_firewall(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -71,6 +102,9 @@ async fn put_firewall(
 
 /// The stored policy's ruleset as the JSON `nft -j -f` gets (administrators only: it
 /// lists every trusted network).
+/// The stored policy's ruleset as `nft -j -f` takes it (administrators only).
+#[utoipa::path(get, path = "/api/v1/firewall/ruleset", tag = "firewall",
+    responses((status = 200, description = "The nftables JSON ruleset", body = Object), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn get_ruleset(
     State(state): State<AppState>,
     AdminCaller(_): AdminCaller,
@@ -79,7 +113,8 @@ async fn get_ruleset(
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ApplyQuery {
     /// Apply even though the lockout preview lists peers the rules would block.
@@ -87,6 +122,13 @@ struct ApplyQuery {
     force: bool,
 }
 
+/// Applies the stored policy to the kernel; it reverts by itself unless confirmed in time.
+#[utoipa::path(post, operation_id = "apply_firewall", path = "/api/v1/firewall/apply", tag = "firewall", params(ApplyQuery),
+    responses(
+        (status = 200, description = "What happened", body = FirewallApplied),
+        (status = 409, description = "Applying would lock out peers (`lockout` lists them; repeat with `?force=true`)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn apply(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -95,6 +137,9 @@ async fn apply(
     Ok(Json(firewall::apply(&state, &admin, query.force).await?))
 }
 
+/// Keeps the pending firewall change.
+#[utoipa::path(post, operation_id = "confirm_firewall", path = "/api/v1/firewall/confirm", tag = "firewall",
+    responses((status = 204, description = "Confirmed"), (status = 409, description = "Nothing waits for confirmation", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn confirm(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -103,6 +148,9 @@ async fn confirm(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Reverts the pending firewall change now.
+#[utoipa::path(post, operation_id = "revert_firewall", path = "/api/v1/firewall/revert", tag = "firewall",
+    responses((status = 204, description = "Reverted"), (status = 409, description = "Nothing waits for confirmation", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn revert(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -111,6 +159,9 @@ async fn revert(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The active bans.
+#[utoipa::path(get, path = "/api/v1/bans", tag = "firewall",
+    responses((status = 200, description = "The bans", body = Vec<BanView>)))]
 async fn list_bans(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -118,6 +169,13 @@ async fn list_bans(
     Ok(Json(firewall::bans(&state).await?))
 }
 
+/// Bans an address (in the kernel at once when the firewall is applied).
+#[utoipa::path(post, path = "/api/v1/bans", tag = "firewall", request_body = NewBan,
+    responses(
+        (status = 201, description = "Banned", body = BanAdded),
+        (status = 409, description = "The address may not be banned (loopback, trusted or allowlisted)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn add_ban(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -128,6 +186,11 @@ async fn add_ban(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
+/// Lifts a ban.
+#[utoipa::path(delete, path = "/api/v1/bans/{address}", tag = "firewall",
+    params(("address" = String, Path, description = "The banned address")),
+    responses((status = 204, description = "Lifted"), (status = 404, description = "Not banned", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Not an IP address", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn remove_ban(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -137,6 +200,9 @@ async fn remove_ban(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The allowlist: networks the policy pins and temporary entries.
+#[utoipa::path(get, path = "/api/v1/allowlist", tag = "firewall",
+    responses((status = 200, description = "The allowlist", body = AllowlistView)))]
 async fn list_allow(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -144,6 +210,13 @@ async fn list_allow(
     Ok(Json(firewall::allowlist(&state, caller.source_ip).await?))
 }
 
+/// Trusts an address (the caller's own when none is given) for some hours.
+#[utoipa::path(post, path = "/api/v1/allowlist", tag = "firewall", request_body = NewAllow,
+    responses(
+        (status = 201, description = "Trusted", body = AllowEntryView),
+        (status = 409, description = "The policy trusts it already", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn add_allow(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -156,6 +229,11 @@ async fn add_allow(
     ))
 }
 
+/// Removes a temporary allow entry.
+#[utoipa::path(delete, path = "/api/v1/allowlist/{address}", tag = "firewall",
+    params(("address" = String, Path, description = "The trusted address")),
+    responses((status = 204, description = "Removed"), (status = 404, description = "Not in the list", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Not an IP address", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn remove_allow(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,

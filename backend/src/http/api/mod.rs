@@ -23,6 +23,24 @@ use crate::http::middleware::peer_ip;
 use crate::services::{accounts, audit};
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document, with every resource module's.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(whoami, sign_in, sign_out, audit_page, list_users, create_user))]
+struct SessionApi;
+
+/// The OpenAPI description of `/api/v1`.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    let mut doc = SessionApi::openapi();
+    doc.merge(pbx::PbxApi::openapi());
+    doc.merge(firewall::FirewallApi::openapi());
+    doc.merge(events::EventsApi::openapi());
+    doc.merge(tokens::TokensApi::openapi());
+    doc.merge(posture::PostureApi::openapi());
+    doc.merge(dashboard::DashboardApi::openapi());
+    doc
+}
+
 /// The `/api/v1` routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,7 +57,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `POST /api/v1/session` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub username: String,
@@ -47,7 +65,7 @@ pub struct SignInRequest {
 }
 
 /// What the API says about the signed-in user.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub username: String,
     pub role: Role,
@@ -55,6 +73,19 @@ pub struct SessionView {
     pub csrf_token: String,
 }
 
+/// Signs in with a console user's name and password; sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "session",
+    request_body = SignInRequest,
+    security(()),
+    responses(
+        (status = 201, description = "Signed in; the session cookie is set", body = SessionView),
+        (status = 401, description = "Wrong username or password", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts: wait `Retry-After` seconds", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 async fn sign_in(
     State(state): State<AppState>,
     request: axum::extract::Request,
@@ -77,6 +108,13 @@ async fn sign_in(
     Ok(res)
 }
 
+/// Who is calling, and the CSRF token of the session.
+#[utoipa::path(
+    get,
+    operation_id = "get_session", path = "/api/v1/session",
+    tag = "session",
+    responses((status = 200, description = "The caller", body = SessionView))
+)]
 async fn whoami(SignedIn(caller): SignedIn) -> Json<SessionView> {
     Json(SessionView {
         username: caller.username,
@@ -85,6 +123,13 @@ async fn whoami(SignedIn(caller): SignedIn) -> Json<SessionView> {
     })
 }
 
+/// Signs the session out and clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "session",
+    responses((status = 204, description = "Signed out"))
+)]
 async fn sign_out(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -97,12 +142,23 @@ async fn sign_out(
     Ok(res)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 struct PageQuery {
+    /// Page number, 0 (newest) first.
     #[serde(default)]
     page: u32,
 }
 
+/// The audit log, newest first, 50 lines a page.
+#[utoipa::path(
+    get,
+    operation_id = "get_audit_page", path = "/api/v1/audit",
+    tag = "users",
+    params(PageQuery),
+    responses((status = 200, description = "One page of the audit log", body = AuditPageData))
+)]
 async fn audit_page(
     State(state): State<AppState>,
     SignedIn(_caller): SignedIn,
@@ -115,14 +171,28 @@ async fn audit_page(
 }
 
 /// `POST /api/v1/users` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
+    /// 1 to 64 letters, digits, `.`, `-`, `_`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub username: String,
+    /// At least 12 characters, not containing the username.
+    #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
     pub role: Role,
 }
 
+/// Every console user (administrators only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    responses(
+        (status = 200, description = "The users", body = Vec<accounts::UserView>),
+        (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    )
+)]
 async fn list_users(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -133,6 +203,14 @@ async fn list_users(
         .map_err(|e| accounts::AccountError::from(e).into())
 }
 
+/// Creates a console user (administrators only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = NewUserRequest,
+    responses((status = 201, description = "Created"))
+)]
 async fn create_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,

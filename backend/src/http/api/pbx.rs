@@ -9,7 +9,10 @@ use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use app::model::pbx::{AmiUserView, EndpointList, Preview, RevisionView, TrunkView};
+use app::model::pbx::{
+    AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
+    WithSecret,
+};
 use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
 use super::parse_json;
@@ -17,6 +20,23 @@ use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn, etag};
 use crate::services::{config, pbx};
 use crate::state::AppState;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_endpoints, create_endpoint, get_endpoint, update_endpoint, delete_endpoint,
+        rotate_endpoint_secret, list_trunks, create_trunk, get_trunk, update_trunk, delete_trunk,
+        list_ami_users, create_ami_user, get_ami_user, update_ami_user, delete_ami_user,
+        rotate_ami_secret, get_policy, update_policy, preview, apply, revisions, revision,
+        rollback
+    ),
+    components(schemas(
+        app::model::pbx::WithSecret<EndpointView>,
+        app::model::pbx::WithSecret<AmiUserView>,
+    ))
+)]
+pub(super) struct PbxApi;
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -65,7 +85,8 @@ fn secret_response(status: StatusCode, body: impl Serialize) -> Response {
     res
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EndpointQuery {
     /// Search in extension, name and id.
@@ -76,6 +97,9 @@ struct EndpointQuery {
     limit: Option<u64>,
 }
 
+/// Endpoints by extension, a page at a time.
+#[utoipa::path(get, path = "/api/v1/endpoints", tag = "pbx", params(EndpointQuery),
+    responses((status = 200, description = "One page of endpoints", body = EndpointList)))]
 async fn list_endpoints(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -92,6 +116,14 @@ async fn list_endpoints(
     ))
 }
 
+/// Creates an endpoint: its id, auth name and (unless given) secret are generated. The
+/// secret is in this response only.
+#[utoipa::path(post, path = "/api/v1/endpoints", tag = "pbx", request_body = NewEndpoint,
+    responses(
+        (status = 201, description = "Created, with its secret (shown this once)", body = WithSecret<EndpointView>,
+            headers(("Location" = String, description = "The endpoint's URL"))),
+        (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn create_endpoint(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -106,6 +138,14 @@ async fn create_endpoint(
     Ok(res)
 }
 
+/// One endpoint.
+#[utoipa::path(get, path = "/api/v1/endpoints/{id}", tag = "pbx",
+    params(("id" = String, Path, description = "The endpoint's id")),
+    responses(
+        (status = 200, description = "The endpoint", body = EndpointView,
+            headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 404, description = "No such endpoint", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn get_endpoint(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -115,6 +155,14 @@ async fn get_endpoint(
     Ok(tagged(view.version, view))
 }
 
+/// Replaces an endpoint's settings (the secret stays unless `secret` is given).
+#[utoipa::path(put, path = "/api/v1/endpoints/{id}", tag = "pbx", request_body = NewEndpoint,
+    params(("id" = String, Path, description = "The endpoint's id"), ("If-Match" = Option<String>, Header, description = "Only update this version: the `ETag` of the last read (`\"v3\"`), or `*`")),
+    responses(
+        (status = 200, description = "Updated", body = EndpointView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such endpoint", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn update_endpoint(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -127,6 +175,10 @@ async fn update_endpoint(
     Ok(tagged(view.version, view))
 }
 
+/// Deletes an endpoint.
+#[utoipa::path(delete, path = "/api/v1/endpoints/{id}", tag = "pbx",
+    params(("id" = String, Path, description = "The endpoint's id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such endpoint", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn delete_endpoint(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -137,9 +189,10 @@ async fn delete_endpoint(
 }
 
 /// `POST …/secret` body: a secret to set, or nothing (or `{}`) for a generated one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateRequest {
+    /// The new secret; generated when absent.
     secret: Option<String>,
 }
 
@@ -155,6 +208,14 @@ async fn rotate_body(request: axum::extract::Request) -> Result<RotateRequest, A
     parse_json(request).await
 }
 
+/// Sets a new secret (generated unless given); it is in this response only.
+#[utoipa::path(post, path = "/api/v1/endpoints/{id}/secret", tag = "pbx",
+    request_body(content = Option<RotateRequest>, description = "A secret to set, or nothing for a generated one"),
+    params(("id" = String, Path, description = "The endpoint's id")),
+    responses(
+        (status = 200, description = "The endpoint with its new secret (shown this once)", body = WithSecret<EndpointView>),
+        (status = 404, description = "No such endpoint", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn rotate_endpoint_secret(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -166,6 +227,9 @@ async fn rotate_endpoint_secret(
     Ok(secret_response(StatusCode::OK, rotated))
 }
 
+/// Every trunk.
+#[utoipa::path(get, path = "/api/v1/trunks", tag = "pbx",
+    responses((status = 200, description = "The trunks", body = Vec<TrunkView>)))]
 async fn list_trunks(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -173,6 +237,13 @@ async fn list_trunks(
     Ok(Json(pbx::list_trunks(&state.db).await?))
 }
 
+/// Creates a trunk.
+#[utoipa::path(post, path = "/api/v1/trunks", tag = "pbx", request_body = NewTrunk,
+    responses(
+        (status = 201, description = "Created", body = TrunkView,
+            headers(("Location" = String, description = "The trunk's URL"))),
+        (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn create_trunk(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -187,6 +258,14 @@ async fn create_trunk(
     Ok(res)
 }
 
+/// One trunk.
+#[utoipa::path(get, path = "/api/v1/trunks/{name}", tag = "pbx",
+    params(("name" = String, Path, description = "The trunk's name")),
+    responses(
+        (status = 200, description = "The trunk", body = TrunkView,
+            headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 404, description = "No such trunk", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn get_trunk(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -196,6 +275,14 @@ async fn get_trunk(
     Ok(tagged(view.version, view))
 }
 
+/// Replaces a trunk (its name stays).
+#[utoipa::path(put, path = "/api/v1/trunks/{name}", tag = "pbx", request_body = NewTrunk,
+    params(("name" = String, Path, description = "The trunk's name"), ("If-Match" = Option<String>, Header, description = "Only update this version: the `ETag` of the last read (`\"v3\"`), or `*`")),
+    responses(
+        (status = 200, description = "Updated", body = TrunkView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such trunk", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn update_trunk(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -208,6 +295,10 @@ async fn update_trunk(
     Ok(tagged(view.version, view))
 }
 
+/// Deletes a trunk.
+#[utoipa::path(delete, path = "/api/v1/trunks/{name}", tag = "pbx",
+    params(("name" = String, Path, description = "The trunk's name")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such trunk", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn delete_trunk(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -217,6 +308,9 @@ async fn delete_trunk(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Every AMI user (never their secrets).
+#[utoipa::path(get, path = "/api/v1/ami-users", tag = "pbx",
+    responses((status = 200, description = "The AMI users", body = Vec<AmiUserView>)))]
 async fn list_ami_users(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -224,6 +318,13 @@ async fn list_ami_users(
     Ok(Json(pbx::list_ami_users(&state.db).await?))
 }
 
+/// Creates an AMI user; a generated secret is in this response only.
+#[utoipa::path(post, path = "/api/v1/ami-users", tag = "pbx", request_body = NewAmiUser,
+    responses(
+        (status = 201, description = "Created, with its secret (shown this once)", body = WithSecret<AmiUserView>,
+            headers(("Location" = String, description = "The AMI user's URL"))),
+        (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn create_ami_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -238,6 +339,14 @@ async fn create_ami_user(
     Ok(res)
 }
 
+/// One AMI user.
+#[utoipa::path(get, path = "/api/v1/ami-users/{name}", tag = "pbx",
+    params(("name" = String, Path, description = "The AMI user's name")),
+    responses(
+        (status = 200, description = "The AMI user", body = AmiUserView,
+            headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 404, description = "No such AMI user", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn get_ami_user(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -247,6 +356,14 @@ async fn get_ami_user(
     Ok(tagged(view.version, view))
 }
 
+/// Replaces an AMI user (the secret stays unless `secret` is given).
+#[utoipa::path(put, path = "/api/v1/ami-users/{name}", tag = "pbx", request_body = NewAmiUser,
+    params(("name" = String, Path, description = "The AMI user's name"), ("If-Match" = Option<String>, Header, description = "Only update this version: the `ETag` of the last read (`\"v3\"`), or `*`")),
+    responses(
+        (status = 200, description = "Updated", body = AmiUserView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such AMI user", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn update_ami_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -259,6 +376,10 @@ async fn update_ami_user(
     Ok(tagged(view.version, view))
 }
 
+/// Deletes an AMI user.
+#[utoipa::path(delete, path = "/api/v1/ami-users/{name}", tag = "pbx",
+    params(("name" = String, Path, description = "The AMI user's name")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such AMI user", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn delete_ami_user(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -268,6 +389,14 @@ async fn delete_ami_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sets a new AMI secret (generated unless given); it is in this response only.
+#[utoipa::path(post, path = "/api/v1/ami-users/{name}/secret", tag = "pbx",
+    request_body(content = Option<RotateRequest>, description = "A secret to set, or nothing for a generated one"),
+    params(("name" = String, Path, description = "The AMI user's name")),
+    responses(
+        (status = 200, description = "The AMI user with its new secret (shown this once)", body = WithSecret<AmiUserView>),
+        (status = 404, description = "No such AMI user", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn rotate_ami_secret(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -287,6 +416,47 @@ struct PolicyView {
     version: i32,
 }
 
+// By hand: the derived schema would be `allOf` the settings (which refuse unknown members)
+// and `version`, which no document can satisfy.
+impl utoipa::PartialSchema for PolicyView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let mut schema = <PolicySettings as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.properties.insert(
+                "version".to_owned(),
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Int32,
+                    )))
+                    .description(Some("Increases with every change (the `ETag`)"))
+                    .into(),
+            );
+            object.required.push("version".to_owned());
+            object.additional_properties = None;
+            object.description = Some("The policy and its version.".to_owned());
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for PolicyView {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <PolicySettings as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+/// The hardening policy.
+#[utoipa::path(get, path = "/api/v1/policy", tag = "pbx",
+    responses((status = 200, description = "The policy and its version", body = PolicyView,
+        headers(("ETag" = String, description = "Its version, for `If-Match`")))))]
 async fn get_policy(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -295,6 +465,14 @@ async fn get_policy(
     Ok(tagged(version, PolicyView { settings, version }))
 }
 
+/// Replaces the hardening policy (absent fields take their defaults).
+#[utoipa::path(put, path = "/api/v1/policy", tag = "pbx", request_body = PolicySettings,
+    params(("If-Match" = Option<String>, Header, description = "Only update this version: the `ETag` of the last read (`\"v3\"`), or `*`")),
+    responses(
+        (status = 200, description = "Updated", body = PolicyView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn update_policy(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -306,6 +484,9 @@ async fn update_policy(
     Ok(tagged(version, PolicyView { settings, version }))
 }
 
+/// What an apply would write, as diffs against the files on disk (administrators only).
+#[utoipa::path(get, operation_id = "preview_config", path = "/api/v1/config/preview", tag = "config",
+    responses((status = 200, description = "The diffs", body = Preview), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn preview(
     State(state): State<AppState>,
     // Admins only: the diff of manager.conf shows AMI secrets.
@@ -332,6 +513,12 @@ fn report_response(report: app::model::pbx::ApplyReport) -> Response {
     .into_response()
 }
 
+/// Renders the model, writes it, reloads Asterisk and verifies it; rolls back on failure.
+#[utoipa::path(post, operation_id = "apply_config", path = "/api/v1/config/apply", tag = "config",
+    responses(
+        (status = 200, description = "Applied and verified", body = ApplyReport),
+        (status = 409, description = "Not applied: `report` says why and which revision is live (or the model cannot be rendered)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn apply(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -339,12 +526,17 @@ async fn apply(
     Ok(report_response(config::apply(&state, &admin).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct RevisionQuery {
+    /// How many, newest first (50 by default).
     limit: Option<u64>,
 }
 
+/// Configuration revisions, newest first.
+#[utoipa::path(get, operation_id = "list_revisions", path = "/api/v1/config/revisions", tag = "config", params(RevisionQuery),
+    responses((status = 200, description = "The revisions", body = Vec<RevisionView>)))]
 async fn revisions(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -356,14 +548,14 @@ async fn revisions(
 }
 
 /// A revision with the files it wrote.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RevisionFiles {
     #[serde(flatten)]
     revision: RevisionView,
     contents: Vec<FileContents>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct FileContents {
     name: String,
     contents: String,
@@ -380,6 +572,14 @@ fn revision_number(raw: &str) -> Result<i32, ApiError> {
     })
 }
 
+/// One revision with the files it wrote (administrators only: manager.conf has AMI secrets).
+#[utoipa::path(get, operation_id = "get_revision", path = "/api/v1/config/revisions/{number}", tag = "config",
+    params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
+    responses(
+        (status = 200, description = "The revision and its files", body = RevisionFiles),
+        (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such revision", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The number is not a positive integer", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn revision(
     State(state): State<AppState>,
     AdminCaller(_): AdminCaller,
@@ -396,6 +596,15 @@ async fn revision(
     }))
 }
 
+/// Applies an earlier revision's files again (as a new revision).
+#[utoipa::path(post, operation_id = "rollback_revision", path = "/api/v1/config/revisions/{number}/rollback", tag = "config",
+    params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
+    responses(
+        (status = 200, description = "Applied and verified", body = ApplyReport),
+        (status = 404, description = "No such revision", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Not applied: `report` says why and which revision is live", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "The number is not a positive integer", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+    ))]
 async fn rollback(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,

@@ -11,11 +11,19 @@ use crate::http::error::ApiError;
 use crate::http::extract::SignedIn;
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(posture))]
+pub(super) struct PostureApi;
+
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/posture", get(posture))
 }
 
+/// The hardening findings (worst first) and the score.
+#[utoipa::path(get, operation_id = "get_posture", path = "/api/v1/posture", tag = "posture",
+    responses((status = 200, description = "Findings and score", body = Posture)))]
 async fn posture(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,

@@ -15,6 +15,11 @@ use crate::http::extract::AdminCaller;
 use crate::services::tokens::{self, NewToken, TokenError};
 use crate::state::AppState;
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, revoke))]
+pub(super) struct TokensApi;
+
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,6 +44,9 @@ impl From<TokenError> for ApiError {
     }
 }
 
+/// Every API token, without its value (administrators only).
+#[utoipa::path(get, operation_id = "list_tokens", path = "/api/v1/tokens", tag = "tokens",
+    responses((status = 200, description = "The tokens", body = Vec<TokenView>), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn list(
     State(state): State<AppState>,
     AdminCaller(_): AdminCaller,
@@ -46,6 +54,9 @@ async fn list(
     Ok(Json(tokens::list(&state).await?))
 }
 
+/// Creates an API token; its value is in this response only.
+#[utoipa::path(post, operation_id = "create_token", path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
+    responses((status = 201, description = "Created, with its value (shown this once)", body = app::model::tokens::CreatedToken)))]
 async fn create(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -59,6 +70,10 @@ async fn create(
     Ok(res)
 }
 
+/// Revokes a token at once.
+#[utoipa::path(delete, operation_id = "revoke_token", path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = i32, Path, description = "The token's id")),
+    responses((status = 200, description = "Revoked", body = TokenView), (status = 404, description = "No such token", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn revoke(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
