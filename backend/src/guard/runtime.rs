@@ -89,13 +89,24 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
             return None;
         }
     };
-    let (engine, ports) = match build_engine(&state.db).await {
+    let (mut engine, ports) = match build_engine(&state.db).await {
         Ok(built) => built,
         Err(e) => {
             tracing::error!("the guard cannot start: {e}");
             return None;
         }
     };
+    // Repeat offenders stay repeat offenders across restarts: their bans grow from where
+    // they were.
+    match firewall::guard_offences(&state.db).await {
+        Ok(records) => {
+            tracing::info!(offenders = records.len(), "guard: repeat offenders loaded");
+            engine.import_offences(records);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot load the repeat offenders; counting from zero")
+        }
+    }
     let enforcer: Arc<dyn Enforcer> = match mode {
         GuardMode::LogOnly => Arc::new(LogOnly),
         _ => Arc::new(ServiceEnforcer(state.clone())),

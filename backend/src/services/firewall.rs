@@ -682,6 +682,28 @@ pub async fn ban_from_guard(state: &AppState, address: IpAddr, duration: Duratio
     }
 }
 
+/// The guard's repeat offenders as the engine imports them: every source the guard banned,
+/// with its offence count and the time of its last ban.
+pub async fn guard_offences(
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<Vec<policy::guard::OffenceRecord>, Internal> {
+    Ok(ban::Entity::find()
+        .filter(ban::Column::Origin.eq("guard"))
+        .all(db)
+        .await?
+        .iter()
+        .filter_map(|r| {
+            Some(policy::guard::OffenceRecord {
+                source: r.address.parse().ok()?,
+                offences: u32::try_from(r.offences).ok()?,
+                last_offence: policy::guard::Timestamp(
+                    u64::try_from(r.created_at.timestamp_millis()).ok()?,
+                ),
+            })
+        })
+        .collect())
+}
+
 /// Upserts the ban row, counting the offence.
 async fn store_ban(
     state: &AppState,
@@ -1042,4 +1064,51 @@ pub async fn restore_at_startup(
         bans: carry.bans.len(),
         allows: carry.temporary_allows.len(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_guards_repeat_offenders_are_read_back_with_their_counts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::db::open_and_migrate(&dir.path().join("t.sqlite3"))
+            .await
+            .expect("database");
+        let now = Utc::now();
+        for (address, origin, offences) in [
+            ("203.0.113.7", "guard", 3),
+            ("203.0.113.8", "api", 1),
+            ("2001:db8::9", "guard", 1),
+        ] {
+            ban::Entity::insert(ban::ActiveModel {
+                address: Set(address.to_owned()),
+                reason: Set("test".to_owned()),
+                origin: Set(origin.to_owned()),
+                actor: Set(None),
+                created_at: Set(now),
+                expires_at: Set(Some(now)),
+                offences: Set(offences),
+            })
+            .exec(&db)
+            .await
+            .expect("insert");
+        }
+        let mut records = guard_offences(&db).await.expect("read");
+        records.sort_by_key(|r| r.source);
+        let got: Vec<(String, u32)> = records
+            .iter()
+            .map(|r| (r.source.to_string(), r.offences))
+            .collect();
+        assert_eq!(
+            got,
+            [("203.0.113.7".to_owned(), 3), ("2001:db8::9".to_owned(), 1)]
+        );
+        // The engine takes them: a source with three offences is a repeat offender.
+        let mut engine =
+            policy::guard::Engine::new(policy::guard::GuardPolicy::default()).expect("engine");
+        engine.import_offences(records);
+        assert_eq!(engine.export_offences().len(), 2);
+    }
 }
