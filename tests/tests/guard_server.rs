@@ -312,9 +312,9 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
          (threshold 5); svcrack ran {svcrack_took:?}; whole test {:?}; live page: {screenshot:?}",
         started.elapsed()
     );
-    // As in guard_ami: from AMI alone the ban can land one guess late (see there).
+    // As in guard_ami: from AMI alone the ban lands a guess or two late (see there).
     assert!(
-        (5..=6).contains(&failures),
+        (5..=7).contains(&failures),
         "{failures} guesses reached Asterisk"
     );
 }
