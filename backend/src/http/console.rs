@@ -30,7 +30,8 @@ impl ConsoleService {
     }
 }
 
-fn caller(req: &Parts) -> Result<Caller, ConsoleError> {
+/// The signed-in caller of a console request.
+pub(crate) fn caller(req: &Parts) -> Result<Caller, ConsoleError> {
     req.extensions
         .get::<Caller>()
         .cloned()
@@ -47,7 +48,8 @@ fn caller_with_csrf(req: &Parts, csrf: &str) -> Result<Caller, ConsoleError> {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> ConsoleError {
+/// Logs a failure that is not the caller's fault; the browser gets the fixed message.
+pub(crate) fn internal(e: impl std::fmt::Display) -> ConsoleError {
     tracing::error!(error = %e, "internal error");
     ConsoleError::Internal
 }

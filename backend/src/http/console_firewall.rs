@@ -8,16 +8,9 @@ use app::model::firewall::{
     AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallSettings,
 };
 
-use crate::auth::{Admin, Caller};
-use crate::http::console::ConsoleService;
+use crate::auth::Admin;
+use crate::http::console::{ConsoleService, caller, internal};
 use crate::services::firewall::{self, BanOrigin, FirewallServiceError, NewAllow, NewBan};
-
-fn caller(req: &Parts) -> Result<Caller, ConsoleError> {
-    req.extensions
-        .get::<Caller>()
-        .cloned()
-        .ok_or(ConsoleError::NotSignedIn)
-}
 
 /// The administrator behind a form whose CSRF token matches their session.
 fn admin_with_csrf(req: &Parts, csrf: &str) -> Result<Admin, ConsoleError> {
@@ -26,11 +19,6 @@ fn admin_with_csrf(req: &Parts, csrf: &str) -> Result<Admin, ConsoleError> {
         return Err(ConsoleError::BadCsrf);
     }
     caller.admin().map_err(|_| ConsoleError::Forbidden)
-}
-
-fn internal(e: impl std::fmt::Display) -> ConsoleError {
-    tracing::error!(error = %e, "internal error");
-    ConsoleError::Internal
 }
 
 impl From<FirewallServiceError> for ConsoleError {

@@ -7,23 +7,10 @@ use app::api::ConsoleError;
 use app::model::dashboard::{DashboardSummary, TimeSeries};
 use app::model::events::{EventFilter, EventPage, GuardStatusView};
 
-use crate::auth::Caller;
-use crate::http::console::ConsoleService;
+use crate::http::console::{ConsoleService, caller, internal};
 use crate::services::dashboard::{self, Range};
 use crate::services::events::{self, CheckedFilter};
 use crate::services::guard_status;
-
-fn signed_in(req: &Parts) -> Result<(), ConsoleError> {
-    req.extensions
-        .get::<Caller>()
-        .map(|_| ())
-        .ok_or(ConsoleError::NotSignedIn)
-}
-
-fn internal(e: impl std::fmt::Display) -> ConsoleError {
-    tracing::error!(error = %e, "internal error");
-    ConsoleError::Internal
-}
 
 #[async_trait::async_trait]
 impl app::ssr::guard::GuardConsole for ConsoleService {
@@ -33,7 +20,7 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
         filter: EventFilter,
         before: Option<i64>,
     ) -> Result<EventPage, ConsoleError> {
-        signed_in(req)?;
+        caller(req)?;
         let filter = CheckedFilter::new(&filter).map_err(|_| ConsoleError::BadFilter)?;
         events::page(&self.state().db, &filter, before, 100)
             .await
@@ -41,19 +28,19 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
     }
 
     async fn guard_status(&self, req: &Parts) -> Result<GuardStatusView, ConsoleError> {
-        signed_in(req)?;
+        caller(req)?;
         guard_status::status(self.state()).await.map_err(internal)
     }
 
     async fn dashboard_summary(&self, req: &Parts) -> Result<DashboardSummary, ConsoleError> {
-        signed_in(req)?;
+        caller(req)?;
         dashboard::summary(self.state(), "day")
             .await
             .map_err(internal)
     }
 
     async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError> {
-        signed_in(req)?;
+        caller(req)?;
         let range = if week { Range::Week } else { Range::Hour };
         dashboard::timeseries(self.state(), range)
             .await

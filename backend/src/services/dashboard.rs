@@ -6,7 +6,6 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use app::model::dashboard::{DashboardSummary, TimeSeries, TopEntry};
-use app::model::firewall::TableState;
 
 use crate::services::events::KINDS;
 use crate::services::{Internal, firewall, guard_status, posture};
@@ -172,14 +171,7 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
             banned: false,
         })
         .collect();
-    let firewall_state = match (
-        state.firewall.pending().await,
-        state.firewall.live_policy().await,
-    ) {
-        (Ok(Some(_)), _) => TableState::AwaitingConfirmation,
-        (Ok(None), Ok(Some(_))) => TableState::Confirmed,
-        _ => TableState::NotApplied,
-    };
+    let firewall_state = firewall::table_state(state).await;
     let live_revision = state
         .db
         .query_one(Statement::from_string(

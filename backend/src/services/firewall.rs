@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
@@ -26,8 +26,8 @@ use policy::firewall::{
 use crate::auth::Admin;
 use crate::db::entities::{allow_entry, ban, firewall_policy, session, user};
 use crate::firewall::{FirewallError, PendingApply};
-use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
+use crate::services::{Internal, rfc3339};
 use crate::state::AppState;
 
 /// A ban's length when the caller does not say (one hour).
@@ -84,10 +84,6 @@ impl From<FirewallError> for FirewallServiceError {
     fn from(e: FirewallError) -> Self {
         Self::Kernel(e)
     }
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn remaining_secs(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
@@ -275,6 +271,17 @@ pub async fn ruleset_json(state: &AppState) -> Result<String, Internal> {
     let (checked, _) = load_policy(&state.db).await?;
     let carry = stored_state(state).await?;
     Ok(render_ruleset(&checked, &carry).to_json())
+}
+
+/// Where sipwarden's table stands now (not applied when its state cannot be read; logged).
+pub async fn table_state(state: &AppState) -> TableState {
+    match kernel_record(state).await {
+        Ok((table, _, _)) => table,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the firewall's state file");
+            TableState::NotApplied
+        }
+    }
 }
 
 async fn kernel_record(

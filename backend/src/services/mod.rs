@@ -13,6 +13,12 @@ pub mod posture;
 pub mod sip_peers;
 pub mod tokens;
 
+/// A time as the API shows it: RFC 3339, UTC, whole seconds.
+#[must_use]
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// A failure inside a service that is not the caller's fault. Logged with its cause chain,
 /// shown to the caller only as an opaque 500.
 #[derive(Debug, thiserror::Error)]

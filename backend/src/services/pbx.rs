@@ -6,7 +6,7 @@
 //! for, two objects with one name) is refused with the reasons and nothing is written.
 //! Secrets leave this module only in the one response that creates or rotates them.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use rand::rngs::OsRng;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
 use sea_orm::{
@@ -22,8 +22,8 @@ use policy::asterisk::{
 
 use crate::auth::Admin;
 use crate::db::entities::{ami_user, endpoint, pbx_policy, trunk};
-use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
+use crate::services::{Internal, rfc3339};
 use crate::state::AppState;
 
 /// Why a PBX change was refused.
@@ -56,10 +56,6 @@ impl From<ModelError> for PbxError {
     fn from(e: ModelError) -> Self {
         PbxError::Conflict(e.problems().iter().map(ToString::to_string).collect())
     }
-}
-
-fn rfc3339(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn strings<T: ToString>(items: &[T]) -> Vec<String> {

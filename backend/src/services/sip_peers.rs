@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// How long the preview waits for AMI: a missing Asterisk must not stall the firewall page.
 const AMI_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Trunks and registered endpoints, by name then address, without duplicates. What cannot be
+/// Trunks and registered endpoints (the caller sorts and merges duplicates). What cannot be
 /// read (no model yet, Asterisk down) is left out and logged, never an error: the preview
 /// then covers fewer peers, and says which it covered.
 pub async fn sip_peers(state: &AppState) -> Vec<Peer> {
@@ -34,8 +34,6 @@ pub async fn sip_peers(state: &AppState) -> Vec<Peer> {
         Ok(contacts) => peers.extend(contacts),
         Err(e) => tracing::debug!(error = %e, "no registered contacts for the lockout preview"),
     }
-    peers.sort_by(|a, b| (&a.name, a.address).cmp(&(&b.name, b.address)));
-    peers.dedup();
     peers
 }
 

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -19,8 +19,8 @@ use app::model::tokens::{CreatedToken, TokenView};
 use crate::auth::session::{new_token, token_hash};
 use crate::auth::{Admin, Caller};
 use crate::db::entities::api_token;
-use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
+use crate::services::{Internal, rfc3339};
 use crate::state::AppState;
 
 /// What every token starts with.
@@ -61,10 +61,6 @@ impl From<sea_orm::DbErr> for TokenError {
     fn from(e: sea_orm::DbErr) -> Self {
         Self::Internal(Internal::Db(e))
     }
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn view(row: &api_token::Model, now: DateTime<Utc>) -> TokenView {
