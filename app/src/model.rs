@@ -87,6 +87,18 @@ impl AuditPageData {
     }
 }
 
+/// One page of a list. Every list of the REST API pages the same way: `?limit=N` (1 to 500)
+/// and `?cursor=C`, where `C` is the `next_cursor` of the previous page (opaque: pass it back
+/// as it came). `next_cursor` is absent on the last page. Keyset pages: rows added or removed
+/// meanwhile never make a page repeat or skip a row.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
 pub mod dashboard;
 pub mod events;
 pub mod firewall;

@@ -55,7 +55,7 @@ async fn tokens_are_shown_once_scoped_refused_when_bad_and_revocable() {
     // Listed without their values.
     let (status, list) = api.call("GET", "/api/v1/tokens", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
     assert!(!list.to_string().contains(&write_token));
 
     // A write token changes things without cookie or CSRF header.

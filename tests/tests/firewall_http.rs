@@ -132,7 +132,7 @@ async fn bans_are_stored_listed_refused_for_trusted_addresses_and_lifted() {
 
     let (status, list) = api.call("GET", "/api/v1/bans", None).await;
     assert_eq!(status, StatusCode::OK);
-    let list = list.as_array().unwrap();
+    let list = list["items"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["reason"], "again");
     assert_eq!(list[0]["actor"], "admin");
@@ -198,7 +198,7 @@ async fn bans_are_stored_listed_refused_for_trusted_addresses_and_lifted() {
     let (status, problem) = api.call("DELETE", "/api/v1/bans/203.0.113.7", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
     let (_, list) = api.call("GET", "/api/v1/bans", None).await;
-    assert_eq!(list, json!([]));
+    assert_eq!(list, json!({"items": [], "next_cursor": null}));
 
     // The row keeps its history: the next ban of the source is its third offence.
     let third = api
@@ -210,7 +210,7 @@ async fn bans_are_stored_listed_refused_for_trusted_addresses_and_lifted() {
     assert_eq!(third["ban"]["offences"], 3);
 
     let (_, audit) = api.call("GET", "/api/v1/audit", None).await;
-    let actions: Vec<&str> = audit["entries"]
+    let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -404,4 +404,57 @@ async fn viewers_read_the_firewall_but_cannot_change_it() {
         let (status, _): (StatusCode, Value) = viewer.call(method, path, body).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
     }
+}
+
+#[tokio::test]
+async fn bans_page_by_cursor_newest_first_without_repeats() {
+    let (_server, api) = start().await;
+    let mut banned = Vec::new();
+    for n in 1..=5 {
+        let address = format!("198.51.100.{n}");
+        api.create(
+            "/api/v1/bans",
+            json!({"address": address, "reason": "paging"}),
+        )
+        .await;
+        banned.push(address);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..5 {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/bans?limit=2&cursor={}", urlencode(c)),
+            None => "/api/v1/bans?limit=2".to_owned(),
+        };
+        let (status, page) = api.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2, "{page}");
+        seen.extend(
+            items
+                .iter()
+                .map(|b| b["address"].as_str().unwrap().to_owned()),
+        );
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    banned.reverse();
+    assert_eq!(seen, banned, "every ban once, newest first");
+
+    let (status, problem) = api
+        .call("GET", "/api/v1/bans?cursor=17_nowhere", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "cursor", "{problem}");
+}
+
+fn urlencode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'.' | b'_' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

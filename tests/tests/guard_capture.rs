@@ -455,7 +455,8 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
     );
 
     let ban_of = |ip: &str| {
-        bans.as_array()
+        bans["items"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|b| b["address"] == ip)

@@ -238,7 +238,7 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
                 )
                 .await;
             assert_eq!(status, StatusCode::OK, "{events}");
-            let banned = events["events"]
+            let banned = events["items"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -256,7 +256,7 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
             (server, bans)
         })
         .unwrap();
-    let ban = bans
+    let ban = bans["items"]
         .as_array()
         .unwrap()
         .iter()

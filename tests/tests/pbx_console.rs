@@ -264,7 +264,7 @@ async fn a_plain_form_post_creates_an_endpoint_and_shows_its_secret_exactly_once
 
     // The endpoint is stored as typed, under a generated id.
     let (_, list) = admin.api("GET", "/api/v1/endpoints", None).await;
-    let stored = &list["endpoints"][0];
+    let stored = &list["items"][0];
     assert_eq!(stored["id"], key.as_str());
     assert_eq!(stored["extension"], "2001");
     assert_eq!(stored["calling_class"], "national");
@@ -494,11 +494,11 @@ async fn viewers_cannot_change_the_pbx_and_every_change_needs_the_csrf_token() {
     let (_, list) = admin.api("GET", "/api/v1/endpoints", None).await;
     assert_eq!(list["total"], 1);
     let (_, trunks) = admin.api("GET", "/api/v1/trunks", None).await;
-    assert_eq!(trunks, json!([]));
+    assert_eq!(trunks, json!({"items": [], "next_cursor": null}));
     let (_, users) = admin.api("GET", "/api/v1/ami-users", None).await;
-    assert_eq!(users, json!([]));
+    assert_eq!(users, json!({"items": [], "next_cursor": null}));
     let (_, revisions) = admin.api("GET", "/api/v1/config/revisions", None).await;
-    assert_eq!(revisions, json!([]));
+    assert_eq!(revisions, json!({"items": [], "next_cursor": null}));
     let (_, policy) = admin.api("GET", "/api/v1/policy", None).await;
     assert_eq!(policy["realm"], "sipwarden");
 }
@@ -519,8 +519,8 @@ async fn endpoints_are_searched_paged_edited_and_deleted() {
     }
     let (_, html) = admin.page("/endpoints").await;
     assert_eq!(html.matches("data-extension=").count(), 50);
-    assert!(html.contains("href=\"/endpoints?after=1049\""), "{html}");
-    let (_, html) = admin.page("/endpoints?after=1049").await;
+    assert!(html.contains("href=\"/endpoints?cursor=041049\""), "{html}");
+    let (_, html) = admin.page("/endpoints?cursor=041049").await;
     assert_eq!(html.matches("data-extension=").count(), 5);
     assert!(html.contains("data-extension=\"1054\""));
     assert!(!html.contains("id=\"next-page\""));
@@ -530,13 +530,13 @@ async fn endpoints_are_searched_paged_edited_and_deleted() {
     let (_, html) = admin.page("/endpoints?q=nobody").await;
     assert!(html.contains("No endpoint matches the search."), "{html}");
     // A bad cursor is a message, not a 500.
-    let (status, html) = admin.page("/endpoints?after=abc").await;
+    let (status, html) = admin.page("/endpoints?cursor=abc").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("must be an extension number"), "{html}");
+    assert!(html.contains("not a cursor of this list"), "{html}");
 
     // Edit without JavaScript: saved, and the page shows the new values.
     let (_, list) = admin.api("GET", "/api/v1/endpoints?q=1042", None).await;
-    let id = list["endpoints"][0]["id"].as_str().unwrap().to_owned();
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
     let mut fields = endpoint_fields("1042", "Lobby phone");
     fields.retain(|(k, _)| !matches!(*k, "mac" | "secret" | "enabled"));
     fields.push(("id", &id));

@@ -204,7 +204,7 @@ async fn endpoints_are_listed_by_extension_searched_paged_edited_rotated_and_del
         );
     }
     let (_, page) = api.call("GET", "/api/v1/endpoints?limit=2", None).await;
-    let exts: Vec<&str> = page["endpoints"]
+    let exts: Vec<&str> = page["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -212,32 +212,37 @@ async fn endpoints_are_listed_by_extension_searched_paged_edited_rotated_and_del
         .collect();
     assert_eq!(exts, ["30", "200"]);
     assert_eq!(page["total"], 4);
-    let after = page["next_after"].as_str().unwrap();
+    let cursor = page["next_cursor"].as_str().unwrap();
     let (_, page2) = api
         .call(
             "GET",
-            &format!("/api/v1/endpoints?limit=2&after={after}"),
+            &format!("/api/v1/endpoints?limit=2&cursor={cursor}"),
             None,
         )
         .await;
-    let exts: Vec<&str> = page2["endpoints"]
+    let exts: Vec<&str> = page2["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["extension"].as_str().unwrap())
         .collect();
     assert_eq!(exts, ["1001", "1010"]);
-    assert!(page2["next_after"].is_null());
+    assert!(page2["next_cursor"].is_null());
+    let (status, problem) = api
+        .call("GET", "/api/v1/endpoints?cursor=1001'--", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "cursor", "{problem}");
     let (_, found) = api.call("GET", "/api/v1/endpoints?q=ali", None).await;
     assert_eq!(found["total"], 1);
-    assert_eq!(found["endpoints"][0]["display_name"], "Alice");
+    assert_eq!(found["items"][0]["display_name"], "Alice");
     // LIKE wildcards are literal.
     let (_, none) = api.call("GET", "/api/v1/endpoints?q=%25", None).await;
     assert_eq!(none["total"], 0);
     let (status, _) = api.call("GET", "/api/v1/endpoints?limit=many", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let id = found["endpoints"][0]["id"].as_str().unwrap().to_owned();
+    let id = found["items"][0]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/endpoints/{id}");
     let (status, edited) = api
         .call("PUT", &path, Some(json!({"extension": "1002", "display_name": "Alice B", "max_calls": 3, "calling_class": "national"})))
@@ -502,7 +507,7 @@ async fn render_writes_the_bundle_and_an_apply_without_asterisk_fails_and_restor
     );
     assert!(!dir.join("manager.conf").exists());
     let (_, revisions) = api.call("GET", "/api/v1/config/revisions", None).await;
-    assert_eq!(revisions[0]["status"], "failed");
+    assert_eq!(revisions["items"][0]["status"], "failed");
     let (status, _) = api
         .call("POST", "/api/v1/config/revisions/999/rollback", None)
         .await;
@@ -545,9 +550,12 @@ async fn an_apply_cut_short_by_a_stop_is_recorded_as_interrupted_at_the_next_sta
         .json()
         .await
         .unwrap();
-    assert_eq!(revisions[0]["status"], "interrupted", "{revisions}");
+    assert_eq!(
+        revisions["items"][0]["status"], "interrupted",
+        "{revisions}"
+    );
     assert!(
-        revisions[0]["message"]
+        revisions["items"][0]["message"]
             .as_str()
             .unwrap()
             .contains("stopped during this apply")

@@ -14,7 +14,7 @@ pub async fn get_events(
     kind: Option<String>,
     source: Option<String>,
     account: Option<String>,
-    before: Option<i64>,
+    cursor: Option<String>,
 ) -> Result<EventPage, ConsoleError> {
     let (console, parts) = crate::ssr::guard::context()?;
     console
@@ -25,7 +25,7 @@ pub async fn get_events(
                 source,
                 account,
             },
-            before,
+            cursor,
         )
         .await
 }

@@ -352,14 +352,14 @@ pub async fn take_pbx_flash(token: String) -> Result<Option<PbxFlash>, PbxAction
     crate::ssr::pbx::take_flash(token).await
 }
 
-/// One page of endpoints, optionally filtered by `q`, after the extension `after`.
+/// One page of endpoints, optionally filtered by `q`, from `cursor` (a page's `next_cursor`).
 #[server(prefix = "/fn", endpoint = "list_endpoints")]
 pub async fn list_endpoints(
     q: Option<String>,
-    after: Option<String>,
+    cursor: Option<String>,
 ) -> Result<EndpointList, PbxActionError> {
     let (pbx, parts) = crate::ssr::pbx::context()?;
-    pbx.list_endpoints(&parts, q, after).await
+    pbx.list_endpoints(&parts, q, cursor).await
 }
 
 /// One endpoint.

@@ -28,13 +28,7 @@ pub struct EventView {
 }
 
 /// A page of events, newest first.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventPage {
-    pub events: Vec<EventView>,
-    /// Pass as `before` for the next (older) page; `None` on the last page.
-    pub next_before: Option<i64>,
-}
+pub type EventPage = crate::model::Page<EventView>;
 
 /// Filters of the event list and stream (all optional).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

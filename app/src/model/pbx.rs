@@ -45,11 +45,11 @@ pub struct WithSecret<T> {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointList {
-    pub endpoints: Vec<EndpointView>,
+    pub items: Vec<EndpointView>,
     /// Endpoints matching the search, over all pages.
     pub total: u64,
-    /// Pass as `after` for the next page; none on the last page.
-    pub next_after: Option<String>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A DID and the extension it rings.

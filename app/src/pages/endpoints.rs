@@ -1,5 +1,5 @@
 //! `/endpoints`: the SIP endpoints, searchable (`?q=`) and paged by extension
-//! (`?after=`), with the creation form. A new or rotated secret is shown once.
+//! (`?cursor=`), with the creation form. A new or rotated secret is shown once.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -71,15 +71,22 @@ pub fn EndpointsPage() -> impl IntoView {
     let admin = is_admin();
     let query = use_query_map();
     let q = move || query.read().get("q").filter(|s| !s.trim().is_empty());
-    let after = move || query.read().get("after").filter(|s| !s.is_empty());
+    let cursor = move || query.read().get("cursor").filter(|s| !s.is_empty());
     let flash = use_flash();
     let create = ServerAction::<CreateEndpoint>::new();
     let created_form = reset_on_success(create);
     let delete = ServerAction::<DeleteEndpoint>::new();
     let rotate = ServerAction::<RotateEndpointSecret>::new();
     let list = Resource::new(
-        move || (q(), after(), create.version().get(), delete.version().get()),
-        |(q, after, _, _)| list_endpoints(q, after),
+        move || {
+            (
+                q(),
+                cursor(),
+                create.version().get(),
+                delete.version().get(),
+            )
+        },
+        |(q, cursor, _, _)| list_endpoints(q, cursor),
     );
     let created = Signal::derive(move || {
         create
@@ -123,15 +130,15 @@ pub fn EndpointsPage() -> impl IntoView {
                 match list.await {
                     Ok(page) => {
                         let query_part = q().map(|q| format!("q={}&", url_encode(&q))).unwrap_or_default();
-                        let first = after().is_some().then(|| {
+                        let first = cursor().is_some().then(|| {
                             let href = format!("/endpoints?{query_part}");
                             view! { <a href=href>"← First page"</a> }
                         });
-                        let next = page.next_after.clone().map(|n| {
-                            let href = format!("/endpoints?{query_part}after={}", url_encode(&n));
+                        let next = page.next_cursor.clone().map(|n| {
+                            let href = format!("/endpoints?{query_part}cursor={}", url_encode(&n));
                             view! { <a href=href id="next-page">"Next page →"</a> }
                         });
-                        let shown = page.endpoints.len();
+                        let shown = page.items.len();
                         let empty = (shown == 0).then(|| {
                             let text = if q().is_some() {
                                 "No endpoint matches the search."
@@ -149,7 +156,7 @@ pub fn EndpointsPage() -> impl IntoView {
                                     <th></th>
                                 </tr></thead>
                                 <tbody>
-                                    {page.endpoints.into_iter().map(|e| {
+                                    {page.items.into_iter().map(|e| {
                                         let href = endpoint_page(&e.id);
                                         let id = e.id.clone();
                                         let id2 = e.id.clone();

@@ -41,11 +41,11 @@ pub fn EventsPage() -> impl IntoView {
             param("kind"),
             param("source"),
             param("account"),
-            param("before").and_then(|b| b.parse::<i64>().ok()),
+            param("cursor"),
         )
     };
-    let stored = Resource::new(filter, |(kind, source, account, before)| {
-        get_events(kind, source, account, before)
+    let stored = Resource::new(filter, |(kind, source, account, cursor)| {
+        get_events(kind, source, account, cursor)
     });
     let status = Resource::new(|| (), |()| get_guard_status());
     let live = RwSignal::new(Vec::<EventView>::new());
@@ -53,9 +53,9 @@ pub fn EventsPage() -> impl IntoView {
     // In the browser: follow the live stream with the page's filters (not when paging back).
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        let (kind, source, account, before) = filter();
+        let (kind, source, account, cursor) = filter();
         live.set(Vec::new());
-        if before.is_some() {
+        if cursor.is_some() {
             return;
         }
         let mut url = "/api/v1/events/stream?".to_owned();
@@ -98,8 +98,8 @@ pub fn EventsPage() -> impl IntoView {
                 match stored.await {
                     Ok(page) => {
                         let (kind, source, account, _) = filter();
-                        let older = page.next_before.map(|b| {
-                            let mut href = format!("/events?before={b}");
+                        let older = page.next_cursor.map(|c| {
+                            let mut href = format!("/events?cursor={}", encode(&c));
                             for (key, value) in [("kind", kind), ("source", source), ("account", account)] {
                                 if let Some(v) = value {
                                     href.push_str(&format!("&{key}={}", encode(&v)));
@@ -107,7 +107,7 @@ pub fn EventsPage() -> impl IntoView {
                             }
                             href
                         });
-                        let empty = page.events.is_empty();
+                        let empty = page.items.is_empty();
                         view! {
                             <table id="events-table" class="events">
                                 <thead><tr>
@@ -118,7 +118,7 @@ pub fn EventsPage() -> impl IntoView {
                                     <For each=move || live.get() key=|e| e.id children=|e| view! { <EventRow event=e live=true /> } />
                                 </tbody>
                                 <tbody>
-                                    {page.events.into_iter().map(|e| view! { <EventRow event=e live=false /> }).collect_view()}
+                                    {page.items.into_iter().map(|e| view! { <EventRow event=e live=false /> }).collect_view()}
                                 </tbody>
                             </table>
                             <Show when=move || empty && live.with(Vec::is_empty)>

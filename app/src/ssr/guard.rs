@@ -12,12 +12,12 @@ use crate::model::events::{EventFilter, EventPage, GuardStatusView};
 /// The guard half of the console, implemented by the backend over its event store.
 #[async_trait::async_trait]
 pub trait GuardConsole: Send + Sync + 'static {
-    /// A page of stored events, newest first, older than `before` if given.
+    /// A page of stored events, newest first, from `cursor` (a page's `next_cursor`) on.
     async fn events(
         &self,
         req: &Parts,
         filter: EventFilter,
-        before: Option<i64>,
+        cursor: Option<String>,
     ) -> Result<EventPage, ConsoleError>;
     /// The guard's taps and counters.
     async fn guard_status(&self, req: &Parts) -> Result<GuardStatusView, ConsoleError>;

@@ -32,7 +32,7 @@ pub trait PbxConsole: Send + Sync + 'static {
         &self,
         req: &Parts,
         q: Option<String>,
-        after: Option<String>,
+        cursor: Option<String>,
     ) -> Outcome<EndpointList>;
     async fn get_endpoint(&self, req: &Parts, id: &str) -> Outcome<EndpointView>;
     async fn create_endpoint(

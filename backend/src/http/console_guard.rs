@@ -10,7 +10,7 @@ use app::model::events::{EventFilter, EventPage, GuardStatusView};
 use crate::http::console::{ConsoleService, caller, internal};
 use crate::services::dashboard::{self, Range};
 use crate::services::events::{self, CheckedFilter};
-use crate::services::guard_status;
+use crate::services::{guard_status, page};
 
 #[async_trait::async_trait]
 impl app::ssr::guard::GuardConsole for ConsoleService {
@@ -18,11 +18,12 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
         &self,
         req: &Parts,
         filter: EventFilter,
-        before: Option<i64>,
+        cursor: Option<String>,
     ) -> Result<EventPage, ConsoleError> {
         caller(req)?;
         let filter = CheckedFilter::new(&filter).map_err(|_| ConsoleError::BadFilter)?;
-        events::page(&self.state().db, &filter, before, 100)
+        let before = page::id_cursor(cursor.as_deref()).map_err(|_| ConsoleError::BadFilter)?;
+        events::page(&self.state().db, &filter, before, page::DEFAULT_LIMIT)
             .await
             .map_err(internal)
     }

@@ -31,7 +31,7 @@ use policy::asterisk::{
 
 use crate::auth::{Admin, Caller};
 use crate::services::pbx::PbxError;
-use crate::services::{config, pbx};
+use crate::services::{config, page, pbx};
 use crate::state::AppState;
 
 /// How long a flash waits for its page.
@@ -398,10 +398,10 @@ impl app::ssr::pbx::PbxConsole for PbxConsoleService {
         &self,
         req: &Parts,
         q: Option<String>,
-        after: Option<String>,
+        cursor: Option<String>,
     ) -> Outcome<EndpointList> {
         caller(req)?;
-        pbx::list_endpoints(&self.state.db, q.as_deref(), after.as_deref(), PAGE_SIZE)
+        pbx::list_endpoints(&self.state.db, q.as_deref(), cursor.as_deref(), PAGE_SIZE)
             .await
             .map_err(shown)
     }
@@ -460,7 +460,11 @@ impl app::ssr::pbx::PbxConsole for PbxConsoleService {
 
     async fn list_trunks(&self, req: &Parts) -> Outcome<Vec<TrunkView>> {
         caller(req)?;
-        pbx::list_trunks(&self.state.db).await.map_err(shown)
+        // The console shows one page of the most the API pages allow: a PBX has a few trunks.
+        pbx::list_trunks(&self.state.db, None, page::MAX_LIMIT)
+            .await
+            .map(|p| p.items)
+            .map_err(shown)
     }
 
     async fn create_trunk(&self, req: &Parts, csrf: &str, form: TrunkForm) -> Outcome<TrunkView> {
@@ -499,7 +503,10 @@ impl app::ssr::pbx::PbxConsole for PbxConsoleService {
 
     async fn list_ami_users(&self, req: &Parts) -> Outcome<Vec<AmiUserView>> {
         caller(req)?;
-        pbx::list_ami_users(&self.state.db).await.map_err(shown)
+        pbx::list_ami_users(&self.state.db, None, page::MAX_LIMIT)
+            .await
+            .map(|p| p.items)
+            .map_err(shown)
     }
 
     async fn create_ami_user(
@@ -590,7 +597,10 @@ impl app::ssr::pbx::PbxConsole for PbxConsoleService {
 
     async fn revisions(&self, req: &Parts) -> Outcome<Vec<RevisionView>> {
         caller(req)?;
-        config::revisions(&self.state, 50).await.map_err(shown)
+        config::revisions(&self.state, None, 50)
+            .await
+            .map(|p| p.items)
+            .map_err(shown)
     }
 
     async fn rollback(&self, req: &Parts, csrf: &str, number: i32) -> Outcome<ApplyReport> {

@@ -258,3 +258,14 @@ impl From<crate::services::Internal> for ApiError {
 pub fn internal_response() -> Response {
     ApiError::internal().into_response()
 }
+
+impl From<crate::services::page::BadCursor> for ApiError {
+    fn from(e: crate::services::page::BadCursor) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            e.to_string(),
+        )
+        .with("field", "cursor")
+    }
+}

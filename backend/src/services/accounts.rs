@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
 use app::api::ConsoleError;
@@ -15,8 +15,8 @@ use app::model::Role;
 use crate::auth::session::{clear_cookie, new_token, set_cookie, token_hash};
 use crate::auth::{Admin, Caller, parse_role, password};
 use crate::db::entities::{session, user};
-use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
+use crate::services::{Internal, page};
 use crate::state::AppState;
 
 /// Why an account operation did not happen.
@@ -289,23 +289,34 @@ pub struct UserView {
     pub created_at: chrono::DateTime<Utc>,
 }
 
-/// Every console user (administrators only).
+/// Console users by name, a page at a time from `cursor` (administrators only).
 pub async fn list_users(
     db: &DatabaseConnection,
     _admin: &Admin,
-) -> Result<Vec<UserView>, Internal> {
-    Ok(user::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|u| {
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<app::model::Page<UserView>, Internal> {
+    let mut query = user::Entity::find().order_by_asc(user::Column::Username);
+    if let Some(after) = cursor {
+        query = query.filter(user::Column::Username.gt(after));
+    }
+    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let mut page = page::split(
+        rows,
+        limit,
+        |u| u.username.clone(),
+        |u| {
             Some(UserView {
                 role: parse_role(&u.role)?,
                 username: u.username,
                 created_at: u.created_at,
             })
-        })
-        .collect())
+        },
+    );
+    Ok(app::model::Page {
+        items: page.items.drain(..).flatten().collect(),
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// Creates the first administrator with the one-time setup token and signs them in.

@@ -4,14 +4,14 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use app::model::{AuditEntry, AuditPageData};
+use app::model::{AuditEntry, AuditPageData, Page};
 
 use crate::db::entities::audit_log;
-use crate::services::Internal;
+use crate::services::{Internal, page};
 
 /// Entries per page in the console.
 pub const PER_PAGE: u32 = 50;
@@ -150,7 +150,7 @@ pub async fn record(db: &DatabaseConnection, line: Record<'_>) -> Result<(), Int
     Ok(())
 }
 
-/// One page, newest first.
+/// One page of the console's numbered view, newest first.
 pub async fn page(db: &DatabaseConnection, page: u32) -> Result<AuditPageData, Internal> {
     let total = audit_log::Entity::find().count(db).await?;
     let rows = audit_log::Entity::find()
@@ -160,20 +160,35 @@ pub async fn page(db: &DatabaseConnection, page: u32) -> Result<AuditPageData, I
         .all(db)
         .await?;
     Ok(AuditPageData {
-        entries: rows
-            .into_iter()
-            .map(|r| AuditEntry {
-                id: i64::from(r.id),
-                at: r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                actor: r.actor,
-                source_ip: r.source_ip,
-                action: r.action,
-                success: r.outcome == "success",
-                detail: r.detail,
-            })
-            .collect(),
+        entries: rows.into_iter().map(entry).collect(),
         page,
         per_page: PER_PAGE,
         total,
     })
+}
+
+/// The API's pages, newest first, older than `before` (an entry id) when given.
+pub async fn entries(
+    db: &DatabaseConnection,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Page<AuditEntry>, Internal> {
+    let mut query = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);
+    if let Some(before) = before {
+        query = query.filter(audit_log::Column::Id.lt(before));
+    }
+    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    Ok(page::split(rows, limit, |r| r.id.to_string(), entry))
+}
+
+fn entry(r: audit_log::Model) -> AuditEntry {
+    AuditEntry {
+        id: i64::from(r.id),
+        at: r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        actor: r.actor,
+        source_ip: r.source_ip,
+        action: r.action,
+        success: r.outcome == "success",
+        detail: r.detail,
+    }
 }

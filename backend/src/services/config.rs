@@ -9,6 +9,7 @@ use chrono::{SecondsFormat, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
+use app::model::Page;
 use app::model::pbx::{ApplyReport, FileDiff, Preview, RevisionView};
 use policy::asterisk::{Bundle, GlobalPolicy, Revision, Target, render};
 
@@ -17,9 +18,9 @@ use crate::asterisk::confdir::ConfigDir;
 use crate::asterisk::verify::{Expected, verify};
 use crate::auth::Admin;
 use crate::db::entities::config_revision;
-use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
 use crate::services::pbx::{self, PbxError};
+use crate::services::{Internal, page};
 use crate::state::AppState;
 
 /// The target applies write (the appliance runs Asterisk 22).
@@ -186,14 +187,23 @@ pub async fn recover_interrupted(state: &AppState) -> Result<u64, Internal> {
     Ok(result.rows_affected)
 }
 
-/// Revisions, newest first.
-pub async fn revisions(state: &AppState, limit: u64) -> Result<Vec<RevisionView>, PbxError> {
-    let rows = config_revision::Entity::find()
-        .order_by_desc(config_revision::Column::Number)
-        .limit(limit.clamp(1, 500))
-        .all(&state.db)
-        .await?;
-    Ok(rows.iter().map(view).collect())
+/// Revisions, newest first, older than `before` (a revision number) when given.
+pub async fn revisions(
+    state: &AppState,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Page<RevisionView>, PbxError> {
+    let mut query = config_revision::Entity::find().order_by_desc(config_revision::Column::Number);
+    if let Some(before) = before {
+        query = query.filter(config_revision::Column::Number.lt(before));
+    }
+    let rows = query.limit(page::fetch(limit)).all(&state.db).await?;
+    Ok(page::split(
+        rows,
+        limit,
+        |r| r.number.to_string(),
+        |r| view(&r),
+    ))
 }
 
 /// One revision with its files.

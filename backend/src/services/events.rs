@@ -27,14 +27,12 @@ use app::model::events::{EventFilter, EventPage, EventView};
 use policy::guard::Event;
 
 use crate::db::entities::{event_rollup, guard_event};
-use crate::services::Internal;
+use crate::services::{Internal, page};
 
 /// Events queued for the writer at most: several seconds of the 10,000/s a flood produces.
 pub const QUEUE: usize = 65_536;
 /// Events per transaction at most (11 columns each stays under SQLite's variable limit).
 pub const BATCH: usize = 2_000;
-/// Longest page the API returns.
-pub const MAX_PAGE: u64 = 500;
 /// How long rollups are kept, in days (they are small: one row per minute and kind).
 const ROLLUP_DAYS: i64 = 400;
 
@@ -344,7 +342,7 @@ pub async fn page(
     before: Option<i64>,
     limit: u64,
 ) -> Result<EventPage, Internal> {
-    let limit = limit.clamp(1, MAX_PAGE);
+    let limit = limit.clamp(1, page::MAX_LIMIT);
     let mut query = guard_event::Entity::find().order_by_desc(guard_event::Column::Id);
     if let Some(before) = before {
         query = query.filter(guard_event::Column::Id.lt(before));
@@ -363,18 +361,8 @@ pub async fn page(
     if let Some(account) = &filter.account {
         query = query.filter(guard_event::Column::Account.eq(account.as_str()));
     }
-    let mut rows = query.limit(limit + 1).all(db).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_before = if more {
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    Ok(EventPage {
-        events: rows.into_iter().map(view_of_row).collect(),
-        next_before,
-    })
+    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    Ok(page::split(rows, limit, |r| r.id.to_string(), view_of_row))
 }
 
 /// Events in the database.
@@ -510,15 +498,30 @@ mod tests {
         let (_dir, db, _store) = store_with(&events).await;
         let all = CheckedFilter::default();
         let first = page(&db, &all, None, 100).await.expect("page");
-        assert_eq!(first.events.len(), 100);
-        assert!(first.events.windows(2).all(|w| w[0].id > w[1].id));
-        let second = page(&db, &all, first.next_before, 100).await.expect("page");
-        let third = page(&db, &all, second.next_before, 100)
-            .await
-            .expect("page");
-        assert_eq!(third.events.len(), 50);
-        assert_eq!(third.next_before, None);
-        assert!(second.events[0].id < first.events[99].id);
+        assert_eq!(first.items.len(), 100);
+        assert!(first.items.windows(2).all(|w| w[0].id > w[1].id));
+        let second = page(
+            &db,
+            &all,
+            first.next_cursor.as_deref().map(|c| c.parse().expect("id")),
+            100,
+        )
+        .await
+        .expect("page");
+        let third = page(
+            &db,
+            &all,
+            second
+                .next_cursor
+                .as_deref()
+                .map(|c| c.parse().expect("id")),
+            100,
+        )
+        .await
+        .expect("page");
+        assert_eq!(third.items.len(), 50);
+        assert_eq!(third.next_cursor, None);
+        assert!(second.items[0].id < first.items[99].id);
 
         let filter = CheckedFilter::new(&EventFilter {
             kind: Some("scanner".into()),
@@ -531,11 +534,11 @@ mod tests {
             .iter()
             .filter(|e| e.kind == EventKind::Scanner && e.source.ip().to_string() == "203.0.113.2")
             .count();
-        assert_eq!(got.events.len(), want);
-        assert!(got.events.iter().all(|e| filter.matches(e)));
+        assert_eq!(got.items.len(), want);
+        assert!(got.items.iter().all(|e| filter.matches(e)));
         // `203.0.113.2` must not also match `203.0.113.20`-like prefixes: the port separator
         // is part of the match.
-        assert!(got.events.iter().all(|e| e.address == "203.0.113.2"));
+        assert!(got.items.iter().all(|e| e.address == "203.0.113.2"));
     }
 
     #[test]

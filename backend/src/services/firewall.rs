@@ -11,9 +11,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 
+use app::model::Page;
 use app::model::firewall::{
     AllowEntryView, AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage,
     FirewallSettings, FirewallStatus, LockoutView, PinnedView, TableState,
@@ -27,7 +30,7 @@ use crate::auth::Admin;
 use crate::db::entities::{allow_entry, ban, firewall_policy, session, user};
 use crate::firewall::{FirewallError, PendingApply};
 use crate::services::audit::{self, Action, Record};
-use crate::services::{Internal, rfc3339};
+use crate::services::{Internal, page, rfc3339};
 use crate::state::AppState;
 
 /// A ban's length when the caller does not say (one hour).
@@ -772,6 +775,62 @@ pub async fn bans(state: &AppState) -> Result<Vec<BanView>, Internal> {
         .iter()
         .map(|r| ban_view(r, now))
         .collect())
+}
+
+/// The API's pages of active bans, newest first. The cursor is the last ban's creation time
+/// (nanoseconds) and address: two bans can share a time, never an address.
+pub async fn bans_page(
+    state: &AppState,
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<Page<BanView>, FirewallServiceError> {
+    let after = cursor.map(parse_ban_cursor).transpose()?;
+    let now = Utc::now();
+    let mut query = ban::Entity::find()
+        .filter(
+            Condition::any()
+                .add(ban::Column::ExpiresAt.is_null())
+                .add(ban::Column::ExpiresAt.gt(now)),
+        )
+        .order_by_desc(ban::Column::CreatedAt)
+        .order_by_desc(ban::Column::Address);
+    if let Some((at, address)) = after {
+        query = query.filter(
+            Condition::any().add(ban::Column::CreatedAt.lt(at)).add(
+                Condition::all()
+                    .add(ban::Column::CreatedAt.eq(at))
+                    .add(ban::Column::Address.lt(address)),
+            ),
+        );
+    }
+    let rows = query
+        .limit(page::fetch(limit))
+        .all(&state.db)
+        .await
+        .map_err(Internal::from)?;
+    Ok(page::split(
+        rows,
+        limit,
+        |r| {
+            format!(
+                "{}_{}",
+                r.created_at.timestamp_nanos_opt().unwrap_or_default(),
+                r.address
+            )
+        },
+        |r| ban_view(&r, now),
+    ))
+}
+
+fn parse_ban_cursor(raw: &str) -> Result<(DateTime<Utc>, String), FirewallServiceError> {
+    let bad = || FirewallServiceError::BadValue {
+        field: "cursor",
+        reason: "not a cursor of this list".to_owned(),
+    };
+    let (nanos, address) = raw.split_once('_').ok_or_else(bad)?;
+    let at = DateTime::from_timestamp_nanos(nanos.parse::<i64>().map_err(|_| bad())?);
+    let address: IpAddr = address.parse().map_err(|_| bad())?;
+    Ok((at, address.to_string()))
 }
 
 async fn active_bans(state: &AppState, now: DateTime<Utc>) -> Result<Vec<ban::Model>, Internal> {

@@ -8,12 +8,13 @@
 
 use chrono::Utc;
 use rand::rngs::OsRng;
-use sea_orm::sea_query::{Expr, Func, LikeExpr, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, LikeExpr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use app::model::Page;
 use app::model::pbx::{AmiUserView, DidView, EndpointList, EndpointView, TrunkView, WithSecret};
 use policy::asterisk::{
     AmiUser, Endpoint, GlobalPolicy, InvalidField, ModelError, NewAmiUser, NewEndpoint, NewTrunk,
@@ -23,7 +24,7 @@ use policy::asterisk::{
 use crate::auth::Admin;
 use crate::db::entities::{ami_user, endpoint, pbx_policy, trunk};
 use crate::services::audit::{self, Action, Record};
-use crate::services::{Internal, rfc3339};
+use crate::services::{Internal, page, rfc3339};
 use crate::state::AppState;
 
 /// Why a PBX change was refused.
@@ -240,15 +241,12 @@ pub async fn load_model(db: &impl ConnectionTrait) -> Result<PbxModel, PbxError>
     Ok(load_all(db).await?.into_model()?)
 }
 
-/// Most endpoints per page.
-pub const MAX_PAGE: u64 = 500;
-
 /// Endpoints ordered by extension (numerically), optionally filtered by a search over the
-/// extension, the name and the id; `after` is the last extension of the previous page.
+/// extension, the name and the id; `cursor` is the `next_cursor` of the previous page.
 pub async fn list_endpoints(
     db: &DatabaseConnection,
     search: Option<&str>,
-    after: Option<&str>,
+    cursor: Option<&str>,
     limit: u64,
 ) -> Result<EndpointList, PbxError> {
     let mut filter = Condition::all();
@@ -275,50 +273,43 @@ pub async fn list_endpoints(
         .filter(filter.clone())
         .count(db)
         .await?;
-    let len = |c: endpoint::Column| Expr::expr(Func::char_length(Expr::col(c)));
-    let mut page = filter;
-    if let Some(after) = after {
-        if after.len() > 15 || !after.bytes().all(|b| b.is_ascii_digit()) || after.is_empty() {
-            return Err(InvalidField::new("after", "must be an extension number").into());
+    // The generated, indexed `number_key` column (see the `endpoint_order` migration) orders
+    // extensions as numbers; the cursor is the key of the page's last endpoint.
+    let number_key = || Expr::col(Alias::new("number_key"));
+    let mut page_filter = filter;
+    if let Some(cursor) = cursor {
+        if cursor.len() < 3 || cursor.len() > 17 || !cursor.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidField::new("cursor", "not a cursor of this list").into());
         }
-        let n = i64::try_from(after.len()).unwrap_or(i64::MAX);
-        page = page.add(
-            Condition::any()
-                .add(len(endpoint::Column::Extension).gt(n))
-                .add(
-                    Condition::all()
-                        .add(len(endpoint::Column::Extension).eq(n))
-                        .add(endpoint::Column::Extension.gt(after)),
-                ),
-        );
+        page_filter = page_filter.add(number_key().gt(cursor));
     }
-    let limit = limit.clamp(1, MAX_PAGE);
+    let limit = limit.clamp(1, page::MAX_LIMIT);
     let rows = endpoint::Entity::find()
-        .filter(page)
-        .order_by(
-            SimpleExpr::from(Func::char_length(Expr::col(endpoint::Column::Extension))),
-            Order::Asc,
-        )
-        .order_by_asc(endpoint::Column::Extension)
-        .limit(limit + 1)
+        .filter(page_filter)
+        .order_by(number_key(), Order::Asc)
+        .limit(page::fetch(limit))
         .all(db)
         .await?;
-    let more = rows.len() as u64 > limit;
-    let mut endpoints = Vec::with_capacity(rows.len());
-    for row in rows
-        .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-    {
-        endpoints.push(endpoint_view(&parse_endpoint(row)?, row));
+    let mut checked = Vec::with_capacity(rows.len());
+    for row in rows {
+        checked.push((parse_endpoint(&row)?, row));
     }
-    let next_after = more
-        .then(|| endpoints.last().map(|e| e.extension.clone()))
-        .flatten();
+    let page = page::split(
+        checked,
+        limit,
+        |(e, _)| number_key_of(e.extension().as_str()),
+        |(e, row)| endpoint_view(&e, &row),
+    );
     Ok(EndpointList {
-        endpoints,
+        items: page.items,
         total,
-        next_after,
+        next_cursor: page.next_cursor,
     })
+}
+
+/// What the `number_key` column holds for an extension: its length in two digits, then it.
+fn number_key_of(extension: &str) -> String {
+    format!("{:02}{extension}", extension.len())
 }
 
 /// The row with primary key `key` and the checked object in it, or 404 naming `kind`.
@@ -356,15 +347,27 @@ pub async fn get_endpoint(db: &DatabaseConnection, id: &str) -> Result<EndpointV
     Ok(endpoint_view(&e, &row))
 }
 
-/// Every trunk, by name.
-pub async fn list_trunks(db: &DatabaseConnection) -> Result<Vec<TrunkView>, PbxError> {
-    let rows = trunk::Entity::find()
-        .order_by_asc(trunk::Column::Name)
-        .all(db)
-        .await?;
-    rows.iter()
-        .map(|row| Ok(trunk_view(&parse_trunk(row)?, row)))
-        .collect()
+/// Trunks by name, a page at a time from `cursor` (the previous page's last name).
+pub async fn list_trunks(
+    db: &DatabaseConnection,
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<Page<TrunkView>, PbxError> {
+    let mut query = trunk::Entity::find().order_by_asc(trunk::Column::Name);
+    if let Some(after) = cursor {
+        query = query.filter(trunk::Column::Name.gt(after));
+    }
+    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let mut checked = Vec::with_capacity(rows.len());
+    for row in rows {
+        checked.push((parse_trunk(&row)?, row));
+    }
+    Ok(page::split(
+        checked,
+        limit,
+        |(_, row)| row.name.clone(),
+        |(t, row)| trunk_view(&t, &row),
+    ))
 }
 
 async fn trunk_row(
@@ -380,15 +383,27 @@ pub async fn get_trunk(db: &DatabaseConnection, name: &str) -> Result<TrunkView,
     Ok(trunk_view(&t, &row))
 }
 
-/// Every AMI user, by name.
-pub async fn list_ami_users(db: &DatabaseConnection) -> Result<Vec<AmiUserView>, PbxError> {
-    let rows = ami_user::Entity::find()
-        .order_by_asc(ami_user::Column::Name)
-        .all(db)
-        .await?;
-    rows.iter()
-        .map(|row| Ok(ami_view(&parse_ami_user(row)?, row)))
-        .collect()
+/// AMI users by name, a page at a time from `cursor` (the previous page's last name).
+pub async fn list_ami_users(
+    db: &DatabaseConnection,
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<Page<AmiUserView>, PbxError> {
+    let mut query = ami_user::Entity::find().order_by_asc(ami_user::Column::Name);
+    if let Some(after) = cursor {
+        query = query.filter(ami_user::Column::Name.gt(after));
+    }
+    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let mut checked = Vec::with_capacity(rows.len());
+    for row in rows {
+        checked.push((parse_ami_user(&row)?, row));
+    }
+    Ok(page::split(
+        checked,
+        limit,
+        |(_, row)| row.name.clone(),
+        |(u, row)| ami_view(&u, &row),
+    ))
 }
 
 async fn ami_row(

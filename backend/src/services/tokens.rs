@@ -10,17 +10,18 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Deserialize;
 
-use app::model::Role;
 use app::model::tokens::{CreatedToken, TokenView};
+use app::model::{Page, Role};
 
 use crate::auth::session::{new_token, token_hash};
 use crate::auth::{Admin, Caller};
 use crate::db::entities::api_token;
 use crate::services::audit::{self, Action, Record};
-use crate::services::{Internal, rfc3339};
+use crate::services::{Internal, page, rfc3339};
 use crate::state::AppState;
 
 /// What every token starts with.
@@ -134,16 +135,24 @@ pub async fn create(
     })
 }
 
-/// Every token, newest first.
-pub async fn list(state: &AppState) -> Result<Vec<TokenView>, Internal> {
+/// Tokens, newest first, older than `before` (a token id) when given.
+pub async fn list(
+    state: &AppState,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Page<TokenView>, Internal> {
     let now = Utc::now();
-    Ok(api_token::Entity::find()
-        .order_by_desc(api_token::Column::Id)
-        .all(&state.db)
-        .await?
-        .iter()
-        .map(|r| view(r, now))
-        .collect())
+    let mut query = api_token::Entity::find().order_by_desc(api_token::Column::Id);
+    if let Some(before) = before {
+        query = query.filter(api_token::Column::Id.lt(before));
+    }
+    let rows = query.limit(page::fetch(limit)).all(&state.db).await?;
+    Ok(page::split(
+        rows,
+        limit,
+        |r| r.id.to_string(),
+        |r| view(&r, now),
+    ))
 }
 
 /// Revokes a token at once (idempotent).

@@ -16,12 +16,14 @@ use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use app::model::events::{EventFilter, EventPage, GuardStatusView};
+#[allow(unused_imports, reason = "named in the OpenAPI attributes")]
+use app::model::Page;
+use app::model::events::{EventFilter, EventPage, EventView, GuardStatusView};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, SignedIn};
 use crate::services::events::{self, CheckedFilter};
-use crate::services::guard_status;
+use crate::services::{guard_status, page};
 use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -47,8 +49,8 @@ struct EventQuery {
     source: Option<String>,
     /// Only about this account.
     account: Option<String>,
-    /// The `next_before` of the previous page.
-    before: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
     /// 1 to 500 (100 by default).
     limit: Option<u64>,
 }
@@ -73,7 +75,7 @@ impl EventQuery {
 
 /// Stored events, newest first.
 #[utoipa::path(get, operation_id = "list_events", path = "/api/v1/events", tag = "guard", params(EventQuery),
-    responses((status = 200, description = "One page of events", body = EventPage)))]
+    responses((status = 200, description = "One page of events", body = Page<EventView>)))]
 async fn list(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -81,12 +83,18 @@ async fn list(
 ) -> Result<Json<EventPage>, ApiError> {
     let filter = q.filter()?;
     Ok(Json(
-        events::page(&state.db, &filter, q.before, q.limit.unwrap_or(100)).await?,
+        events::page(
+            &state.db,
+            &filter,
+            page::id_cursor(q.cursor.as_deref())?,
+            page::limit(q.limit),
+        )
+        .await?,
     ))
 }
 
 /// The live events as Server-Sent Events (`event: event` with an event as JSON; `event:
-/// lagged` with how many were missed). Never ends; `before` and `limit` are ignored.
+/// lagged` with how many were missed). Never ends; `cursor` and `limit` are ignored.
 #[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
     responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String)))]
 async fn stream(

@@ -9,15 +9,17 @@ use axum::{Json, Router};
 use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 
+use app::model::Page;
 use app::model::firewall::{
     AllowEntryView, AllowlistView, BanAdded, BanView, FirewallApplied, FirewallStatus,
 };
 use policy::firewall::FirewallPolicy;
 
-use super::parse_json;
+use super::{ListQuery, parse_json};
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn, etag};
 use crate::services::firewall::{self, BanOrigin, NewAllow, NewBan};
+use crate::services::page;
 use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -159,14 +161,17 @@ async fn revert(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The active bans.
-#[utoipa::path(get, path = "/api/v1/bans", tag = "firewall",
-    responses((status = 200, description = "The bans", body = Vec<BanView>)))]
+/// The active bans, newest first.
+#[utoipa::path(get, path = "/api/v1/bans", tag = "firewall", params(ListQuery),
+    responses((status = 200, description = "One page of bans", body = Page<BanView>)))]
 async fn list_bans(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-) -> Result<Json<Vec<BanView>>, ApiError> {
-    Ok(Json(firewall::bans(&state).await?))
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<BanView>>, ApiError> {
+    Ok(Json(
+        firewall::bans_page(&state, query.cursor.as_deref(), page::limit(query.limit)).await?,
+    ))
 }
 
 /// Bans an address (in the kernel at once when the firewall is applied).

@@ -15,12 +15,12 @@ use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use app::model::{AuditPageData, Role};
+use app::model::{AuditEntry, Page, Role};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, SignedIn};
 use crate::http::middleware::peer_ip;
-use crate::services::{accounts, audit};
+use crate::services::{accounts, audit, page};
 use crate::state::AppState;
 
 /// This module's part of the OpenAPI document, with every resource module's.
@@ -142,32 +142,34 @@ async fn sign_out(
     Ok(res)
 }
 
+/// The query of a list without filters: which page (see [`app::model::Page`]).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct PageQuery {
-    /// Page number, 0 (newest) first.
-    #[serde(default)]
-    page: u32,
+pub(crate) struct ListQuery {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1 to 500 (100 by default).
+    pub limit: Option<u64>,
 }
 
-/// The audit log, newest first, 50 lines a page.
+/// The audit log, newest first.
 #[utoipa::path(
     get,
     operation_id = "get_audit_page", path = "/api/v1/audit",
     tag = "users",
-    params(PageQuery),
-    responses((status = 200, description = "One page of the audit log", body = AuditPageData))
+    params(ListQuery),
+    responses((status = 200, description = "One page of the audit log", body = Page<AuditEntry>))
 )]
 async fn audit_page(
     State(state): State<AppState>,
     SignedIn(_caller): SignedIn,
-    ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<AuditPageData>, ApiError> {
-    audit::page(&state.db, query.page)
-        .await
-        .map(Json)
-        .map_err(|e| crate::services::accounts::AccountError::from(e).into())
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
+    let cursor = page::id_cursor(query.cursor.as_deref())?;
+    Ok(Json(
+        audit::entries(&state.db, cursor, page::limit(query.limit)).await?,
+    ))
 }
 
 /// `POST /api/v1/users` body.
@@ -183,21 +185,24 @@ pub struct NewUserRequest {
     pub role: Role,
 }
 
-/// Every console user (administrators only).
+/// Console users by name (administrators only).
 #[utoipa::path(
     get,
     path = "/api/v1/users",
     tag = "users",
+    params(ListQuery),
     responses(
-        (status = 200, description = "The users", body = Vec<accounts::UserView>),
+        (status = 200, description = "One page of users", body = Page<accounts::UserView>),
         (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
     )
 )]
 async fn list_users(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,
-) -> Result<Json<Vec<accounts::UserView>>, ApiError> {
-    accounts::list_users(&state.db, &admin)
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<accounts::UserView>>, ApiError> {
+    let cursor = page::name_cursor(query.cursor.as_deref())?;
+    accounts::list_users(&state.db, &admin, cursor, page::limit(query.limit))
         .await
         .map(Json)
         .map_err(|e| accounts::AccountError::from(e).into())

@@ -9,16 +9,17 @@ use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
+use app::model::Page;
 use app::model::pbx::{
     AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
     WithSecret,
 };
 use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
-use super::parse_json;
+use super::{ListQuery, parse_json};
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn, etag};
-use crate::services::{config, pbx};
+use crate::services::{config, page, pbx};
 use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -91,9 +92,9 @@ fn secret_response(status: StatusCode, body: impl Serialize) -> Response {
 struct EndpointQuery {
     /// Search in extension, name and id.
     q: Option<String>,
-    /// The `next_after` of the previous page.
-    after: Option<String>,
-    /// Page size, 1 to 500 (100 by default).
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// 1 to 500 (100 by default).
     limit: Option<u64>,
 }
 
@@ -109,8 +110,8 @@ async fn list_endpoints(
         pbx::list_endpoints(
             &state.db,
             query.q.as_deref(),
-            query.after.as_deref(),
-            query.limit.unwrap_or(100),
+            query.cursor.as_deref(),
+            page::limit(query.limit),
         )
         .await?,
     ))
@@ -227,14 +228,18 @@ async fn rotate_endpoint_secret(
     Ok(secret_response(StatusCode::OK, rotated))
 }
 
-/// Every trunk.
-#[utoipa::path(get, path = "/api/v1/trunks", tag = "pbx",
-    responses((status = 200, description = "The trunks", body = Vec<TrunkView>)))]
+/// Trunks by name, a page at a time.
+#[utoipa::path(get, path = "/api/v1/trunks", tag = "pbx", params(ListQuery),
+    responses((status = 200, description = "One page of trunks", body = Page<TrunkView>)))]
 async fn list_trunks(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-) -> Result<Json<Vec<TrunkView>>, ApiError> {
-    Ok(Json(pbx::list_trunks(&state.db).await?))
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<TrunkView>>, ApiError> {
+    let cursor = page::name_cursor(query.cursor.as_deref())?;
+    Ok(Json(
+        pbx::list_trunks(&state.db, cursor, page::limit(query.limit)).await?,
+    ))
 }
 
 /// Creates a trunk.
@@ -308,14 +313,18 @@ async fn delete_trunk(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every AMI user (never their secrets).
-#[utoipa::path(get, path = "/api/v1/ami-users", tag = "pbx",
-    responses((status = 200, description = "The AMI users", body = Vec<AmiUserView>)))]
+/// AMI users by name, a page at a time (never their secrets).
+#[utoipa::path(get, path = "/api/v1/ami-users", tag = "pbx", params(ListQuery),
+    responses((status = 200, description = "One page of AMI users", body = Page<AmiUserView>)))]
 async fn list_ami_users(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-) -> Result<Json<Vec<AmiUserView>>, ApiError> {
-    Ok(Json(pbx::list_ami_users(&state.db).await?))
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<AmiUserView>>, ApiError> {
+    let cursor = page::name_cursor(query.cursor.as_deref())?;
+    Ok(Json(
+        pbx::list_ami_users(&state.db, cursor, page::limit(query.limit)).await?,
+    ))
 }
 
 /// Creates an AMI user; a generated secret is in this response only.
@@ -526,24 +535,17 @@ async fn apply(
     Ok(report_response(config::apply(&state, &admin).await?))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct RevisionQuery {
-    /// How many, newest first (50 by default).
-    limit: Option<u64>,
-}
-
 /// Configuration revisions, newest first.
-#[utoipa::path(get, operation_id = "list_revisions", path = "/api/v1/config/revisions", tag = "config", params(RevisionQuery),
-    responses((status = 200, description = "The revisions", body = Vec<RevisionView>)))]
+#[utoipa::path(get, operation_id = "list_revisions", path = "/api/v1/config/revisions", tag = "config", params(ListQuery),
+    responses((status = 200, description = "One page of revisions", body = Page<RevisionView>)))]
 async fn revisions(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
-    ApiQuery(query): ApiQuery<RevisionQuery>,
-) -> Result<Json<Vec<RevisionView>>, ApiError> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<RevisionView>>, ApiError> {
+    let before = page::id_cursor(query.cursor.as_deref())?;
     Ok(Json(
-        config::revisions(&state, query.limit.unwrap_or(50)).await?,
+        config::revisions(&state, before, page::limit(query.limit)).await?,
     ))
 }
 

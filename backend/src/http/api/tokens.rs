@@ -7,11 +7,13 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 
+use app::model::Page;
 use app::model::tokens::TokenView;
 
-use super::parse_json;
+use super::{ListQuery, parse_json};
 use crate::http::error::ApiError;
-use crate::http::extract::AdminCaller;
+use crate::http::extract::{AdminCaller, ApiQuery};
+use crate::services::page;
 use crate::services::tokens::{self, NewToken, TokenError};
 use crate::state::AppState;
 
@@ -44,14 +46,18 @@ impl From<TokenError> for ApiError {
     }
 }
 
-/// Every API token, without its value (administrators only).
-#[utoipa::path(get, operation_id = "list_tokens", path = "/api/v1/tokens", tag = "tokens",
-    responses((status = 200, description = "The tokens", body = Vec<TokenView>), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+/// API tokens, newest first, without their values (administrators only).
+#[utoipa::path(get, operation_id = "list_tokens", path = "/api/v1/tokens", tag = "tokens", params(ListQuery),
+    responses((status = 200, description = "One page of tokens", body = Page<TokenView>), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
 async fn list(
     State(state): State<AppState>,
     AdminCaller(_): AdminCaller,
-) -> Result<Json<Vec<TokenView>>, ApiError> {
-    Ok(Json(tokens::list(&state).await?))
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<TokenView>>, ApiError> {
+    let before = page::id_cursor(query.cursor.as_deref())?;
+    Ok(Json(
+        tokens::list(&state, before, page::limit(query.limit)).await?,
+    ))
 }
 
 /// Creates an API token; its value is in this response only.
