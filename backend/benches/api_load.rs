@@ -107,7 +107,10 @@ async fn run() {
         )
         .await;
     });
-    let url = Arc::new(format!("http://{addr}/api/v1/endpoints?limit=100"));
+    // SIPWARDEN_BENCH_PATH measures another route the same way (e.g. `/api/v1/endpoints?limit=10`).
+    let path = std::env::var("SIPWARDEN_BENCH_PATH")
+        .unwrap_or_else(|_| "/api/v1/endpoints?limit=100".to_owned());
+    let url = Arc::new(format!("http://{addr}{path}"));
 
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -139,7 +142,7 @@ async fn run() {
     all.sort();
     let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
     println!(
-        "api_load: GET /api/v1/endpoints?limit=100 with {ENDPOINTS} endpoints, {CLIENTS} clients: {} requests in {:.2} s = {:.0}/s; p50 {:?}, p99 {:?}, max {:?}",
+        "api_load: GET {path} with {ENDPOINTS} endpoints, {CLIENTS} clients: {} requests in {:.2} s = {:.0}/s; p50 {:?}, p99 {:?}, max {:?}",
         all.len(),
         wall.as_secs_f64(),
         all.len() as f64 / wall.as_secs_f64(),

@@ -60,6 +60,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         sign_in_throttle: Arc::new(SignInThrottle::default()),
         setup_token: Arc::new(setup_token),
         pbx_lock: Arc::default(),
+        endpoint_pages: Arc::default(),
         firewall: crate::firewall::Firewall::new(
             crate::firewall::Target::current(),
             config_data_dir.join("firewall"),

@@ -23,6 +23,9 @@ pub struct AppState {
     /// Serialises changes to the PBX model and config applies: each checks the whole model
     /// before it writes, which is only sound if no other change lands in between.
     pub pbx_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Endpoint list pages as sent, until the model next changes.
+    #[from_ref(skip)]
+    pub endpoint_pages: Arc<crate::services::list_cache::ListCache>,
     /// The kernel firewall of this network namespace (bans, safe apply).
     pub firewall: crate::firewall::Firewall,
     /// Serialises firewall policy changes, applies and start-up restoration, so an apply

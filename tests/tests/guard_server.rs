@@ -172,9 +172,25 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         .args(["-p5060", &pbx_ip.to_string()])
         .env("HOME", words.path());
     let watched_attacker = attacker.clone();
-    let (server, svcrack_took, screenshot) = lab
+    let (server, svcrack_took, screenshot, dashboard_shot) = lab
         .ns("pbx")
         .block_on(async move {
+            // The dashboard, open before the attack in its own browser: it must follow the
+            // attack without a reload (the marker set on its window would be gone).
+            let dashboard = Browser::start(TEST).await.unwrap();
+            if let Some(dashboard) = &dashboard {
+                dashboard
+                    .sign_in(&server, "admin", tests::server::ADMIN_PASSWORD)
+                    .await
+                    .unwrap();
+                dashboard.client.goto(&server.url("/?period=hour")).await.unwrap();
+                dashboard.wait_hydrated(WAIT).await.unwrap();
+                dashboard
+                    .client
+                    .execute("window.sameDocument = true; return true;", vec![])
+                    .await
+                    .unwrap();
+            }
             let browser = Browser::start(TEST).await.unwrap();
             if let Some(browser) = &browser {
                 browser
@@ -200,6 +216,15 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
                 !String::from_utf8_lossy(&out.stdout).contains("wrong-guess"),
                 "svcrack cannot have found a password"
             );
+            let mut dashboard_shot = None;
+            if let Some(dashboard) = dashboard {
+                dashboard
+                    .wait_for(&format!("window.sameDocument === true && +document.querySelector('#attacks').dataset.updates > 0 && parseInt(document.querySelector('#bans-active').textContent) >= 1 && [...document.querySelectorAll('#defence li')].some(li => li.textContent.includes('{watched_attacker}') && li.textContent.includes('banned')) && document.querySelector('#attack-chart rect') !== null"), WAIT)
+                    .await
+                    .unwrap();
+                dashboard_shot = Some(dashboard.screenshot("dashboard-live-attack").await.unwrap());
+                dashboard.close().await;
+            }
             let mut screenshot = None;
             if let Some(browser) = browser {
                 // The row arrived over the stream: only the stream fills the live rows.
@@ -210,7 +235,7 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
                 screenshot = Some(browser.screenshot("events-live-attack").await.unwrap());
                 browser.close().await;
             }
-            (server, took, screenshot)
+            (server, took, screenshot, dashboard_shot)
         })
         .unwrap();
 
@@ -309,7 +334,8 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         .count();
     eprintln!(
         "{TEST}: {failures} wrong passwords reached Asterisk before the appliance's ban \
-         (threshold 5); svcrack ran {svcrack_took:?}; whole test {:?}; live page: {screenshot:?}",
+         (threshold 5); svcrack ran {svcrack_took:?}; whole test {:?}; live page: {screenshot:?}; \
+         dashboard during the attack: {dashboard_shot:?}",
         started.elapsed()
     );
     // As in guard_ami: from AMI alone the ban lands a guess or two late (see there).

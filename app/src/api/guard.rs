@@ -37,11 +37,11 @@ pub async fn get_guard_status() -> Result<GuardStatusView, ConsoleError> {
     console.guard_status(&parts).await
 }
 
-/// The dashboard's facts for the last day.
+/// The dashboard's facts for a period (`hour`, `day` or `week`).
 #[server(prefix = "/fn", endpoint = "dashboard_summary")]
-pub async fn get_dashboard_summary() -> Result<DashboardSummary, ConsoleError> {
+pub async fn get_dashboard_summary(period: String) -> Result<DashboardSummary, ConsoleError> {
     let (console, parts) = crate::ssr::guard::context()?;
-    console.dashboard_summary(&parts).await
+    console.dashboard_summary(&parts, &period).await
 }
 
 /// Attacks over time (per minute for the last hour, or per hour for the last week).

@@ -1,6 +1,8 @@
 //! `/`: the dashboard: attacks over time by kind (an SVG the server draws), the top sources
-//! and accounts of the last day, bans, the guard's taps, the firewall, the live revision and
-//! the posture score; and which sipwarden this is.
+//! and accounts of a period, bans, the guard's taps, the firewall, the live revision and the
+//! posture score; and which sipwarden this is. With JavaScript the figures follow
+//! `/api/v1/dashboard/stream`: each `changed` message fetches them again (at most once a
+//! second during an attack, every ten seconds otherwise).
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -17,32 +19,67 @@ pub fn DashboardPage() -> impl IntoView {
     let dashboard = Resource::new(|| (), |()| get_dashboard());
     let query = use_query_map();
     let week = move || query.read().get("range").as_deref() == Some("week");
+    let period = move || {
+        query
+            .read()
+            .get("period")
+            .filter(|p| PERIODS.contains(&p.as_str()))
+            .unwrap_or_else(|| "day".to_owned())
+    };
     let series = Resource::new(week, get_attack_series);
-    let summary = Resource::new(|| (), |()| get_dashboard_summary());
+    let summary = Resource::new(period, get_dashboard_summary);
+    // Bumped by each message of the change feed; the page's updates are counted in
+    // `data-updates` (what a test watches to know the figures came without a reload).
+    let updates = RwSignal::new(0_u64);
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(source) = change_feed::listen("/api/v1/dashboard/stream", move || {
+            series.refetch();
+            summary.refetch();
+            updates.update(|n| *n += 1);
+        }) {
+            let source = StoredValue::new_local(source);
+            on_cleanup(move || source.with_value(web_sys::EventSource::close));
+        }
+    });
+
+    let range_href = move |range: &str| format!("/?range={range}&period={}", period());
+    let period_href = move |p: &str| {
+        format!(
+            "/?range={}&period={p}",
+            if week() { "week" } else { "hour" }
+        )
+    };
     view! {
         <h1>"Dashboard"</h1>
-        <section id="attacks">
+        <section id="attacks" data-updates=move || updates.get().to_string()>
             <h2>"Attacks " {move || if week() { "per hour, last week" } else { "per minute, last hour" }}</h2>
             <p class="pager">
-                <A href="/?range=hour">"last hour"</A> " · " <A href="/?range=week">"last week"</A>
+                <A href=move || range_href("hour")>"last hour"</A> " · " <A href=move || range_href("week")>"last week"</A>
             </p>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match series.await {
                         Ok(s) => view! { <AttackChart series=s /> }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <p class="pager" id="period-choice">"Sources and accounts of the last "
+            {PERIODS.iter().map(|p| view! {
+                <A href=move || period_href(p)>{*p}</A> " "
+            }).collect_view()}
+        </p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match summary.await {
                     Ok(s) => view! { <Defence summary=s /> }.into_any(),
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
         <h2>"This appliance"</h2>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -66,6 +103,9 @@ pub fn DashboardPage() -> impl IntoView {
         </Suspense>
     }
 }
+
+/// The periods the top lists can cover.
+const PERIODS: [&str; 3] = ["hour", "day", "week"];
 
 /// A colour per event kind, in the order of `TimeSeries::kinds`.
 const COLOURS: [&str; 8] = [
@@ -171,7 +211,7 @@ fn Defence(summary: DashboardSummary) -> impl IntoView {
         <section id="defence">
             <h2>"Defence"</h2>
             <dl class="facts">
-                <dt>"Events (last day)"</dt><dd id="events-by-kind">{if by_kind.is_empty() { "none".to_owned() } else { by_kind }}</dd>
+                <dt>"Events (last " {summary.period.clone()} ")"</dt><dd id="events-by-kind">{if by_kind.is_empty() { "none".to_owned() } else { by_kind }}</dd>
                 <dt>"Bans in force"</dt>
                 <dd id="bans-active">{summary.bans_active} " (" {summary.bans_expiring_soon} " ending within 10 min)"
                     {summary.newest_ban.map(|b| view! { "; newest " <A href="/bans">{b.address}</A> " — " {b.reason} })}</dd>
@@ -181,7 +221,7 @@ fn Defence(summary: DashboardSummary) -> impl IntoView {
                 <dt>"Posture"</dt><dd id="posture-score">{summary.posture_score} " / 100 (" {summary.posture_high} " high findings)"</dd>
             </dl>
             <div class="grid">
-                <div><h3>"Top sources (last day)"</h3>{top_list(summary.top_sources, true)}</div>
+                <div><h3>"Top sources (last " {summary.period.clone()} ")"</h3>{top_list(summary.top_sources, true)}</div>
                 <div><h3>"Top targeted accounts"</h3>{top_list(summary.top_accounts, false)}</div>
             </div>
         </section>
@@ -209,6 +249,32 @@ fn format_bytes(bytes: u64) -> String {
         format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
     } else {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// The browser side of the change feed.
+#[cfg(feature = "hydrate")]
+mod change_feed {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    /// Opens the feed at `url` and calls `changed` on each `changed` message. The browser
+    /// reconnects by itself when the connection drops.
+    pub(super) fn listen(
+        url: &str,
+        mut changed: impl FnMut() + 'static,
+    ) -> Option<web_sys::EventSource> {
+        let source = web_sys::EventSource::new(url).ok()?;
+        let on_change =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
+                changed();
+            });
+        source
+            .add_event_listener_with_callback("changed", on_change.as_ref().unchecked_ref())
+            .ok()?;
+        // The listener lives as long as the EventSource, which the page closes on cleanup.
+        on_change.forget();
+        Some(source)
     }
 }
 

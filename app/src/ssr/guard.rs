@@ -22,7 +22,12 @@ pub trait GuardConsole: Send + Sync + 'static {
     /// The guard's taps and counters.
     async fn guard_status(&self, req: &Parts) -> Result<GuardStatusView, ConsoleError>;
     /// The dashboard's facts for the last day.
-    async fn dashboard_summary(&self, req: &Parts) -> Result<DashboardSummary, ConsoleError>;
+    /// The dashboard's facts for `period` (`hour`, `day` or `week`).
+    async fn dashboard_summary(
+        &self,
+        req: &Parts,
+        period: &str,
+    ) -> Result<DashboardSummary, ConsoleError>;
     /// Attacks per minute over the last hour (`week`: per hour over the last week).
     async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError>;
 }

@@ -33,9 +33,19 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
         guard_status::status(self.state()).await.map_err(internal)
     }
 
-    async fn dashboard_summary(&self, req: &Parts) -> Result<DashboardSummary, ConsoleError> {
+    async fn dashboard_summary(
+        &self,
+        req: &Parts,
+        period: &str,
+    ) -> Result<DashboardSummary, ConsoleError> {
         caller(req)?;
-        dashboard::summary(self.state(), "day")
+        // An unknown period (a hand-edited URL) shows the default day rather than an error.
+        let period = if dashboard::period_secs(period).is_some() {
+            period
+        } else {
+            "day"
+        };
+        dashboard::summary(self.state(), period)
             .await
             .map_err(internal)
     }

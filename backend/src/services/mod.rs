@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod events;
 pub mod firewall;
 pub mod guard_status;
+pub mod list_cache;
 pub mod page;
 pub mod pbx;
 pub mod posture;

@@ -1,5 +1,13 @@
-//! `/api/v1/dashboard/summary` and `/api/v1/dashboard/timeseries`: the dashboard's figures.
-//! Any signed-in user.
+//! `/api/v1/dashboard/summary` and `/api/v1/dashboard/timeseries`: the dashboard's figures;
+//! `/api/v1/dashboard/stream`: when to fetch them again. Any signed-in user.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures::Stream;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use axum::extract::State;
 use axum::routing::get;
@@ -16,7 +24,7 @@ use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(summary, timeseries))]
+#[openapi(paths(summary, timeseries, stream))]
 pub(super) struct DashboardApi;
 
 /// The routes of this module.
@@ -24,6 +32,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/dashboard/summary", get(summary))
         .route("/dashboard/timeseries", get(timeseries))
+        .route("/dashboard/stream", get(stream))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -79,4 +88,70 @@ async fn timeseries(
     let range = Range::parse(q.range.as_deref().unwrap_or("hour"))
         .ok_or_else(|| bad("range", "hour, week"))?;
     Ok(Json(dashboard::timeseries(&state, range).await?))
+}
+
+/// After the first event of a burst, how long to gather more before telling the page: an
+/// attack of thousands of events a second becomes one refresh a second per open dashboard.
+const COALESCE: Duration = Duration::from_secs(1);
+/// A refresh at least this often, for what no event announces: bans lifted or expiring, taps
+/// going up or down, an apply.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// When the dashboard's figures changed: `event: changed` with `{"events": N}` (guard events
+/// stored since the last message; 0 for the periodic refresh), at most once a second. The
+/// page fetches `summary` and `timeseries` again on each. Never ends.
+#[utoipa::path(get, operation_id = "dashboard_stream", path = "/api/v1/dashboard/stream", tag = "dashboard",
+    responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = String)))]
+async fn stream(
+    State(state): State<AppState>,
+    SignedIn(_): SignedIn,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let feed = ChangeFeed {
+        events: state.events.subscribe(),
+        heartbeat,
+    };
+    let changes = futures::stream::unfold(feed, |mut feed| async move {
+        let events = feed.next_change().await?;
+        let message = SseEvent::default()
+            .event("changed")
+            .data(format!("{{\"events\":{events}}}"));
+        Some((Ok(message), feed))
+    });
+    Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+struct ChangeFeed {
+    events: broadcast::Receiver<app::model::events::EventView>,
+    heartbeat: Interval,
+}
+
+impl ChangeFeed {
+    /// Waits for a burst of events (gathered for [`COALESCE`]) or the heartbeat; how many
+    /// events it was. `None` when the event store is gone (the server is stopping).
+    async fn next_change(&mut self) -> Option<u64> {
+        let first = tokio::select! {
+            received = self.events.recv() => received,
+            _ = self.heartbeat.tick() => return Some(0),
+        };
+        let mut events = match first {
+            Ok(_) => 1,
+            Err(RecvError::Lagged(missed)) => missed,
+            Err(RecvError::Closed) => return None,
+        };
+        let until = Instant::now() + COALESCE;
+        loop {
+            tokio::select! {
+                received = self.events.recv() => match received {
+                    Ok(_) => events += 1,
+                    Err(RecvError::Lagged(missed)) => events += missed,
+                    Err(RecvError::Closed) => break,
+                },
+                () = tokio::time::sleep_until(until) => break,
+            }
+        }
+        self.heartbeat.reset();
+        Some(events)
+    }
 }

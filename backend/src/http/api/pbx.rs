@@ -105,16 +105,25 @@ async fn list_endpoints(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
     ApiQuery(query): ApiQuery<EndpointQuery>,
-) -> Result<Json<EndpointList>, ApiError> {
-    Ok(Json(
-        pbx::list_endpoints(
-            &state.db,
-            query.q.as_deref(),
-            query.cursor.as_deref(),
-            page::limit(query.limit),
-        )
-        .await?,
-    ))
+) -> Result<Response, ApiError> {
+    let limit = page::limit(query.limit);
+    let key = (query.q, query.cursor, limit);
+    let generation = state.endpoint_pages.generation();
+    let body = match state.endpoint_pages.get(generation, &key) {
+        Some(body) => body,
+        None => {
+            let list =
+                pbx::list_endpoints(&state.db, key.0.as_deref(), key.1.as_deref(), limit).await?;
+            let body = axum::body::Bytes::from(serde_json::to_vec(&list).map_err(|e| {
+                ApiError::from(crate::services::Internal::Corrupt(format!(
+                    "endpoint page: {e}"
+                )))
+            })?);
+            state.endpoint_pages.put(generation, key, body.clone());
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Creates an endpoint: its id, auth name and (unless given) secret are generated. The
