@@ -450,6 +450,7 @@ where
     let (changed, out) = change(&txn, stored).await?;
     changed.into_model()?;
     txn.commit().await?;
+    state.alerts.model_changed();
     Ok(out)
 }
 
