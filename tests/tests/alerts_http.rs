@@ -332,6 +332,19 @@ async fn a_ban_is_delivered_again_after_a_500_and_not_after_a_400() {
         bystander.hits().is_empty(),
         "an alert that did not choose `ban` heard of it"
     );
+    let metrics = server
+        .client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sipwarden_alert_notices_dropped_total 0"),
+        "{metrics}"
+    );
     eprintln!("alerts: ban -> first delivery {first_latency:?}; retry after the 500 {gap:?} later");
 }
 

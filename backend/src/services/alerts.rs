@@ -787,6 +787,22 @@ mod tests {
     }
 
     #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let notifier = Notifier::default();
+        for i in 0..QUEUE + 44 {
+            notifier.notify(Notice::new(
+                Some(Trigger::Ban),
+                format!("ban {i}"),
+                serde_json::Value::Null,
+            ));
+        }
+        assert_eq!(notifier.dropped(), 44);
+        let mut rx = notifier.take_receiver().expect("the receiver, once");
+        assert!(notifier.take_receiver().is_none());
+        assert_eq!(rx.try_recv().expect("the first is kept").summary, "ban 0");
+    }
+
+    #[test]
     fn http_and_https_urls_with_a_host_pass() {
         for url in [
             "http://127.0.0.1:9000/hook",
