@@ -424,7 +424,14 @@ pub async fn test(state: &AppState, admin: &Admin, id: i32) -> Result<DeliveryVi
         attempts: 1,
         ..webhook::SCHEDULE
     };
-    let delivered = deliver(&state.db, &client, &target, &notice, once, TEST_TIMEOUT).await?;
+    // In a task of its own: a caller that hangs up must not leave the delivery pending.
+    let db = state.db.clone();
+    let delivered =
+        tokio::spawn(
+            async move { deliver(&db, &client, &target, &notice, once, TEST_TIMEOUT).await },
+        )
+        .await
+        .map_err(|e| Internal::Corrupt(format!("test delivery task: {e}")))??;
     let detail = format!(
         "alert {id} '{}': {}{}",
         row.name,
@@ -753,6 +760,20 @@ async fn deliver(
     }
 }
 
+/// Ends the deliveries a stop interrupted between their attempts (they would stay pending).
+async fn close_interrupted(db: &DatabaseConnection) -> Result<u64, Internal> {
+    let done = alert_delivery::Entity::update_many()
+        .col_expr(alert_delivery::Column::Outcome, Expr::value("failed"))
+        .col_expr(
+            alert_delivery::Column::Error,
+            Expr::value("interrupted by a restart of sipwarden"),
+        )
+        .filter(alert_delivery::Column::Outcome.eq("pending"))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
+}
+
 /// Keeps the newest [`KEEP_DELIVERIES`] deliveries (ids only grow).
 async fn trim_history(db: &DatabaseConnection, newest: i32) -> Result<(), Internal> {
     let below = newest.saturating_sub(KEEP_DELIVERIES);
@@ -800,6 +821,67 @@ mod tests {
         let mut rx = notifier.take_receiver().expect("the receiver, once");
         assert!(notifier.take_receiver().is_none());
         assert_eq!(rx.try_recv().expect("the first is kept").summary, "ban 0");
+    }
+
+    #[tokio::test]
+    async fn the_history_keeps_the_newest_and_a_restart_closes_pending_deliveries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::db::open_and_migrate(&dir.path().join("t.sqlite3"))
+            .await
+            .expect("database");
+        let now = Utc::now();
+        let owner = alert::ActiveModel {
+            name: Set("ops".to_owned()),
+            url: Set("http://127.0.0.1:9/".to_owned()),
+            secret: Set("whsec_x".to_owned()),
+            triggers: Set("ban".to_owned()),
+            rate_per_minute: Set(None),
+            enabled: Set(true),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .expect("alert");
+        let total = KEEP_DELIVERIES + 5;
+        let rows = (1..=total).map(|i| alert_delivery::ActiveModel {
+            alert_id: Set(owner.id),
+            trigger: Set("ban".to_owned()),
+            summary: Set(i.to_string()),
+            at: Set(now),
+            attempts: Set(1),
+            status_code: Set(Some(200)),
+            error: Set(None),
+            outcome: Set(if i == total { "pending" } else { "delivered" }.to_owned()),
+            duration_ms: Set(1),
+            ..Default::default()
+        });
+        alert_delivery::Entity::insert_many(rows)
+            .exec(&db)
+            .await
+            .expect("deliveries");
+        trim_history(&db, total).await.expect("trim");
+        let kept = deliveries(&db, Some(owner.id), 500).await.expect("list");
+        assert_eq!(kept[0].summary, total.to_string(), "newest first");
+        assert_eq!(
+            alert_delivery::Entity::find()
+                .count(&db)
+                .await
+                .expect("count"),
+            u64::try_from(KEEP_DELIVERIES).expect("fits")
+        );
+        assert_eq!(close_interrupted(&db).await.expect("close"), 1);
+        let newest = deliveries(&db, Some(owner.id), 1).await.expect("list");
+        assert_eq!(newest[0].outcome, "failed");
+        assert!(
+            newest[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("restart"))
+        );
+        assert_eq!(close_interrupted(&db).await.expect("close"), 0);
     }
 
     #[test]

@@ -36,6 +36,14 @@ pub async fn start(state: &AppState) {
     let Some(rx) = state.alerts.take_receiver() else {
         return;
     };
+    match super::close_interrupted(&state.db).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            deliveries = n,
+            "alert deliveries interrupted by the last stop marked failed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "alerts: cannot close interrupted deliveries"),
+    }
     let known = match high_findings(state).await {
         Ok(known) => known,
         Err(e) => {
