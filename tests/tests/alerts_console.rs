@@ -104,7 +104,7 @@ impl<'s> Session<'s> {
             .await
             .unwrap();
         let list: Value = res.json().await.unwrap();
-        list.as_array().unwrap().clone()
+        list["items"].as_array().unwrap().clone()
     }
 }
 

@@ -39,7 +39,7 @@ async fn deliveries(api: &Api, id: i64) -> Vec<Value> {
         .call("GET", &format!("/api/v1/alerts/{id}/deliveries"), None)
         .await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    list.as_array().unwrap().clone()
+    list["items"].as_array().unwrap().clone()
 }
 
 /// Waits until the alert's newest delivery is no longer pending.
@@ -81,7 +81,7 @@ async fn alerts_are_created_with_their_secret_once_updated_with_if_match_and_ref
     // Never again: not in the list, not in the object.
     let (status, list) = api.call("GET", "/api/v1/alerts", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains(&secret));
     let one = server
         .client()
@@ -162,6 +162,13 @@ async fn alerts_are_created_with_their_secret_once_updated_with_if_match_and_ref
         let (status, _) = api.call("GET", path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
+    let (status, problem) = api.call("GET", "/api/v1/alerts?cursor=x", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, page) = api
+        .call("GET", &format!("/api/v1/alerts?cursor={id}&limit=5"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"], json!([]), "nothing after the only alert");
     let (status, _) = api.call("POST", "/api/v1/alerts/999/test", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 

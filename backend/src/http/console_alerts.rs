@@ -86,7 +86,7 @@ fn new_alert(form: AlertForm) -> Outcome<NewAlert> {
 impl app::ssr::alerts::AlertsConsole for ConsoleService {
     async fn alerts(&self, req: &Parts) -> Outcome<AlertsPage> {
         reader(req)?;
-        alerts::page(self.state()).await.map_err(shown)
+        alerts::alerts_page(self.state()).await.map_err(shown)
     }
 
     async fn create_alert(

@@ -34,13 +34,14 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
+use app::model::Page;
 use app::model::alerts::{AlertView, AlertsPage, CreatedAlert, DeliveryView, Trigger};
 
 use crate::auth::Admin;
 use crate::auth::session::new_token;
 use crate::db::entities::{alert, alert_delivery};
 use crate::services::audit::{self, Action, Record};
-use crate::services::{Internal, rfc3339};
+use crate::services::{Internal, page, rfc3339};
 use crate::state::AppState;
 
 pub use worker::start;
@@ -303,15 +304,18 @@ fn host_of(url: &reqwest::Url) -> String {
     }
 }
 
-/// Every alert, oldest first.
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<AlertView>, Internal> {
-    Ok(alert::Entity::find()
-        .order_by_asc(alert::Column::Id)
-        .all(db)
-        .await?
-        .iter()
-        .map(view)
-        .collect())
+/// One page of alerts, oldest first, after the alert `after`.
+pub async fn list(
+    db: &DatabaseConnection,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Page<AlertView>, Internal> {
+    let mut query = alert::Entity::find().order_by_asc(alert::Column::Id);
+    if let Some(after) = after {
+        query = query.filter(alert::Column::Id.gt(after));
+    }
+    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    Ok(page::split(rows, limit, |r| r.id.to_string(), |r| view(&r)))
 }
 
 async fn row(db: &DatabaseConnection, id: i32) -> Result<alert::Model, AlertError> {
@@ -449,31 +453,41 @@ pub async fn test(state: &AppState, admin: &Admin, id: i32) -> Result<DeliveryVi
     Ok(delivered)
 }
 
-/// Deliveries, newest first: of one alert, or of all.
+/// One page of deliveries, newest first, before the delivery `before`: of one alert, or of
+/// all.
 pub async fn deliveries(
     db: &DatabaseConnection,
     alert_id: Option<i32>,
+    before: Option<i64>,
     limit: u64,
-) -> Result<Vec<DeliveryView>, AlertError> {
+) -> Result<Page<DeliveryView>, AlertError> {
     let mut query = alert_delivery::Entity::find().order_by_desc(alert_delivery::Column::Id);
     if let Some(id) = alert_id {
         row(db, id).await?;
         query = query.filter(alert_delivery::Column::AlertId.eq(id));
     }
-    Ok(query
-        .limit(limit.clamp(1, 500))
-        .all(db)
-        .await?
-        .iter()
-        .map(delivery_view)
-        .collect())
+    if let Some(before) = before {
+        query = query.filter(alert_delivery::Column::Id.lt(before));
+    }
+    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    Ok(page::split(
+        rows,
+        limit,
+        |r| r.id.to_string(),
+        |r| delivery_view(&r),
+    ))
 }
 
+/// Deliveries the console shows.
+const PAGE_DELIVERIES: u64 = 50;
+
 /// The console's page: the alerts, the latest deliveries and the drop count.
-pub async fn page(state: &AppState) -> Result<AlertsPage, AlertError> {
+pub async fn alerts_page(state: &AppState) -> Result<AlertsPage, AlertError> {
     Ok(AlertsPage {
-        alerts: list(&state.db).await?,
-        deliveries: deliveries(&state.db, None, 50).await?,
+        alerts: list(&state.db, None, MAX_ALERTS).await?.items,
+        deliveries: deliveries(&state.db, None, None, PAGE_DELIVERIES)
+            .await?
+            .items,
         dropped: state.alerts.dropped(),
     })
 }
@@ -863,8 +877,15 @@ mod tests {
             .await
             .expect("deliveries");
         trim_history(&db, total).await.expect("trim");
-        let kept = deliveries(&db, Some(owner.id), 500).await.expect("list");
-        assert_eq!(kept[0].summary, total.to_string(), "newest first");
+        let kept = deliveries(&db, Some(owner.id), None, 500)
+            .await
+            .expect("list");
+        assert_eq!(kept.items[0].summary, total.to_string(), "newest first");
+        let cursor = kept.next_cursor.expect("more than a page");
+        let next = deliveries(&db, Some(owner.id), cursor.parse().ok(), 500)
+            .await
+            .expect("list");
+        assert_eq!(next.items[0].summary, (total - 500).to_string());
         assert_eq!(
             alert_delivery::Entity::find()
                 .count(&db)
@@ -873,7 +894,10 @@ mod tests {
             u64::try_from(KEEP_DELIVERIES).expect("fits")
         );
         assert_eq!(close_interrupted(&db).await.expect("close"), 1);
-        let newest = deliveries(&db, Some(owner.id), 1).await.expect("list");
+        let newest = deliveries(&db, Some(owner.id), None, 1)
+            .await
+            .expect("list")
+            .items;
         assert_eq!(newest[0].outcome, "failed");
         assert!(
             newest[0]

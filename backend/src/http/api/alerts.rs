@@ -3,19 +3,19 @@
 //! (chat services put their token in the path). The secret is in the creating response only
 //! (`Cache-Control: no-store`).
 
+use app::model::Page;
+use app::model::alerts::{AlertView, CreatedAlert, DeliveryView};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
-use serde::Deserialize;
 
-use app::model::alerts::{AlertView, CreatedAlert, DeliveryView};
-
-use super::parse_json;
+use super::{ListQuery, parse_json};
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, etag};
 use crate::services::alerts::{self, AlertError, NewAlert};
+use crate::services::page;
 use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
@@ -69,14 +69,18 @@ fn tagged(view: AlertView) -> Response {
     res
 }
 
-/// Every alert, without its secret.
-#[utoipa::path(get, operation_id = "list_alerts", path = "/api/v1/alerts", tag = "alerts",
-    responses((status = 200, description = "The alerts", body = Vec<AlertView>)))]
+/// Alerts, oldest first, without their secrets.
+#[utoipa::path(get, operation_id = "list_alerts", path = "/api/v1/alerts", tag = "alerts", params(ListQuery),
+    responses((status = 200, description = "One page of alerts", body = Page<AlertView>)))]
 async fn list(
     State(state): State<AppState>,
     AdminCaller(_): AdminCaller,
-) -> Result<Json<Vec<AlertView>>, ApiError> {
-    Ok(Json(alerts::list(&state.db).await?))
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<AlertView>>, ApiError> {
+    let after = page::id_cursor(query.cursor.as_deref())?;
+    Ok(Json(
+        alerts::list(&state.db, after, page::limit(query.limit)).await?,
+    ))
 }
 
 /// Creates an alert; its signing secret is in this response only.
@@ -171,36 +175,22 @@ async fn test(
     Ok(Json(alerts::test(&state, &admin, alert_id(&id)?).await?))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct DeliveryQuery {
-    /// How many, newest first: 1 to 500 (50 by default).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<u64>,
-}
-
 /// An alert's deliveries, newest first (the last 1,000 of all alerts are kept).
 #[utoipa::path(get, operation_id = "list_alert_deliveries", path = "/api/v1/alerts/{id}/deliveries", tag = "alerts",
-    params(("id" = i32, Path, description = "The alert's id"), DeliveryQuery),
+    params(("id" = i32, Path, description = "The alert's id"), ListQuery),
     responses(
-        (status = 200, description = "The deliveries", body = Vec<DeliveryView>),
+        (status = 200, description = "One page of deliveries", body = Page<DeliveryView>),
         (status = 404, description = "No such alert", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn deliveries(
     State(state): State<AppState>,
     AdminCaller(_): AdminCaller,
     Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<DeliveryQuery>,
-) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<DeliveryView>>, ApiError> {
     let id = alert_id(&id)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            "limit: between 1 and 500",
-        ));
-    }
-    Ok(Json(alerts::deliveries(&state.db, Some(id), limit).await?))
+    let before = page::id_cursor(query.cursor.as_deref())?;
+    Ok(Json(
+        alerts::deliveries(&state.db, Some(id), before, page::limit(query.limit)).await?,
+    ))
 }
