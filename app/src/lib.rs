@@ -21,11 +21,11 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    account::AccountPage, allowlist::AllowlistPage, ami_user::AmiUserPage, ami_users::AmiUsersPage,
-    audit::AuditPage, bans::BansPage, config::ConfigPage, dashboard::DashboardPage,
-    endpoint::EndpointPage, endpoints::EndpointsPage, events::EventsPage, firewall::FirewallPage,
-    login::LoginPage, not_found::NotFound, policy::PolicyPage, setup::SetupPage, trunk::TrunkPage,
-    trunks::TrunksPage,
+    account::AccountPage, alerts::AlertsPage, allowlist::AllowlistPage, ami_user::AmiUserPage,
+    ami_users::AmiUsersPage, audit::AuditPage, bans::BansPage, config::ConfigPage,
+    dashboard::DashboardPage, endpoint::EndpointPage, endpoints::EndpointsPage, events::EventsPage,
+    firewall::FirewallPage, login::LoginPage, not_found::NotFound, policy::PolicyPage,
+    setup::SetupPage, trunk::TrunkPage, trunks::TrunksPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("firewall") view=FirewallPage ssr=SsrMode::Async />
                     <Route path=path!("bans") view=BansPage ssr=SsrMode::Async />
                     <Route path=path!("allowlist") view=AllowlistPage ssr=SsrMode::Async />
+                    <Route path=path!("alerts") view=AlertsPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("endpoints") view=EndpointsPage ssr=SsrMode::Async />

@@ -99,6 +99,7 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+pub mod alerts;
 pub mod dashboard;
 pub mod events;
 pub mod firewall;

@@ -70,6 +70,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         http_metrics: Arc::default(),
         rate_limiter: Arc::default(),
         guard: Arc::default(),
+        alerts: crate::services::alerts::Notifier::default(),
     })
 }
 
@@ -118,6 +119,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         // Set once, here; nothing else sets it.
         let _ = state.guard.set(running);
     }
+    // After the guard, so the worker watches its taps; before serving, so the posture
+    // baseline is taken before the first request can change the model.
+    crate::services::alerts::start(&state).await;
     let retention_db = state.db.clone();
     let (days, max_rows) = (
         state.config.event_retention_days,

@@ -42,6 +42,9 @@ pub struct AppState {
     pub rate_limiter: Arc<crate::http::rate_limit::RateLimiter>,
     /// The running guard, once `serve` has started it.
     pub guard: Arc<std::sync::OnceLock<crate::guard::runtime::RunningGuard>>,
+    /// The alerts' notice queue (bans, taps down) and the worker's wake-ups.
+    #[from_ref(skip)]
+    pub alerts: crate::services::alerts::Notifier,
 }
 
 /// Failure records per source address and per username.

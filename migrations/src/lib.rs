@@ -12,6 +12,7 @@ mod m20261125_000002_pbx;
 mod m20261126_000003_firewall;
 mod m20261126_000004_events;
 mod m20261126_000005_api_tokens;
+mod m20261126_000006_alerts;
 mod m20261126_000007_endpoint_order;
 
 /// The ordered list of every migration this binary knows.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_firewall::Migration),
             Box::new(m20261126_000004_events::Migration),
             Box::new(m20261126_000005_api_tokens::Migration),
+            Box::new(m20261126_000006_alerts::Migration),
             Box::new(m20261126_000007_endpoint_order::Migration),
         ]
     }

@@ -483,6 +483,42 @@ fn the_nat_office_credit_ends_with_the_trust_period() {
     );
 }
 
+#[test]
+fn a_login_after_failures_from_the_same_source_is_reported_once_and_not_banned() {
+    let mut pbx = Pbx::new(GuardPolicy::default()); // 5 failures ban
+    let guesser = "203.0.113.50:5060";
+    for i in 0..3 {
+        assert!(pbx.login(at(i), guesser, "alice", 401).is_empty());
+    }
+    let v = pbx.login(at(3), guesser, "alice", 200);
+    assert_eq!(kinds(&v), [EventKind::LoginAfterFailures]);
+    assert_eq!(v.events[0].outcome, Outcome::Reported);
+    assert_eq!(v.events[0].account.as_deref(), Some("alice"));
+    assert!(
+        v.events[0].evidence.contains("after 3 failed"),
+        "{:?}",
+        v.events[0]
+    );
+    assert!(v.bans.is_empty());
+    // Re-registering within the trust it earned is not news.
+    assert!(pbx.login(at(120), guesser, "alice", 200).is_empty());
+}
+
+#[test]
+fn a_login_without_failures_before_it_is_no_event() {
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    assert!(
+        pbx.login(at(0), "198.51.100.7:5060", "alice", 200)
+            .is_empty()
+    );
+    // Another source's failures are not this one's.
+    pbx.login(at(1), "198.51.100.8:5060", "alice", 401);
+    assert!(
+        pbx.login(at(2), "198.51.100.9:5060", "alice", 200)
+            .is_empty()
+    );
+}
+
 // ---------------------------------------------------------------- repeat offenders
 
 #[test]

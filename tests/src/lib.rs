@@ -7,6 +7,7 @@
 //! - [`server`]: the real sipwarden process on port 0 with a fresh data directory.
 //! - [`browser`]: headless Debian Chromium driven over WebDriver.
 //! - [`asterisk`]: a real Asterisk 22 from a cached Debian sid tree, inside a lab namespace.
+//! - [`webhook`]: a local HTTP receiver for alert deliveries, answering as scripted.
 
 pub mod api;
 pub mod asterisk;
@@ -16,3 +17,4 @@ pub mod process;
 pub mod root;
 pub mod server;
 pub mod sip;
+pub mod webhook;

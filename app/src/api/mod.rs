@@ -7,6 +7,7 @@
 //! it came from with `?error=<code>`, and the page shows the fixed message for that code (the
 //! browser never receives server-side error text, and no attacker-chosen text is reflected).
 
+pub mod alerts;
 pub mod firewall;
 pub mod guard;
 pub mod pbx;

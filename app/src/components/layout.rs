@@ -46,6 +46,7 @@ fn SignedIn(info: SessionInfo) -> impl IntoView {
                 <A href="/firewall">"Firewall"</A>
                 <A href="/bans">"Bans"</A>
                 <A href="/allowlist">"Allowlist"</A>
+                <A href="/alerts">"Alerts"</A>
                 <A href="/audit">"Audit log"</A>
                 <A href="/account">"Account"</A>
             </nav>

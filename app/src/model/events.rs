@@ -10,7 +10,7 @@ pub struct EventView {
     /// RFC 3339 with milliseconds, UTC.
     pub at: String,
     /// `guessing`, `distributed-guessing`, `enumeration`, `scanner`, `flood`,
-    /// `toll-fraud-probe`, `acl-violation` or `malformed`.
+    /// `toll-fraud-probe`, `acl-violation`, `malformed` or `login-after-failures`.
     pub kind: String,
     /// The source address (without port).
     pub address: String,

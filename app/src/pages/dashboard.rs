@@ -108,8 +108,9 @@ pub fn DashboardPage() -> impl IntoView {
 const PERIODS: [&str; 3] = ["hour", "day", "week"];
 
 /// A colour per event kind, in the order of `TimeSeries::kinds`.
-const COLOURS: [&str; 8] = [
+const COLOURS: [&str; 9] = [
     "#d92d20", "#f79009", "#7a5af8", "#1570ef", "#0e9384", "#c11574", "#667085", "#98a2b3",
+    "#4e5ba6",
 ];
 
 /// Stacked bars, one per bucket, drawn by the server (no script needed to see it).

@@ -10,7 +10,7 @@ use crate::api::guard::{get_events, get_guard_status};
 use crate::model::events::{EventView, GuardStatusView};
 
 /// The kinds an event can have, for the filter.
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "guessing",
     "distributed-guessing",
     "enumeration",
@@ -19,6 +19,7 @@ const KINDS: [&str; 8] = [
     "toll-fraud-probe",
     "acl-violation",
     "malformed",
+    "login-after-failures",
 ];
 
 /// Live rows kept on the page at most.

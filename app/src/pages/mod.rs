@@ -1,6 +1,7 @@
 //! One page per file.
 
 pub mod account;
+pub mod alerts;
 pub mod allowlist;
 pub mod ami_user;
 pub mod ami_users;

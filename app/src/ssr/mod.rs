@@ -1,5 +1,6 @@
 //! The server side of the console: the trait the backend implements, and form plumbing.
 
+pub mod alerts;
 pub mod firewall;
 pub mod guard;
 pub mod pbx;

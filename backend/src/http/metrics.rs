@@ -282,6 +282,13 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
             running.map_or(0.0, |r| f(r.guard.store_dropped())),
         )],
     );
+    gauge(
+        &mut out,
+        "sipwarden_alert_notices_dropped_total",
+        "Alert notices dropped because the delivery queue was full.",
+        "counter",
+        &[(String::new(), f(state.alerts.dropped()))],
+    );
     let by_kind: Vec<(String, f64)> = grouped(
         &state,
         "SELECT kind, SUM(count) FROM event_rollups GROUP BY kind",

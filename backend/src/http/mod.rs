@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod console;
+pub mod console_alerts;
 pub mod console_firewall;
 pub mod console_guard;
 pub mod console_pbx;
@@ -37,7 +38,8 @@ pub fn router(state: AppState) -> Router {
     let service = Arc::new(console::ConsoleService::new(state.clone()));
     let console: Arc<dyn app::ssr::Console> = service.clone();
     let firewall_console: Arc<dyn app::ssr::firewall::FirewallConsole> = service.clone();
-    let guard_console: Arc<dyn app::ssr::guard::GuardConsole> = service;
+    let guard_console: Arc<dyn app::ssr::guard::GuardConsole> = service.clone();
+    let alerts_console: Arc<dyn app::ssr::alerts::AlertsConsole> = service;
     let pbx_console: Arc<dyn app::ssr::pbx::PbxConsole> =
         Arc::new(console_pbx::PbxConsoleService::new(state.clone()));
     let context = {
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
             provide_context(firewall_console.clone());
             provide_context(guard_console.clone());
             provide_context(pbx_console.clone());
+            provide_context(alerts_console.clone());
         }
     };
     let shell_options = state.leptos_options.clone();

@@ -81,6 +81,7 @@ pub struct ProblemDoc {
         (name = "firewall", description = "The firewall policy, bans and the allowlist"),
         (name = "guard", description = "The guard's events and status"),
         (name = "tokens", description = "API tokens"),
+        (name = "alerts", description = "Webhook alerts on bans, attack rate spikes, logins after failures, high posture findings and a blind guard; signed with HMAC-SHA256 (`X-Sipwarden-Signature: sha256=<hex>` over `<X-Sipwarden-Timestamp>.<body>`)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -281,6 +282,19 @@ impl Links {
             "/address",
             &["remove_allow"],
             "address",
+        ),
+        (
+            "/api/v1/alerts",
+            "201",
+            "/id",
+            &[
+                "get_alert",
+                "update_alert",
+                "delete_alert",
+                "test_alert",
+                "list_alert_deliveries",
+            ],
+            "id",
         ),
     ];
 }

@@ -48,6 +48,10 @@ pub enum Action {
     AllowRemove,
     TokenCreate,
     TokenRevoke,
+    AlertCreate,
+    AlertUpdate,
+    AlertDelete,
+    AlertTest,
 }
 
 impl Action {
@@ -82,6 +86,10 @@ impl Action {
             Action::AllowRemove => "allow_remove",
             Action::TokenCreate => "token_create",
             Action::TokenRevoke => "token_revoke",
+            Action::AlertCreate => "alert_create",
+            Action::AlertUpdate => "alert_update",
+            Action::AlertDelete => "alert_delete",
+            Action::AlertTest => "alert_test",
         }
     }
 }

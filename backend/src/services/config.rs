@@ -266,6 +266,8 @@ async fn finish(
     what: String,
     outcome: Result<ApplyReport, PbxError>,
 ) -> Result<ApplyReport, PbxError> {
+    // What is live may have changed (or been found edited by hand): posture alerts look now.
+    state.alerts.model_changed();
     let (ok, detail) = match &outcome {
         Ok(r) if r.applied => (true, format!("{what}: revision {} live", r.revision.number)),
         Ok(r) => (

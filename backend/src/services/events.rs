@@ -260,7 +260,7 @@ pub struct BadFilter {
 }
 
 /// The event kinds, as stored.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "guessing",
     "distributed-guessing",
     "enumeration",
@@ -269,6 +269,7 @@ pub const KINDS: [&str; 8] = [
     "toll-fraud-probe",
     "acl-violation",
     "malformed",
+    "login-after-failures",
 ];
 
 /// A checked filter: a known kind, an address, an account of sane length.

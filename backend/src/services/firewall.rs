@@ -737,7 +737,7 @@ async fn store_ban(
         expires_at: Set(Some(expires)),
         offences: Set(previous.map_or(1, |p| p.offences.saturating_add(1))),
     };
-    Ok(ban::Entity::insert(row)
+    let stored = ban::Entity::insert(row)
         .on_conflict(
             OnConflict::column(ban::Column::Address)
                 .update_columns([
@@ -751,7 +751,23 @@ async fn store_ban(
                 .to_owned(),
         )
         .exec_with_returning(&state.db)
-        .await?)
+        .await?;
+    // Every ban (the guard's and by hand) passes here once it is recorded; the notifier
+    // never waits.
+    state.alerts.notify(crate::services::alerts::Notice::new(
+        Some(app::model::alerts::Trigger::Ban),
+        format!("{address} banned for {secs} s by {origin}: {reason}"),
+        serde_json::json!({
+            "address": stored.address,
+            "duration_secs": secs,
+            "expires_at": stored.expires_at.map(rfc3339),
+            "reason": stored.reason,
+            "origin": stored.origin,
+            "actor": stored.actor,
+            "offences": stored.offences,
+        }),
+    ));
+    Ok(stored)
 }
 
 fn ban_view(row: &ban::Model, now: DateTime<Utc>) -> BanView {

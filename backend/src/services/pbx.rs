@@ -451,6 +451,7 @@ where
     changed.into_model()?;
     txn.commit().await?;
     state.endpoint_pages.invalidate();
+    state.alerts.model_changed();
     Ok(out)
 }
 

@@ -44,6 +44,9 @@ pub enum EventKind {
     TollFraudProbe,
     /// A correct login from outside the account's permitted networks.
     AclViolation,
+    /// A correct login from a source whose passwords failed shortly before: a guess that
+    /// succeeded, or a phone whose password was just fixed. Reported, never banned.
+    LoginAfterFailures,
     /// Unreadable messages or requests Asterisk calls malformed.
     Malformed,
 }
@@ -930,9 +933,27 @@ impl Engine {
                 ban: self.policy.acl.ban,
             });
         }
+        // Failures this source had before its first login as this account (a login that
+        // renews a trust already held is a phone re-registering, not news).
+        let renewal = st.trusted_account == (hash as u32 | 1) && ctx.now_s < st.trusted_until;
+        let window = self.policy.guessing.window_secs;
+        let failures = if renewal || st.failures.is_clear() {
+            0
+        } else {
+            st.failures.total(ctx.now_s, window)
+        };
         st.trusted_account = hash as u32 | 1;
         st.trusted_until = ctx.now_s.saturating_add(self.policy.guessing.trust_secs);
-        None
+        (failures > 0).then(|| Finding {
+            kind: EventKind::LoginAfterFailures,
+            detector: "login-after-failures",
+            account: Some(name),
+            evidence: format!(
+                "correct login as {} after {failures} failed challenges from this address within {window} s",
+                quote(name)
+            ),
+            ban: false,
+        })
     }
 
     /// Turns a finding into an event and, unless allowlisted or not wanted, a ban.

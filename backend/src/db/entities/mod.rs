@@ -1,5 +1,7 @@
 //! sea-orm entities, one per table. Persistence only: services convert them at the boundary.
 
+pub mod alert;
+pub mod alert_delivery;
 pub mod allow_entry;
 pub mod ami_user;
 pub mod api_token;

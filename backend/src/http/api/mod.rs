@@ -1,6 +1,7 @@
 //! REST API under `/api/v1`. Each resource gets its own module as features land; for now the
 //! session resource (sign in, who am I, sign out) and the audit log.
 
+mod alerts;
 mod dashboard;
 mod events;
 mod firewall;
@@ -38,6 +39,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(tokens::TokensApi::openapi());
     doc.merge(posture::PostureApi::openapi());
     doc.merge(dashboard::DashboardApi::openapi());
+    doc.merge(alerts::AlertsApi::openapi());
     doc
 }
 
@@ -53,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .merge(tokens::routes())
         .merge(posture::routes())
         .merge(dashboard::routes())
+        .merge(alerts::routes())
         .fallback(not_found)
 }
 

@@ -1,0 +1,373 @@
+//! The delivery worker: turns what happens into notices for the alerts that chose each
+//! trigger, and sends them.
+//!
+//! Sources: the [`super::Notifier`] queue (bans, taps going down), the event store's live
+//! feed (rate spikes counted per wall-clock minute, `login-after-failures` events), and the
+//! posture check (every [`POSTURE_EVERY`], and a second after a model change or an apply).
+//! Each delivery runs in its own task; at most [`super::CONCURRENT`] run at once, and while
+//! all are busy the worker waits, so the notice queue fills and further notices are dropped
+//! and counted rather than held in memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::time::Instant;
+
+use app::model::alerts::Trigger;
+use app::model::events::EventView;
+use policy::posture::Severity;
+
+use super::{ATTEMPT_TIMEOUT, CONCURRENT, Notice, Target, deliver, enabled_targets, webhook};
+use crate::config::GuardMode;
+use crate::guard::ami_tap::TapState;
+use crate::services::Internal;
+use crate::state::AppState;
+
+/// How often posture is checked without a change to prompt it.
+pub const POSTURE_EVERY: Duration = Duration::from_secs(60);
+/// How long after a model change the check waits (a burst of changes is checked once).
+const POSTURE_SETTLE: Duration = Duration::from_secs(1);
+
+/// Starts the worker (once; later calls do nothing). Takes the posture baseline first, so a
+/// finding that exists at start-up is not "new", and starts a watcher per guard tap.
+pub async fn start(state: &AppState) {
+    let Some(rx) = state.alerts.take_receiver() else {
+        return;
+    };
+    match super::close_interrupted(&state.db).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            deliveries = n,
+            "alert deliveries interrupted by the last stop marked failed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "alerts: cannot close interrupted deliveries"),
+    }
+    let known = match high_findings(state).await {
+        Ok(known) => known,
+        Err(e) => {
+            tracing::warn!(error = %e, "alerts: cannot take the posture baseline");
+            BTreeMap::new()
+        }
+    };
+    watch_taps(state);
+    tokio::spawn(run(state.clone(), rx, known));
+}
+
+/// A watcher per tap: a tap that goes down (or never came up) is one `guard-blind` notice
+/// per outage.
+fn watch_taps(state: &AppState) {
+    let Some(running) = state.guard.get() else {
+        if state.config.guard_mode != GuardMode::Off {
+            state.alerts.notify(Notice::new(
+                Some(Trigger::GuardBlind),
+                "the guard did not start: nobody is watching SIP traffic or Asterisk's security events (see the server log)".to_owned(),
+                serde_json::json!({ "tap": null, "state": "not-started" }),
+            ));
+        }
+        return;
+    };
+    for (name, rx) in &running.taps {
+        let name = *name;
+        let mut rx = rx.clone();
+        let notifier = state.alerts.clone();
+        tokio::spawn(async move {
+            let mut blind = false;
+            loop {
+                let now = rx.borrow_and_update().clone();
+                match now {
+                    TapState::Disconnected(why) if !blind => {
+                        blind = true;
+                        notifier.notify(Notice::new(
+                            Some(Trigger::GuardBlind),
+                            format!("guard tap `{name}` is down, the guard is blind: {why}"),
+                            serde_json::json!({ "tap": name, "state": "down", "reason": why }),
+                        ));
+                    }
+                    TapState::Connected => blind = false,
+                    _ => {}
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The enabled alerts, reloaded when they change.
+struct Cache {
+    generation: Option<u64>,
+    targets: Vec<Target>,
+}
+
+impl Cache {
+    async fn refresh(&mut self, state: &AppState) {
+        let now = state.alerts.generation();
+        if self.generation == Some(now) {
+            return;
+        }
+        match enabled_targets(&state.db).await {
+            Ok(targets) => {
+                self.targets = targets;
+                self.generation = Some(now);
+            }
+            Err(e) => tracing::warn!(error = %e, "alerts: cannot load the alerts"),
+        }
+    }
+
+    fn choosing(&self, trigger: Trigger) -> impl Iterator<Item = &Target> {
+        self.targets
+            .iter()
+            .filter(move |t| t.triggers.contains(&trigger))
+    }
+}
+
+/// Guard events in the current wall-clock minute, and which alerts fired in it.
+#[derive(Default)]
+struct SpikeCounter {
+    minute: i64,
+    count: u64,
+    fired: BTreeSet<i32>,
+}
+
+impl SpikeCounter {
+    /// Counts `n` events; returns the alerts whose threshold the count just passed.
+    fn count<'t>(&mut self, n: u64, minute: i64, targets: &'t [Target]) -> Vec<&'t Target> {
+        if minute != self.minute {
+            self.minute = minute;
+            self.count = 0;
+            self.fired.clear();
+        }
+        self.count = self.count.saturating_add(n);
+        targets
+            .iter()
+            .filter(|t| t.triggers.contains(&Trigger::RateSpike))
+            .filter(|t| t.rate_per_minute.is_some_and(|r| self.count > u64::from(r)))
+            .filter(|t| self.fired.insert(t.id))
+            .collect()
+    }
+}
+
+async fn run(
+    state: AppState,
+    mut notices: mpsc::Receiver<Notice>,
+    mut known: BTreeMap<String, serde_json::Value>,
+) {
+    let limiter = Arc::new(Semaphore::new(CONCURRENT));
+    let mut events = state.events.subscribe();
+    let mut events_open = true;
+    let mut cache = Cache {
+        generation: None,
+        targets: Vec::new(),
+    };
+    let mut spike = SpikeCounter::default();
+    let mut every = tokio::time::interval_at(Instant::now() + POSTURE_EVERY, POSTURE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut posture_due: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            notice = notices.recv() => {
+                let Some(notice) = notice else { return };
+                cache.refresh(&state).await;
+                if let Some(trigger) = notice.trigger {
+                    let targets: Vec<Target> = cache.choosing(trigger).cloned().collect();
+                    send_all(&state, &limiter, targets, notice).await;
+                }
+            }
+            event = events.recv(), if events_open => {
+                let n = match &event {
+                    Ok(_) => 1,
+                    // Missed while busy: still counted for the rate.
+                    Err(broadcast::error::RecvError::Lagged(n)) => *n,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        events_open = false;
+                        continue;
+                    }
+                };
+                cache.refresh(&state).await;
+                let now = chrono::Utc::now();
+                let minute = now.timestamp().div_euclid(60);
+                let spiking: Vec<Target> =
+                    spike.count(n, minute, &cache.targets).into_iter().cloned().collect();
+                for target in spiking {
+                    let threshold = target.rate_per_minute.unwrap_or_default();
+                    let notice = Notice::new(
+                        Some(Trigger::RateSpike),
+                        format!(
+                            "attack rate spike: more than {threshold} guard events in the minute from {}",
+                            chrono::DateTime::from_timestamp(minute * 60, 0)
+                                .map(|t| t.format("%H:%M UTC").to_string())
+                                .unwrap_or_default()
+                        ),
+                        serde_json::json!({
+                            "events_this_minute": spike.count,
+                            "threshold_per_minute": threshold,
+                        }),
+                    );
+                    send_all(&state, &limiter, vec![target], notice).await;
+                }
+                if let Ok(view) = event
+                    && view.kind == "login-after-failures"
+                {
+                    let targets: Vec<Target> =
+                        cache.choosing(Trigger::LoginAfterFailures).cloned().collect();
+                    if !targets.is_empty() {
+                        send_all(&state, &limiter, targets, login_notice(&view)).await;
+                    }
+                }
+            }
+            () = state.alerts.inner.posture.notified() => {
+                posture_due.get_or_insert(Instant::now() + POSTURE_SETTLE);
+            }
+            () = sleep_until(posture_due) => {
+                posture_due = None;
+                check_posture(&state, &limiter, &mut cache, &mut known).await;
+            }
+            _ = every.tick() => {
+                check_posture(&state, &limiter, &mut cache, &mut known).await;
+            }
+        }
+    }
+}
+
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn login_notice(view: &EventView) -> Notice {
+    Notice::new(
+        Some(Trigger::LoginAfterFailures),
+        format!(
+            "correct login{} from {} after failed ones: {}",
+            view.account
+                .as_deref()
+                .map(|a| format!(" as {a}"))
+                .unwrap_or_default(),
+            view.address,
+            view.evidence
+        ),
+        serde_json::json!({
+            "event_id": view.id,
+            "source": view.source,
+            "address": view.address,
+            "account": view.account,
+            "user_agent": view.user_agent,
+            "evidence": view.evidence,
+        }),
+    )
+}
+
+/// Hands one notice to each target, one delivery task each (waits while all are busy).
+async fn send_all(
+    state: &AppState,
+    limiter: &Arc<Semaphore>,
+    targets: Vec<Target>,
+    notice: Notice,
+) {
+    for target in targets {
+        let Ok(permit) = limiter.clone().acquire_owned().await else {
+            return;
+        };
+        let db = state.db.clone();
+        let client = state.alerts.client();
+        let notice = notice.clone();
+        tokio::spawn(async move {
+            if let Err(e) = deliver(
+                &db,
+                &client,
+                &target,
+                &notice,
+                webhook::SCHEDULE,
+                ATTEMPT_TIMEOUT,
+            )
+            .await
+            {
+                tracing::warn!(alert = target.id, error = %e, "alert delivery not recorded");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// High findings now, by a key naming rule and object.
+async fn high_findings(state: &AppState) -> Result<BTreeMap<String, serde_json::Value>, Internal> {
+    let posture = crate::services::posture::posture(state).await?;
+    Ok(posture
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == Severity::High)
+        .map(|f| {
+            (
+                format!("{} {} {}", f.rule, f.object_kind, f.object),
+                serde_json::json!({
+                    "rule": f.rule,
+                    "object_kind": f.object_kind,
+                    "object": f.object,
+                    "message": f.message,
+                    "step": f.step,
+                }),
+            )
+        })
+        .collect())
+}
+
+/// Checks posture; the high findings that were not there last time are one notice.
+async fn check_posture(
+    state: &AppState,
+    limiter: &Arc<Semaphore>,
+    cache: &mut Cache,
+    known: &mut BTreeMap<String, serde_json::Value>,
+) {
+    let now = match high_findings(state).await {
+        Ok(now) => now,
+        Err(e) => {
+            tracing::warn!(error = %e, "alerts: cannot check posture");
+            return;
+        }
+    };
+    let new: Vec<serde_json::Value> = now
+        .iter()
+        .filter(|(key, _)| !known.contains_key(*key))
+        .map(|(_, f)| f.clone())
+        .collect();
+    *known = now;
+    if new.is_empty() {
+        return;
+    }
+    cache.refresh(state).await;
+    let targets: Vec<Target> = cache.choosing(Trigger::PostureHigh).cloned().collect();
+    if targets.is_empty() {
+        return;
+    }
+    let text = |f: &serde_json::Value| {
+        format!(
+            "{} on {} {}",
+            f["rule"].as_str().unwrap_or_default(),
+            f["object_kind"].as_str().unwrap_or_default(),
+            f["object"].as_str().unwrap_or_default()
+        )
+    };
+    let summary = match new.as_slice() {
+        [one] => format!(
+            "new high-severity posture finding: {}: {}",
+            text(one),
+            one["message"].as_str().unwrap_or_default()
+        ),
+        many => format!(
+            "{} new high-severity posture findings: {}",
+            many.len(),
+            many.iter().map(text).collect::<Vec<_>>().join("; ")
+        ),
+    };
+    let notice = Notice::new(
+        Some(Trigger::PostureHigh),
+        summary,
+        serde_json::json!({ "findings": new }),
+    );
+    send_all(state, limiter, targets, notice).await;
+}
