@@ -33,7 +33,7 @@ WASM_PROFILE := wasm-release
 PROFILE ?= release
 
 .PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint unit-tests fmt fuzz \
-	podman-deps base-images image image-if-root image-artifacts
+	podman-deps base-images image image-build image-if-root
 
 help:
 	@echo "make run    build everything and start sipwarden on http://127.0.0.1:8080 (data in ./data)"
@@ -132,22 +132,25 @@ endef
 
 # The server and console built on the host (the Dockerfile's `build` stage does the same
 # steps from source); the image build then only copies them.
-image-artifacts: site
+image: site
+	@$(MAKE) --no-print-directory image-build
+
+# `image` without rebuilding the site (`make test` has just built it).
+image-build: base-images
+	@[ -f $(SITE)/pkg/sipwarden.wasm ] || { echo "no $(SITE)/pkg: run make site first" >&2; exit 1; }
 	cargo build --release -p backend --bin sipwarden
 	@mkdir -p target/docker
 	strip -o target/docker/sipwarden.tmp target/release/sipwarden
 	@if cmp -s target/docker/sipwarden.tmp target/docker/sipwarden; then rm target/docker/sipwarden.tmp; \
 	else mv target/docker/sipwarden.tmp target/docker/sipwarden; fi
-
-image: base-images image-artifacts
 	$(PODMAN_BUILD) --build-arg ARTIFACTS=prebuilt -t $(IMAGE_TAG) \
-	  --build-arg ARTIFACTS_ID=$$(cat target/docker/sipwarden $$(find target/site -type f | sort) | sha256sum | cut -c1-16) .
+	  --build-arg ARTIFACTS_ID=$$(cat target/docker/sipwarden $$(find $(SITE) -type f | sort) | sha256sum | cut -c1-16) .
 	$(PODMAN_BUILD) -t $(ASTERISK_IMAGE_TAG) docker/asterisk
 	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'sipwarden' || true
 
 # `make test` builds the images only where the smoke test can run them.
 image-if-root:
-	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory image; \
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory image-build; \
 	else echo "SKIPPED image: building and running the appliance image needs root (podman, network namespaces)"; fi
 
 ## ---- build ------------------------------------------------------------------------------
