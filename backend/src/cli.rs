@@ -1,5 +1,5 @@
 //! The command line: `sipwarden serve`, `admin create`, `migrate`, `render`, `replay`,
-//! `healthcheck`, `openapi`.
+//! `backup`, `healthcheck`, `openapi`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -63,6 +63,14 @@ pub enum Command {
         #[arg(long, value_name = "IP")]
         pbx: Vec<std::net::IpAddr>,
     },
+    /// Copy the database into FILE, consistently, while sipwarden runs (SQLite's
+    /// `VACUUM INTO`: one read transaction, so the copy is one point in time). FILE must not
+    /// exist yet; it is created readable by this user only (it holds AMI secrets).
+    Backup {
+        /// Where to write the copy.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Print the REST API's OpenAPI document (what `/api/openapi.json` serves) and exit:
     /// `sipwarden openapi > docs/openapi.json`.
     Openapi,
@@ -103,9 +111,19 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before any thread exists: capabilities are per thread, and the runtime's threads
+    // inherit them from this one.
+    let missing_caps = if matches!(cli.command, Command::Serve) {
+        crate::caps::raise_and_remember()
+    } else {
+        &[]
+    };
     crate::telemetry::init(config.log_format);
     for name in &report.unknown_env {
         tracing::warn!("ignoring unknown environment variable {name} (typo?)");
+    }
+    for need in missing_caps {
+        tracing::error!("{}", crate::caps::missing_message(need));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -125,6 +143,7 @@ pub fn run() -> ExitCode {
                 command: AdminCommand::Create { username, role },
             } => admin_create(config, &username, &role).await,
             Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
+            Command::Backup { file } => backup(&config, &file).await,
             Command::Render { out, target } => render(config, &out, &target).await,
             Command::Replay { file, json, pbx } => replay(config, &file, json, pbx).await,
             Command::Openapi => Ok(()),
@@ -148,6 +167,48 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
         "database {} is up to date",
         config.database_path().display()
     );
+    Ok(())
+}
+
+async fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let source = config.database_path();
+    if !source.is_file() {
+        bail!(
+            "no database at {} (is SIPWARDEN_DATA_DIR right?)",
+            source.display()
+        );
+    }
+    if file.exists() {
+        bail!("{} exists already; name a new file", file.display());
+    }
+    let path = file
+        .to_str()
+        .with_context(|| format!("{} is not valid UTF-8", file.display()))?;
+    // Created empty first, so the copy is never readable by others even for a moment
+    // (SQLite writes into an empty file as into a new database).
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+            .with_context(|| format!("cannot create {}", file.display()))?;
+    }
+    // No migration: a backup must not change the database it copies.
+    let db = crate::db::open(&source)
+        .await
+        .with_context(|| format!("cannot open {}", source.display()))?;
+    let copied = db
+        .execute_unprepared(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))
+        .await;
+    let _ = db.close().await;
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(file);
+        bail!("cannot copy the database into {}: {e}", file.display());
+    }
+    println!("backed up {} into {}", source.display(), file.display());
     Ok(())
 }
 

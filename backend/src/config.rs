@@ -65,6 +65,11 @@ pub struct Config {
     pub asterisk_ami_host: IpAddr,
     /// Seconds to wait for any one AMI answer.
     pub asterisk_ami_timeout_secs: u32,
+    /// When Asterisk's configuration directory holds no `manager.conf` at start, write the
+    /// rendered configuration into it, so an Asterisk started after sipwarden (the compose
+    /// file) is hardened from its first start. Off by default: outside the appliance nobody
+    /// expects `serve` to write into `/etc/asterisk` before an apply.
+    pub asterisk_bootstrap: bool,
     /// The live guard: `enforce` (default), `log_only` or `off`.
     pub guard_mode: GuardMode,
     /// Guard events older than this many days are deleted.
@@ -96,6 +101,7 @@ impl Default for Config {
             asterisk_config_dir: None,
             asterisk_ami_host: IpAddr::from([127, 0, 0, 1]),
             asterisk_ami_timeout_secs: 10,
+            asterisk_bootstrap: false,
             guard_mode: GuardMode::Enforce,
             event_retention_days: 30,
             event_max_rows: 1_000_000,

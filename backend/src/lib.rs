@@ -6,6 +6,7 @@
 
 pub mod asterisk;
 pub mod auth;
+pub mod caps;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -12,6 +12,17 @@ use crate::config::Config;
 use crate::services::accounts;
 use crate::state::{AppState, SetupToken, SignInThrottle};
 
+/// Who this process runs as, for messages about file permissions: in a container the user
+/// is fixed by the image and the fix is on the host side (`chown` of a bind mount).
+fn running_as() -> String {
+    use std::os::unix::fs::MetadataExt;
+    // `/proc/self` belongs to the process's effective user and group.
+    std::fs::metadata("/proc/self").map_or_else(
+        |_| "this user".to_owned(),
+        |m| format!("uid {} (gid {})", m.uid(), m.gid()),
+    )
+}
+
 /// Checks that `dir` exists (creating it) and is writable, with a message that says how to
 /// fix it when not.
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
@@ -27,9 +38,12 @@ pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
         .and_then(|()| std::fs::remove_file(&probe))
         .with_context(|| {
             format!(
-                "the data directory {} is not writable by this user: fix its ownership or \
-                 permissions, or set SIPWARDEN_DATA_DIR to a writable directory",
-                dir.display()
+                "the data directory {} is not writable by sipwarden, which runs as {}: fix its \
+                 ownership or permissions (for a bind mount into the container image: \
+                 `chown -R 10001:10001 HOST_DIR`, or use a named volume), or set \
+                 SIPWARDEN_DATA_DIR to a writable directory",
+                dir.display(),
+                running_as()
             )
         })?;
     Ok(())
@@ -94,6 +108,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // This line's format is read by the test harness and by people: keep it stable.
     tracing::info!("sipwarden {} listening on http://{local}", crate::VERSION);
     announce_setup(&state, local);
+    if state.config.asterisk_bootstrap {
+        bootstrap_asterisk(&state).await;
+    }
     match crate::services::config::recover_interrupted(&state).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
@@ -159,6 +176,34 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await?;
     tracing::info!("sipwarden stopped");
     Ok(())
+}
+
+/// Writes the rendered configuration into an Asterisk configuration directory that has none
+/// yet (see `Config::asterisk_bootstrap`); never replaces an existing `manager.conf`.
+async fn bootstrap_asterisk(state: &AppState) {
+    let dir = state.config.asterisk_dir();
+    if dir.join("manager.conf").exists() {
+        return;
+    }
+    match crate::services::config::render_to_dir(
+        &state.db,
+        policy::asterisk::Target::Asterisk22Pjsip,
+        &dir,
+    )
+    .await
+    {
+        Ok(files) => tracing::info!(
+            dir = %dir.display(),
+            files = files.len(),
+            "Asterisk's configuration directory was empty: wrote the hardened configuration for its first start"
+        ),
+        Err(e) => tracing::error!(
+            dir = %dir.display(),
+            "cannot write Asterisk's first configuration ({e}); Asterisk will not start with \
+             sipwarden's AMI accounts until this directory is writable by sipwarden (running as {})",
+            running_as()
+        ),
+    }
 }
 
 fn announce_setup(state: &AppState, local: std::net::SocketAddr) {

@@ -33,6 +33,34 @@ impl Api {
         }
     }
 
+    /// Signs in as `username` at `base` (`http://host:port`): a server this harness did not
+    /// start, such as the one in the container image.
+    pub async fn sign_in_at(base: &str, username: &str, password: &str) -> anyhow::Result<Api> {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let res = client
+            .post(format!("{base}/api/v1/session"))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            res.status() == StatusCode::CREATED,
+            "sign-in failed: {} {}",
+            res.status(),
+            res.text().await.unwrap_or_default()
+        );
+        let body: Value = res.json().await?;
+        let csrf = body["csrf_token"].as_str().unwrap_or_default().to_owned();
+        Ok(Api {
+            client,
+            csrf,
+            base: base.to_owned(),
+        })
+    }
+
     /// Signs in as the default administrator.
     pub async fn sign_in(server: &TestServer) -> Api {
         Self::sign_in_as(server, "admin", crate::server::ADMIN_PASSWORD).await

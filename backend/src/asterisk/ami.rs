@@ -22,7 +22,12 @@ const MAX_EVENTS: usize = 200_000;
 /// What went wrong talking to AMI.
 #[derive(Debug, thiserror::Error)]
 pub enum AmiError {
-    #[error("cannot connect to AMI at {addr}: {source}")]
+    #[error(
+        "cannot connect to AMI at {addr}: {source} (is Asterisk running, in sipwarden's network \
+         namespace, with the manager.conf sipwarden writes into its configuration directory? \
+         In the compose file both services use the host's network; elsewhere set \
+         SIPWARDEN_ASTERISK_AMI_HOST and SIPWARDEN_ASTERISK_CONFIG_DIR)"
+    )]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
@@ -33,7 +38,11 @@ pub enum AmiError {
     Io(#[from] std::io::Error),
     #[error("AMI sent something that is not the manager protocol: {0}")]
     Protocol(String),
-    #[error("AMI refused the login of '{user}': {message}")]
+    #[error(
+        "AMI refused the login of '{user}': {message} (Asterisk has not loaded the manager.conf \
+         sipwarden rendered: check that SIPWARDEN_ASTERISK_CONFIG_DIR is Asterisk's configuration \
+         directory, then apply the configuration or run `manager reload` in Asterisk)"
+    )]
     Login { user: String, message: String },
     #[error("AMI action {action} failed: {message}")]
     Action { action: String, message: String },

@@ -27,7 +27,7 @@ pub enum FirewallError {
         source: io::Error,
     },
     /// The program ran and reported failure.
-    #[error("`{command}` failed ({status}): {stderr}")]
+    #[error("`{command}` failed ({status}): {stderr}{}", permission_hint(stderr))]
     Failed {
         /// The command line.
         command: String,
@@ -75,6 +75,18 @@ pub enum FirewallError {
     /// `confirm` was called while no change was waiting for confirmation.
     #[error("no firewall change is waiting for confirmation")]
     NothingPending,
+}
+
+/// When the kernel refused a change for lack of a capability, what to do about it: the
+/// administrator reads this error in the log and the console, not `nft`'s bare EPERM.
+fn permission_hint(stderr: &str) -> String {
+    if !stderr.contains("Operation not permitted") {
+        return String::new();
+    }
+    format!(
+        " (sipwarden lacks the capability NET_ADMIN; to fix it, {})",
+        crate::caps::how_to_fix("NET_ADMIN")
+    )
 }
 
 /// The last `max` bytes of `text`, on a char boundary, marked when cut: `nft` can echo a whole

@@ -122,6 +122,7 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
     // Both taps run side by side: the engine counts a failure reported by both once (see
     // `policy::guard::engine`), so the capture adds speed (a ban on the very answer that
     // crosses the threshold) without counting twice, and AMI covers what the wire hides.
+    let mut capture_failed = None;
     let capture = match pcap_tap::start(
         CaptureConfig {
             interface: state.config.capture_interface.clone(),
@@ -132,10 +133,15 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
     ) {
         Ok(tap) => Some(tap),
         Err(e) => {
+            let why = match crate::caps::missing().iter().find(|n| n.name == "NET_RAW") {
+                Some(need) => format!("{e}; {}", crate::caps::missing_message(need)),
+                None => format!("{e}; capturing needs root or the capability NET_RAW"),
+            };
             tracing::warn!(
-                "the SIP capture tap cannot start ({e}); the guard watches AMI alone, so bans \
-                 land a guess later (capturing needs root or CAP_NET_RAW)"
+                "the SIP capture tap cannot start ({why}); the guard watches AMI alone, so bans \
+                 land a guess later"
             );
+            capture_failed = Some(why);
             None
         }
     };
@@ -143,6 +149,10 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
     let mut taps = vec![("ami", ami_tap::spawn(config, guard.clone()))];
     if let Some(c) = &capture {
         taps.push(("capture", c.state.clone()));
+    } else if let Some(why) = capture_failed {
+        // Shown on the console's guard status like a tap that went down, with the reason.
+        let (_, down) = watch::channel(TapState::Disconnected(why));
+        taps.push(("capture", down));
     }
     Some(RunningGuard {
         guard,
