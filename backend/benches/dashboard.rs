@@ -64,7 +64,17 @@ async fn run() {
     let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
     let queue = state.events.queue();
     let t = Instant::now();
-    for i in 0..EVENTS {
+    let events: u64 = std::env::var("SIPWARDEN_BENCH_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(EVENTS);
+    for i in 0..events {
+        if i % 100_000 == 0 {
+            println!(
+                "dashboard: {i} queued after {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+        }
         if queue.send(event(i, now_ms)).await.is_err() {
             panic!("writer stopped");
         }
@@ -72,12 +82,12 @@ async fn run() {
     assert!(
         state
             .events
-            .wait_stored(EVENTS, Duration::from_secs(600))
+            .wait_stored(events, Duration::from_secs(1_800))
             .await,
         "writer too slow"
     );
     println!(
-        "dashboard: {EVENTS} events stored in {:.1} s",
+        "dashboard: {events} events stored in {:.1} s",
         t.elapsed().as_secs_f64()
     );
 

@@ -14,6 +14,7 @@ mod m20261126_000004_events;
 mod m20261126_000005_api_tokens;
 mod m20261126_000006_alerts;
 mod m20261126_000007_endpoint_order;
+mod m20261126_000008_top_rollups;
 
 /// The ordered list of every migration this binary knows.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_api_tokens::Migration),
             Box::new(m20261126_000006_alerts::Migration),
             Box::new(m20261126_000007_endpoint_order::Migration),
+            Box::new(m20261126_000008_top_rollups::Migration),
         ]
     }
 }

@@ -28,12 +28,26 @@ async fn attacks_over_time_and_top_sources_come_from_what_is_stored() {
     // [2001:db8::9] ten minutes ago, 7 old ones (three days ago) from 203.0.113.8.
     let mut sql = String::from("BEGIN;\n");
     let mut rollups = std::collections::BTreeMap::<(i64, &str), i64>::new();
+    // The per-source and per-account counts by four hours and by day, as the writer keeps them.
+    let mut top = std::collections::BTreeMap::<(i64, &str, i64, String), i64>::new();
     let mut add = |at_ms: i64, kind: &'static str, source: &str, account: &str| {
         sql.push_str(&format!(
             "INSERT INTO events (at_ms, kind, source, transport, account, method, user_agent, detector, evidence, outcome) \
              VALUES ({at_ms}, '{kind}', '{source}', 'udp', '{account}', 'REGISTER', NULL, 'test', 'seeded', 'reported');\n"
         ));
         *rollups.entry((at_ms / 60_000, kind)).or_default() += 1;
+        let address = source
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .ip()
+            .to_string();
+        for span in [14_400, 86_400] {
+            let bucket = at_ms / 1000 / span;
+            *top.entry((span, "source", bucket, address.clone()))
+                .or_default() += 1;
+            *top.entry((span, "account", bucket, account.to_owned()))
+                .or_default() += 1;
+        }
     };
     for i in 0..30 {
         add(now_ms - 120_000 + i, "guessing", "203.0.113.7:5060", "1001");
@@ -52,6 +66,12 @@ async fn attacks_over_time_and_top_sources_come_from_what_is_stored() {
     for ((minute, kind), count) in &rollups {
         sql.push_str(&format!(
             "INSERT INTO event_rollups (minute, kind, count) VALUES ({minute}, '{kind}', {count});\n"
+        ));
+    }
+    for ((span, dimension, bucket, key), count) in &top {
+        sql.push_str(&format!(
+            "INSERT INTO event_top_rollups (span, dimension, bucket, key, count) \
+             VALUES ({span}, '{dimension}', {bucket}, '{key}', {count});\n"
         ));
     }
     sql.push_str("COMMIT;\n");
@@ -122,6 +142,22 @@ async fn attacks_over_time_and_top_sources_come_from_what_is_stored() {
         2,
         "only the last day"
     );
+    for (period, sources) in [("hour", 2), ("week", 3)] {
+        let (status, summary) = api
+            .call(
+                "GET",
+                &format!("/api/v1/dashboard/summary?period={period}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{summary}");
+        assert_eq!(
+            summary["top_sources"].as_array().unwrap().len(),
+            sources,
+            "{period}: {summary}"
+        );
+        assert_eq!(summary["top_sources"][0]["key"], "203.0.113.7", "{summary}");
+    }
     assert_eq!(summary["posture_score"], 100);
     assert_eq!(summary["firewall"], "not_applied");
 

@@ -1,6 +1,6 @@
-//! The dashboard's figures. Attacks over time come from the per-minute rollups, never from
-//! scanning events; top sources and accounts read only the events of the chosen period
-//! (through the time index).
+//! The dashboard's figures. Attacks over time come from the per-minute rollups, top sources
+//! and accounts of a day or a week from the hourly and daily per-key counts, never from
+//! scanning the events of the period; those of the last hour from that hour's events.
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -103,22 +103,56 @@ const ADDRESS: &str = "CASE WHEN substr(source, 1, 1) = '[' \
     THEN substr(source, 2, instr(source, ']') - 2) \
     ELSE substr(source, 1, instr(source, ':') - 1) END";
 
+/// What a top list ranks.
+#[derive(Debug, Clone, Copy)]
+enum Dimension {
+    Source,
+    Account,
+}
+
+/// The ten sources or accounts with the most events in the last `secs` seconds. The last hour
+/// is counted from the events themselves, through the time index (an hour's events are few
+/// next to what the table holds); a day from the four-hour counts and a week from the daily
+/// ones (`event_top_rollups`, see `events::TOP_SPANS`), whose first bucket may begin up to one
+/// bucket before the period: the lists rank, they do not audit.
 async fn top(
     state: &AppState,
-    column: &str,
-    since_ms: i64,
+    dimension: Dimension,
+    secs: i64,
 ) -> Result<Vec<(String, u64)>, Internal> {
-    let rows = state
-        .db
-        .query_all(Statement::from_sql_and_values(
+    let now_s = Utc::now().timestamp();
+    let statement = if secs <= 3_600 {
+        let column = match dimension {
+            Dimension::Source => ADDRESS,
+            Dimension::Account => "account",
+        };
+        Statement::from_sql_and_values(
             DbBackend::Sqlite,
             format!(
-                "SELECT {column} AS key, COUNT(*) AS n FROM events \
+                "SELECT {column} AS key, COUNT(*) AS n FROM events INDEXED BY events_at \
                  WHERE at_ms >= ?1 AND {column} IS NOT NULL GROUP BY key ORDER BY n DESC LIMIT 10"
             ),
-            [since_ms.into()],
-        ))
-        .await?;
+            [((now_s - secs) * 1000).into()],
+        )
+    } else {
+        let span = if secs <= 86_400 { 14_400 } else { 86_400 };
+        let dimension = match dimension {
+            Dimension::Source => "source",
+            Dimension::Account => "account",
+        };
+        Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT key, SUM(count) AS n FROM event_top_rollups \
+             WHERE span = ?1 AND dimension = ?2 AND bucket >= ?3 \
+             GROUP BY key ORDER BY n DESC LIMIT 10",
+            [
+                span.into(),
+                dimension.into(),
+                ((now_s - secs).div_euclid(span)).into(),
+            ],
+        )
+    };
+    let rows = state.db.query_all(statement).await?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -153,7 +187,7 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
         .collect();
     let bans = firewall::bans(state).await?;
     let banned = |address: &str| bans.iter().any(|b| b.address == address);
-    let top_sources = top(state, ADDRESS, since_ms)
+    let top_sources = top(state, Dimension::Source, secs)
         .await?
         .into_iter()
         .map(|(key, events)| TopEntry {
@@ -162,7 +196,7 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
             events,
         })
         .collect();
-    let top_accounts = top(state, "account", since_ms)
+    let top_accounts = top(state, Dimension::Account, secs)
         .await?
         .into_iter()
         .map(|(key, events)| TopEntry {
