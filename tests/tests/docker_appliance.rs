@@ -372,7 +372,7 @@ fn the_image_serves_applies_and_bans_beside_asterisk() {
             bans
         })
         .unwrap();
-    let ban = bans
+    let ban = bans["items"]
         .as_array()
         .unwrap()
         .iter()

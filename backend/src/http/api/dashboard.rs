@@ -101,7 +101,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// stored since the last message; 0 for the periodic refresh), at most once a second. The
 /// page fetches `summary` and `timeseries` again on each. Never ends.
 #[utoipa::path(get, operation_id = "dashboard_stream", path = "/api/v1/dashboard/stream", tag = "dashboard",
-    responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = String)))]
+    responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = ChangeMessage)))]
 async fn stream(
     State(state): State<AppState>,
     SignedIn(_): SignedIn,
@@ -120,6 +120,20 @@ async fn stream(
         Some((Ok(message), feed))
     });
     Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// One message of the change feed, as a Server-Sent Event.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes the events `stream` writes; never built"
+)]
+struct ChangeMessage {
+    /// Always `changed`.
+    #[schema(pattern = "^changed$")]
+    event: String,
+    /// `{"events": N}`: guard events stored since the previous message (JSON text).
+    data: String,
 }
 
 struct ChangeFeed {
