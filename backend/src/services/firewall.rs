@@ -803,11 +803,7 @@ pub async fn bans_page(
     let after = cursor.map(parse_ban_cursor).transpose()?;
     let now = Utc::now();
     let mut query = ban::Entity::find()
-        .filter(
-            Condition::any()
-                .add(ban::Column::ExpiresAt.is_null())
-                .add(ban::Column::ExpiresAt.gt(now)),
-        )
+        .filter(in_force(now))
         .order_by_desc(ban::Column::CreatedAt)
         .order_by_desc(ban::Column::Address);
     if let Some((at, address)) = after {
@@ -849,13 +845,16 @@ fn parse_ban_cursor(raw: &str) -> Result<(DateTime<Utc>, String), FirewallServic
     Ok((at, address.to_string()))
 }
 
+/// Bans still in force at `now`: without an end, or ending later.
+fn in_force(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(ban::Column::ExpiresAt.is_null())
+        .add(ban::Column::ExpiresAt.gt(now))
+}
+
 async fn active_bans(state: &AppState, now: DateTime<Utc>) -> Result<Vec<ban::Model>, Internal> {
     Ok(ban::Entity::find()
-        .filter(
-            Condition::any()
-                .add(ban::Column::ExpiresAt.is_null())
-                .add(ban::Column::ExpiresAt.gt(now)),
-        )
+        .filter(in_force(now))
         .order_by_desc(ban::Column::CreatedAt)
         .all(&state.db)
         .await?)
@@ -870,11 +869,7 @@ pub async fn unban(
     let address = parse_address("address", address)?;
     let now = Utc::now();
     let row = ban::Entity::find_by_id(address.to_string())
-        .filter(
-            Condition::any()
-                .add(ban::Column::ExpiresAt.is_null())
-                .add(ban::Column::ExpiresAt.gt(now)),
-        )
+        .filter(in_force(now))
         .one(&state.db)
         .await?
         .ok_or(FirewallServiceError::NotFound(address))?;

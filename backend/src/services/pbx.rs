@@ -290,10 +290,7 @@ pub async fn list_endpoints(
         .limit(page::fetch(limit))
         .all(db)
         .await?;
-    let mut checked = Vec::with_capacity(rows.len());
-    for row in rows {
-        checked.push((parse_endpoint(&row)?, row));
-    }
+    let checked = checked_rows(rows, parse_endpoint)?;
     let page = page::split(
         checked,
         limit,
@@ -310,6 +307,16 @@ pub async fn list_endpoints(
 /// What the `number_key` column holds for an extension: its length in two digits, then it.
 fn number_key_of(extension: &str) -> String {
     format!("{:02}{extension}", extension.len())
+}
+
+/// Each row with the object checked out of it (a page of a list), or the first that fails.
+fn checked_rows<M, T>(
+    rows: Vec<M>,
+    parse: fn(&M) -> Result<T, Internal>,
+) -> Result<Vec<(T, M)>, Internal> {
+    rows.into_iter()
+        .map(|row| Ok((parse(&row)?, row)))
+        .collect()
 }
 
 /// The row with primary key `key` and the checked object in it, or 404 naming `kind`.
@@ -358,10 +365,7 @@ pub async fn list_trunks(
         query = query.filter(trunk::Column::Name.gt(after));
     }
     let rows = query.limit(page::fetch(limit)).all(db).await?;
-    let mut checked = Vec::with_capacity(rows.len());
-    for row in rows {
-        checked.push((parse_trunk(&row)?, row));
-    }
+    let checked = checked_rows(rows, parse_trunk)?;
     Ok(page::split(
         checked,
         limit,
@@ -394,10 +398,7 @@ pub async fn list_ami_users(
         query = query.filter(ami_user::Column::Name.gt(after));
     }
     let rows = query.limit(page::fetch(limit)).all(db).await?;
-    let mut checked = Vec::with_capacity(rows.len());
-    for row in rows {
-        checked.push((parse_ami_user(&row)?, row));
-    }
+    let checked = checked_rows(rows, parse_ami_user)?;
     Ok(page::split(
         checked,
         limit,

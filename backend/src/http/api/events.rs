@@ -16,7 +16,6 @@ use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-#[allow(unused_imports, reason = "named in the OpenAPI attributes")]
 use app::model::Page;
 use app::model::events::{EventFilter, EventPage, EventView, GuardStatusView};
 
