@@ -31,9 +31,12 @@ APT_PACKAGES := chromium chromium-driver nftables conntrack iproute2 iputils-pin
 SITE := target/site
 WASM_PROFILE := wasm-release
 PROFILE ?= release
+# Extra flags for the artifact builds (the Dockerfile's build stage passes --locked).
+CARGO_BUILD_FLAGS ?=
 
 .PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint unit-tests fmt fuzz \
-	podman-deps base-images image image-build image-if-root
+	podman-deps base-images image image-build image-if-root artifacts release-binary \
+	rust-stand-in image-from-source
 
 help:
 	@echo "make run    build everything and start sipwarden on http://127.0.0.1:8080 (data in ./data)"
@@ -88,6 +91,10 @@ BASE_KEY := v2
 IMAGE_TAG := localhost/sipwarden:test
 ASTERISK_IMAGE_TAG := localhost/sipwarden-asterisk:test
 PODMAN_BUILD := podman build --pull=never --network host --format docker
+# Docker Compose v2 (the program behind `docker compose`), from Debian trixie's package: the
+# smoke test runs the shipped docker-compose.yml with it against Podman's Docker API.
+COMPOSE_DEB := docker-compose_2.26.1-4_amd64.deb
+COMPOSE_SHA256 := 47681197cb2b1ab88206b42a1a92fc75f50d9530a6322d03494a473eed0408ea
 
 podman-deps:
 	@missing=""; for p in $(PODMAN_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -103,6 +110,14 @@ podman-deps:
 	  > "$(CONTAINERS_CONF).tmp"; \
 	if cmp -s "$(CONTAINERS_CONF).tmp" "$(CONTAINERS_CONF)"; then rm "$(CONTAINERS_CONF).tmp"; \
 	else mv "$(CONTAINERS_CONF).tmp" "$(CONTAINERS_CONF)"; fi
+	@if [ ! -x "$(TOOLS)/compose/$(COMPOSE_SHA256)/docker-compose" ]; then \
+	  echo "installing Docker Compose ($(COMPOSE_DEB)) into $(TOOLS)/compose"; \
+	  dir="$(TOOLS)/compose/$(COMPOSE_SHA256)"; mkdir -p "$$dir"; \
+	  curl -fsSL -o "$$dir/compose.deb" "http://deb.debian.org/debian/pool/main/d/docker-compose/$(COMPOSE_DEB)"; \
+	  echo "$(COMPOSE_SHA256)  $$dir/compose.deb" | sha256sum --check --quiet; \
+	  dpkg-deb --fsys-tarfile "$$dir/compose.deb" | tar -xO ./usr/libexec/docker/cli-plugins/docker-compose > "$$dir/docker-compose.tmp"; \
+	  chmod 0755 "$$dir/docker-compose.tmp"; mv "$$dir/docker-compose.tmp" "$$dir/docker-compose"; rm "$$dir/compose.deb"; fi
+	@mkdir -p "$(TOOLS)/bin"; ln -sfn "$(TOOLS)/compose/$(COMPOSE_SHA256)/docker-compose" "$(TOOLS)/bin/docker-compose"
 
 # No registry here: the Dockerfiles' base images are made with debootstrap, cached as
 # tarballs, and imported under the names the Dockerfiles use.
@@ -130,23 +145,44 @@ define base_image
 	  echo "imported $(2)"; fi
 endef
 
-# The server and console built on the host (the Dockerfile's `build` stage does the same
-# steps from source); the image build then only copies them.
-image: site
-	@$(MAKE) --no-print-directory image-build
+# What the image holds, built on the host: the stripped release server in target/docker and
+# the console in target/site. The Dockerfile's `build` stage runs this same target.
+artifacts: site release-binary
 
-# `image` without rebuilding the site (`make test` has just built it).
-image-build: base-images
-	@[ -f $(SITE)/pkg/sipwarden.wasm ] || { echo "no $(SITE)/pkg: run make site first" >&2; exit 1; }
-	cargo build --release -p backend --bin sipwarden
+release-binary:
+	cargo build $(CARGO_BUILD_FLAGS) --release -p backend --bin sipwarden
 	@mkdir -p target/docker
 	strip -o target/docker/sipwarden.tmp target/release/sipwarden
 	@if cmp -s target/docker/sipwarden.tmp target/docker/sipwarden; then rm target/docker/sipwarden.tmp; \
 	else mv target/docker/sipwarden.tmp target/docker/sipwarden; fi
+
+# The images from host-built artifacts (CI must not compile the workspace a second time
+# inside a container).
+image: site
+	@$(MAKE) --no-print-directory image-build
+
+# `image` without rebuilding the site (`make test` has just built it).
+image-build: base-images release-binary
+	@[ -f $(SITE)/pkg/sipwarden.wasm ] || { echo "no $(SITE)/pkg: run make site first" >&2; exit 1; }
 	$(PODMAN_BUILD) --build-arg ARTIFACTS=prebuilt -t $(IMAGE_TAG) \
 	  --build-arg ARTIFACTS_ID=$$(cat target/docker/sipwarden $$(find $(SITE) -type f | sort) | sha256sum | cut -c1-16) .
 	$(PODMAN_BUILD) -t $(ASTERISK_IMAGE_TAG) docker/asterisk
 	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'sipwarden' || true
+
+# The image as `docker build .` / `docker compose up` make it: everything compiled inside the
+# Dockerfile's `build` stage. Not part of `make test` (a second full release build, ~20 min
+# here). Its base `rust:1.95-bookworm` cannot be pulled here, so a stand-in is built first.
+image-from-source: base-images rust-stand-in
+	time $(PODMAN_BUILD) --build-arg ARTIFACTS=build -t localhost/sipwarden:from-source .
+	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'from-source' || true
+
+RUST_STAND_IN := docker.io/library/rust:1.95-bookworm
+rust-stand-in: base-images
+	@if ! podman image exists $(RUST_STAND_IN); then \
+	  echo "building the stand-in $(RUST_STAND_IN) from this machine's toolchain (once)"; \
+	  $(PODMAN_BUILD) -v "$$(readlink -f "$$(rustc --print sysroot)")":/host/toolchain:ro \
+	    -v "$$(command -v rustup)":/host/rustup:ro -v /usr/local/share/ca-certificates:/host/ca:ro \
+	    -t $(RUST_STAND_IN) -f docker/ci/rust-stand-in.Dockerfile docker/ci; fi
 
 # `make test` builds the images only where the smoke test can run them.
 image-if-root:
@@ -157,7 +193,7 @@ image-if-root:
 
 # The hydration bundle: plain cargo + wasm-bindgen (+ wasm-opt), no cargo-leptos needed.
 site: rust-deps
-	cargo build -p frontend --lib --target wasm32-unknown-unknown --profile $(WASM_PROFILE)
+	cargo build $(CARGO_BUILD_FLAGS) -p frontend --lib --target wasm32-unknown-unknown --profile $(WASM_PROFILE)
 	@mkdir -p $(SITE)/pkg
 	wasm-bindgen --target web --no-typescript --out-dir $(SITE)/pkg --out-name sipwarden \
 	  target/wasm32-unknown-unknown/$(WASM_PROFILE)/frontend.wasm
@@ -186,7 +222,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
-	hadolint --failure-threshold error Dockerfile docker/asterisk/Dockerfile
+	hadolint --failure-threshold error Dockerfile docker/asterisk/Dockerfile docker/ci/rust-stand-in.Dockerfile
 
 unit-tests:
 	SIPWARDEN_TEST_SITE_DIR=$(CURDIR)/$(SITE) cargo test --workspace --exclude frontend --no-fail-fast

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 /// Directories searched after `$PATH`: `cargo test` run by a normal user often has no `sbin` in
 /// `$PATH`, yet `ip`, `nft` and `chroot` live there.
-const FALLBACK_DIRS: [&str; 6] = [
+const FALLBACK_DIRS: [&str; 7] = [
+    // Where `make` installs pinned tools as root (a test run by hand finds them too).
+    "/var/cache/sipwarden/tools/bin",
     "/usr/local/sbin",
     "/usr/local/bin",
     "/usr/sbin",

@@ -1,18 +1,19 @@
 //! The appliance image as a user runs it, built by `make image` and run here by Podman.
 //!
-//! - `the_image_serves_applies_and_bans_beside_asterisk`: the sipwarden image and the Asterisk
-//!   image in one network namespace (what the compose file does with the host's), sharing the
-//!   Asterisk configuration: the container becomes healthy, `/login` is served, the first
-//!   start wrote a hardened configuration Asterisk booted on, an apply reaches Asterisk and is
-//!   verified over AMI, an `svmap` scan from another namespace is banned in the kernel and the
-//!   ban shows in the API; SIGTERM stops it cleanly.
+//! - `the_compose_file_runs_the_appliance_beside_asterisk`: the shipped `docker-compose.yml`,
+//!   run by Docker Compose v2 (`docker compose`) against Podman's Docker API: the sipwarden
+//!   container becomes healthy, `/login` is served, the first start wrote a hardened
+//!   configuration Asterisk booted on (shared volume, one network namespace), an apply reaches
+//!   Asterisk and is verified over AMI, an `svmap` scan from another namespace is banned in the
+//!   kernel and the ban shows in the API; the README's backup, stop (SIGTERM) and upgrade
+//!   (`up` again on the same volumes) work.
 //! - `bad_input_is_explained_in_the_log_and_the_console`: an unwritable `/data`, no
 //!   capabilities, no Asterisk: the log says what is wrong and how to fix it, and the console
 //!   (guard status, firewall apply) says the same.
 //!
-//! Root only. Never `--network host`: with NET_ADMIN a container would edit the host's
-//! nftables. Every container runs in a namespace this test made (`--network ns:PATH`) or
-//! with no network at all.
+//! Root only. Never the real host's network: with NET_ADMIN a container would edit the host's
+//! nftables. Every container runs in a namespace this test made (`--network ns:PATH`, or the
+//! compose file's host network served from inside one) or with no network at all.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
@@ -40,13 +41,17 @@ const BASE: &str = "http://127.0.0.1:8080";
 /// caller did not name one: `cargo test` run by hand finds it too.
 fn podman() -> Command {
     let mut cmd = Command::new(root::tool("podman"));
-    if std::env::var_os("CONTAINERS_CONF").is_none() {
-        let conf = Path::new("/var/cache/sipwarden/podman/containers.conf");
-        if conf.is_file() {
-            cmd.env("CONTAINERS_CONF", conf);
-        }
+    if let Some(conf) = containers_conf() {
+        cmd.env("CONTAINERS_CONF", conf);
     }
     cmd
+}
+
+fn containers_conf() -> Option<std::ffi::OsString> {
+    std::env::var_os("CONTAINERS_CONF").or_else(|| {
+        let conf = Path::new("/var/cache/sipwarden/podman/containers.conf");
+        conf.is_file().then(|| conf.as_os_str().to_owned())
+    })
 }
 
 fn podman_out(args: &[&str], timeout: Duration) -> Result<Output> {
@@ -84,7 +89,10 @@ impl Container {
     fn run(name: &str, args: &[&str], image: &str, cmd: &[&str]) -> Result<Container> {
         let name = format!("swtest-{}-{name}", std::process::id());
         // A leftover of a killed run with a reused pid.
-        let _ = podman_out(&["rm", "-f", "-t", "0", &name], Duration::from_secs(60));
+        let _ = podman_out(
+            &["rm", "-f", "-v", "-t", "0", &name],
+            Duration::from_secs(60),
+        );
         let mut all = vec!["run", "-d", "--pull=never", "--name", &name];
         all.extend_from_slice(args);
         all.push(image);
@@ -153,29 +161,29 @@ impl Container {
         }
         Ok(())
     }
-
-    /// The container's memory use right now, from its cgroup (what `podman stats` shows).
-    fn memory(&self) -> String {
-        podman_ok(&[
-            "stats",
-            "--no-stream",
-            "--format",
-            "{{.MemUsage}}",
-            &self.name,
-        ])
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-    }
 }
 
 impl Drop for Container {
     fn drop(&mut self) {
         let _ = podman_out(
-            &["rm", "-f", "-t", "0", &self.name],
+            &["rm", "-f", "-v", "-t", "0", &self.name],
             Duration::from_secs(60),
         );
     }
+}
+
+/// A container's memory use right now, from its cgroup (what `podman stats` shows).
+fn memory(container: &str) -> String {
+    podman_ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.MemUsage}}",
+        container,
+    ])
+    .unwrap_or_default()
+    .trim()
+    .to_owned()
 }
 
 /// A directory the image's user owns (what a named volume gives it).
@@ -217,59 +225,218 @@ fn nft_set(ns: &NetNs, set: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The shipped `docker-compose.yml`, run by Docker Compose v2 (the program behind
+/// `docker compose`) against Podman's Docker API. The API service runs inside a namespace this
+/// test made, so for the compose file's `network_mode: host` that namespace is the host: the
+/// appliance's nftables table, capture and AMI stay off the real host's network.
+struct Compose {
+    project: String,
+    socket: String,
+    service: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Compose {
+    /// Starts Podman's Docker API in `ns` (only its network namespace: the containers' storage
+    /// and mounts stay the machine's).
+    fn serve_in(ns: &NetNs) -> Result<Compose> {
+        let dir = tempfile::tempdir()?;
+        let socket = dir.path().join("docker.sock");
+        let log = std::fs::File::create(dir.path().join("podman-service.log"))?;
+        let mut cmd = Command::new(root::tool("nsenter"));
+        cmd.arg(format!("--net=/run/netns/{}", ns.name()))
+            .arg("--")
+            .arg(root::tool("podman"))
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if let Some(conf) = containers_conf() {
+            cmd.env("CONTAINERS_CONF", conf);
+        }
+        let service = cmd.spawn()?;
+        let compose = Compose {
+            project: format!("swtest{}", std::process::id()),
+            socket: format!("unix://{}", socket.display()),
+            service,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            if Instant::now() > deadline {
+                bail!("Podman's API did not come up:\n{}", compose.service_log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // A leftover of a killed run with a reused pid.
+        let _ = compose.compose(&["down", "--volumes", "--timeout", "0"]);
+        Ok(compose)
+    }
+
+    fn service_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("podman-service.log")).unwrap_or_default()
+    }
+
+    /// `docker compose -p PROJECT -f docker-compose.yml ARGS`, on the test's images.
+    fn compose(&self, args: &[&str]) -> Result<Output> {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker-compose.yml");
+        let mut cmd = Command::new(root::tool("docker-compose"));
+        cmd.arg("--project-name")
+            .arg(&self.project)
+            .arg("--file")
+            .arg(file)
+            .args(args)
+            .env("DOCKER_HOST", &self.socket)
+            .env("SIPWARDEN_IMAGE", IMAGE)
+            .env("SIPWARDEN_ASTERISK_IMAGE", ASTERISK_IMAGE);
+        process::output(&mut cmd, Duration::from_secs(180))
+    }
+
+    fn compose_ok(&self, args: &[&str]) -> String {
+        let out = self.compose(args).unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "docker compose {args:?}: {text}");
+        text
+    }
+
+    fn container(&self, service: &str) -> String {
+        format!("{}-{service}-1", self.project)
+    }
+
+    /// Podman's own client through the same API (an `exec` must start in the containers'
+    /// network namespace, which only the API service is in).
+    fn remote(&self, args: &[&str]) -> Result<Output> {
+        let mut all = vec!["--remote", "--url", &self.socket];
+        all.extend_from_slice(args);
+        podman_out(&all, Duration::from_secs(60))
+    }
+
+    fn exec(&self, service: &str, args: &[&str]) -> Output {
+        let container = self.container(service);
+        let mut all = vec!["exec", container.as_str()];
+        all.extend_from_slice(args);
+        self.remote(&all).unwrap()
+    }
+
+    fn logs(&self, service: &str) -> String {
+        let out = self.compose(&["logs", "--no-color", service]);
+        out.map_or_else(
+            |e| format!("(no logs: {e})"),
+            |o| {
+                String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr)
+            },
+        )
+    }
+
+    fn running(&self, service: &str) -> bool {
+        self.remote(&[
+            "inspect",
+            "--format",
+            "{{.State.Running}}",
+            &self.container(service),
+        ])
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
+    }
+
+    /// Runs the image's HEALTHCHECK the way Docker's timer does (Podman's timers need
+    /// systemd, absent here) until it passes; then Compose reports the service healthy.
+    fn wait_healthy(&self, service: &str, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let out = self
+                .remote(&["healthcheck", "run", &self.container(service)])
+                .unwrap();
+            if out.status.success() {
+                break;
+            }
+            assert!(
+                self.running(service) && started.elapsed() < timeout,
+                "{service} not healthy after {:?}: {}\n{}",
+                started.elapsed(),
+                String::from_utf8_lossy(&out.stdout),
+                self.logs(service)
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let elapsed = started.elapsed();
+        let ps = self.compose_ok(&["ps", "--format", "{{.Service}} {{.Health}}"]);
+        assert!(
+            ps.lines().any(|l| l.trim() == format!("{service} healthy")),
+            "compose does not report {service} healthy: {ps}"
+        );
+        elapsed
+    }
+
+    fn wait_log(&self, service: &str, needle: &str, timeout: Duration) {
+        let started = Instant::now();
+        while !self.logs(service).contains(needle) {
+            assert!(
+                started.elapsed() < timeout,
+                "`{needle}` not in {service}'s log:\n{}",
+                self.logs(service)
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn wait_asterisk_booted(&self) {
+        let started = Instant::now();
+        loop {
+            let out = self.exec("asterisk", &["asterisk", "-rx", "core waitfullybooted"]);
+            if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("fully booted")
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "asterisk did not boot:\n{}",
+                self.logs("asterisk")
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        let _ = self.compose(&["down", "--volumes", "--timeout", "0"]);
+        let _ = self.service.kill();
+        let _ = self.service.wait();
+    }
+}
+
 #[test]
-fn the_image_serves_applies_and_bans_beside_asterisk() {
-    const TEST: &str = "the_image_serves_applies_and_bans_beside_asterisk";
+fn the_compose_file_runs_the_appliance_beside_asterisk() {
+    const TEST: &str = "the_compose_file_runs_the_appliance_beside_asterisk";
     let started = Instant::now();
-    if !prerequisites(TEST) || !root::require_commands(TEST, &["svmap", "nft"]) {
+    if !prerequisites(TEST) || !root::require_commands(TEST, &["svmap", "nft", "nsenter"]) {
+        return;
+    }
+    if root::require_command(TEST, "docker-compose").is_none() {
         return;
     }
     let lab = Lab::standard().expect("building the lab");
     let pbx = lab.ns("pbx");
     let pbx_ip = lab.host("pbx").ipv4;
     let attacker = lab.host("attacker").ipv4.to_string();
-    let volumes = tempfile::tempdir().unwrap();
-    let data = owned_dir(volumes.path(), "data");
-    let etc = owned_dir(volumes.path(), "asterisk-etc");
-    let network = netns_arg(pbx);
+    let compose = Compose::serve_in(pbx).unwrap();
 
-    // 1. sipwarden alone: healthy, the console served, a first configuration for Asterisk.
-    let sw = Container::run(
-        "sipwarden",
-        &[
-            "--network",
-            &network,
-            "--cap-drop",
-            "ALL",
-            "--cap-add",
-            "NET_ADMIN",
-            "--cap-add",
-            "NET_RAW",
-            "-v",
-            &format!("{data}:/data"),
-            "-v",
-            &format!("{etc}:/etc/asterisk"),
-        ],
-        IMAGE,
-        &[],
-    )
-    .unwrap();
-    let healthy_in = sw.wait_healthy(Duration::from_secs(60)).unwrap();
-    let log = sw.logs();
+    // 1. `docker compose up -d`: sipwarden healthy, the console served, a first hardened
+    //    configuration Asterisk boots on, the guard's AMI tap logged in.
+    let up = Instant::now();
+    compose.compose_ok(&["up", "--detach", "--no-build", "--pull", "never"]);
+    compose.wait_healthy("sipwarden", Duration::from_secs(60));
+    let healthy_in = up.elapsed();
+    let log = compose.logs("sipwarden");
     assert!(log.contains("one-time setup token"), "{log}");
     assert!(
         log.contains("wrote the hardened configuration"),
         "no first configuration for Asterisk:\n{log}"
     );
     assert!(!log.contains("lacks the capability"), "{log}");
-    for file in [
-        "pjsip.conf",
-        "extensions.conf",
-        "manager.conf",
-        "logger.conf",
-    ] {
-        assert!(Path::new(&etc).join(file).is_file(), "{file} not written");
-    }
     let login = pbx
         .block_on(async {
             let res = reqwest::get(format!("{BASE}/login")).await.unwrap();
@@ -278,38 +445,32 @@ fn the_image_serves_applies_and_bans_beside_asterisk() {
         .unwrap();
     assert_eq!(login.0, StatusCode::OK);
     assert!(login.1.contains("<form"), "{}", login.1);
-    std::thread::sleep(Duration::from_secs(2));
-    let idle_memory = sw.memory();
+    compose.wait_asterisk_booted();
+    // The tap retries with growing pauses (at most 30 s) while Asterisk starts.
+    compose.wait_log(
+        "sipwarden",
+        "AMI security tap connected",
+        Duration::from_secs(60),
+    );
+    let idle_memory = memory(&compose.container("sipwarden"));
+    // The README's shell route to the first administrator.
+    let created = compose.compose_ok(&[
+        "exec",
+        "--env",
+        &format!("SIPWARDEN_ADMIN_PASSWORD={PASSWORD}"),
+        "sipwarden",
+        "sipwarden",
+        "admin",
+        "create",
+        "--username",
+        "admin",
+    ]);
+    assert!(
+        !created.contains(PASSWORD),
+        "the password was echoed: {created}"
+    );
 
-    // 2. Asterisk beside it, booted on sipwarden's files; the guard's AMI tap logs in.
-    let ast = Container::run(
-        "asterisk",
-        &["--network", &network, "-v", &format!("{etc}:/etc/asterisk")],
-        ASTERISK_IMAGE,
-        &[],
-    )
-    .unwrap();
-    let booted = Instant::now();
-    loop {
-        let out = ast
-            .exec(&["asterisk", "-rx", "core waitfullybooted"])
-            .unwrap();
-        if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("fully booted") {
-            break;
-        }
-        assert!(
-            ast.running() && booted.elapsed() < Duration::from_secs(90),
-            "asterisk did not boot:\n{}",
-            ast.logs()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    // The tap retries with growing pauses (at most 30 s) since sipwarden started first.
-    sw.wait_log("AMI security tap connected", Duration::from_secs(60))
-        .unwrap();
-    create_admin(&sw);
-
-    // 3. An apply reaches Asterisk and is verified over AMI; the firewall goes in.
+    // 2. An apply reaches Asterisk and is verified over AMI; the firewall goes in.
     let office = Net::Office.cidr_v4();
     let (endpoint_id, applied) = pbx
         .block_on(async move {
@@ -335,18 +496,14 @@ fn the_image_serves_applies_and_bans_beside_asterisk() {
             (endpoint["id"].as_str().unwrap().to_owned(), applied)
         })
         .unwrap();
-    let endpoints = String::from_utf8_lossy(
-        &ast.exec(&["asterisk", "-rx", "pjsip show endpoints"])
-            .unwrap()
-            .stdout,
-    )
-    .into_owned();
+    let endpoints = compose.exec("asterisk", &["asterisk", "-rx", "pjsip show endpoints"]);
+    let endpoints = String::from_utf8_lossy(&endpoints.stdout);
     assert!(
         endpoints.contains(&endpoint_id),
         "the applied endpoint is not in Asterisk: {endpoints}\napply: {applied}"
     );
 
-    // 4. A scan from the Internet namespace: banned in the kernel and listed in the API.
+    // 3. A scan from the Internet namespace: banned in the kernel and listed in the API.
     let home = tempfile::tempdir().unwrap();
     let mut svmap = lab
         .ns("attacker")
@@ -360,18 +517,11 @@ fn the_image_serves_applies_and_bans_beside_asterisk() {
             "the scan was not banned in the kernel: {}\nsvmap: {}\n{}",
             nft_set(pbx, "ban_v4"),
             String::from_utf8_lossy(&scan.stdout),
-            sw.logs()
+            compose.logs("sipwarden")
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let bans = pbx
-        .block_on(async {
-            let api = Api::sign_in_at(BASE, "admin", PASSWORD).await.unwrap();
-            let (status, bans) = api.call("GET", "/api/v1/bans", None).await;
-            assert_eq!(status, StatusCode::OK);
-            bans
-        })
-        .unwrap();
+    let bans = api_get(pbx, "/api/v1/bans");
     let ban = bans["items"]
         .as_array()
         .unwrap()
@@ -380,21 +530,88 @@ fn the_image_serves_applies_and_bans_beside_asterisk() {
         .unwrap_or_else(|| panic!("no ban of {attacker} in the API: {bans}"));
     assert_eq!(ban["origin"], "guard", "{ban}");
 
-    // 5. SIGTERM (what `docker stop` sends) ends it cleanly.
+    // 4. The README's backup, while running: a consistent copy with the data in it.
+    compose.compose_ok(&[
+        "exec",
+        "sipwarden",
+        "sipwarden",
+        "backup",
+        "/data/backup.sqlite3",
+    ]);
+    let copy = tempfile::tempdir().unwrap();
+    let copied = copy.path().join("backup.sqlite3");
+    compose.compose_ok(&[
+        "cp",
+        "sipwarden:/data/backup.sqlite3",
+        &copied.display().to_string(),
+    ]);
+    let rows = process::run(
+        Command::new(root::tool("sqlite3")).arg(&copied).arg(
+            "PRAGMA integrity_check; SELECT count(*) FROM endpoints WHERE extension = '1001';",
+        ),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(
+        rows.split_whitespace().collect::<Vec<_>>(),
+        ["ok", "1"],
+        "{rows}"
+    );
+
+    // 5. SIGTERM (`docker compose stop`) ends it cleanly; the README's upgrade (`up -d` on the
+    //    same volumes) keeps the administrator, the endpoint and the ban in the kernel.
     let stop = Instant::now();
-    podman_ok(&["stop", "-t", "20", &sw.name]).unwrap();
+    compose.compose_ok(&["stop", "sipwarden"]);
     let stopped_in = stop.elapsed();
-    assert_eq!(sw.inspect("{{.State.ExitCode}}"), "0", "{}", sw.logs());
-    assert!(sw.logs().contains("sipwarden stopped"), "{}", sw.logs());
+    let exit = compose
+        .remote(&[
+            "inspect",
+            "--format",
+            "{{.State.ExitCode}}",
+            &compose.container("sipwarden"),
+        ])
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&exit.stdout).trim(), "0");
+    assert!(
+        compose.logs("sipwarden").contains("sipwarden stopped"),
+        "{}",
+        compose.logs("sipwarden")
+    );
     assert!(
         stopped_in < Duration::from_secs(15),
         "took {stopped_in:?}: SIGTERM was not handled"
     );
+    compose.compose_ok(&[
+        "up",
+        "--detach",
+        "--no-build",
+        "--pull",
+        "never",
+        "--force-recreate",
+    ]);
+    compose.wait_healthy("sipwarden", Duration::from_secs(60));
+    let kept = api_get(pbx, "/api/v1/endpoints");
+    assert_eq!(kept["total"], 1, "{kept}");
+    assert!(
+        nft_set(pbx, "ban_v4").contains(&attacker),
+        "the ban was not restored"
+    );
     eprintln!(
-        "{TEST}: healthy after {healthy_in:?}; idle memory {idle_memory}; stopped in \
+        "{TEST}: healthy {healthy_in:?} after `up`; idle memory {idle_memory}; stopped in \
          {stopped_in:?}; whole test {:?}",
         started.elapsed()
     );
+}
+
+/// GET `path` as the administrator, from inside `ns`.
+fn api_get(ns: &NetNs, path: &'static str) -> serde_json::Value {
+    ns.block_on(async move {
+        let api = Api::sign_in_at(BASE, "admin", PASSWORD).await.unwrap();
+        let (status, doc) = api.call("GET", path, None).await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        doc
+    })
+    .unwrap()
 }
 
 #[test]
