@@ -66,6 +66,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .build();
     let config_data_dir = config.data_dir.clone();
     let events = crate::services::events::EventStore::spawn(db.clone());
+    let model = crate::services::model_version::ModelVersion::default();
     Ok(AppState {
         db,
         config: Arc::new(config),
@@ -74,7 +75,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         sign_in_throttle: Arc::new(SignInThrottle::default()),
         setup_token: Arc::new(setup_token),
         pbx_lock: Arc::default(),
-        endpoint_pages: Arc::default(),
+        endpoint_pages: Arc::new(crate::services::list_cache::ListCache::following(
+            model.clone(),
+        )),
+        model,
         firewall: crate::firewall::Firewall::new(
             crate::firewall::Target::current(),
             config_data_dir.join("firewall"),

@@ -23,6 +23,10 @@ pub struct AppState {
     /// Serialises changes to the PBX model and config applies: each checks the whole model
     /// before it writes, which is only sound if no other change lands in between.
     pub pbx_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The model's version, bumped after every committed change and every apply; the caches
+    /// and watchers below follow it.
+    #[from_ref(skip)]
+    pub model: crate::services::model_version::ModelVersion,
     /// Endpoint list pages as sent, until the model next changes.
     #[from_ref(skip)]
     pub endpoint_pages: Arc<crate::services::list_cache::ListCache>,
@@ -42,7 +46,7 @@ pub struct AppState {
     pub rate_limiter: Arc<crate::http::rate_limit::RateLimiter>,
     /// The running guard, once `serve` has started it.
     pub guard: Arc<std::sync::OnceLock<crate::guard::runtime::RunningGuard>>,
-    /// The alerts' notice queue (bans, taps down) and the worker's wake-ups.
+    /// The alerts' notice queue (bans, taps down).
     #[from_ref(skip)]
     pub alerts: crate::services::alerts::Notifier,
 }

@@ -32,7 +32,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use app::model::Page;
 use app::model::alerts::{AlertView, AlertsPage, CreatedAlert, DeliveryView, Trigger};
@@ -538,8 +538,6 @@ struct NotifierInner {
     dropped: AtomicU64,
     /// Bumped on every alert change, so the worker reloads its copy.
     generation: AtomicU64,
-    /// Woken after a model change or an apply, so posture is checked at once.
-    posture: Notify,
     client: reqwest::Client,
 }
 
@@ -560,7 +558,6 @@ impl Default for Notifier {
                 rx: Mutex::new(Some(rx)),
                 dropped: AtomicU64::new(0),
                 generation: AtomicU64::new(0),
-                posture: Notify::new(),
                 client: webhook::client(),
             }),
         }
@@ -587,11 +584,6 @@ impl Notifier {
     /// Tells the worker the alerts changed.
     pub fn alerts_changed(&self) {
         self.inner.generation.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Tells the worker the model (or what is live) changed: check posture now.
-    pub fn model_changed(&self) {
-        self.inner.posture.notify_one();
     }
 
     fn generation(&self) -> u64 {

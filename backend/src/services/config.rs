@@ -267,7 +267,7 @@ async fn finish(
     outcome: Result<ApplyReport, PbxError>,
 ) -> Result<ApplyReport, PbxError> {
     // What is live may have changed (or been found edited by hand): posture alerts look now.
-    state.alerts.model_changed();
+    state.model.bump();
     let (ok, detail) = match &outcome {
         Ok(r) if r.applied => (true, format!("{what}: revision {} live", r.revision.number)),
         Ok(r) => (

@@ -4,15 +4,16 @@
 //! about a millisecond of CPU (the rows come out of SQLite one by one, each is checked again
 //! through the domain constructors and serialised), so 50 pollers queued behind each other.
 //! The model changes rarely and only through [`crate::services::pbx`]'s one write path, which
-//! bumps the generation after its commit. A page is stored under the generation read *before*
-//! its query, so a page read while a change commits is filed under the old generation and never
+//! bumps the [`ModelVersion`] after its commit. A page is stored under the version read *before*
+//! its query, so a page read while a change commits is filed under the old version and never
 //! served after it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
+
+use crate::services::model_version::ModelVersion;
 
 /// Most pages kept; past it the cache starts over (a scan of searches cannot grow it).
 const MAX_PAGES: usize = 512;
@@ -21,9 +22,9 @@ const MAX_PAGES: usize = 512;
 pub type PageKey = (Option<String>, Option<String>, u64);
 
 /// The cache of one list.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ListCache {
-    generation: AtomicU64,
+    version: ModelVersion,
     pages: Mutex<Pages>,
 }
 
@@ -34,14 +35,19 @@ struct Pages {
 }
 
 impl ListCache {
-    /// The model's current generation: read it before querying.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// A cache whose pages last while `version` does not move.
+    #[must_use]
+    pub fn following(version: ModelVersion) -> Self {
+        Self {
+            version,
+            pages: Mutex::default(),
+        }
     }
 
-    /// Called after every committed change of the model.
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+    /// The model's current version: read it before querying.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.version.current()
     }
 
     /// The page stored for `key` at `generation`, if any.
@@ -82,20 +88,22 @@ mod tests {
 
     #[test]
     fn a_page_is_served_until_the_model_changes() {
-        let cache = ListCache::default();
+        let version = ModelVersion::default();
+        let cache = ListCache::following(version.clone());
         let g = cache.generation();
         cache.put(g, key("a"), Bytes::from_static(b"[1]"));
         assert_eq!(cache.get(g, &key("a")), Some(Bytes::from_static(b"[1]")));
         assert_eq!(cache.get(g, &key("b")), None);
-        cache.invalidate();
+        version.bump();
         assert_eq!(cache.get(cache.generation(), &key("a")), None);
     }
 
     #[test]
     fn a_page_read_while_a_change_committed_is_not_kept() {
-        let cache = ListCache::default();
+        let version = ModelVersion::default();
+        let cache = ListCache::following(version.clone());
         let before = cache.generation();
-        cache.invalidate();
+        version.bump();
         cache.put(before, key("a"), Bytes::from_static(b"[old]"));
         assert_eq!(cache.get(cache.generation(), &key("a")), None);
         assert_eq!(cache.get(before, &key("a")), None);
@@ -103,7 +111,7 @@ mod tests {
 
     #[test]
     fn the_cache_is_bounded() {
-        let cache = ListCache::default();
+        let cache = ListCache::following(ModelVersion::default());
         let g = cache.generation();
         for n in 0..(MAX_PAGES + 10) {
             cache.put(g, key(&n.to_string()), Bytes::from_static(b"[]"));

@@ -10,6 +10,7 @@ pub mod events;
 pub mod firewall;
 pub mod guard_status;
 pub mod list_cache;
+pub mod model_version;
 pub mod page;
 pub mod pbx;
 pub mod posture;

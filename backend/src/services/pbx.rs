@@ -360,11 +360,7 @@ pub async fn list_trunks(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<Page<TrunkView>, PbxError> {
-    let mut query = trunk::Entity::find().order_by_asc(trunk::Column::Name);
-    if let Some(after) = cursor {
-        query = query.filter(trunk::Column::Name.gt(after));
-    }
-    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let rows = page_by_name::<trunk::Entity>(db, trunk::Column::Name, cursor, limit).await?;
     let checked = checked_rows(rows, parse_trunk)?;
     Ok(page::split(
         checked,
@@ -372,6 +368,21 @@ pub async fn list_trunks(
         |(_, row)| row.name.clone(),
         |(t, row)| trunk_view(&t, &row),
     ))
+}
+
+/// The rows of one page of a list kept in order of its `name` column (trunks, AMI users),
+/// after `cursor`, one more than `limit` (so [`page::split`] sees whether more follow).
+async fn page_by_name<E: EntityTrait>(
+    db: &DatabaseConnection,
+    name: E::Column,
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<Vec<E::Model>, sea_orm::DbErr> {
+    let mut query = E::find().order_by_asc(name);
+    if let Some(after) = cursor {
+        query = query.filter(name.gt(after));
+    }
+    query.limit(page::fetch(limit)).all(db).await
 }
 
 async fn trunk_row(
@@ -393,11 +404,7 @@ pub async fn list_ami_users(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<Page<AmiUserView>, PbxError> {
-    let mut query = ami_user::Entity::find().order_by_asc(ami_user::Column::Name);
-    if let Some(after) = cursor {
-        query = query.filter(ami_user::Column::Name.gt(after));
-    }
-    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let rows = page_by_name::<ami_user::Entity>(db, ami_user::Column::Name, cursor, limit).await?;
     let checked = checked_rows(rows, parse_ami_user)?;
     Ok(page::split(
         checked,
@@ -451,8 +458,7 @@ where
     let (changed, out) = change(&txn, stored).await?;
     changed.into_model()?;
     txn.commit().await?;
-    state.endpoint_pages.invalidate();
-    state.alerts.model_changed();
+    state.model.bump();
     Ok(out)
 }
 

@@ -166,6 +166,8 @@ async fn run(
     let mut every = tokio::time::interval_at(Instant::now() + POSTURE_EVERY, POSTURE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut posture_due: Option<Instant> = None;
+    // A change of the model or an apply: posture is checked a moment later.
+    let mut model_changes = state.model.subscribe();
     loop {
         tokio::select! {
             notice = notices.recv() => {
@@ -218,7 +220,7 @@ async fn run(
                     }
                 }
             }
-            () = state.alerts.inner.posture.notified() => {
+            Ok(()) = model_changes.changed() => {
                 posture_due.get_or_insert(Instant::now() + POSTURE_SETTLE);
             }
             () = sleep_until(posture_due) => {
