@@ -6,14 +6,14 @@
 use app::model::Page;
 use app::model::alerts::{AlertView, CreatedAlert, DeliveryView};
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 
-use super::{ListQuery, parse_json};
+use super::{ListQuery, parse_json, secret_response, tagged};
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, etag};
+use crate::http::extract::{AdminCaller, ApiQuery, IfMatch};
 use crate::services::alerts::{self, AlertError, NewAlert};
 use crate::services::page;
 use crate::state::AppState;
@@ -63,12 +63,6 @@ fn alert_id(text: &str) -> Result<i32, ApiError> {
         .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "alert ids are numbers"))
 }
 
-fn tagged(view: AlertView) -> Response {
-    let mut res = Json(&view).into_response();
-    res.headers_mut().insert(header::ETAG, etag(view.version));
-    res
-}
-
 /// Alerts, oldest first, without their secrets.
 #[utoipa::path(get, operation_id = "list_alerts", path = "/api/v1/alerts", tag = "alerts", params(ListQuery),
     responses((status = 200, description = "One page of alerts", body = Page<AlertView>)))]
@@ -98,9 +92,7 @@ async fn create(
     let body: NewAlert = parse_json(request).await?;
     let created = alerts::create(&state, &admin, body).await?;
     let location = format!("/api/v1/alerts/{}", created.view.id);
-    let mut res = (StatusCode::CREATED, Json(created)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut res = secret_response(StatusCode::CREATED, created);
     if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, v);
     }
@@ -120,7 +112,8 @@ async fn get_one(
     AdminCaller(_): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(tagged(alerts::get(&state.db, alert_id(&id)?).await?))
+    let view = alerts::get(&state.db, alert_id(&id)?).await?;
+    Ok(tagged(view.version, view))
 }
 
 /// Replaces an alert's settings (its secret stays).
@@ -141,9 +134,8 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let id = alert_id(&id)?;
     let body: NewAlert = parse_json(request).await?;
-    Ok(tagged(
-        alerts::update(&state, &admin, id, body, expected).await?,
-    ))
+    let view = alerts::update(&state, &admin, id, body, expected).await?;
+    Ok(tagged(view.version, view))
 }
 
 /// Deletes an alert and its delivery history.

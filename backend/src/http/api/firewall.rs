@@ -15,9 +15,9 @@ use app::model::firewall::{
 };
 use policy::firewall::FirewallPolicy;
 
-use super::{ListQuery, parse_json};
+use super::{ListQuery, parse_json, tagged};
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn, etag};
+use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn};
 use crate::services::firewall::{self, BanOrigin, NewAllow, NewBan};
 use crate::services::page;
 use crate::state::AppState;
@@ -61,14 +61,6 @@ struct FirewallDoc {
     status: FirewallStatus,
 }
 
-/// The document with its `ETag` (the policy's version).
-fn tagged(doc: FirewallDoc) -> Response {
-    let version = doc.status.version;
-    let mut res = Json(doc).into_response();
-    res.headers_mut().insert(header::ETAG, etag(version));
-    res
-}
-
 /// The stored firewall policy and the kernel's state.
 #[utoipa::path(get, path = "/api/v1/firewall", tag = "firewall",
     responses((status = 200, description = "Policy and status", body = FirewallDoc,
@@ -78,7 +70,7 @@ async fn get_firewall(
     SignedIn(_): SignedIn,
 ) -> Result<Response, ApiError> {
     let (policy, status) = firewall::status(&state).await?;
-    Ok(tagged(FirewallDoc { policy, status }))
+    Ok(tagged(status.version, FirewallDoc { policy, status }))
 }
 
 /// Replaces the firewall policy (absent fields take their defaults); nothing reaches the
@@ -99,7 +91,7 @@ async fn put_firewall(
     let raw: FirewallPolicy = parse_json(request).await?;
     firewall::update_policy(&state, &admin, raw, expected).await?;
     let (policy, status) = firewall::status(&state).await?;
-    Ok(tagged(FirewallDoc { policy, status }))
+    Ok(tagged(status.version, FirewallDoc { policy, status }))
 }
 
 /// The stored policy's ruleset as the JSON `nft -j -f` gets (administrators only: it

@@ -240,6 +240,23 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
 }
 
+/// An object with its version as `ETag`, the value a later `If-Match` names.
+pub(crate) fn tagged<T: Serialize>(version: i32, body: T) -> Response {
+    let mut res = Json(body).into_response();
+    res.headers_mut()
+        .insert(header::ETAG, crate::http::extract::etag(version));
+    res
+}
+
+/// A response with a secret shown this once (a created token, endpoint or alert, a rotated
+/// secret): no cache anywhere may keep it.
+pub(crate) fn secret_response(status: StatusCode, body: impl Serialize) -> Response {
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 /// Reads a JSON body with errors that say what is wrong (axum's `Json` rejection texts are
 /// fine but not problem+json).
 pub(crate) async fn parse_json<T: serde::de::DeserializeOwned>(

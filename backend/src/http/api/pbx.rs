@@ -16,9 +16,9 @@ use app::model::pbx::{
 };
 use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
-use super::{ListQuery, parse_json};
+use super::{ListQuery, parse_json, secret_response, tagged};
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn, etag};
+use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn};
 use crate::services::{config, page, pbx};
 use crate::state::AppState;
 
@@ -69,21 +69,6 @@ pub fn routes() -> Router<AppState> {
         .route("/config/revisions", get(revisions))
         .route("/config/revisions/{number}", get(revision))
         .route("/config/revisions/{number}/rollback", post(rollback))
-}
-
-/// An object with its `ETag` (send it back in `If-Match` to update only that version).
-fn tagged<T: Serialize>(version: i32, body: T) -> Response {
-    let mut res = Json(body).into_response();
-    res.headers_mut().insert(header::ETAG, etag(version));
-    res
-}
-
-/// A created object (201) or a rotated secret (200), never cached anywhere.
-fn secret_response(status: StatusCode, body: impl Serialize) -> Response {
-    let mut res = (status, Json(body)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

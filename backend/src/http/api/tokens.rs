@@ -2,15 +2,15 @@
 //! response only (`Cache-Control: no-store`).
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 
 use app::model::Page;
 use app::model::tokens::TokenView;
 
-use super::{ListQuery, parse_json};
+use super::{ListQuery, parse_json, secret_response};
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery};
 use crate::services::page;
@@ -70,10 +70,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let body: NewToken = parse_json(request).await?;
     let created = tokens::create(&state, &admin, body).await?;
-    let mut res = (StatusCode::CREATED, Json(created)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(secret_response(StatusCode::CREATED, created))
 }
 
 /// Revokes a token at once.
