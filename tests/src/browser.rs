@@ -21,8 +21,19 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium, or reports a skip (a failure in CI as
-    /// root) when they are not installed.
+    /// root) when they are not installed or the console's hydration bundle is not built (every
+    /// browser test needs it).
     pub async fn start(test: &str) -> anyhow::Result<Option<Self>> {
+        if !crate::server::site_dir()
+            .join("pkg/sipwarden.wasm")
+            .is_file()
+        {
+            skip(
+                test,
+                "the hydration bundle is not built (run `make site`; `make test` does)",
+            );
+            return Ok(None);
+        }
         let (Some(driver_bin), Some(chromium)) =
             (find_command("chromedriver"), find_command("chromium"))
         else {
@@ -132,6 +143,26 @@ impl Browser {
         field.clear().await?;
         field.send_keys(text).await?;
         Ok(())
+    }
+
+    /// Clicks the element `css`.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.client
+            .find(fantoccini::Locator::Css(css))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// The text of the element `css`.
+    pub async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await?
+            .text()
+            .await?)
     }
 
     /// Signs in through the hydrated login form of `server` and waits for the dashboard.

@@ -10,6 +10,7 @@
 //! - [`webhook`]: a local HTTP receiver for alert deliveries, answering as scripted.
 
 pub mod api;
+pub mod appliance;
 pub mod asterisk;
 pub mod browser;
 pub mod netns;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use tests::browser::Browser;
-use tests::server::{ADMIN_PASSWORD, TestServer, site_dir};
+use tests::server::{ADMIN_PASSWORD, TestServer};
 use tests::webhook::Receiver;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -15,13 +15,6 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::test]
 async fn an_alert_is_created_tested_and_disabled_in_the_hydrated_console() {
     let test = "an_alert_is_created_tested_and_disabled_in_the_hydrated_console";
-    if !site_dir().join("pkg/sipwarden.wasm").is_file() {
-        tests::root::skip(
-            test,
-            "the hydration bundle is not built (run `make site`; `make test` does)",
-        );
-        return;
-    }
     let Some(browser) = Browser::start(test).await.unwrap() else {
         return;
     };

@@ -7,20 +7,13 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use tests::browser::Browser;
-use tests::server::{ADMIN_PASSWORD, TestServer, site_dir};
+use tests::server::{ADMIN_PASSWORD, TestServer};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn sign_in_dashboard_and_sign_out_in_a_real_browser() {
     let test = "sign_in_dashboard_and_sign_out_in_a_real_browser";
-    if !site_dir().join("pkg/sipwarden.wasm").is_file() {
-        tests::root::skip(
-            test,
-            "the hydration bundle is not built (run `make site`; `make test` does)",
-        );
-        return;
-    }
     let Some(browser) = Browser::start(test).await.unwrap() else {
         return;
     };

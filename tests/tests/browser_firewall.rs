@@ -6,39 +6,15 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use tests::browser::Browser;
-use tests::server::{ADMIN_PASSWORD, TestServer, site_dir};
+use tests::server::{ADMIN_PASSWORD, TestServer};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn fill(browser: &Browser, css: &str, text: &str) {
-    browser.fill(css, text).await.unwrap();
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn hydrated(browser: &Browser) {
-    browser.wait_hydrated(WAIT).await.unwrap();
-}
 
 #[tokio::test]
 async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
     let test = "ban_unban_and_trust_from_the_console_in_a_real_browser";
-    if !site_dir().join("pkg/sipwarden.wasm").is_file() {
-        tests::root::skip(
-            test,
-            "the hydration bundle is not built (run `make site`; `make test` does)",
-        );
-        return;
-    }
     let Some(browser) = Browser::start(test).await.unwrap() else {
         return;
     };
@@ -52,20 +28,24 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
 
     // Bans: ban an attacker.
     c.goto(&server.url("/bans")).await.unwrap();
-    hydrated(&browser).await;
+    browser.wait_hydrated(WAIT).await.unwrap();
     browser
         .wait_for("document.querySelector('#no-bans') !== null", WAIT)
         .await
         .unwrap();
-    fill(&browser, "#ban-form input[name=address]", "203.0.113.7").await;
-    fill(&browser, "#ban-form input[name=duration_minutes]", "10").await;
-    fill(
-        &browser,
-        "#ban-form input[name=reason]",
-        "svcrack seen in the log",
-    )
-    .await;
-    click(c, "#ban").await;
+    browser
+        .fill("#ban-form input[name=address]", "203.0.113.7")
+        .await
+        .unwrap();
+    browser
+        .fill("#ban-form input[name=duration_minutes]", "10")
+        .await
+        .unwrap();
+    browser
+        .fill("#ban-form input[name=reason]", "svcrack seen in the log")
+        .await
+        .unwrap();
+    browser.click("#ban").await.unwrap();
     browser
         .wait_for(
             "document.querySelector('#bans-table') && document.querySelector('#bans-table').textContent.includes('203.0.113.7') && document.querySelector('#bans-table').textContent.includes('svcrack seen in the log')",
@@ -85,9 +65,15 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
     browser.screenshot("bans").await.unwrap();
 
     // Loopback cannot be banned: the page says why, and the ban list is unchanged.
-    fill(&browser, "#ban-form input[name=address]", "127.0.0.1").await;
-    fill(&browser, "#ban-form input[name=reason]", "oops").await;
-    click(c, "#ban").await;
+    browser
+        .fill("#ban-form input[name=address]", "127.0.0.1")
+        .await
+        .unwrap();
+    browser
+        .fill("#ban-form input[name=reason]", "oops")
+        .await
+        .unwrap();
+    browser.click("#ban").await.unwrap();
     browser
         .wait_for(
             "[...document.querySelectorAll('p.error')].some(p => p.textContent.includes('cannot be banned'))",
@@ -104,7 +90,7 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
     );
 
     // Unban.
-    click(c, "#bans-table button.unban").await;
+    browser.click("#bans-table button.unban").await.unwrap();
     browser
         .wait_for("document.querySelector('#no-bans') !== null", WAIT)
         .await
@@ -112,7 +98,7 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
 
     // Allowlist: trust my current address (empty field = the address the browser comes from).
     c.goto(&server.url("/allowlist")).await.unwrap();
-    hydrated(&browser).await;
+    browser.wait_hydrated(WAIT).await.unwrap();
     browser
         .wait_for("document.querySelector('#your-address') !== null", WAIT)
         .await
@@ -125,8 +111,11 @@ async fn ban_unban_and_trust_from_the_console_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(yours, "127.0.0.1");
-    fill(&browser, "#allow-form input[name=note]", "on call tonight").await;
-    click(c, "#trust").await;
+    browser
+        .fill("#allow-form input[name=note]", "on call tonight")
+        .await
+        .unwrap();
+    browser.click("#trust").await.unwrap();
     browser
         .wait_for(
             "document.querySelector('#allow-table') && document.querySelector('#allow-table').textContent.includes('127.0.0.1') && document.querySelector('#allow-table').textContent.includes('on call tonight')",

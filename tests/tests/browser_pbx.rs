@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use tests::browser::Browser;
-use tests::server::{ADMIN_PASSWORD, TestServer, site_dir, workspace_root};
+use tests::server::{ADMIN_PASSWORD, TestServer, workspace_root};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -23,44 +23,9 @@ async fn screenshot(browser: &Browser, name: &str) {
     assert!(png.len() > 10_000, "a real screenshot: {}", path.display());
 }
 
-async fn type_into(browser: &Browser, css: &str, text: &str) {
-    let field = browser.client.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn click(browser: &Browser, locator: Locator<'_>) {
-    browser
-        .client
-        .find(locator)
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn text_of(browser: &Browser, css: &str) -> String {
-    browser
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     let test = "an_endpoint_is_created_edited_and_previewed_in_a_real_browser";
-    if !site_dir().join("pkg/sipwarden.wasm").is_file() {
-        tests::root::skip(
-            test,
-            "the hydration bundle is not built (run `make site`; `make test` does)",
-        );
-        return;
-    }
     let Some(browser) = Browser::start(test).await.unwrap() else {
         return;
     };
@@ -74,31 +39,36 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .unwrap();
 
     // Through the navigation (client-side: the app is hydrated from here on).
-    click(&browser, Locator::LinkText("Endpoints")).await;
+    browser
+        .client
+        .find(Locator::LinkText("Endpoints"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser
         .wait_for("document.querySelector('#endpoint-create') !== null", WAIT)
         .await
         .unwrap();
 
     // Bad input: the reason beside the form, and what was typed is still there.
-    type_into(&browser, "#endpoint-create input[name=extension]", "12a").await;
-    type_into(
-        &browser,
-        "#endpoint-create input[name=display_name]",
-        "Alice",
-    )
-    .await;
-    type_into(
-        &browser,
-        "#endpoint-create input[name=permit]",
-        "192.168.1.0/24",
-    )
-    .await;
-    click(
-        &browser,
-        Locator::Css("#endpoint-create button[type=submit]"),
-    )
-    .await;
+    browser
+        .fill("#endpoint-create input[name=extension]", "12a")
+        .await
+        .unwrap();
+    browser
+        .fill("#endpoint-create input[name=display_name]", "Alice")
+        .await
+        .unwrap();
+    browser
+        .fill("#endpoint-create input[name=permit]", "192.168.1.0/24")
+        .await
+        .unwrap();
+    browser
+        .click("#endpoint-create button[type=submit]")
+        .await
+        .unwrap();
     browser
         .wait_for("[...document.querySelectorAll('[role=alert] .field')].some(e => e.textContent === 'extension')", WAIT)
         .await
@@ -121,18 +91,20 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     screenshot(&browser, "endpoint-refused").await;
 
     // Corrected: created, and the generated secret is shown on the page.
-    type_into(&browser, "#endpoint-create input[name=extension]", "1001").await;
-    click(
-        &browser,
-        Locator::Css("#endpoint-create button[type=submit]"),
-    )
-    .await;
+    browser
+        .fill("#endpoint-create input[name=extension]", "1001")
+        .await
+        .unwrap();
+    browser
+        .click("#endpoint-create button[type=submit]")
+        .await
+        .unwrap();
     browser
         .wait_for("document.querySelector('.secret-value') !== null", WAIT)
         .await
         .unwrap();
-    let secret = text_of(&browser, ".secret-value").await;
-    let id = text_of(&browser, ".secret-key").await;
+    let secret = browser.text(".secret-value").await.unwrap();
+    let id = browser.text(".secret-key").await.unwrap();
     assert!(secret.len() >= 20, "{secret}");
     assert!(id.chars().any(|ch| ch.is_ascii_alphabetic()), "{id}");
     browser
@@ -168,24 +140,35 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     assert!(!stored.to_string().contains(&secret));
 
     // Edit it on its own page.
-    click(&browser, Locator::LinkText("Alice")).await;
+    browser
+        .client
+        .find(Locator::LinkText("Alice"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser
         .wait_for("document.querySelector('#endpoint-edit') !== null", WAIT)
         .await
         .unwrap();
-    assert_eq!(text_of(&browser, "#endpoint-id").await, id);
+    assert_eq!(browser.text("#endpoint-id").await.unwrap(), id);
     assert!(
         !c.source().await.unwrap().contains(&secret),
         "the secret is not shown again"
     );
-    type_into(
-        &browser,
-        "#endpoint-edit input[name=display_name]",
-        "Alice Smith",
-    )
-    .await;
-    type_into(&browser, "#endpoint-edit input[name=max_calls]", "4").await;
-    click(&browser, Locator::Css("#endpoint-edit button[type=submit]")).await;
+    browser
+        .fill("#endpoint-edit input[name=display_name]", "Alice Smith")
+        .await
+        .unwrap();
+    browser
+        .fill("#endpoint-edit input[name=max_calls]", "4")
+        .await
+        .unwrap();
+    browser
+        .click("#endpoint-edit button[type=submit]")
+        .await
+        .unwrap();
     browser
         .wait_for("document.querySelector('#saved') !== null", WAIT)
         .await
@@ -203,12 +186,19 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     screenshot(&browser, "endpoint-edited").await;
 
     // The configuration page: a diff per file that adds this endpoint.
-    click(&browser, Locator::LinkText("Configuration")).await;
+    browser
+        .client
+        .find(Locator::LinkText("Configuration"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser
         .wait_for("document.querySelector('#preview') !== null", WAIT)
         .await
         .unwrap();
-    let preview = text_of(&browser, "#preview").await;
+    let preview = browser.text("#preview").await.unwrap();
     assert!(preview.contains("pjsip.conf"), "{preview}");
     assert!(preview.contains(&format!("+[{id}]")), "{preview}");
     assert!(preview.contains("Alice Smith"), "{preview}");
@@ -217,12 +207,15 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
 
     // Apply: nothing answers on AMI here, so it is not applied, says why, and the history
     // lists the failed revision.
-    click(&browser, Locator::Css("#apply-form button[type=submit]")).await;
+    browser
+        .click("#apply-form button[type=submit]")
+        .await
+        .unwrap();
     browser
         .wait_for("document.querySelector('#apply-report') !== null", WAIT)
         .await
         .unwrap();
-    let report = text_of(&browser, "#apply-report").await;
+    let report = browser.text("#apply-report").await.unwrap();
     assert!(report.contains("Revision 1 was not applied"), "{report}");
     assert!(report.contains("AMI"), "{report}");
     browser
@@ -242,16 +235,15 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    click(
-        &browser,
-        Locator::Css("tr[data-extension=\"1001\"] form.rotate button"),
-    )
-    .await;
+    browser
+        .click("tr[data-extension=\"1001\"] form.rotate button")
+        .await
+        .unwrap();
     browser
         .wait_for("document.querySelector('.secret-value') !== null", WAIT)
         .await
         .unwrap();
-    let rotated = text_of(&browser, ".secret-value").await;
+    let rotated = browser.text(".secret-value").await.unwrap();
     assert!(rotated.len() >= 20 && rotated != secret, "{rotated}");
     let url = c.current_url().await.unwrap();
     assert_eq!(url.query(), None, "hydrated: no reload through a flash");

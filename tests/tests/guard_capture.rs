@@ -23,12 +23,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tests::api::Api;
+use tests::appliance::Appliance;
 use tests::asterisk::{self, Asterisk};
 use tests::netns::{Lab, Net, NetNs};
 use tests::root;
-use tests::server::{Options, TestServer};
 
 const TEST: &str = "guard_capture";
 /// The default guessing threshold (`GuardPolicy::default().guessing.max_failures`).
@@ -193,101 +193,20 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
         .expect("building the lab");
     let pbx_ip = lab.host("pbx").ipv4;
     let ip_of = |role: &str| lab.host(role).ipv4.to_string();
-    let bootstrap = tempfile::tempdir().unwrap();
-    let out_dir = bootstrap.path().to_owned();
 
-    // 1. The model: a remote worker who may register from the Internet (so guesses are
-    //    judged by password, not refused by the ACL), rendered for Asterisk.
-    let (seed, remote_id, secret) = lab
-        .ns("pbx")
-        .block_on(async move {
-            let mut server = TestServer::start().unwrap();
-            let api = Api::sign_in(&server).await;
-            let (_, mut policy) = api.call("GET", "/api/v1/policy", None).await;
-            policy.as_object_mut().unwrap().remove("version");
-            policy["sip_bind_v4"] = json!(pbx_ip.to_string());
-            let (status, p) = api.call("PUT", "/api/v1/policy", Some(policy)).await;
-            assert_eq!(status, StatusCode::OK, "{p}");
-            let remote = api
-                .create(
-                    "/api/v1/endpoints",
-                    json!({"extension": "1001", "display_name": "Remote worker",
-                           "permit": [Net::Office.cidr_v4(), Net::Internet.cidr_v4()]}),
-                )
-                .await;
-            let out = server
-                .cli(&["render", "--out", out_dir.to_str().unwrap()], None)
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            server.terminate().unwrap();
-            (
-                server,
-                remote["id"].as_str().unwrap().to_owned(),
-                remote["secret"].as_str().unwrap().to_owned(),
-            )
-        })
-        .unwrap();
-    let files: Vec<(String, String)> = [
-        "pjsip.conf",
-        "extensions.conf",
-        "manager.conf",
-        "logger.conf",
-    ]
-    .iter()
-    .map(|n| {
-        let contents = std::fs::read_to_string(bootstrap.path().join(n)).unwrap();
-        ((*n).to_owned(), contents)
-    })
-    .collect();
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(n, c)| (n.as_str(), c.as_str()))
-        .collect();
-    let ast = Asterisk::start(lab.ns("pbx"), &borrowed).expect("starting asterisk");
-
-    // 2. The appliance: serve, firewall applied and confirmed, both taps up.
-    let etc = ast.etc_dir();
-    let data_from = seed.data.path().to_owned();
-    let server = lab
-        .ns("pbx")
-        .block_on(async move {
-            let server = TestServer::start_with(Options {
-                data_from: Some(data_from),
-                env: vec![(
-                    "SIPWARDEN_ASTERISK_CONFIG_DIR".to_owned(),
-                    etc.display().to_string(),
-                )],
-                ..Options::default()
-            })
-            .unwrap();
-            let api = Api::sign_in(&server).await;
-            let (_, doc) = api.call("GET", "/api/v1/firewall", None).await;
-            let mut policy = doc["policy"].clone();
-            policy["trusted_networks"] = json!([Net::Office.cidr_v4()]);
-            let (status, doc) = api.call("PUT", "/api/v1/firewall", Some(policy)).await;
-            assert_eq!(status, StatusCode::OK, "{doc}");
-            let (status, applied) = api.call("POST", "/api/v1/firewall/apply", None).await;
-            assert_eq!(status, StatusCode::OK, "{applied}");
-            let (status, _) = api.call("POST", "/api/v1/firewall/confirm", None).await;
-            assert_eq!(status, StatusCode::NO_CONTENT);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while !(server.log().contains("AMI security tap connected")
-                && server.log().contains("SIP capture tap started"))
-            {
-                assert!(
-                    Instant::now() < deadline,
-                    "the guard's taps did not start:\n{}",
-                    server.log()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            server
-        })
-        .unwrap();
+    // 1–2. The model rendered, Asterisk booted on it, the appliance serving beside it with
+    //      the firewall in and both taps up.
+    let Appliance {
+        server,
+        asterisk: ast,
+        remote_id,
+        remote_secret: secret,
+    } = Appliance::start(
+        &lab,
+        &[],
+        &["AMI security tap connected", "SIP capture tap started"],
+    )
+    .expect("starting the appliance");
     let recording_dir = tempfile::tempdir().unwrap();
     let recording = recording_dir.path().join("attack.pcap");
     let recorder = Recorder::start(lab.ns("pbx"), recording.clone());

@@ -1,0 +1,140 @@
+//! The appliance as the guard tests run it, from nothing, in a lab's `pbx` namespace:
+//!
+//! 1. a model with one remote worker (extension 1001, allowed to register from the office and
+//!    the Internet, so an attacker's guesses are judged by password rather than refused by the
+//!    endpoint's ACL), SIP bound to the pbx address, rendered by `sipwarden render`;
+//! 2. a real Asterisk 22 booted on those files;
+//! 3. `sipwarden serve` on the same data beside it, its firewall applied (the office trusted)
+//!    and confirmed, once its log shows what the test needs (the taps it expects up).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::api::Api;
+use crate::asterisk::Asterisk;
+use crate::netns::{Lab, Net};
+use crate::server::{Options, TestServer};
+
+/// What Asterisk reads from sipwarden: the files `render` writes.
+const RENDERED: [&str; 4] = [
+    "pjsip.conf",
+    "extensions.conf",
+    "manager.conf",
+    "logger.conf",
+];
+
+/// How long `serve` may take to show every line the test waits for.
+const READY_WITHIN: Duration = Duration::from_secs(30);
+
+/// sipwarden serving beside Asterisk, both in the lab's `pbx` namespace.
+pub struct Appliance {
+    pub server: TestServer,
+    pub asterisk: Asterisk,
+    /// The remote worker's endpoint id (its SIP user name) and secret.
+    pub remote_id: String,
+    pub remote_secret: String,
+}
+
+impl Appliance {
+    /// Builds the appliance. `env` is added to `serve`'s environment; `ready_when` are lines its
+    /// log must contain before this returns (e.g. "AMI security tap connected").
+    pub fn start(lab: &Lab, env: &[(&str, &str)], ready_when: &[&str]) -> Result<Appliance> {
+        let ns = lab.ns("pbx");
+        let pbx_ip = lab.host("pbx").ipv4;
+        let rendered = tempfile::tempdir()?;
+        let out_dir = rendered.path().to_owned();
+
+        // 1. The model, rendered by a server that then stops (its data seeds `serve`).
+        let (seed, remote_id, remote_secret) = ns.block_on(async move {
+            let mut server = TestServer::start()?;
+            let api = Api::sign_in(&server).await;
+            let (_, mut policy) = api.call("GET", "/api/v1/policy", None).await;
+            policy
+                .as_object_mut()
+                .context("the policy is not an object")?
+                .remove("version");
+            policy["sip_bind_v4"] = json!(pbx_ip.to_string());
+            let (status, body) = api.call("PUT", "/api/v1/policy", Some(policy)).await;
+            ensure!(status == StatusCode::OK, "PUT /api/v1/policy: {body}");
+            let remote = api
+                .create(
+                    "/api/v1/endpoints",
+                    json!({"extension": "1001", "display_name": "Remote worker",
+                           "permit": [Net::Office.cidr_v4(), Net::Internet.cidr_v4()]}),
+                )
+                .await;
+            let out_arg = out_dir.to_str().context("a non-UTF-8 temporary path")?;
+            let out = server.cli(&["render", "--out", out_arg], None)?;
+            ensure!(
+                out.status.success(),
+                "render: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            server.terminate()?;
+            let text = |field: &str| remote[field].as_str().map(str::to_owned);
+            Ok((
+                server,
+                text("id").context("no endpoint id")?,
+                text("secret").context("no endpoint secret")?,
+            ))
+        })??;
+
+        // 2. Asterisk on the rendered files.
+        let mut files = Vec::with_capacity(RENDERED.len());
+        for name in RENDERED {
+            let path = rendered.path().join(name);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            files.push((name, text));
+        }
+        let borrowed: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+        let asterisk = Asterisk::start(ns, &borrowed).context("starting asterisk")?;
+
+        // 3. sipwarden serving beside it; the firewall in; what the test needs up.
+        let mut vars = vec![(
+            "SIPWARDEN_ASTERISK_CONFIG_DIR".to_owned(),
+            asterisk.etc_dir().display().to_string(),
+        )];
+        vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let data_from = seed.data.path().to_owned();
+        let ready_when: Vec<String> = ready_when.iter().map(|s| (*s).to_owned()).collect();
+        let server = ns.block_on(async move {
+            let server = TestServer::start_with(Options {
+                data_from: Some(data_from),
+                env: vars,
+                ..Options::default()
+            })?;
+            let api = Api::sign_in(&server).await;
+            let (_, doc) = api.call("GET", "/api/v1/firewall", None).await;
+            let mut policy = doc["policy"].clone();
+            policy["trusted_networks"] = json!([Net::Office.cidr_v4()]);
+            let (status, doc) = api.call("PUT", "/api/v1/firewall", Some(policy)).await;
+            ensure!(status == StatusCode::OK, "PUT /api/v1/firewall: {doc}");
+            let (status, applied) = api.call("POST", "/api/v1/firewall/apply", None).await;
+            ensure!(status == StatusCode::OK, "firewall apply: {applied}");
+            let (status, _) = api.call("POST", "/api/v1/firewall/confirm", None).await;
+            ensure!(
+                status == StatusCode::NO_CONTENT,
+                "firewall confirm: {status}"
+            );
+            let deadline = Instant::now() + READY_WITHIN;
+            while let Some(missing) = ready_when.iter().find(|l| !server.log().contains(*l)) {
+                if Instant::now() > deadline {
+                    bail!("`{missing}` not in the log:\n{}", server.log());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(server)
+        })??;
+        drop(seed);
+        Ok(Appliance {
+            server,
+            asterisk,
+            remote_id,
+            remote_secret,
+        })
+    }
+}
