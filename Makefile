@@ -170,11 +170,14 @@ image-build: base-images release-binary
 	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'sipwarden' || true
 
 # The image as `docker build .` / `docker compose up` make it: everything compiled inside the
-# Dockerfile's `build` stage. Not part of `make test` (a second full release build, ~20 min
-# here). Its base `rust:1.95-bookworm` cannot be pulled here, so a stand-in is built first.
+# Dockerfile's `build` stage, then the smoke tests on it. Not part of `make test` (a second
+# full release build: 18 min cold here). Its base `rust:1.95-bookworm` cannot be pulled here,
+# so a stand-in is built first.
 image-from-source: base-images rust-stand-in
 	time $(PODMAN_BUILD) --build-arg ARTIFACTS=build -t localhost/sipwarden:from-source .
 	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'from-source' || true
+	$(PODMAN_BUILD) -t $(ASTERISK_IMAGE_TAG) docker/asterisk
+	SIPWARDEN_TEST_IMAGE=localhost/sipwarden:from-source cargo test -p tests --test docker_appliance
 
 RUST_STAND_IN := docker.io/library/rust:1.95-bookworm
 rust-stand-in: base-images

@@ -30,12 +30,18 @@ use tests::netns::{Lab, Net, NetNs};
 use tests::process;
 use tests::root;
 
-const IMAGE: &str = "localhost/sipwarden:test";
+/// The image `make image` builds; `SIPWARDEN_TEST_IMAGE` names another (`make
+/// image-from-source` runs these tests on the image built through the Dockerfile's `build` stage).
+const DEFAULT_IMAGE: &str = "localhost/sipwarden:test";
 const ASTERISK_IMAGE: &str = "localhost/sipwarden-asterisk:test";
 /// The unprivileged user of the image (Dockerfile).
 const IMAGE_UID: u32 = 10001;
 const PASSWORD: &str = "correct horse battery staple";
 const BASE: &str = "http://127.0.0.1:8080";
+
+fn image() -> String {
+    std::env::var("SIPWARDEN_TEST_IMAGE").unwrap_or_else(|_| DEFAULT_IMAGE.to_owned())
+}
 
 /// `podman` with the machine's containers.conf (written by `make podman-deps`) when the
 /// caller did not name one: `cargo test` run by hand finds it too.
@@ -67,7 +73,7 @@ fn prerequisites(test: &str) -> bool {
     if !root::require_root(test) || root::require_command(test, "podman").is_none() {
         return false;
     }
-    for image in [IMAGE, ASTERISK_IMAGE] {
+    for image in [image().as_str(), ASTERISK_IMAGE] {
         let exists = podman_out(&["image", "exists", image], Duration::from_secs(60))
             .is_ok_and(|o| o.status.success());
         if !exists {
@@ -288,7 +294,7 @@ impl Compose {
             .arg(file)
             .args(args)
             .env("DOCKER_HOST", &self.socket)
-            .env("SIPWARDEN_IMAGE", IMAGE)
+            .env("SIPWARDEN_IMAGE", image())
             .env("SIPWARDEN_ASTERISK_IMAGE", ASTERISK_IMAGE);
         process::output(&mut cmd, Duration::from_secs(180))
     }
@@ -634,7 +640,7 @@ fn bad_input_is_explained_in_the_log_and_the_console() {
             "-v",
             &format!("{}:/data", root_owned.display()),
         ],
-        IMAGE,
+        &image(),
         &[],
     )
     .unwrap();
@@ -666,7 +672,7 @@ fn bad_input_is_explained_in_the_log_and_the_console() {
             "-v",
             &format!("{data}:/data"),
         ],
-        IMAGE,
+        &image(),
         &[],
     )
     .unwrap();
