@@ -28,7 +28,8 @@ while [ ! -e "$etc/manager.conf" ]; do
     waited=$((waited + 1))
 done
 
-mkdir -p /var/run/asterisk /var/lib/asterisk /var/spool/asterisk /var/log/asterisk
+# keys/: res_crypto's directory (astkeydir/keys); without it Asterisk logs an error at start.
+mkdir -p /var/run/asterisk /var/lib/asterisk/keys /var/spool/asterisk /var/log/asterisk
 chown -R asterisk:asterisk /var/run/asterisk /var/lib/asterisk /var/spool/asterisk /var/log/asterisk
 # -f: foreground (the container's main process); asterisk.conf drops root to `asterisk`.
 exec /usr/sbin/asterisk -f -C "$etc/asterisk.conf" "$@"

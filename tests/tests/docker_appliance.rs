@@ -443,6 +443,13 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
         "no first configuration for Asterisk:\n{log}"
     );
     assert!(!log.contains("lacks the capability"), "{log}");
+    for service in ["sipwarden", "asterisk"] {
+        let probe = compose.exec(service, &["touch", "/probe"]);
+        assert!(
+            !probe.status.success(),
+            "{service}'s root filesystem is writable (read_only in the compose file)"
+        );
+    }
     let login = pbx
         .block_on(async {
             let res = reqwest::get(format!("{BASE}/login")).await.unwrap();
