@@ -19,26 +19,28 @@ FROM rust:1.95-bookworm AS build
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpcap-dev nodejs npm \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && rustup target add wasm32-unknown-unknown
 WORKDIR /src
-# The browser bundle's tools (wasm32 target, wasm-bindgen of exactly the lockfile's version,
-# npm's binaryen): a layer of their own, rebuilt only when the Makefile or the lockfile change.
-COPY Makefile Cargo.lock ./
-RUN make rust-deps
 COPY . .
-# The cargo registry and target directory are build caches (BuildKit and Podman keep them
-# between builds): a rebuild after a source change compiles only what changed. They are not
-# in the image, so the artifacts are copied out of them.
+# Build caches (BuildKit and Podman keep them between builds, never in the image): the cargo
+# registry, the target directory (a rebuild after a change compiles only what changed) and the
+# browser bundle's tools that `make` installs (wasm-bindgen of exactly the lockfile's version,
+# npm's binaryen; reinstalled only when their pinned versions change). The artifacts are
+# copied out of the target cache.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
+    --mount=type=cache,target=/var/cache/sipwarden \
     make artifacts CARGO_BUILD_FLAGS=--locked \
  && mkdir -p /out/bin \
  && cp target/docker/sipwarden /out/bin/sipwarden \
+ && cp target/docker/artifacts.id /out/id \
  && cp -r target/site /out/site
 
 # ---- prebuilt: what `make artifacts` built on the host (`make image`) -----------------------------
 FROM scratch AS prebuilt
 COPY target/docker/sipwarden /out/bin/sipwarden
+COPY target/docker/artifacts.id /out/id
 COPY target/site /out/site
 
 # ---- the artifacts the runtime takes: `build` or `prebuilt` -------------------------------------
@@ -65,12 +67,12 @@ RUN apt-get update \
 # to `nft`/`conntrack`. Without them the container still starts and says what is missing.
 # Copied and capped in one step (a bind mount, not COPY): a setcap after a COPY would store
 # the binary in a second layer.
-# ARTIFACTS_ID (a hash of the artifacts; `make image` passes it) is part of this step's cache
-# key: Podman/buildah reuse a cached RUN whatever its bind mount holds, and would keep an old
-# binary. BuildKit needs no help (unset, it changes nothing).
-ARG ARTIFACTS_ID=
+# The artifacts' hash (`make artifacts` writes it) is copied first: Podman/buildah reuse a
+# cached RUN whatever its bind mount holds, so without a layer that changes with the
+# artifacts a rebuild would keep the old binary. It stays in the image as its build id.
+COPY --from=artifacts /out/id /usr/share/sipwarden/artifacts.id
 RUN --mount=type=bind,from=artifacts,source=/out,target=/tmp/artifacts \
-    echo "artifacts ${ARTIFACTS_ID:-built here}" \
+    echo "artifacts $(cat /usr/share/sipwarden/artifacts.id)" \
  && cp -r /tmp/artifacts/site /usr/share/sipwarden/site \
  && install -m 0755 /tmp/artifacts/bin/sipwarden /usr/local/bin/sipwarden \
  && setcap cap_net_admin,cap_net_raw+p /usr/local/bin/sipwarden \

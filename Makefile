@@ -35,7 +35,7 @@ PROFILE ?= release
 CARGO_BUILD_FLAGS ?=
 
 .PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint unit-tests fmt fuzz \
-	podman-deps base-images image image-build image-if-root artifacts release-binary \
+	podman-deps base-images image image-build image-if-root artifacts artifacts-id release-binary \
 	rust-stand-in image-from-source
 
 help:
@@ -146,8 +146,14 @@ define base_image
 endef
 
 # What the image holds, built on the host: the stripped release server in target/docker and
-# the console in target/site. The Dockerfile's `build` stage runs this same target.
+# the console in target/site, and a hash of both (the image's build id; it also tells Podman
+# that a cached step must be redone). The Dockerfile's `build` stage runs this same target.
 artifacts: site release-binary
+	@$(MAKE) --no-print-directory artifacts-id
+
+artifacts-id:
+	@[ -f $(SITE)/pkg/sipwarden.wasm ] || { echo "no $(SITE)/pkg: run make site first" >&2; exit 1; }
+	@cat target/docker/sipwarden $$(find $(SITE) -type f | sort) | sha256sum | cut -c1-16 > target/docker/artifacts.id
 
 release-binary:
 	cargo build $(CARGO_BUILD_FLAGS) --release -p backend --bin sipwarden
@@ -163,9 +169,8 @@ image: site
 
 # `image` without rebuilding the site (`make test` has just built it).
 image-build: base-images release-binary
-	@[ -f $(SITE)/pkg/sipwarden.wasm ] || { echo "no $(SITE)/pkg: run make site first" >&2; exit 1; }
-	$(PODMAN_BUILD) --build-arg ARTIFACTS=prebuilt -t $(IMAGE_TAG) \
-	  --build-arg ARTIFACTS_ID=$$(cat target/docker/sipwarden $$(find $(SITE) -type f | sort) | sha256sum | cut -c1-16) .
+	@$(MAKE) --no-print-directory artifacts-id
+	$(PODMAN_BUILD) --build-arg ARTIFACTS=prebuilt -t $(IMAGE_TAG) .
 	$(PODMAN_BUILD) -t $(ASTERISK_IMAGE_TAG) docker/asterisk
 	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'sipwarden' || true
 
