@@ -155,6 +155,16 @@ impl Browser {
         Ok(())
     }
 
+    /// Clicks the link whose text is `text`.
+    pub async fn follow(&self, text: &str) -> anyhow::Result<()> {
+        self.client
+            .find(fantoccini::Locator::LinkText(text))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
     /// The text of the element `css`.
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
         Ok(self

@@ -39,14 +39,7 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .unwrap();
 
     // Through the navigation (client-side: the app is hydrated from here on).
-    browser
-        .client
-        .find(Locator::LinkText("Endpoints"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.follow("Endpoints").await.unwrap();
     browser
         .wait_for("document.querySelector('#endpoint-create') !== null", WAIT)
         .await
@@ -140,14 +133,7 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     assert!(!stored.to_string().contains(&secret));
 
     // Edit it on its own page.
-    browser
-        .client
-        .find(Locator::LinkText("Alice"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.follow("Alice").await.unwrap();
     browser
         .wait_for("document.querySelector('#endpoint-edit') !== null", WAIT)
         .await
@@ -186,14 +172,7 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     screenshot(&browser, "endpoint-edited").await;
 
     // The configuration page: a diff per file that adds this endpoint.
-    browser
-        .client
-        .find(Locator::LinkText("Configuration"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.follow("Configuration").await.unwrap();
     browser
         .wait_for("document.querySelector('#preview') !== null", WAIT)
         .await
