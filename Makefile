@@ -176,7 +176,7 @@ image-build: base-images release-binary
 
 # The image as `docker build .` / `docker compose up` make it: everything compiled inside the
 # Dockerfile's `build` stage, then the smoke tests on it. Not part of `make test` (a second
-# full release build: 18 min cold here). Its base `rust:1.95-bookworm` cannot be pulled here,
+# full release build: 14 min cold here). Its base `rust:1.95-bookworm` cannot be pulled here,
 # so a stand-in is built first.
 image-from-source: base-images rust-stand-in
 	time $(PODMAN_BUILD) --build-arg ARTIFACTS=build -t localhost/sipwarden:from-source .
