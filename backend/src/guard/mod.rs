@@ -6,7 +6,9 @@
 //! lock is released, so a slow kernel call never stalls the taps.
 
 pub mod ami_tap;
-pub mod packet;
+// Captured frames down to UDP/TCP payloads: pure parsing of attacker-chosen bytes, so it lives
+// (and is fuzzed) in the pure core.
+pub use policy::guard::packet;
 pub mod pcap_tap;
 pub mod runtime;
 

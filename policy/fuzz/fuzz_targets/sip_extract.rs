@@ -1,11 +1,13 @@
-//! Arbitrary bytes through everything the guard reads from the network: the UDP extractor,
-//! the TCP framer (cut at fuzzer-chosen points), the AMI event parser, and the engine on
-//! whatever came out. Invariant 5: no panic, whatever the bytes.
+//! Arbitrary bytes through everything the guard reads from the network: the capture's frame
+//! decoder (every link type), the UDP extractor, the TCP framer (cut at fuzzer-chosen points),
+//! the AMI event parser, and the engine on whatever came out. Invariant 5: no panic, whatever
+//! the bytes.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use libfuzzer_sys::fuzz_target;
+use policy::guard::packet::{Link, decode};
 use policy::guard::stream::{Frame, StreamFramer};
 use policy::guard::{
     Direction, Engine, GuardPolicy, Observation, Timestamp, Transport, parse_message,
@@ -35,6 +37,20 @@ fuzz_target!(|data: &[u8]| {
         };
         let _ = engine.observe(&obs, now);
     };
+
+    // A captured frame of every link type the tap reads; what decodes goes on as a datagram.
+    for link in [
+        Link::Ethernet,
+        Link::LinuxSll,
+        Link::LinuxSll2,
+        Link::Raw,
+        Link::Null,
+        Link::Loop,
+    ] {
+        if let Ok(segment) = decode(link, rest) {
+            observe(segment.payload, 7, Direction::ToAsterisk, Transport::Udp);
+        }
+    }
 
     // UDP: the whole input is one datagram, in both directions.
     observe(rest, 0, Direction::ToAsterisk, Transport::Udp);

@@ -15,6 +15,7 @@ pub mod engine;
 mod hash;
 pub mod model;
 pub mod observation;
+pub mod packet;
 pub mod policy;
 pub mod sip;
 pub mod stream;

@@ -213,9 +213,10 @@ fn array16(s: &[u8]) -> [u8; 16] {
     a
 }
 
-/// Test frames, built the way the kernel would hand them over.
-#[cfg(test)]
-pub(crate) mod build {
+/// Frames built the way the kernel would hand them over, for tests (here, the capture tap's
+/// in the server) and the fuzzer; lengths past 65,535 are clamped (test payloads are small).
+#[cfg(any(test, feature = "test-frames"))]
+pub mod build {
     use std::net::SocketAddr;
 
     /// An IPv4 or IPv6 packet carrying UDP (`tcp` None) or TCP (seq, flags) `payload`.
@@ -230,7 +231,7 @@ pub(crate) mod build {
         l4.extend_from_slice(&dst.port().to_be_bytes());
         match tcp {
             None => {
-                l4.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap().to_be_bytes());
+                l4.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap_or(u16::MAX).to_be_bytes());
                 l4.extend_from_slice(&[0, 0]);
             }
             Some((seq, flags)) => {
@@ -244,14 +245,14 @@ pub(crate) mod build {
         match (src.ip(), dst.ip()) {
             (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) => {
                 p.extend_from_slice(&[0x45, 0]);
-                p.extend_from_slice(&u16::try_from(20 + l4.len()).unwrap().to_be_bytes());
+                p.extend_from_slice(&u16::try_from(20 + l4.len()).unwrap_or(u16::MAX).to_be_bytes());
                 p.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
                 p.extend_from_slice(&s.octets());
                 p.extend_from_slice(&d.octets());
             }
             (std::net::IpAddr::V6(s), std::net::IpAddr::V6(d)) => {
                 p.extend_from_slice(&[0x60, 0, 0, 0]);
-                p.extend_from_slice(&u16::try_from(l4.len()).unwrap().to_be_bytes());
+                p.extend_from_slice(&u16::try_from(l4.len()).unwrap_or(u16::MAX).to_be_bytes());
                 p.extend_from_slice(&[proto, 64]);
                 p.extend_from_slice(&s.octets());
                 p.extend_from_slice(&d.octets());
