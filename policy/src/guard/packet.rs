@@ -231,7 +231,11 @@ pub mod build {
         l4.extend_from_slice(&dst.port().to_be_bytes());
         match tcp {
             None => {
-                l4.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap_or(u16::MAX).to_be_bytes());
+                l4.extend_from_slice(
+                    &u16::try_from(8 + payload.len())
+                        .unwrap_or(u16::MAX)
+                        .to_be_bytes(),
+                );
                 l4.extend_from_slice(&[0, 0]);
             }
             Some((seq, flags)) => {
@@ -245,7 +249,11 @@ pub mod build {
         match (src.ip(), dst.ip()) {
             (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) => {
                 p.extend_from_slice(&[0x45, 0]);
-                p.extend_from_slice(&u16::try_from(20 + l4.len()).unwrap_or(u16::MAX).to_be_bytes());
+                p.extend_from_slice(
+                    &u16::try_from(20 + l4.len())
+                        .unwrap_or(u16::MAX)
+                        .to_be_bytes(),
+                );
                 p.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
                 p.extend_from_slice(&s.octets());
                 p.extend_from_slice(&d.octets());
