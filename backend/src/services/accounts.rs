@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait,
 };
 
 use app::api::ConsoleError;
@@ -296,11 +296,15 @@ pub async fn list_users(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<app::model::Page<UserView>, Internal> {
-    let mut query = user::Entity::find().order_by_asc(user::Column::Username);
-    if let Some(after) = cursor {
-        query = query.filter(user::Column::Username.gt(after));
-    }
-    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let rows = page::rows(
+        db,
+        user::Entity::find(),
+        user::Column::Username,
+        sea_orm::Order::Asc,
+        cursor,
+        limit,
+    )
+    .await?;
     let mut page = page::split(
         rows,
         limit,

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -310,11 +310,15 @@ pub async fn list(
     after: Option<i64>,
     limit: u64,
 ) -> Result<Page<AlertView>, Internal> {
-    let mut query = alert::Entity::find().order_by_asc(alert::Column::Id);
-    if let Some(after) = after {
-        query = query.filter(alert::Column::Id.gt(after));
-    }
-    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let rows = page::rows(
+        db,
+        alert::Entity::find(),
+        alert::Column::Id,
+        sea_orm::Order::Asc,
+        after,
+        limit,
+    )
+    .await?;
     Ok(page::split(rows, limit, |r| r.id.to_string(), |r| view(&r)))
 }
 
@@ -461,15 +465,20 @@ pub async fn deliveries(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Page<DeliveryView>, AlertError> {
-    let mut query = alert_delivery::Entity::find().order_by_desc(alert_delivery::Column::Id);
+    let mut query = alert_delivery::Entity::find();
     if let Some(id) = alert_id {
         row(db, id).await?;
         query = query.filter(alert_delivery::Column::AlertId.eq(id));
     }
-    if let Some(before) = before {
-        query = query.filter(alert_delivery::Column::Id.lt(before));
-    }
-    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let rows = page::rows(
+        db,
+        query,
+        alert_delivery::Column::Id,
+        sea_orm::Order::Desc,
+        before,
+        limit,
+    )
+    .await?;
     Ok(page::split(
         rows,
         limit,

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryOrder, QuerySelect,
 };
 
 use app::model::{AuditEntry, AuditPageData, Page};
@@ -181,11 +181,15 @@ pub async fn entries(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Page<AuditEntry>, Internal> {
-    let mut query = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);
-    if let Some(before) = before {
-        query = query.filter(audit_log::Column::Id.lt(before));
-    }
-    let rows = query.limit(page::fetch(limit)).all(db).await?;
+    let rows = page::rows(
+        db,
+        audit_log::Entity::find(),
+        audit_log::Column::Id,
+        sea_orm::Order::Desc,
+        before,
+        limit,
+    )
+    .await?;
     Ok(page::split(rows, limit, |r| r.id.to_string(), entry))
 }
 

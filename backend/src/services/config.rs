@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 
 use app::model::Page;
@@ -193,11 +193,15 @@ pub async fn revisions(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Page<RevisionView>, PbxError> {
-    let mut query = config_revision::Entity::find().order_by_desc(config_revision::Column::Number);
-    if let Some(before) = before {
-        query = query.filter(config_revision::Column::Number.lt(before));
-    }
-    let rows = query.limit(page::fetch(limit)).all(&state.db).await?;
+    let rows = page::rows(
+        &state.db,
+        config_revision::Entity::find(),
+        config_revision::Column::Number,
+        sea_orm::Order::Desc,
+        before,
+        limit,
+    )
+    .await?;
     Ok(page::split(
         rows,
         limit,

@@ -6,6 +6,10 @@
 //! costs an index range read however deep it is (an `OFFSET` would read every row before it).
 
 use app::model::Page;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
 
 /// Rows per page when the caller does not say.
 pub const DEFAULT_LIMIT: u64 = 100;
@@ -27,6 +31,30 @@ pub fn limit(raw: Option<u64>) -> u64 {
 #[must_use]
 pub fn fetch(limit: u64) -> u64 {
     limit + 1
+}
+
+/// The rows of one page: `query` (with any filters of its own) in `order` of its unique `key`,
+/// those after the cursor's key in that order, [`fetch`]`(limit)` of them for [`split`].
+pub async fn rows<E, V>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    key: E::Column,
+    order: Order,
+    cursor: Option<V>,
+    limit: u64,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    V: Into<sea_orm::Value>,
+{
+    let mut query = query;
+    if let Some(cursor) = cursor {
+        query = query.filter(match order {
+            Order::Desc => key.lt(cursor),
+            _ => key.gt(cursor),
+        });
+    }
+    query.order_by(key, order).limit(fetch(limit)).all(db).await
 }
 
 /// Cuts the `limit + 1` fetched rows to a page; the cursor is the key of its last row when

@@ -10,8 +10,8 @@ use chrono::Utc;
 use rand::rngs::OsRng;
 use sea_orm::sea_query::{Alias, Expr, LikeExpr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use app::model::Page;
@@ -360,7 +360,15 @@ pub async fn list_trunks(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<Page<TrunkView>, PbxError> {
-    let rows = page_by_name::<trunk::Entity>(db, trunk::Column::Name, cursor, limit).await?;
+    let rows = page::rows(
+        db,
+        trunk::Entity::find(),
+        trunk::Column::Name,
+        Order::Asc,
+        cursor,
+        limit,
+    )
+    .await?;
     let checked = checked_rows(rows, parse_trunk)?;
     Ok(page::split(
         checked,
@@ -368,21 +376,6 @@ pub async fn list_trunks(
         |(_, row)| row.name.clone(),
         |(t, row)| trunk_view(&t, &row),
     ))
-}
-
-/// The rows of one page of a list kept in order of its `name` column (trunks, AMI users),
-/// after `cursor`, one more than `limit` (so [`page::split`] sees whether more follow).
-async fn page_by_name<E: EntityTrait>(
-    db: &DatabaseConnection,
-    name: E::Column,
-    cursor: Option<&str>,
-    limit: u64,
-) -> Result<Vec<E::Model>, sea_orm::DbErr> {
-    let mut query = E::find().order_by_asc(name);
-    if let Some(after) = cursor {
-        query = query.filter(name.gt(after));
-    }
-    query.limit(page::fetch(limit)).all(db).await
 }
 
 async fn trunk_row(
@@ -404,7 +397,15 @@ pub async fn list_ami_users(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<Page<AmiUserView>, PbxError> {
-    let rows = page_by_name::<ami_user::Entity>(db, ami_user::Column::Name, cursor, limit).await?;
+    let rows = page::rows(
+        db,
+        ami_user::Entity::find(),
+        ami_user::Column::Name,
+        Order::Asc,
+        cursor,
+        limit,
+    )
+    .await?;
     let checked = checked_rows(rows, parse_ami_user)?;
     Ok(page::split(
         checked,

@@ -8,10 +8,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use app::model::tokens::{CreatedToken, TokenView};
@@ -142,11 +139,15 @@ pub async fn list(
     limit: u64,
 ) -> Result<Page<TokenView>, Internal> {
     let now = Utc::now();
-    let mut query = api_token::Entity::find().order_by_desc(api_token::Column::Id);
-    if let Some(before) = before {
-        query = query.filter(api_token::Column::Id.lt(before));
-    }
-    let rows = query.limit(page::fetch(limit)).all(&state.db).await?;
+    let rows = page::rows(
+        &state.db,
+        api_token::Entity::find(),
+        api_token::Column::Id,
+        sea_orm::Order::Desc,
+        before,
+        limit,
+    )
+    .await?;
     Ok(page::split(
         rows,
         limit,
