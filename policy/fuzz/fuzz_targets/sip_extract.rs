@@ -39,14 +39,7 @@ fuzz_target!(|data: &[u8]| {
     };
 
     // A captured frame of every link type the tap reads; what decodes goes on as a datagram.
-    for link in [
-        Link::Ethernet,
-        Link::LinuxSll,
-        Link::LinuxSll2,
-        Link::Raw,
-        Link::Null,
-        Link::Loop,
-    ] {
+    for link in Link::ALL {
         if let Ok(segment) = decode(link, rest) {
             observe(segment.payload, 7, Direction::ToAsterisk, Transport::Udp);
         }

@@ -26,6 +26,16 @@ pub enum Link {
 }
 
 impl Link {
+    /// Every link type the guard reads.
+    pub const ALL: [Link; 6] = [
+        Self::Ethernet,
+        Self::LinuxSll,
+        Self::LinuxSll2,
+        Self::Raw,
+        Self::Null,
+        Self::Loop,
+    ];
+
     /// The link for a libpcap DLT number, `None` for ones the guard cannot read.
     #[must_use]
     pub fn from_dlt(dlt: i32) -> Option<Self> {
@@ -352,14 +362,7 @@ mod tests {
             b"abc",
         );
         let frame = sll(&ip);
-        for link in [
-            Link::Ethernet,
-            Link::LinuxSll,
-            Link::LinuxSll2,
-            Link::Raw,
-            Link::Null,
-            Link::Loop,
-        ] {
+        for link in Link::ALL {
             for cut in 0..frame.len() {
                 let _ = decode(link, &frame[..cut]);
             }
