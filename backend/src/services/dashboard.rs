@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use app::model::dashboard::{DashboardSummary, TimeSeries, TopEntry};
 
-use crate::services::events::KINDS;
+use crate::services::events::{self, KINDS, TopDimension};
 use crate::services::{Internal, firewall, guard_status, posture};
 use crate::state::AppState;
 
@@ -103,13 +103,6 @@ const ADDRESS: &str = "CASE WHEN substr(source, 1, 1) = '[' \
     THEN substr(source, 2, instr(source, ']') - 2) \
     ELSE substr(source, 1, instr(source, ':') - 1) END";
 
-/// What a top list ranks.
-#[derive(Debug, Clone, Copy)]
-enum Dimension {
-    Source,
-    Account,
-}
-
 /// The ten sources or accounts with the most events in the last `secs` seconds. The last hour
 /// is counted from the events themselves, through the time index (an hour's events are few
 /// next to what the table holds); a day from the four-hour counts and a week from the daily
@@ -117,14 +110,14 @@ enum Dimension {
 /// bucket before the period: the lists rank, they do not audit.
 async fn top(
     state: &AppState,
-    dimension: Dimension,
+    dimension: TopDimension,
     secs: i64,
 ) -> Result<Vec<(String, u64)>, Internal> {
     let now_s = Utc::now().timestamp();
     let statement = if secs <= 3_600 {
         let column = match dimension {
-            Dimension::Source => ADDRESS,
-            Dimension::Account => "account",
+            TopDimension::Source => ADDRESS,
+            TopDimension::Account => "account",
         };
         Statement::from_sql_and_values(
             DbBackend::Sqlite,
@@ -135,11 +128,12 @@ async fn top(
             [((now_s - secs) * 1000).into()],
         )
     } else {
-        let span = if secs <= 86_400 { 14_400 } else { 86_400 };
-        let dimension = match dimension {
-            Dimension::Source => "source",
-            Dimension::Account => "account",
-        };
+        // The finest counts kept for the whole period (else the coarsest there are).
+        let spans = events::TOP_SPANS;
+        let (span, _) = spans
+            .into_iter()
+            .find(|&(_, kept)| kept >= secs)
+            .unwrap_or(spans[spans.len() - 1]);
         Statement::from_sql_and_values(
             DbBackend::Sqlite,
             "SELECT key, SUM(count) AS n FROM event_top_rollups \
@@ -147,7 +141,7 @@ async fn top(
              GROUP BY key ORDER BY n DESC LIMIT 10",
             [
                 span.into(),
-                dimension.into(),
+                dimension.as_str().into(),
                 ((now_s - secs).div_euclid(span)).into(),
             ],
         )
@@ -187,7 +181,7 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
         .collect();
     let bans = firewall::bans(state).await?;
     let banned = |address: &str| bans.iter().any(|b| b.address == address);
-    let top_sources = top(state, Dimension::Source, secs)
+    let top_sources = top(state, TopDimension::Source, secs)
         .await?
         .into_iter()
         .map(|(key, events)| TopEntry {
@@ -196,7 +190,7 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
             events,
         })
         .collect();
-    let top_accounts = top(state, Dimension::Account, secs)
+    let top_accounts = top(state, TopDimension::Account, secs)
         .await?
         .into_iter()
         .map(|(key, events)| TopEntry {

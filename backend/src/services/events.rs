@@ -211,6 +211,24 @@ async fn store_batch(db: &DatabaseConnection, batch: &[Event]) -> Result<Vec<Eve
 /// hour apiece a day of hourly buckets was 125,000 rows (40 ms), of four-hour ones 35,000.
 pub const TOP_SPANS: [(i64, i64); 2] = [(14_400, 2 * 86_400), (86_400, 8 * 86_400)];
 
+/// What a per-key count (and a dashboard top list) ranks.
+#[derive(Debug, Clone, Copy)]
+pub enum TopDimension {
+    Source,
+    Account,
+}
+
+impl TopDimension {
+    /// As stored in `event_top_rollups.dimension`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Source => "source",
+            Self::Account => "account",
+        }
+    }
+}
+
 /// Adds the batch to the per-source and per-account counts (`event_top_rollups`), one upsert
 /// statement per 1,000 counts (SQLite allows 32,766 parameters a statement).
 async fn store_top_rollups(txn: &impl ConnectionTrait, batch: &[Event]) -> Result<(), Internal> {
@@ -221,11 +239,16 @@ async fn store_top_rollups(txn: &impl ConnectionTrait, batch: &[Event]) -> Resul
         for (span, _) in TOP_SPANS {
             let bucket = secs.div_euclid(span);
             *counts
-                .entry((span, "source", bucket, address.clone()))
+                .entry((span, TopDimension::Source.as_str(), bucket, address.clone()))
                 .or_default() += 1;
             if let Some(account) = &e.account {
                 *counts
-                    .entry((span, "account", bucket, account.clone()))
+                    .entry((
+                        span,
+                        TopDimension::Account.as_str(),
+                        bucket,
+                        account.clone(),
+                    ))
                     .or_default() += 1;
             }
         }
