@@ -35,7 +35,7 @@ PROFILE ?= release
 CARGO_BUILD_FLAGS ?=
 
 .PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint unit-tests fmt fuzz \
-	podman-deps base-images image image-build image-if-root artifacts artifacts-id release-binary \
+	podman-deps base-images image image-build asterisk-image image-if-root artifacts artifacts-id release-binary \
 	rust-stand-in image-from-source
 
 help:
@@ -171,8 +171,11 @@ image: site
 image-build: base-images release-binary
 	@$(MAKE) --no-print-directory artifacts-id
 	$(PODMAN_BUILD) --build-arg ARTIFACTS=prebuilt -t $(IMAGE_TAG) .
-	$(PODMAN_BUILD) -t $(ASTERISK_IMAGE_TAG) docker/asterisk
+	@$(MAKE) --no-print-directory asterisk-image
 	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'sipwarden' || true
+
+asterisk-image: base-images
+	$(PODMAN_BUILD) -t $(ASTERISK_IMAGE_TAG) docker/asterisk
 
 # The image as `docker build .` / `docker compose up` make it: everything compiled inside the
 # Dockerfile's `build` stage, then the smoke tests on it. Not part of `make test` (a second
@@ -181,7 +184,7 @@ image-build: base-images release-binary
 image-from-source: base-images rust-stand-in
 	time $(PODMAN_BUILD) --build-arg ARTIFACTS=build -t localhost/sipwarden:from-source .
 	@podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'from-source' || true
-	$(PODMAN_BUILD) -t $(ASTERISK_IMAGE_TAG) docker/asterisk
+	@$(MAKE) --no-print-directory asterisk-image
 	SIPWARDEN_TEST_IMAGE=localhost/sipwarden:from-source cargo test -p tests --test docker_appliance
 
 RUST_STAND_IN := docker.io/library/rust:1.95-bookworm

@@ -86,9 +86,13 @@ fn prerequisites(test: &str) -> bool {
     true
 }
 
-/// A running container, removed on drop.
+/// A container, reached through this machine's Podman or through a Podman API (`remote`: a
+/// compose service's, whose network namespace only that API's process is in); removed on
+/// drop when this test started it.
 struct Container {
     name: String,
+    remote: Option<String>,
+    owned: bool,
 }
 
 impl Container {
@@ -104,24 +108,41 @@ impl Container {
         all.push(image);
         all.extend_from_slice(cmd);
         podman_ok(&all)?;
-        Ok(Container { name })
+        Ok(Container {
+            name,
+            remote: None,
+            owned: true,
+        })
+    }
+
+    fn podman(&self, args: &[&str], timeout: Duration) -> Result<Output> {
+        let mut cmd = podman();
+        if let Some(url) = &self.remote {
+            cmd.args(["--remote", "--url", url]);
+        }
+        process::output(cmd.args(args), timeout)
     }
 
     fn logs(&self) -> String {
-        podman_out(&["logs", &self.name], Duration::from_secs(30)).map_or_else(
-            |e| format!("(no logs: {e})"),
-            |o| {
-                String::from_utf8_lossy(&o.stdout).into_owned()
-                    + &String::from_utf8_lossy(&o.stderr)
-            },
-        )
+        self.podman(&["logs", &self.name], Duration::from_secs(30))
+            .map_or_else(
+                |e| format!("(no logs: {e})"),
+                |o| {
+                    String::from_utf8_lossy(&o.stdout).into_owned()
+                        + &String::from_utf8_lossy(&o.stderr)
+                },
+            )
     }
 
     fn inspect(&self, format: &str) -> String {
-        podman_ok(&["inspect", "--format", format, &self.name])
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
+        self.podman(
+            &["inspect", "--format", format, &self.name],
+            Duration::from_secs(60),
+        )
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
     }
 
     fn running(&self) -> bool {
@@ -131,14 +152,15 @@ impl Container {
     fn exec(&self, args: &[&str]) -> Result<Output> {
         let mut all = vec!["exec", &self.name];
         all.extend_from_slice(args);
-        podman_out(&all, Duration::from_secs(60))
+        self.podman(&all, Duration::from_secs(60))
     }
 
-    /// Polls the image's own HEALTHCHECK (`podman healthcheck run`) until it passes.
+    /// Runs the image's own HEALTHCHECK (`podman healthcheck run`, what Docker's timer does;
+    /// Podman's timers need systemd, absent here) until it passes.
     fn wait_healthy(&self, timeout: Duration) -> Result<Duration> {
         let started = Instant::now();
         loop {
-            let out = podman_out(&["healthcheck", "run", &self.name], Duration::from_secs(30))?;
+            let out = self.podman(&["healthcheck", "run", &self.name], Duration::from_secs(30))?;
             if out.status.success() {
                 return Ok(started.elapsed());
             }
@@ -171,10 +193,12 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = podman_out(
-            &["rm", "-f", "-v", "-t", "0", &self.name],
-            Duration::from_secs(60),
-        );
+        if self.owned {
+            let _ = podman_out(
+                &["rm", "-f", "-v", "-t", "0", &self.name],
+                Duration::from_secs(60),
+            );
+        }
     }
 }
 
@@ -307,102 +331,41 @@ impl Compose {
         text
     }
 
-    fn container(&self, service: &str) -> String {
-        format!("{}-{service}-1", self.project)
-    }
-
-    /// Podman's own client through the same API (an `exec` must start in the containers'
-    /// network namespace, which only the API service is in).
-    fn remote(&self, args: &[&str]) -> Result<Output> {
-        let mut all = vec!["--remote", "--url", &self.socket];
-        all.extend_from_slice(args);
-        podman_out(&all, Duration::from_secs(60))
-    }
-
-    fn exec(&self, service: &str, args: &[&str]) -> Output {
-        let container = self.container(service);
-        let mut all = vec!["exec", container.as_str()];
-        all.extend_from_slice(args);
-        self.remote(&all).unwrap()
-    }
-
-    fn logs(&self, service: &str) -> String {
-        let out = self.compose(&["logs", "--no-color", service]);
-        out.map_or_else(
-            |e| format!("(no logs: {e})"),
-            |o| {
-                String::from_utf8_lossy(&o.stdout).into_owned()
-                    + &String::from_utf8_lossy(&o.stderr)
-            },
-        )
-    }
-
-    fn running(&self, service: &str) -> bool {
-        self.remote(&[
-            "inspect",
-            "--format",
-            "{{.State.Running}}",
-            &self.container(service),
-        ])
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
-    }
-
-    /// Runs the image's HEALTHCHECK the way Docker's timer does (Podman's timers need
-    /// systemd, absent here) until it passes; then Compose reports the service healthy.
-    fn wait_healthy(&self, service: &str, timeout: Duration) -> Duration {
-        let started = Instant::now();
-        loop {
-            let out = self
-                .remote(&["healthcheck", "run", &self.container(service)])
-                .unwrap();
-            if out.status.success() {
-                break;
-            }
-            assert!(
-                self.running(service) && started.elapsed() < timeout,
-                "{service} not healthy after {:?}: {}\n{}",
-                started.elapsed(),
-                String::from_utf8_lossy(&out.stdout),
-                self.logs(service)
-            );
-            std::thread::sleep(Duration::from_millis(500));
+    /// The container of `service`, reached through the API.
+    fn service(&self, service: &str) -> Container {
+        Container {
+            name: format!("{}-{service}-1", self.project),
+            remote: Some(self.socket.clone()),
+            owned: false,
         }
-        let elapsed = started.elapsed();
+    }
+
+    /// Compose itself reports `service` healthy.
+    fn assert_healthy(&self, service: &str) {
         let ps = self.compose_ok(&["ps", "--format", "{{.Service}} {{.Health}}"]);
         assert!(
             ps.lines().any(|l| l.trim() == format!("{service} healthy")),
             "compose does not report {service} healthy: {ps}"
         );
-        elapsed
     }
+}
 
-    fn wait_log(&self, service: &str, needle: &str, timeout: Duration) {
-        let started = Instant::now();
-        while !self.logs(service).contains(needle) {
-            assert!(
-                started.elapsed() < timeout,
-                "`{needle}` not in {service}'s log:\n{}",
-                self.logs(service)
-            );
-            std::thread::sleep(Duration::from_millis(250));
+/// Waits until Asterisk in `ast` says it has fully booted.
+fn wait_asterisk_booted(ast: &Container) {
+    let started = Instant::now();
+    loop {
+        let out = ast
+            .exec(&["asterisk", "-rx", "core waitfullybooted"])
+            .unwrap();
+        if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("fully booted") {
+            return;
         }
-    }
-
-    fn wait_asterisk_booted(&self) {
-        let started = Instant::now();
-        loop {
-            let out = self.exec("asterisk", &["asterisk", "-rx", "core waitfullybooted"]);
-            if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("fully booted")
-            {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(90),
-                "asterisk did not boot:\n{}",
-                self.logs("asterisk")
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        assert!(
+            ast.running() && started.elapsed() < Duration::from_secs(90),
+            "asterisk did not boot:\n{}",
+            ast.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
@@ -429,25 +392,29 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
     let pbx_ip = lab.host("pbx").ipv4;
     let attacker = lab.host("attacker").ipv4.to_string();
     let compose = Compose::serve_in(pbx).unwrap();
+    let sw = compose.service("sipwarden");
+    let ast = compose.service("asterisk");
 
     // 1. `docker compose up -d`: sipwarden healthy, the console served, a first hardened
     //    configuration Asterisk boots on, the guard's AMI tap logged in.
     let up = Instant::now();
     compose.compose_ok(&["up", "--detach", "--no-build", "--pull", "never"]);
-    compose.wait_healthy("sipwarden", Duration::from_secs(60));
+    sw.wait_healthy(Duration::from_secs(60)).unwrap();
     let healthy_in = up.elapsed();
-    let log = compose.logs("sipwarden");
+    compose.assert_healthy("sipwarden");
+    let log = sw.logs();
     assert!(log.contains("one-time setup token"), "{log}");
     assert!(
         log.contains("wrote the hardened configuration"),
         "no first configuration for Asterisk:\n{log}"
     );
     assert!(!log.contains("lacks the capability"), "{log}");
-    for service in ["sipwarden", "asterisk"] {
-        let probe = compose.exec(service, &["touch", "/probe"]);
+    for container in [&sw, &ast] {
+        let probe = container.exec(&["touch", "/probe"]).unwrap();
         assert!(
             !probe.status.success(),
-            "{service}'s root filesystem is writable (read_only in the compose file)"
+            "{}'s root filesystem is writable (read_only in the compose file)",
+            container.name
         );
     }
     let login = pbx
@@ -458,14 +425,11 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
         .unwrap();
     assert_eq!(login.0, StatusCode::OK);
     assert!(login.1.contains("<form"), "{}", login.1);
-    compose.wait_asterisk_booted();
+    wait_asterisk_booted(&ast);
     // The tap retries with growing pauses (at most 30 s) while Asterisk starts.
-    compose.wait_log(
-        "sipwarden",
-        "AMI security tap connected",
-        Duration::from_secs(60),
-    );
-    let idle_memory = memory(&compose.container("sipwarden"));
+    sw.wait_log("AMI security tap connected", Duration::from_secs(60))
+        .unwrap();
+    let idle_memory = memory(&sw.name);
     // The README's shell route to the first administrator.
     let created = compose.compose_ok(&[
         "exec",
@@ -509,7 +473,9 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
             (endpoint["id"].as_str().unwrap().to_owned(), applied)
         })
         .unwrap();
-    let endpoints = compose.exec("asterisk", &["asterisk", "-rx", "pjsip show endpoints"]);
+    let endpoints = ast
+        .exec(&["asterisk", "-rx", "pjsip show endpoints"])
+        .unwrap();
     let endpoints = String::from_utf8_lossy(&endpoints.stdout);
     assert!(
         endpoints.contains(&endpoint_id),
@@ -530,7 +496,7 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
             "the scan was not banned in the kernel: {}\nsvmap: {}\n{}",
             nft_set(pbx, "ban_v4"),
             String::from_utf8_lossy(&scan.stdout),
-            compose.logs("sipwarden")
+            sw.logs()
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -576,20 +542,8 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
     let stop = Instant::now();
     compose.compose_ok(&["stop", "sipwarden"]);
     let stopped_in = stop.elapsed();
-    let exit = compose
-        .remote(&[
-            "inspect",
-            "--format",
-            "{{.State.ExitCode}}",
-            &compose.container("sipwarden"),
-        ])
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&exit.stdout).trim(), "0");
-    assert!(
-        compose.logs("sipwarden").contains("sipwarden stopped"),
-        "{}",
-        compose.logs("sipwarden")
-    );
+    assert_eq!(sw.inspect("{{.State.ExitCode}}"), "0", "{}", sw.logs());
+    assert!(sw.logs().contains("sipwarden stopped"), "{}", sw.logs());
     assert!(
         stopped_in < Duration::from_secs(15),
         "took {stopped_in:?}: SIGTERM was not handled"
@@ -602,7 +556,8 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
         "never",
         "--force-recreate",
     ]);
-    compose.wait_healthy("sipwarden", Duration::from_secs(60));
+    sw.wait_healthy(Duration::from_secs(60)).unwrap();
+    compose.assert_healthy("sipwarden");
     let kept = api_get(pbx, "/api/v1/endpoints");
     assert_eq!(kept["total"], 1, "{kept}");
     assert!(
