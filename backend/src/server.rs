@@ -89,6 +89,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         rate_limiter: Arc::default(),
         guard: Arc::default(),
         alerts: crate::services::alerts::Notifier::default(),
+        stopping: tokio_util::sync::CancellationToken::new(),
     })
 }
 
@@ -171,12 +172,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
 
+    let stopping = state.stopping.clone();
     let app = crate::http::router(state);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stopping.cancel();
+    })
     .await?;
     tracing::info!("sipwarden stopped");
     Ok(())

@@ -49,6 +49,10 @@ pub struct AppState {
     /// The alerts' notice queue (bans, taps down).
     #[from_ref(skip)]
     pub alerts: crate::services::alerts::Notifier,
+    /// Cancelled when the server begins to stop: the endless streams end with it, so the
+    /// graceful shutdown is not held open by a browser tab.
+    #[from_ref(skip)]
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// Failure records per source address and per username.

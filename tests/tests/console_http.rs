@@ -669,15 +669,36 @@ async fn cross_site_posts_are_refused() {
 }
 
 #[tokio::test]
-async fn sigterm_stops_the_server_cleanly() {
+async fn sigterm_stops_the_server_cleanly_even_with_streams_open() {
     let mut server = TestServer::start().unwrap();
+    // A console tab left open holds both endless streams; stopping must not wait for them.
+    let (client, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    let mut streams = Vec::new();
+    for path in ["/api/v1/events/stream", "/api/v1/dashboard/stream"] {
+        let res = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        streams.push((path, res));
+    }
+    let asked = std::time::Instant::now();
     let status = server.terminate().unwrap();
+    let took = asked.elapsed();
     assert!(status.success(), "{status}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "stopping took {took:?}"
+    );
     assert!(
         server.log().contains("sipwarden stopped"),
         "{}",
         server.log()
     );
+    // Each stream ended cleanly: its body reads to the end.
+    for (path, res) in streams {
+        let body = tokio::time::timeout(std::time::Duration::from_secs(5), res.bytes())
+            .await
+            .unwrap_or_else(|_| panic!("{path} did not end"));
+        assert!(body.is_ok(), "{path}: {body:?}");
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
@@ -99,7 +99,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// When the dashboard's figures changed: `event: changed` with `{"events": N}` (guard events
 /// stored since the last message; 0 for the periodic refresh), at most once a second. The
-/// page fetches `summary` and `timeseries` again on each. Never ends.
+/// page fetches `summary` and `timeseries` again on each. Ends only when the server stops.
 #[utoipa::path(get, operation_id = "dashboard_stream", path = "/api/v1/dashboard/stream", tag = "dashboard",
     responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = ChangeMessage)))]
 async fn stream(
@@ -119,6 +119,7 @@ async fn stream(
             .data(format!("{{\"events\":{events}}}"));
         Some((Ok(message), feed))
     });
+    let changes = changes.take_until(state.stopping.cancelled_owned());
     Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

@@ -93,7 +93,8 @@ async fn list(
 }
 
 /// The live events as Server-Sent Events (`event: event` with an event as JSON; `event:
-/// lagged` with how many were missed). Never ends; `cursor` and `limit` are ignored.
+/// lagged` with how many were missed). Ends only when the server stops; `cursor` and `limit` are
+/// ignored.
 #[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
     responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String)))]
 async fn stream(
@@ -117,6 +118,7 @@ async fn stream(
         };
         std::future::ready(out.map(Ok))
     });
+    let live = live.take_until(state.stopping.cancelled_owned());
     Ok(Sse::new(live).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
