@@ -43,13 +43,6 @@ impl Browser {
             );
             return Ok(None);
         };
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let driver = Command::new(driver_bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start chromedriver")?;
         let profile = tempfile::tempdir()?;
         // Flags from shared notes: without the background-networking ones Chromium keeps
         // opening connections this closed network refuses.
@@ -71,27 +64,41 @@ impl Browser {
             "goog:chromeOptions".to_owned(),
             serde_json::json!({ "binary": chromium, "args": args }),
         );
-        let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            match ClientBuilder::new(HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => break client,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+        // The port is free when chosen, but another test may take it before chromedriver
+        // binds it; chromedriver then exits, and a new port is tried.
+        'driver: loop {
+            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let mut driver = Command::new(&driver_bin)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start chromedriver")?;
+            let url = format!("http://127.0.0.1:{port}");
+            loop {
+                match ClientBuilder::new(HttpConnector::new())
+                    .capabilities(caps.clone())
+                    .connect(&url)
+                    .await
+                {
+                    Ok(client) => {
+                        return Ok(Some(Self {
+                            client,
+                            driver,
+                            _profile: profile,
+                        }));
+                    }
+                    Err(e) if Instant::now() > deadline => {
+                        let _ = driver.kill();
+                        let _ = driver.wait();
+                        bail!("cannot start a Chromium session: {e}");
+                    }
+                    Err(_) if driver.try_wait()?.is_some() => continue 'driver,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                 }
-                Err(e) => bail!("cannot start a Chromium session: {e}"),
             }
-        };
-        Ok(Some(Self {
-            client,
-            driver,
-            _profile: profile,
-        }))
+        }
     }
 
     /// Saves a screenshot as `target/browser/<name>.png`; returns its path.
@@ -128,10 +135,11 @@ impl Browser {
         }
     }
 
-    /// Waits until the page has loaded the hydration bundle (the wasm module).
+    /// Waits until the page is hydrated: the bundle marks the document once `hydrate_body`
+    /// has run, so forms and links now go through the app.
     pub async fn wait_hydrated(&self, timeout: Duration) -> anyhow::Result<()> {
         self.wait_for(
-            "performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))",
+            "document.documentElement.hasAttribute('data-hydrated')",
             timeout,
         )
         .await
@@ -192,7 +200,8 @@ impl Browser {
             .await?
             .click()
             .await?;
-        self.wait_for("location.pathname === '/'", timeout).await
+        self.wait_for("location.pathname === '/'", timeout).await?;
+        self.wait_hydrated(timeout).await
     }
 
     /// Ends the session and the driver.

@@ -1,5 +1,6 @@
 //! The console in headless Debian Chromium: it hydrates, a wrong password shows an error, the
-//! right one shows the dashboard, and signing out returns to `/login`.
+//! right one shows the dashboard (live: it follows its change feed), signing out returns to
+//! `/login`, and a dashboard whose server went away says it is no longer live.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
@@ -17,16 +18,12 @@ async fn sign_in_dashboard_and_sign_out_in_a_real_browser() {
     let Some(browser) = Browser::start(test).await.unwrap() else {
         return;
     };
-    let server = TestServer::start().unwrap();
+    let mut server = TestServer::start().unwrap();
     let c = &browser.client;
 
     c.goto(&server.url("/login")).await.unwrap();
-    // Hydration replaces the server-rendered form's behaviour: the wasm module has loaded
-    // once the bundle's `hydrate` export ran and Leptos' global is present.
-    browser
-        .wait_for("performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))", WAIT)
-        .await
-        .unwrap();
+    // Hydration replaces the server-rendered form's behaviour.
+    browser.wait_hydrated(WAIT).await.unwrap();
 
     // Wrong password: the error appears on the same page.
     c.find(Locator::Css("input[name=username]"))
@@ -92,6 +89,11 @@ async fn sign_in_dashboard_and_sign_out_in_a_real_browser() {
         .await
         .unwrap();
     assert!(database.starts_with("ok"), "{database}");
+    // The dashboard follows its change feed, and says so.
+    browser
+        .wait_for("document.querySelector('[data-live=open]') !== null", WAIT)
+        .await
+        .unwrap();
     let shot = browser.screenshot("dashboard").await.unwrap();
     assert!(
         std::fs::metadata(&shot).unwrap().len() > 10_000,
@@ -131,5 +133,31 @@ async fn sign_in_dashboard_and_sign_out_in_a_real_browser() {
         .await
         .unwrap();
     browser.screenshot("signed-out").await.unwrap();
+
+    // The server goes away under an open dashboard: the page says it is no longer live, and
+    // the browser keeps retrying.
+    browser
+        .sign_in(&server, "admin", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .wait_for("document.querySelector('[data-live=open]') !== null", WAIT)
+        .await
+        .unwrap();
+    server.terminate().unwrap();
+    browser
+        .wait_for(
+            "document.querySelector('[data-live=connecting]') !== null",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .text("[data-live]")
+            .await
+            .unwrap()
+            .contains("reconnecting")
+    );
     browser.close().await;
 }

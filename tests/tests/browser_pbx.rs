@@ -209,11 +209,7 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     // A PBX page loaded directly (not through the app's navigation) hydrates too: a new
     // secret comes back through the app, not a page reload.
     c.goto(&server.url("/endpoints")).await.unwrap();
-    browser
-        .wait_for("performance.getEntriesByType('resource').some(r => r.name.endsWith('/pkg/sipwarden.wasm'))", WAIT)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.wait_hydrated(WAIT).await.unwrap();
     browser
         .click("tr[data-extension=\"1001\"] form.rotate button")
         .await

@@ -2,4 +2,5 @@
 
 pub mod error_banner;
 pub mod layout;
+pub mod live;
 pub mod pbx;

@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::get_dashboard;
 use crate::api::guard::{get_attack_series, get_dashboard_summary};
+use crate::components::live::{LiveMarker, LiveState};
 use crate::model::dashboard::{DashboardSummary, TimeSeries, TopEntry};
 use crate::model::firewall::TableState;
 
@@ -32,16 +33,15 @@ pub fn DashboardPage() -> impl IntoView {
     // `data-updates` (what a test watches to know the figures came without a reload).
     let updates = RwSignal::new(0_u64);
 
+    let stream = LiveState::new();
+
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if let Some(source) = change_feed::listen("/api/v1/dashboard/stream", move || {
+        crate::components::live::follow("/api/v1/dashboard/stream", "changed", stream, move |_| {
             series.refetch();
             summary.refetch();
             updates.update(|n| *n += 1);
-        }) {
-            let source = StoredValue::new_local(source);
-            on_cleanup(move || source.with_value(web_sys::EventSource::close));
-        }
+        });
     });
 
     let range_href = move |range: &str| format!("/?range={range}&period={}", period());
@@ -52,7 +52,7 @@ pub fn DashboardPage() -> impl IntoView {
         )
     };
     view! {
-        <h1>"Dashboard"</h1>
+        <h1>"Dashboard " <LiveMarker state=stream /></h1>
         <section id="attacks" data-updates=move || updates.get().to_string()>
             <h2>"Attacks " {move || if week() { "per hour, last week" } else { "per minute, last hour" }}</h2>
             <p class="pager">
@@ -250,32 +250,6 @@ fn format_bytes(bytes: u64) -> String {
         format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
     } else {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
-    }
-}
-
-/// The browser side of the change feed.
-#[cfg(feature = "hydrate")]
-mod change_feed {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-
-    /// Opens the feed at `url` and calls `changed` on each `changed` message. The browser
-    /// reconnects by itself when the connection drops.
-    pub(super) fn listen(
-        url: &str,
-        mut changed: impl FnMut() + 'static,
-    ) -> Option<web_sys::EventSource> {
-        let source = web_sys::EventSource::new(url).ok()?;
-        let on_change =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
-                changed();
-            });
-        source
-            .add_event_listener_with_callback("changed", on_change.as_ref().unchecked_ref())
-            .ok()?;
-        // The listener lives as long as the EventSource, which the page closes on cleanup.
-        on_change.forget();
-        Some(source)
     }
 }
 

@@ -7,6 +7,7 @@ use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 
 use crate::api::guard::{get_events, get_guard_status};
+use crate::components::live::{LiveMarker, LiveState};
 use crate::model::events::{EventView, GuardStatusView};
 
 /// The kinds an event can have, for the filter.
@@ -50,6 +51,7 @@ pub fn EventsPage() -> impl IntoView {
     });
     let status = Resource::new(|| (), |()| get_guard_status());
     let live = RwSignal::new(Vec::<EventView>::new());
+    let stream = LiveState::new();
 
     // In the browser: follow the live stream with the page's filters (not when paging back).
     #[cfg(feature = "hydrate")]
@@ -65,15 +67,24 @@ pub fn EventsPage() -> impl IntoView {
                 url.push_str(&format!("{key}={}&", encode(&v)));
             }
         }
-        if let Some(source) = live_stream::listen(&url, live) {
-            let source = StoredValue::new_local(source);
-            on_cleanup(move || source.with_value(web_sys::EventSource::close));
-        }
+        crate::components::live::follow(&url, "event", stream, move |m| {
+            let Some(text) = m.data().as_string() else {
+                return;
+            };
+            if let Ok(event) = serde_json::from_str::<EventView>(&text) {
+                live.update(|v| {
+                    if !v.iter().any(|e| e.id == event.id) {
+                        v.insert(0, event);
+                        v.truncate(LIVE_MAX);
+                    }
+                });
+            }
+        });
     });
 
     let selected = move |k: &str| param("kind").as_deref() == Some(k);
     view! {
-        <h1>"Events"</h1>
+        <h1>"Events " <LiveMarker state=stream /></h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match status.await {
@@ -198,44 +209,6 @@ fn encode(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-#[cfg(feature = "hydrate")]
-mod live_stream {
-    use leptos::prelude::*;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-
-    use super::LIVE_MAX;
-    use crate::model::events::EventView;
-
-    /// Opens the event stream at `url`; each `event` message is put at the top of `live`.
-    pub(super) fn listen(
-        url: &str,
-        live: RwSignal<Vec<EventView>>,
-    ) -> Option<web_sys::EventSource> {
-        let source = web_sys::EventSource::new(url).ok()?;
-        let on_event =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
-                let Some(text) = m.data().as_string() else {
-                    return;
-                };
-                if let Ok(event) = serde_json::from_str::<EventView>(&text) {
-                    live.update(|v| {
-                        if !v.iter().any(|e| e.id == event.id) {
-                            v.insert(0, event);
-                            v.truncate(LIVE_MAX);
-                        }
-                    });
-                }
-            });
-        source
-            .add_event_listener_with_callback("event", on_event.as_ref().unchecked_ref())
-            .ok()?;
-        // The listener lives as long as the EventSource, which the page closes on cleanup.
-        on_event.forget();
-        Some(source)
-    }
 }
 
 #[cfg(test)]
