@@ -97,7 +97,9 @@ pub async fn sign_in(
     let user = match (found, matches) {
         (Some(user), true) => user,
         (found, _) => {
-            state.sign_in_throttle.fail(ip, username, now);
+            // The wait runs from when the failure is known, not from the request's arrival:
+            // the password check itself takes a while and must not use up the wait.
+            state.sign_in_throttle.fail(ip, username, Instant::now());
             let detail = if found.is_some() {
                 "wrong password"
             } else {
