@@ -444,7 +444,7 @@ async fn an_unconfirmed_apply_reverts_by_itself_and_keeps_bans_made_meanwhile() 
     });
     let outcome = fx
         .firewall
-        .apply_with_window(&risky, Duration::from_secs(2))
+        .apply_with_window(&risky, Duration::from_secs(5))
         .await
         .expect("apply");
     assert!(
@@ -458,7 +458,7 @@ async fn an_unconfirmed_apply_reverts_by_itself_and_keeps_bans_made_meanwhile() 
         .expect("ban during the window");
 
     assert!(
-        eventually(Duration::from_secs(8), || !fx
+        eventually(Duration::from_secs(15), || !fx
             .nft_list(&["table", "inet", "sipwarden"])
             .contains("203.0.113.0/24"))
         .await,
@@ -487,11 +487,11 @@ async fn a_confirmed_apply_stays_after_its_window() {
     }
     let fx = Fixture::new();
     fx.firewall
-        .apply_with_window(&office_trusted(), Duration::from_secs(1))
+        .apply_with_window(&office_trusted(), Duration::from_secs(2))
         .await
         .expect("apply");
     fx.firewall.confirm().await.expect("confirm");
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     assert!(fx.has_our_table(), "a confirmed table was reverted");
     assert!(fx.firewall.pending().await.expect("pending").is_none());
 }
@@ -541,7 +541,7 @@ fn resume_rearms_the_timer_for_the_time_left() {
     let fx = Fixture::new();
     let target = Target::netns(fx.pbx().name());
     let dir = tempfile::tempdir().expect("dir");
-    apply_then_crash(target.clone(), dir.path(), Duration::from_secs(3));
+    apply_then_crash(target.clone(), dir.path(), Duration::from_secs(5));
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -550,10 +550,10 @@ fn resume_rearms_the_timer_for_the_time_left() {
         let Resumed::Rearmed(pending) = resumed else {
             panic!("expected a re-armed timer, got {resumed:?}");
         };
-        assert!(pending.remaining() <= Duration::from_secs(3));
+        assert!(pending.remaining() <= Duration::from_secs(5));
         assert!(fx.has_our_table());
         assert!(
-            eventually(Duration::from_secs(8), || !fx.has_our_table()).await,
+            eventually(Duration::from_secs(15), || !fx.has_our_table()).await,
             "the re-armed timer did not revert"
         );
         assert!(firewall.pending().await.expect("pending").is_none());
@@ -697,7 +697,7 @@ async fn a_table_sipwarden_kept_no_record_of_is_restored_from_its_listing_on_rev
     );
     let outcome = fx
         .firewall
-        .apply_with_window(&office_trusted(), Duration::from_secs(1))
+        .apply_with_window(&office_trusted(), Duration::from_secs(3))
         .await
         .expect("apply");
     assert!(
@@ -710,7 +710,7 @@ async fn a_table_sipwarden_kept_no_record_of_is_restored_from_its_listing_on_rev
             .contains("chain guard")
     );
     assert!(
-        eventually(Duration::from_secs(6), || !fx
+        eventually(Duration::from_secs(12), || !fx
             .nft_list(&["table", "inet", "sipwarden"])
             .contains("chain guard"))
         .await,

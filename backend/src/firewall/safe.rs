@@ -177,7 +177,7 @@ impl Firewall {
         let dynamic = merged(self.inner.nft.dynamic_state().await?, carry);
         let ruleset = render_ruleset(policy, &dynamic);
         let now = SystemTime::now();
-        let pending = PendingApply {
+        let mut pending = PendingApply {
             id: unix_nanos(now),
             applied: policy.policy().clone(),
             previous,
@@ -193,6 +193,22 @@ impl Firewall {
             // The kernel kept the old table; the record must say so too.
             self.store_state(&before)?;
             return Err(e);
+        }
+        // The window to confirm runs from when the new table is in force: the time nft took
+        // (long on a busy host) is not taken from the administrator. Should that record fail,
+        // the one written before stands: the revert still comes, only a little earlier.
+        let in_force = PendingApply {
+            deadline_unix_ms: unix_millis(SystemTime::now() + window),
+            ..pending.clone()
+        };
+        match self.store_state(&StateFile {
+            committed: before.committed.clone(),
+            pending: Some(in_force.clone()),
+        }) {
+            Ok(()) => pending = in_force,
+            Err(e) => {
+                tracing::warn!(error = %e, "firewall: the confirmation window counts from before the apply")
+            }
         }
         self.arm(pending.id, pending.remaining());
         tracing::info!(
