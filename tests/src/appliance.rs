@@ -7,9 +7,9 @@
 //! 3. `sipwarden serve` on the same data beside it, its firewall applied (the office trusted)
 //!    and confirmed, once its log shows what the test needs (the taps it expects up).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -120,12 +120,8 @@ impl Appliance {
                 status == StatusCode::NO_CONTENT,
                 "firewall confirm: {status}"
             );
-            let deadline = Instant::now() + READY_WITHIN;
-            while let Some(missing) = ready_when.iter().find(|l| !server.log().contains(*l)) {
-                if Instant::now() > deadline {
-                    bail!("`{missing}` not in the log:\n{}", server.log());
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            for line in ready_when {
+                server.wait_log(&line, READY_WITHIN).await?;
             }
             Ok(server)
         })??;

@@ -62,6 +62,8 @@ pub struct TestServer {
     /// The data directory (deleted on drop).
     pub data: tempfile::TempDir,
     log: Arc<Mutex<String>>,
+    /// The threads copying its stdout and stderr into `log`.
+    readers: Vec<std::thread::JoinHandle<()>>,
     /// The one-time setup token the server printed, if no administrator existed.
     pub setup_token: Option<String>,
 }
@@ -133,13 +135,14 @@ impl TestServer {
         let stdout = child.stdout.take().context("no stdout")?;
         let stderr = child.stderr.take().context("no stderr")?;
         let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let mut readers = Vec::new();
         for stream in [
             Box::new(stdout) as Box<dyn std::io::Read + Send>,
             Box::new(stderr),
         ] {
             let log = log.clone();
             let tx = tx.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     let plain = strip_ansi(&line);
                     if let Ok(mut l) = log.lock() {
@@ -148,7 +151,7 @@ impl TestServer {
                     }
                     let _ = tx.send(plain);
                 }
-            });
+            }));
         }
         drop(tx);
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -186,6 +189,7 @@ impl TestServer {
             base: base.unwrap_or_default(),
             data,
             log,
+            readers,
             setup_token,
         })
     }
@@ -200,6 +204,21 @@ impl TestServer {
     #[must_use]
     pub fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle` (for lines the server prints after "listening").
+    pub async fn wait_log(&self, needle: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.log().contains(needle) {
+            if Instant::now() > deadline {
+                bail!(
+                    "`{needle}` not in the log within {timeout:?}:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     /// A client with its own cookie jar that does not follow redirects (tests assert them).
@@ -241,7 +260,8 @@ impl TestServer {
         run_cli(self.data.path(), args, stdin, &[])
     }
 
-    /// Sends SIGTERM and waits for the exit status.
+    /// Sends SIGTERM and waits for the exit status, and for the log to hold everything the
+    /// server printed.
     pub fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
         let pid = child.id().to_string();
@@ -249,6 +269,12 @@ impl TestServer {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = child.try_wait()? {
+                // The readers end at the pipes' end; a child process of the server that
+                // still holds them must not hang the test.
+                let drained = Instant::now() + Duration::from_secs(5);
+                while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < drained {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 return Ok(status);
             }
             if Instant::now() > deadline {

@@ -129,11 +129,10 @@ async fn scenario(ns: String, attacker: String) {
     nft(&ns, &["delete", "table", "inet", "sipwarden"]);
     let mut server = start_server(Some(server.data.path().to_owned()));
     let api = Api::sign_in(&server).await;
-    assert!(
-        server.log().contains("firewall restored into the kernel"),
-        "{}",
-        server.log()
-    );
+    server
+        .wait_log("firewall restored into the kernel", Duration::from_secs(10))
+        .await
+        .unwrap();
     let bans = set_elements(&ns, "ban_v4");
     assert!(bans.contains(&attacker), "{bans}");
     assert!(

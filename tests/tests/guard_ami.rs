@@ -188,11 +188,13 @@ fn svcrack_is_banned_after_exactly_the_threshold_of_failures_reached_asterisk() 
     // N+1 the moment that answer arrives (a guess takes well under a millisecond here); a ban
     // decided from AMI alone therefore lands one guess late when idle (5–6 in 5 runs), and
     // up to three late while the machine is busy (seen: 8 in a full `make test`, 7 during a
-    // parallel release build). Exactly N is the capture tap's job, asserted in
-    // `guard_capture`; here the AMI path must ban, and within a handful of guesses.
+    // parallel release build). The bound leaves room for twice that lateness on a CI
+    // machine; svcrack would try all 60 words without a ban. Exactly N is the capture tap's
+    // job, asserted in `guard_capture`; here the AMI path must ban, and within a handful of
+    // guesses.
     let n = usize::try_from(threshold).unwrap();
     assert!(
-        (n..=n + 4).contains(&failures),
+        (n..=n + 8).contains(&failures),
         "{failures} failed guesses reached Asterisk; the threshold is {n}"
     );
 }
