@@ -718,11 +718,10 @@ async fn healthcheck_exits_zero_only_when_the_server_answers() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    // Port 1 (tcpmux) is closed: binding it needs root, and tests' servers take ports the
+    // kernel hands out from the ephemeral range. A port freed just before use could be taken
+    // by another test's server in between.
+    let closed = "127.0.0.1:1".to_owned();
     let down = run_cli(
         server.data.path(),
         &["healthcheck", "--timeout", "2"],
