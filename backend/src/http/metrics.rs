@@ -110,13 +110,28 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The method as a label: one of the standard ones, else `other`. HTTP lets a client invent
+/// any method name of any length, and each would otherwise become a counter kept for good.
+fn method_label(method: &http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Counts every request by its route template once it is answered.
 pub async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method()).to_owned();
     let started = Instant::now();
     let res = next.run(req).await;
     state.http_metrics.record(
@@ -376,6 +391,19 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&http::Method::DELETE), "DELETE");
+        for invented in [
+            "PROPFIND",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "get",
+        ] {
+            let method = http::Method::from_bytes(invented.as_bytes()).expect("a token");
+            assert_eq!(method_label(&method), "other", "{invented}");
+        }
+    }
 
     #[test]
     fn requests_are_counted_per_route_with_a_cumulative_histogram() {
