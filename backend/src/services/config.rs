@@ -20,7 +20,7 @@ use crate::auth::Admin;
 use crate::db::entities::config_revision;
 use crate::services::audit::{self, Action, Record};
 use crate::services::pbx::{self, PbxError};
-use crate::services::{Internal, page};
+use crate::services::{Internal, page, run_to_end};
 use crate::state::AppState;
 
 /// The target applies write (the appliance runs Asterisk 22).
@@ -224,8 +224,13 @@ pub async fn revision(state: &AppState, number: i32) -> Result<(RevisionView, Fi
     Ok((view(&row), files))
 }
 
-/// Renders the stored model and makes it live.
+/// Renders the stored model and makes it live (to the end, even if the caller hangs up).
 pub async fn apply(state: &AppState, admin: &Admin) -> Result<ApplyReport, PbxError> {
+    let (state, admin) = (state.clone(), admin.clone());
+    run_to_end(async move { apply_now(&state, &admin).await }).await
+}
+
+async fn apply_now(state: &AppState, admin: &Admin) -> Result<ApplyReport, PbxError> {
     let _guard = state.pbx_lock.lock().await;
     let model = pbx::load_model(&state.db).await?;
     let policy = model.policy().clone();
@@ -243,8 +248,18 @@ pub async fn apply(state: &AppState, admin: &Admin) -> Result<ApplyReport, PbxEr
     .await
 }
 
-/// Makes the files of an earlier revision live again, as a new revision.
+/// Makes the files of an earlier revision live again, as a new revision (to the end, even if
+/// the caller hangs up).
 pub async fn rollback(
+    state: &AppState,
+    admin: &Admin,
+    number: i32,
+) -> Result<ApplyReport, PbxError> {
+    let (state, admin) = (state.clone(), admin.clone());
+    run_to_end(async move { rollback_now(&state, &admin, number).await }).await
+}
+
+async fn rollback_now(
     state: &AppState,
     admin: &Admin,
     number: i32,

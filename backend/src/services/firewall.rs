@@ -30,7 +30,7 @@ use crate::auth::Admin;
 use crate::db::entities::{allow_entry, ban, firewall_policy, session, user};
 use crate::firewall::{FirewallError, PendingApply};
 use crate::services::audit::{self, Action, Record};
-use crate::services::{Internal, page, rfc3339};
+use crate::services::{Internal, page, rfc3339, run_to_end};
 use crate::state::AppState;
 
 /// A ban's length when the caller does not say (one hour).
@@ -352,8 +352,18 @@ async fn signed_in_admins(state: &AppState) -> Result<Vec<Peer>, Internal> {
 // ---------------------------------------------------------------------------------------
 
 /// Applies the stored policy provisionally: it reverts by itself unless confirmed within
-/// the policy's window. Refused when it would block a known peer, unless `force`.
+/// the policy's window. Refused when it would block a known peer, unless `force`. Runs to the
+/// end even if the caller hangs up: the revert timer must be armed once nft ran.
 pub async fn apply(
+    state: &AppState,
+    admin: &Admin,
+    force: bool,
+) -> Result<FirewallApplied, FirewallServiceError> {
+    let (state, admin) = (state.clone(), admin.clone());
+    run_to_end(async move { apply_now(&state, &admin, force).await }).await
+}
+
+async fn apply_now(
     state: &AppState,
     admin: &Admin,
     force: bool,

@@ -37,4 +37,23 @@ pub enum Internal {
     /// Reading or writing a file failed.
     #[error("file system: {0}")]
     Io(String),
+    /// A task the service ran to the end on its own failed (it panicked).
+    #[error("task: {0}")]
+    Task(String),
+}
+
+/// Runs `work` in a task of its own and waits for it. A change that touches the kernel or
+/// Asterisk must not stop half-way when the caller hangs up (a proxy's timeout, a browser
+/// that aborts a double-clicked form): axum drops the handler's future then, and with it
+/// whatever it was awaiting, leaving a revert timer unarmed or a revision pending.
+pub async fn run_to_end<T, E>(
+    work: impl Future<Output = Result<T, E>> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<Internal> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| E::from(Internal::Task(e.to_string())))?
 }
