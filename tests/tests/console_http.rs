@@ -321,6 +321,35 @@ async fn secure_cookies_are_marked_secure_when_configured() {
 }
 
 #[tokio::test]
+async fn a_burst_of_guesses_is_throttled_too() {
+    let server = TestServer::start().unwrap();
+    let client = server.client();
+    // Twenty wrong passwords at once: without a queue they would all pass the throttle
+    // before any of them had failed.
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let request = client
+            .post(server.url("/api/v1/session"))
+            .json(&serde_json::json!({"username": "admin", "password": "wrong password!"}));
+        burst.spawn(async move { request.send().await.unwrap().status() });
+    }
+    let statuses = burst.join_all().await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + throttled, 20, "{statuses:?}");
+    assert!(
+        checked <= 8,
+        "{checked} of 20 guesses were checked: {statuses:?}"
+    );
+}
+
+#[tokio::test]
 async fn wrong_passwords_are_throttled_and_audited() {
     let server = TestServer::start().unwrap();
     let client = server.client();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait, sea_query::Expr,
 };
 
 use app::api::ConsoleError;
@@ -60,13 +60,17 @@ pub async fn sign_in(
     password_given: &str,
     ip: IpAddr,
 ) -> Result<NewSession, AccountError> {
-    let now = Instant::now();
     // Bound the work an anonymous caller can make us do before anything else.
     let username = username.trim();
     if username.len() > 64 || password_given.len() > password::MAX_LEN {
         return Err(ConsoleError::BadCredentials.into());
     }
-    if let Some(wait) = state.sign_in_throttle.wait(ip, username, now) {
+    // A hashing slot first, then the throttle: attempts of one burst queue here and each sees
+    // the failures recorded by those before it, instead of all passing an empty throttle.
+    let Ok(slot) = HASHING.acquire().await else {
+        return Err(Internal::Hash("the hashing slots are closed".to_owned()).into());
+    };
+    if let Some(wait) = state.sign_in_throttle.wait(ip, username, Instant::now()) {
         audit::record(
             &state.db,
             Record {
@@ -92,7 +96,7 @@ pub async fn sign_in(
         || password::dummy_hash().to_owned(),
         |u| u.password_hash.clone(),
     );
-    let matches = verify_blocking(password_given, phc).await;
+    let matches = verify_in(slot, password_given, phc).await;
 
     let user = match (found, matches) {
         (Some(user), true) => user,
@@ -184,9 +188,13 @@ pub async fn caller_from_token(
     }
     // Touch at most once a minute: a page view should not be a database write.
     if now - session.last_seen_at > chrono::Duration::seconds(60) {
-        let mut active: session::ActiveModel = session.clone().into();
-        active.last_seen_at = Set(now);
-        active.update(&state.db).await?;
+        // By filter, not by model: a sign-out in another tab may delete the row meanwhile,
+        // and touching nothing is then the right outcome, not an error.
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::IdHash.eq(session.id_hash.clone()))
+            .exec(&state.db)
+            .await?;
     }
     let Some(role) = parse_role(&user.role) else {
         return Ok(None);
@@ -337,15 +345,14 @@ pub async fn complete_setup(
     confirm: &str,
     ip: IpAddr,
 ) -> Result<NewSession, AccountError> {
-    let now = Instant::now();
-    if let Some(wait) = state.sign_in_throttle.wait(ip, "<setup>", now) {
+    if let Some(wait) = state.sign_in_throttle.wait_address(ip, Instant::now()) {
         return Err(AccountError::Throttled(wait));
     }
     if admin_exists(&state.db).await? {
         return Err(ConsoleError::SetupDone.into());
     }
     if !state.setup_token.matches(token) {
-        state.sign_in_throttle.fail(ip, "<setup>", now);
+        state.sign_in_throttle.fail_address(ip, Instant::now());
         audit::record(
             &state.db,
             Record::attempt(username, ip, Action::Setup, false, "wrong setup token"),
@@ -482,19 +489,47 @@ pub async fn purge_expired_sessions(db: &DatabaseConnection) -> Result<u64, Inte
 }
 
 /// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+/// Password hashes computed at once, at most. Each takes argon2's 19 MiB and a core for a
+/// while; a burst of sign-ins queues here instead of growing the blocking pool (up to 512
+/// threads, ~9.5 GiB) before the throttle has seen any failure.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 async fn verify_blocking(given: &str, phc: String) -> bool {
+    let Ok(slot) = HASHING.acquire().await else {
+        return false;
+    };
+    verify_in(slot, given, phc).await
+}
+
+/// Verifies in a hashing slot already held.
+async fn verify_in(
+    permit: tokio::sync::SemaphorePermit<'static>,
+    given: &str,
+    phc: String,
+) -> bool {
     let given = given.to_owned();
-    tokio::task::spawn_blocking(move || password::verify(&given, &phc))
-        .await
-        .unwrap_or(false)
+    // The permit goes with the work: a caller that hangs up does not free it early.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        password::verify(&given, &phc)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 async fn hash_blocking(new_password: &str) -> Result<String, Internal> {
-    let owned = new_password.to_owned();
-    tokio::task::spawn_blocking(move || password::hash(&owned))
+    let permit = HASHING
+        .acquire()
         .await
-        .map_err(|e| Internal::Hash(e.to_string()))?
-        .map_err(|e| Internal::Hash(e.to_string()))
+        .map_err(|e| Internal::Hash(e.to_string()))?;
+    let owned = new_password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        password::hash(&owned)
+    })
+    .await
+    .map_err(|e| Internal::Hash(e.to_string()))?
+    .map_err(|e| Internal::Hash(e.to_string()))
 }
 
 fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
