@@ -110,7 +110,9 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
         return res;
     }
     let (mut parts, body) = res.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
+    // Our own error, already whole in memory: read it all. A cap would turn a long but
+    // legitimate refusal (one line per endpoint a realm change breaks) into an empty 500.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
     if let Ok(error) = serde_json::from_slice::<app::api::ConsoleError>(&bytes) {
