@@ -191,3 +191,45 @@ async fn tokens_are_shown_once_scoped_refused_when_bad_and_revocable() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_revoked_token_loses_its_open_stream() {
+    let server = TestServer::start().unwrap();
+    let api = Api::sign_in(&server).await;
+    let reader = api
+        .create(
+            "/api/v1/tokens",
+            json!({"name": "wallboard", "scope": "read", "expires_in_days": 1}),
+        )
+        .await;
+    let token = reader["token"].as_str().unwrap().to_owned();
+    let id = reader["id"].as_i64().unwrap();
+    let client = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for path in ["/api/v1/events/stream", "/api/v1/dashboard/stream"] {
+        let res = client
+            .get(server.url(path))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        streams.push((path, res));
+    }
+    // A leaked token, revoked: what it had open ends too, within the streams' recheck (5 s).
+    let revoked_at = std::time::Instant::now();
+    let (status, _) = api
+        .call("DELETE", &format!("/api/v1/tokens/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, res) in streams {
+        let body = tokio::time::timeout(std::time::Duration::from_secs(15), res.bytes())
+            .await
+            .unwrap_or_else(|_| panic!("{path} still open 15 s after the revocation"));
+        assert!(body.is_ok(), "{path}: {body:?}");
+    }
+    eprintln!(
+        "api_tokens: both streams ended {:?} after the revocation",
+        revoked_at.elapsed()
+    );
+}

@@ -14,7 +14,7 @@ use app::model::Role;
 
 use crate::auth::session::{clear_cookie, new_token, set_cookie, token_hash};
 use crate::auth::{Admin, Caller, parse_role, password};
-use crate::db::entities::{session, user};
+use crate::db::entities::{api_token, session, user};
 use crate::services::audit::{self, Action, Record};
 use crate::services::{Internal, page};
 use crate::state::AppState;
@@ -208,6 +208,22 @@ pub async fn caller_from_token(
         source_ip: ip,
         token_id: None,
     }))
+}
+
+/// Whether the session or API token behind `caller` still admits it: not signed out,
+/// revoked, expired or idle too long. For what runs long on one check at its start (the live
+/// streams); reads only, so it does not keep an idle session alive.
+pub async fn still_signed_in(state: &AppState, caller: &Caller) -> Result<bool, Internal> {
+    let now = Utc::now();
+    if let Some(id) = caller.token_id {
+        let token = api_token::Entity::find_by_id(id).one(&state.db).await?;
+        return Ok(token.is_some_and(|t| t.revoked_at.is_none() && t.expires_at > now));
+    }
+    let idle_limit = chrono::Duration::hours(i64::from(state.config.session_idle_hours));
+    let session = session::Entity::find_by_id(caller.session_hash.clone())
+        .one(&state.db)
+        .await?;
+    Ok(session.is_some_and(|s| s.expires_at > now && s.last_seen_at + idle_limit > now))
 }
 
 /// Ends the caller's session. Returns the `Set-Cookie` value that clears the cookie.

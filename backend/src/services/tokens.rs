@@ -8,7 +8,9 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
+};
 use serde::Deserialize;
 
 use app::model::tokens::{CreatedToken, TokenView};
@@ -204,9 +206,12 @@ pub async fn caller_from_bearer(
         .last_used_at
         .is_none_or(|t| now - t > chrono::Duration::seconds(60))
     {
-        let mut active: api_token::ActiveModel = row.clone().into();
-        active.last_used_at = Set(Some(now));
-        active.update(&state.db).await?;
+        // By filter, not by model: a row deleted meanwhile is nothing to touch, not an error.
+        api_token::Entity::update_many()
+            .col_expr(api_token::Column::LastUsedAt, Expr::value(Some(now)))
+            .filter(api_token::Column::Id.eq(row.id))
+            .exec(&state.db)
+            .await?;
     }
     let role = if row.scope == "write" {
         Role::Admin

@@ -99,12 +99,13 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// When the dashboard's figures changed: `event: changed` with `{"events": N}` (guard events
 /// stored since the last message; 0 for the periodic refresh), at most once a second. The
-/// page fetches `summary` and `timeseries` again on each. Ends only when the server stops.
+/// page fetches `summary` and `timeseries` again on each. Ends when the server stops or the
+/// caller is no longer signed in.
 #[utoipa::path(get, operation_id = "dashboard_stream", path = "/api/v1/dashboard/stream", tag = "dashboard",
     responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = ChangeMessage)))]
 async fn stream(
     State(state): State<AppState>,
-    SignedIn(_): SignedIn,
+    SignedIn(caller): SignedIn,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -119,7 +120,7 @@ async fn stream(
             .data(format!("{{\"events\":{events}}}"));
         Some((Ok(message), feed))
     });
-    let changes = changes.take_until(state.stopping.cancelled_owned());
+    let changes = changes.take_until(super::stream_ends(state, caller));
     Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

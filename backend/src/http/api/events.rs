@@ -93,13 +93,13 @@ async fn list(
 }
 
 /// The live events as Server-Sent Events (`event: event` with an event as JSON; `event:
-/// lagged` with how many were missed). Ends only when the server stops; `cursor` and `limit` are
-/// ignored.
+/// lagged` with how many were missed). Ends when the server stops or the caller is no longer
+/// signed in (signed out, token revoked, expired); `cursor` and `limit` are ignored.
 #[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
     responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String)))]
 async fn stream(
     State(state): State<AppState>,
-    SignedIn(_): SignedIn,
+    SignedIn(caller): SignedIn,
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let filter = q.filter()?;
@@ -118,7 +118,7 @@ async fn stream(
         };
         std::future::ready(out.map(Ok))
     });
-    let live = live.take_until(state.stopping.cancelled_owned());
+    let live = live.take_until(super::stream_ends(state, caller));
     Ok(Sse::new(live).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

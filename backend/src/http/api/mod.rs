@@ -241,6 +241,29 @@ async fn not_found() -> ApiError {
 }
 
 /// An object with its version as `ETag`, the value a later `If-Match` names.
+/// How often a live stream checks that its caller is still signed in.
+const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Resolves when a live stream must end: the server is stopping, or its caller signed out,
+/// was revoked or expired (checked every [`STREAM_RECHECK`]; a failed check is logged and the
+/// stream kept until the next one).
+pub(crate) async fn stream_ends(state: AppState, caller: crate::auth::Caller) {
+    let signed_out = async {
+        loop {
+            tokio::time::sleep(STREAM_RECHECK).await;
+            match crate::services::accounts::still_signed_in(&state, &caller).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(error = %e, "live stream: cannot check its caller"),
+            }
+        }
+    };
+    tokio::select! {
+        () = state.stopping.cancelled() => {}
+        () = signed_out => {}
+    }
+}
+
 pub(crate) fn tagged<T: Serialize>(version: i32, body: T) -> Response {
     let mut res = Json(body).into_response();
     res.headers_mut()
