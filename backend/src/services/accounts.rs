@@ -504,12 +504,12 @@ pub async fn purge_expired_sessions(db: &DatabaseConnection) -> Result<u64, Inte
     Ok(result.rows_affected)
 }
 
-/// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
 /// Password hashes computed at once, at most. Each takes argon2's 19 MiB and a core for a
 /// while; a burst of sign-ins queues here instead of growing the blocking pool (up to 512
 /// threads, ~9.5 GiB) before the throttle has seen any failure.
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
+/// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
 async fn verify_blocking(given: &str, phc: String) -> bool {
     let Ok(slot) = HASHING.acquire().await else {
         return false;

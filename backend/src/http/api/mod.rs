@@ -240,7 +240,6 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
 }
 
-/// An object with its version as `ETag`, the value a later `If-Match` names.
 /// How often a live stream checks that its caller is still signed in.
 const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -264,6 +263,7 @@ pub(crate) async fn stream_ends(state: AppState, caller: crate::auth::Caller) {
     }
 }
 
+/// An object with its version as `ETag`, the value a later `If-Match` names.
 pub(crate) fn tagged<T: Serialize>(version: i32, body: T) -> Response {
     let mut res = Json(body).into_response();
     res.headers_mut()
