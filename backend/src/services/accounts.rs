@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait, sea_query::Expr,
@@ -181,8 +181,7 @@ pub async fn caller_from_token(
         return Ok(None);
     };
     let now = Utc::now();
-    let idle_limit = chrono::Duration::hours(i64::from(state.config.session_idle_hours));
-    if session.expires_at <= now || session.last_seen_at + idle_limit <= now {
+    if !session_admits(state, &session, now) {
         session::Entity::delete_by_id(hash).exec(&state.db).await?;
         return Ok(None);
     }
@@ -217,13 +216,19 @@ pub async fn still_signed_in(state: &AppState, caller: &Caller) -> Result<bool, 
     let now = Utc::now();
     if let Some(id) = caller.token_id {
         let token = api_token::Entity::find_by_id(id).one(&state.db).await?;
-        return Ok(token.is_some_and(|t| t.revoked_at.is_none() && t.expires_at > now));
+        return Ok(token.is_some_and(|t| crate::services::tokens::admits(&t, now)));
     }
-    let idle_limit = chrono::Duration::hours(i64::from(state.config.session_idle_hours));
     let session = session::Entity::find_by_id(caller.session_hash.clone())
         .one(&state.db)
         .await?;
-    Ok(session.is_some_and(|s| s.expires_at > now && s.last_seen_at + idle_limit > now))
+    Ok(session.is_some_and(|s| session_admits(state, &s, now)))
+}
+
+/// Whether a session is still good at `now`: within its absolute lifetime and not idle longer
+/// than the configured limit.
+fn session_admits(state: &AppState, session: &session::Model, now: DateTime<Utc>) -> bool {
+    let idle_limit = chrono::Duration::hours(i64::from(state.config.session_idle_hours));
+    session.expires_at > now && session.last_seen_at + idle_limit > now
 }
 
 /// Ends the caller's session. Returns the `Set-Cookie` value that clears the cookie.

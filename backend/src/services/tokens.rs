@@ -74,7 +74,7 @@ fn view(row: &api_token::Model, now: DateTime<Utc>) -> TokenView {
         expires_at: rfc3339(row.expires_at),
         last_used_at: row.last_used_at.map(rfc3339),
         revoked_at: row.revoked_at.map(rfc3339),
-        active: row.revoked_at.is_none() && row.expires_at > now,
+        active: admits(row, now),
     }
 }
 
@@ -181,6 +181,11 @@ pub async fn revoke(state: &AppState, admin: &Admin, id: i32) -> Result<TokenVie
     Ok(view(&row, now))
 }
 
+/// Whether a token still admits its bearer at `now`: not revoked, not expired.
+pub(crate) fn admits(token: &api_token::Model, now: DateTime<Utc>) -> bool {
+    token.revoked_at.is_none() && token.expires_at > now
+}
+
 /// The caller a bearer token stands for; `None` for an unknown, expired or revoked token.
 pub async fn caller_from_bearer(
     state: &AppState,
@@ -198,7 +203,7 @@ pub async fn caller_from_bearer(
         return Ok(None);
     };
     let now = Utc::now();
-    if row.revoked_at.is_some() || row.expires_at <= now {
+    if !admits(&row, now) {
         return Ok(None);
     }
     // Touch at most once a minute: a busy script should not turn every call into a write.
