@@ -145,6 +145,16 @@ impl Browser {
         .await
     }
 
+    /// Waits until the page's live stream marker says `state` (`open`, `connecting`,
+    /// `closed`): see the console's `LiveMarker`.
+    pub async fn wait_live(&self, state: &str, timeout: Duration) -> anyhow::Result<()> {
+        self.wait_for(
+            &format!("document.querySelector('[data-live={state}]') !== null"),
+            timeout,
+        )
+        .await
+    }
+
     /// Clears the field `css` and types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
         let field = self.client.find(fantoccini::Locator::Css(css)).await?;

@@ -18,4 +18,5 @@ pub mod process;
 pub mod root;
 pub mod server;
 pub mod sip;
+pub mod streams;
 pub mod webhook;

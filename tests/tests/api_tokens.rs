@@ -204,30 +204,15 @@ async fn a_revoked_token_loses_its_open_stream() {
         .await;
     let token = reader["token"].as_str().unwrap().to_owned();
     let id = reader["id"].as_i64().unwrap();
-    let client = reqwest::Client::new();
-    let mut streams = Vec::new();
-    for path in ["/api/v1/events/stream", "/api/v1/dashboard/stream"] {
-        let res = client
-            .get(server.url(path))
-            .header("authorization", format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{path}");
-        streams.push((path, res));
-    }
+    // A client without a cookie jar: the token is the only credential.
+    let streams = tests::streams::open(&server, &reqwest::Client::new(), Some(&token)).await;
     // A leaked token, revoked: what it had open ends too, within the streams' recheck (5 s).
     let revoked_at = std::time::Instant::now();
     let (status, _) = api
         .call("DELETE", &format!("/api/v1/tokens/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    for (path, res) in streams {
-        let body = tokio::time::timeout(std::time::Duration::from_secs(15), res.bytes())
-            .await
-            .unwrap_or_else(|_| panic!("{path} still open 15 s after the revocation"));
-        assert!(body.is_ok(), "{path}: {body:?}");
-    }
+    tests::streams::assert_end(streams, std::time::Duration::from_secs(15)).await;
     eprintln!(
         "api_tokens: both streams ended {:?} after the revocation",
         revoked_at.elapsed()

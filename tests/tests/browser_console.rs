@@ -90,10 +90,7 @@ async fn sign_in_dashboard_and_sign_out_in_a_real_browser() {
         .unwrap();
     assert!(database.starts_with("ok"), "{database}");
     // The dashboard follows its change feed, and says so.
-    browser
-        .wait_for("document.querySelector('[data-live=open]') !== null", WAIT)
-        .await
-        .unwrap();
+    browser.wait_live("open", WAIT).await.unwrap();
     let shot = browser.screenshot("dashboard").await.unwrap();
     assert!(
         std::fs::metadata(&shot).unwrap().len() > 10_000,
@@ -140,18 +137,9 @@ async fn sign_in_dashboard_and_sign_out_in_a_real_browser() {
         .sign_in(&server, "admin", ADMIN_PASSWORD)
         .await
         .unwrap();
-    browser
-        .wait_for("document.querySelector('[data-live=open]') !== null", WAIT)
-        .await
-        .unwrap();
+    browser.wait_live("open", WAIT).await.unwrap();
     server.terminate().unwrap();
-    browser
-        .wait_for(
-            "document.querySelector('[data-live=connecting]') !== null",
-            WAIT,
-        )
-        .await
-        .unwrap();
+    browser.wait_live("connecting", WAIT).await.unwrap();
     assert!(
         browser
             .text("[data-live]")

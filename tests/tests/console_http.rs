@@ -702,12 +702,7 @@ async fn sigterm_stops_the_server_cleanly_even_with_streams_open() {
     let mut server = TestServer::start().unwrap();
     // A console tab left open holds both endless streams; stopping must not wait for them.
     let (client, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
-    let mut streams = Vec::new();
-    for path in ["/api/v1/events/stream", "/api/v1/dashboard/stream"] {
-        let res = client.get(server.url(path)).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{path}");
-        streams.push((path, res));
-    }
+    let streams = tests::streams::open(&server, &client, None).await;
     let asked = std::time::Instant::now();
     let status = server.terminate().unwrap();
     let took = asked.elapsed();
@@ -723,12 +718,7 @@ async fn sigterm_stops_the_server_cleanly_even_with_streams_open() {
         server.log()
     );
     // Each stream ended cleanly: its body reads to the end.
-    for (path, res) in streams {
-        let body = tokio::time::timeout(std::time::Duration::from_secs(5), res.bytes())
-            .await
-            .unwrap_or_else(|_| panic!("{path} did not end"));
-        assert!(body.is_ok(), "{path}: {body:?}");
-    }
+    tests::streams::assert_end(streams, std::time::Duration::from_secs(5)).await;
 }
 
 #[tokio::test]

@@ -100,10 +100,7 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
                 dashboard.client.goto(&server.url("/?period=hour")).await.unwrap();
                 dashboard.wait_hydrated(WAIT).await.unwrap();
                 // Its change feed is open before the attack (a feed has no replay).
-                dashboard
-                    .wait_for("document.querySelector('[data-live=open]') !== null", WAIT)
-                    .await
-                    .unwrap();
+                dashboard.wait_live("open", WAIT).await.unwrap();
                 dashboard
                     .client
                     .execute("window.sameDocument = true; return true;", vec![])
@@ -120,9 +117,10 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
                 // The AMI tap is up, and the page's event stream is open before the first
                 // event (a stream has no replay).
                 browser
-                    .wait_for("document.querySelector('#taps') && document.querySelector('#taps').textContent.includes('ami: connected') && document.querySelector('[data-live=open]') !== null", WAIT)
+                    .wait_for("document.querySelector('#taps') && document.querySelector('#taps').textContent.includes('ami: connected')", WAIT)
                     .await
                     .unwrap();
+                browser.wait_live("open", WAIT).await.unwrap();
             }
             let t = Instant::now();
             let out = tokio::task::spawn_blocking(move || {
