@@ -5,7 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use policy::guard::sip::{CSeq, Method};
 use policy::guard::{
-    Direction, Engine, GuardPolicy, Observation, SecurityKind, Subject, Timestamp, Transport,
+    AccountRules, DialPattern, Direction, Engine, GuardModel, GuardPolicy, Observation,
+    SecurityKind, Subject, Timestamp, Transport, TrunkRules,
 };
 use proptest::prelude::*;
 
@@ -14,16 +15,17 @@ fn a_flood_from_a_million_sources_keeps_tracked_state_within_capacity() {
     let mut policy = GuardPolicy::default();
     policy.limits.max_sources = 65_536;
     policy.limits.max_accounts = 4_096;
+    let bound = Engine::capacity_bytes(&policy.limits);
     let mut engine = Engine::new(policy).unwrap();
-    let bytes_before = engine.stats().state_bytes;
     for i in 0..1_000_000u32 {
         let source = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)), 5060);
         let now = Timestamp(1_750_000_000_000 + u64::from(i));
         let user = i.to_le_bytes();
+        // Over TCP, so every failure is proven and reaches every table.
         let mut obs = Observation::new(
             now,
             source,
-            Transport::Udp,
+            Transport::Tcp,
             Direction::ToAsterisk,
             Subject::Security(SecurityKind::ChallengeResponseFailed),
         );
@@ -43,11 +45,27 @@ fn a_flood_from_a_million_sources_keeps_tracked_state_within_capacity() {
     assert_eq!(s.tracked_accounts, 4_096);
     assert!(s.account_evictions > 0);
     // The tables are allocated up to capacity and no further.
-    let per_source = Engine::bytes_per_source() as u64 + 16;
     assert!(
-        s.state_bytes <= bytes_before + 65_536 * per_source + 4_096 * 128,
-        "{} bytes of state",
+        s.state_bytes <= bound,
+        "{} bytes of state, bound {bound}",
         s.state_bytes
+    );
+}
+
+#[test]
+fn the_default_limits_hold_a_million_source_flood_under_256_mib() {
+    let mut limits = GuardPolicy::default().limits;
+    assert!(
+        Engine::capacity_bytes(&limits) < 256 << 20,
+        "{}",
+        Engine::capacity_bytes(&limits)
+    );
+    // Even with a million sources tracked at once.
+    limits.max_sources = 1_000_000;
+    assert!(
+        Engine::capacity_bytes(&limits) < 256 << 20,
+        "{}",
+        Engine::capacity_bytes(&limits)
     );
 }
 
@@ -86,9 +104,9 @@ fn a_slow_guesser_keeps_its_count_through_a_spoofed_flood_ten_times_the_capacity
 
 fn ip() -> impl Strategy<Value = IpAddr> {
     prop_oneof![
-        (0u8..4).prop_map(|h| IpAddr::V4(Ipv4Addr::new(192, 0, 2, h))),
+        (0u8..6).prop_map(|h| IpAddr::V4(Ipv4Addr::new(192, 0, 2, h))),
         any::<u128>().prop_map(|b| IpAddr::V6(Ipv6Addr::from(b))),
-        (0u8..4).prop_map(|h| IpAddr::V6(Ipv4Addr::new(192, 0, 2, h).to_ipv6_mapped())),
+        (0u8..6).prop_map(|h| IpAddr::V6(Ipv4Addr::new(192, 0, 2, h).to_ipv6_mapped())),
     ]
 }
 
@@ -209,14 +227,39 @@ proptest! {
     ) {
         let mut policy = GuardPolicy::default();
         policy.guessing.max_failures = 2;
-        policy.allowlist = vec!["192.0.2.3/32".parse().unwrap()];
+        policy.distributed.max_failures = 3;
+        policy.distributed.min_sources = 2;
         if tiny {
             policy.limits.max_sources = 2;
             policy.limits.max_accounts = 1;
             policy.limits.max_offenders = 1;
+            policy.limits.max_known = 1;
+            policy.limits.max_ports = 1;
             policy.limits.pending_slots = 1;
         }
         let mut engine = Engine::new(policy).unwrap();
+        // Every kind of standing: trusted, a trunk, the gateway; names the generator also
+        // produces are real accounts.
+        let accounts = ["1001", "a", ""]
+            .iter()
+            .map(|n| AccountRules {
+                name: (*n).to_owned(),
+                extension: None,
+                permitted: vec!["192.0.2.0/28".parse().unwrap()],
+                may_dial: vec![],
+            })
+            .collect();
+        let external = vec![DialPattern::parse("_0X.").unwrap()];
+        engine.set_model(
+            GuardModel::new(accounts, external)
+                .with_trusted(vec!["192.0.2.3/32".parse().unwrap()])
+                .with_infrastructure(vec!["192.0.2.4/32".parse().unwrap()])
+                .with_trunks(vec![TrunkRules {
+                    name: "t".into(),
+                    networks: vec!["192.0.2.5/32".parse().unwrap()],
+                    dids: vec!["1".into()],
+                }]),
+        );
         for o in &observations {
             let method = Method::parse(METHODS[usize::from(o.method)]);
             let subject = match o.subject {
@@ -227,7 +270,9 @@ proptest! {
             };
             let now = Timestamp(o.time);
             let direction = if o.outbound { Direction::FromAsterisk } else { Direction::ToAsterisk };
-            let mut obs = Observation::new(now, SocketAddr::new(o.ip, o.port), Transport::Udp, direction, subject);
+            // Some over TCP, where every observation is proven evidence.
+            let transport = if o.port % 3 == 0 { Transport::Tcp } else { Transport::Udp };
+            let mut obs = Observation::new(now, SocketAddr::new(o.ip, o.port), transport, direction, subject);
             obs.from_user = o.names[0].as_deref();
             obs.to_user = o.names[1].as_deref();
             obs.request_user = o.names[2].as_deref();
@@ -238,9 +283,16 @@ proptest! {
             obs.cseq = Some(CSeq { number: o.cseq, method });
             obs.auth_present = o.auth;
             obs.stale_nonce = o.stale;
+            obs.nonce = o.names[1].as_deref();
             let v = engine.observe(&obs, now);
             for ban in &v.bans {
-                prop_assert!(ban.source != "192.0.2.3".parse::<IpAddr>().unwrap(), "allowlisted address banned");
+                prop_assert!(ban.source != "192.0.2.3".parse::<IpAddr>().unwrap(), "trusted address banned");
+                prop_assert!(ban.source != "192.0.2.5".parse::<IpAddr>().unwrap(), "trunk banned");
+                prop_assert!(
+                    ban.source != "192.0.2.4".parse::<IpAddr>().unwrap() || ban.port.is_some(),
+                    "gateway banned whole"
+                );
+                prop_assert!(ban.proven || ban.port.is_none(), "an unproven port ban");
                 prop_assert!(ban.duration.as_secs() >= 1);
             }
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use policy::guard::{
     AccountRules, DialPattern, Direction, Engine, EventKind, GuardModel, GuardPolicy, Observation,
-    Outcome, Timestamp, Transport, Verdict, parse_message, parse_security_event,
+    Outcome, Timestamp, Transport, TrunkRules, Verdict, parse_message, parse_security_event,
 };
 
 const T0: u64 = 1_750_000_000; // some time in 2025, seconds
@@ -23,6 +23,16 @@ fn addr(s: &str) -> SocketAddr {
 struct Pbx {
     engine: Engine,
     call: u32,
+    /// The nonce requests with credentials answer (the last one Asterisk sent, or a forged
+    /// one nobody sent).
+    nonce: String,
+}
+
+/// Adds `b` to `a`.
+fn merge(a: &mut Verdict, b: Verdict) {
+    a.events.extend(b.events);
+    a.bans.extend(b.bans);
+    a.known.extend(b.known);
 }
 
 impl Pbx {
@@ -30,6 +40,7 @@ impl Pbx {
         Self {
             engine: Engine::new(policy).expect("valid policy"),
             call: 0,
+            nonce: "never-sent".to_owned(),
         }
     }
 
@@ -39,8 +50,19 @@ impl Pbx {
     }
 
     fn sip(&mut self, now: Timestamp, peer: &str, direction: Direction, bytes: &[u8]) -> Verdict {
+        self.sip_over(now, peer, direction, Transport::Udp, bytes)
+    }
+
+    fn sip_over(
+        &mut self,
+        now: Timestamp,
+        peer: &str,
+        direction: Direction,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Verdict {
         let msg = parse_message(bytes).expect("test SIP parses");
-        let obs = Observation::from_sip(&msg, now, addr(peer), Transport::Udp, direction);
+        let obs = Observation::from_sip(&msg, now, addr(peer), transport, direction);
         self.engine.observe(&obs, now)
     }
 
@@ -65,10 +87,11 @@ impl Pbx {
             Some(u) => format!("sip:{u}@pbx.example.com"),
             None => "sip:pbx.example.com".to_owned(),
         };
+        let nonce = &self.nonce;
         let auth = auth
             .map(|u| {
                 format!(
-                    "Authorization: Digest username=\"{u}\", realm=\"asterisk\", nonce=\"n\", uri=\"{ruri}\", response=\"0\"\r\n"
+                    "Authorization: Digest username=\"{u}\", realm=\"asterisk\", nonce=\"{nonce}\", uri=\"{ruri}\", response=\"0\"\r\n"
                 )
             })
             .unwrap_or_default();
@@ -102,12 +125,72 @@ Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n{extra}Server: Asterisk PBX 22.1.
         self.sip(now, peer, Direction::FromAsterisk, bytes.as_bytes())
     }
 
-    /// An authenticated REGISTER as `user` and Asterisk's `status` answer; returns the
-    /// verdict of the answer.
+    /// Asterisk's 401 with a fresh nonce, which later requests with credentials answer.
+    fn challenge(
+        &mut self,
+        now: Timestamp,
+        peer: &str,
+        method: &str,
+        call_id: &str,
+        cseq: u32,
+    ) -> Verdict {
+        self.call += 1;
+        self.nonce = format!("{}/{:08x}", now.0 / 1000, self.call);
+        let header = format!(
+            "WWW-Authenticate: Digest realm=\"asterisk\", nonce=\"{}\", algorithm=MD5, qop=\"auth\"\r\n",
+            self.nonce
+        );
+        self.response(now, peer, 401, method, call_id, cseq, &header)
+    }
+
+    /// What a phone (or svcrack) does to log in as `user`: a REGISTER, Asterisk's challenge,
+    /// the REGISTER again with credentials answering that challenge, and Asterisk's `status`
+    /// answer. Returns every verdict of the exchange together.
     fn login(&mut self, now: Timestamp, peer: &str, user: &str, status: u16) -> Verdict {
         self.call += 1;
         let call_id = format!("call-{}", self.call);
-        let v = self.request(
+        let mut v = self.request(
+            now,
+            peer,
+            "REGISTER",
+            None,
+            user,
+            user,
+            None,
+            "Yealink SIP-T46S",
+            &call_id,
+            1,
+        );
+        merge(&mut v, self.challenge(now, peer, "REGISTER", &call_id, 1));
+        merge(
+            &mut v,
+            self.request(
+                now,
+                peer,
+                "REGISTER",
+                None,
+                user,
+                user,
+                Some(user),
+                "Yealink SIP-T46S",
+                &call_id,
+                2,
+            ),
+        );
+        merge(
+            &mut v,
+            self.response(now, peer, status, "REGISTER", &call_id, 2, ""),
+        );
+        v
+    }
+
+    /// A REGISTER with credentials whose nonce Asterisk never sent to `peer` (what a forger
+    /// writing datagrams with somebody else's address can do), and Asterisk's answer.
+    fn forged_login(&mut self, now: Timestamp, peer: &str, user: &str, status: u16) -> Verdict {
+        self.call += 1;
+        self.nonce = format!("forged-{}", self.call);
+        let call_id = format!("forged-{}", self.call);
+        let mut v = self.request(
             now,
             peer,
             "REGISTER",
@@ -119,8 +202,11 @@ Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n{extra}Server: Asterisk PBX 22.1.
             &call_id,
             2,
         );
-        assert!(v.is_empty(), "the request itself decides nothing: {v:?}");
-        self.response(now, peer, status, "REGISTER", &call_id, 2, "")
+        merge(
+            &mut v,
+            self.response(now, peer, status, "REGISTER", &call_id, 2, ""),
+        );
+        v
     }
 
     fn ami(&mut self, now: Timestamp, block: &str) -> Verdict {
@@ -151,6 +237,11 @@ fn guessing_bans_on_exactly_the_nth_failed_challenge() {
         assert_eq!(v.bans.len(), 1);
         assert_eq!(v.bans[0].source, "203.0.113.9".parse::<IpAddr>().unwrap());
         assert_eq!(v.bans[0].offence, 1);
+        assert!(
+            v.bans[0].proven,
+            "it answered Asterisk's nonce: the address is proven"
+        );
+        assert_eq!(v.bans[0].duration, Duration::from_secs(900));
         assert_eq!(v.events[0].outcome, Outcome::Banned);
         assert_eq!(v.events[0].account.as_deref(), Some("1001"));
         assert_eq!(v.events[0].method.as_deref(), Some("401 to REGISTER"));
@@ -398,16 +489,13 @@ fn chan_sip_invalid_password_and_unknown_accounts_count_too() {
 // ---------------------------------------------------------------- allowlist and NAT offices
 
 #[test]
-fn an_allowlisted_source_is_never_banned_but_still_reported() {
-    let policy = GuardPolicy {
-        allowlist: vec!["203.0.113.0/24".parse().unwrap()],
-        ..GuardPolicy::default()
-    };
-    let mut pbx = Pbx::new(policy);
+fn a_source_the_firewall_trusts_is_never_banned_but_still_reported() {
+    let model = GuardModel::default().with_trusted(vec!["203.0.113.0/24".parse().unwrap()]);
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(model);
     let mut events = Vec::new();
     for i in 0..200 {
         let v = pbx.login(at(i), "203.0.113.9:5060", "1001", 401);
-        assert!(v.bans.is_empty(), "allowlisted source banned");
+        assert!(v.bans.is_empty(), "trusted source banned");
         events.extend(v.events);
     }
     // Reported when the threshold is crossed, then at most once a minute.
@@ -429,6 +517,7 @@ fn an_allowlisted_source_is_never_banned_but_still_reported() {
         1,
     );
     assert!(v.bans.is_empty());
+    assert_eq!(v.events[0].outcome, Outcome::Allowlisted);
 }
 
 #[test]
@@ -441,46 +530,292 @@ fn an_ipv4_mapped_address_is_the_same_source() {
     assert_eq!(v.bans[0].source, "203.0.113.9".parse::<IpAddr>().unwrap());
 }
 
+/// Twenty accounts, all allowed from the office network.
+fn office_model() -> GuardModel {
+    let accounts = (0..20)
+        .map(|i| AccountRules {
+            name: format!("acct{i}"),
+            extension: Some(format!("{}", 100 + i)),
+            permitted: vec!["198.51.100.0/24".parse().expect("a network")],
+            may_dial: vec![],
+        })
+        .collect();
+    GuardModel::new(accounts, vec![])
+}
+
 #[test]
-fn a_nat_office_is_not_banned_for_its_own_accounts_typos_below_the_higher_threshold() {
-    let mut pbx = Pbx::new(GuardPolicy::default()); // 5, own account 30
-    let office = "198.51.100.20:5060";
-    assert!(pbx.login(at(0), office, "alice", 200).is_empty());
-    for i in 1..30 {
-        let v = pbx.login(at(i), office, "alice", 401);
-        assert!(v.is_empty(), "own-account failure {i} banned the office");
+fn an_office_of_twenty_phones_behind_one_address_is_never_banned_and_its_stale_phone_is_stopped_by_port()
+ {
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(office_model());
+    let office = |port: u32| format!("198.51.100.20:{}", 5060 + port);
+    // Twenty phones register, each from its own NAT port, and re-register every minute for
+    // an hour.
+    let mut known = Vec::new();
+    for minute in 0..60u64 {
+        for phone in 0..20u32 {
+            let v = pbx.login(
+                at(minute * 60 + u64::from(phone)),
+                &office(phone),
+                &format!("acct{phone}"),
+                200,
+            );
+            assert!(v.is_quiet(), "phone {phone} at minute {minute}: {v:?}");
+            known.extend(v.known);
+        }
     }
-    let v = pbx.login(at(30), office, "alice", 401);
-    assert_eq!(v.events[0].detector, "guessing-own-account");
+    // The firewall hears of the known address once an hour, not at every registration.
+    assert_eq!(known.len(), 1, "{known:?}");
+    assert_eq!(known[0].source, "198.51.100.20".parse::<IpAddr>().unwrap());
+    // A twenty-first phone with a stale password fails and retries from its own port.
+    let stale = office(20);
+    for attempt in 1..5u64 {
+        let v = pbx.login(at(3600 + attempt), &stale, "acct7", 401);
+        assert!(v.is_quiet(), "failure {attempt} acted: {v:?}");
+    }
+    let v = pbx.login(at(3605), &stale, "acct7", 401);
+    assert_eq!(kinds(&v), [EventKind::Guessing]);
+    assert_eq!(v.events[0].outcome, Outcome::BannedPort);
+    assert_eq!(v.events[0].detector, "guessing-port");
+    assert!(
+        v.events[0].evidence.contains("only port 5080"),
+        "{}",
+        v.events[0].evidence
+    );
     assert_eq!(v.bans.len(), 1);
-}
-
-#[test]
-fn a_nat_office_is_banned_for_guessing_other_accounts() {
-    let mut pbx = Pbx::new(GuardPolicy::default());
-    let office = "198.51.100.20:5060";
-    pbx.login(at(0), office, "alice", 200);
-    for i in 1..5 {
-        assert!(pbx.login(at(i), office, "bob", 401).is_empty());
+    assert_eq!(v.bans[0].port, Some(5080));
+    // Its port is dropped from now on; the other phones go on registering.
+    assert!(pbx.login(at(3606), &stale, "acct7", 401).is_empty());
+    for phone in 0..20u32 {
+        let v = pbx.login(
+            at(3610 + u64::from(phone)),
+            &office(phone),
+            &format!("acct{phone}"),
+            200,
+        );
+        assert!(v.is_quiet(), "phone {phone} after the stale one: {v:?}");
     }
-    assert_eq!(
-        kinds(&pbx.login(at(5), office, "bob", 401)),
-        [EventKind::Guessing]
+    assert!(
+        pbx.engine
+            .banned_until("198.51.100.20".parse().unwrap(), at(3700))
+            .is_none()
     );
+    assert_eq!(pbx.engine.stats().port_bans, 1);
 }
 
 #[test]
-fn the_nat_office_credit_ends_with_the_trust_period() {
-    let mut pbx = Pbx::new(GuardPolicy::default()); // trust 3600 s
+fn a_known_address_is_banned_whole_only_at_the_higher_threshold() {
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(office_model()); // 5 per port, 30 per address
+    pbx.login(at(0), "198.51.100.20:5060", "acct0", 200);
+    let mut port_bans = 0;
+    let mut whole = None;
+    // A guesser behind the office address, moving to a new port after each port ban.
+    for i in 0..40u32 {
+        let peer = format!("198.51.100.20:{}", 6000 + i / 5);
+        let v = pbx.login(at(10 + u64::from(i)), &peer, "acct3", 401);
+        port_bans += v.bans.iter().filter(|b| b.port.is_some()).count();
+        if let Some(b) = v.bans.iter().find(|b| b.port.is_none()) {
+            whole = Some((i + 1, *b, v.events[0].detector));
+            break;
+        }
+    }
+    let (failures, ban, detector) = whole.expect("banned as a whole in the end");
+    assert_eq!(failures, 30);
+    assert_eq!(detector, "guessing-known-address");
+    assert!(ban.proven);
+    assert_eq!(port_bans, 5, "one per exhausted port before that");
+}
+
+#[test]
+fn the_known_status_ends_with_the_trust_period() {
+    let mut policy = GuardPolicy::default();
+    policy.guessing.trust_secs = 3600;
+    let mut pbx = Pbx::new(policy).with_model(office_model());
     let office = "198.51.100.20:5060";
-    pbx.login(at(0), office, "alice", 200);
+    pbx.login(at(0), office, "acct1", 200);
+    assert!(
+        pbx.engine
+            .is_known("198.51.100.20".parse().unwrap(), at(3599))
+    );
+    assert!(
+        !pbx.engine
+            .is_known("198.51.100.20".parse().unwrap(), at(3601))
+    );
     for i in 0..4 {
-        assert!(pbx.login(at(4000 + i), office, "alice", 401).is_empty());
+        assert!(pbx.login(at(4000 + i), office, "acct1", 401).is_quiet());
     }
+    let v = pbx.login(at(4005), office, "acct1", 401);
     assert_eq!(
-        kinds(&pbx.login(at(4005), office, "alice", 401)),
-        [EventKind::Guessing]
+        v.events[0].outcome,
+        Outcome::Banned,
+        "an ordinary source again"
     );
+}
+
+#[test]
+fn unproven_evidence_never_bans_a_known_address_but_a_stranger_briefly() {
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(office_model());
+    pbx.login(at(0), "198.51.100.20:5060", "acct1", 200);
+    // Forged failures and a forged scanner datagram "from" the office.
+    for i in 0..40 {
+        let v = pbx.forged_login(at(10 + i), "198.51.100.20:5070", "acct1", 401);
+        assert!(
+            v.bans.is_empty(),
+            "forged failure {i} banned the office: {v:?}"
+        );
+        assert!(
+            v.events
+                .iter()
+                .all(|e| e.outcome == Outcome::Protected && !e.proven)
+        );
+    }
+    let v = pbx.request(
+        at(60),
+        "198.51.100.20:5080",
+        "OPTIONS",
+        None,
+        "x",
+        "x",
+        None,
+        "friendly-scanner",
+        "f",
+        1,
+    );
+    assert!(v.bans.is_empty());
+    assert_eq!(v.events[0].outcome, Outcome::Protected);
+    assert!(
+        v.events[0].evidence.contains("unproven"),
+        "{}",
+        v.events[0].evidence
+    );
+    // The same forgeries against an address that never logged in ban it, briefly, and it
+    // counts as no offence.
+    let mut last = Verdict::default();
+    for i in 0..5 {
+        last = pbx.forged_login(at(100 + i), "203.0.113.40:5060", "1001", 401);
+    }
+    assert_eq!(last.events[0].outcome, Outcome::Banned);
+    assert!(!last.bans[0].proven);
+    assert_eq!(last.bans[0].duration, Duration::from_secs(300));
+    assert_eq!(last.bans[0].offence, 0);
+    assert!(pbx.engine.export_offences().is_empty());
+}
+
+#[test]
+fn a_nonce_sent_to_another_address_proves_nothing() {
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    // Asterisk challenges the real office phone...
+    pbx.challenge(at(0), "198.51.100.20:5060", "REGISTER", "c", 1);
+    // ...and somebody elsewhere replays that nonce with a wrong password.
+    let mut last = Verdict::default();
+    for i in 0..5 {
+        merge(
+            &mut last,
+            pbx.request(
+                at(1 + i),
+                "203.0.113.41:5060",
+                "REGISTER",
+                None,
+                "1001",
+                "1001",
+                Some("1001"),
+                "x",
+                &format!("r{i}"),
+                2,
+            ),
+        );
+        last = pbx.response(
+            at(1 + i),
+            "203.0.113.41:5060",
+            401,
+            "REGISTER",
+            &format!("r{i}"),
+            2,
+            "",
+        );
+    }
+    assert!(!last.bans[0].proven);
+}
+
+#[test]
+fn failed_challenges_over_tcp_are_proven_without_a_nonce() {
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    let mut last = Verdict::default();
+    for i in 0..5u32 {
+        let call = format!("t{i}");
+        let req = format!(
+            "REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/TCP 203.0.113.42:40000;branch=z9hG4bK{i}\r\nFrom: <sip:1001@pbx>;tag=1\r\nTo: <sip:1001@pbx>\r\nCall-ID: {call}\r\nCSeq: 2 REGISTER\r\nAuthorization: Digest username=\"1001\", nonce=\"x\", response=\"0\"\r\nContent-Length: 0\r\n\r\n"
+        );
+        pbx.sip_over(
+            at(u64::from(i)),
+            "203.0.113.42:40000",
+            Direction::ToAsterisk,
+            Transport::Tcp,
+            req.as_bytes(),
+        );
+        let resp = format!(
+            "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/TCP 203.0.113.42:40000;branch=z9hG4bK{i}\r\nFrom: <sip:1001@pbx>;tag=1\r\nTo: <sip:1001@pbx>;tag=2\r\nCall-ID: {call}\r\nCSeq: 2 REGISTER\r\nContent-Length: 0\r\n\r\n"
+        );
+        last = pbx.sip_over(
+            at(u64::from(i)),
+            "203.0.113.42:40000",
+            Direction::FromAsterisk,
+            Transport::Tcp,
+            resp.as_bytes(),
+        );
+    }
+    assert!(last.bans[0].proven);
+    assert_eq!(last.bans[0].duration, Duration::from_secs(900));
+}
+
+#[test]
+fn ami_alone_proves_an_address_by_matching_the_challenges() {
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    let sent = |n: u32| {
+        format!(
+            "Event: ChallengeSent\nService: PJSIP\nAccountID: 1001\nRemoteAddress: IPV4/UDP/203.0.113.43/5060\nChallenge: 17000{n}/ab\n"
+        )
+    };
+    let failed = |n: u32| {
+        format!(
+            "Event: ChallengeResponseFailed\nService: PJSIP\nAccountID: 1001\nRemoteAddress: IPV4/UDP/203.0.113.43/5060\nChallenge: 17000{n}/ab\n"
+        )
+    };
+    let mut last = Verdict::default();
+    for i in 0..5 {
+        assert!(pbx.ami(at(u64::from(i)), &sent(i)).is_empty());
+        last = pbx.ami(at(u64::from(i)), &failed(i));
+    }
+    assert_eq!(kinds(&last), [EventKind::Guessing]);
+    assert!(last.bans[0].proven);
+}
+
+#[test]
+fn the_hosts_gateway_is_banned_by_port_on_proof_and_never_whole() {
+    let model = GuardModel::default().with_infrastructure(vec!["192.0.2.1/32".parse().unwrap()]);
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(model);
+    // Behind a gateway that masquerades every outside caller, each caller has its own port.
+    let mut bans = Vec::new();
+    for i in 0..60u32 {
+        let peer = format!("192.0.2.1:{}", 30000 + i / 5);
+        bans.extend(pbx.login(at(u64::from(i)), &peer, "1001", 401).bans);
+    }
+    assert_eq!(bans.len(), 12);
+    assert!(bans.iter().all(|b| b.port.is_some()));
+    // A forged scanner datagram from it: reported, nothing banned.
+    let v = pbx.request(
+        at(100),
+        "192.0.2.1:5060",
+        "OPTIONS",
+        None,
+        "x",
+        "x",
+        None,
+        "friendly-scanner",
+        "g",
+        1,
+    );
+    assert!(v.bans.is_empty());
+    assert_eq!(v.events[0].outcome, Outcome::Protected);
 }
 
 #[test]
@@ -500,8 +835,11 @@ fn a_login_after_failures_from_the_same_source_is_reported_once_and_not_banned()
         v.events[0]
     );
     assert!(v.bans.is_empty());
-    // Re-registering within the trust it earned is not news.
-    assert!(pbx.login(at(120), guesser, "alice", 200).is_empty());
+    // A login after failures (maybe a guess that hit) does not make the address known.
+    assert!(v.known.is_empty());
+    assert!(!pbx.engine.is_known("203.0.113.50".parse().unwrap(), at(4)));
+    // Re-registering within the login it earned is not news.
+    assert!(pbx.login(at(120), guesser, "alice", 200).is_quiet());
 }
 
 #[test]
@@ -509,13 +847,14 @@ fn a_login_without_failures_before_it_is_no_event() {
     let mut pbx = Pbx::new(GuardPolicy::default());
     assert!(
         pbx.login(at(0), "198.51.100.7:5060", "alice", 200)
-            .is_empty()
+            .is_quiet()
     );
-    // Another source's failures are not this one's.
+    // Another source's failures are not this one's, nor another account's.
     pbx.login(at(1), "198.51.100.8:5060", "alice", 401);
+    pbx.login(at(1), "198.51.100.9:5061", "bob", 401);
     assert!(
         pbx.login(at(2), "198.51.100.9:5060", "alice", 200)
-            .is_empty()
+            .is_quiet()
     );
 }
 
@@ -575,8 +914,8 @@ fn an_old_offence_is_forgotten() {
 // ---------------------------------------------------------------- distributed guessing
 
 #[test]
-fn distributed_guessing_marks_the_account_and_bans_each_new_source_at_once() {
-    let mut pbx = Pbx::new(GuardPolicy::default()); // 20 failures from >= 5 sources
+fn distributed_guessing_bans_every_source_that_failed_on_the_account_at_once() {
+    let mut pbx = Pbx::new(GuardPolicy::default()); // 10 failures from >= 5 sources
     let mut fired = None;
     'outer: for round in 0..4u64 {
         for bot in 1..=5 {
@@ -589,15 +928,74 @@ fn distributed_guessing_marks_the_account_and_bans_each_new_source_at_once() {
         }
     }
     let (round, bot, v) = fired.expect("distributed guessing fired");
-    assert_eq!((round, bot), (3, 5), "fires on the 20th failure");
-    assert_eq!(kinds(&v), [EventKind::DistributedGuessing]);
-    assert_eq!(v.bans.len(), 1);
+    assert_eq!((round, bot), (1, 5), "fires on the 10th failure");
+    assert!(
+        v.events
+            .iter()
+            .all(|e| e.kind == EventKind::DistributedGuessing)
+    );
+    // This bot and the four that failed before it, at once.
+    let mut banned: Vec<String> = v.bans.iter().map(|b| b.source.to_string()).collect();
+    banned.sort();
+    assert_eq!(
+        banned,
+        [
+            "192.0.2.1",
+            "192.0.2.2",
+            "192.0.2.3",
+            "192.0.2.4",
+            "192.0.2.5"
+        ]
+    );
+    assert!(v.bans.iter().all(|b| b.proven && b.port.is_none()));
+    assert_eq!(v.events.len(), 5);
     // A fresh bot is banned at its first failure while the account is under attack.
     let v = pbx.login(at(100), "192.0.2.77:5060", "1001", 401);
     assert_eq!(kinds(&v), [EventKind::DistributedGuessing]);
     // Another account is not under attack.
     assert!(
         pbx.login(at(101), "192.0.2.78:5060", "1002", 401)
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_distributed_guess_from_twenty_sources_stops_within_the_first_round() {
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    let mut reached = 0;
+    for round in 0..3u64 {
+        for bot in 1..=20u64 {
+            let peer = format!("203.0.113.{}:5060", 100 + bot);
+            if pbx
+                .engine
+                .banned_until(addr(&peer).ip(), at(round * 60 + bot))
+                .is_none()
+            {
+                reached += 1;
+            }
+            pbx.login(at(round * 60 + bot), &peer, "1001", 401);
+        }
+    }
+    assert_eq!(
+        reached, 20,
+        "each source guessed once, and the second round found all banned"
+    );
+}
+
+#[test]
+fn forged_failures_do_not_put_an_account_under_attack() {
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    for bot in 1..=30u64 {
+        let v = pbx.forged_login(at(bot), &format!("192.0.2.{bot}:5060"), "1001", 401);
+        assert!(
+            v.events
+                .iter()
+                .all(|e| e.kind != EventKind::DistributedGuessing)
+        );
+    }
+    // A real phone failing once on that account is not swept up.
+    assert!(
+        pbx.login(at(40), "198.51.100.99:5060", "1001", 401)
             .is_empty()
     );
 }
@@ -668,7 +1066,7 @@ fn invalid_account_id_events_count_as_enumeration() {
 }
 
 #[test]
-fn real_accounts_used_from_their_networks_do_not_count_as_enumeration() {
+fn real_accounts_do_not_count_as_enumeration_unless_they_fail() {
     let accounts = (0..40)
         .map(|i| AccountRules {
             name: format!("acct{i}"),
@@ -696,18 +1094,58 @@ fn real_accounts_used_from_their_networks_do_not_count_as_enumeration() {
         );
         assert!(v.is_empty(), "office phone {i} counted: {v:?}");
     }
-    // The same names from elsewhere are a scan.
+    // Unknown names are a scan.
     let mut fired = false;
-    for i in 0..40 {
+    for i in 0..10 {
         let v = svwar_probe(
             &mut pbx,
             at(100 + i),
             "203.0.113.1:5060",
-            &format!("{}", 100 + i),
+            &format!("{}", 500 + i),
         );
         fired |= kinds(&v) == [EventKind::Enumeration];
     }
     assert!(fired);
+    // So are real names that fail: ten accounts tried from one address, one guess each.
+    let anywhere = || {
+        let accounts = (0..20)
+            .map(|i| AccountRules {
+                name: format!("acct{i}"),
+                extension: None,
+                permitted: vec![],
+                may_dial: vec![],
+            })
+            .collect();
+        GuardModel::new(accounts, vec![])
+    };
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(anywhere());
+    let mut kinds_seen = Vec::new();
+    for i in 0..10u32 {
+        kinds_seen.extend(kinds(&pbx.login(
+            at(u64::from(i)),
+            "203.0.113.2:5060",
+            &format!("acct{i}"),
+            401,
+        )));
+    }
+    assert_eq!(
+        kinds_seen,
+        [EventKind::Guessing],
+        "guessing fires first, at five"
+    );
+    let mut policy = GuardPolicy::default();
+    policy.guessing.max_failures = 100;
+    let mut pbx = Pbx::new(policy).with_model(anywhere());
+    let mut kinds_seen = Vec::new();
+    for i in 0..10u32 {
+        kinds_seen.extend(kinds(&pbx.login(
+            at(u64::from(i)),
+            "203.0.113.2:5060",
+            &format!("acct{i}"),
+            401,
+        )));
+    }
+    assert_eq!(kinds_seen, [EventKind::Enumeration]);
 }
 
 // ---------------------------------------------------------------- scanners
@@ -741,6 +1179,9 @@ fn known_scanner_user_agents_are_banned_on_first_sight() {
         assert_eq!(v.events[0].user_agent.as_deref(), Some(ua));
         assert_eq!(v.events[0].detector, "scanner-user-agent");
         assert_eq!(v.bans.len(), 1);
+        // One datagram: its source may be forged, so the ban is short and no offence.
+        assert!(!v.bans[0].proven && !v.events[0].proven);
+        assert_eq!(v.bans[0].duration, Duration::from_secs(300));
     }
 }
 
@@ -918,11 +1359,12 @@ fn toll_model() -> GuardModel {
 }
 
 #[test]
-fn an_unauthenticated_invite_to_an_international_number_from_nobody_is_banned() {
+fn a_toll_fraud_probe_is_reported_at_once_and_banned_when_it_answers_the_challenge() {
     let mut pbx = Pbx::new(GuardPolicy::default()).with_model(toll_model());
+    let peer = "203.0.113.90:5060";
     let v = pbx.request(
         at(0),
-        "203.0.113.90:5060",
+        peer,
         "INVITE",
         Some("00972592345678"),
         "100",
@@ -934,7 +1376,121 @@ fn an_unauthenticated_invite_to_an_international_number_from_nobody_is_banned() 
     );
     assert_eq!(kinds(&v), [EventKind::TollFraudProbe]);
     assert_eq!(v.events[0].detector, "toll-fraud-unknown-caller");
-    assert_eq!(v.bans.len(), 1);
+    assert_eq!(
+        v.events[0].outcome,
+        Outcome::Reported,
+        "one datagram proves nothing"
+    );
+    assert!(v.bans.is_empty());
+    // Asterisk challenges; the prober answers with made-up credentials: now it is proven.
+    pbx.challenge(at(0), peer, "INVITE", "tf", 1);
+    let v = pbx.request(
+        at(1),
+        peer,
+        "INVITE",
+        Some("00972592345678"),
+        "100",
+        "00972592345678",
+        Some("100"),
+        "x",
+        "tf",
+        2,
+    );
+    assert_eq!(kinds(&v), [EventKind::TollFraudProbe]);
+    assert_eq!(v.events[0].outcome, Outcome::Banned);
+    assert!(v.bans[0].proven);
+    // Emergency numbers are never toll fraud, even when a pattern matches them.
+    let mut pbx = Pbx::new(GuardPolicy::default())
+        .with_model(toll_model().with_emergency(["0112".to_owned()]));
+    assert!(
+        pbx.request(
+            at(0),
+            peer,
+            "INVITE",
+            Some("0112"),
+            "100",
+            "0112",
+            None,
+            "x",
+            "e",
+            1
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_trunk_delivering_calls_from_fifty_callers_is_never_banned() {
+    let trunk = TrunkRules {
+        name: "itsp".into(),
+        networks: vec!["198.51.100.200/32".parse().unwrap()],
+        dids: vec!["4930123456".into(), "0301234567".into()],
+    };
+    let model = toll_model().with_trunks(vec![trunk]);
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(model);
+    let trunk_peer = "198.51.100.200:5060";
+    for caller in 0..50u32 {
+        for did in ["4930123456", "0301234567"] {
+            let from = format!("+4917{caller:07}");
+            let v = pbx.request(
+                at(u64::from(caller)),
+                trunk_peer,
+                "INVITE",
+                Some(did),
+                &from,
+                did,
+                None,
+                "Provider SBC",
+                &format!("{caller}-{did}"),
+                1,
+            );
+            assert!(v.is_empty(), "call from {from} to {did}: {v:?}");
+        }
+        // The provider's keep-alives.
+        let v = pbx.request(
+            at(u64::from(caller)),
+            trunk_peer,
+            "OPTIONS",
+            None,
+            "ping",
+            "pbx",
+            None,
+            "Provider SBC",
+            &format!("o{caller}"),
+            1,
+        );
+        assert!(v.is_empty());
+    }
+    // A scanner User-Agent "from" the trunk (forged, or a caller's text the provider passed
+    // on): reported, never a ban.
+    let v = pbx.request(
+        at(60),
+        trunk_peer,
+        "OPTIONS",
+        None,
+        "x",
+        "x",
+        None,
+        "friendly-scanner",
+        "f",
+        1,
+    );
+    assert!(v.bans.is_empty());
+    assert_eq!(v.events[0].outcome, Outcome::Protected);
+    assert!(
+        v.events[0].evidence.contains("\"itsp\""),
+        "{}",
+        v.events[0].evidence
+    );
+    // Even proven guessing from the trunk's address only reports.
+    for i in 0..20 {
+        assert!(
+            pbx.login(at(100 + i), trunk_peer, "k3v9x", 401)
+                .bans
+                .is_empty()
+        );
+    }
+    assert_eq!(pbx.engine.stats().bans, 0);
 }
 
 #[test]
@@ -1024,15 +1580,18 @@ fn a_known_extension_calling_from_outside_its_networks_is_a_probe() {
 // ---------------------------------------------------------------- ACL violations
 
 #[test]
-fn a_correct_login_from_outside_the_permitted_networks_is_banned() {
+fn credentials_used_from_outside_the_permitted_networks_are_a_proven_ban() {
     let mut pbx = Pbx::new(GuardPolicy::default()).with_model(toll_model());
     let v = pbx.login(at(0), "203.0.113.93:5060", "k3v9x", 200);
     assert_eq!(kinds(&v), [EventKind::AclViolation]);
+    assert_eq!(v.events[0].detector, "acl-credentials");
     assert_eq!(v.bans.len(), 1);
+    assert!(v.bans[0].proven);
+    assert!(v.known.is_empty(), "a leaked secret makes no address known");
     // From inside: fine.
     assert!(
         pbx.login(at(0), "198.51.100.93:5060", "k3v9x", 200)
-            .is_empty()
+            .is_quiet()
     );
 }
 
@@ -1092,9 +1651,106 @@ fn stats_count_messages_events_and_bans() {
         pbx.login(at(i), "203.0.113.9:5060", "1001", 401);
     }
     let s = pbx.engine.stats();
-    assert_eq!(s.messages, 10);
+    assert_eq!(s.messages, 20);
     assert_eq!(s.events, 1);
     assert_eq!(s.bans, 1);
     assert_eq!(s.tracked_sources, 1);
     assert_eq!(s.tracked_offenders, 1);
+}
+
+// ---------------------------------------------------------------- policy and state changes
+
+#[test]
+fn a_new_policy_judges_the_next_attack_at_once_and_keeps_the_counts() {
+    let mut pbx = Pbx::new(GuardPolicy::default());
+    for i in 0..2 {
+        assert!(
+            pbx.login(at(i), "203.0.113.60:5060", "1001", 401)
+                .is_empty()
+        );
+    }
+    let mut stricter = GuardPolicy::default();
+    stricter.guessing.max_failures = 3;
+    pbx.engine.set_policy(stricter.clone()).unwrap();
+    assert_eq!(pbx.engine.policy(), &stricter);
+    let v = pbx.login(at(3), "203.0.113.60:5060", "1001", 401);
+    assert_eq!(
+        kinds(&v),
+        [EventKind::Guessing],
+        "the third failure bans now"
+    );
+    assert!(v.events[0].evidence.contains("3 failed"));
+    // New memory limits rebuild the tables, keeping offences and known addresses.
+    pbx.login(at(10), "198.51.100.61:5060", "alice", 200);
+    let mut smaller = stricter;
+    smaller.limits.max_sources = 1000;
+    pbx.engine.set_policy(smaller).unwrap();
+    assert_eq!(pbx.engine.export_offences().len(), 1);
+    assert!(
+        pbx.engine
+            .is_known("198.51.100.61".parse().unwrap(), at(11))
+    );
+    // An invalid policy changes nothing.
+    let mut broken = GuardPolicy::default();
+    broken.bans.factor = 0;
+    assert_eq!(
+        pbx.engine.set_policy(broken).unwrap_err().field,
+        "bans.factor"
+    );
+    assert_eq!(pbx.engine.policy().guessing.max_failures, 3);
+}
+
+#[test]
+fn known_addresses_survive_a_restart_through_export_and_import() {
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(office_model());
+    let v = pbx.login(at(0), "198.51.100.20:5060", "acct1", 200);
+    assert_eq!(v.known.len(), 1);
+    assert_eq!(v.known[0].until, at(86_400));
+    let saved = serde_json::to_string(&pbx.engine.export_known()).unwrap();
+    let mut restarted = Pbx::new(GuardPolicy::default()).with_model(office_model());
+    restarted
+        .engine
+        .import_known(serde_json::from_str::<Vec<policy::guard::KnownSource>>(&saved).unwrap());
+    // Protected at once: a forged scanner datagram from the office bans nothing.
+    let v = restarted.request(
+        at(100),
+        "198.51.100.20:5090",
+        "OPTIONS",
+        None,
+        "x",
+        "x",
+        None,
+        "friendly-scanner",
+        "f",
+        1,
+    );
+    assert_eq!(v.events[0].outcome, Outcome::Protected);
+    // Its record is fresh: the next login is not announced again within the hour.
+    assert!(
+        restarted
+            .login(at(200), "198.51.100.20:5060", "acct1", 200)
+            .known
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_administrators_unban_of_a_port_lets_that_phone_back() {
+    let mut pbx = Pbx::new(GuardPolicy::default()).with_model(office_model());
+    pbx.login(at(0), "198.51.100.20:5060", "acct1", 200);
+    for i in 0..5 {
+        pbx.login(at(1 + i), "198.51.100.20:5070", "acct2", 401);
+    }
+    assert!(
+        pbx.login(at(10), "198.51.100.20:5070", "acct2", 200)
+            .is_empty(),
+        "port banned"
+    );
+    pbx.engine.unban_port(addr("198.51.100.20:5070"));
+    let v = pbx.login(at(11), "198.51.100.20:5070", "acct2", 200);
+    assert_eq!(
+        kinds(&v),
+        [EventKind::LoginAfterFailures],
+        "heard again, its failures remembered"
+    );
 }

@@ -36,6 +36,9 @@ pub struct SecurityEvent<'a> {
     pub local: Option<EventAddress>,
     /// `EventTV` as sent (ISO 8601); the caller decides which clock to trust.
     pub event_tv: Option<&'a [u8]>,
+    /// `Challenge`: the nonce Asterisk sent (`ChallengeSent`) or the one the failed answer
+    /// carried (`ChallengeResponseFailed`). Matching the two proves the sender's address.
+    pub challenge: Option<&'a [u8]>,
 }
 
 /// Why a block is not a security event the guard can use.
@@ -60,6 +63,7 @@ pub fn parse_security_event(block: &[u8]) -> Result<SecurityEvent<'_>, AmiError>
         remote: None,
         local: None,
         event_tv: None,
+        challenge: None,
     };
     for line in block.split(|&b| b == b'\n') {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
@@ -83,6 +87,8 @@ pub fn parse_security_event(block: &[u8]) -> Result<SecurityEvent<'_>, AmiError>
             event.local = parse_event_address(value);
         } else if is(b"EventTV") {
             event.event_tv = non_empty(value);
+        } else if is(b"Challenge") {
+            event.challenge = non_empty(value);
         }
     }
     let name = name.ok_or(AmiError::NoEvent)?;
@@ -131,6 +137,7 @@ Challenge: 1736936553/0c4f\r\nResponse: 9a1e\r\nExpectedResponse:\r\n\r\n";
         let remote = e.remote.unwrap();
         assert_eq!(remote.address, "192.0.2.66:5071".parse().unwrap());
         assert_eq!(remote.transport, Transport::Udp);
+        assert_eq!(e.challenge, Some(&b"1736936553/0c4f"[..]));
     }
 
     #[test]

@@ -28,11 +28,13 @@ use serde::{Deserialize, Serialize};
 
 pub use ami::{AmiError, EventAddress, SecurityEvent, parse_security_event};
 pub use engine::{
-    BanDecision, Engine, Event, EventKind, GuardStats, OffenceRecord, Outcome, Verdict,
+    BanDecision, Engine, Event, EventKind, GuardStats, KnownSource, OffenceRecord, Outcome, Verdict,
 };
-pub use model::{AccountRules, DialPattern, DialPatternError, GuardModel};
+pub use model::{
+    AccountRules, DialPattern, DialPatternError, GuardModel, ModelSummary, TrunkRules,
+};
 pub use observation::{Direction, Observation, SecurityKind, Subject, Transport};
-pub use policy::{GuardPolicy, PolicyError};
+pub use policy::{FIELDS as POLICY_FIELDS, FieldKind, GuardPolicy, PolicyError, PolicyField};
 pub use sip::{Method, SipError, SipMessage, is_keepalive, parse_message};
 pub use stream::{Frame, FrameError, StreamFramer};
 

@@ -155,16 +155,67 @@ impl AccountRules {
     }
 }
 
-/// The PBX model the engine checks logins and calls against.
+/// A trunk as the guard sees it: the addresses the provider sends from and the numbers it
+/// delivers. A trunk is identified by address (providers authenticate that way), so whatever
+/// arrives from those addresses is the provider's traffic, caller IDs and all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrunkRules {
+    /// The trunk's name.
+    pub name: String,
+    /// The peer address and the source networks.
+    pub networks: Vec<IpNet>,
+    /// The DIDs it delivers (sorted on construction of the model).
+    #[serde(default)]
+    pub dids: Vec<String>,
+}
+
+impl TrunkRules {
+    /// True when `ip` is one of the trunk's addresses.
+    pub fn covers(&self, ip: IpAddr) -> bool {
+        self.networks.iter().any(|n| n.contains(&ip))
+    }
+
+    /// True when `number` is one of its DIDs (the DIDs are sorted).
+    pub fn delivers(&self, number: &[u8]) -> bool {
+        self.dids
+            .binary_search_by(|d| d.as_bytes().cmp(number))
+            .is_ok()
+    }
+}
+
+/// The PBX model the engine checks logins and calls against, and who may never be cut off:
+/// everything the administrator stored (accounts, trunks, calling classes, trusted networks)
+/// plus what the host depends on (its gateway and DNS resolvers). The backend builds it again
+/// whenever any of that changes.
 #[derive(Debug, Clone, Default)]
 pub struct GuardModel {
     accounts: Vec<AccountRules>,
     external: Vec<DialPattern>,
+    emergency: Vec<Vec<u8>>,
     by_name: HashMap<Vec<u8>, usize>,
+    trunks: Vec<TrunkRules>,
+    trusted: Vec<IpNet>,
+    infrastructure: Vec<IpNet>,
+}
+
+/// How many of each the model holds, for status pages and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ModelSummary {
+    /// Accounts (endpoints).
+    pub accounts: usize,
+    /// Trunks.
+    pub trunks: usize,
+    /// Dial patterns that reach outside the PBX.
+    pub external_patterns: usize,
+    /// Trusted networks and addresses (never banned).
+    pub trusted: usize,
+    /// The host's gateways and resolvers (protected).
+    pub infrastructure: usize,
 }
 
 impl GuardModel {
-    /// Builds the lookup by account name and by extension.
+    /// Builds the lookup by account name and by extension. `external` are the dial patterns
+    /// that cost money (the calling classes' national and international patterns).
     pub fn new(accounts: Vec<AccountRules>, external: Vec<DialPattern>) -> Self {
         let mut by_name = HashMap::with_capacity(accounts.len() * 2);
         for (i, a) in accounts.iter().enumerate() {
@@ -177,7 +228,43 @@ impl GuardModel {
             accounts,
             external,
             by_name,
+            ..Self::default()
         }
+    }
+
+    /// Numbers that are never toll fraud, whatever pattern they match: emergency calls must
+    /// always go through.
+    #[must_use]
+    pub fn with_emergency(mut self, numbers: impl IntoIterator<Item = String>) -> Self {
+        self.emergency = numbers.into_iter().map(String::into_bytes).collect();
+        self
+    }
+
+    /// The trunks.
+    #[must_use]
+    pub fn with_trunks(mut self, mut trunks: Vec<TrunkRules>) -> Self {
+        for t in &mut trunks {
+            t.dids.sort_unstable();
+            t.dids.dedup();
+        }
+        self.trunks = trunks;
+        self
+    }
+
+    /// Networks the firewall trusts (trusted and admin networks, temporary allow entries):
+    /// never banned, their events still reported.
+    #[must_use]
+    pub fn with_trusted(mut self, networks: Vec<IpNet>) -> Self {
+        self.trusted = networks;
+        self
+    }
+
+    /// The host's own gateways and DNS resolvers: banning one would cut the PBX off its
+    /// provider, so they are banned on proven evidence only, and then only by port.
+    #[must_use]
+    pub fn with_infrastructure(mut self, networks: Vec<IpNet>) -> Self {
+        self.infrastructure = networks;
+        self
     }
 
     /// The account whose name or extension is `user`.
@@ -185,14 +272,42 @@ impl GuardModel {
         self.by_name.get(user).map(|&i| &self.accounts[i])
     }
 
-    /// True when `number` is external (matches one of the external patterns).
+    /// True when `number` is external (matches one of the external patterns) and is not an
+    /// emergency number.
     pub fn is_external(&self, number: &[u8]) -> bool {
-        self.external.iter().any(|p| p.matches(number))
+        !self.emergency.iter().any(|e| e.as_slice() == number)
+            && self.external.iter().any(|p| p.matches(number))
+    }
+
+    /// The trunk `ip` belongs to, if any.
+    pub fn trunk_at(&self, ip: IpAddr) -> Option<&TrunkRules> {
+        self.trunks.iter().find(|t| t.covers(ip))
+    }
+
+    /// True when the firewall trusts `ip` (or it is this host's loopback).
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        ip.is_loopback() || self.trusted.iter().any(|n| n.contains(&ip))
+    }
+
+    /// True when `ip` is one of the host's gateways or resolvers.
+    pub fn is_infrastructure(&self, ip: IpAddr) -> bool {
+        self.infrastructure.iter().any(|n| n.contains(&ip))
     }
 
     /// True when the model holds no accounts.
     pub fn is_empty(&self) -> bool {
         self.accounts.is_empty()
+    }
+
+    /// What the model holds.
+    pub fn summary(&self) -> ModelSummary {
+        ModelSummary {
+            accounts: self.accounts.len(),
+            trunks: self.trunks.len(),
+            external_patterns: self.external.len(),
+            trusted: self.trusted.len(),
+            infrastructure: self.infrastructure.len(),
+        }
     }
 }
 
@@ -216,6 +331,42 @@ mod tests {
         assert!(p("_[+]X.").matches(b"+4420"));
         assert!(p("100").matches(b"100"));
         assert!(!p("100").matches(b"1000"));
+    }
+
+    #[test]
+    fn emergency_numbers_are_never_external() {
+        let model =
+            GuardModel::new(vec![], vec![p("_1XX"), p("_0X.")]).with_emergency(["112".to_owned()]);
+        assert!(!model.is_external(b"112"));
+        assert!(model.is_external(b"113"));
+        assert!(model.is_external(b"0301234"));
+    }
+
+    #[test]
+    fn trunks_are_found_by_address_and_know_their_dids() {
+        let trunk = TrunkRules {
+            name: "itsp".into(),
+            networks: vec![
+                "198.51.100.20/32".parse().unwrap(),
+                "203.0.113.0/28".parse().unwrap(),
+            ],
+            dids: vec!["4930555".into(), "4930111".into()],
+        };
+        let model = GuardModel::default().with_trunks(vec![trunk]);
+        let t = model.trunk_at("203.0.113.9".parse().unwrap()).unwrap();
+        assert_eq!(t.name, "itsp");
+        assert!(t.delivers(b"4930111") && t.delivers(b"4930555"));
+        assert!(!t.delivers(b"4930"));
+        assert!(model.trunk_at("203.0.113.99".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn loopback_and_trusted_networks_are_trusted() {
+        let model = GuardModel::default().with_trusted(vec!["192.0.2.0/24".parse().unwrap()]);
+        assert!(model.is_trusted("127.0.0.1".parse().unwrap()));
+        assert!(model.is_trusted("::1".parse().unwrap()));
+        assert!(model.is_trusted("192.0.2.77".parse().unwrap()));
+        assert!(!model.is_trusted("198.51.100.1".parse().unwrap()));
     }
 
     #[test]

@@ -42,6 +42,16 @@ impl Transport {
             .find(|(n, _)| n.eq_ignore_ascii_case(token))
             .map_or(Transport::Unknown, |(_, t)| *t)
     }
+
+    /// True for transports that need a handshake before the first message (TCP and what
+    /// runs over it): a message that arrived over one came from its source address. Over UDP
+    /// anybody can write any source address into a datagram.
+    pub fn proves_source(self) -> bool {
+        matches!(
+            self,
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss
+        )
+    }
 }
 
 /// Which way a SIP message went, seen from Asterisk.
@@ -167,6 +177,9 @@ pub struct Observation<'a> {
     /// A 401/407 response's challenge says `stale=true`: the credentials were right but the
     /// nonce had expired, so this is no failed login.
     pub stale_nonce: bool,
+    /// The digest nonce: for Asterisk's challenges (a 401/407, or `ChallengeSent`) the one it
+    /// sent; for requests with credentials (and `ChallengeResponseFailed`) the one they answer.
+    pub nonce: Option<&'a [u8]>,
 }
 
 impl<'a> Observation<'a> {
@@ -194,6 +207,7 @@ impl<'a> Observation<'a> {
             auth_present: false,
             user_agent: None,
             stale_nonce: false,
+            nonce: None,
         }
     }
 
@@ -221,6 +235,10 @@ impl<'a> Observation<'a> {
             auth_present: msg.credentials.is_some(),
             user_agent: msg.user_agent.or(msg.server),
             stale_nonce: msg.stale_nonce,
+            nonce: match subject {
+                Subject::Request(_) => msg.credentials.and_then(|c| c.nonce),
+                _ => msg.challenge_nonce,
+            },
             ..Self::new(time, source, transport, direction, subject)
         }
     }
@@ -231,6 +249,7 @@ impl<'a> Observation<'a> {
         Some(Self {
             account: event.account,
             call_id: event.session_id,
+            nonce: event.challenge,
             ..Self::new(
                 time,
                 remote.address,

@@ -1,17 +1,16 @@
-//! The guard's thresholds. Every field has a default that is safe for a small office PBX;
-//! the serde form is what the console's policy page and the REST API edit.
+//! The guard's thresholds and what each detector does. Every field has a default that is safe
+//! for a small office PBX; the serde form is what the REST API stores and edits, and
+//! [`FIELDS`] is the one list the console's Guard settings form is built from.
 
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::window::{DISTINCT_MAX, WINDOW_MAX};
 
 /// Everything the detection engine can be tuned with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GuardPolicy {
-    /// Networks that are never banned (their events are still reported).
-    pub allowlist: Vec<IpNet>,
     /// Password guessing from one source.
     pub guessing: GuessingPolicy,
     /// Password guessing against one account from many sources.
@@ -24,7 +23,7 @@ pub struct GuardPolicy {
     pub flood: FloodPolicy,
     /// Calls to numbers a caller may not reach.
     pub toll_fraud: TollFraudPolicy,
-    /// Correct logins from outside an account's permitted networks.
+    /// Credentials used from outside an account's permitted networks.
     pub acl: AclPolicy,
     /// Unreadable messages and requests Asterisk reports as bad.
     pub malformed: MalformedPolicy,
@@ -35,51 +34,62 @@ pub struct GuardPolicy {
 }
 
 /// Failed challenges from one source.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GuessingPolicy {
-    /// The source is banned on exactly this many failed challenges in the window, so exactly
-    /// this many wrong passwords reach Asterisk.
+    /// Ban (or only report).
+    pub ban: bool,
+    /// A source is banned on exactly this many failed challenges in the window, so exactly
+    /// this many wrong passwords reach Asterisk. For an address that logged in successfully
+    /// within `trust_secs` (a NAT office) it is the threshold of one source *port* (one phone).
     pub max_failures: u32,
     /// Counting window, seconds.
     pub window_secs: u32,
-    /// Failures for an account the source has just logged in as (a NAT office where one phone
-    /// has a stale password) are counted apart, against this higher threshold.
-    pub own_account_max_failures: u32,
-    /// How long a successful login makes the source "known" for that account, seconds.
+    /// Failed challenges from an address that logged in successfully within `trust_secs`
+    /// before the whole address (every phone behind it) is banned.
+    pub known_source_max_failures: u32,
+    /// How long a successful login makes its address "known" (protected from unproven
+    /// evidence, banned per port, the firewall's generous rate tier), seconds.
     pub trust_secs: u32,
 }
 
 impl Default for GuessingPolicy {
     fn default() -> Self {
         Self {
+            ban: true,
             max_failures: 5,
             window_secs: 600,
-            own_account_max_failures: 30,
-            trust_secs: 3600,
+            known_source_max_failures: 30,
+            trust_secs: 86_400,
         }
     }
 }
 
 /// Failed challenges against one account, summed over sources.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DistributedPolicy {
+    /// Ban (or only report).
+    pub ban: bool,
     /// Failures on one account in the window before it counts as under attack.
     pub max_failures: u32,
     /// ... coming from at least this many distinct sources (at most 16).
     pub min_sources: u32,
     /// Counting window, seconds.
     pub window_secs: u32,
-    /// How long the account stays "under attack", seconds; meanwhile every source that fails
-    /// on it is banned at its first failure (a botnet tries few passwords per address).
+    /// How long the account stays "under attack", seconds. When it comes under attack,
+    /// every source that failed on it in the window is banned at once; meanwhile every
+    /// further source is banned at its first failure.
     pub attack_secs: u32,
 }
 
 impl Default for DistributedPolicy {
     fn default() -> Self {
         Self {
-            max_failures: 20,
+            ban: true,
+            max_failures: 10,
             min_sources: 5,
             window_secs: 3600,
             attack_secs: 3600,
@@ -88,10 +98,14 @@ impl Default for DistributedPolicy {
 }
 
 /// Distinct usernames tried by one source.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnumerationPolicy {
-    /// Distinct unknown usernames in the window that trigger a ban (at most 16).
+    /// Ban (or only report).
+    pub ban: bool,
+    /// Distinct unknown or failing usernames in the window that trigger (at most 16). A
+    /// real account that logs in is never "tried".
     pub max_usernames: u32,
     /// Counting window, seconds. Long, so that slow scans (one name a minute) still count.
     pub window_secs: u32,
@@ -100,6 +114,7 @@ pub struct EnumerationPolicy {
 impl Default for EnumerationPolicy {
     fn default() -> Self {
         Self {
+            ban: true,
             max_usernames: 10,
             window_secs: 86_400,
         }
@@ -107,10 +122,13 @@ impl Default for EnumerationPolicy {
 }
 
 /// Known tools and probe sweeps.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScannerPolicy {
-    /// User-Agent substrings (case-insensitive) of attack tools, banned on first sight.
+    /// Ban (or only report).
+    pub ban: bool,
+    /// User-Agent substrings (case-insensitive) of attack tools, acted on at first sight.
     pub user_agents: Vec<String>,
     /// Unauthenticated OPTIONS/REGISTER requests from a source that never sends credentials,
     /// in the window, that count as a sweep.
@@ -145,6 +163,7 @@ pub const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
 impl Default for ScannerPolicy {
     fn default() -> Self {
         Self {
+            ban: true,
             user_agents: DEFAULT_SCANNER_USER_AGENTS
                 .iter()
                 .map(|s| (*s).to_owned())
@@ -156,6 +175,7 @@ impl Default for ScannerPolicy {
 }
 
 /// A sustained rate with a burst allowance.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
@@ -166,9 +186,12 @@ pub struct Rate {
 }
 
 /// Request rates per source, by method.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FloodPolicy {
+    /// Ban (or only report).
+    pub ban: bool,
     /// REGISTER.
     pub register: Rate,
     /// INVITE.
@@ -184,6 +207,7 @@ impl Default for FloodPolicy {
         // A phone registers every few minutes and a busy trunk may place tens of calls a
         // second; these leave a wide margin for both.
         Self {
+            ban: true,
             register: Rate {
                 per_second: 10,
                 burst: 50,
@@ -205,16 +229,19 @@ impl Default for FloodPolicy {
 }
 
 /// Toll-fraud probes.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TollFraudPolicy {
     /// Detect at all.
     pub enabled: bool,
-    /// Ban an INVITE to an external number from a caller that is no known account in its
-    /// permitted networks (the classic "call 00972... and see if it goes through" probe).
+    /// Ban a source that answered Asterisk's challenge for a call to an external number
+    /// without being a known account where it may call from (the classic "call 00972... and
+    /// see if it goes through" probe). Before it answers, the probe is only reported: a lone
+    /// unauthenticated INVITE proves nothing about its source address.
     pub ban_unknown_callers: bool,
     /// Also ban a known account dialling outside its class (off by default: that is more
-    /// often a user mistake than an attack; the event is reported either way).
+    /// often a user mistake than an attack; it is reported and alerted either way).
     pub ban_class_violations: bool,
 }
 
@@ -228,11 +255,12 @@ impl Default for TollFraudPolicy {
     }
 }
 
-/// Correct logins from outside the account's networks.
+/// An account's credentials used from outside its permitted networks (a leaked secret).
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AclPolicy {
-    /// Ban the source (the password has leaked; the event is reported either way).
+    /// Ban the source (it is reported and alerted either way).
     pub ban: bool,
 }
 
@@ -243,10 +271,13 @@ impl Default for AclPolicy {
 }
 
 /// Unreadable messages and Asterisk's bad-request events.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MalformedPolicy {
-    /// Count in the window that triggers a ban.
+    /// Ban (or only report).
+    pub ban: bool,
+    /// Count in the window that triggers.
     pub max_messages: u32,
     /// Counting window, seconds.
     pub window_secs: u32,
@@ -255,13 +286,15 @@ pub struct MalformedPolicy {
 impl Default for MalformedPolicy {
     fn default() -> Self {
         Self {
+            ban: true,
             max_messages: 50,
             window_secs: 60,
         }
     }
 }
 
-/// Ban durations: `base × factor^(n-1)` for the n-th offence, capped.
+/// Ban durations: `base × factor^(n-1)` for the n-th proven offence, capped.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BanPolicy {
@@ -273,6 +306,9 @@ pub struct BanPolicy {
     pub max_secs: u32,
     /// An address with no offence for this long starts again at the first ban, seconds.
     pub forget_after_secs: u32,
+    /// A ban on unproven evidence (one UDP datagram, whose source anybody can forge): short,
+    /// and it never counts as an offence, seconds.
+    pub unproven_secs: u32,
 }
 
 impl Default for BanPolicy {
@@ -282,20 +318,26 @@ impl Default for BanPolicy {
             factor: 4,
             max_secs: 7 * 86_400,
             forget_after_secs: 30 * 86_400,
+            unproven_secs: 300,
         }
     }
 }
 
 /// Memory bounds.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsPolicy {
-    /// Sources tracked at once (about 150 bytes each, with the index).
+    /// Sources tracked at once (about 170 bytes each, with the index).
     pub max_sources: u32,
-    /// Accounts tracked for distributed guessing.
+    /// Accounts tracked for distributed guessing (about 550 bytes each).
     pub max_accounts: u32,
     /// Repeat-offender records kept.
     pub max_offenders: u32,
+    /// Addresses that logged in within the trust period (only a correct login adds one).
+    pub max_known: u32,
+    /// Source ports and (address, account) pairs tracked for the NAT-office rules.
+    pub max_ports: u32,
     /// Authenticated requests awaiting Asterisk's answer (rounded up to a power of two).
     pub pending_slots: u32,
 }
@@ -304,8 +346,10 @@ impl Default for LimitsPolicy {
     fn default() -> Self {
         Self {
             max_sources: 262_144,
-            max_accounts: 65_536,
+            max_accounts: 16_384,
             max_offenders: 262_144,
+            max_known: 65_536,
+            max_ports: 65_536,
             pending_slots: 16_384,
         }
     }
@@ -315,66 +359,85 @@ impl Default for LimitsPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("guard policy: {field} {problem}")]
 pub struct PolicyError {
-    /// The offending field, dotted.
+    /// The offending field, dotted (`guessing.max_failures`).
     pub field: &'static str,
     /// What is wrong with it.
-    pub problem: &'static str,
+    pub problem: String,
 }
 
+fn refuse(field: &'static str, problem: impl Into<String>) -> PolicyError {
+    PolicyError {
+        field,
+        problem: problem.into(),
+    }
+}
+
+fn in_range(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), PolicyError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(refuse(field, format!("must be between {min} and {max}")))
+    }
+}
+
+/// A year: no window or ban is longer.
+const YEAR: u32 = 365 * 86_400;
+/// Most scanner fingerprints, and the longest one.
+const MAX_FINGERPRINTS: usize = 200;
+const MAX_FINGERPRINT_LEN: usize = 64;
+
 impl GuardPolicy {
-    /// Refuses thresholds the engine cannot honour (zero, or beyond what its fixed-size
-    /// counters can count).
+    /// Refuses values the engine cannot honour (zero, or beyond what its fixed-size counters
+    /// can count), naming the first field that is wrong.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        let counted: [(&'static str, u32); 6] = [
-            ("guessing.max_failures", self.guessing.max_failures),
-            (
-                "guessing.own_account_max_failures",
-                self.guessing.own_account_max_failures,
-            ),
-            ("distributed.max_failures", self.distributed.max_failures),
-            (
-                "scanner.max_unauthenticated_probes",
-                self.scanner.max_unauthenticated_probes,
-            ),
-            ("malformed.max_messages", self.malformed.max_messages),
-            ("enumeration.max_usernames", self.enumeration.max_usernames),
-        ];
-        for (field, value) in counted {
-            if value == 0 {
-                return Err(PolicyError {
-                    field,
-                    problem: "must be at least 1",
-                });
-            }
-            if value > WINDOW_MAX {
-                return Err(PolicyError {
-                    field,
-                    problem: "must be at most 2040",
-                });
-            }
+        let g = &self.guessing;
+        in_range("guessing.max_failures", g.max_failures, 1, WINDOW_MAX)?;
+        in_range("guessing.window_secs", g.window_secs, 1, YEAR)?;
+        in_range(
+            "guessing.known_source_max_failures",
+            g.known_source_max_failures,
+            1,
+            WINDOW_MAX,
+        )?;
+        in_range("guessing.trust_secs", g.trust_secs, 60, 30 * 86_400)?;
+        let d = &self.distributed;
+        in_range("distributed.max_failures", d.max_failures, 1, WINDOW_MAX)?;
+        in_range("distributed.min_sources", d.min_sources, 1, DISTINCT_MAX)?;
+        in_range("distributed.window_secs", d.window_secs, 1, YEAR)?;
+        in_range("distributed.attack_secs", d.attack_secs, 1, YEAR)?;
+        let e = &self.enumeration;
+        in_range(
+            "enumeration.max_usernames",
+            e.max_usernames,
+            1,
+            DISTINCT_MAX,
+        )?;
+        in_range("enumeration.window_secs", e.window_secs, 1, YEAR)?;
+        let s = &self.scanner;
+        in_range(
+            "scanner.max_unauthenticated_probes",
+            s.max_unauthenticated_probes,
+            1,
+            WINDOW_MAX,
+        )?;
+        in_range("scanner.window_secs", s.window_secs, 1, YEAR)?;
+        if s.user_agents.len() > MAX_FINGERPRINTS {
+            return Err(refuse(
+                "scanner.user_agents",
+                format!("must list at most {MAX_FINGERPRINTS} fingerprints"),
+            ));
         }
-        if self.enumeration.max_usernames > DISTINCT_MAX
-            || self.distributed.min_sources > DISTINCT_MAX
-        {
-            return Err(PolicyError {
-                field: "enumeration.max_usernames / distributed.min_sources",
-                problem: "must be at most 16 (distinct counts keep 16 fingerprints)",
-            });
-        }
-        let windows: [(&'static str, u32); 6] = [
-            ("guessing.window_secs", self.guessing.window_secs),
-            ("distributed.window_secs", self.distributed.window_secs),
-            ("enumeration.window_secs", self.enumeration.window_secs),
-            ("scanner.window_secs", self.scanner.window_secs),
-            ("malformed.window_secs", self.malformed.window_secs),
-            ("bans.base_secs", self.bans.base_secs),
-        ];
-        for (field, value) in windows {
-            if value == 0 {
-                return Err(PolicyError {
-                    field,
-                    problem: "must be at least 1 second",
-                });
+        for ua in &s.user_agents {
+            if ua.trim().is_empty()
+                || ua.len() > MAX_FINGERPRINT_LEN
+                || !ua.bytes().all(|b| (0x20..0x7f).contains(&b))
+            {
+                return Err(refuse(
+                    "scanner.user_agents",
+                    format!(
+                        "each fingerprint must be 1 to {MAX_FINGERPRINT_LEN} printable ASCII characters"
+                    ),
+                ));
             }
         }
         for (field, rate) in [
@@ -383,32 +446,336 @@ impl GuardPolicy {
             ("flood.options", self.flood.options),
             ("flood.other", self.flood.other),
         ] {
-            if rate.per_second == 0 || rate.per_second > 1000 {
-                return Err(PolicyError {
+            if !(1..=1000).contains(&rate.per_second) || !(1..=100_000).contains(&rate.burst) {
+                return Err(refuse(
                     field,
-                    problem: "per_second must be 1..=1000",
-                });
+                    "per_second must be 1 to 1000 and burst 1 to 100000",
+                ));
             }
         }
-        if self.bans.factor == 0 || self.bans.max_secs < self.bans.base_secs {
-            return Err(PolicyError {
-                field: "bans",
-                problem: "factor must be at least 1 and max_secs at least base_secs",
-            });
-        }
-        if self.limits.max_sources == 0
-            || self.limits.max_accounts == 0
-            || self.limits.max_offenders == 0
-            || self.limits.pending_slots == 0
-        {
-            return Err(PolicyError {
-                field: "limits",
-                problem: "every limit must be at least 1",
-            });
+        let m = &self.malformed;
+        in_range("malformed.max_messages", m.max_messages, 1, WINDOW_MAX)?;
+        in_range("malformed.window_secs", m.window_secs, 1, YEAR)?;
+        let b = &self.bans;
+        in_range("bans.base_secs", b.base_secs, 1, YEAR)?;
+        in_range("bans.factor", b.factor, 1, 100)?;
+        in_range("bans.max_secs", b.max_secs, b.base_secs, YEAR)?;
+        in_range("bans.forget_after_secs", b.forget_after_secs, 1, 10 * YEAR)?;
+        in_range("bans.unproven_secs", b.unproven_secs, 1, 3600)?;
+        let l = &self.limits;
+        for (field, value) in [
+            ("limits.max_sources", l.max_sources),
+            ("limits.max_accounts", l.max_accounts),
+            ("limits.max_offenders", l.max_offenders),
+            ("limits.max_known", l.max_known),
+            ("limits.max_ports", l.max_ports),
+            ("limits.pending_slots", l.pending_slots),
+        ] {
+            in_range(field, value, 1, 1 << 24)?;
         }
         Ok(())
     }
 }
+
+/// How a setting is edited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// A whole number (count, seconds, bytes).
+    Number,
+    /// On or off.
+    Switch,
+    /// A list of strings, one per line.
+    Lines,
+}
+
+/// One leaf setting of [`GuardPolicy`], for forms built from this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PolicyField {
+    /// Dotted path into the serde form (`guessing.max_failures`).
+    pub path: &'static str,
+    /// Short label.
+    pub label: &'static str,
+    /// One sentence on what it does.
+    pub help: &'static str,
+    /// How it is edited.
+    pub kind: FieldKind,
+}
+
+const fn field(
+    path: &'static str,
+    label: &'static str,
+    help: &'static str,
+    kind: FieldKind,
+) -> PolicyField {
+    PolicyField {
+        path,
+        label,
+        help,
+        kind,
+    }
+}
+
+use FieldKind::{Lines, Number, Switch};
+
+/// Every setting of [`GuardPolicy`], in the order a form shows them. A test checks that it
+/// names every leaf of the serde form and nothing else, so the form cannot drift.
+pub const FIELDS: &[PolicyField] = &[
+    field(
+        "guessing.ban",
+        "Ban password guessing",
+        "Off: guessing is only reported.",
+        Switch,
+    ),
+    field(
+        "guessing.max_failures",
+        "Failed passwords before a ban",
+        "Exactly this many wrong passwords from one source reach Asterisk; for an address that logged in recently (a NAT office), from one source port.",
+        Number,
+    ),
+    field(
+        "guessing.window_secs",
+        "Guessing window (s)",
+        "Failures older than this are forgotten.",
+        Number,
+    ),
+    field(
+        "guessing.known_source_max_failures",
+        "Failures before an office address is banned",
+        "For an address that logged in recently: failures from all its ports before the whole address is banned.",
+        Number,
+    ),
+    field(
+        "guessing.trust_secs",
+        "Trust after a correct login (s)",
+        "How long a correct login makes its address known: protected from unproven evidence, banned per port, in the firewall's generous rate tier.",
+        Number,
+    ),
+    field(
+        "distributed.ban",
+        "Ban distributed guessing",
+        "Off: only reported.",
+        Switch,
+    ),
+    field(
+        "distributed.max_failures",
+        "Failures on one account",
+        "Failed passwords for one account, from all sources, before it is under attack.",
+        Number,
+    ),
+    field(
+        "distributed.min_sources",
+        "From at least this many sources",
+        "At most 16.",
+        Number,
+    ),
+    field(
+        "distributed.window_secs",
+        "Distributed window (s)",
+        "Failures older than this are forgotten.",
+        Number,
+    ),
+    field(
+        "distributed.attack_secs",
+        "Under attack for (s)",
+        "Meanwhile every source that fails on the account is banned at its first failure.",
+        Number,
+    ),
+    field(
+        "enumeration.ban",
+        "Ban enumeration",
+        "Off: only reported.",
+        Switch,
+    ),
+    field(
+        "enumeration.max_usernames",
+        "Unknown or failing usernames",
+        "Distinct names one source may try (at most 16); accounts that log in are never counted.",
+        Number,
+    ),
+    field(
+        "enumeration.window_secs",
+        "Enumeration window (s)",
+        "Long, so slow scans still count.",
+        Number,
+    ),
+    field("scanner.ban", "Ban scanners", "Off: only reported.", Switch),
+    field(
+        "scanner.user_agents",
+        "Scanner User-Agents",
+        "Substrings of attack tools' User-Agent headers, one per line, matched without regard to case.",
+        Lines,
+    ),
+    field(
+        "scanner.max_unauthenticated_probes",
+        "Probes without credentials",
+        "OPTIONS/REGISTER requests from a source that never sends credentials before it counts as a sweep.",
+        Number,
+    ),
+    field(
+        "scanner.window_secs",
+        "Sweep window (s)",
+        "Probes older than this are forgotten.",
+        Number,
+    ),
+    field("flood.ban", "Ban floods", "Off: only reported.", Switch),
+    field(
+        "flood.register.per_second",
+        "REGISTER per second",
+        "Sustained rate per source.",
+        Number,
+    ),
+    field(
+        "flood.register.burst",
+        "REGISTER burst",
+        "Requests allowed above the rate at once.",
+        Number,
+    ),
+    field(
+        "flood.invite.per_second",
+        "INVITE per second",
+        "Sustained rate per source.",
+        Number,
+    ),
+    field(
+        "flood.invite.burst",
+        "INVITE burst",
+        "Requests allowed above the rate at once.",
+        Number,
+    ),
+    field(
+        "flood.options.per_second",
+        "OPTIONS per second",
+        "Sustained rate per source.",
+        Number,
+    ),
+    field(
+        "flood.options.burst",
+        "OPTIONS burst",
+        "Requests allowed above the rate at once.",
+        Number,
+    ),
+    field(
+        "flood.other.per_second",
+        "Other requests per second",
+        "Sustained rate per source.",
+        Number,
+    ),
+    field(
+        "flood.other.burst",
+        "Other requests burst",
+        "Requests allowed above the rate at once.",
+        Number,
+    ),
+    field(
+        "toll_fraud.enabled",
+        "Watch calls to external numbers",
+        "Off: no toll-fraud detection.",
+        Switch,
+    ),
+    field(
+        "toll_fraud.ban_unknown_callers",
+        "Ban unknown callers",
+        "Ban a source that answers Asterisk's challenge for an external call without being an account allowed there.",
+        Switch,
+    ),
+    field(
+        "toll_fraud.ban_class_violations",
+        "Ban class violations",
+        "Also ban a known account dialling outside its calling class (always reported and alerted).",
+        Switch,
+    ),
+    field(
+        "acl.ban",
+        "Ban credentials used from outside",
+        "An account's credentials sent from outside its permitted networks (always reported and alerted).",
+        Switch,
+    ),
+    field(
+        "malformed.ban",
+        "Ban malformed traffic",
+        "Off: only reported.",
+        Switch,
+    ),
+    field(
+        "malformed.max_messages",
+        "Malformed messages",
+        "Unreadable messages or bad requests from one source before it triggers.",
+        Number,
+    ),
+    field(
+        "malformed.window_secs",
+        "Malformed window (s)",
+        "Messages older than this are forgotten.",
+        Number,
+    ),
+    field(
+        "bans.base_secs",
+        "First ban (s)",
+        "Length of a first proven ban.",
+        Number,
+    ),
+    field(
+        "bans.factor",
+        "Growth per repeat offence",
+        "Each further proven offence multiplies the ban by this.",
+        Number,
+    ),
+    field(
+        "bans.max_secs",
+        "Longest ban (s)",
+        "Bans never grow past this.",
+        Number,
+    ),
+    field(
+        "bans.forget_after_secs",
+        "Forget offences after (s)",
+        "An address without offence for this long starts again at the first ban.",
+        Number,
+    ),
+    field(
+        "bans.unproven_secs",
+        "Ban on unproven evidence (s)",
+        "One UDP datagram can be forged: such bans are short and never count as an offence (at most 3600).",
+        Number,
+    ),
+    field(
+        "limits.max_sources",
+        "Sources tracked",
+        "Memory bound: the least recently seen are forgotten first.",
+        Number,
+    ),
+    field(
+        "limits.max_accounts",
+        "Accounts tracked",
+        "Memory bound for distributed guessing.",
+        Number,
+    ),
+    field(
+        "limits.max_offenders",
+        "Repeat offenders kept",
+        "Memory bound of the offence history.",
+        Number,
+    ),
+    field(
+        "limits.max_known",
+        "Known addresses kept",
+        "Memory bound of addresses that logged in.",
+        Number,
+    ),
+    field(
+        "limits.max_ports",
+        "Ports and logins tracked",
+        "Memory bound of the NAT-office rules.",
+        Number,
+    ),
+    field(
+        "limits.pending_slots",
+        "Pending requests",
+        "Authenticated requests awaiting Asterisk's answer.",
+        Number,
+    ),
+];
 
 #[cfg(test)]
 mod tests {
@@ -428,9 +795,56 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_threshold_is_refused() {
+    fn a_zero_threshold_is_refused_naming_the_field() {
         let mut p = GuardPolicy::default();
         p.guessing.max_failures = 0;
         assert_eq!(p.validate().unwrap_err().field, "guessing.max_failures");
+        let mut p = GuardPolicy::default();
+        p.flood.invite.burst = 0;
+        assert_eq!(p.validate().unwrap_err().field, "flood.invite");
+        let mut p = GuardPolicy::default();
+        p.bans.max_secs = p.bans.base_secs - 1;
+        assert_eq!(p.validate().unwrap_err().field, "bans.max_secs");
+        let mut p = GuardPolicy::default();
+        p.scanner.user_agents.push("bad\nline".into());
+        assert_eq!(p.validate().unwrap_err().field, "scanner.user_agents");
+    }
+
+    /// The leaves of a JSON value, dotted.
+    fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(&path, v, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_field_list_names_every_setting_once_with_its_kind() {
+        let json = serde_json::to_value(GuardPolicy::default()).unwrap();
+        let mut want = Vec::new();
+        leaves("", &json, &mut want);
+        want.sort();
+        let mut have: Vec<String> = FIELDS.iter().map(|f| f.path.to_owned()).collect();
+        have.sort();
+        assert_eq!(have, want);
+        for f in FIELDS {
+            let value = f.path.split('.').fold(&json, |v, k| &v[k]);
+            let kind = match value {
+                serde_json::Value::Bool(_) => Switch,
+                serde_json::Value::Number(_) => Number,
+                serde_json::Value::Array(_) => Lines,
+                other => panic!("{}: unexpected {other}", f.path),
+            };
+            assert_eq!(kind, f.kind, "{}", f.path);
+        }
     }
 }

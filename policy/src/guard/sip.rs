@@ -143,6 +143,8 @@ pub struct Credentials<'a> {
     pub scheme: &'a [u8],
     /// The `username=` parameter, without quotes (escapes are left as sent).
     pub username: Option<&'a [u8]>,
+    /// The `nonce=` parameter: which challenge the sender answers.
+    pub nonce: Option<&'a [u8]>,
 }
 
 /// The topmost `Via` value.
@@ -185,6 +187,8 @@ pub struct SipMessage<'a> {
     pub via: Option<Via<'a>>,
     /// A `WWW-Authenticate`/`Proxy-Authenticate` challenge carries `stale=true`.
     pub stale_nonce: bool,
+    /// The `nonce=` of the first challenge (`WWW-Authenticate`/`Proxy-Authenticate`).
+    pub challenge_nonce: Option<&'a [u8]>,
     /// The first `Content-Length` (`l:`), when it is a valid number.
     pub content_length: Option<usize>,
     /// The body: what follows the blank line, cut to `Content-Length` when that is shorter.
@@ -276,6 +280,7 @@ pub fn parse_message(input: &[u8]) -> Result<SipMessage<'_>, SipError> {
         contact_host: None,
         via: None,
         stale_nonce: false,
+        challenge_nonce: None,
         content_length: None,
         body: &[],
     };
@@ -517,10 +522,15 @@ fn dispatch<'a>(msg: &mut SipMessage<'a>, name: &'a [u8], value: &'a [u8]) {
             // Asterisk re-challenges a correct response whose nonce expired with
             // `stale=true`; phones then retry at once. Counting that as a wrong password
             // would ban whole offices at every re-registration.
-            let stale = auth_params(value).any(|(name, v)| {
-                name.eq_ignore_ascii_case(b"stale") && v.eq_ignore_ascii_case(b"true")
-            });
-            msg.stale_nonce |= stale;
+            for (name, v) in auth_params(value) {
+                if name.eq_ignore_ascii_case(b"stale") && v.eq_ignore_ascii_case(b"true") {
+                    msg.stale_nonce = true;
+                } else if name.eq_ignore_ascii_case(b"nonce") && msg.challenge_nonce.is_none() {
+                    // The nonce is what proves a later answer came from this address (the
+                    // guard remembers which nonces Asterisk sent where).
+                    msg.challenge_nonce = Some(v);
+                }
+            }
         }
         Header::Other => {}
     }
@@ -711,13 +721,20 @@ fn split_param(param: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// Reads `Digest username="x", realm=...`: the scheme and the `username` parameter.
 fn parse_credentials(value: &[u8], proxy: bool) -> Credentials<'_> {
     let s_end = value.iter().position(|&b| is_lws(b)).unwrap_or(value.len());
-    Credentials {
+    let mut creds = Credentials {
         proxy,
         scheme: &value[..s_end],
-        username: auth_params(value)
-            .find(|(name, _)| name.eq_ignore_ascii_case(b"username"))
-            .map(|(_, v)| v),
+        username: None,
+        nonce: None,
+    };
+    for (name, v) in auth_params(value) {
+        if name.eq_ignore_ascii_case(b"username") {
+            creds.username.get_or_insert(v);
+        } else if name.eq_ignore_ascii_case(b"nonce") {
+            creds.nonce.get_or_insert(v);
+        }
     }
+    creds
 }
 
 /// Iterates the `name=value` parameters of an auth header (after the scheme), in one pass;
