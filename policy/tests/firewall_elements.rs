@@ -131,3 +131,20 @@ fn element_batches_name_only_our_table() {
         assert_eq!(body["element"]["family"], "inet");
     }
 }
+
+#[test]
+fn a_port_ban_names_the_address_and_port_and_replaces_an_earlier_timeout() {
+    let batch = policy::firewall::add_port_ban_elements(&[
+        policy::firewall::TimedPort::expiring("198.51.100.20:5062".parse().expect("source"), 900),
+        policy::firewall::TimedPort::expiring(
+            "[::ffff:198.51.100.20]:5062".parse().expect("source"),
+            60,
+        ),
+        policy::firewall::TimedPort::expiring("[2001:db8::5]:5060".parse().expect("source"), 900),
+    ]);
+    insta::assert_snapshot!("port_ban_mixed", batch.to_json());
+    let lift = policy::firewall::delete_port_ban_elements(&["198.51.100.20:5062"
+        .parse()
+        .expect("source")]);
+    insta::assert_snapshot!("port_unban", lift.to_json());
+}

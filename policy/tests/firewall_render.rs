@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use policy::firewall::{
-    CheckedFirewallPolicy, DynamicState, FirewallPolicy, TimedAddress, render_ruleset,
+    CheckedFirewallPolicy, DynamicState, FirewallPolicy, TimedAddress, TimedPort, render_ruleset,
 };
 
 fn ip(text: &str) -> IpAddr {
@@ -43,6 +43,10 @@ fn representative_state() -> DynamicState {
             TimedAddress::expiring(ip("192.168.10.99"), 7200),
         ],
         known_good: vec![TimedAddress::expiring(ip("198.51.100.50"), 3600)],
+        port_bans: vec![
+            TimedPort::expiring("198.51.100.50:5062".parse().expect("test source"), 900),
+            TimedPort::expiring("[2001:db8:10::9]:5070".parse().expect("test source"), 900),
+        ],
     }
 }
 

@@ -246,6 +246,7 @@ proptest! {
                 name: (*n).to_owned(),
                 extension: None,
                 permitted: vec!["192.0.2.0/28".parse().unwrap()],
+                denied: vec![],
                 may_dial: vec![],
             })
             .collect();

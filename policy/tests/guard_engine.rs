@@ -537,6 +537,7 @@ fn office_model() -> GuardModel {
             name: format!("acct{i}"),
             extension: Some(format!("{}", 100 + i)),
             permitted: vec!["198.51.100.0/24".parse().expect("a network")],
+            denied: vec![],
             may_dial: vec![],
         })
         .collect();
@@ -1072,6 +1073,7 @@ fn real_accounts_do_not_count_as_enumeration_unless_they_fail() {
             name: format!("acct{i}"),
             extension: Some(format!("{}", 100 + i)),
             permitted: vec!["198.51.100.0/24".parse().unwrap()],
+            denied: vec![],
             may_dial: vec![],
         })
         .collect();
@@ -1113,6 +1115,7 @@ fn real_accounts_do_not_count_as_enumeration_unless_they_fail() {
                 name: format!("acct{i}"),
                 extension: None,
                 permitted: vec![],
+                denied: vec![],
                 may_dial: vec![],
             })
             .collect();
@@ -1345,12 +1348,14 @@ fn toll_model() -> GuardModel {
                 name: "k3v9x".into(),
                 extension: Some("201".into()),
                 permitted: vec!["198.51.100.0/24".parse().expect("test data")],
+                denied: vec![],
                 may_dial: vec![p("_0NXXXXXXXX")],
             },
             AccountRules {
                 name: "guest".into(),
                 extension: None,
                 permitted: vec![],
+                denied: vec![],
                 may_dial: vec![],
             },
         ],

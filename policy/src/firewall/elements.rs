@@ -8,7 +8,7 @@
 //! "add, delete, add with timeout", so the new timeout holds even where the kernel keeps the
 //! old timeout of an element that already exists (a progressive ban getting longer).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use nftables::expr::Expression;
 use nftables::schema::{NfCmd, NfListObject};
@@ -16,8 +16,8 @@ use nftables::schema::{NfCmd, NfListObject};
 use super::batch::NftBatch;
 use super::nft::{self, Family};
 use super::policy::CheckedFirewallPolicy;
-use super::state::{TimedAddress, normalise};
-use super::{ALLOW_SET, BAN_SET, KNOWN_SET};
+use super::state::{TimedAddress, TimedPort, normalise, normalise_ports};
+use super::{ALLOW_SET, BAN_PORT_SET, BAN_SET, KNOWN_SET};
 
 /// Bans `entries` (`add element inet sipwarden ban_v4 { 192.0.2.1 timeout 600s }`).
 ///
@@ -30,6 +30,68 @@ pub fn add_ban_elements(entries: &[TimedAddress]) -> NftBatch {
 /// Lifts the bans of `addresses`; an address that is not banned is no error.
 pub fn delete_ban_elements(addresses: &[IpAddr]) -> NftBatch {
     remove(BAN_SET, &plain(addresses))
+}
+
+/// Bans single source ports of addresses (`add element inet sipwarden banport_v4
+/// { 192.0.2.1 . 5062 timeout 900s }`), replacing an earlier timeout like
+/// [`add_ban_elements`].
+pub fn add_port_ban_elements(entries: &[TimedPort]) -> NftBatch {
+    let entries = normalise_ports(entries);
+    let mut batch = NftBatch::default();
+    for family in Family::BOTH {
+        let of_family: Vec<&TimedPort> = entries
+            .iter()
+            .filter(|e| Family::of(e.source.ip()) == family)
+            .collect();
+        if of_family.is_empty() {
+            continue;
+        }
+        let set = nft::set_name(BAN_PORT_SET, family);
+        let plain: Vec<Expression<'static>> = of_family
+            .iter()
+            .map(|e| nft::address_port(e.source.ip(), e.source.port()))
+            .collect();
+        let timed: Vec<Expression<'static>> = of_family
+            .iter()
+            .map(|e| {
+                nft::timed(
+                    nft::address_port(e.source.ip(), e.source.port()),
+                    e.timeout_secs,
+                )
+            })
+            .collect();
+        batch.push(NfCmd::Add(nft::element(set.clone(), plain.clone())));
+        batch.push(NfCmd::Delete(nft::element(set.clone(), plain)));
+        batch.push(NfCmd::Add(nft::element(set, timed)));
+    }
+    batch
+}
+
+/// Lifts port bans; one that is not there is no error.
+pub fn delete_port_ban_elements(sources: &[SocketAddr]) -> NftBatch {
+    let entries: Vec<TimedPort> = sources
+        .iter()
+        .map(|s| TimedPort {
+            source: *s,
+            timeout_secs: None,
+        })
+        .collect();
+    let entries = normalise_ports(&entries);
+    let mut batch = NftBatch::default();
+    for family in Family::BOTH {
+        let plain: Vec<Expression<'static>> = entries
+            .iter()
+            .filter(|e| Family::of(e.source.ip()) == family)
+            .map(|e| nft::address_port(e.source.ip(), e.source.port()))
+            .collect();
+        if plain.is_empty() {
+            continue;
+        }
+        let set = nft::set_name(BAN_PORT_SET, family);
+        batch.push(NfCmd::Add(nft::element(set.clone(), plain.clone())));
+        batch.push(NfCmd::Delete(nft::element(set, plain)));
+    }
+    batch
 }
 
 /// Marks `entries` as known-good sources (the generous rate tier).

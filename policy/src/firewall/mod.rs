@@ -10,11 +10,11 @@
 //!
 //! Everything here is pure: the backend reads the kernel's state, runs `nft` and keeps time.
 //!
-//! Objects of the table: sets `allow_*`, `ban_*`, `blocklist_*`, `known_*`, `ami_*` (each
-//! `_v4` and `_v6`), base chains `input` and `forward` (both jump to `guard`), and the
-//! `guard` chain whose rules are listed in [`render_ruleset`]'s source, in this order:
-//! loopback, allow, ban, blocklist, UDP SIP rate meters per method, AMI, console,
-//! established fast path, TCP/TLS connection meters.
+//! Objects of the table: sets `allow_*`, `ban_*`, `banport_*`, `blocklist_*`, `known_*`,
+//! `ami_*` (each `_v4` and `_v6`), base chains `input` and `forward` (both jump to `guard`),
+//! and the `guard` chain whose rules are listed in [`render_ruleset`]'s source, in this
+//! order: loopback, allow, ban, port ban, blocklist, UDP SIP rate meters per method, AMI,
+//! console, established fast path, TCP/TLS connection meters.
 
 mod batch;
 mod elements;
@@ -26,8 +26,8 @@ mod state;
 
 pub use batch::NftBatch;
 pub use elements::{
-    add_allow_elements, add_ban_elements, add_known_good_elements, delete_allow_elements,
-    delete_ban_elements,
+    add_allow_elements, add_ban_elements, add_known_good_elements, add_port_ban_elements,
+    delete_allow_elements, delete_ban_elements, delete_port_ban_elements,
 };
 pub use lockout::{BlockReason, Lockout, Peer, PeerKind, preview_lockout};
 pub use policy::{
@@ -35,7 +35,7 @@ pub use policy::{
     RateLimits, RateTiers,
 };
 pub use render::{Ruleset, render_ruleset};
-pub use state::{DynamicState, TimedAddress};
+pub use state::{BanTarget, DynamicState, TimedAddress, TimedPort};
 
 /// The one table sipwarden owns; nothing it renders names another.
 pub const TABLE: &str = "sipwarden";
@@ -44,6 +44,8 @@ pub const TABLE: &str = "sipwarden";
 pub const ALLOW_SET: &str = "allow";
 /// Base name of the ban sets (`ban_v4`, `ban_v6`).
 pub const BAN_SET: &str = "ban";
+/// Base name of the port-ban sets (`banport_v4`, `banport_v6`): address and source port.
+pub const BAN_PORT_SET: &str = "banport";
 /// Base name of the blocklist sets (`blocklist_v4`, `blocklist_v6`).
 pub const BLOCKLIST_SET: &str = "blocklist";
 /// Base name of the known-good sets (`known_v4`, `known_v6`).

@@ -60,6 +60,52 @@ impl Family {
     }
 }
 
+/// A timed set of `address . inet_service` pairs.
+pub(crate) fn port_set(name: String, family: Family, size: u32) -> NfListObject<'static> {
+    NfListObject::Set(Box::new(schema::Set {
+        family: NfFamily::INet,
+        table: TABLE.into(),
+        name: name.into(),
+        set_type: SetTypeValue::Concatenated(vec![family.set_type(), SetType::InetService].into()),
+        flags: Some([SetFlag::Timeout].into_iter().collect::<HashSet<_>>()),
+        size: Some(size),
+        ..schema::Set::default()
+    }))
+}
+
+/// `address . port`, an element of a [`port_set`].
+pub(crate) fn address_port(address: IpAddr, port: u16) -> Expression<'static> {
+    Expression::Named(NamedExpression::Concat(vec![
+        self::address(address),
+        Expression::Number(u32::from(port)),
+    ]))
+}
+
+/// `meta l4proto { tcp, udp } ip saddr . th sport @set`: the packet's source address and
+/// transport source port are in `set`.
+pub(crate) fn saddr_sport_in(family: Family, set: &str) -> Vec<Statement<'static>> {
+    vec![
+        matches(
+            Expression::Named(NamedExpression::Meta(Meta {
+                key: MetaKey::L4proto,
+            })),
+            Operator::EQ,
+            Expression::Named(NamedExpression::Set(vec![
+                SetItem::Element(Expression::String("tcp".into())),
+                SetItem::Element(Expression::String("udp".into())),
+            ])),
+        ),
+        matches(
+            Expression::Named(NamedExpression::Concat(vec![
+                saddr(family),
+                field("th", "sport"),
+            ])),
+            Operator::EQ,
+            Expression::String(format!("@{set}").into()),
+        ),
+    ]
+}
+
 /// `name_v4` / `name_v6`.
 pub(crate) fn set_name(base: &str, family: Family) -> String {
     format!("{base}_{}", family.suffix())

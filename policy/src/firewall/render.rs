@@ -10,9 +10,10 @@ use nftables::types::NfHook;
 use super::batch::NftBatch;
 use super::nft::{self, Family};
 use super::policy::{CheckedFirewallPolicy, Rate, RateTiers};
-use super::state::{DynamicState, normalise};
+use super::state::{DynamicState, normalise, normalise_ports};
 use super::{
-    ALLOW_SET, AMI_SET, BAN_SET, BLOCKLIST_SET, GUARD_CHAIN, KNOWN_SET, SIP_METHODS, TIMED_SET_SIZE,
+    ALLOW_SET, AMI_SET, BAN_PORT_SET, BAN_SET, BLOCKLIST_SET, GUARD_CHAIN, KNOWN_SET, SIP_METHODS,
+    TIMED_SET_SIZE,
 };
 
 /// Priority of our base chains: `filter - 10`, so banned sources are dropped before the
@@ -121,6 +122,7 @@ impl Renderer {
         let temporary = normalise(&state.temporary_allows);
         let bans = normalise(&state.bans);
         let known = normalise(&state.known_good);
+        let port_bans = normalise_ports(&state.port_bans);
         for family in Family::BOTH {
             let of = |net: &&IpNet| Family::of_net(net) == family;
             // allow: interval for networks, timeout for "trust my address for N hours".
@@ -155,6 +157,22 @@ impl Renderer {
                 .iter()
                 .filter(|b| Family::of(b.address) == family)
                 .map(|b| nft::timed(nft::address(b.address), b.timeout_secs))
+                .collect();
+            self.elements(name, elems);
+
+            // banport: one source port of an address (a phone behind a NAT address whose
+            // other phones must go on working), filled by the guard at run time.
+            let name = nft::set_name(BAN_PORT_SET, family);
+            self.add(nft::port_set(name.clone(), family, TIMED_SET_SIZE));
+            let elems = port_bans
+                .iter()
+                .filter(|b| Family::of(b.source.ip()) == family)
+                .map(|b| {
+                    nft::timed(
+                        nft::address_port(b.source.ip(), b.source.port()),
+                        b.timeout_secs,
+                    )
+                })
                 .collect();
             self.elements(name, elems);
 
@@ -245,15 +263,27 @@ impl Renderer {
         // Bans and the blocklist match every packet, not only new flows: a ban must cut a
         // flow that is already established (the backend also deletes its conntrack entries,
         // but the rule alone already stops it).
-        for (base, what) in [(BAN_SET, "banned"), (BLOCKLIST_SET, "blocklisted")] {
-            for f in Family::BOTH {
-                let set = nft::set_name(base, f);
-                self.rule(
-                    g,
-                    vec![nft::saddr_in(f, &set, true), nft::counter(), nft::drop()],
-                    &format!("{what} source ({set})"),
-                );
-            }
+        for f in Family::BOTH {
+            let set = nft::set_name(BAN_SET, f);
+            self.rule(
+                g,
+                vec![nft::saddr_in(f, &set, true), nft::counter(), nft::drop()],
+                &format!("banned source ({set})"),
+            );
+        }
+        for f in Family::BOTH {
+            let set = nft::set_name(BAN_PORT_SET, f);
+            let mut expr = nft::saddr_sport_in(f, &set);
+            expr.extend([nft::counter(), nft::drop()]);
+            self.rule(g, expr, &format!("banned source port ({set})"));
+        }
+        for f in Family::BOTH {
+            let set = nft::set_name(BLOCKLIST_SET, f);
+            self.rule(
+                g,
+                vec![nft::saddr_in(f, &set, true), nft::counter(), nft::drop()],
+                &format!("blocklisted source ({set})"),
+            );
         }
         // SIP over UDP, per method and source. These run before the established fast path on
         // purpose: conntrack calls a UDP flow "established" as soon as Asterisk answered once

@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::asterisk::{CallingClass, Endpoint, GlobalPolicy, Trunk};
+
 /// A dial pattern in Asterisk's extension syntax.
 ///
 /// Either a literal (`100`, `*97`) or, after a leading `_`, a pattern of `X` (0-9), `Z` (1-9),
@@ -138,15 +140,21 @@ pub struct AccountRules {
     /// Networks it may log in from; empty means anywhere.
     #[serde(default)]
     pub permitted: Vec<IpNet>,
+    /// Exceptions inside `permitted`.
+    #[serde(default)]
+    pub denied: Vec<IpNet>,
     /// Numbers it may dial (its toll class); empty means it may dial nothing external.
     #[serde(default)]
     pub may_dial: Vec<DialPattern>,
 }
 
 impl AccountRules {
-    /// True when `ip` is inside the account's permitted networks (or it has none).
+    /// True when `ip` is inside the account's permitted networks (or it has none) and not
+    /// in one of its exceptions: what Asterisk's permit/deny lines let in.
     pub fn permits(&self, ip: IpAddr) -> bool {
-        self.permitted.is_empty() || self.permitted.iter().any(|n| n.contains(&ip))
+        let ip = ip.to_canonical();
+        (self.permitted.is_empty() || self.permitted.iter().any(|n| n.contains(&ip)))
+            && !self.denied.iter().any(|n| n.contains(&ip))
     }
 
     /// True when the account's class reaches `number`.
@@ -214,6 +222,64 @@ pub struct ModelSummary {
 }
 
 impl GuardModel {
+    /// The model of a stored PBX: each endpoint with its ACL and what its calling class
+    /// reaches, each trunk with its addresses and DIDs, the national and international
+    /// patterns as what costs money, the emergency numbers as what is always allowed.
+    pub fn from_pbx(policy: &GlobalPolicy, endpoints: &[Endpoint], trunks: &[Trunk]) -> Self {
+        let patterns = |list: &[crate::asterisk::DialPattern]| -> Vec<DialPattern> {
+            list.iter()
+                .filter_map(|p| DialPattern::parse(p.as_str()).ok())
+                .collect()
+        };
+        let national = patterns(policy.national_patterns());
+        let international = patterns(policy.international_patterns());
+        let nets = |list: &[crate::asterisk::Network]| -> Vec<IpNet> {
+            list.iter().map(crate::asterisk::Network::ip_net).collect()
+        };
+        let accounts = endpoints
+            .iter()
+            .filter(|e| e.enabled())
+            .map(|e| AccountRules {
+                name: e.id().as_str().to_owned(),
+                extension: Some(e.extension().as_str().to_owned()),
+                permitted: nets(e.acl().permit()),
+                denied: nets(e.acl().deny()),
+                may_dial: match e.calling_class() {
+                    CallingClass::Internal => Vec::new(),
+                    CallingClass::National => national.clone(),
+                    CallingClass::International => {
+                        national.iter().chain(&international).cloned().collect()
+                    }
+                },
+            })
+            .collect();
+        let trunk_rules = trunks
+            .iter()
+            .map(|t| {
+                let mut networks = vec![IpNet::from(t.peer().to_canonical())];
+                networks.extend(nets(t.sources().permit()));
+                TrunkRules {
+                    name: t.name().as_str().to_owned(),
+                    networks,
+                    dids: t
+                        .dids()
+                        .iter()
+                        .map(|d| d.did().as_str().to_owned())
+                        .collect(),
+                }
+            })
+            .collect();
+        let external = national.into_iter().chain(international).collect();
+        Self::new(accounts, external)
+            .with_emergency(
+                policy
+                    .emergency_numbers()
+                    .iter()
+                    .map(|n| n.as_str().to_owned()),
+            )
+            .with_trunks(trunk_rules)
+    }
+
     /// Builds the lookup by account name and by extension. `external` are the dial patterns
     /// that cost money (the calling classes' national and international patterns).
     pub fn new(accounts: Vec<AccountRules>, external: Vec<DialPattern>) -> Self {
