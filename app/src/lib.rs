@@ -24,8 +24,8 @@ use crate::pages::{
     account::AccountPage, alerts::AlertsPage, allowlist::AllowlistPage, ami_user::AmiUserPage,
     ami_users::AmiUsersPage, audit::AuditPage, bans::BansPage, config::ConfigPage,
     dashboard::DashboardPage, endpoint::EndpointPage, endpoints::EndpointsPage, events::EventsPage,
-    firewall::FirewallPage, login::LoginPage, not_found::NotFound, policy::PolicyPage,
-    setup::SetupPage, trunk::TrunkPage, trunks::TrunksPage,
+    firewall::FirewallPage, guard::GuardPage, login::LoginPage, not_found::NotFound,
+    policy::PolicyPage, setup::SetupPage, trunk::TrunkPage, trunks::TrunksPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("events") view=EventsPage ssr=SsrMode::Async />
+                    <Route path=path!("guard") view=GuardPage ssr=SsrMode::Async />
                     <Route path=path!("firewall") view=FirewallPage ssr=SsrMode::Async />
                     <Route path=path!("bans") view=BansPage ssr=SsrMode::Async />
                     <Route path=path!("allowlist") view=AllowlistPage ssr=SsrMode::Async />

@@ -103,5 +103,6 @@ pub mod alerts;
 pub mod dashboard;
 pub mod events;
 pub mod firewall;
+pub mod guard;
 pub mod pbx;
 pub mod tokens;

@@ -39,6 +39,7 @@ fn event(i: u64, now_ms: u64) -> Event {
         detector: "bench",
         evidence: "benchmark event with an evidence line of typical length".to_owned(),
         outcome: Outcome::Reported,
+        proven: false,
     }
 }
 

@@ -15,6 +15,7 @@ mod m20261126_000005_api_tokens;
 mod m20261126_000006_alerts;
 mod m20261126_000007_endpoint_order;
 mod m20261126_000008_top_rollups;
+mod m20261206_000009_guard;
 
 /// The ordered list of every migration this binary knows.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_alerts::Migration),
             Box::new(m20261126_000007_endpoint_order::Migration),
             Box::new(m20261126_000008_top_rollups::Migration),
+            Box::new(m20261206_000009_guard::Migration),
         ]
     }
 }

@@ -19,6 +19,8 @@ pub struct AlertForm {
     pub login_after_failures: Option<String>,
     pub posture_high: Option<String>,
     pub guard_blind: Option<String>,
+    pub protected_source: Option<String>,
+    pub compromise: Option<String>,
     /// Events per minute for `rate-spike`; empty when not used.
     pub rate_per_minute: String,
     pub enabled: Option<String>,
@@ -34,6 +36,8 @@ impl AlertForm {
             Trigger::LoginAfterFailures => "login_after_failures",
             Trigger::PostureHigh => "posture_high",
             Trigger::GuardBlind => "guard_blind",
+            Trigger::ProtectedSource => "protected_source",
+            Trigger::Compromise => "compromise",
         }
     }
 
@@ -44,6 +48,8 @@ impl AlertForm {
             Trigger::LoginAfterFailures => &self.login_after_failures,
             Trigger::PostureHigh => &self.posture_high,
             Trigger::GuardBlind => &self.guard_blind,
+            Trigger::ProtectedSource => &self.protected_source,
+            Trigger::Compromise => &self.compromise,
         }
     }
 
@@ -66,6 +72,8 @@ impl AlertForm {
             ban: Some("on".to_owned()),
             guard_blind: Some("on".to_owned()),
             posture_high: Some("on".to_owned()),
+            protected_source: Some("on".to_owned()),
+            compromise: Some("on".to_owned()),
             enabled: Some("on".to_owned()),
             ..Self::default()
         }
@@ -83,6 +91,8 @@ impl From<&AlertView> for AlertForm {
             login_after_failures: on(Trigger::LoginAfterFailures),
             posture_high: on(Trigger::PostureHigh),
             guard_blind: on(Trigger::GuardBlind),
+            protected_source: on(Trigger::ProtectedSource),
+            compromise: on(Trigger::Compromise),
             rate_per_minute: a.rate_per_minute.map(|r| r.to_string()).unwrap_or_default(),
             enabled: a.enabled.then(|| "on".to_owned()),
         }

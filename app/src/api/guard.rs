@@ -1,12 +1,14 @@
-//! Server functions of the Events page.
+//! Server functions of the Events and Guard pages.
 
 use leptos::prelude::*;
 
 use crate::api::ConsoleError;
+use crate::api::pbx::PbxActionError;
 use crate::model::dashboard::{DashboardSummary, TimeSeries};
 #[cfg(feature = "ssr")]
 use crate::model::events::EventFilter;
 use crate::model::events::{EventPage, GuardStatusView};
+use crate::model::guard::{GuardSettingsForm, GuardSettingsView};
 
 /// A page of stored events (empty filter values mean "any").
 #[server(prefix = "/fn", endpoint = "events")]
@@ -49,4 +51,36 @@ pub async fn get_dashboard_summary(period: String) -> Result<DashboardSummary, C
 pub async fn get_attack_series(week: bool) -> Result<TimeSeries, ConsoleError> {
     let (console, parts) = crate::ssr::guard::context()?;
     console.attack_series(&parts, week).await
+}
+
+/// The guard policy as the Guard page edits it.
+#[server(prefix = "/fn", endpoint = "guard_settings")]
+pub async fn get_guard_settings() -> Result<GuardSettingsView, PbxActionError> {
+    let (console, parts) = crate::ssr::guard::context()?;
+    console.guard_settings(&parts).await
+}
+
+/// Stores the guard policy from the form; it is in force in the running guard at once.
+#[server(prefix = "/fn", endpoint = "update_guard_settings")]
+pub async fn update_guard_settings(
+    csrf: String,
+    version: i32,
+    #[server(flatten)] form: GuardSettingsForm,
+) -> Result<i32, PbxActionError> {
+    use crate::api::pbx::PbxForm;
+    use crate::ssr::pbx::{Then, finish};
+    let (console, parts) = crate::ssr::guard::context()?;
+    let (pbx, _) = crate::ssr::pbx::context()?;
+    let outcome = console
+        .update_guard_settings(&parts, &csrf, version, form.clone())
+        .await;
+    finish(
+        &*pbx,
+        &parts,
+        outcome,
+        "/guard",
+        Some(PbxForm::GuardSettings(Box::new(form))),
+        |_| Then::Redirect("/guard?saved=1".to_owned()),
+    )
+    .await
 }

@@ -253,6 +253,8 @@ pub enum PbxForm {
     Trunk(TrunkForm),
     AmiUser(AmiUserForm),
     Policy(Box<PolicyForm>),
+    /// The Guard settings page's form (it shares the PBX pages' flash).
+    GuardSettings(Box<crate::model::guard::GuardSettingsForm>),
 }
 
 /// A secret generated (or typed) just now, shown this once.

@@ -43,6 +43,7 @@ fn SignedIn(info: SessionInfo) -> impl IntoView {
                 <A href="/policy">"Policy"</A>
                 <A href="/config">"Configuration"</A>
                 <A href="/events">"Events"</A>
+                <A href="/guard">"Guard"</A>
                 <A href="/firewall">"Firewall"</A>
                 <A href="/bans">"Bans"</A>
                 <A href="/allowlist">"Allowlist"</A>

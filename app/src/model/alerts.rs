@@ -18,14 +18,22 @@ pub enum Trigger {
     PostureHigh,
     /// A guard tap went down (the SIP capture, or the AMI connection).
     GuardBlind,
+    /// The guard spared a source the PBX depends on (a trunk, the host's gateway or
+    /// resolver, an address that logged in) where it would have banned anybody else.
+    ProtectedSource,
+    /// A sign that a secret is in the wrong hands: an account's credentials from outside its
+    /// networks, or a phone dialling outside its calling class.
+    Compromise,
 }
 
 impl Trigger {
     /// Every trigger, in the order the console lists them.
-    pub const ALL: [Trigger; 5] = [
+    pub const ALL: [Trigger; 7] = [
         Trigger::Ban,
         Trigger::RateSpike,
         Trigger::LoginAfterFailures,
+        Trigger::Compromise,
+        Trigger::ProtectedSource,
         Trigger::PostureHigh,
         Trigger::GuardBlind,
     ];
@@ -39,6 +47,8 @@ impl Trigger {
             Trigger::LoginAfterFailures => "login-after-failures",
             Trigger::PostureHigh => "posture-high",
             Trigger::GuardBlind => "guard-blind",
+            Trigger::ProtectedSource => "protected-source",
+            Trigger::Compromise => "compromise",
         }
     }
 
@@ -59,6 +69,12 @@ impl Trigger {
             }
             Trigger::PostureHigh => "a new high-severity posture finding appears",
             Trigger::GuardBlind => "a guard tap goes down (capture or AMI)",
+            Trigger::ProtectedSource => {
+                "a trunk, the gateway or an office that logged in is spared a ban"
+            }
+            Trigger::Compromise => {
+                "an account's credentials are used from outside its networks, or a phone dials outside its class"
+            }
         }
     }
 }

@@ -23,8 +23,13 @@ pub struct EventView {
     pub detector: String,
     /// Why it fired (sanitised attacker text).
     pub evidence: String,
-    /// `banned`, `allowlisted` or `reported`.
+    /// `banned` (the address), `banned-port` (one source port of it), `allowlisted` (the
+    /// firewall trusts it), `protected` (a trunk, the host's gateway or resolver, or an
+    /// address that logged in, spared on this evidence and alerted) or `reported`.
     pub outcome: String,
+    /// Whether the evidence proves the source address (a TCP connection, or an answer to a
+    /// nonce Asterisk sent there); one UDP datagram can be forged.
+    pub proven: bool,
 }
 
 /// A page of events, newest first.
@@ -64,7 +69,16 @@ pub struct GuardStatusView {
     pub messages: u64,
     pub events: u64,
     pub bans: u64,
+    /// Of the bans, those of one source port (a phone behind a NAT office) and those on
+    /// unproven evidence (short, no offence).
+    pub port_bans: u64,
+    pub unproven_bans: u64,
+    /// Findings against a protected source (a trunk, the gateway, a known address) reported
+    /// and alerted instead of banned.
+    pub protected: u64,
     pub tracked_sources: u64,
+    /// Addresses that logged in within the trust period.
+    pub known_addresses: u64,
     pub source_evictions: u64,
     /// Heap bytes of the engine's tables.
     pub engine_bytes: u64,
@@ -80,4 +94,22 @@ pub struct GuardStatusView {
     pub capture_messages: u64,
     /// Packets the kernel dropped because the capture buffer was full.
     pub capture_dropped: u64,
+    /// What the engine judges by.
+    pub model: Option<GuardModelView>,
+    /// The stored guard policy's version (0: the defaults, never changed).
+    pub policy_version: i32,
+}
+
+/// How much of the PBX the running guard knows.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardModelView {
+    pub accounts: u64,
+    pub trunks: u64,
+    /// Dial patterns that cost money (national and international).
+    pub external_patterns: u64,
+    /// Trusted networks and temporarily allowed addresses (never banned).
+    pub trusted: u64,
+    /// The host's gateways and resolvers (protected).
+    pub infrastructure: u64,
 }

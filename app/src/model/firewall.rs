@@ -96,7 +96,11 @@ pub struct FirewallApplied {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanView {
+    /// What is banned: an address (`203.0.113.7`) or one source port of it
+    /// (`203.0.113.7:5062`, `[2001:db8::7]:5062`); also the key for `DELETE /bans/{address}`.
     pub address: String,
+    /// The source port, for a ban of one port (one phone behind a NAT address).
+    pub port: Option<u16>,
     pub reason: String,
     /// `api` or `guard`.
     pub origin: String,

@@ -149,12 +149,17 @@ pub fn EventsPage() -> impl IntoView {
 #[component]
 fn EventRow(event: EventView, live: bool) -> impl IntoView {
     let by_source = format!("/events?source={}", encode(&event.address));
-    let class = match (live, event.outcome == "banned") {
-        (true, true) => "live banned",
-        (true, false) => "live",
-        (false, true) => "banned",
-        (false, false) => "",
+    let outcome_class = match event.outcome.as_str() {
+        "banned" | "banned-port" => "banned",
+        "protected" => "protected",
+        _ => "",
     };
+    let class = if live {
+        format!("live {outcome_class}")
+    } else {
+        outcome_class.to_owned()
+    };
+    let unproven = !event.proven && event.outcome != "reported";
     view! {
         <tr class=class data-id=event.id>
             <td>{event.at}</td>
@@ -163,14 +168,18 @@ fn EventRow(event: EventView, live: bool) -> impl IntoView {
             <td>{event.account.unwrap_or_default()}</td>
             <td>{event.method.unwrap_or_default()}</td>
             <td>{event.user_agent.unwrap_or_default()}</td>
-            <td class="outcome">{event.outcome}</td>
+            <td class="outcome">
+                {event.outcome}
+                {unproven.then(|| view! { <span class="unproven" title="One UDP datagram: its source address may be forged.">" (unproven)"</span> })}
+            </td>
             <td title=event.detector>{event.evidence}</td>
         </tr>
     }
 }
 
+/// The guard's mode, taps and counters, and what it judges by (shared with the Guard page).
 #[component]
-fn GuardStatus(status: GuardStatusView) -> impl IntoView {
+pub fn GuardStatus(status: GuardStatusView) -> impl IntoView {
     let blind = status.running
         && !status.taps.is_empty()
         && status.taps.iter().all(|t| t.state != "connected");
@@ -190,6 +199,17 @@ fn GuardStatus(status: GuardStatusView) -> impl IntoView {
                     }).collect_view()}
                 </dd>
                 <dt>"Judged"</dt><dd>{status.messages} " observations, " {status.events} " events, " {status.bans} " bans since start"</dd>
+                <dt>"Bans"</dt><dd id="ban-kinds">{status.port_bans} " of one port, " {status.unproven_bans} " short (unproven evidence); " {status.protected} " times a protected source was spared"</dd>
+                <dt>"Judges by"</dt>
+                <dd id="guard-model">
+                    {match status.model {
+                        Some(m) => format!(
+                            "{} accounts, {} trunks, {} dial patterns that cost money, {} trusted networks, {} gateways and resolvers; {} known addresses; policy version {}",
+                            m.accounts, m.trunks, m.external_patterns, m.trusted, m.infrastructure, status.known_addresses, status.policy_version
+                        ),
+                        None => format!("nothing (not running); policy version {}", status.policy_version),
+                    }}
+                </dd>
                 <dt>"Tracked"</dt><dd>{status.tracked_sources} " sources (" {status.source_evictions} " evicted), " {status.engine_bytes / 1024} " KiB"</dd>
                 <dt>"Stored"</dt><dd id="events-total">{status.events_total} " events (" {status.events_dropped} " dropped)"</dd>
                 <dt>"Capture"</dt><dd id="capture">{status.capture_packets} " packets, " {status.capture_messages} " SIP messages, " {status.capture_dropped} " dropped by the kernel"</dd>

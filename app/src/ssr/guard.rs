@@ -6,8 +6,10 @@ use http::request::Parts;
 use leptos::prelude::*;
 
 use crate::api::ConsoleError;
+use crate::api::pbx::PbxActionError;
 use crate::model::dashboard::{DashboardSummary, TimeSeries};
 use crate::model::events::{EventFilter, EventPage, GuardStatusView};
+use crate::model::guard::{GuardSettingsForm, GuardSettingsView};
 
 /// The guard half of the console, implemented by the backend over its event store.
 #[async_trait::async_trait]
@@ -30,6 +32,16 @@ pub trait GuardConsole: Send + Sync + 'static {
     ) -> Result<DashboardSummary, ConsoleError>;
     /// Attacks per minute over the last hour (`week`: per hour over the last week).
     async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError>;
+    /// The guard policy as the Guard page edits it (administrators only).
+    async fn guard_settings(&self, req: &Parts) -> Result<GuardSettingsView, PbxActionError>;
+    /// Stores the guard policy from the form (over `version`); returns the new version.
+    async fn update_guard_settings(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        version: i32,
+        form: GuardSettingsForm,
+    ) -> Result<i32, PbxActionError>;
 }
 
 /// The guard backend and the current request, from Leptos context.

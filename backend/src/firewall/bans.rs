@@ -1,12 +1,13 @@
 //! The guard's fast path: ban and unban single sources or batches, with their timeouts, and
 //! end the banned sources' running flows.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use policy::firewall::{
-    CheckedFirewallPolicy, NftBatch, TimedAddress, add_allow_elements, add_ban_elements,
-    delete_allow_elements, delete_ban_elements,
+    CheckedFirewallPolicy, NftBatch, TimedAddress, TimedPort, add_allow_elements, add_ban_elements,
+    add_known_good_elements, add_port_ban_elements, delete_allow_elements, delete_ban_elements,
+    delete_port_ban_elements,
 };
 
 use super::session::MAX_LINE;
@@ -66,6 +67,49 @@ impl Firewall {
         sources.dedup();
         self.write_elements(&batch).await?;
         Ok(sources)
+    }
+
+    /// Bans single source ports of addresses in one transaction, then ends those flows (and
+    /// only those: the address's other ports, its other phones, keep theirs).
+    pub async fn ban_ports(&self, entries: &[TimedPort]) -> Result<BanOutcome, FirewallError> {
+        let batch = add_port_ban_elements(entries);
+        if batch.is_empty() {
+            return Ok(BanOutcome {
+                banned: 0,
+                flows_deleted: 0,
+            });
+        }
+        self.write_elements(&batch).await?;
+        let mut sources: Vec<SocketAddr> = entries
+            .iter()
+            .filter(|e| e.timeout_secs != Some(0))
+            .map(|e| SocketAddr::new(e.source.ip().to_canonical(), e.source.port()))
+            .collect();
+        sources.sort();
+        sources.dedup();
+        let flows_deleted = self.inner.conntrack.delete_ports(&sources).await?;
+        Ok(BanOutcome {
+            banned: sources.len(),
+            flows_deleted,
+        })
+    }
+
+    /// Lifts port bans; one that is not there is no error.
+    pub async fn unban_ports(&self, sources: &[SocketAddr]) -> Result<(), FirewallError> {
+        let batch = delete_port_ban_elements(sources);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_elements(&batch).await
+    }
+
+    /// Puts addresses that logged in into the known sets (the generous rate tier).
+    pub async fn mark_known(&self, entries: &[TimedAddress]) -> Result<(), FirewallError> {
+        let batch = add_known_good_elements(entries);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_elements(&batch).await
     }
 
     /// Lifts the ban of `address`; an address that is not banned is no error.

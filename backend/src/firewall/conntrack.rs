@@ -6,7 +6,7 @@
 //! times out (180 s for a UDP stream). Deleting it makes the ban total.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::error::{FirewallError, tail};
@@ -47,12 +47,42 @@ impl Conntrack {
         Ok(deleted)
     }
 
+    /// Deletes the entries of one source port of an address (UDP and TCP flows), so that
+    /// one phone's flow ends while the others behind the same address go on.
+    pub async fn delete_ports(&self, sources: &[SocketAddr]) -> Result<u64, FirewallError> {
+        let mut deleted = 0;
+        for source in sources {
+            let address = source.ip().to_canonical().to_string();
+            let port = source.port().to_string();
+            for protocol in ["udp", "tcp"] {
+                let args = [
+                    "-D",
+                    "-f",
+                    family(source.ip().to_canonical()),
+                    "-s",
+                    &address,
+                    "-p",
+                    protocol,
+                    "--orig-port-src",
+                    &port,
+                ];
+                deleted += self.delete(self.target.command("conntrack", args)).await?;
+            }
+        }
+        Ok(deleted)
+    }
+
     async fn delete_source(&self, source: IpAddr) -> Result<u64, FirewallError> {
         let family = family(source);
         let address = source.to_string();
-        let cmd = self
-            .target
-            .command("conntrack", ["-D", "-f", family, "-s", &address]);
+        self.delete(
+            self.target
+                .command("conntrack", ["-D", "-f", family, "-s", &address]),
+        )
+        .await
+    }
+
+    async fn delete(&self, cmd: tokio::process::Command) -> Result<u64, FirewallError> {
         let command = describe(&cmd);
         let done = run(cmd, None, CONNTRACK_TIMEOUT).await?;
         // conntrack exits 1 when nothing matched; its summary line is the reliable signal.

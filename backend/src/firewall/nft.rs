@@ -1,10 +1,10 @@
 //! Running `nft`: whole batches as one transaction (`nft -j -f -`), and reading table
 //! `inet sipwarden` back (its JSON for the timed sets, its text for a revert).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use policy::firewall::{DynamicState, TABLE, TimedAddress};
+use policy::firewall::{DynamicState, TABLE, TimedAddress, TimedPort};
 use serde_json::Value;
 
 use super::error::FirewallError;
@@ -136,6 +136,13 @@ pub(crate) fn dynamic_state_of(doc: &Value) -> DynamicState {
         else {
             continue;
         };
+        if base == policy::firewall::BAN_PORT_SET {
+            let elems = set.get("elem").and_then(Value::as_array);
+            state
+                .port_bans
+                .extend(elems.into_iter().flatten().filter_map(timed_port));
+            continue;
+        }
         let into = match base {
             policy::firewall::BAN_SET => &mut state.bans,
             policy::firewall::KNOWN_SET => &mut state.known_good,
@@ -152,6 +159,28 @@ pub(crate) fn dynamic_state_of(doc: &Value) -> DynamicState {
         }
     }
     state
+}
+
+/// One port-ban element: `{"elem": {"val": {"concat": ["192.0.2.1", 5062]}, "expires": 598}}`
+/// or the bare `{"concat": [...]}`.
+fn timed_port(elem: &Value) -> Option<TimedPort> {
+    let (val, inner) = match elem.get("elem") {
+        Some(inner) => (inner.get("val")?, Some(inner)),
+        None => (elem, None),
+    };
+    let parts = val.get("concat")?.as_array()?;
+    let address: IpAddr = parts.first()?.as_str()?.parse().ok()?;
+    let port = u16::try_from(parts.get(1)?.as_u64()?).ok()?;
+    let source = SocketAddr::new(address, port);
+    let left = inner.and_then(|i| i.get("expires").or_else(|| i.get("timeout")));
+    Some(match left.and_then(Value::as_u64) {
+        // As for addresses: an element in its last second keeps one.
+        Some(secs) => TimedPort::expiring(source, u32::try_from(secs.max(1)).unwrap_or(u32::MAX)),
+        None => TimedPort {
+            source,
+            timeout_secs: None,
+        },
+    })
 }
 
 /// One set element: `"192.0.2.1"` (no timeout) or
@@ -204,7 +233,10 @@ mod tests {
                 "elem": [{"prefix": {"addr": "2001:db8::", "len": 32}},
                          {"elem": {"val": "2001:db8:1::5", "timeout": 3600, "expires": 3000}}]}},
               {"set": {"family": "inet", "name": "ami_v4", "table": "sipwarden",
-                "type": "ipv4_addr", "elem": ["192.0.2.9"]}}
+                "type": "ipv4_addr", "elem": ["192.0.2.9"]}},
+              {"set": {"family": "inet", "name": "banport_v4", "table": "sipwarden",
+                "type": ["ipv4_addr", "inet_service"], "flags": ["timeout"],
+                "elem": [{"elem": {"val": {"concat": ["198.51.100.20", 5062]}, "timeout": 900, "expires": 899}}]}}
             ]}"#,
         )
         .expect("test json");
@@ -223,5 +255,12 @@ mod tests {
             [TimedAddress::expiring(ip("2001:db8:1::5"), 3000)]
         );
         assert!(state.known_good.is_empty());
+        assert_eq!(
+            state.port_bans,
+            [TimedPort::expiring(
+                "198.51.100.20:5062".parse().expect("test source"),
+                899
+            )]
+        );
     }
 }

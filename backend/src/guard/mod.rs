@@ -6,6 +6,7 @@
 //! lock is released, so a slow kernel call never stalls the taps.
 
 pub mod ami_tap;
+pub mod host;
 // Captured frames down to UDP/TCP payloads: pure parsing of attacker-chosen bytes, so it lives
 // (and is fuzzed) in the pure core.
 pub use policy::guard::packet;
@@ -14,13 +15,22 @@ pub mod runtime;
 
 use std::sync::{Arc, Mutex};
 
-use policy::guard::{BanDecision, Engine, Event, Observation, Timestamp, Verdict};
+use std::net::{IpAddr, SocketAddr};
+
+use policy::guard::{
+    BanDecision, Engine, Event, GuardModel, GuardPolicy, KnownSource, ModelSummary, Observation,
+    PolicyError, Timestamp, Verdict,
+};
 
 /// Carries out ban decisions (the kernel firewall, or only a log line in log-only mode).
 #[async_trait::async_trait]
 pub trait Enforcer: Send + Sync + 'static {
     /// Bans every source of `bans`; failures are the enforcer's to report.
     async fn enforce(&self, bans: &[BanDecision]);
+
+    /// Remembers addresses that logged in (the firewall's generous rate tier, and a record
+    /// that outlives a restart). Nothing by default.
+    async fn remember(&self, _known: &[KnownSource]) {}
 }
 
 /// An enforcer that bans nothing and says so (for trying a policy first).
@@ -94,6 +104,9 @@ impl Guard {
         if !verdict.bans.is_empty() {
             self.enforcer.enforce(&verdict.bans).await;
         }
+        if !verdict.known.is_empty() {
+            self.enforcer.remember(&verdict.known).await;
+        }
         self.publish(&verdict);
         verdict
     }
@@ -116,8 +129,43 @@ impl Guard {
             let bans = verdict.bans.clone();
             runtime.spawn(async move { enforcer.enforce(&bans).await });
         }
+        if !verdict.known.is_empty() {
+            let enforcer = self.enforcer.clone();
+            let known = verdict.known.clone();
+            runtime.spawn(async move { enforcer.remember(&known).await });
+        }
         self.publish(&verdict);
         verdict
+    }
+
+    /// Replaces what the engine judges by (the PBX, trusted networks, the host's gateways).
+    pub fn set_model(&self, model: GuardModel) {
+        crate::state::lock(&self.engine).set_model(model);
+    }
+
+    /// What the engine judges by now.
+    pub fn model_summary(&self) -> ModelSummary {
+        crate::state::lock(&self.engine).model().summary()
+    }
+
+    /// Puts a new policy in force for the next observation.
+    pub fn set_policy(&self, policy: GuardPolicy) -> Result<(), PolicyError> {
+        crate::state::lock(&self.engine).set_policy(policy)
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> GuardPolicy {
+        crate::state::lock(&self.engine).policy().clone()
+    }
+
+    /// An administrator lifted the ban of `ip`: the engine judges it afresh.
+    pub fn unban(&self, ip: IpAddr) {
+        crate::state::lock(&self.engine).unban(ip);
+    }
+
+    /// An administrator lifted the ban of one port of an address.
+    pub fn unban_port(&self, source: SocketAddr) {
+        crate::state::lock(&self.engine).unban_port(source);
     }
 
     fn publish(&self, verdict: &Verdict) {

@@ -1,41 +1,72 @@
-//! The guard as `sipwarden serve` runs it: the engine with the default guard policy (its
-//! allowlist being the firewall policy's trusted and admin networks), the live SIP capture
-//! of the firewall policy's SIP ports, the AMI security tap logged in as the guard's own
-//! account, and an enforcer that bans through the firewall service (kernel first, then the
-//! database).
+//! The guard as `sipwarden serve` runs it: the engine with the stored guard policy and a
+//! random hash key, judging by the stored PBX model (which it follows: every change of the
+//! model, the firewall's trusted networks, the allowlist or the guard policy reaches it at
+//! once); the live SIP capture of the firewall policy's SIP ports; the AMI security tap
+//! logged in as the guard's own account; and an enforcer that bans through the firewall
+//! service (kernel first, then the database).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use policy::guard::{BanDecision, Engine, GuardPolicy};
+use policy::guard::{BanDecision, Engine, KnownSource};
 use tokio::sync::watch;
 
 use super::ami_tap::{self, AmiTapConfig, TapState};
 use super::pcap_tap::{self, CaptureConfig, CaptureTap, SipPorts};
-use super::{Enforcer, Guard, LogOnly};
+use super::{Enforcer, Guard, host};
 use crate::config::GuardMode;
-use crate::services::{firewall, pbx};
+use crate::services::{firewall, guard_model, guard_policy, pbx};
 use crate::state::AppState;
 
-/// Bans through the firewall service.
-struct ServiceEnforcer(AppState);
+/// The model is also rebuilt this often without a change signal: temporary allow entries and
+/// known addresses expire, and the host's gateway may change.
+const REBUILD_EVERY: Duration = Duration::from_secs(60);
+
+/// Bans through the firewall service; in log-only mode it only says what it would ban.
+struct ServiceEnforcer {
+    state: AppState,
+    log_only: bool,
+}
 
 #[async_trait::async_trait]
 impl Enforcer for ServiceEnforcer {
     async fn enforce(&self, bans: &[BanDecision]) {
         for ban in bans {
+            let target = match ban.port {
+                Some(port) => SocketAddr::new(ban.source, port).to_string(),
+                None => ban.source.to_string(),
+            };
+            if self.log_only {
+                tracing::info!(%target, kind = ?ban.kind, proven = ban.proven, secs = ban.duration.as_secs(), "log-only: would ban");
+                continue;
+            }
             let started = std::time::Instant::now();
-            let reason = format!("guard: {:?} (offence {})", ban.kind, ban.offence);
-            firewall::ban_from_guard(&self.0, ban.source, ban.duration, &reason).await;
+            let reason = format!(
+                "guard: {:?}{}{}",
+                ban.kind,
+                match ban.offence {
+                    0 => String::new(),
+                    n => format!(" (offence {n})"),
+                },
+                if ban.proven { "" } else { " (unproven)" }
+            );
+            firewall::ban_from_guard(&self.state, ban, &reason).await;
             tracing::warn!(
-                source = %ban.source,
+                %target,
                 kind = ?ban.kind,
+                proven = ban.proven,
                 secs = ban.duration.as_secs(),
                 took_ms = started.elapsed().as_millis() as u64,
                 "guard banned a source"
             );
         }
+    }
+
+    async fn remember(&self, known: &[KnownSource]) {
+        // Known addresses are memory, not enforcement: kept in log-only mode too, so turning
+        // enforcement on later does not start from nothing.
+        firewall::known_from_guard(&self.state, known).await;
     }
 }
 
@@ -54,23 +85,84 @@ impl std::fmt::Debug for RunningGuard {
     }
 }
 
-/// The engine `serve` and `replay` judge with: the default guard policy, its allowlist being
-/// the firewall policy's pinned networks; and the SIP ports to watch.
+/// A hash key nobody can know in advance (see `policy::guard::hash`).
+fn random_key() -> [u64; 2] {
+    rand::random()
+}
+
+/// The engine `serve` and `replay` judge with: the stored guard policy, the stored model, the
+/// repeat offenders and known addresses; and the SIP ports to watch.
 pub async fn build_engine(db: &sea_orm::DatabaseConnection) -> Result<(Engine, SipPorts), String> {
-    let checked = match firewall::load_policy(db).await {
-        Ok((checked, _)) => checked,
-        Err(e) => return Err(format!("no firewall policy: {e}")),
-    };
+    let (checked, _) = firewall::load_policy(db)
+        .await
+        .map_err(|e| format!("no firewall policy: {e}"))?;
     let ports = checked.ports();
-    let engine = Engine::new(GuardPolicy {
-        allowlist: checked.pinned_allow(),
-        ..GuardPolicy::default()
-    })
-    .map_err(|e| format!("its policy is invalid: {e}"))?;
+    let (policy, _) = guard_policy::load(db)
+        .await
+        .map_err(|e| format!("no guard policy: {e}"))?;
+    let mut engine = Engine::with_hash_key(policy, random_key())
+        .map_err(|e| format!("its policy is invalid: {e}"))?;
+    let model = guard_model::build(db, host::infrastructure())
+        .await
+        .map_err(|e| format!("cannot read the PBX model: {e}"))?;
+    tracing::info!(model = ?model.summary(), "guard: PBX model loaded");
+    engine.set_model(model);
+    // Repeat offenders stay repeat offenders across restarts: their bans grow from where
+    // they were. Known addresses stay protected.
+    match firewall::guard_offences(db).await {
+        Ok(records) => {
+            tracing::info!(offenders = records.len(), "guard: repeat offenders loaded");
+            engine.import_offences(records);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot load the repeat offenders; counting from zero")
+        }
+    }
+    match guard_model::known_sources(db).await {
+        Ok(known) => {
+            tracing::info!(known = known.len(), "guard: known addresses loaded");
+            engine.import_known(known);
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot load the known addresses"),
+    }
     Ok((
         engine,
         SipPorts::with_defaults(ports.sip_udp, ports.sip_tcp),
     ))
+}
+
+/// Keeps the running engine on what is stored: after every change signal (a PBX change or
+/// apply, the firewall policy, the allowlist, the guard policy) and every
+/// [`REBUILD_EVERY`], until the server stops.
+async fn follow_changes(state: AppState, guard: Arc<Guard>) {
+    let mut changes = state.model.subscribe();
+    let mut every = tokio::time::interval(REBUILD_EVERY);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = every.tick() => {}
+            () = state.stopping.cancelled() => return,
+        }
+        reload(&state, &guard).await;
+    }
+}
+
+/// Rebuilds the model and reloads the policy; what cannot be read leaves the engine as it is.
+pub async fn reload(state: &AppState, guard: &Guard) {
+    match guard_model::build(&state.db, host::infrastructure()).await {
+        Ok(model) => guard.set_model(model),
+        Err(e) => tracing::warn!(error = %e, "the guard keeps its previous model"),
+    }
+    match guard_policy::load(&state.db).await {
+        Ok((policy, _)) if policy != guard.policy() => {
+            if let Err(e) = guard.set_policy(policy) {
+                tracing::error!(error = %e, "the guard keeps its previous policy");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "the guard keeps its previous policy"),
+    }
 }
 
 /// Starts the guard as configured; `None` when it is off or cannot start (logged).
@@ -89,29 +181,19 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
             return None;
         }
     };
-    let (mut engine, ports) = match build_engine(&state.db).await {
+    let (engine, ports) = match build_engine(&state.db).await {
         Ok(built) => built,
         Err(e) => {
             tracing::error!("the guard cannot start: {e}");
             return None;
         }
     };
-    // Repeat offenders stay repeat offenders across restarts: their bans grow from where
-    // they were.
-    match firewall::guard_offences(&state.db).await {
-        Ok(records) => {
-            tracing::info!(offenders = records.len(), "guard: repeat offenders loaded");
-            engine.import_offences(records);
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot load the repeat offenders; counting from zero")
-        }
-    }
-    let enforcer: Arc<dyn Enforcer> = match mode {
-        GuardMode::LogOnly => Arc::new(LogOnly),
-        _ => Arc::new(ServiceEnforcer(state.clone())),
-    };
+    let enforcer: Arc<dyn Enforcer> = Arc::new(ServiceEnforcer {
+        state: state.clone(),
+        log_only: mode == GuardMode::LogOnly,
+    });
     let guard = Guard::with_store(engine, enforcer, Some(state.events.queue()));
+    tokio::spawn(follow_changes(state.clone(), guard.clone()));
     let account = pbx_policy.guard();
     let config = AmiTapConfig {
         addr: SocketAddr::new(state.config.asterisk_ami_host, pbx_policy.ami_port()),

@@ -4,6 +4,7 @@
 use http::request::Parts;
 
 use app::api::ConsoleError;
+use app::api::pbx::PbxActionError;
 use app::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
 use crate::auth::Caller;
@@ -46,6 +47,24 @@ fn caller_with_csrf(req: &Parts, csrf: &str) -> Result<Caller, ConsoleError> {
     } else {
         Err(ConsoleError::BadCsrf)
     }
+}
+
+/// An administrator reading a page whose refusals are [`PbxActionError`]s.
+pub(crate) fn action_reader(req: &Parts) -> Result<crate::auth::Admin, PbxActionError> {
+    caller(req)?
+        .admin()
+        .map_err(|_| PbxActionError::Console(ConsoleError::Forbidden))
+}
+
+/// An administrator whose form's CSRF token matches their session, for pages whose refusals
+/// are [`PbxActionError`]s.
+pub(crate) fn action_changer(
+    req: &Parts,
+    csrf: &str,
+) -> Result<crate::auth::Admin, PbxActionError> {
+    caller_with_csrf(req, csrf)?
+        .admin()
+        .map_err(|_| PbxActionError::Console(ConsoleError::Forbidden))
 }
 
 /// Logs a failure that is not the caller's fault; the browser gets the fixed message.

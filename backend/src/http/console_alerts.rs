@@ -8,36 +8,12 @@ use app::api::alerts::AlertForm;
 use app::api::pbx::PbxActionError;
 use app::model::alerts::{AlertsPage, CreatedAlert, DeliveryView};
 
-use crate::auth::{Admin, Caller};
 use crate::http::console::ConsoleService;
 use crate::services::alerts::{self, AlertError, NewAlert};
 
 type Outcome<T> = Result<T, PbxActionError>;
 
-fn caller(req: &Parts) -> Outcome<Caller> {
-    req.extensions
-        .get::<Caller>()
-        .cloned()
-        .ok_or(PbxActionError::Console(ConsoleError::NotSignedIn))
-}
-
-/// An administrator reading the page.
-fn reader(req: &Parts) -> Outcome<Admin> {
-    caller(req)?
-        .admin()
-        .map_err(|_| PbxActionError::Console(ConsoleError::Forbidden))
-}
-
-/// An administrator whose form's CSRF token matches their session.
-fn changer(req: &Parts, csrf: &str) -> Outcome<Admin> {
-    let caller = caller(req)?;
-    if !caller.csrf_matches(csrf) {
-        return Err(ConsoleError::BadCsrf.into());
-    }
-    caller
-        .admin()
-        .map_err(|_| PbxActionError::Console(ConsoleError::Forbidden))
-}
+use crate::http::console::{action_changer as changer, action_reader as reader};
 
 /// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.
 fn shown(e: AlertError) -> PbxActionError {

@@ -4,13 +4,35 @@
 use http::request::Parts;
 
 use app::api::ConsoleError;
+use app::api::pbx::PbxActionError;
 use app::model::dashboard::{DashboardSummary, TimeSeries};
 use app::model::events::{EventFilter, EventPage, GuardStatusView};
+use app::model::guard::{GuardSettingView, GuardSettingsForm, GuardSettingsView};
+use policy::guard::{FieldKind, POLICY_FIELDS};
 
-use crate::http::console::{ConsoleService, caller, internal};
+use crate::http::console::{ConsoleService, action_changer, action_reader, caller, internal};
 use crate::services::dashboard::{self, Range};
 use crate::services::events::{self, CheckedFilter};
+use crate::services::guard_policy::{self, GuardPolicyError};
 use crate::services::{guard_status, page};
+
+/// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.
+fn shown(e: GuardPolicyError) -> PbxActionError {
+    match e {
+        GuardPolicyError::Invalid(e) => PbxActionError::Invalid {
+            field: e.field.to_owned(),
+            reason: e.problem,
+        },
+        GuardPolicyError::BadValue { field, reason } => PbxActionError::Invalid { field, reason },
+        e @ GuardPolicyError::Stale { .. } => PbxActionError::Conflict(vec![format!(
+            "{e}. Reload the page to see the stored policy."
+        )]),
+        GuardPolicyError::Internal(cause) => {
+            tracing::error!(error = %cause, "internal error");
+            PbxActionError::Console(ConsoleError::Internal)
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl app::ssr::guard::GuardConsole for ConsoleService {
@@ -48,6 +70,45 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
         dashboard::summary(self.state(), period)
             .await
             .map_err(internal)
+    }
+
+    async fn guard_settings(&self, req: &Parts) -> Result<GuardSettingsView, PbxActionError> {
+        action_reader(req)?;
+        let (policy, version) = guard_policy::load(&self.state().db)
+            .await
+            .map_err(|e| shown(e.into()))?;
+        let mut values = guard_policy::form_values(&policy);
+        let settings = POLICY_FIELDS
+            .iter()
+            .map(|f| GuardSettingView {
+                path: f.path.to_owned(),
+                label: f.label.to_owned(),
+                help: f.help.to_owned(),
+                kind: match f.kind {
+                    FieldKind::Number => "number",
+                    FieldKind::Switch => "switch",
+                    FieldKind::Lines => "lines",
+                }
+                .to_owned(),
+                value: values.remove(f.path).unwrap_or_default(),
+            })
+            .collect();
+        Ok(GuardSettingsView { version, settings })
+    }
+
+    async fn update_guard_settings(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        version: i32,
+        form: GuardSettingsForm,
+    ) -> Result<i32, PbxActionError> {
+        let admin = action_changer(req, csrf)?;
+        let policy = guard_policy::from_form(&form.values).map_err(shown)?;
+        guard_policy::update(self.state(), &admin, policy, Some(version))
+            .await
+            .map(|(_, version)| version)
+            .map_err(shown)
     }
 
     async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError> {

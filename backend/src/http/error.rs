@@ -247,6 +247,36 @@ impl From<FirewallServiceError> for ApiError {
     }
 }
 
+impl From<crate::services::guard_policy::GuardPolicyError> for ApiError {
+    fn from(e: crate::services::guard_policy::GuardPolicyError) -> Self {
+        use crate::services::guard_policy::GuardPolicyError;
+        match e {
+            GuardPolicyError::Invalid(policy_error) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                policy_error.to_string(),
+            )
+            .with("field", policy_error.field),
+            GuardPolicyError::BadValue { field, reason } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                format!("{field}: {reason}"),
+            )
+            .with("field", field),
+            e @ GuardPolicyError::Stale { current, .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                e.to_string(),
+            )
+            .with("current_version", current),
+            GuardPolicyError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
 impl From<crate::services::Internal> for ApiError {
     fn from(cause: crate::services::Internal) -> Self {
         tracing::error!(error = %cause, "internal error");

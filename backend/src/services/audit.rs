@@ -52,6 +52,7 @@ pub enum Action {
     AlertUpdate,
     AlertDelete,
     AlertTest,
+    GuardPolicyUpdate,
 }
 
 impl Action {
@@ -90,6 +91,7 @@ impl Action {
             Action::AlertUpdate => "alert_update",
             Action::AlertDelete => "alert_delete",
             Action::AlertTest => "alert_test",
+            Action::GuardPolicyUpdate => "guard_policy_update",
         }
     }
 }

@@ -158,6 +158,7 @@ fn row_of(event: &Event) -> guard_event::ActiveModel {
         detector: Set(event.detector.to_owned()),
         evidence: Set(event.evidence.clone()),
         outcome: Set(serde_name(&event.outcome)),
+        proven: Set(event.proven),
         ..Default::default()
     }
 }
@@ -312,6 +313,7 @@ fn view_of_event(id: i64, e: &Event) -> EventView {
         detector: e.detector.to_owned(),
         evidence: e.evidence.clone(),
         outcome: serde_name(&e.outcome),
+        proven: e.proven,
     }
 }
 
@@ -329,6 +331,7 @@ fn view_of_row(r: guard_event::Model) -> EventView {
         detector: r.detector,
         evidence: r.evidence,
         outcome: r.outcome,
+        proven: r.proven,
     }
 }
 
@@ -538,6 +541,7 @@ mod tests {
             } else {
                 Outcome::Reported
             },
+            proven: i.is_multiple_of(2),
         }
     }
 

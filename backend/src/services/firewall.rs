@@ -22,9 +22,10 @@ use app::model::firewall::{
     FirewallSettings, FirewallStatus, LockoutView, PinnedView, TableState,
 };
 use policy::firewall::{
-    CheckedFirewallPolicy, DynamicState, FirewallPolicy, FirewallPolicyError, Lockout, Peer,
-    PeerKind, RateTiers, TimedAddress, preview_lockout, render_ruleset,
+    BanTarget, CheckedFirewallPolicy, DynamicState, FirewallPolicy, FirewallPolicyError, Lockout,
+    Peer, PeerKind, RateTiers, TimedAddress, TimedPort, preview_lockout, render_ruleset,
 };
+use policy::guard::{BanDecision, KnownSource};
 
 use crate::auth::Admin;
 use crate::db::entities::{allow_entry, ban, firewall_policy, session, user};
@@ -68,7 +69,7 @@ pub enum FirewallServiceError {
     NothingPending,
     /// No such ban or allow entry (404).
     #[error("{0} is not in the list")]
-    NotFound(IpAddr),
+    NotFound(String),
     /// The kernel refused or could not be reached (503); nothing changed there.
     #[error("the kernel firewall could not be changed: {0}")]
     Kernel(FirewallError),
@@ -167,6 +168,8 @@ pub async fn update_policy(
     .exec(&txn)
     .await?;
     txn.commit().await?;
+    // Its trusted and admin networks are what the guard never bans.
+    state.model.bump();
     let detail = format!("firewall policy version {version}");
     audit::record(
         &state.db,
@@ -626,7 +629,16 @@ pub async fn ban(
         BanOrigin::Admin(a) => ("api", Some(a.caller().username.clone())),
         BanOrigin::Guard => ("guard", None),
     };
-    let row = store_ban(state, address, secs, &reason, origin_name, actor).await?;
+    let row = store_ban(
+        state,
+        &address.to_string(),
+        secs,
+        &reason,
+        origin_name,
+        actor,
+        None,
+    )
+    .await?;
     let (in_kernel, flows_deleted, note) = if live_enabled(state).await.is_some() {
         match state
             .firewall
@@ -671,34 +683,107 @@ pub async fn ban(
     })
 }
 
-/// The guard's ban: into the kernel first (every millisecond counts: each one lets more
-/// guesses through), then into the database, so it survives a restart and shows in the API.
-/// Refusals (an address that is trusted after all) are logged, never an error: the guard has
-/// nobody to answer to.
-pub async fn ban_from_guard(state: &AppState, address: IpAddr, duration: Duration, reason: &str) {
-    let address = address.to_canonical();
+/// The guard's ban of an address or of one source port: into the kernel first (every
+/// millisecond counts: each one lets more guesses through), then into the database, so it
+/// survives a restart and shows in the API. A ban never shortens a longer one in force (an
+/// administrator's, or the guard's own for a worse offence). Refusals (an address that is
+/// trusted after all) are logged, never an error: the guard has nobody to answer to.
+pub async fn ban_from_guard(state: &AppState, decision: &BanDecision, reason: &str) {
+    let address = decision.source.to_canonical();
     if address.is_loopback() {
         return;
     }
-    // Kernel first: the engine never decides a ban for the policy's pinned networks, and a
+    let target = match decision.port {
+        Some(port) => BanTarget::Port(std::net::SocketAddr::new(address, port)),
+        None => BanTarget::Address(address),
+    };
+    let key = target.to_string();
+    let now = Utc::now();
+    let previous = match ban::Entity::find_by_id(key.clone()).one(&state.db).await {
+        Ok(row) => row,
+        Err(e) => {
+            tracing::error!(error = %e, %key, "cannot read the earlier ban");
+            None
+        }
+    };
+    let in_force_for = previous
+        .as_ref()
+        .filter(|p| p.expires_at.is_none_or(|e| e > now))
+        .map(|p| p.expires_at.map(|e| remaining_secs(e, now)));
+    let wanted = decision.duration.as_secs();
+    if let Some(left) = in_force_for
+        && left.is_none_or(|l| l >= wanted)
+    {
+        tracing::info!(%key, "guard ban not needed: a longer one is in force");
+        return;
+    }
+    // Kernel first: the engine never decides a ban for the trusted networks, and a
     // temporarily trusted source passes the allow set before the ban set, so nothing is
     // blocked wrongly meanwhile; the database checks below only decide what is recorded.
     let live = live_enabled(state).await.is_some();
-    if live && let Err(e) = state.firewall.ban(address, duration).await {
-        tracing::error!(error = %e, %address, "guard ban did not reach the kernel");
+    if live {
+        let done = match target {
+            BanTarget::Address(ip) => state.firewall.ban(ip, decision.duration).await,
+            BanTarget::Port(source) => {
+                let secs = u32::try_from(wanted).unwrap_or(u32::MAX).max(1);
+                state
+                    .firewall
+                    .ban_ports(&[TimedPort::expiring(source, secs)])
+                    .await
+            }
+        };
+        if let Err(e) = done {
+            tracing::error!(error = %e, %key, "guard ban did not reach the kernel");
+        }
     }
     if let Ok(Some(why)) = ban_refusal(state, address).await {
-        tracing::info!(%address, why, "guard ban not kept");
-        if live && let Err(e) = state.firewall.unban(address).await {
-            tracing::warn!(error = %e, %address, "cannot lift a guard ban that was not kept");
+        tracing::info!(%key, why, "guard ban not kept");
+        let lifted = match target {
+            BanTarget::Address(ip) if live => state.firewall.unban(ip).await,
+            BanTarget::Port(source) if live => state.firewall.unban_ports(&[source]).await,
+            _ => Ok(()),
+        };
+        if let Err(e) = lifted {
+            tracing::warn!(error = %e, %key, "cannot lift a guard ban that was not kept");
         }
         return;
     }
-    let secs = u32::try_from(duration.as_secs())
+    let secs = u32::try_from(wanted)
         .unwrap_or(MAX_BAN_SECS)
         .clamp(1, MAX_BAN_SECS);
-    if let Err(e) = store_ban(state, address, secs, reason, "guard", None).await {
-        tracing::error!(error = %e, %address, "guard ban not stored");
+    // The engine counts offences (proven whole-address bans only); the row keeps its count.
+    let offences = match decision.offence {
+        0 => previous.as_ref().map_or(0, |p| p.offences),
+        n => i32::try_from(n).unwrap_or(i32::MAX),
+    };
+    if let Err(e) = store_ban(state, &key, secs, reason, "guard", None, Some(offences)).await {
+        tracing::error!(error = %e, %key, "guard ban not stored");
+    }
+}
+
+/// Addresses that logged in: into the kernel's known sets (the generous rate tier) when the
+/// firewall is live, and into the database, so they stay known across a restart.
+pub async fn known_from_guard(state: &AppState, known: &[KnownSource]) {
+    if known.is_empty() {
+        return;
+    }
+    if live_enabled(state).await.is_some() {
+        let now = policy::guard::Timestamp::from_secs(
+            u64::try_from(Utc::now().timestamp()).unwrap_or_default(),
+        );
+        let entries: Vec<TimedAddress> = known
+            .iter()
+            .map(|k| {
+                let secs = k.until.0.saturating_sub(now.0) / 1000;
+                TimedAddress::expiring(k.source, u32::try_from(secs).unwrap_or(u32::MAX).max(1))
+            })
+            .collect();
+        if let Err(e) = state.firewall.mark_known(&entries).await {
+            tracing::warn!(error = %e, "known addresses did not reach the kernel");
+        }
+    }
+    if let Err(e) = crate::services::guard_model::store_known(&state.db, known).await {
+        tracing::warn!(error = %e, "known addresses not stored");
     }
 }
 
@@ -724,28 +809,35 @@ pub async fn guard_offences(
         .collect())
 }
 
-/// Upserts the ban row, counting the offence.
+/// Upserts the ban row of `address` (a [`BanTarget`]'s text) with `offences`, or counting
+/// one more offence when that is `None`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one row's columns; a struct would only rename them"
+)]
 async fn store_ban(
     state: &AppState,
-    address: IpAddr,
+    address: &str,
     secs: u32,
     reason: &str,
     origin: &str,
     actor: Option<String>,
+    offences: Option<i32>,
 ) -> Result<ban::Model, Internal> {
     let now = Utc::now();
     let expires = now + chrono::Duration::seconds(i64::from(secs));
-    let previous = ban::Entity::find_by_id(address.to_string())
+    let previous = ban::Entity::find_by_id(address.to_owned())
         .one(&state.db)
         .await?;
+    let offences = offences.unwrap_or_else(|| previous.map_or(1, |p| p.offences.saturating_add(1)));
     let row = ban::ActiveModel {
-        address: Set(address.to_string()),
+        address: Set(address.to_owned()),
         reason: Set(reason.to_owned()),
         origin: Set(origin.to_owned()),
         actor: Set(actor),
         created_at: Set(now),
         expires_at: Set(Some(expires)),
-        offences: Set(previous.map_or(1, |p| p.offences.saturating_add(1))),
+        offences: Set(offences),
     };
     let stored = ban::Entity::insert(row)
         .on_conflict(
@@ -783,6 +875,7 @@ async fn store_ban(
 fn ban_view(row: &ban::Model, now: DateTime<Utc>) -> BanView {
     BanView {
         address: row.address.clone(),
+        port: BanTarget::parse(&row.address).and_then(|t| t.port()),
         reason: row.reason.clone(),
         origin: row.origin.clone(),
         actor: row.actor.clone(),
@@ -870,19 +963,28 @@ async fn active_bans(state: &AppState, now: DateTime<Utc>) -> Result<Vec<ban::Mo
         .await?)
 }
 
-/// Lifts a ban (the row stays, expired, so repeat offences are still counted).
+/// Lifts a ban of an address or of one port of it (the row stays, expired, so repeat
+/// offences are still counted). The running guard forgets it too, so the source is judged
+/// afresh.
 pub async fn unban(
     state: &AppState,
     admin: &Admin,
-    address: &str,
+    target: &str,
 ) -> Result<(), FirewallServiceError> {
-    let address = parse_address("address", address)?;
+    let target = BanTarget::parse(target).ok_or_else(|| FirewallServiceError::BadValue {
+        field: "address",
+        reason: format!(
+            "`{}` is not an address (203.0.113.7) or an address and port (203.0.113.7:5062)",
+            clip(target)
+        ),
+    })?;
+    let key = target.to_string();
     let now = Utc::now();
-    let row = ban::Entity::find_by_id(address.to_string())
+    let row = ban::Entity::find_by_id(key.clone())
         .filter(in_force(now))
         .one(&state.db)
         .await?
-        .ok_or(FirewallServiceError::NotFound(address))?;
+        .ok_or_else(|| FirewallServiceError::NotFound(key.clone()))?;
     ban::Entity::update(ban::ActiveModel {
         address: Set(row.address),
         expires_at: Set(Some(now)),
@@ -891,12 +993,20 @@ pub async fn unban(
     .exec(&state.db)
     .await?;
     if live_enabled(state).await.is_some() {
-        state.firewall.unban(address).await?;
+        match target {
+            BanTarget::Address(ip) => state.firewall.unban(ip).await?,
+            BanTarget::Port(source) => state.firewall.unban_ports(&[source]).await?,
+        }
     }
-    let detail = address.to_string();
+    if let Some(running) = state.guard.get() {
+        match target {
+            BanTarget::Address(ip) => running.guard.unban(ip),
+            BanTarget::Port(source) => running.guard.unban_port(source),
+        }
+    }
     audit::record(
         &state.db,
-        Record::by_caller(admin.caller(), Action::BanRemove, true, &detail),
+        Record::by_caller(admin.caller(), Action::BanRemove, true, &key),
     )
     .await?;
     Ok(())
@@ -1018,6 +1128,8 @@ pub async fn allow(
         }
         None => false,
     };
+    // The guard never bans what the allowlist trusts.
+    state.model.bump();
     let detail = format!(
         "{address} for {} h ({note}); in kernel: {in_kernel}",
         new.hours
@@ -1049,11 +1161,12 @@ pub async fn disallow(
         .exec(&state.db)
         .await?;
     if deleted.rows_affected == 0 {
-        return Err(FirewallServiceError::NotFound(address));
+        return Err(FirewallServiceError::NotFound(address.to_string()));
     }
     if let Some(live) = live_enabled(state).await {
         state.firewall.disallow_many(&live, &[address]).await?;
     }
+    state.model.bump();
     let detail = address.to_string();
     audit::record(
         &state.db,
@@ -1071,21 +1184,27 @@ pub async fn disallow(
 /// left: what the kernel must hold.
 pub async fn stored_state(state: &AppState) -> Result<DynamicState, Internal> {
     let now = Utc::now();
-    let bans = active_bans(state, now)
-        .await?
-        .iter()
-        .filter_map(|r| {
-            let address: IpAddr = r.address.parse().ok()?;
-            Some(match r.expires_at {
-                None => TimedAddress::permanent(address),
-                Some(e) => TimedAddress::expiring(
-                    address,
-                    u32::try_from(remaining_secs(e, now)).unwrap_or(u32::MAX),
-                ),
-            })
-        })
-        .filter(|t| t.timeout_secs != Some(0))
-        .collect();
+    let mut bans = Vec::new();
+    let mut port_bans = Vec::new();
+    for r in active_bans(state, now).await? {
+        let left = r
+            .expires_at
+            .map(|e| u32::try_from(remaining_secs(e, now)).unwrap_or(u32::MAX));
+        if left == Some(0) {
+            continue;
+        }
+        match BanTarget::parse(&r.address) {
+            Some(BanTarget::Address(address)) => bans.push(TimedAddress {
+                address,
+                timeout_secs: left,
+            }),
+            Some(BanTarget::Port(source)) => port_bans.push(TimedPort {
+                source,
+                timeout_secs: left,
+            }),
+            None => tracing::warn!(target = %r.address, "a stored ban names no address; left out"),
+        }
+    }
     let temporary_allows = allow_entry::Entity::find()
         .filter(allow_entry::Column::ExpiresAt.gt(now))
         .all(&state.db)
@@ -1100,7 +1219,8 @@ pub async fn stored_state(state: &AppState) -> Result<DynamicState, Internal> {
     Ok(DynamicState {
         bans,
         temporary_allows,
-        known_good: Vec::new(),
+        known_good: crate::services::guard_model::known_for_kernel(&state.db).await?,
+        port_bans,
     })
 }
 
@@ -1140,6 +1260,8 @@ pub async fn restore_at_startup(
         // The provisional table is in the kernel as applied; add what the database holds.
         let entries: Vec<TimedAddress> = carry.bans.clone();
         state.firewall.ban_in_kernel(&entries).await?;
+        state.firewall.ban_ports(&carry.port_bans).await?;
+        state.firewall.mark_known(&carry.known_good).await?;
         state
             .firewall
             .allow_many(&live, &carry.temporary_allows)

@@ -1,10 +1,10 @@
 //! What the guard is doing: its mode, its taps, the engine's counters and the event store's.
 
-use app::model::events::{GuardStatusView, TapView};
+use app::model::events::{GuardModelView, GuardStatusView, TapView};
 
 use crate::config::GuardMode;
 use crate::guard::ami_tap::TapState;
-use crate::services::{Internal, events};
+use crate::services::{Internal, events, guard_policy};
 use crate::state::AppState;
 
 /// The guard's status now.
@@ -16,6 +16,7 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
     };
     let events_total = events::count(&state.db).await?;
     let events_stored = state.events.stored();
+    let (_, policy_version) = guard_policy::load(&state.db).await?;
     let Some(running) = state.guard.get() else {
         return Ok(GuardStatusView {
             mode: mode.to_owned(),
@@ -24,7 +25,11 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
             messages: 0,
             events: 0,
             bans: 0,
+            port_bans: 0,
+            unproven_bans: 0,
+            protected: 0,
             tracked_sources: 0,
+            known_addresses: 0,
             source_evictions: 0,
             engine_bytes: 0,
             events_stored,
@@ -33,8 +38,12 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
             capture_packets: 0,
             capture_messages: 0,
             capture_dropped: 0,
+            model: None,
+            policy_version,
         });
     };
+    let summary = running.guard.model_summary();
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     let stats = running.guard.stats();
     let capture = running
         .capture
@@ -64,7 +73,11 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
         messages: stats.messages,
         events: stats.events,
         bans: stats.bans,
+        port_bans: stats.port_bans,
+        unproven_bans: stats.unproven_bans,
+        protected: stats.protected,
         tracked_sources: stats.tracked_sources,
+        known_addresses: stats.tracked_known,
         source_evictions: stats.source_evictions,
         engine_bytes: stats.state_bytes,
         events_stored,
@@ -73,5 +86,13 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
         capture_packets: capture.packets,
         capture_messages: capture.messages,
         capture_dropped: capture.kernel_dropped + capture.interface_dropped,
+        model: Some(GuardModelView {
+            accounts: count(summary.accounts),
+            trunks: count(summary.trunks),
+            external_patterns: count(summary.external_patterns),
+            trusted: count(summary.trusted),
+            infrastructure: count(summary.infrastructure),
+        }),
+        policy_version,
     })
 }

@@ -8,6 +8,8 @@ pub mod config;
 pub mod dashboard;
 pub mod events;
 pub mod firewall;
+pub mod guard_model;
+pub mod guard_policy;
 pub mod guard_status;
 pub mod list_cache;
 pub mod model_version;

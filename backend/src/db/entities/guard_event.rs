@@ -17,6 +17,8 @@ pub struct Model {
     pub detector: String,
     pub evidence: String,
     pub outcome: String,
+    /// The deciding evidence proved the source address.
+    pub proven: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

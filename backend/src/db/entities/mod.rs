@@ -12,6 +12,8 @@ pub mod endpoint;
 pub mod event_rollup;
 pub mod firewall_policy;
 pub mod guard_event;
+pub mod guard_known_source;
+pub mod guard_policy;
 pub mod pbx_policy;
 pub mod session;
 pub mod trunk;

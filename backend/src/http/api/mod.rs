@@ -5,6 +5,7 @@ mod alerts;
 mod dashboard;
 mod events;
 mod firewall;
+mod guard;
 mod pbx;
 mod posture;
 mod tokens;
@@ -36,6 +37,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(pbx::PbxApi::openapi());
     doc.merge(firewall::FirewallApi::openapi());
     doc.merge(events::EventsApi::openapi());
+    doc.merge(guard::GuardApi::openapi());
     doc.merge(tokens::TokensApi::openapi());
     doc.merge(posture::PostureApi::openapi());
     doc.merge(dashboard::DashboardApi::openapi());
@@ -52,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .merge(pbx::routes())
         .merge(firewall::routes())
         .merge(events::routes())
+        .merge(guard::routes())
         .merge(tokens::routes())
         .merge(posture::routes())
         .merge(dashboard::routes())

@@ -211,12 +211,12 @@ async fn run(
                     send_all(&state, &limiter, vec![target], notice).await;
                 }
                 if let Ok(view) = event
-                    && view.kind == "login-after-failures"
+                    && let Some(notice) = event_notice(&view)
+                    && let Some(trigger) = notice.trigger
                 {
-                    let targets: Vec<Target> =
-                        cache.choosing(Trigger::LoginAfterFailures).cloned().collect();
+                    let targets: Vec<Target> = cache.choosing(trigger).cloned().collect();
                     if !targets.is_empty() {
-                        send_all(&state, &limiter, targets, login_notice(&view)).await;
+                        send_all(&state, &limiter, targets, notice).await;
                     }
                 }
             }
@@ -241,27 +241,57 @@ async fn sleep_until(due: Option<Instant>) {
     }
 }
 
-fn login_notice(view: &EventView) -> Notice {
-    Notice::new(
-        Some(Trigger::LoginAfterFailures),
-        format!(
-            "correct login{} from {} after failed ones: {}",
-            view.account
-                .as_deref()
-                .map(|a| format!(" as {a}"))
-                .unwrap_or_default(),
-            view.address,
-            view.evidence
-        ),
+/// The alert an event raises by itself, if any: a correct login after failures, a sign of a
+/// leaked secret, or a source the guard spared because the PBX depends on it.
+fn event_notice(view: &EventView) -> Option<Notice> {
+    let as_account = view
+        .account
+        .as_deref()
+        .map(|a| format!(" as {a}"))
+        .unwrap_or_default();
+    let (trigger, summary) = if view.kind == "login-after-failures" {
+        (
+            Trigger::LoginAfterFailures,
+            format!(
+                "correct login{as_account} from {} after failed ones: {}",
+                view.address, view.evidence
+            ),
+        )
+    } else if view.kind == "acl-violation" || view.detector == "toll-fraud-class" {
+        (
+            Trigger::Compromise,
+            format!(
+                "possible compromise{as_account} from {}: {}",
+                view.address, view.evidence
+            ),
+        )
+    } else if view.outcome == "protected" {
+        (
+            Trigger::ProtectedSource,
+            format!(
+                "{} seen from {} and not banned: {}",
+                view.kind, view.source, view.evidence
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(Notice::new(
+        Some(trigger),
+        summary,
         serde_json::json!({
             "event_id": view.id,
+            "kind": view.kind,
+            "detector": view.detector,
+            "outcome": view.outcome,
+            "proven": view.proven,
             "source": view.source,
             "address": view.address,
             "account": view.account,
             "user_agent": view.user_agent,
             "evidence": view.evidence,
         }),
-    )
+    ))
 }
 
 /// Hands one notice to each target, one delivery task each (waits while all are busy).
