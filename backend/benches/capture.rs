@@ -59,7 +59,7 @@ struct Nothing;
 
 #[async_trait::async_trait]
 impl Enforcer for Nothing {
-    async fn enforce(&self, _: &[BanDecision]) {}
+    async fn enforce(&self, _: &[BanDecision], _: SystemTime) {}
 }
 
 /// Bans in the namespace's kernel set and notes when each ban was in.
@@ -73,7 +73,7 @@ struct KernelBans {
 
 #[async_trait::async_trait]
 impl Enforcer for KernelBans {
-    async fn enforce(&self, bans: &[BanDecision]) {
+    async fn enforce(&self, bans: &[BanDecision], _captured: SystemTime) {
         let decided = SystemTime::now();
         for ban in bans {
             // Loopback sources stand for Internet ones: 127.a.b.c is banned as 10.a.b.c.

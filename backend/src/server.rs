@@ -137,6 +137,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
     }
 
+    crate::services::firewall::follow_trunks(state.clone());
+
     if let Some(running) = crate::guard::runtime::start(&state).await {
         // Set once, here; nothing else sets it.
         let _ = state.guard.set(running);

@@ -200,8 +200,19 @@ impl Browser {
         username: &str,
         password: &str,
     ) -> anyhow::Result<()> {
+        self.sign_in_at(&server.url(""), username, password).await
+    }
+
+    /// [`Browser::sign_in`] at the server whose URLs start with `base` (for a test body that
+    /// cannot borrow the server).
+    pub async fn sign_in_at(
+        &self,
+        base: &str,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<()> {
         let timeout = Duration::from_secs(20);
-        self.client.goto(&server.url("/login")).await?;
+        self.client.goto(&format!("{base}/login")).await?;
         self.wait_hydrated(timeout).await?;
         self.fill("input[name=username]", username).await?;
         self.fill("input[name=password]", password).await?;

@@ -7,6 +7,7 @@
 //! - [`server`]: the real sipwarden process on port 0 with a fresh data directory.
 //! - [`browser`]: headless Debian Chromium driven over WebDriver.
 //! - [`asterisk`]: a real Asterisk 22 from a cached Debian sid tree, inside a lab namespace.
+//! - [`sipvicious`]: the SIPVicious attack tools, as shipped or disguised.
 //! - [`webhook`]: a local HTTP receiver for alert deliveries, answering as scripted.
 
 pub mod api;
@@ -18,5 +19,6 @@ pub mod process;
 pub mod root;
 pub mod server;
 pub mod sip;
+pub mod sipvicious;
 pub mod streams;
 pub mod webhook;

@@ -188,6 +188,14 @@ impl NetNs {
         .map(drop)
     }
 
+    /// `nft list set inet sipwarden SET` in this namespace: what the kernel holds now (empty
+    /// when the set or the table is not there).
+    pub fn nft_set(&self, set: &str) -> String {
+        self.exec("nft", ["list", "set", "inet", "sipwarden", set])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
     /// Pids of the processes whose network namespace this is.
     pub fn pids(&self) -> Vec<u32> {
         pids_in(&self.name)

@@ -1,6 +1,8 @@
 //! A minimal SIP phone for tests: one REGISTER over UDP, answering a digest challenge the way
 //! a phone does (RFC 3261 §22, MD5, `qop=auth` when offered), so a test can tell whether a
-//! secret registers. Its Contact carries its own address, as a real phone's does.
+//! secret registers. Its Contact carries its own address, as a real phone's does. Also one
+//! INVITE the way a phone or a provider sends it (answering a challenge when it has
+//! credentials, acknowledging the final answer), and a datagram with a forged source.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -34,17 +36,155 @@ fn status(response: &str) -> Result<u16> {
 
 async fn exchange(sock: &UdpSocket, server: SocketAddr, request: &str) -> Result<String> {
     sock.send_to(request.as_bytes(), server).await?;
+    let call_id = header(request, "Call-ID").unwrap_or_default().to_owned();
     let mut buf = vec![0u8; 65_535];
+    let mut skipped: Vec<String> = Vec::new();
     loop {
         let (n, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
             .await
-            .context("no SIP answer within 5 s")??;
+            .with_context(|| format!("no SIP answer within 5 s (skipped: {skipped:?})"))??;
         let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        // Skip provisional answers (100 Trying).
+        // Skip what is not the answer: Asterisk's own requests to this address (a trunk is
+        // qualified with OPTIONS), answers of other calls, provisional answers (100 Trying).
+        if !text.starts_with("SIP/2.0 ") || header(&text, "Call-ID") != Some(call_id.as_str()) {
+            skipped.push(text.lines().next().unwrap_or_default().to_owned());
+            continue;
+        }
         if status(&text)? >= 200 {
             return Ok(text);
         }
     }
+}
+
+/// The `Authorization` header answering the challenge in `response` for `method uri`.
+fn authorization(
+    response: &str,
+    method: &str,
+    uri: &str,
+    user: &str,
+    password: &str,
+) -> Result<String> {
+    let challenge = response
+        .lines()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            l.starts_with("www-authenticate:") || l.starts_with("proxy-authenticate:")
+        })
+        .context("a challenge without WWW-Authenticate")?;
+    let header = if challenge.to_ascii_lowercase().starts_with("proxy") {
+        "Proxy-Authorization"
+    } else {
+        "Authorization"
+    };
+    let realm = param(challenge, "realm").context("no realm")?;
+    let nonce = param(challenge, "nonce").context("no nonce")?;
+    let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    Ok(if challenge.contains("qop") {
+        let cnonce = "0a4f113b";
+        let response = md5_hex(&format!("{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}"));
+        format!(
+            "{header}: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", \
+             uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, \
+             cnonce=\"{cnonce}\"\r\n"
+        )
+    } else {
+        let response = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
+        format!(
+            "{header}: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", \
+             uri=\"{uri}\", response=\"{response}\", algorithm=MD5\r\n"
+        )
+    })
+}
+
+/// A value of a header line (`To: <sip:x@y>;tag=1` for `To`).
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+/// One call attempt: an INVITE from `local` to `number` at `server`, as `from_user` with the
+/// User-Agent `user_agent`. When Asterisk challenges and `credentials` (user, password) are
+/// given, the INVITE is sent again answering the challenge. Every final answer is
+/// acknowledged (a 2xx also hung up), as a phone does. Returns the statuses of the final
+/// answers, the first one's first.
+pub async fn invite(
+    local: SocketAddr,
+    server: SocketAddr,
+    from_user: &str,
+    number: &str,
+    credentials: Option<(&str, &str)>,
+    user_agent: &str,
+) -> Result<Vec<u16>> {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sock = UdpSocket::bind(local).await?;
+    let local = sock.local_addr()?;
+    let call_id = format!("call-{}-{call}@{}", std::process::id(), local.ip());
+    let uri = format!("sip:{number}@{}", server.ip());
+    let host = server.ip();
+    let from = format!("<sip:{from_user}@{host}>;tag=f{}", local.port());
+    let mut statuses = Vec::new();
+    let mut auth: Option<String> = None;
+    for cseq in 1..=2u32 {
+        // Unique per transaction: a reused branch is a retransmission to the server.
+        let branch = format!("z9hG4bKi{cseq}x{}x{call}", std::process::id());
+        let via = format!("SIP/2.0/UDP {local};branch={branch}");
+        let request = format!(
+            "INVITE {uri} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from}\r\n\
+             To: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\n\
+             Contact: <sip:{from_user}@{local}>\r\n{}User-Agent: {user_agent}\r\n\
+             Content-Length: 0\r\n\r\n",
+            auth.as_deref().unwrap_or_default()
+        );
+        let answer = exchange(&sock, server, &request).await?;
+        let code = status(&answer)?;
+        statuses.push(code);
+        // The ACK of a final answer: the same branch for a non-2xx (RFC 3261 §17.1.1.3).
+        let to = header(&answer, "To").unwrap_or_default().to_owned();
+        let ack = format!(
+            "ACK {uri} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\n\
+             Call-ID: {call_id}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n"
+        );
+        sock.send_to(ack.as_bytes(), server).await?;
+        if (200..300).contains(&code) {
+            let bye = format!(
+                "BYE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch}b\r\nMax-Forwards: 70\r\n\
+                 From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {} BYE\r\n\
+                 Content-Length: 0\r\n\r\n",
+                cseq + 1
+            );
+            exchange(&sock, server, &bye).await?;
+            break;
+        }
+        match (code, credentials) {
+            (401 | 407, Some((user, password))) => {
+                auth = Some(authorization(&answer, "INVITE", &uri, user, password)?);
+            }
+            _ => break,
+        }
+    }
+    Ok(statuses)
+}
+
+/// Sends one UDP datagram whose source is `source`, an address this host does not own (the
+/// socket is transparent, which needs CAP_NET_ADMIN): what a spoofing attacker sends.
+/// Nothing comes back to the sender: any answer goes to the real owner of `source`.
+pub fn send_forged(source: SocketAddr, to: SocketAddr, payload: &[u8]) -> Result<()> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(source),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    if source.is_ipv4() {
+        socket.set_ip_transparent_v4(true)?;
+    }
+    socket.bind(&source.into())?;
+    socket.send_to(payload, &to.into())?;
+    Ok(())
 }
 
 /// Registers `user` with `password` at `server` from `local` (an address of this namespace);
@@ -55,16 +195,19 @@ pub async fn register(
     user: &str,
     password: &str,
 ) -> Result<u16> {
+    static REGISTRATIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = REGISTRATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sock = UdpSocket::bind(local).await?;
     let local = sock.local_addr()?;
-    // A fresh Call-ID per registration: a registrar ignores a REGISTER whose Call-ID it has
-    // seen with a higher CSeq.
-    let call_id = format!("{}-{}@{}", std::process::id(), local.port(), local.ip());
+    // A fresh Call-ID per registration (a registrar ignores a REGISTER whose Call-ID it has
+    // seen with a higher CSeq), and fresh branches (a reused one is a retransmission, which
+    // the server answers from its transaction without looking at the request again).
+    let call_id = format!("{}-{n}@{}", std::process::id(), local.ip());
     let uri = format!("sip:{}", server.ip());
     let request = |cseq: u32, auth: Option<String>| {
         let mut r = format!(
             "REGISTER {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK{cseq}x{}x{}\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK{cseq}x{}x{n}\r\n\
              Max-Forwards: 70\r\n\
              From: <sip:{user}@{host}>;tag=t{cseq}\r\n\
              To: <sip:{user}@{host}>\r\n\
@@ -74,7 +217,6 @@ pub async fn register(
              Expires: 60\r\n\
              User-Agent: sipwarden-test-phone\r\n",
             std::process::id(),
-            local.port(),
             host = server.ip(),
         );
         if let Some(auth) = auth {
@@ -87,29 +229,7 @@ pub async fn register(
     if status(&first)? != 401 {
         return status(&first);
     }
-    let challenge = first
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("www-authenticate:"))
-        .context("401 without WWW-Authenticate")?;
-    let realm = param(challenge, "realm").context("no realm")?;
-    let nonce = param(challenge, "nonce").context("no nonce")?;
-    let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
-    let ha2 = md5_hex(&format!("REGISTER:{uri}"));
-    let auth = if challenge.contains("qop") {
-        let cnonce = "0a4f113b";
-        let response = md5_hex(&format!("{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}"));
-        format!(
-            "Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", \
-             uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, \
-             cnonce=\"{cnonce}\"\r\n"
-        )
-    } else {
-        let response = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
-        format!(
-            "Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", \
-             uri=\"{uri}\", response=\"{response}\", algorithm=MD5\r\n"
-        )
-    };
+    let auth = authorization(&first, "REGISTER", &uri, user, password)?;
     let second = exchange(&sock, server, &request(2, Some(auth))).await?;
     let code = status(&second)?;
     if code == 100 {

@@ -249,12 +249,6 @@ fn create_admin(c: &Container) {
     );
 }
 
-fn nft_set(ns: &NetNs, set: &str) -> String {
-    ns.exec("nft", ["list", "set", "inet", "sipwarden", set])
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
 /// The shipped `docker-compose.yml`, run by Docker Compose v2 (the program behind
 /// `docker compose`) against Podman's Docker API. The API service runs inside a namespace this
 /// test made, so for the compose file's `network_mode: host` that namespace is the host: the
@@ -490,11 +484,11 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
     svmap.env("HOME", home.path());
     let scan = process::output(&mut svmap, Duration::from_secs(60)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !nft_set(pbx, "ban_v4").contains(&attacker) {
+    while !pbx.nft_set("ban_v4").contains(&attacker) {
         assert!(
             Instant::now() < deadline,
             "the scan was not banned in the kernel: {}\nsvmap: {}\n{}",
-            nft_set(pbx, "ban_v4"),
+            pbx.nft_set("ban_v4"),
             String::from_utf8_lossy(&scan.stdout),
             sw.logs()
         );
@@ -561,7 +555,7 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
     let kept = api_get(pbx, "/api/v1/endpoints");
     assert_eq!(kept["total"], 1, "{kept}");
     assert!(
-        nft_set(pbx, "ban_v4").contains(&attacker),
+        pbx.nft_set("ban_v4").contains(&attacker),
         "the ban was not restored"
     );
     eprintln!(

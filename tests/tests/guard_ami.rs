@@ -34,7 +34,7 @@ struct KernelEnforcer(Firewall);
 
 #[async_trait::async_trait]
 impl Enforcer for KernelEnforcer {
-    async fn enforce(&self, bans: &[BanDecision]) {
+    async fn enforce(&self, bans: &[BanDecision], _decided_at: std::time::SystemTime) {
         let entries: Vec<TimedAddress> = bans
             .iter()
             .map(|b| {

@@ -17,7 +17,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -33,62 +33,6 @@ use tests::root;
 const TEST: &str = "guard_capture";
 /// The default guessing threshold (`GuardPolicy::default().guessing.max_failures`).
 const THRESHOLD: usize = 5;
-/// What the disguised tools say they are (a softphone, not a fingerprinted scanner).
-const DISGUISE: &str = "Zoiper rv2.10.20.3";
-
-fn nft_set(ns: &str, set: &str) -> String {
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "nft",
-            "list",
-            "set",
-            "inet",
-            "sipwarden",
-            set,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A SIPVicious tool run in `ns`, with its User-Agent replaced when `disguise` is given
-/// (SIPVicious has no option for it; its request builder's default is patched).
-fn sipvicious(
-    ns: &NetNs,
-    tool: &str,
-    disguise: Option<&str>,
-    args: &[&str],
-    home: &Path,
-) -> std::process::Output {
-    let mut cmd = match disguise {
-        None => ns.command(tool, args),
-        Some(ua) => {
-            let script = format!(
-                "import sys; sys.path.insert(0, '/usr/share/sipvicious'); \
-                 import sipvicious.libs.svhelper as h; d = list(h.makeRequest.__defaults__); \
-                 d[d.index('friendly-scanner')] = sys.argv.pop(1); \
-                 h.makeRequest.__defaults__ = tuple(d); import sipvicious.{tool} as m; \
-                 sys.argv[0] = '{tool}'; sys.exit(m.main())"
-            );
-            let mut c = ns.command("/usr/bin/python3", ["-c", &script, ua]);
-            c.args(args);
-            c
-        }
-    };
-    cmd.env("HOME", home);
-    let t = Instant::now();
-    let out = tests::process::output(&mut cmd, Duration::from_secs(120)).expect(tool);
-    eprintln!(
-        "{TEST}: {tool} ({}) ran {:?}",
-        disguise.unwrap_or("as shipped"),
-        t.elapsed()
-    );
-    out
-}
-
 /// Records SIP in a namespace into a pcap file on a thread of its own, until stopped.
 struct Recorder {
     stop: Arc<AtomicBool>,
@@ -224,7 +168,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
 
     // 4. svmap as shipped: a scanner, banned on its first packet.
     let pbx_arg = pbx_ip.to_string();
-    let out = sipvicious(
+    let out = tests::sipvicious::run(
         lab.ns("scanner"),
         "svmap",
         None,
@@ -249,14 +193,14 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
         "-p5060",
         pbx_arg.as_str(),
     ];
-    sipvicious(lab.ns("cracker"), "svcrack", None, &crack_args, home.path());
+    tests::sipvicious::run(lab.ns("cracker"), "svcrack", None, &crack_args, home.path());
 
     // 6. svcrack in disguise: only the wrong passwords give it away.
     let t = Instant::now();
-    let out = sipvicious(
+    let out = tests::sipvicious::run(
         lab.ns("attacker"),
         "svcrack",
-        Some(DISGUISE),
+        Some(tests::sipvicious::DISGUISE),
         &crack_args,
         home.path(),
     );
@@ -268,7 +212,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
 
     // 7. svwar as shipped: a scanner like its siblings.
     let svwar_args = ["--force", "-e100-160", "-p5060", pbx_arg.as_str()];
-    sipvicious(lab.ns("scanner2"), "svwar", None, &svwar_args, home.path());
+    tests::sipvicious::run(lab.ns("scanner2"), "svwar", None, &svwar_args, home.path());
 
     // 8. svwar in disguise, enumerating extensions. Against this PBX's uniform rejection
     //    (every name gets the same 401) svwar gives up at the first answer that looks like
@@ -294,10 +238,10 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
     ] {
         enumerator.run("nft", rule).unwrap();
     }
-    let out = sipvicious(
+    let out = tests::sipvicious::run(
         enumerator,
         "svwar",
-        Some(DISGUISE),
+        Some(tests::sipvicious::DISGUISE),
         &svwar_args,
         home.path(),
     );
@@ -321,7 +265,6 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
 
     // 10. The bans: in the kernel, and in the API as the guard's, each for its reason; and the
     //    recording replayed against the same database.
-    let ns = lab.ns("pbx").name().to_owned();
     let replay_args = [
         "replay".to_owned(),
         "--json".to_owned(),
@@ -338,7 +281,7 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
         .into_iter()
         .map(ip_of)
         .collect();
-    let (bans, kernel, status, log, replayed, junk_replayed) = lab
+    let (bans, status, log, replayed, junk_replayed) = lab
         .ns("pbx")
         .block_on(async move {
             let api = Api::sign_in(&server).await;
@@ -354,16 +297,17 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
-            let kernel = nft_set(&ns, "ban_v4");
             let args: Vec<&str> = replay_args.iter().map(String::as_str).collect();
             let replayed = server.cli(&args, None).unwrap();
             let args: Vec<&str> = junk_args.iter().map(String::as_str).collect();
             let junk_replayed = server.cli(&args, None).unwrap();
             let log = server.log();
             drop(server);
-            (bans, kernel, status, log, replayed, junk_replayed)
+            (bans, status, log, replayed, junk_replayed)
         })
         .unwrap();
+    // The server is gone; its table stays in the namespace's kernel.
+    let kernel = lab.ns("pbx").nft_set("ban_v4");
     assert_eq!(status, StatusCode::OK);
     let failures = failures_from(&ast, &ip_of("attacker"));
     let cracker_failures = failures_from(&ast, &ip_of("cracker"));

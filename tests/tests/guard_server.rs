@@ -22,24 +22,6 @@ use tests::root;
 const TEST: &str = "guard_server";
 const WAIT: Duration = Duration::from_secs(20);
 
-fn nft_set(ns: &str, set: &str) -> String {
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "nft",
-            "list",
-            "set",
-            "inet",
-            "sipwarden",
-            set,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
     let started = Instant::now();
@@ -157,11 +139,10 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         .unwrap();
 
     // 4. The ban: in the kernel, and in the API as the guard's.
-    let ns = lab.ns("pbx").name().to_owned();
+    let kernel = lab.ns("pbx").nft_set("ban_v4");
     assert!(
-        nft_set(&ns, "ban_v4").contains(&attacker),
-        "not in the kernel: {}\n{}",
-        nft_set(&ns, "ban_v4"),
+        kernel.contains(&attacker),
+        "not in the kernel: {kernel}\n{}",
         server.log()
     );
     let attacker_for_api = attacker.clone();

@@ -96,8 +96,24 @@ pub struct GuardStatusView {
     pub capture_dropped: u64,
     /// What the engine judges by.
     pub model: Option<GuardModelView>,
+    /// From the capture of the packet that decided a ban to the kernel's acknowledgement
+    /// (the newest bans).
+    pub ban_to_kernel: Option<LatencyView>,
+    /// ... to the end of its recording in the database.
+    pub ban_recorded: Option<LatencyView>,
     /// The stored guard policy's version (0: the defaults, never changed).
     pub policy_version: i32,
+}
+
+/// Percentiles of a latency over its newest samples, in microseconds.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyView {
+    /// Samples since start.
+    pub count: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
 }
 
 /// How much of the PBX the running guard knows.

@@ -200,12 +200,25 @@ pub fn GuardStatus(status: GuardStatusView) -> impl IntoView {
                 </dd>
                 <dt>"Judged"</dt><dd>{status.messages} " observations, " {status.events} " events, " {status.bans} " bans since start"</dd>
                 <dt>"Bans"</dt><dd id="ban-kinds">{status.port_bans} " of one port, " {status.unproven_bans} " short (unproven evidence); " {status.protected} " times a protected source was spared"</dd>
+                <dt>"Ban latency"</dt>
+                <dd id="ban-latency">
+                    {match (status.ban_to_kernel, status.ban_recorded) {
+                        (Some(k), Some(r)) => format!(
+                            "in the kernel {:.1} ms (p50), {:.1} ms (p99), {:.1} ms (max) after the deciding packet; recorded {:.1} ms (p99)",
+                            k.p50_us as f64 / 1000.0, k.p99_us as f64 / 1000.0, k.max_us as f64 / 1000.0, r.p99_us as f64 / 1000.0
+                        ),
+                        _ => "no ban yet".to_owned(),
+                    }}
+                </dd>
                 <dt>"Judges by"</dt>
                 <dd id="guard-model">
                     {match status.model {
                         Some(m) => format!(
-                            "{} accounts, {} trunks, {} dial patterns that cost money, {} trusted networks, {} gateways and resolvers; {} known addresses; policy version {}",
-                            m.accounts, m.trunks, m.external_patterns, m.trusted, m.infrastructure, status.known_addresses, status.policy_version
+                            "{}, {}, {} that cost money, {}, {}; {} (logged in recently); policy version {}",
+                            count(m.accounts, "account"), count(m.trunks, "trunk"),
+                            count(m.external_patterns, "dial pattern"), count(m.trusted, "trusted network"),
+                            count(m.infrastructure, "gateway or resolver"),
+                            count(status.known_addresses, "known address"), status.policy_version
                         ),
                         None => format!("nothing (not running); policy version {}", status.policy_version),
                     }}
@@ -215,6 +228,16 @@ pub fn GuardStatus(status: GuardStatusView) -> impl IntoView {
                 <dt>"Capture"</dt><dd id="capture">{status.capture_packets} " packets, " {status.capture_messages} " SIP messages, " {status.capture_dropped} " dropped by the kernel"</dd>
             </dl>
         </section>
+    }
+}
+
+/// `1 trunk`, `2 trunks`.
+fn count(n: u64, noun: &str) -> String {
+    match (n, noun) {
+        (1, _) => format!("1 {noun}"),
+        (_, "gateway or resolver") => format!("{n} gateways or resolvers"),
+        (_, "known address") => format!("{n} known addresses"),
+        _ => format!("{n} {noun}s"),
     }
 }
 

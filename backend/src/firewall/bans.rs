@@ -7,7 +7,7 @@ use std::time::Duration;
 use policy::firewall::{
     CheckedFirewallPolicy, NftBatch, TimedAddress, TimedPort, add_allow_elements, add_ban_elements,
     add_known_good_elements, add_port_ban_elements, delete_allow_elements, delete_ban_elements,
-    delete_port_ban_elements,
+    delete_known_good_elements, delete_port_ban_elements,
 };
 
 use super::session::MAX_LINE;
@@ -69,6 +69,31 @@ impl Firewall {
         Ok(sources)
     }
 
+    /// The guard's fast path: bans addresses and single ports in one kernel transaction and
+    /// returns as soon as the kernel has them. Their running flows are left to
+    /// [`Firewall::end_flows`], which the caller runs afterwards, off the critical path.
+    pub async fn ban_batch(
+        &self,
+        addresses: &[TimedAddress],
+        ports: &[TimedPort],
+    ) -> Result<(), FirewallError> {
+        let batch = add_ban_elements(addresses).then(add_port_ban_elements(ports));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_elements(&batch).await
+    }
+
+    /// Ends the running flows of banned addresses and ports; returns how many went.
+    pub async fn end_flows(
+        &self,
+        addresses: &[IpAddr],
+        ports: &[SocketAddr],
+    ) -> Result<u64, FirewallError> {
+        let conntrack = &self.inner.conntrack;
+        Ok(conntrack.delete_sources(addresses).await? + conntrack.delete_ports(ports).await?)
+    }
+
     /// Bans single source ports of addresses in one transaction, then ends those flows (and
     /// only those: the address's other ports, its other phones, keep theirs).
     pub async fn ban_ports(&self, entries: &[TimedPort]) -> Result<BanOutcome, FirewallError> {
@@ -106,6 +131,15 @@ impl Firewall {
     /// Puts addresses that logged in into the known sets (the generous rate tier).
     pub async fn mark_known(&self, entries: &[TimedAddress]) -> Result<(), FirewallError> {
         let batch = add_known_good_elements(entries);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write_elements(&batch).await
+    }
+
+    /// Takes addresses out of the known sets (a trunk that was deleted).
+    pub async fn forget_known(&self, addresses: &[IpAddr]) -> Result<(), FirewallError> {
+        let batch = delete_known_good_elements(addresses);
         if batch.is_empty() {
             return Ok(());
         }

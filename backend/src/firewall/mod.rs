@@ -64,6 +64,10 @@ struct Inner {
     writer: tokio::sync::Mutex<session::Session>,
     /// The armed revert timer, if a change is pending.
     timer: std::sync::Mutex<Option<safe::Timer>>,
+    /// The policy live in the kernel as the state file says, once read (`None`: read it).
+    /// Only this process writes the file, and every write refreshes this, so the guard's
+    /// fast path need not read the file per ban.
+    live: std::sync::RwLock<Option<Option<policy::firewall::FirewallPolicy>>>,
 }
 
 impl Firewall {
@@ -77,6 +81,7 @@ impl Firewall {
                 state_dir: state_dir.as_ref().to_owned(),
                 writer: tokio::sync::Mutex::new(session::Session::new(target)),
                 timer: std::sync::Mutex::new(None),
+                live: std::sync::RwLock::new(None),
             }),
         }
     }

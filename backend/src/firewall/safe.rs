@@ -250,9 +250,43 @@ impl Firewall {
     /// The policy the table was last rendered from: the pending one, else the confirmed one;
     /// `None` when sipwarden never applied one (or a revert went back to no policy).
     pub async fn live_policy(&self) -> Result<Option<FirewallPolicy>, FirewallError> {
+        if let Some(live) = self.cached_live() {
+            return Ok(live);
+        }
         let _writer = self.inner.writer.lock().await;
         let state = self.load_state()?;
-        Ok(state.pending.map(|p| p.applied).or(state.committed))
+        let live = state.pending.map(|p| p.applied).or(state.committed);
+        self.cache_live(live.clone());
+        Ok(live)
+    }
+
+    /// Whether sipwarden's table is live with an enabled policy, i.e. whether a ban put into
+    /// the kernel takes effect. Read from memory (the guard's fast path asks it per ban);
+    /// `false` when the state file cannot be read.
+    pub async fn enforcing(&self) -> bool {
+        match self.live_policy().await {
+            Ok(live) => live.is_some_and(|p| p.enabled),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the firewall's state file");
+                false
+            }
+        }
+    }
+
+    fn cached_live(&self) -> Option<Option<FirewallPolicy>> {
+        self.inner
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn cache_live(&self, live: Option<FirewallPolicy>) {
+        *self
+            .inner
+            .live
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(live);
     }
 
     /// Start-up with no change pending: renders the confirmed policy again and loads it in
@@ -423,11 +457,25 @@ impl Firewall {
             })?;
         std::fs::create_dir_all(&self.inner.state_dir).map_err(err)?;
         let tmp = self.inner.state_dir.join(format!("{STATE_FILE}.tmp"));
+        // Whatever happens below, the file may have changed: read it again next time.
+        *self
+            .inner
+            .live
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         write_synced(&tmp, &json).map_err(err)?;
         std::fs::rename(&tmp, &path).map_err(err)?;
         std::fs::File::open(&self.inner.state_dir)
             .and_then(|dir| dir.sync_all())
-            .map_err(err)
+            .map_err(err)?;
+        self.cache_live(
+            state
+                .pending
+                .as_ref()
+                .map(|p| p.applied.clone())
+                .or_else(|| state.committed.clone()),
+        );
+        Ok(())
     }
 }
 
@@ -439,6 +487,7 @@ fn merged(mut kernel: DynamicState, carry: &DynamicState) -> DynamicState {
         .temporary_allows
         .extend_from_slice(&carry.temporary_allows);
     kernel.known_good.extend_from_slice(&carry.known_good);
+    kernel.port_bans.extend_from_slice(&carry.port_bans);
     kernel
 }
 

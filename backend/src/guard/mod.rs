@@ -6,6 +6,7 @@
 //! lock is released, so a slow kernel call never stalls the taps.
 
 pub mod ami_tap;
+pub mod enforce;
 pub mod host;
 // Captured frames down to UDP/TCP payloads: pure parsing of attacker-chosen bytes, so it lives
 // (and is fuzzed) in the pure core.
@@ -16,6 +17,7 @@ pub mod runtime;
 use std::sync::{Arc, Mutex};
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::SystemTime;
 
 use policy::guard::{
     BanDecision, Engine, Event, GuardModel, GuardPolicy, KnownSource, ModelSummary, Observation,
@@ -25,8 +27,9 @@ use policy::guard::{
 /// Carries out ban decisions (the kernel firewall, or only a log line in log-only mode).
 #[async_trait::async_trait]
 pub trait Enforcer: Send + Sync + 'static {
-    /// Bans every source of `bans`; failures are the enforcer's to report.
-    async fn enforce(&self, bans: &[BanDecision]);
+    /// Bans every source of `bans`, decided on a packet (or event) seen at `decided_at`;
+    /// failures are the enforcer's to report.
+    async fn enforce(&self, bans: &[BanDecision], decided_at: SystemTime);
 
     /// Remembers addresses that logged in (the firewall's generous rate tier, and a record
     /// that outlives a restart). Nothing by default.
@@ -39,7 +42,7 @@ pub struct LogOnly;
 
 #[async_trait::async_trait]
 impl Enforcer for LogOnly {
-    async fn enforce(&self, bans: &[BanDecision]) {
+    async fn enforce(&self, bans: &[BanDecision], _decided_at: SystemTime) {
         for ban in bans {
             tracing::info!(source = %ban.source, kind = ?ban.kind, secs = ban.duration.as_secs(), "log-only: would ban");
         }
@@ -100,9 +103,10 @@ impl Guard {
 
     /// Judges one observation and carries out its bans before returning.
     pub async fn observe(&self, obs: &Observation<'_>, now: Timestamp) -> Verdict {
+        let seen = SystemTime::now();
         let verdict = crate::state::lock(&self.engine).observe(obs, now);
         if !verdict.bans.is_empty() {
-            self.enforcer.enforce(&verdict.bans).await;
+            self.enforcer.enforce(&verdict.bans, seen).await;
         }
         if !verdict.known.is_empty() {
             self.enforcer.remember(&verdict.known).await;
@@ -113,6 +117,7 @@ impl Guard {
 
     /// [`Guard::observe`] for a thread outside the runtime (the capture thread): the engine
     /// is called directly, and bans are handed to a task on `runtime` rather than awaited.
+    /// `captured` is the packet's capture time, from which a ban's latency is measured.
     /// Why: carrying a ban out takes milliseconds (the kernel element, then a `conntrack`
     /// run and the database), and a capture thread waiting for that reads nothing
     /// meanwhile: every other source's packets, another attacker's threshold answer among
@@ -121,13 +126,14 @@ impl Guard {
         &self,
         obs: &Observation<'_>,
         now: Timestamp,
+        captured: SystemTime,
         runtime: &tokio::runtime::Handle,
     ) -> Verdict {
         let verdict = crate::state::lock(&self.engine).observe(obs, now);
         if !verdict.bans.is_empty() {
             let enforcer = self.enforcer.clone();
             let bans = verdict.bans.clone();
-            runtime.spawn(async move { enforcer.enforce(&bans).await });
+            runtime.spawn(async move { enforcer.enforce(&bans, captured).await });
         }
         if !verdict.known.is_empty() {
             let enforcer = self.enforcer.clone();

@@ -590,6 +590,14 @@ fn local_addresses() -> Vec<IpAddr> {
     }
 }
 
+/// A captured packet's time to the microsecond, from which ban latencies are measured.
+#[must_use]
+pub fn capture_instant(header: &pcap::PacketHeader) -> std::time::SystemTime {
+    let secs = u64::try_from(header.ts.tv_sec).unwrap_or(0);
+    let micros = u64::try_from(header.ts.tv_usec).unwrap_or(0);
+    std::time::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros)
+}
+
 /// The engine's time for a captured packet.
 #[must_use]
 pub fn packet_time(header: &pcap::PacketHeader) -> Timestamp {
@@ -653,13 +661,15 @@ fn run(
     let mut pause = Duration::from_secs(1);
     // Counters of earlier captures (libpcap's restart from 0 when it is reopened).
     let mut base = (0u64, 0u64, 0u64);
-    let mut observe = |obs: &Observation<'_>| {
-        guard.observe_detached(obs, obs.time, runtime);
-    };
     while !stop.load(Relaxed) {
         match cap.next_packet() {
             Ok(p) if p.header.caplen < p.header.len => reader.truncated_frame(link, p.data),
-            Ok(p) => reader.frame(link, packet_time(p.header), p.data, &mut observe),
+            Ok(p) => {
+                let captured = capture_instant(p.header);
+                reader.frame(link, packet_time(p.header), p.data, &mut |obs| {
+                    guard.observe_detached(obs, obs.time, captured, runtime);
+                });
+            }
             Err(pcap::Error::TimeoutExpired) => {}
             // `breakloop` from `CaptureTap::stop`.
             Err(pcap::Error::NoMorePackets) if stop.load(Relaxed) => break,

@@ -2,17 +2,18 @@
 //! random hash key, judging by the stored PBX model (which it follows: every change of the
 //! model, the firewall's trusted networks, the allowlist or the guard policy reaches it at
 //! once); the live SIP capture of the firewall policy's SIP ports; the AMI security tap
-//! logged in as the guard's own account; and an enforcer that bans through the firewall
-//! service (kernel first, then the database).
+//! logged in as the guard's own account; and an enforcer that bans kernel first, then the
+//! database (see `enforce`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use policy::guard::{BanDecision, Engine, KnownSource};
+use policy::guard::Engine;
 use tokio::sync::watch;
 
 use super::ami_tap::{self, AmiTapConfig, TapState};
+use super::enforce::{BanLatency, ServiceEnforcer};
 use super::pcap_tap::{self, CaptureConfig, CaptureTap, SipPorts};
 use super::{Enforcer, Guard, host};
 use crate::config::GuardMode;
@@ -23,53 +24,6 @@ use crate::state::AppState;
 /// known addresses expire, and the host's gateway may change.
 const REBUILD_EVERY: Duration = Duration::from_secs(60);
 
-/// Bans through the firewall service; in log-only mode it only says what it would ban.
-struct ServiceEnforcer {
-    state: AppState,
-    log_only: bool,
-}
-
-#[async_trait::async_trait]
-impl Enforcer for ServiceEnforcer {
-    async fn enforce(&self, bans: &[BanDecision]) {
-        for ban in bans {
-            let target = match ban.port {
-                Some(port) => SocketAddr::new(ban.source, port).to_string(),
-                None => ban.source.to_string(),
-            };
-            if self.log_only {
-                tracing::info!(%target, kind = ?ban.kind, proven = ban.proven, secs = ban.duration.as_secs(), "log-only: would ban");
-                continue;
-            }
-            let started = std::time::Instant::now();
-            let reason = format!(
-                "guard: {:?}{}{}",
-                ban.kind,
-                match ban.offence {
-                    0 => String::new(),
-                    n => format!(" (offence {n})"),
-                },
-                if ban.proven { "" } else { " (unproven)" }
-            );
-            firewall::ban_from_guard(&self.state, ban, &reason).await;
-            tracing::warn!(
-                %target,
-                kind = ?ban.kind,
-                proven = ban.proven,
-                secs = ban.duration.as_secs(),
-                took_ms = started.elapsed().as_millis() as u64,
-                "guard banned a source"
-            );
-        }
-    }
-
-    async fn remember(&self, known: &[KnownSource]) {
-        // Known addresses are memory, not enforcement: kept in log-only mode too, so turning
-        // enforcement on later does not start from nothing.
-        firewall::known_from_guard(&self.state, known).await;
-    }
-}
-
 /// The running guard and its taps.
 pub struct RunningGuard {
     pub guard: Arc<Guard>,
@@ -77,6 +31,8 @@ pub struct RunningGuard {
     pub taps: Vec<(&'static str, watch::Receiver<TapState>)>,
     /// The live SIP capture, when it could start (for its counters).
     pub capture: Option<CaptureTap>,
+    /// How long bans take to reach the kernel and the database.
+    pub ban_latency: Arc<BanLatency>,
 }
 
 impl std::fmt::Debug for RunningGuard {
@@ -188,10 +144,12 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
             return None;
         }
     };
-    let enforcer: Arc<dyn Enforcer> = Arc::new(ServiceEnforcer {
-        state: state.clone(),
-        log_only: mode == GuardMode::LogOnly,
-    });
+    let ban_latency = Arc::new(BanLatency::default());
+    let enforcer: Arc<dyn Enforcer> = Arc::new(ServiceEnforcer::start(
+        state.clone(),
+        mode == GuardMode::LogOnly,
+        ban_latency.clone(),
+    ));
     let guard = Guard::with_store(engine, enforcer, Some(state.events.queue()));
     tokio::spawn(follow_changes(state.clone(), guard.clone()));
     let account = pbx_policy.guard();
@@ -240,5 +198,6 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
         guard,
         taps,
         capture,
+        ban_latency,
     })
 }

@@ -20,6 +20,23 @@ use sea_orm::{ConnectionTrait, Statement};
 use crate::guard::ami_tap::TapState;
 use crate::state::AppState;
 
+/// One histogram of [`crate::guard::enforce`], unlabelled.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    h: &crate::guard::enforce::HistogramSnapshot,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (bound, n) in crate::guard::enforce::BUCKETS.iter().zip(h.buckets) {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "{name}_sum {}", h.sum_secs);
+    let _ = writeln!(out, "{name}_count {}", h.count);
+}
+
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 11] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -262,6 +279,58 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         "gauge",
         &counter(|s| s.state_bytes),
     );
+    gauge(
+        &mut out,
+        "sipwarden_guard_port_bans_total",
+        "Bans of one source port of an address (one phone behind a NAT office).",
+        "counter",
+        &counter(|s| s.port_bans),
+    );
+    gauge(
+        &mut out,
+        "sipwarden_guard_unproven_bans_total",
+        "Short bans on unproven evidence (one UDP datagram, whose source may be forged).",
+        "counter",
+        &counter(|s| s.unproven_bans),
+    );
+    gauge(
+        &mut out,
+        "sipwarden_guard_protected_total",
+        "Findings against a trunk, the host's gateway or resolver, or an address that logged in, reported instead of banned.",
+        "counter",
+        &counter(|s| s.protected),
+    );
+    gauge(
+        &mut out,
+        "sipwarden_guard_known_addresses",
+        "Addresses that logged in within the trust period.",
+        "gauge",
+        &counter(|s| s.tracked_known),
+    );
+    if let Some(latency) = running.map(|r| &r.ban_latency) {
+        histogram(
+            &mut out,
+            "sipwarden_ban_to_kernel_seconds",
+            "From the capture of the packet that decided a ban to the kernel's acknowledgement of it.",
+            &latency.to_kernel.snapshot(),
+        );
+        histogram(
+            &mut out,
+            "sipwarden_ban_recorded_seconds",
+            "From the capture of the packet that decided a ban to the end of its recording in the database.",
+            &latency.to_record.snapshot(),
+        );
+        gauge(
+            &mut out,
+            "sipwarden_ban_queue_dropped_total",
+            "Ban decisions the kernel writer's queue had no room for.",
+            "counter",
+            &[(
+                String::new(),
+                f(latency.dropped.load(std::sync::atomic::Ordering::Relaxed)),
+            )],
+        );
+    }
     let taps: Vec<(String, f64)> = running
         .map(|r| {
             r.taps

@@ -683,82 +683,168 @@ pub async fn ban(
     })
 }
 
-/// The guard's ban of an address or of one source port: into the kernel first (every
-/// millisecond counts: each one lets more guesses through), then into the database, so it
-/// survives a restart and shows in the API. A ban never shortens a longer one in force (an
-/// administrator's, or the guard's own for a worse offence). Refusals (an address that is
-/// trusted after all) are logged, never an error: the guard has nobody to answer to.
-pub async fn ban_from_guard(state: &AppState, decision: &BanDecision, reason: &str) {
-    let address = decision.source.to_canonical();
-    if address.is_loopback() {
-        return;
+/// Why the guard banned, as the ban's reason says it.
+fn guard_reason(decision: &BanDecision) -> String {
+    format!(
+        "guard: {:?}{}{}",
+        decision.kind,
+        match decision.offence {
+            0 => String::new(),
+            n => format!(" (offence {n})"),
+        },
+        if decision.proven { "" } else { " (unproven)" }
+    )
+}
+
+/// Records the guard's bans, which the guard's enforcer has already put into the kernel
+/// (`true` beside each) or could not: one transaction for the batch, then the alerts. What
+/// the database knows better is mended in the kernel: a ban of an address that is trusted
+/// after all (the engine's model was a moment old) is lifted, and a longer ban already in
+/// force (an administrator's, say) gets its time back. Failures are logged: the guard has
+/// nobody to answer to.
+pub async fn record_guard_bans(state: &AppState, bans: &[(BanDecision, bool)]) {
+    if let Err(e) = record_guard_bans_now(state, bans).await {
+        tracing::error!(error = %e, bans = bans.len(), "guard bans not stored");
     }
-    let target = match decision.port {
-        Some(port) => BanTarget::Port(std::net::SocketAddr::new(address, port)),
-        None => BanTarget::Address(address),
-    };
-    let key = target.to_string();
+}
+
+async fn record_guard_bans_now(
+    state: &AppState,
+    bans: &[(BanDecision, bool)],
+) -> Result<(), Internal> {
+    if bans.is_empty() {
+        return Ok(());
+    }
     let now = Utc::now();
-    let previous = match ban::Entity::find_by_id(key.clone()).one(&state.db).await {
-        Ok(row) => row,
-        Err(e) => {
-            tracing::error!(error = %e, %key, "cannot read the earlier ban");
-            None
+    let (checked, _) = load_policy(&state.db).await?;
+    let allowed: std::collections::HashSet<String> = allow_entry::Entity::find()
+        .filter(allow_entry::Column::ExpiresAt.gt(now))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|a| a.address)
+        .collect();
+    // The longest decision per target, should a batch hold two.
+    let mut wanted: std::collections::BTreeMap<String, (BanTarget, BanDecision, bool)> =
+        std::collections::BTreeMap::new();
+    for (decision, in_kernel) in bans {
+        let address = decision.source.to_canonical();
+        let target = match decision.port {
+            Some(port) => BanTarget::Port(std::net::SocketAddr::new(address, port)),
+            None => BanTarget::Address(address),
+        };
+        let entry = wanted
+            .entry(target.to_string())
+            .or_insert((target, *decision, *in_kernel));
+        if decision.duration > entry.1.duration {
+            *entry = (target, *decision, *in_kernel);
         }
-    };
-    let in_force_for = previous
-        .as_ref()
-        .filter(|p| p.expires_at.is_none_or(|e| e > now))
-        .map(|p| p.expires_at.map(|e| remaining_secs(e, now)));
-    let wanted = decision.duration.as_secs();
-    if let Some(left) = in_force_for
-        && left.is_none_or(|l| l >= wanted)
-    {
-        tracing::info!(%key, "guard ban not needed: a longer one is in force");
-        return;
     }
-    // Kernel first: the engine never decides a ban for the trusted networks, and a
-    // temporarily trusted source passes the allow set before the ban set, so nothing is
-    // blocked wrongly meanwhile; the database checks below only decide what is recorded.
-    let live = live_enabled(state).await.is_some();
-    if live {
-        let done = match target {
-            BanTarget::Address(ip) => state.firewall.ban(ip, decision.duration).await,
-            BanTarget::Port(source) => {
-                let secs = u32::try_from(wanted).unwrap_or(u32::MAX).max(1);
-                state
-                    .firewall
-                    .ban_ports(&[TimedPort::expiring(source, secs)])
-                    .await
+    let previous: std::collections::HashMap<String, ban::Model> = ban::Entity::find()
+        .filter(ban::Column::Address.is_in(wanted.keys().cloned()))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| (r.address.clone(), r))
+        .collect();
+    let (mut lift, mut lift_ports) = (Vec::new(), Vec::new());
+    let (mut restore, mut restore_ports) = (Vec::new(), Vec::new());
+    let mut rows = Vec::new();
+    for (key, (target, decision, in_kernel)) in &wanted {
+        let address = target.ip();
+        if address.is_loopback()
+            || checked.pinned_allow_covering(address).is_some()
+            || allowed.contains(&address.to_string())
+        {
+            tracing::info!(%key, "guard ban not kept: the address is trusted");
+            if *in_kernel {
+                match target {
+                    BanTarget::Address(ip) => lift.push(*ip),
+                    BanTarget::Port(source) => lift_ports.push(*source),
+                }
             }
+            continue;
+        }
+        let prev = previous.get(key);
+        let left = prev
+            .filter(|p| p.expires_at.is_none_or(|e| e > now))
+            .map(|p| p.expires_at.map(|e| remaining_secs(e, now)));
+        if let Some(left) = left
+            && left.is_none_or(|l| l >= decision.duration.as_secs())
+        {
+            // A longer ban is in force: it keeps its row, and the kernel its time.
+            if *in_kernel {
+                let secs = left.map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+                match target {
+                    BanTarget::Address(ip) => restore.push(TimedAddress {
+                        address: *ip,
+                        timeout_secs: secs,
+                    }),
+                    BanTarget::Port(source) => restore_ports.push(TimedPort {
+                        source: *source,
+                        timeout_secs: secs,
+                    }),
+                }
+            }
+            continue;
+        }
+        let secs = u32::try_from(decision.duration.as_secs())
+            .unwrap_or(MAX_BAN_SECS)
+            .clamp(1, MAX_BAN_SECS);
+        // The engine counts offences (proven whole-address bans only); the row keeps its count.
+        let offences = match decision.offence {
+            0 => prev.map_or(0, |p| p.offences),
+            n => i32::try_from(n).unwrap_or(i32::MAX),
         };
-        if let Err(e) = done {
-            tracing::error!(error = %e, %key, "guard ban did not reach the kernel");
+        rows.push(ban::Model {
+            address: key.clone(),
+            reason: guard_reason(decision),
+            origin: "guard".to_owned(),
+            actor: None,
+            created_at: now,
+            expires_at: Some(now + chrono::Duration::seconds(i64::from(secs))),
+            offences,
+        });
+    }
+    if state.firewall.enforcing().await {
+        let mended = async {
+            state.firewall.unban_many(&lift).await?;
+            state.firewall.unban_ports(&lift_ports).await?;
+            state.firewall.ban_batch(&restore, &restore_ports).await
+        };
+        if let Err(e) = mended.await {
+            tracing::warn!(error = %e, "cannot mend guard bans in the kernel");
         }
     }
-    if let Ok(Some(why)) = ban_refusal(state, address).await {
-        tracing::info!(%key, why, "guard ban not kept");
-        let lifted = match target {
-            BanTarget::Address(ip) if live => state.firewall.unban(ip).await,
-            BanTarget::Port(source) if live => state.firewall.unban_ports(&[source]).await,
-            _ => Ok(()),
-        };
-        if let Err(e) = lifted {
-            tracing::warn!(error = %e, %key, "cannot lift a guard ban that was not kept");
-        }
-        return;
+    if rows.is_empty() {
+        return Ok(());
     }
-    let secs = u32::try_from(wanted)
-        .unwrap_or(MAX_BAN_SECS)
-        .clamp(1, MAX_BAN_SECS);
-    // The engine counts offences (proven whole-address bans only); the row keeps its count.
-    let offences = match decision.offence {
-        0 => previous.as_ref().map_or(0, |p| p.offences),
-        n => i32::try_from(n).unwrap_or(i32::MAX),
-    };
-    if let Err(e) = store_ban(state, &key, secs, reason, "guard", None, Some(offences)).await {
-        tracing::error!(error = %e, %key, "guard ban not stored");
+    ban::Entity::insert_many(
+        rows.iter()
+            .cloned()
+            .map(sea_orm::IntoActiveModel::into_active_model),
+    )
+    .on_conflict(
+        OnConflict::column(ban::Column::Address)
+            .update_columns([
+                ban::Column::Reason,
+                ban::Column::Origin,
+                ban::Column::Actor,
+                ban::Column::CreatedAt,
+                ban::Column::ExpiresAt,
+                ban::Column::Offences,
+            ])
+            .to_owned(),
+    )
+    .exec(&state.db)
+    .await?;
+    for row in &rows {
+        let secs = row.expires_at.map_or(0, |e| {
+            u32::try_from((e - row.created_at).num_seconds()).unwrap_or(u32::MAX)
+        });
+        notify_ban(state, row, secs);
     }
+    Ok(())
 }
 
 /// Addresses that logged in: into the kernel's known sets (the generous rate tier) when the
@@ -854,13 +940,22 @@ async fn store_ban(
         )
         .exec_with_returning(&state.db)
         .await?;
-    // Every ban (the guard's and by hand) passes here once it is recorded; the notifier
-    // never waits.
+    notify_ban(state, &stored, secs);
+    Ok(stored)
+}
+
+/// The alert of a ban. Every ban (the guard's and by hand) passes here once it is recorded;
+/// the notifier never waits.
+fn notify_ban(state: &AppState, stored: &ban::Model, secs: u32) {
     state.alerts.notify(crate::services::alerts::Notice::new(
         Some(app::model::alerts::Trigger::Ban),
-        format!("{address} banned for {secs} s by {origin}: {reason}"),
+        format!(
+            "{} banned for {secs} s by {}: {}",
+            stored.address, stored.origin, stored.reason
+        ),
         serde_json::json!({
             "address": stored.address,
+            "port": BanTarget::parse(&stored.address).and_then(|t| t.port()),
             "duration_secs": secs,
             "expires_at": stored.expires_at.map(rfc3339),
             "reason": stored.reason,
@@ -869,7 +964,6 @@ async fn store_ban(
             "offences": stored.offences,
         }),
     ));
-    Ok(stored)
 }
 
 fn ban_view(row: &ban::Model, now: DateTime<Utc>) -> BanView {
@@ -1216,12 +1310,84 @@ pub async fn stored_state(state: &AppState) -> Result<DynamicState, Internal> {
             (secs > 0).then(|| TimedAddress::expiring(address, secs))
         })
         .collect();
+    let mut known_good = crate::services::guard_model::known_for_kernel(&state.db).await?;
+    known_good.extend(
+        trunk_addresses(state)
+            .await?
+            .into_iter()
+            .map(TimedAddress::permanent),
+    );
     Ok(DynamicState {
         bans,
         temporary_allows,
-        known_good: crate::services::guard_model::known_for_kernel(&state.db).await?,
+        known_good,
         port_bans,
     })
+}
+
+/// The trunks' single addresses (peers, and sources that are one host): known by
+/// configuration, so their calls are metered by the generous tier, however many callers they
+/// carry. A trunk identified by a whole network gets it for its peer address only (the known
+/// sets hold addresses); the guard never bans any of it either way.
+async fn trunk_addresses(state: &AppState) -> Result<Vec<IpAddr>, Internal> {
+    let stored = crate::services::pbx::load_all(&state.db).await?;
+    let mut out: Vec<IpAddr> = stored
+        .trunks
+        .iter()
+        .flat_map(|t| {
+            std::iter::once(t.peer()).chain(
+                t.sources()
+                    .permit()
+                    .iter()
+                    .map(|n| n.ip_net())
+                    .filter(|n| n.prefix_len() == n.max_prefix_len())
+                    .map(|n| n.addr()),
+            )
+        })
+        .map(|ip| ip.to_canonical())
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Keeps the trunks' addresses in the kernel's known sets as trunks come and go: after every
+/// change of the model, while the server runs.
+pub fn follow_trunks(state: AppState) {
+    tokio::spawn(async move {
+        let mut changes = state.model.subscribe();
+        let mut pushed: Vec<IpAddr> = Vec::new();
+        loop {
+            if live_enabled(&state).await.is_some() {
+                match trunk_addresses(&state).await {
+                    Ok(now) => {
+                        let gone: Vec<IpAddr> = pushed
+                            .iter()
+                            .filter(|a| !now.contains(a))
+                            .copied()
+                            .collect();
+                        let entries: Vec<TimedAddress> =
+                            now.iter().map(|a| TimedAddress::permanent(*a)).collect();
+                        let done = match state.firewall.mark_known(&entries).await {
+                            Ok(()) => state.firewall.forget_known(&gone).await,
+                            Err(e) => Err(e),
+                        };
+                        match done {
+                            Ok(()) => pushed = now,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the trunks' rate tier is not in the kernel")
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read the trunks"),
+                }
+            }
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                () = state.stopping.cancelled() => return,
+            }
+        }
+    });
 }
 
 /// What start-up did to the kernel.

@@ -1,6 +1,6 @@
 //! What the guard is doing: its mode, its taps, the engine's counters and the event store's.
 
-use app::model::events::{GuardModelView, GuardStatusView, TapView};
+use app::model::events::{GuardModelView, GuardStatusView, LatencyView, TapView};
 
 use crate::config::GuardMode;
 use crate::guard::ami_tap::TapState;
@@ -39,8 +39,22 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
             capture_messages: 0,
             capture_dropped: 0,
             model: None,
+            ban_to_kernel: None,
+            ban_recorded: None,
             policy_version,
         });
+    };
+    let latency = |h: &crate::guard::enforce::Histogram| {
+        let s = h.snapshot();
+        let us = |d: Option<std::time::Duration>| {
+            d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        };
+        (s.count > 0).then(|| LatencyView {
+            count: s.count,
+            p50_us: us(s.p50),
+            p99_us: us(s.p99),
+            max_us: us(s.max),
+        })
     };
     let summary = running.guard.model_summary();
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
@@ -93,6 +107,8 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
             trusted: count(summary.trusted),
             infrastructure: count(summary.infrastructure),
         }),
+        ban_to_kernel: latency(&running.ban_latency.to_kernel),
+        ban_recorded: latency(&running.ban_latency.to_record),
         policy_version,
     })
 }

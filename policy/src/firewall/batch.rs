@@ -25,6 +25,13 @@ impl NftBatch {
         self.commands.is_empty()
     }
 
+    /// This batch followed by `other`: still one transaction.
+    #[must_use]
+    pub fn then(mut self, other: NftBatch) -> NftBatch {
+        self.commands.extend(other.commands);
+        self
+    }
+
     /// The document as the `nftables` crate models it.
     pub fn to_nftables(&self) -> Nftables<'static> {
         Nftables {

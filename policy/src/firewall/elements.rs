@@ -99,6 +99,11 @@ pub fn add_known_good_elements(entries: &[TimedAddress]) -> NftBatch {
     upsert(KNOWN_SET, &normalise(entries))
 }
 
+/// Takes addresses out of the known-good sets; one that is not there is no error.
+pub fn delete_known_good_elements(addresses: &[IpAddr]) -> NftBatch {
+    remove(KNOWN_SET, &plain(addresses))
+}
+
 /// Trusts `entries` for their timeout ("trust my current address for N hours").
 ///
 /// Addresses inside a pinned trusted or admin network are left out: they are trusted

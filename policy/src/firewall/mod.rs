@@ -27,7 +27,8 @@ mod state;
 pub use batch::NftBatch;
 pub use elements::{
     add_allow_elements, add_ban_elements, add_known_good_elements, add_port_ban_elements,
-    delete_allow_elements, delete_ban_elements, delete_port_ban_elements,
+    delete_allow_elements, delete_ban_elements, delete_known_good_elements,
+    delete_port_ban_elements,
 };
 pub use lockout::{BlockReason, Lockout, Peer, PeerKind, preview_lockout};
 pub use policy::{

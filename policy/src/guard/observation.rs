@@ -233,7 +233,12 @@ impl<'a> Observation<'a> {
             request_user: msg.request_user,
             auth_user: msg.auth_username(),
             auth_present: msg.credentials.is_some(),
-            user_agent: msg.user_agent.or(msg.server),
+            // Asterisk's own answers carry its Server header, which says nothing about the
+            // peer; a peer's answers to Asterisk's requests carry the peer's.
+            user_agent: match direction {
+                Direction::FromAsterisk => msg.user_agent,
+                Direction::ToAsterisk => msg.user_agent.or(msg.server),
+            },
             stale_nonce: msg.stale_nonce,
             nonce: match subject {
                 Subject::Request(_) => msg.credentials.and_then(|c| c.nonce),

@@ -380,6 +380,11 @@ fn in_range(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), P
     }
 }
 
+/// Most entries of one table.
+const MAX_ENTRIES: u32 = 1 << 22;
+/// Most memory the engine's tables may be allowed to take, all full.
+const MAX_STATE_BYTES: u64 = 1 << 30;
+
 /// A year: no window or ban is longer.
 const YEAR: u32 = 365 * 86_400;
 /// Most scanner fingerprints, and the longest one.
@@ -469,9 +474,21 @@ impl GuardPolicy {
             ("limits.max_offenders", l.max_offenders),
             ("limits.max_known", l.max_known),
             ("limits.max_ports", l.max_ports),
-            ("limits.pending_slots", l.pending_slots),
         ] {
-            in_range(field, value, 1, 1 << 24)?;
+            in_range(field, value, 1, MAX_ENTRIES)?;
+        }
+        // The pending array is allocated whole at start, so it gets a tighter bound.
+        in_range("limits.pending_slots", l.pending_slots, 1, 1 << 20)?;
+        let bytes = super::Engine::capacity_bytes(l);
+        if bytes > MAX_STATE_BYTES {
+            return Err(refuse(
+                "limits",
+                format!(
+                    "would let the guard's tables grow to {} MiB; at most {} MiB",
+                    bytes >> 20,
+                    MAX_STATE_BYTES >> 20
+                ),
+            ));
         }
         Ok(())
     }
@@ -808,6 +825,12 @@ mod tests {
         let mut p = GuardPolicy::default();
         p.scanner.user_agents.push("bad\nline".into());
         assert_eq!(p.validate().unwrap_err().field, "scanner.user_agents");
+        // Every table at its largest would take more than a GiB.
+        let mut p = GuardPolicy::default();
+        p.limits.max_sources = MAX_ENTRIES;
+        p.limits.max_offenders = MAX_ENTRIES;
+        p.limits.max_accounts = MAX_ENTRIES;
+        assert_eq!(p.validate().unwrap_err().field, "limits");
     }
 
     /// The leaves of a JSON value, dotted.

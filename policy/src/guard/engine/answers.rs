@@ -391,7 +391,11 @@ impl Engine {
         pair.failures = BucketWindow::default();
         pair.logged_in_until = ctx.now_s.saturating_add(trust);
         if failures == 0 {
-            self.mark_known(ctx);
+            // Trusted addresses (loopback among them: sipwarden's own AMI logins) need no
+            // protection, and the firewall does not meter them.
+            if !self.model.is_trusted(ip) {
+                self.mark_known(ctx);
+            }
             return;
         }
         let f = Finding::new(

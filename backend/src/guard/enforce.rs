@@ -1,0 +1,341 @@
+//! Carrying the guard's ban decisions out, kernel first.
+//!
+//! The goal is physical: a ban is in the kernel before the attacker's next datagram reaches
+//! Asterisk. So the path from a decision to the kernel does nothing else:
+//!
+//! 1. the engine's decisions go into a queue (never waited on by the taps);
+//! 2. one writer task takes everything queued (a whole distributed attack's worth) and puts it
+//!    into the kernel as **one** nft transaction through the long-lived `nft` session; while
+//!    it runs, new decisions queue up for the next one (group commit). Whether the firewall is
+//!    live is read from memory, not from a file or the database;
+//! 3. then, off that path: the banned flows are ended (`conntrack`, in a task of its own),
+//!    and a recorder task writes the bans to the database in one transaction per batch,
+//!    checks them against what the database knows (trusted after all, a longer ban already in
+//!    force) and raises the alerts.
+//!
+//! [`BanLatency`] measures each ban from the capture time of the packet that decided it to
+//! the kernel's acknowledgement, and to the end of its recording.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use policy::firewall::{TimedAddress, TimedPort};
+use policy::guard::{BanDecision, KnownSource};
+use tokio::sync::mpsc;
+
+use super::Enforcer;
+use crate::services::firewall;
+use crate::state::AppState;
+
+/// Decisions queued for the kernel at most; beyond, a flood's newest are dropped (and
+/// counted): the kernel set is capped at a million elements anyway.
+const QUEUE: usize = 65_536;
+/// Most decisions in one transaction (its JSON stays well within what nft reads at once).
+const MAX_BATCH: usize = 2_000;
+/// Raw samples kept for the percentiles on the guard's status.
+const SAMPLES: usize = 4_096;
+
+/// Upper bounds of the latency histograms, in seconds.
+pub const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A cumulative latency histogram (Prometheus style) plus the newest raw samples.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    inner: std::sync::Mutex<HistogramInner>,
+}
+
+#[derive(Debug, Default)]
+struct HistogramInner {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum_secs: f64,
+    recent: VecDeque<Duration>,
+}
+
+/// The figures of one histogram.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistogramSnapshot {
+    pub buckets: [u64; BUCKETS.len()],
+    pub count: u64,
+    pub sum_secs: f64,
+    /// Percentiles of the newest samples: p50, p99 and the maximum.
+    pub p50: Option<Duration>,
+    pub p99: Option<Duration>,
+    pub max: Option<Duration>,
+}
+
+impl Histogram {
+    fn observe(&self, d: Duration) {
+        let mut h = crate::state::lock(&self.inner);
+        let secs = d.as_secs_f64();
+        for (bucket, bound) in h.buckets.iter_mut().zip(BUCKETS) {
+            if secs <= bound {
+                *bucket += 1;
+            }
+        }
+        h.count += 1;
+        h.sum_secs += secs;
+        if h.recent.len() == SAMPLES {
+            h.recent.pop_front();
+        }
+        h.recent.push_back(d);
+    }
+
+    /// The figures now.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let h = crate::state::lock(&self.inner);
+        let mut sorted: Vec<Duration> = h.recent.iter().copied().collect();
+        sorted.sort_unstable();
+        let at = |q: f64| {
+            (!sorted.is_empty()).then(|| {
+                let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+                sorted[i]
+            })
+        };
+        HistogramSnapshot {
+            buckets: h.buckets,
+            count: h.count,
+            sum_secs: h.sum_secs,
+            p50: at(0.5),
+            p99: at(0.99),
+            max: sorted.last().copied(),
+        }
+    }
+}
+
+/// How long bans take, from the capture time of the deciding packet.
+#[derive(Debug, Default)]
+pub struct BanLatency {
+    /// ... to the kernel's acknowledgement of the transaction holding the ban.
+    pub to_kernel: Histogram,
+    /// ... to the end of its recording in the database.
+    pub to_record: Histogram,
+    /// Decisions the queue had no room for.
+    pub dropped: AtomicU64,
+}
+
+/// One ban decision and when the packet (or event) that decided it was seen.
+#[derive(Debug, Clone, Copy)]
+struct Decided {
+    ban: BanDecision,
+    at: SystemTime,
+}
+
+/// A batch as the writer left it for the recorder.
+struct Written {
+    decided: Vec<Decided>,
+    in_kernel: bool,
+}
+
+/// The appliance's enforcer: the kernel first, then the database (see the module docs). In
+/// log-only mode it only says what it would ban.
+pub struct ServiceEnforcer {
+    state: AppState,
+    queue: Option<mpsc::Sender<Decided>>,
+    latency: Arc<BanLatency>,
+}
+
+impl ServiceEnforcer {
+    /// An enforcer for `state`'s firewall; starts its writer and recorder tasks unless
+    /// `log_only`.
+    #[must_use]
+    pub fn start(state: AppState, log_only: bool, latency: Arc<BanLatency>) -> Self {
+        let queue = (!log_only).then(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let (written_tx, written_rx) = mpsc::channel(QUEUE);
+            tokio::spawn(write_bans(state.clone(), rx, written_tx, latency.clone()));
+            tokio::spawn(record_bans(state.clone(), written_rx, latency.clone()));
+            tx
+        });
+        Self {
+            state,
+            queue,
+            latency,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Enforcer for ServiceEnforcer {
+    async fn enforce(&self, bans: &[BanDecision], decided_at: SystemTime) {
+        let Some(queue) = &self.queue else {
+            for ban in bans {
+                tracing::info!(target = %target_text(ban), kind = ?ban.kind, proven = ban.proven, secs = ban.duration.as_secs(), "log-only: would ban");
+            }
+            return;
+        };
+        for ban in bans {
+            if queue
+                .try_send(Decided {
+                    ban: *ban,
+                    at: decided_at,
+                })
+                .is_err()
+            {
+                self.latency.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    async fn remember(&self, known: &[KnownSource]) {
+        // Known addresses are memory, not enforcement: kept in log-only mode too, so turning
+        // enforcement on later does not start from nothing.
+        firewall::known_from_guard(&self.state, known).await;
+    }
+}
+
+fn target_text(ban: &BanDecision) -> String {
+    match ban.port {
+        Some(port) => SocketAddr::new(ban.source, port).to_string(),
+        None => ban.source.to_string(),
+    }
+}
+
+fn whole_secs(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1)
+}
+
+/// The writer: everything queued, into the kernel in one transaction.
+async fn write_bans(
+    state: AppState,
+    mut queue: mpsc::Receiver<Decided>,
+    written: mpsc::Sender<Written>,
+    latency: Arc<BanLatency>,
+) {
+    let mut batch: Vec<Decided> = Vec::new();
+    while let Some(first) = queue.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut addresses: Vec<TimedAddress> = Vec::new();
+        let mut ports: Vec<TimedPort> = Vec::new();
+        for d in &batch {
+            let secs = whole_secs(d.ban.duration);
+            match d.ban.port {
+                Some(port) => ports.push(TimedPort::expiring(
+                    SocketAddr::new(d.ban.source, port),
+                    secs,
+                )),
+                None if !d.ban.source.is_loopback() => {
+                    addresses.push(TimedAddress::expiring(d.ban.source, secs));
+                }
+                None => {}
+            }
+        }
+        let enforcing = state.firewall.enforcing().await;
+        let in_kernel = if enforcing {
+            match state.firewall.ban_batch(&addresses, &ports).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, bans = batch.len(), "guard bans did not reach the kernel");
+                    false
+                }
+            }
+        } else {
+            false
+        };
+        if in_kernel {
+            let acknowledged = SystemTime::now();
+            for d in &batch {
+                latency
+                    .to_kernel
+                    .observe(acknowledged.duration_since(d.at).unwrap_or_default());
+            }
+            // The banned flows end now, beside the next batch: conntrack forks a process per
+            // source, which the kernel set does not need to wait for (it drops every packet
+            // of theirs from now on).
+            let firewall = state.firewall.clone();
+            let sources: Vec<IpAddr> = addresses.iter().map(|a| a.address).collect();
+            let flows: Vec<SocketAddr> = ports.iter().map(|p| p.source).collect();
+            tokio::spawn(async move {
+                if let Err(e) = firewall.end_flows(&sources, &flows).await {
+                    tracing::warn!(error = %e, "the banned sources' flows could not be ended");
+                }
+            });
+        }
+        if written
+            .send(Written {
+                decided: std::mem::take(&mut batch),
+                in_kernel,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// The recorder: each batch into the database, one transaction, then the alerts.
+async fn record_bans(
+    state: AppState,
+    mut written: mpsc::Receiver<Written>,
+    latency: Arc<BanLatency>,
+) {
+    while let Some(first) = written.recv().await {
+        let mut batches = vec![first];
+        while let Ok(next) = written.try_recv() {
+            batches.push(next);
+        }
+        let bans: Vec<(BanDecision, bool)> = batches
+            .iter()
+            .flat_map(|w| w.decided.iter().map(|d| (d.ban, w.in_kernel)))
+            .collect();
+        // In a task of its own, so that a bug in recording (a panic) loses this batch's rows,
+        // never the recorder.
+        let task_state = state.clone();
+        let recorded =
+            tokio::spawn(async move { firewall::record_guard_bans(&task_state, &bans).await })
+                .await;
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "recording guard bans failed");
+        }
+        let recorded = SystemTime::now();
+        for w in &batches {
+            for d in &w.decided {
+                let to_record = recorded.duration_since(d.at).unwrap_or_default();
+                latency.to_record.observe(to_record);
+                tracing::warn!(
+                    target = %target_text(&d.ban),
+                    kind = ?d.ban.kind,
+                    proven = d.ban.proven,
+                    secs = d.ban.duration.as_secs(),
+                    in_kernel = w.in_kernel,
+                    total_ms = to_record.as_millis() as u64,
+                    "guard banned a source"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_histogram_counts_cumulatively_and_gives_percentiles_of_recent_samples() {
+        let h = Histogram::default();
+        for ms in 1..=100u64 {
+            h.observe(Duration::from_millis(ms));
+        }
+        let s = h.snapshot();
+        assert_eq!(s.count, 100);
+        // le=0.002: 1 ms and 2 ms.
+        assert_eq!(s.buckets[2], 2);
+        assert_eq!(s.buckets[BUCKETS.len() - 1], 100);
+        assert_eq!(s.p50, Some(Duration::from_millis(50)));
+        assert_eq!(s.p99, Some(Duration::from_millis(99)));
+        assert_eq!(s.max, Some(Duration::from_millis(100)));
+        assert!((s.sum_secs - 5.05).abs() < 1e-9);
+    }
+}
