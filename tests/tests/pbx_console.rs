@@ -848,3 +848,127 @@ async fn the_config_page_previews_the_diff_and_records_a_failed_apply() {
     assert_eq!(report["revision"]["status"], "failed");
     assert_eq!(report["revision"]["number"], 2);
 }
+
+/// The guard policy's JSON as the Guard page's form sends it: `values[a.b]=…` per setting,
+/// lists one entry per line, a switch only when on (an unticked checkbox sends nothing).
+fn guard_form(policy: &Value) -> Vec<(String, String)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&path, v, out);
+                }
+            }
+            Value::Bool(false) => {}
+            Value::Bool(true) => out.push((format!("values[{prefix}]"), "true".to_owned())),
+            Value::Array(items) => out.push((
+                format!("values[{prefix}]"),
+                items
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )),
+            other => out.push((format!("values[{prefix}]"), other.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", policy, &mut out);
+    out
+}
+
+#[tokio::test]
+async fn the_guard_page_edits_the_guard_policy_and_refuses_with_the_field() {
+    let server = TestServer::start().unwrap();
+    let admin = Session::sign_in(&server, "admin", ADMIN_PASSWORD).await;
+    let (status, html) = admin.page("/guard").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"guard-policy-form\""), "{html}");
+    let (_, policy) = admin.api("GET", "/api/v1/guard/policy", None).await;
+    let mut values = guard_form(&policy);
+    // Every setting of the policy is on the page, as the input the form posts.
+    for (name, _) in &values {
+        assert!(html.contains(&format!("name=\"{name}\"")), "{name} missing");
+    }
+    assert!(html.contains("name=\"values[scanner.ban]\""));
+
+    // Saved from a plain form post: a new threshold, and a detector switched to report only.
+    let set = |values: &mut Vec<(String, String)>, name: &str, value: Option<&str>| {
+        values.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            values.push((name.to_owned(), v.to_owned()));
+        }
+    };
+    set(&mut values, "values[guessing.max_failures]", Some("7"));
+    set(&mut values, "values[scanner.ban]", None);
+    let mut fields: Vec<(&str, &str)> = vec![("version", "0")];
+    fields.extend(values.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let res = admin
+        .post_form("update_guard_settings", "/guard", &fields)
+        .await;
+    assert_eq!(location(&res), "/guard?saved=1");
+    let (_, after) = admin.api("GET", "/api/v1/guard/policy", None).await;
+    assert_eq!(after["guessing"]["max_failures"], 7);
+    assert_eq!(after["scanner"]["ban"], false);
+    assert_eq!(
+        after["scanner"]["user_agents"],
+        policy["scanner"]["user_agents"]
+    );
+    let (_, html) = admin.page("/guard?saved=1").await;
+    assert!(html.contains("id=\"saved\""));
+
+    // The same form again (version 0): somebody changed it meanwhile.
+    let res = admin
+        .post_form("update_guard_settings", "/guard", &fields)
+        .await;
+    let (_, html) = admin.page(&location(&res)).await;
+    assert!(html.contains("changed meanwhile"), "{html}");
+
+    // A value beyond its rule: refused naming the field, the typed value kept.
+    set(&mut values, "values[bans.unproven_secs]", Some("99999"));
+    let mut fields: Vec<(&str, &str)> = vec![("version", "1")];
+    fields.extend(values.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let res = admin
+        .post_form("update_guard_settings", "/guard", &fields)
+        .await;
+    let (_, html) = admin.page(&location(&res)).await;
+    assert_eq!(
+        text_after(&html, "class=\"field\"").unwrap(),
+        "bans.unproven_secs"
+    );
+    assert!(html.contains("value=\"99999\""), "the typed value is kept");
+    let (_, unchanged) = admin.api("GET", "/api/v1/guard/policy", None).await;
+    assert_eq!(unchanged["bans"]["unproven_secs"], 300);
+
+    // The hydrated app's call gets the new version back.
+    set(&mut values, "values[bans.unproven_secs]", Some("120"));
+    let mut fields: Vec<(&str, &str)> = vec![("version", "1")];
+    fields.extend(values.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (status, version) = admin.call("update_guard_settings", &fields).await;
+    assert_eq!(status, StatusCode::OK, "{version}");
+    assert_eq!(version, 2);
+
+    // A viewer reads it and changes nothing.
+    with_viewer(&admin).await;
+    let viewer = Session::sign_in(&server, "vera", VIEWER_PASSWORD).await;
+    let (status, html) = viewer.page("/guard").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(
+            "name=\"values[guessing.max_failures]\" min=\"0\" step=\"1\" value=\"7\" disabled"
+        ),
+        "{html}"
+    );
+    let (status, _) = viewer.call("update_guard_settings", &fields).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, policy) = viewer.api("GET", "/api/v1/guard/policy", None).await;
+    assert_eq!(
+        policy["bans"]["unproven_secs"], 120,
+        "viewers may read over the API"
+    );
+}

@@ -32,7 +32,7 @@ pub trait GuardConsole: Send + Sync + 'static {
     ) -> Result<DashboardSummary, ConsoleError>;
     /// Attacks per minute over the last hour (`week`: per hour over the last week).
     async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError>;
-    /// The guard policy as the Guard page edits it (administrators only).
+    /// The guard policy as the Guard page shows it (administrators edit it).
     async fn guard_settings(&self, req: &Parts) -> Result<GuardSettingsView, PbxActionError>;
     /// Stores the guard policy from the form (over `version`); returns the new version.
     async fn update_guard_settings(

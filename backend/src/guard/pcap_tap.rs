@@ -537,9 +537,16 @@ impl CaptureTap {
     }
 }
 
-/// Kernel ring for captured packets: with [`SNAP_LENGTH`] some 15,000 packets, 150 ms of a
-/// 100,000 packets/s flood while a busy host does not schedule the capture thread.
-const BUFFER_BYTES: i32 = 64 << 20;
+/// Kernel ring for captured packets at start. The ring is resident memory from the moment the
+/// capture opens (the kernel maps it whole, and libpcap asks for twice the size given), so
+/// it starts small: 4 MiB hold some 1,000 packets, far more than a PBX's normal traffic
+/// needs between two reads.
+const BUFFER_START: i32 = 4 << 20;
+/// The largest ring: with [`SNAP_LENGTH`] some 15,000 packets, 150 ms of a 100,000 packets/s
+/// flood while a busy host does not schedule the capture thread. The ring doubles up to this
+/// whenever the kernel dropped packets since the last look (a second), so memory grows with
+/// the work, not before it.
+const BUFFER_MAX: i32 = 64 << 20;
 /// The longest frame captured whole. Immediate mode gives every packet a ring slot of this
 /// size, so it is not 64 KiB (that left 32 MiB holding ~500 packets, and a 50,000
 /// packets/s burst lost 2 %, measured). On a 1500-byte MTU every whole UDP datagram fits
@@ -550,7 +557,10 @@ const SNAP_LENGTH: i32 = 4096;
 /// How long one read waits (libpcap on Linux may wait longer; `stop` wakes it).
 const READ_TIMEOUT_MS: i32 = 100;
 
-fn open(config: &CaptureConfig) -> Result<(pcap::Capture<pcap::Active>, Link), CaptureError> {
+fn open(
+    config: &CaptureConfig,
+    buffer_bytes: i32,
+) -> Result<(pcap::Capture<pcap::Active>, Link), CaptureError> {
     let err = |source| CaptureError::Open {
         interface: config.interface.clone(),
         source,
@@ -563,7 +573,7 @@ fn open(config: &CaptureConfig) -> Result<(pcap::Capture<pcap::Active>, Link), C
         .map_err(err)?
         .immediate_mode(true)
         .snaplen(SNAP_LENGTH)
-        .buffer_size(BUFFER_BYTES)
+        .buffer_size(buffer_bytes)
         .timeout(READ_TIMEOUT_MS)
         .open()
         .map_err(err)?;
@@ -613,7 +623,7 @@ pub fn start(
     guard: Arc<Guard>,
     runtime: tokio::runtime::Handle,
 ) -> Result<CaptureTap, CaptureError> {
-    let (mut cap, link) = open(&config)?;
+    let (mut cap, link) = open(&config, BUFFER_START)?;
     let (tx, rx) = watch::channel(TapState::Connected);
     let counters = Arc::new(CaptureCounters::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -661,6 +671,7 @@ fn run(
     let mut pause = Duration::from_secs(1);
     // Counters of earlier captures (libpcap's restart from 0 when it is reopened).
     let mut base = (0u64, 0u64, 0u64);
+    let mut buffer = BUFFER_START;
     while !stop.load(Relaxed) {
         match cap.next_packet() {
             Ok(p) if p.header.caplen < p.header.len => reader.truncated_frame(link, p.data),
@@ -686,7 +697,7 @@ fn run(
                     if stop.load(Relaxed) {
                         return;
                     }
-                    match open(&config) {
+                    match open(&config, buffer) {
                         Ok((mut c, l)) => {
                             *crate::state::lock(breaker) = Some(c.breakloop_handle());
                             (cap, link) = (c, l);
@@ -715,6 +726,26 @@ fn run(
                 counters
                     .interface_dropped
                     .store(base.2 + u64::from(s.if_dropped), Relaxed);
+                // A ring too small for the traffic: a bigger one replaces it (the packets
+                // still in the old ring are lost; they were being dropped anyway).
+                if s.dropped > 0 && buffer < BUFFER_MAX {
+                    let bigger = buffer.saturating_mul(2).min(BUFFER_MAX);
+                    match open(&config, bigger) {
+                        Ok((mut c, l)) => {
+                            base.0 += u64::from(s.received);
+                            base.1 += u64::from(s.dropped);
+                            base.2 += u64::from(s.if_dropped);
+                            *crate::state::lock(breaker) = Some(c.breakloop_handle());
+                            (cap, link) = (c, l);
+                            tracing::info!(interface = %config.interface, dropped = s.dropped, mib = bigger >> 20, "SIP capture ring grown after the kernel dropped packets");
+                            buffer = bigger;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot grow the SIP capture ring");
+                            buffer = BUFFER_MAX;
+                        }
+                    }
+                }
             }
         }
         // Addresses change (DHCP, a new interface); which side is Asterisk depends on them.

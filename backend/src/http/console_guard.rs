@@ -10,7 +10,7 @@ use app::model::events::{EventFilter, EventPage, GuardStatusView};
 use app::model::guard::{GuardSettingView, GuardSettingsForm, GuardSettingsView};
 use policy::guard::{FieldKind, POLICY_FIELDS};
 
-use crate::http::console::{ConsoleService, action_changer, action_reader, caller, internal};
+use crate::http::console::{ConsoleService, action_changer, caller, internal};
 use crate::services::dashboard::{self, Range};
 use crate::services::events::{self, CheckedFilter};
 use crate::services::guard_policy::{self, GuardPolicyError};
@@ -73,7 +73,8 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
     }
 
     async fn guard_settings(&self, req: &Parts) -> Result<GuardSettingsView, PbxActionError> {
-        action_reader(req)?;
+        // Viewers read the policy (as over the API); the page disables the form for them.
+        caller(req)?;
         let (policy, version) = guard_policy::load(&self.state().db)
             .await
             .map_err(|e| shown(e.into()))?;
