@@ -351,17 +351,23 @@ fn replay_lines(
                 "type": "ban",
                 "time": time.0,
                 "source": b.source,
+                "port": b.port,
                 "secs": b.duration.as_secs(),
                 "kind": kind,
                 "offence": b.offence,
+                "proven": b.proven,
             })
             .to_string()
         } else {
+            let target = match b.port {
+                Some(port) => std::net::SocketAddr::new(b.source, port).to_string(),
+                None => b.source.to_string(),
+            };
             format!(
-                "{when} ban {} for {} s ({kind}, offence {})",
-                b.source,
+                "{when} ban {target} for {} s ({kind}, offence {}{})",
                 b.duration.as_secs(),
-                b.offence
+                b.offence,
+                if b.proven { "" } else { ", unproven" }
             )
         });
     }

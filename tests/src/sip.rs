@@ -187,6 +187,46 @@ pub fn send_forged(source: SocketAddr, to: SocketAddr, payload: &[u8]) -> Result
     Ok(())
 }
 
+/// Numbers registrations, so each gets a fresh Call-ID (a registrar ignores a REGISTER whose
+/// Call-ID it has seen with a higher CSeq) and fresh branches (a reused one is a
+/// retransmission, which the server answers from its transaction without looking at the
+/// request again).
+static REGISTRATIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// One REGISTER of registration `n` over `transport` (`UDP`, `TCP`).
+fn register_request(
+    transport: &str,
+    local: SocketAddr,
+    server: SocketAddr,
+    user: &str,
+    n: u32,
+    cseq: u32,
+    auth: Option<&str>,
+) -> String {
+    let host = server.ip();
+    let contact_transport = if transport == "UDP" {
+        ""
+    } else {
+        ";transport=tcp"
+    };
+    format!(
+        "REGISTER sip:{host} SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} {local};branch=z9hG4bK{cseq}x{pid}x{n}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{user}@{host}>;tag=t{cseq}\r\n\
+         To: <sip:{user}@{host}>\r\n\
+         Call-ID: {pid}-{n}@{}\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{user}@{local}{contact_transport}>\r\n\
+         Expires: 60\r\n\
+         User-Agent: sipwarden-test-phone\r\n\
+         {}Content-Length: 0\r\n\r\n",
+        local.ip(),
+        auth.unwrap_or_default(),
+        pid = std::process::id(),
+    )
+}
+
 /// Registers `user` with `password` at `server` from `local` (an address of this namespace);
 /// returns the final status code (200 when the secret is right and the ACLs allow it).
 pub async fn register(
@@ -195,45 +235,106 @@ pub async fn register(
     user: &str,
     password: &str,
 ) -> Result<u16> {
-    static REGISTRATIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = REGISTRATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sock = UdpSocket::bind(local).await?;
     let local = sock.local_addr()?;
-    // A fresh Call-ID per registration (a registrar ignores a REGISTER whose Call-ID it has
-    // seen with a higher CSeq), and fresh branches (a reused one is a retransmission, which
-    // the server answers from its transaction without looking at the request again).
-    let call_id = format!("{}-{n}@{}", std::process::id(), local.ip());
-    let uri = format!("sip:{}", server.ip());
-    let request = |cseq: u32, auth: Option<String>| {
-        let mut r = format!(
-            "REGISTER {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK{cseq}x{}x{n}\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:{user}@{host}>;tag=t{cseq}\r\n\
-             To: <sip:{user}@{host}>\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: {cseq} REGISTER\r\n\
-             Contact: <sip:{user}@{local}>\r\n\
-             Expires: 60\r\n\
-             User-Agent: sipwarden-test-phone\r\n",
-            std::process::id(),
-            host = server.ip(),
-        );
-        if let Some(auth) = auth {
-            r.push_str(&auth);
-        }
-        r.push_str("Content-Length: 0\r\n\r\n");
-        r
-    };
-    let first = exchange(&sock, server, &request(1, None)).await?;
+    let first = exchange(
+        &sock,
+        server,
+        &register_request("UDP", local, server, user, n, 1, None),
+    )
+    .await?;
     if status(&first)? != 401 {
         return status(&first);
     }
-    let auth = authorization(&first, "REGISTER", &uri, user, password)?;
-    let second = exchange(&sock, server, &request(2, Some(auth))).await?;
+    let auth = authorization(
+        &first,
+        "REGISTER",
+        &format!("sip:{}", server.ip()),
+        user,
+        password,
+    )?;
+    let second = exchange(
+        &sock,
+        server,
+        &register_request("UDP", local, server, user, n, 2, Some(&auth)),
+    )
+    .await?;
     let code = status(&second)?;
     if code == 100 {
         bail!("unexpected provisional answer");
     }
     Ok(code)
+}
+
+/// [`register`] over one TCP connection (a new one per call), from `local`'s address.
+pub async fn register_tcp(
+    local: std::net::IpAddr,
+    server: SocketAddr,
+    user: &str,
+    password: &str,
+) -> Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let n = REGISTRATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let socket = if local.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    let mut stream = tokio::time::timeout(Duration::from_secs(5), socket.connect(server))
+        .await
+        .context("no TCP connection within 5 s")??;
+    let local = stream.local_addr()?;
+    let mut pending = Vec::<u8>::new();
+    let mut answer =
+        async |stream: &mut tokio::net::TcpStream, request: String| -> Result<String> {
+            stream.write_all(request.as_bytes()).await?;
+            loop {
+                // One message: its head, then Content-Length bytes of body.
+                if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&pending[..end]).into_owned();
+                    let body = header(&head, "Content-Length")
+                        .or_else(|| header(&head, "l"))
+                        .and_then(|l| l.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if pending.len() >= end + 4 + body {
+                        pending.drain(..end + 4 + body);
+                        if head.starts_with("SIP/2.0 ") && status(&head)? >= 200 {
+                            return Ok(head);
+                        }
+                        continue;
+                    }
+                }
+                let mut buf = [0u8; 4096];
+                let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+                    .await
+                    .context("no SIP answer within 5 s")??;
+                if read == 0 {
+                    bail!("the server closed the connection");
+                }
+                pending.extend_from_slice(&buf[..read]);
+            }
+        };
+    let first = answer(
+        &mut stream,
+        register_request("TCP", local, server, user, n, 1, None),
+    )
+    .await?;
+    if status(&first)? != 401 {
+        return status(&first);
+    }
+    let auth = authorization(
+        &first,
+        "REGISTER",
+        &format!("sip:{}", server.ip()),
+        user,
+        password,
+    )?;
+    let second = answer(
+        &mut stream,
+        register_request("TCP", local, server, user, n, 2, Some(&auth)),
+    )
+    .await?;
+    status(&second)
 }

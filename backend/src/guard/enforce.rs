@@ -130,6 +130,8 @@ struct Decided {
 struct Written {
     decided: Vec<Decided>,
     in_kernel: bool,
+    /// From each decision's packet to the kernel's acknowledgement.
+    to_kernel: Option<Vec<Duration>>,
 }
 
 /// The appliance's enforcer: the kernel first, then the database (see the module docs). In
@@ -243,13 +245,17 @@ async fn write_bans(
         } else {
             false
         };
+        let mut to_kernel = None;
         if in_kernel {
             let acknowledged = SystemTime::now();
-            for d in &batch {
-                latency
-                    .to_kernel
-                    .observe(acknowledged.duration_since(d.at).unwrap_or_default());
+            let took: Vec<Duration> = batch
+                .iter()
+                .map(|d| acknowledged.duration_since(d.at).unwrap_or_default())
+                .collect();
+            for t in &took {
+                latency.to_kernel.observe(*t);
             }
+            to_kernel = Some(took);
             // The banned flows end now, beside the next batch: conntrack forks a process per
             // source, which the kernel set does not need to wait for (it drops every packet
             // of theirs from now on).
@@ -266,6 +272,7 @@ async fn write_bans(
             .send(Written {
                 decided: std::mem::take(&mut batch),
                 in_kernel,
+                to_kernel,
             })
             .await
             .is_err()
@@ -301,15 +308,22 @@ async fn record_bans(
         }
         let recorded = SystemTime::now();
         for w in &batches {
-            for d in &w.decided {
+            for (i, d) in w.decided.iter().enumerate() {
                 let to_record = recorded.duration_since(d.at).unwrap_or_default();
                 latency.to_record.observe(to_record);
+                let to_kernel_us = w
+                    .to_kernel
+                    .as_ref()
+                    .and_then(|t| t.get(i))
+                    .map(|t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX));
                 tracing::warn!(
                     target = %target_text(&d.ban),
                     kind = ?d.ban.kind,
                     proven = d.ban.proven,
                     secs = d.ban.duration.as_secs(),
                     in_kernel = w.in_kernel,
+                    to_kernel_us,
+                    batch = w.decided.len(),
                     total_ms = to_record.as_millis() as u64,
                     "guard banned a source"
                 );

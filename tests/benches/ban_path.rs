@@ -1,0 +1,189 @@
+//! How fast the running appliance bans: `sipwarden serve` beside a real Asterisk 22 in a lab
+//! namespace, both taps up, attacked from other namespaces. For each ban, the time from the
+//! capture of the packet that decided it to the kernel's acknowledgement (the server logs it
+//! per ban, `to_kernel_us`), and how many guesses reached Asterisk (its own security log).
+//!
+//! 1. single guessers at full speed over UDP, one after another, each from its own address;
+//! 2. the same over TCP;
+//! 3. 50 addresses crossing the guessing threshold within the same 100 ms.
+//!
+//! `cargo bench -p tests --bench ban_path` (root; a release build of the appliance).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tests::appliance::Appliance;
+use tests::asterisk::{self, Asterisk};
+use tests::netns::{Lab, Net};
+
+const NAME: &str = "ban_path";
+/// The default guessing threshold.
+const THRESHOLD: usize = 5;
+/// Single guessers per transport.
+const SINGLES: u8 = 20;
+/// Addresses of the burst.
+const BURST: u8 = 50;
+
+/// `to_kernel_us` of the server's "guard banned a source" lines for `ip`.
+fn to_kernel(log: &str, ip: &str) -> Vec<u64> {
+    log.lines()
+        .filter(|l| l.contains("guard banned a source") && l.contains(&format!("target={ip} ")))
+        .filter_map(|l| {
+            let rest = l.split("to_kernel_us=").nth(1)?;
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn failures_from(ast: &Asterisk, ip: &str, transport: &str) -> usize {
+    let from = format!("RemoteAddress=\"IPV4/{transport}/{ip}/");
+    ast.security_log()
+        .lines()
+        .filter(|l| l.contains("SecurityEvent=\"ChallengeResponseFailed\"") && l.contains(&from))
+        .count()
+}
+
+fn report(what: &str, mut us: Vec<u64>) {
+    us.sort_unstable();
+    let at = |q: f64| us[((us.len() as f64 * q).ceil() as usize).clamp(1, us.len()) - 1];
+    if us.is_empty() {
+        println!("{what}: no samples");
+        return;
+    }
+    println!(
+        "{what}: {} bans, to the kernel p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        us.len(),
+        at(0.5) as f64 / 1000.0,
+        at(0.99) as f64 / 1000.0,
+        *us.last().unwrap_or(&0) as f64 / 1000.0
+    );
+}
+
+/// Guesses `account`'s password from `ip` at full speed until the PBX stops answering.
+/// (Each guesser gets an account of its own: many sources failing on one account would be a
+/// distributed guess, banned sooner.)
+async fn guess_until_banned(ip: IpAddr, pbx: SocketAddr, tcp: bool, account: String) -> usize {
+    let mut answered = 0;
+    for i in 0..50 {
+        let password = format!("wrong-{i}");
+        let done = if tcp {
+            tests::sip::register_tcp(ip, pbx, &account, &password).await
+        } else {
+            tests::sip::register(SocketAddr::new(ip, 0), pbx, &account, &password).await
+        };
+        match done {
+            Ok(_) => answered += 1,
+            Err(_) => break,
+        }
+    }
+    answered
+}
+
+fn main() {
+    if asterisk::require_rootfs(NAME).is_none()
+        || !tests::root::require_commands(NAME, &["nft", "conntrack"])
+    {
+        return;
+    }
+    let lab = Lab::builder()
+        .host("pbx", Net::Pbx)
+        .host("guessers", Net::Internet)
+        .host("burst", Net::Internet)
+        .build()
+        .expect("building the lab");
+    let pbx = SocketAddr::new(IpAddr::V4(lab.host("pbx").ipv4), 5060);
+    let appliance = Appliance::start(
+        &lab,
+        &[],
+        &["AMI security tap connected", "SIP capture tap started"],
+    )
+    .expect("starting the appliance");
+    let ast = &appliance.asterisk;
+
+    for (label, tcp, first) in [("UDP", false, 100u8), ("TCP", true, 130u8)] {
+        let mut reached = Vec::new();
+        let mut latencies = Vec::new();
+        for n in 0..SINGLES {
+            let ip = format!("203.0.113.{}", first + n);
+            lab.ns("guessers")
+                .ip(["addr", "add", &format!("{ip}/24"), "dev", "eth0"])
+                .expect("an address");
+            let addr: IpAddr = ip.parse().expect("an address");
+            let answered = lab
+                .ns("guessers")
+                .block_on(async move {
+                    guess_until_banned(addr, pbx, tcp, format!("sales{label}{n}")).await
+                })
+                .expect("guessing");
+            std::thread::sleep(Duration::from_millis(200));
+            reached.push(failures_from(ast, &ip, label));
+            latencies.extend(to_kernel(&appliance.server.log(), &ip));
+            let _ = answered;
+        }
+        println!(
+            "{NAME}: single guessers over {label}: guesses that reached Asterisk {:?} (threshold {THRESHOLD})",
+            reached
+        );
+        report(&format!("{NAME}: single guessers over {label}"), latencies);
+    }
+
+    // The burst: every address guesses its threshold's worth at once.
+    let ips: Vec<String> = (0..BURST)
+        .map(|n| format!("203.0.113.{}", 170 + n))
+        .collect();
+    for ip in &ips {
+        lab.ns("burst")
+            .ip(["addr", "add", &format!("{ip}/24"), "dev", "eth0"])
+            .expect("an address");
+    }
+    let addrs: Vec<IpAddr> = ips.iter().map(|a| a.parse().expect("an address")).collect();
+    let started = Instant::now();
+    lab.ns("burst")
+        .block_on(async move {
+            let tasks: Vec<_> = addrs
+                .into_iter()
+                .enumerate()
+                .map(|(n, ip)| {
+                    tokio::spawn(async move {
+                        let account = format!("burst{n}");
+                        for i in 0..THRESHOLD {
+                            let _ = tests::sip::register(
+                                SocketAddr::new(ip, 0),
+                                pbx,
+                                &account,
+                                &format!("w{i}"),
+                            )
+                            .await;
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+        .expect("the burst");
+    std::thread::sleep(Duration::from_millis(500));
+    let log = appliance.server.log();
+    let latencies: Vec<u64> = ips.iter().flat_map(|ip| to_kernel(&log, ip)).collect();
+    let batches: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("guard banned a source")
+                && ips.iter().any(|ip| l.contains(&format!("target={ip} ")))
+        })
+        .filter_map(|l| l.split("batch=").nth(1)?.split_whitespace().next())
+        .collect();
+    println!(
+        "{NAME}: burst of {BURST} addresses took {:?}; bans in transactions of {:?}",
+        started.elapsed(),
+        batches
+    );
+    report(
+        &format!("{NAME}: {BURST} addresses within the same 100 ms"),
+        latencies,
+    );
+}
