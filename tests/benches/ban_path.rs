@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use tests::appliance::Appliance;
-use tests::asterisk::{self, Asterisk};
+use tests::asterisk;
 use tests::netns::{Lab, Net};
 
 const NAME: &str = "ban_path";
@@ -36,14 +36,6 @@ fn to_kernel(log: &str, ip: &str) -> Vec<u64> {
                 .ok()
         })
         .collect()
-}
-
-fn failures_from(ast: &Asterisk, ip: &str, transport: &str) -> usize {
-    let from = format!("RemoteAddress=\"IPV4/{transport}/{ip}/");
-    ast.security_log()
-        .lines()
-        .filter(|l| l.contains("SecurityEvent=\"ChallengeResponseFailed\"") && l.contains(&from))
-        .count()
 }
 
 fn report(what: &str, mut us: Vec<u64>) {
@@ -119,7 +111,7 @@ fn main() {
                 })
                 .expect("guessing");
             std::thread::sleep(Duration::from_millis(200));
-            reached.push(failures_from(ast, &ip, label));
+            reached.push(ast.failed_challenges_from(&ip, label));
             latencies.extend(to_kernel(&appliance.server.log(), &ip));
             let _ = answered;
         }

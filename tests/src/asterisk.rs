@@ -203,6 +203,18 @@ impl Asterisk {
         self.log("security.log")
     }
 
+    /// `ChallengeResponseFailed` events from `ip` over `transport` (`UDP`, `TCP`) in the
+    /// security log: the wrong passwords from there that reached Asterisk.
+    pub fn failed_challenges_from(&self, ip: &str, transport: &str) -> usize {
+        let from = format!("RemoteAddress=\"IPV4/{transport}/{ip}/");
+        self.security_log()
+            .lines()
+            .filter(|l| {
+                l.contains("SecurityEvent=\"ChallengeResponseFailed\"") && l.contains(&from)
+            })
+            .count()
+    }
+
     /// A file of the log directory, empty if it does not exist.
     pub fn log(&self, name: &str) -> String {
         fs::read_to_string(self.log_dir().join(name)).unwrap_or_default()

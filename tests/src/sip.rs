@@ -227,6 +227,89 @@ fn register_request(
     )
 }
 
+/// Where a registration's requests go and their answers come from.
+enum Channel<'a> {
+    /// A UDP socket and the server's address.
+    Udp(&'a UdpSocket, SocketAddr),
+    /// A TCP connection, with what was read of it beyond the last message.
+    Tcp(&'a mut tokio::net::TcpStream, Vec<u8>),
+}
+
+impl Channel<'_> {
+    /// Sends `request` and returns its final answer.
+    async fn exchange(&mut self, request: &str) -> Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (stream, pending) = match self {
+            Channel::Udp(sock, server) => return exchange(sock, *server, request).await,
+            Channel::Tcp(stream, pending) => (stream, pending),
+        };
+        stream.write_all(request.as_bytes()).await?;
+        loop {
+            // One message: its head, then Content-Length bytes of body.
+            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&pending[..end]).into_owned();
+                let body = header(&head, "Content-Length")
+                    .or_else(|| header(&head, "l"))
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if pending.len() >= end + 4 + body {
+                    pending.drain(..end + 4 + body);
+                    if head.starts_with("SIP/2.0 ") && status(&head)? >= 200 {
+                        return Ok(head);
+                    }
+                    continue;
+                }
+            }
+            let mut buf = [0u8; 4096];
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+                .await
+                .context("no SIP answer within 5 s")??;
+            if read == 0 {
+                bail!("the server closed the connection");
+            }
+            pending.extend_from_slice(&buf[..read]);
+        }
+    }
+}
+
+/// A registration's two steps over `channel`: the REGISTER, then, when challenged, the
+/// REGISTER answering the challenge. Returns the final status.
+async fn register_over(
+    mut channel: Channel<'_>,
+    local: SocketAddr,
+    server: SocketAddr,
+    user: &str,
+    password: &str,
+) -> Result<u16> {
+    let transport = match channel {
+        Channel::Udp(..) => "UDP",
+        Channel::Tcp(..) => "TCP",
+    };
+    let n = REGISTRATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let first = channel
+        .exchange(&register_request(
+            transport, local, server, user, n, 1, None,
+        ))
+        .await?;
+    if status(&first)? != 401 {
+        return status(&first);
+    }
+    let uri = format!("sip:{}", server.ip());
+    let auth = authorization(&first, "REGISTER", &uri, user, password)?;
+    let second = channel
+        .exchange(&register_request(
+            transport,
+            local,
+            server,
+            user,
+            n,
+            2,
+            Some(&auth),
+        ))
+        .await?;
+    status(&second)
+}
+
 /// Registers `user` with `password` at `server` from `local` (an address of this namespace);
 /// returns the final status code (200 when the secret is right and the ACLs allow it).
 pub async fn register(
@@ -235,36 +318,9 @@ pub async fn register(
     user: &str,
     password: &str,
 ) -> Result<u16> {
-    let n = REGISTRATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sock = UdpSocket::bind(local).await?;
     let local = sock.local_addr()?;
-    let first = exchange(
-        &sock,
-        server,
-        &register_request("UDP", local, server, user, n, 1, None),
-    )
-    .await?;
-    if status(&first)? != 401 {
-        return status(&first);
-    }
-    let auth = authorization(
-        &first,
-        "REGISTER",
-        &format!("sip:{}", server.ip()),
-        user,
-        password,
-    )?;
-    let second = exchange(
-        &sock,
-        server,
-        &register_request("UDP", local, server, user, n, 2, Some(&auth)),
-    )
-    .await?;
-    let code = status(&second)?;
-    if code == 100 {
-        bail!("unexpected provisional answer");
-    }
-    Ok(code)
+    register_over(Channel::Udp(&sock, server), local, server, user, password).await
 }
 
 /// [`register`] over one TCP connection (a new one per call), from `local`'s address.
@@ -274,8 +330,6 @@ pub async fn register_tcp(
     user: &str,
     password: &str,
 ) -> Result<u16> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let n = REGISTRATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let socket = if local.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -286,55 +340,12 @@ pub async fn register_tcp(
         .await
         .context("no TCP connection within 5 s")??;
     let local = stream.local_addr()?;
-    let mut pending = Vec::<u8>::new();
-    let mut answer =
-        async |stream: &mut tokio::net::TcpStream, request: String| -> Result<String> {
-            stream.write_all(request.as_bytes()).await?;
-            loop {
-                // One message: its head, then Content-Length bytes of body.
-                if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&pending[..end]).into_owned();
-                    let body = header(&head, "Content-Length")
-                        .or_else(|| header(&head, "l"))
-                        .and_then(|l| l.parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if pending.len() >= end + 4 + body {
-                        pending.drain(..end + 4 + body);
-                        if head.starts_with("SIP/2.0 ") && status(&head)? >= 200 {
-                            return Ok(head);
-                        }
-                        continue;
-                    }
-                }
-                let mut buf = [0u8; 4096];
-                let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
-                    .await
-                    .context("no SIP answer within 5 s")??;
-                if read == 0 {
-                    bail!("the server closed the connection");
-                }
-                pending.extend_from_slice(&buf[..read]);
-            }
-        };
-    let first = answer(
-        &mut stream,
-        register_request("TCP", local, server, user, n, 1, None),
-    )
-    .await?;
-    if status(&first)? != 401 {
-        return status(&first);
-    }
-    let auth = authorization(
-        &first,
-        "REGISTER",
-        &format!("sip:{}", server.ip()),
+    register_over(
+        Channel::Tcp(&mut stream, Vec::new()),
+        local,
+        server,
         user,
         password,
-    )?;
-    let second = answer(
-        &mut stream,
-        register_request("TCP", local, server, user, n, 2, Some(&auth)),
     )
-    .await?;
-    status(&second)
+    .await
 }

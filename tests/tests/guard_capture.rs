@@ -26,7 +26,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tests::api::Api;
 use tests::appliance::Appliance;
-use tests::asterisk::{self, Asterisk};
+use tests::asterisk;
 use tests::netns::{Lab, Net, NetNs};
 use tests::root;
 
@@ -94,15 +94,6 @@ impl Recorder {
 fn tail(s: &str) -> String {
     let skip = s.chars().count().saturating_sub(3000);
     s.chars().skip(skip).collect()
-}
-
-/// `ChallengeResponseFailed` events from `ip` in Asterisk's security log.
-fn failures_from(ast: &Asterisk, ip: &str) -> usize {
-    let from = format!("RemoteAddress=\"IPV4/UDP/{ip}/");
-    ast.security_log()
-        .lines()
-        .filter(|l| l.contains("SecurityEvent=\"ChallengeResponseFailed\"") && l.contains(&from))
-        .count()
 }
 
 async fn register(lab_ip: IpAddr, pbx: IpAddr, user: &str, secret: &str) -> u16 {
@@ -309,8 +300,8 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
     // The server is gone; its table stays in the namespace's kernel.
     let kernel = lab.ns("pbx").nft_set("ban_v4");
     assert_eq!(status, StatusCode::OK);
-    let failures = failures_from(&ast, &ip_of("attacker"));
-    let cracker_failures = failures_from(&ast, &ip_of("cracker"));
+    let failures = ast.failed_challenges_from(&ip_of("attacker"), "UDP");
+    let cracker_failures = ast.failed_challenges_from(&ip_of("cracker"), "UDP");
     eprintln!(
         "{TEST}: {failures} wrong passwords from the disguised svcrack reached Asterisk before \
          the ban (threshold {THRESHOLD}), {cracker_failures} from svcrack as shipped; svcrack ran \

@@ -28,7 +28,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tests::api::Api;
 use tests::appliance::Appliance;
-use tests::asterisk::{self, Asterisk};
+use tests::asterisk;
 use tests::browser::Browser;
 use tests::netns::{Lab, Net};
 use tests::root;
@@ -56,16 +56,6 @@ fn call(
     lab.ns("pbx")
         .block_on(async move { api.call(&method, &path, body).await })
         .unwrap()
-}
-
-/// `ChallengeResponseFailed` events from `ip` in Asterisk's security log: the guesses that
-/// reached Asterisk.
-fn failures_from(ast: &Asterisk, ip: &str) -> usize {
-    let from = format!("RemoteAddress=\"IPV4/UDP/{ip}/");
-    ast.security_log()
-        .lines()
-        .filter(|l| l.contains("SecurityEvent=\"ChallengeResponseFailed\"") && l.contains(&from))
-        .count()
 }
 
 /// The guard's events from `ip` (any port), after waiting up to [`WAIT`] for `until`.
@@ -495,7 +485,10 @@ fn the_guard_catches_each_attack_and_never_cuts_off_the_office_or_the_trunk() {
         } else {
             std::thread::sleep(Duration::from_millis(300));
         }
-        let total: usize = bot_ips.iter().map(|a| failures_from(&ast, a)).sum();
+        let total: usize = bot_ips
+            .iter()
+            .map(|a| ast.failed_challenges_from(a, "UDP"))
+            .sum();
         reached_per_round.push(total);
     }
     eprintln!(
@@ -639,7 +632,7 @@ fn the_guard_catches_each_attack_and_never_cuts_off_the_office_or_the_trunk() {
     );
     let answered = String::from_utf8_lossy(&out.stdout).lines().count();
     std::thread::sleep(Duration::from_millis(500));
-    let single = failures_from(&ast, &guesser.to_string());
+    let single = ast.failed_challenges_from(&guesser.to_string(), "UDP");
     eprintln!(
         "{TEST}: with the threshold at 3, {single} guesses of svcrack reached Asterisk (it said {answered} lines)"
     );

@@ -824,18 +824,7 @@ async fn record_guard_bans_now(
             .cloned()
             .map(sea_orm::IntoActiveModel::into_active_model),
     )
-    .on_conflict(
-        OnConflict::column(ban::Column::Address)
-            .update_columns([
-                ban::Column::Reason,
-                ban::Column::Origin,
-                ban::Column::Actor,
-                ban::Column::CreatedAt,
-                ban::Column::ExpiresAt,
-                ban::Column::Offences,
-            ])
-            .to_owned(),
-    )
+    .on_conflict(replace_ban())
     .exec(&state.db)
     .await?;
     for row in &rows {
@@ -926,22 +915,25 @@ async fn store_ban(
         offences: Set(offences),
     };
     let stored = ban::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(ban::Column::Address)
-                .update_columns([
-                    ban::Column::Reason,
-                    ban::Column::Origin,
-                    ban::Column::Actor,
-                    ban::Column::CreatedAt,
-                    ban::Column::ExpiresAt,
-                    ban::Column::Offences,
-                ])
-                .to_owned(),
-        )
+        .on_conflict(replace_ban())
         .exec_with_returning(&state.db)
         .await?;
     notify_ban(state, &stored, secs);
     Ok(stored)
+}
+
+/// A ban row replaces the earlier one of its address whole (its offence count as given).
+fn replace_ban() -> OnConflict {
+    OnConflict::column(ban::Column::Address)
+        .update_columns([
+            ban::Column::Reason,
+            ban::Column::Origin,
+            ban::Column::Actor,
+            ban::Column::CreatedAt,
+            ban::Column::ExpiresAt,
+            ban::Column::Offences,
+        ])
+        .to_owned()
 }
 
 /// The alert of a ban. Every ban (the guard's and by hand) passes here once it is recorded;
