@@ -253,9 +253,12 @@ async fn replay(
     };
     crate::server::ensure_data_dir(&config.data_dir)?;
     let db = crate::db::open_and_migrate(&config.database_path()).await?;
-    let (mut engine, ports) = crate::guard::runtime::build_engine(&db)
+    let (mut engine, ports, notes) = crate::guard::runtime::build_engine(&db)
         .await
         .map_err(|e| anyhow::anyhow!("cannot build the guard: {e}"))?;
+    for note in notes {
+        eprintln!("replay: {note}");
+    }
     let counters = std::sync::Arc::new(CaptureCounters::default());
     let mut reader = SipReader::new(ports, counters.clone());
     reader.set_local_addresses(pbx);

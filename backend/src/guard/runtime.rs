@@ -47,8 +47,12 @@ fn random_key() -> [u64; 2] {
 }
 
 /// The engine `serve` and `replay` judge with: the stored guard policy, the stored model, the
-/// repeat offenders and known addresses; and the SIP ports to watch.
-pub async fn build_engine(db: &sea_orm::DatabaseConnection) -> Result<(Engine, SipPorts), String> {
+/// repeat offenders and known addresses; and the SIP ports to watch. Says nothing itself
+/// (`replay` prints its verdicts on stdout, where the logs go): what could not be loaded is
+/// in the notes, for the caller to say.
+pub async fn build_engine(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<(Engine, SipPorts, Vec<String>), String> {
     let (checked, _) = firewall::load_policy(db)
         .await
         .map_err(|e| format!("no firewall policy: {e}"))?;
@@ -61,29 +65,24 @@ pub async fn build_engine(db: &sea_orm::DatabaseConnection) -> Result<(Engine, S
     let model = guard_model::build(db, host::infrastructure())
         .await
         .map_err(|e| format!("cannot read the PBX model: {e}"))?;
-    tracing::info!(model = ?model.summary(), "guard: PBX model loaded");
     engine.set_model(model);
+    let mut notes = Vec::new();
     // Repeat offenders stay repeat offenders across restarts: their bans grow from where
     // they were. Known addresses stay protected.
     match firewall::guard_offences(db).await {
-        Ok(records) => {
-            tracing::info!(offenders = records.len(), "guard: repeat offenders loaded");
-            engine.import_offences(records);
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot load the repeat offenders; counting from zero")
-        }
+        Ok(records) => engine.import_offences(records),
+        Err(e) => notes.push(format!(
+            "cannot load the repeat offenders, counting from zero: {e}"
+        )),
     }
     match guard_model::known_sources(db).await {
-        Ok(known) => {
-            tracing::info!(known = known.len(), "guard: known addresses loaded");
-            engine.import_known(known);
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot load the known addresses"),
+        Ok(known) => engine.import_known(known),
+        Err(e) => notes.push(format!("cannot load the known addresses: {e}")),
     }
     Ok((
         engine,
         SipPorts::with_defaults(ports.sip_udp, ports.sip_tcp),
+        notes,
     ))
 }
 
@@ -138,7 +137,19 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
         }
     };
     let (engine, ports) = match build_engine(&state.db).await {
-        Ok(built) => built,
+        Ok((engine, ports, notes)) => {
+            for note in notes {
+                tracing::warn!("guard: {note}");
+            }
+            let stats = engine.stats();
+            tracing::info!(
+                model = ?engine.model().summary(),
+                offenders = stats.tracked_offenders,
+                known = stats.tracked_known,
+                "guard: PBX model, repeat offenders and known addresses loaded"
+            );
+            (engine, ports)
+        }
         Err(e) => {
             tracing::error!("the guard cannot start: {e}");
             return None;

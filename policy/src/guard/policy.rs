@@ -178,7 +178,7 @@ impl Default for ScannerPolicy {
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rate {
+pub struct RequestRate {
     /// Sustained requests per second.
     pub per_second: u32,
     /// Requests allowed above the sustained rate at once.
@@ -193,13 +193,13 @@ pub struct FloodPolicy {
     /// Ban (or only report).
     pub ban: bool,
     /// REGISTER.
-    pub register: Rate,
+    pub register: RequestRate,
     /// INVITE.
-    pub invite: Rate,
+    pub invite: RequestRate,
     /// OPTIONS.
-    pub options: Rate,
+    pub options: RequestRate,
     /// Every other method.
-    pub other: Rate,
+    pub other: RequestRate,
 }
 
 impl Default for FloodPolicy {
@@ -208,19 +208,19 @@ impl Default for FloodPolicy {
         // second; these leave a wide margin for both.
         Self {
             ban: true,
-            register: Rate {
+            register: RequestRate {
                 per_second: 10,
                 burst: 50,
             },
-            invite: Rate {
+            invite: RequestRate {
                 per_second: 20,
                 burst: 100,
             },
-            options: Rate {
+            options: RequestRate {
                 per_second: 10,
                 burst: 50,
             },
-            other: Rate {
+            other: RequestRate {
                 per_second: 50,
                 burst: 200,
             },

@@ -1,7 +1,7 @@
 //! Detectors that judge what a source sends: scanner fingerprints, floods, credentials from
 //! outside an account's networks, enumeration, probe sweeps and toll-fraud probes.
 
-use super::super::policy::Rate;
+use super::super::policy::RequestRate;
 use super::super::sip::Method;
 use super::state::{PENDING_USER, Pending, SourceState};
 use super::text::{contains_ignore_case, quote};
@@ -91,7 +91,7 @@ impl Engine {
         method: Method<'_>,
     ) -> Option<Finding<'static>> {
         let flood = &self.policy.flood;
-        let (slot, rate): (usize, Rate) = match method {
+        let (slot, rate): (usize, RequestRate) = match method {
             Method::Register => (0, flood.register),
             Method::Invite => (1, flood.invite),
             Method::Options => (2, flood.options),
