@@ -84,6 +84,12 @@ impl Firewall {
         self.write_elements(&batch).await
     }
 
+    /// Starts the long-lived `nft` that carries bans, so that the first ban does not wait
+    /// for it.
+    pub async fn warm_ban_path(&self) -> Result<(), FirewallError> {
+        self.inner.writer.lock().await.warm().await
+    }
+
     /// Ends the running flows of banned addresses and ports; returns how many went.
     pub async fn end_flows(
         &self,

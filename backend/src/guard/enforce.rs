@@ -124,6 +124,8 @@ pub struct BanLatency {
 struct Decided {
     ban: BanDecision,
     at: SystemTime,
+    /// When it entered the queue (the decision's own lag: capture thread, engine, hand-off).
+    queued: SystemTime,
 }
 
 /// A batch as the writer left it for the recorder.
@@ -132,6 +134,8 @@ struct Written {
     in_kernel: bool,
     /// From each decision's packet to the kernel's acknowledgement.
     to_kernel: Option<Vec<Duration>>,
+    /// The nft transaction alone.
+    nft: Duration,
 }
 
 /// The appliance's enforcer: the kernel first, then the database (see the module docs). In
@@ -162,26 +166,44 @@ impl ServiceEnforcer {
     }
 }
 
-#[async_trait::async_trait]
-impl Enforcer for ServiceEnforcer {
-    async fn enforce(&self, bans: &[BanDecision], decided_at: SystemTime) {
+impl ServiceEnforcer {
+    /// Queues `bans` for the writer (or, in log-only mode, says what it would ban).
+    fn queue(&self, bans: &[BanDecision], decided_at: SystemTime) {
         let Some(queue) = &self.queue else {
             for ban in bans {
                 tracing::info!(target = %target_text(ban), kind = ?ban.kind, proven = ban.proven, secs = ban.duration.as_secs(), "log-only: would ban");
             }
             return;
         };
+        let queued = SystemTime::now();
         for ban in bans {
             if queue
                 .try_send(Decided {
                     ban: *ban,
                     at: decided_at,
+                    queued,
                 })
                 .is_err()
             {
                 self.latency.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Enforcer for ServiceEnforcer {
+    async fn enforce(&self, bans: &[BanDecision], decided_at: SystemTime) {
+        self.queue(bans, decided_at);
+    }
+
+    fn hand_over(
+        self: Arc<Self>,
+        bans: Vec<BanDecision>,
+        decided_at: SystemTime,
+        _runtime: &tokio::runtime::Handle,
+    ) {
+        self.queue(&bans, decided_at);
     }
 
     async fn remember(&self, known: &[KnownSource]) {
@@ -198,6 +220,10 @@ fn target_text(ban: &BanDecision) -> String {
     }
 }
 
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 fn whole_secs(d: Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1)
 }
@@ -209,6 +235,12 @@ async fn write_bans(
     written: mpsc::Sender<Written>,
     latency: Arc<BanLatency>,
 ) {
+    let (flows, to_end) = mpsc::unbounded_channel();
+    tokio::spawn(end_flows(state.clone(), to_end));
+    if let Err(e) = state.firewall.warm_ban_path().await {
+        // The first ban tries again, and says so if it fails too.
+        tracing::debug!(error = %e, "the nft session could not be started ahead of the first ban");
+    }
     let mut batch: Vec<Decided> = Vec::new();
     while let Some(first) = queue.recv().await {
         batch.push(first);
@@ -234,6 +266,7 @@ async fn write_bans(
             }
         }
         let enforcing = state.firewall.enforcing().await;
+        let started = SystemTime::now();
         let in_kernel = if enforcing {
             match state.firewall.ban_batch(&addresses, &ports).await {
                 Ok(()) => true,
@@ -246,8 +279,9 @@ async fn write_bans(
             false
         };
         let mut to_kernel = None;
+        let acknowledged = SystemTime::now();
+        let nft = acknowledged.duration_since(started).unwrap_or_default();
         if in_kernel {
-            let acknowledged = SystemTime::now();
             let took: Vec<Duration> = batch
                 .iter()
                 .map(|d| acknowledged.duration_since(d.at).unwrap_or_default())
@@ -256,16 +290,12 @@ async fn write_bans(
                 latency.to_kernel.observe(*t);
             }
             to_kernel = Some(took);
-            // The banned flows end now, beside the next batch: conntrack forks a process per
-            // source, which the kernel set does not need to wait for (it drops every packet
-            // of theirs from now on).
-            let firewall = state.firewall.clone();
-            let sources: Vec<IpAddr> = addresses.iter().map(|a| a.address).collect();
-            let flows: Vec<SocketAddr> = ports.iter().map(|p| p.source).collect();
-            tokio::spawn(async move {
-                if let Err(e) = firewall.end_flows(&sources, &flows).await {
-                    tracing::warn!(error = %e, "the banned sources' flows could not be ended");
-                }
+            // The banned flows end soon after, once the burst is over: conntrack forks a
+            // process per source with live flows, CPU that the next bans and Asterisk need
+            // more (the kernel set already drops every packet of theirs).
+            let _ = flows.send(Flows {
+                sources: addresses.iter().map(|a| a.address).collect(),
+                ports: ports.iter().map(|p| p.source).collect(),
             });
         }
         if written
@@ -273,11 +303,53 @@ async fn write_bans(
                 decided: std::mem::take(&mut batch),
                 in_kernel,
                 to_kernel,
+                nft,
             })
             .await
             .is_err()
         {
             return;
+        }
+    }
+}
+
+/// Sources and ports whose conntrack entries are to go.
+#[derive(Debug, Default)]
+struct Flows {
+    sources: Vec<IpAddr>,
+    ports: Vec<SocketAddr>,
+}
+
+/// How long the flow ender waits for more bans after the last one before it runs
+/// `conntrack`, and at most after the first.
+const FLOWS_SETTLE: Duration = Duration::from_millis(100);
+const FLOWS_AT_MOST: Duration = Duration::from_secs(1);
+
+/// The flow ender: bans arriving close together are ended together, after the burst (a
+/// distributed attack's fifty bans are one listing of the table, not fifty processes racing
+/// the next bans for the CPU).
+async fn end_flows(state: AppState, mut to_end: mpsc::UnboundedReceiver<Flows>) {
+    while let Some(first) = to_end.recv().await {
+        let mut all = first;
+        let deadline = tokio::time::Instant::now() + FLOWS_AT_MOST;
+        loop {
+            let wait =
+                FLOWS_SETTLE.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            match tokio::time::timeout(wait, to_end.recv()).await {
+                Ok(Some(more)) => {
+                    all.sources.extend(more.sources);
+                    all.ports.extend(more.ports);
+                }
+                // Quiet for a moment, the deadline, or the writer gone: end what we have.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        all.sources.sort_unstable();
+        all.sources.dedup();
+        all.ports.sort_unstable();
+        all.ports.dedup();
+        if let Err(e) = state.firewall.end_flows(&all.sources, &all.ports).await {
+            tracing::warn!(error = %e, "the banned sources' flows could not be ended");
         }
     }
 }
@@ -315,7 +387,7 @@ async fn record_bans(
                     .to_kernel
                     .as_ref()
                     .and_then(|t| t.get(i))
-                    .map(|t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX));
+                    .map(|t| micros(*t));
                 tracing::warn!(
                     target = %target_text(&d.ban),
                     kind = ?d.ban.kind,
@@ -323,6 +395,8 @@ async fn record_bans(
                     secs = d.ban.duration.as_secs(),
                     in_kernel = w.in_kernel,
                     to_kernel_us,
+                    queued_us = micros(d.queued.duration_since(d.at).unwrap_or_default()),
+                    nft_us = micros(w.nft),
                     batch = w.decided.len(),
                     total_ms = to_record.as_millis() as u64,
                     "guard banned a source"

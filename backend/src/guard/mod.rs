@@ -31,6 +31,18 @@ pub trait Enforcer: Send + Sync + 'static {
     /// failures are the enforcer's to report.
     async fn enforce(&self, bans: &[BanDecision], decided_at: SystemTime);
 
+    /// [`Enforcer::enforce`] for a caller outside the runtime that must not wait (the capture
+    /// thread). By default a task on `runtime` carries the bans out; an enforcer that only
+    /// queues does it at once, sparing the decision a trip through the scheduler.
+    fn hand_over(
+        self: Arc<Self>,
+        bans: Vec<BanDecision>,
+        decided_at: SystemTime,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        runtime.spawn(async move { self.enforce(&bans, decided_at).await });
+    }
+
     /// Remembers addresses that logged in (the firewall's generous rate tier, and a record
     /// that outlives a restart). Nothing by default.
     async fn remember(&self, _known: &[KnownSource]) {}
@@ -131,9 +143,9 @@ impl Guard {
     ) -> Verdict {
         let verdict = crate::state::lock(&self.engine).observe(obs, now);
         if !verdict.bans.is_empty() {
-            let enforcer = self.enforcer.clone();
-            let bans = verdict.bans.clone();
-            runtime.spawn(async move { enforcer.enforce(&bans, captured).await });
+            self.enforcer
+                .clone()
+                .hand_over(verdict.bans.clone(), captured, runtime);
         }
         if !verdict.known.is_empty() {
             let enforcer = self.enforcer.clone();
