@@ -62,7 +62,8 @@ RUN apt-get update \
  && chown sipwarden:sipwarden /data /etc/asterisk \
  && chmod 0750 /data /etc/asterisk
 # The process runs as the unprivileged user `sipwarden`. Its binary carries NET_ADMIN (nft,
-# conntrack) and NET_RAW (live capture) as *permitted* file capabilities: they take effect only
+# conntrack), NET_RAW (live capture) and SYS_NICE (the ban path's priority) as *permitted*
+# file capabilities: they take effect only
 # when the container is given them (`cap_add`), and sipwarden itself raises them and hands them
 # to `nft`/`conntrack`. Without them the container still starts and says what is missing.
 # Copied and capped in one step (a bind mount, not COPY): a setcap after a COPY would store
@@ -75,7 +76,7 @@ RUN --mount=type=bind,from=artifacts,source=/out,target=/tmp/artifacts \
     echo "artifacts $(cat /usr/share/sipwarden/artifacts.id)" \
  && cp -r /tmp/artifacts/site /usr/share/sipwarden/site \
  && install -m 0755 /tmp/artifacts/bin/sipwarden /usr/local/bin/sipwarden \
- && setcap cap_net_admin,cap_net_raw+p /usr/local/bin/sipwarden \
+ && setcap cap_net_admin,cap_net_raw,cap_sys_nice+p /usr/local/bin/sipwarden \
  && dpkg --purge libcap2-bin \
  && sipwarden --version
 

@@ -9,6 +9,9 @@
 //! this process that decides to use them: [`raise`] makes them effective and puts them into
 //! the ambient set, so the `nft` and `conntrack` it starts inherit them.
 //!
+//! A third, `SYS_NICE`, lets it run the ban path at a higher priority (see
+//! [`crate::priority`]); it stays with this process and is not handed to the programs it starts.
+//!
 //! Capabilities are per thread: call [`raise`] before any thread (the async runtime) starts.
 
 use rustix::thread::{
@@ -23,19 +26,30 @@ pub struct Needed {
     /// What stops working without it.
     pub for_what: &'static str,
     set: CapabilitySet,
+    /// Handed to `nft` and `conntrack` (the ambient set), or kept by this process.
+    ambient: bool,
 }
 
 /// The capabilities `serve` needs.
-pub const NEEDED: [Needed; 2] = [
+pub const NEEDED: [Needed; 3] = [
     Needed {
         name: "NET_ADMIN",
         for_what: "the firewall cannot change nftables and bans cannot be enforced in the kernel",
         set: CapabilitySet::NET_ADMIN,
+        ambient: true,
     },
     Needed {
         name: "NET_RAW",
         for_what: "the guard cannot capture SIP and watches Asterisk's AMI events alone",
         set: CapabilitySet::NET_RAW,
+        ambient: true,
+    },
+    Needed {
+        name: "SYS_NICE",
+        for_what: "the ban path runs at normal priority and, while Asterisk keeps the CPU busy, \
+                   bans reach the kernel later",
+        set: CapabilitySet::SYS_NICE,
+        ambient: false,
     },
 ];
 
@@ -44,8 +58,8 @@ pub const NEEDED: [Needed; 2] = [
 pub fn how_to_fix(name: &str) -> String {
     format!(
         "in a container add the capability (docker/podman run --cap-add {name}; compose: \
-         `cap_add: [NET_ADMIN, NET_RAW]`); outside one run as root or give the binary \
-         `setcap cap_net_admin,cap_net_raw+p`"
+         `cap_add: [NET_ADMIN, NET_RAW, SYS_NICE]`); outside one run as root or give the binary \
+         `setcap cap_net_admin,cap_net_raw,cap_sys_nice+p`"
     )
 }
 
@@ -92,14 +106,19 @@ pub fn raise() -> Vec<Needed> {
     if wanted.is_empty() {
         return missing;
     }
+    let handed_on = NEEDED
+        .iter()
+        .filter(|n| n.ambient)
+        .fold(CapabilitySet::empty(), |all, n| all | n.set)
+        & wanted;
     sets.effective |= wanted;
     // A capability can be ambient only when it is also inheritable.
-    sets.inheritable |= wanted;
+    sets.inheritable |= handed_on;
     if set_capabilities(None, sets).is_err() {
         return NEEDED.to_vec();
     }
     for need in NEEDED {
-        if wanted.contains(need.set) {
+        if need.ambient && wanted.contains(need.set) {
             // Failing here (an old kernel without ambient capabilities) leaves this process
             // able to capture but its `nft` children not; `nft` then says so itself.
             let _ = configure_capability_in_ambient_set(need.set, true);
@@ -130,6 +149,18 @@ mod tests {
                 assert!(now.effective.contains(need.set), "{}", need.name);
             }
         }
+    }
+
+    #[test]
+    fn only_what_nft_and_conntrack_need_is_handed_to_them() {
+        let before = capabilities(None).unwrap().inheritable;
+        raise();
+        let after = capabilities(None).unwrap().inheritable;
+        // SYS_NICE stays with sipwarden (it raises its own ban path, nothing else does).
+        assert_eq!(
+            after.contains(CapabilitySet::SYS_NICE),
+            before.contains(CapabilitySet::SYS_NICE)
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod db;
 pub mod firewall;
 pub mod guard;
 pub mod http;
+pub mod priority;
 pub mod server;
 pub mod services;
 pub mod state;

@@ -640,7 +640,8 @@ fn bad_input_is_explained_in_the_log_and_the_console() {
         "lacks the capability NET_ADMIN",
         "lacks the capability NET_RAW",
         "--cap-add NET_ADMIN",
-        "cap_add: [NET_ADMIN, NET_RAW]",
+        "lacks the capability SYS_NICE",
+        "cap_add: [NET_ADMIN, NET_RAW, SYS_NICE]",
         "is Asterisk running",
     ] {
         assert!(log.contains(needle), "`{needle}` missing:\n{log}");

@@ -75,7 +75,7 @@ pub enum ConsoleError {
     #[error("That address is not in the list (it may have expired).")]
     NotListed,
     #[error(
-        "The kernel firewall could not be changed, and nothing was lost. The server log says why (sipwarden needs nft and the capability NET_ADMIN: in a container add it with `--cap-add NET_ADMIN`, in compose with `cap_add: [NET_ADMIN, NET_RAW]`)."
+        "The kernel firewall could not be changed, and nothing was lost. The server log says why (sipwarden needs nft and the capability NET_ADMIN: in a container add it with `--cap-add NET_ADMIN`, in compose with `cap_add: [NET_ADMIN, NET_RAW, SYS_NICE]`)."
     )]
     FirewallUnavailable,
     #[error(

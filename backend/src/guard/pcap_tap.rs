@@ -638,6 +638,8 @@ pub fn start(
     let spawned = std::thread::Builder::new()
         .name("sip-capture".to_owned())
         .spawn(move || {
+            // Every decision on the wire is made on this thread.
+            crate::priority::raise_this_thread("the SIP capture thread");
             run(
                 config, cap, link, &guard, &runtime, &counters, &stop, &breaker, &tx,
             );
