@@ -4,11 +4,11 @@
 //! moment bans matter most (fifty addresses failing at once) is when Asterisk, answering all
 //! of them, keeps the CPU busy. Measured in the appliance benchmark on two cores: the `nft`
 //! transaction of a batch of 39 bans took 9.8 ms at normal priority, waiting its turn behind
-//! Asterisk, and 2–4 ms when raised. So the two parts a decision passes through, the capture
-//! thread and the long-lived `nft` session, run at a higher priority than the rest of the
-//! appliance (the web console, the database, `conntrack`), which keep the normal one: a flood
-//! of parsing never starves Asterisk from here, only the few processes that carry bans out
-//! are preferred.
+//! Asterisk, and 2–4 ms when raised. So the capture thread, where every decision on the wire
+//! is made, and the long-lived `nft` session (the fallback where bans cannot go over netlink,
+//! see `firewall::netlink`) run at a higher priority than the rest of the appliance (the web
+//! console, the database, `conntrack`), which keep the normal one: nothing but what carries
+//! bans out is preferred over Asterisk.
 //!
 //! Raising a priority needs `CAP_SYS_NICE` (root has it; the container gets it with
 //! `cap_add`). Without it everything still works, at normal priority.

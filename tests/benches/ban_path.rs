@@ -27,7 +27,7 @@ const SINGLES: u8 = 20;
 /// Addresses of the burst.
 const BURST: u8 = 50;
 
-/// `field` (`to_kernel_us`, `queued_us`, `nft_us`) of the server's "guard banned a source"
+/// `field` (`to_kernel_us`, `queued_us`, `kernel_us`) of the server's "guard banned a source"
 /// lines for `ip`.
 fn logged(log: &str, ip: &str, field: &str) -> Vec<u64> {
     log.lines()
@@ -47,7 +47,7 @@ fn report_all(what: &str, log: &str, ips: &[String]) {
     for (field, part) in [
         ("to_kernel_us", "to the kernel"),
         ("queued_us", "deciding packet to the writer's queue"),
-        ("nft_us", "nft transaction"),
+        ("kernel_us", "the kernel transaction"),
     ] {
         let us = ips.iter().flat_map(|ip| logged(log, ip, field)).collect();
         report(&format!("{what}, {part}"), us);

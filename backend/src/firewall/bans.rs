@@ -201,8 +201,11 @@ impl Firewall {
     /// Writes an element batch under the writer lock: through the long-lived session when
     /// the batch fits on a line, else with one `nft -j -f -` run.
     async fn write_elements(&self, batch: &NftBatch) -> Result<(), FirewallError> {
-        let line = compact(batch);
         let mut session = self.inner.writer.lock().await;
+        if let Some(done) = session.apply_direct(batch) {
+            return done;
+        }
+        let line = compact(batch);
         if line.len() <= MAX_LINE {
             session.apply(&line).await
         } else {

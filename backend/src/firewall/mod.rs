@@ -6,8 +6,9 @@
 //!   tests. Every command is built through it, so tests exercise the production code.
 //! - [`Nft`] runs a batch as one transaction (`nft -j -f -`) and reads table
 //!   `inet sipwarden` back; [`Conntrack`] deletes a banned source's flows.
-//! - [`Firewall`] is the handle the server keeps: [`Firewall::ban`] and friends (fast path,
-//!   through one long-lived `nft -j -i`, see `session`), [`Firewall::apply`],
+//! - [`Firewall`] is the handle the server keeps: [`Firewall::ban`] and friends (fast path:
+//!   straight to the kernel over netlink where the target is this namespace, see `netlink`,
+//!   else through one long-lived `nft -j -i`, see `session`), [`Firewall::apply`],
 //!   [`Firewall::confirm`] and [`Firewall::resume`] (safe apply with a revert timer whose
 //!   deadline survives a restart, see `safe`).
 //!
@@ -18,12 +19,13 @@
 //! Re-rendering the table reads the timed sets and writes them back (see
 //! [`policy::firewall::DynamicState`]); a ban landing between the read and the write would be
 //! lost. So every write to the table (ban, unban, apply, revert) holds one async mutex, which
-//! also owns the fast-path `nft` session. Conntrack deletion happens after the lock is
+//! also owns the fast path (the netlink socket and the `nft` session). Conntrack deletion happens after the lock is
 //! released: it does not touch the table, and the next ban should not wait for it.
 
 mod bans;
 mod conntrack;
 mod error;
+mod netlink;
 mod nft;
 mod safe;
 mod session;

@@ -5,7 +5,7 @@
 //!
 //! 1. the engine's decisions go into a queue (never waited on by the taps);
 //! 2. one writer task takes everything queued (a whole distributed attack's worth) and puts it
-//!    into the kernel as **one** nft transaction through the long-lived `nft` session; while
+//!    into the kernel as **one** transaction (over netlink, or the `nft` session); while
 //!    it runs, new decisions queue up for the next one (group commit). Whether the firewall is
 //!    live is read from memory, not from a file or the database;
 //! 3. then, off that path: the banned flows are ended (`conntrack`, in a task of its own),
@@ -33,8 +33,9 @@ use crate::state::AppState;
 /// Decisions queued for the kernel at most; beyond, a flood's newest are dropped (and
 /// counted): the kernel set is capped at a million elements anyway.
 const QUEUE: usize = 65_536;
-/// Most decisions in one transaction (its JSON stays well within what nft reads at once).
-const MAX_BATCH: usize = 2_000;
+/// Most decisions in one transaction: it then fits one netlink datagram
+/// (`policy::firewall::netlink::MAX_BYTES`), and the next thousand follow at once.
+const MAX_BATCH: usize = 1_000;
 /// Raw samples kept for the percentiles on the guard's status.
 const SAMPLES: usize = 4_096;
 
@@ -134,8 +135,8 @@ struct Written {
     in_kernel: bool,
     /// From each decision's packet to the kernel's acknowledgement.
     to_kernel: Option<Vec<Duration>>,
-    /// The nft transaction alone.
-    nft: Duration,
+    /// The kernel transaction alone.
+    kernel: Duration,
 }
 
 /// The appliance's enforcer: the kernel first, then the database (see the module docs). In
@@ -239,7 +240,7 @@ async fn write_bans(
     tokio::spawn(end_flows(state.clone(), to_end));
     if let Err(e) = state.firewall.warm_ban_path().await {
         // The first ban tries again, and says so if it fails too.
-        tracing::debug!(error = %e, "the nft session could not be started ahead of the first ban");
+        tracing::debug!(error = %e, "the ban path could not be readied ahead of the first ban");
     }
     let mut batch: Vec<Decided> = Vec::new();
     while let Some(first) = queue.recv().await {
@@ -280,7 +281,7 @@ async fn write_bans(
         };
         let mut to_kernel = None;
         let acknowledged = SystemTime::now();
-        let nft = acknowledged.duration_since(started).unwrap_or_default();
+        let kernel = acknowledged.duration_since(started).unwrap_or_default();
         if in_kernel {
             let took: Vec<Duration> = batch
                 .iter()
@@ -303,7 +304,7 @@ async fn write_bans(
                 decided: std::mem::take(&mut batch),
                 in_kernel,
                 to_kernel,
-                nft,
+                kernel,
             })
             .await
             .is_err()
@@ -396,7 +397,7 @@ async fn record_bans(
                     in_kernel = w.in_kernel,
                     to_kernel_us,
                     queued_us = micros(d.queued.duration_since(d.at).unwrap_or_default()),
-                    nft_us = micros(w.nft),
+                    kernel_us = micros(w.kernel),
                     batch = w.decided.len(),
                     total_ms = to_record.as_millis() as u64,
                     "guard banned a source"

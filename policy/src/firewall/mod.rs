@@ -19,6 +19,7 @@
 mod batch;
 mod elements;
 mod lockout;
+pub mod netlink;
 mod nft;
 mod policy;
 mod render;
