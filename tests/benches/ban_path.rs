@@ -33,7 +33,8 @@ fn logged(log: &str, ip: &str, field: &str) -> Vec<u64> {
     log.lines()
         .filter(|l| l.contains("guard banned a source") && l.contains(&format!("target={ip} ")))
         .filter_map(|l| {
-            let rest = l.split(&format!("{field}=")).nth(1)?;
+            // With the space before it, `kernel_us=` is not read out of `to_kernel_us=`.
+            let rest = l.split(&format!(" {field}=")).nth(1)?;
             rest.split(|c: char| !c.is_ascii_digit())
                 .next()?
                 .parse()
@@ -46,7 +47,7 @@ fn logged(log: &str, ip: &str, field: &str) -> Vec<u64> {
 fn report_all(what: &str, log: &str, ips: &[String]) {
     for (field, part) in [
         ("to_kernel_us", "to the kernel"),
-        ("queued_us", "deciding packet to the writer's queue"),
+        ("queued_us", "deciding packet to the ban path"),
         ("kernel_us", "the kernel transaction"),
     ] {
         let us = ips.iter().flat_map(|ip| logged(log, ip, field)).collect();

@@ -84,6 +84,26 @@ impl Firewall {
         self.write_elements(&batch).await
     }
 
+    /// [`Firewall::ban_batch`] at once, on the calling thread, for a caller that must not wait
+    /// for the scheduler (the capture thread that decided the bans). `None` when that cannot
+    /// be done now, and then nothing was sent: the firewall is not known to be live, another
+    /// write holds the ban path, or the batch needs `nft` (a target namespace).
+    pub fn try_ban_batch_now(
+        &self,
+        addresses: &[TimedAddress],
+        ports: &[TimedPort],
+    ) -> Option<Result<(), FirewallError>> {
+        if self.enforcing_now() != Some(true) {
+            return None;
+        }
+        let batch = add_ban_elements(addresses).then(add_port_ban_elements(ports));
+        if batch.is_empty() {
+            return Some(Ok(()));
+        }
+        let mut session = self.inner.writer.try_lock().ok()?;
+        session.apply_direct(&batch)
+    }
+
     /// Starts the long-lived `nft` that carries bans, so that the first ban does not wait
     /// for it.
     pub async fn warm_ban_path(&self) -> Result<(), FirewallError> {

@@ -273,6 +273,17 @@ impl Firewall {
         }
     }
 
+    /// [`Firewall::enforcing`] from memory alone, for a caller that must not wait: `None`
+    /// until the state has been read once.
+    pub fn enforcing_now(&self) -> Option<bool> {
+        self.inner
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|live| live.as_ref().is_some_and(|p| p.enabled))
+    }
+
     fn cached_live(&self) -> Option<Option<FirewallPolicy>> {
         self.inner
             .live

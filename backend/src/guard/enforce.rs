@@ -3,11 +3,14 @@
 //! The goal is physical: a ban is in the kernel before the attacker's next datagram reaches
 //! Asterisk. So the path from a decision to the kernel does nothing else:
 //!
-//! 1. the engine's decisions go into a queue (never waited on by the taps);
-//! 2. one writer task takes everything queued (a whole distributed attack's worth) and puts it
-//!    into the kernel as **one** transaction (over netlink, or the `nft` session); while
-//!    it runs, new decisions queue up for the next one (group commit). Whether the firewall is
-//!    live is read from memory, not from a file or the database;
+//! 1. the thread that decided (the capture thread, or the AMI tap's task) puts its bans into
+//!    the kernel itself when the ban path is free: one netlink transaction, no hand-off to a
+//!    scheduler that may be asleep (that wake-up was half of a single ban's time);
+//! 2. otherwise the decisions go into a queue, never waited on by the taps, and one writer
+//!    task takes everything queued (a whole distributed attack's worth) and puts it into the
+//!    kernel as **one** transaction (over netlink, or the `nft` session); while it runs, new
+//!    decisions queue up for the next one (group commit). Whether the firewall is live is
+//!    read from memory, not from a file or the database;
 //! 3. then, off that path: the banned flows are ended (`conntrack`, in a task of its own),
 //!    and a recorder task writes the bans to the database in one transaction per batch,
 //!    checks them against what the database knows (trusted after all, a longer ban already in
@@ -27,6 +30,7 @@ use policy::guard::{BanDecision, KnownSource};
 use tokio::sync::mpsc;
 
 use super::Enforcer;
+use crate::firewall::FirewallError;
 use crate::services::firewall;
 use crate::state::AppState;
 
@@ -125,7 +129,7 @@ pub struct BanLatency {
 struct Decided {
     ban: BanDecision,
     at: SystemTime,
-    /// When it entered the queue (the decision's own lag: capture thread, engine, hand-off).
+    /// When it reached the ban path (the decision's own lag: capture thread, engine).
     queued: SystemTime,
 }
 
@@ -143,8 +147,18 @@ struct Written {
 /// log-only mode it only says what it would ban.
 pub struct ServiceEnforcer {
     state: AppState,
-    queue: Option<mpsc::Sender<Decided>>,
+    paths: Option<Paths>,
     latency: Arc<BanLatency>,
+}
+
+/// Where decisions and written batches go (none in log-only mode).
+struct Paths {
+    /// To the writer task.
+    queue: mpsc::Sender<Decided>,
+    /// What the kernel has, to the recorder.
+    written: mpsc::Sender<Written>,
+    /// Banned flows, to the flow ender.
+    flows: mpsc::UnboundedSender<Flows>,
 }
 
 impl ServiceEnforcer {
@@ -152,41 +166,75 @@ impl ServiceEnforcer {
     /// `log_only`.
     #[must_use]
     pub fn start(state: AppState, log_only: bool, latency: Arc<BanLatency>) -> Self {
-        let queue = (!log_only).then(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            let (written_tx, written_rx) = mpsc::channel(QUEUE);
-            tokio::spawn(write_bans(state.clone(), rx, written_tx, latency.clone()));
-            tokio::spawn(record_bans(state.clone(), written_rx, latency.clone()));
-            tx
+        let paths = (!log_only).then(|| {
+            let (queue, queued) = mpsc::channel(QUEUE);
+            let (written, to_record) = mpsc::channel(QUEUE);
+            let (flows, to_end) = mpsc::unbounded_channel();
+            tokio::spawn(end_flows(state.clone(), to_end));
+            tokio::spawn(write_bans(
+                state.clone(),
+                queued,
+                written.clone(),
+                flows.clone(),
+                latency.clone(),
+            ));
+            tokio::spawn(record_bans(state.clone(), to_record, latency.clone()));
+            Paths {
+                queue,
+                written,
+                flows,
+            }
         });
         Self {
             state,
-            queue,
+            paths,
             latency,
         }
     }
 }
 
 impl ServiceEnforcer {
-    /// Queues `bans` for the writer (or, in log-only mode, says what it would ban).
-    fn queue(&self, bans: &[BanDecision], decided_at: SystemTime) {
-        let Some(queue) = &self.queue else {
+    /// Puts `bans` into the kernel on this thread if the ban path is free, else queues them
+    /// for the writer (or, in log-only mode, says what it would ban).
+    fn carry_out(&self, bans: &[BanDecision], decided_at: SystemTime) {
+        let Some(paths) = &self.paths else {
             for ban in bans {
                 tracing::info!(target = %target_text(ban), kind = ?ban.kind, proven = ban.proven, secs = ban.duration.as_secs(), "log-only: would ban");
             }
             return;
         };
         let queued = SystemTime::now();
-        for ban in bans {
-            if queue
-                .try_send(Decided {
-                    ban: *ban,
-                    at: decided_at,
-                    queued,
-                })
-                .is_err()
-            {
-                self.latency.dropped.fetch_add(1, Ordering::Relaxed);
+        let decided: Vec<Decided> = bans
+            .iter()
+            .map(|ban| Decided {
+                ban: *ban,
+                at: decided_at,
+                queued,
+            })
+            .collect();
+        let (addresses, ports) = kernel_entries(&decided);
+        let started = SystemTime::now();
+        match self.state.firewall.try_ban_batch_now(&addresses, &ports) {
+            Some(done) => {
+                let written = kernel_done(
+                    Some(done),
+                    decided,
+                    &addresses,
+                    &ports,
+                    started,
+                    &paths.flows,
+                    &self.latency,
+                );
+                if paths.written.try_send(written).is_err() {
+                    tracing::error!("the recorder is behind: bans in the kernel go unrecorded");
+                }
+            }
+            None => {
+                for d in decided {
+                    if paths.queue.try_send(d).is_err() {
+                        self.latency.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
         }
     }
@@ -195,7 +243,7 @@ impl ServiceEnforcer {
 #[async_trait::async_trait]
 impl Enforcer for ServiceEnforcer {
     async fn enforce(&self, bans: &[BanDecision], decided_at: SystemTime) {
-        self.queue(bans, decided_at);
+        self.carry_out(bans, decided_at);
     }
 
     fn hand_over(
@@ -204,7 +252,7 @@ impl Enforcer for ServiceEnforcer {
         decided_at: SystemTime,
         _runtime: &tokio::runtime::Handle,
     ) {
-        self.queue(&bans, decided_at);
+        self.carry_out(&bans, decided_at);
     }
 
     async fn remember(&self, known: &[KnownSource]) {
@@ -229,15 +277,83 @@ fn whole_secs(d: Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1)
 }
 
+/// The kernel's share of decisions: whole addresses (never loopback, which a ban would cut
+/// the appliance off from itself) and single ports.
+fn kernel_entries(decided: &[Decided]) -> (Vec<TimedAddress>, Vec<TimedPort>) {
+    let mut addresses: Vec<TimedAddress> = Vec::new();
+    let mut ports: Vec<TimedPort> = Vec::new();
+    for d in decided {
+        let secs = whole_secs(d.ban.duration);
+        match d.ban.port {
+            Some(port) => ports.push(TimedPort::expiring(
+                SocketAddr::new(d.ban.source, port),
+                secs,
+            )),
+            None if !d.ban.source.is_loopback() => {
+                addresses.push(TimedAddress::expiring(d.ban.source, secs));
+            }
+            None => {}
+        }
+    }
+    (addresses, ports)
+}
+
+/// After a transaction that began at `started`: the latency of each ban, the banned flows to
+/// the flow ender, and the batch as the recorder is to get it. `done` is `None` when the
+/// firewall is not live (nothing was sent).
+fn kernel_done(
+    done: Option<Result<(), FirewallError>>,
+    decided: Vec<Decided>,
+    addresses: &[TimedAddress],
+    ports: &[TimedPort],
+    started: SystemTime,
+    flows: &mpsc::UnboundedSender<Flows>,
+    latency: &BanLatency,
+) -> Written {
+    let in_kernel = match done {
+        Some(Ok(())) => true,
+        Some(Err(e)) => {
+            tracing::error!(error = %e, bans = decided.len(), "guard bans did not reach the kernel");
+            false
+        }
+        None => false,
+    };
+    let acknowledged = SystemTime::now();
+    let kernel = acknowledged.duration_since(started).unwrap_or_default();
+    let mut to_kernel = None;
+    if in_kernel {
+        let took: Vec<Duration> = decided
+            .iter()
+            .map(|d| acknowledged.duration_since(d.at).unwrap_or_default())
+            .collect();
+        for t in &took {
+            latency.to_kernel.observe(*t);
+        }
+        to_kernel = Some(took);
+        // The banned flows end soon after, once the burst is over: conntrack forks a process
+        // per source with live flows, CPU that the next bans and Asterisk need more (the
+        // kernel set already drops every packet of theirs).
+        let _ = flows.send(Flows {
+            sources: addresses.iter().map(|a| a.address).collect(),
+            ports: ports.iter().map(|p| p.source).collect(),
+        });
+    }
+    Written {
+        decided,
+        in_kernel,
+        to_kernel,
+        kernel,
+    }
+}
+
 /// The writer: everything queued, into the kernel in one transaction.
 async fn write_bans(
     state: AppState,
     mut queue: mpsc::Receiver<Decided>,
     written: mpsc::Sender<Written>,
+    flows: mpsc::UnboundedSender<Flows>,
     latency: Arc<BanLatency>,
 ) {
-    let (flows, to_end) = mpsc::unbounded_channel();
-    tokio::spawn(end_flows(state.clone(), to_end));
     if let Err(e) = state.firewall.warm_ban_path().await {
         // The first ban tries again, and says so if it fails too.
         tracing::debug!(error = %e, "the ban path could not be readied ahead of the first ban");
@@ -251,64 +367,24 @@ async fn write_bans(
                 Err(_) => break,
             }
         }
-        let mut addresses: Vec<TimedAddress> = Vec::new();
-        let mut ports: Vec<TimedPort> = Vec::new();
-        for d in &batch {
-            let secs = whole_secs(d.ban.duration);
-            match d.ban.port {
-                Some(port) => ports.push(TimedPort::expiring(
-                    SocketAddr::new(d.ban.source, port),
-                    secs,
-                )),
-                None if !d.ban.source.is_loopback() => {
-                    addresses.push(TimedAddress::expiring(d.ban.source, secs));
-                }
-                None => {}
-            }
-        }
+        let (addresses, ports) = kernel_entries(&batch);
         let enforcing = state.firewall.enforcing().await;
         let started = SystemTime::now();
-        let in_kernel = if enforcing {
-            match state.firewall.ban_batch(&addresses, &ports).await {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(error = %e, bans = batch.len(), "guard bans did not reach the kernel");
-                    false
-                }
-            }
+        let done = if enforcing {
+            Some(state.firewall.ban_batch(&addresses, &ports).await)
         } else {
-            false
+            None
         };
-        let mut to_kernel = None;
-        let acknowledged = SystemTime::now();
-        let kernel = acknowledged.duration_since(started).unwrap_or_default();
-        if in_kernel {
-            let took: Vec<Duration> = batch
-                .iter()
-                .map(|d| acknowledged.duration_since(d.at).unwrap_or_default())
-                .collect();
-            for t in &took {
-                latency.to_kernel.observe(*t);
-            }
-            to_kernel = Some(took);
-            // The banned flows end soon after, once the burst is over: conntrack forks a
-            // process per source with live flows, CPU that the next bans and Asterisk need
-            // more (the kernel set already drops every packet of theirs).
-            let _ = flows.send(Flows {
-                sources: addresses.iter().map(|a| a.address).collect(),
-                ports: ports.iter().map(|p| p.source).collect(),
-            });
-        }
-        if written
-            .send(Written {
-                decided: std::mem::take(&mut batch),
-                in_kernel,
-                to_kernel,
-                kernel,
-            })
-            .await
-            .is_err()
-        {
+        let batch_written = kernel_done(
+            done,
+            std::mem::take(&mut batch),
+            &addresses,
+            &ports,
+            started,
+            &flows,
+            &latency,
+        );
+        if written.send(batch_written).await.is_err() {
             return;
         }
     }
