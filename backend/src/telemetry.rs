@@ -3,6 +3,8 @@
 //! `SIPWARDEN_LOG` (or `RUST_LOG`) takes an `EnvFilter` directive; the default shows
 //! sipwarden's own info lines and only warnings from libraries.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt;
 use tracing_subscriber::prelude::*;
@@ -22,8 +24,15 @@ pub fn init(format: LogFormat) {
     // Logs go to stdout: containers collect it, and the test harness reads the listening
     // address and the first-administrator token from it.
     let result = match format {
+        // Colour only for a person at a terminal: escape codes in a container's log or a file
+        // are noise to every reader and grep.
         LogFormat::Human => registry
-            .with(fmt::layer().with_writer(std::io::stdout).with_target(false))
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stdout)
+                    .with_target(false)
+                    .with_ansi(std::io::stdout().is_terminal()),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

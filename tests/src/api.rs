@@ -87,6 +87,16 @@ impl Api {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// `method path` with this session's cookie and CSRF header, for a test that needs more
+    /// than [`Api::call`] (its own headers, the answer's headers).
+    #[must_use]
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .timeout(Duration::from_secs(120))
+    }
+
     /// `POST path body`, asserting 201 Created; returns the created object.
     ///
     /// # Panics

@@ -140,3 +140,77 @@ async fn a_source_over_its_rate_gets_429_with_retry_after() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_that_its_problem_and_log_lines_share() {
+    let server = TestServer::start().unwrap();
+    let client = reqwest::Client::new();
+    let id_of =
+        |res: &reqwest::Response| res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let fresh = |id: &str| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+
+    // A problem answer names the request it answers.
+    let res = client
+        .get(server.url("/api/v1/endpoints"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let id = id_of(&res);
+    assert!(fresh(&id), "{id}");
+    let problem: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(problem["request_id"], id.as_str(), "{problem}");
+    // Each request its own; pages and health checks too.
+    let again = id_of(&client.get(server.url("/healthz")).send().await.unwrap());
+    assert!(fresh(&again) && again != id, "{again}");
+
+    // A proxy's plain id is kept; anything else is replaced, never echoed.
+    for (sent, kept) in [
+        ("lb-42.a_b", true),
+        ("two words", false),
+        ("a\"b", false),
+        (&"x".repeat(65), false),
+    ] {
+        let res = client
+            .get(server.url("/login"))
+            .header("x-request-id", sent)
+            .send()
+            .await
+            .unwrap();
+        let got = id_of(&res);
+        if kept {
+            assert_eq!(got, sent);
+        } else {
+            assert!(fresh(&got), "{sent:?} gave {got:?}");
+        }
+    }
+
+    // The log lines written while a request was answered name it, its route template and
+    // its caller.
+    let api = Api::sign_in(&server).await;
+    let res = api
+        .request(reqwest::Method::POST, "/api/v1/config/apply")
+        .header("x-request-id", "apply-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&res), "apply-7");
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("apply: revision"))
+        .unwrap_or_else(|| panic!("no apply line:\n{log}"));
+    for part in [
+        "id=apply-7",
+        "method=POST",
+        "route=/api/v1/config/apply",
+        "caller=admin",
+        "config_apply",
+    ] {
+        assert!(line.contains(part), "{part} not in {line}");
+    }
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a log that is no terminal"
+    );
+}

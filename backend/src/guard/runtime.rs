@@ -104,6 +104,7 @@ async fn follow_changes(state: AppState, guard: Arc<Guard>) {
 }
 
 /// Rebuilds the model and reloads the policy; what cannot be read leaves the engine as it is.
+#[tracing::instrument(name = "guard_reload", skip_all)]
 pub async fn reload(state: &AppState, guard: &Guard) {
     match guard_model::build(&state.db, host::infrastructure()).await {
         Ok(model) => guard.set_model(model),

@@ -33,6 +33,9 @@ struct Problem<'a> {
     title: &'a str,
     status: u16,
     detail: &'a str,
+    /// The request's id (also in `X-Request-Id`, and on its log lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
     #[serde(flatten)]
     extensions: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -85,6 +88,7 @@ impl IntoResponse for ApiError {
             title,
             status: self.status.as_u16(),
             detail: &self.detail,
+            request_id: crate::http::request_id::RequestId::current().map(|id| id.to_string()),
             extensions: &self.extensions,
         };
         let mut res = (self.status, Json(body)).into_response();

@@ -129,7 +129,7 @@ fn escape(value: &str) -> String {
 
 /// The method as a label: one of the standard ones, else `other`. HTTP lets a client invent
 /// any method name of any length, and each would otherwise become a counter kept for good.
-fn method_label(method: &http::Method) -> &'static str {
+pub fn method_label(method: &http::Method) -> &'static str {
     match method.as_str() {
         "GET" => "GET",
         "HEAD" => "HEAD",

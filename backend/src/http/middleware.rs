@@ -38,6 +38,7 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
         let ip = peer_ip(req.extensions());
         return match crate::services::tokens::caller_from_bearer(&state, token, ip).await {
             Ok(Some(caller)) => {
+                super::request_id::record_caller(&caller);
                 req.extensions_mut().insert(caller);
                 next.run(req).await
             }
@@ -64,6 +65,7 @@ pub async fn load_session(State(state): State<AppState>, mut req: Request, next:
         let ip = peer_ip(req.extensions());
         match accounts::caller_from_token(&state, &token, ip).await {
             Ok(Some(caller)) => {
+                super::request_id::record_caller(&caller);
                 req.extensions_mut().insert(caller);
             }
             Ok(None) => {}

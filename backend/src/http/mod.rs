@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
+pub mod request_id;
 
 use std::sync::{Arc, LazyLock};
 
@@ -92,5 +93,8 @@ pub fn router(state: AppState) -> Router {
             metrics::count_requests,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost, so that every log line of the request, the other layers' included, is
+        // written in its span.
+        .layer(axum::middleware::from_fn(request_id::trace_requests))
         .with_state(state)
 }

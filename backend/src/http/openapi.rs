@@ -32,6 +32,10 @@ pub struct ProblemDoc {
     status: u16,
     /// What is wrong, in words.
     detail: String,
+    /// The request's id, as in the `X-Request-Id` answer header and on the server's log
+    /// lines of this request (a caller's own plain `X-Request-Id` is kept).
+    #[schema(nullable = false)]
+    request_id: Option<String>,
     /// The offending field (`invalid_field`, `invalid_query`), e.g. `codecs[1]`.
     #[schema(nullable = false)]
     field: Option<String>,

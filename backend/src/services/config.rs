@@ -230,6 +230,7 @@ pub async fn apply(state: &AppState, admin: &Admin) -> Result<ApplyReport, PbxEr
     run_to_end(async move { apply_now(&state, &admin).await }).await
 }
 
+#[tracing::instrument(name = "config_apply", skip_all)]
 async fn apply_now(state: &AppState, admin: &Admin) -> Result<ApplyReport, PbxError> {
     let _guard = state.pbx_lock.lock().await;
     let model = pbx::load_model(&state.db).await?;
@@ -259,6 +260,7 @@ pub async fn rollback(
     run_to_end(async move { rollback_now(&state, &admin, number).await }).await
 }
 
+#[tracing::instrument(name = "config_rollback", skip(state, admin))]
 async fn rollback_now(
     state: &AppState,
     admin: &Admin,
@@ -298,6 +300,11 @@ async fn finish(
         ),
         Err(e) => (false, format!("{what}: {e}")),
     };
+    if ok {
+        tracing::info!("{detail}");
+    } else {
+        tracing::warn!("{detail}");
+    }
     audit::record(
         &state.db,
         Record::by_caller(admin.caller(), action, ok, &detail),

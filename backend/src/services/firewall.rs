@@ -366,6 +366,7 @@ pub async fn apply(
     run_to_end(async move { apply_now(&state, &admin, force).await }).await
 }
 
+#[tracing::instrument(name = "firewall_apply", skip(state, admin))]
 async fn apply_now(
     state: &AppState,
     admin: &Admin,

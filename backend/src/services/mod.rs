@@ -55,7 +55,8 @@ where
     T: Send + 'static,
     E: From<Internal> + Send + 'static,
 {
-    tokio::spawn(work)
+    // In the caller's span, so the work's log lines still name the request.
+    tokio::spawn(tracing::Instrument::in_current_span(work))
         .await
         .map_err(|e| E::from(Internal::Task(e.to_string())))?
 }
