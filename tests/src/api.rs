@@ -89,7 +89,6 @@ impl Api {
 
     /// `method path` with this session's cookie and CSRF header, for a test that needs more
     /// than [`Api::call`] (its own headers, the answer's headers).
-    #[must_use]
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.base))
