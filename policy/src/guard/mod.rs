@@ -4,8 +4,9 @@
 //! The runtime (in `backend`) captures SIP traffic and reads Asterisk's AMI security events;
 //! everything that decides lives here, pure and deterministic, with time passed in:
 //!
-//! - [`sip`] reads one message into borrowed fields; [`stream`] cuts TCP streams into
-//!   messages; [`ami`] reads security event blocks.
+//! - [`packet`] reads captured frames down to UDP/TCP; [`reader`] turns them into
+//!   observations (TCP flows framed by [`stream`], who is Asterisk); [`sip`] reads one
+//!   message into borrowed fields; [`ami`] reads security event blocks.
 //! - [`Observation`] normalises either source; [`Engine::observe`] runs the detectors and
 //!   returns [`Event`]s and [`BanDecision`]s.
 //! - [`GuardPolicy`] holds the thresholds, [`GuardModel`] what the PBX permits.
@@ -17,6 +18,7 @@ pub mod model;
 pub mod observation;
 pub mod packet;
 pub mod policy;
+pub mod reader;
 pub mod sip;
 pub mod stream;
 mod table;
