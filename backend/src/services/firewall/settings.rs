@@ -1,0 +1,251 @@
+//! The stored firewall policy: reading and changing it, its settings form, its status.
+
+use super::*;
+
+/// The stored policy (checked) and its version; the default when none was stored yet.
+pub async fn load_policy(
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<(CheckedFirewallPolicy, i32), Internal> {
+    let Some(row) = firewall_policy::Entity::find_by_id(1).one(db).await? else {
+        let checked = FirewallPolicy::default()
+            .check()
+            .map_err(|e| corrupt("default firewall policy", e))?;
+        return Ok((checked, 0));
+    };
+    let raw: FirewallPolicy =
+        serde_json::from_str(&row.body).map_err(|e| corrupt("firewall_policy", e))?;
+    let checked = raw.check().map_err(|e| corrupt("firewall_policy", e))?;
+    Ok((checked, row.version))
+}
+
+/// Replaces the stored policy after checking it. Takes effect in the kernel only with
+/// [`apply`].
+pub async fn update_policy(
+    state: &AppState,
+    admin: &Admin,
+    raw: FirewallPolicy,
+    expected: Option<i32>,
+) -> Result<(CheckedFirewallPolicy, i32), FirewallServiceError> {
+    let checked = match raw.check() {
+        Ok(c) => c,
+        Err(e) => {
+            let detail = format!("refused: {e}");
+            audit::record(
+                &state.db,
+                Record::by_caller(admin.caller(), Action::FirewallPolicyUpdate, false, &detail),
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    let _guard = state.firewall_lock.lock().await;
+    let body =
+        serde_json::to_string(checked.policy()).map_err(|e| corrupt("serialising policy", e))?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let (_, version) = load_policy(&txn).await?;
+    if let Some(expected) = expected.filter(|e| *e != version) {
+        return Err(FirewallServiceError::Stale {
+            expected,
+            current: version,
+        });
+    }
+    let version = version + 1;
+    firewall_policy::Entity::insert(firewall_policy::ActiveModel {
+        id: Set(1),
+        body: Set(body),
+        version: Set(version),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(firewall_policy::Column::Id)
+            .update_columns([
+                firewall_policy::Column::Body,
+                firewall_policy::Column::Version,
+                firewall_policy::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+    // Its trusted and admin networks are what the guard never bans.
+    state.model.bump();
+    let detail = format!("firewall policy version {version}");
+    audit::record(
+        &state.db,
+        Record::by_caller(admin.caller(), Action::FirewallPolicyUpdate, true, &detail),
+    )
+    .await?;
+    Ok((checked, version))
+}
+
+/// The settings the console's form edits.
+#[must_use]
+pub fn settings_of(policy: &FirewallPolicy) -> FirewallSettings {
+    FirewallSettings {
+        enabled: policy.enabled,
+        sip_udp_port: policy.sip_udp_port,
+        sip_tcp_port: policy.sip_tcp_port,
+        sip_tls_port: policy.sip_tls_port,
+        ami_port: policy.ami_port,
+        console_port: policy.console_port,
+        restrict_console: policy.restrict_console,
+        trusted_networks: policy.trusted_networks.clone(),
+        admin_networks: policy.admin_networks.clone(),
+        ami_networks: policy.ami_networks.clone(),
+        blocklist: policy.blocklist.clone(),
+        confirm_window_secs: policy.confirm_window_secs,
+    }
+}
+
+/// The stored policy with the console form's settings applied (rate tiers kept).
+#[must_use]
+pub fn with_settings(mut policy: FirewallPolicy, s: FirewallSettings) -> FirewallPolicy {
+    policy.enabled = s.enabled;
+    policy.sip_udp_port = s.sip_udp_port;
+    policy.sip_tcp_port = s.sip_tcp_port;
+    policy.sip_tls_port = s.sip_tls_port;
+    policy.ami_port = s.ami_port;
+    policy.console_port = s.console_port;
+    policy.restrict_console = s.restrict_console;
+    policy.trusted_networks = s.trusted_networks;
+    policy.admin_networks = s.admin_networks;
+    policy.ami_networks = s.ami_networks;
+    policy.blocklist = s.blocklist;
+    policy.confirm_window_secs = s.confirm_window_secs;
+    policy
+}
+
+/// The rate tiers, one line per meter.
+#[must_use]
+pub fn rate_lines(policy: &FirewallPolicy) -> Vec<String> {
+    let r = &policy.rate_limits;
+    let line = |name: &str, t: &RateTiers| {
+        format!(
+            "{name}: known sources {}/min (burst {}), others {}/min (burst {})",
+            t.known.per_minute, t.known.burst, t.unknown.per_minute, t.unknown.burst
+        )
+    };
+    vec![
+        line("REGISTER", &r.register),
+        line("INVITE", &r.invite),
+        line("OPTIONS", &r.options),
+        line("TCP/TLS connections", &r.tcp_connections),
+    ]
+}
+
+/// The stored policy, where the kernel stands, and the lockout preview.
+pub async fn status(state: &AppState) -> Result<(FirewallPolicy, FirewallStatus), Internal> {
+    let (checked, version) = load_policy(&state.db).await?;
+    let carry = stored_state(state).await?;
+    let (table, live, pending) = match kernel_record(state).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the firewall's state file");
+            (TableState::NotApplied, None, None)
+        }
+    };
+    let peers = peers(state).await;
+    let lockout = preview_lockout(&checked, &carry, &peers);
+    let status = FirewallStatus {
+        version,
+        table,
+        stored_is_live: live.as_ref() == Some(checked.policy()),
+        revert_at: pending
+            .as_ref()
+            .map(|p| rfc3339(DateTime::<Utc>::from(p.deadline()))),
+        revert_in_secs: pending.as_ref().map(|p| p.remaining().as_secs()),
+        ruleset: render_ruleset(&checked, &carry).summary(),
+        lockout: lockout.iter().map(lockout_view).collect(),
+        peers_checked: peers.len(),
+    };
+    Ok((checked.policy().clone(), status))
+}
+
+/// The console's firewall page.
+pub async fn page(state: &AppState) -> Result<FirewallPage, Internal> {
+    let (policy, status) = status(state).await?;
+    Ok(FirewallPage {
+        settings: settings_of(&policy),
+        rate_limits: rate_lines(&policy),
+        status,
+    })
+}
+
+/// The stored policy's JSON ruleset, as `nft -j -f` would get it.
+pub async fn ruleset_json(state: &AppState) -> Result<String, Internal> {
+    let (checked, _) = load_policy(&state.db).await?;
+    let carry = stored_state(state).await?;
+    Ok(render_ruleset(&checked, &carry).to_json())
+}
+
+/// Where sipwarden's table stands now (not applied when its state cannot be read; logged).
+pub async fn table_state(state: &AppState) -> TableState {
+    match kernel_record(state).await {
+        Ok((table, _, _)) => table,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the firewall's state file");
+            TableState::NotApplied
+        }
+    }
+}
+
+pub(super) async fn kernel_record(
+    state: &AppState,
+) -> Result<(TableState, Option<FirewallPolicy>, Option<PendingApply>), FirewallError> {
+    let pending = state.firewall.pending().await?;
+    let live = state.firewall.live_policy().await?;
+    let table = match (&pending, &live) {
+        (Some(_), _) => TableState::AwaitingConfirmation,
+        (None, Some(_)) => TableState::Confirmed,
+        (None, None) => TableState::NotApplied,
+    };
+    Ok((table, live, pending))
+}
+
+pub(super) fn lockout_view(l: &Lockout) -> LockoutView {
+    LockoutView {
+        kind: match l.peer.kind {
+            PeerKind::Endpoint => "endpoint",
+            PeerKind::Trunk => "trunk",
+            PeerKind::Admin => "admin",
+            PeerKind::AmiClient => "ami_client",
+        }
+        .to_owned(),
+        name: l.peer.name.clone(),
+        address: l.peer.address.to_string(),
+        reason: l.reason.to_string(),
+    }
+}
+
+/// Everyone a new ruleset must not cut off: SIP peers (trunks, registered endpoints) and
+/// the administrators signed in now, at the addresses they signed in from.
+pub(super) async fn peers(state: &AppState) -> Vec<Peer> {
+    let mut peers = crate::services::sip_peers::sip_peers(state).await;
+    match signed_in_admins(state).await {
+        Ok(admins) => peers.extend(admins),
+        Err(e) => tracing::warn!(error = %e, "cannot list signed-in administrators"),
+    }
+    peers.sort_by(|a, b| (&a.name, a.address).cmp(&(&b.name, b.address)));
+    peers.dedup();
+    peers
+}
+
+pub(super) async fn signed_in_admins(state: &AppState) -> Result<Vec<Peer>, Internal> {
+    let rows = session::Entity::find()
+        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .find_also_related(user::Entity)
+        .all(&state.db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(s, u)| {
+            let u = u?;
+            Some(Peer {
+                kind: PeerKind::Admin,
+                name: u.username,
+                address: s.source_ip.parse().ok()?,
+            })
+        })
+        .collect())
+}
