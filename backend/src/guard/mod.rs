@@ -31,9 +31,10 @@ pub trait Enforcer: Send + Sync + 'static {
     /// failures are the enforcer's to report.
     async fn enforce(&self, bans: &[BanDecision], decided_at: SystemTime);
 
-    /// [`Enforcer::enforce`] for a caller outside the runtime that must not wait (the capture
-    /// thread). By default a task on `runtime` carries the bans out; an enforcer that only
-    /// queues does it at once, sparing the decision a trip through the scheduler.
+    /// [`Enforcer::enforce`] for a caller outside the runtime that must not wait long (the
+    /// capture thread). By default a task on `runtime` carries the bans out; an enforcer that
+    /// never blocks for long (the appliance's: one netlink transaction or a queue) does it at
+    /// once, sparing the decision a trip through the scheduler.
     fn hand_over(
         self: Arc<Self>,
         bans: Vec<BanDecision>,
@@ -46,19 +47,6 @@ pub trait Enforcer: Send + Sync + 'static {
     /// Remembers addresses that logged in (the firewall's generous rate tier, and a record
     /// that outlives a restart). Nothing by default.
     async fn remember(&self, _known: &[KnownSource]) {}
-}
-
-/// An enforcer that bans nothing and says so (for trying a policy first).
-#[derive(Debug, Default)]
-pub struct LogOnly;
-
-#[async_trait::async_trait]
-impl Enforcer for LogOnly {
-    async fn enforce(&self, bans: &[BanDecision], _decided_at: SystemTime) {
-        for ban in bans {
-            tracing::info!(source = %ban.source, kind = ?ban.kind, secs = ban.duration.as_secs(), "log-only: would ban");
-        }
-    }
 }
 
 /// The engine, the enforcer and the live event stream, shared by every tap.
@@ -128,12 +116,13 @@ impl Guard {
     }
 
     /// [`Guard::observe`] for a thread outside the runtime (the capture thread): the engine
-    /// is called directly, and bans are handed to a task on `runtime` rather than awaited.
-    /// `captured` is the packet's capture time, from which a ban's latency is measured.
-    /// Why: carrying a ban out takes milliseconds (the kernel element, then a `conntrack`
-    /// run and the database), and a capture thread waiting for that reads nothing
-    /// meanwhile: every other source's packets, another attacker's threshold answer among
-    /// them, waited 10 to 40 ms behind each ban (measured).
+    /// is called directly, and bans go through [`Enforcer::hand_over`] rather than being
+    /// awaited. `captured` is the packet's capture time, from which a ban's latency is
+    /// measured. Why: carrying a ban out whole takes milliseconds (the kernel element, then
+    /// a `conntrack` run and the database), and a capture thread waiting for that reads
+    /// nothing meanwhile: every other source's packets, another attacker's threshold answer
+    /// among them, waited 10 to 40 ms behind each ban (measured). Only the kernel element,
+    /// a fraction of a millisecond, may be written on this thread.
     pub fn observe_detached(
         &self,
         obs: &Observation<'_>,
