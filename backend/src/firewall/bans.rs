@@ -77,7 +77,7 @@ impl Firewall {
         addresses: &[TimedAddress],
         ports: &[TimedPort],
     ) -> Result<(), FirewallError> {
-        let batch = add_ban_elements(addresses).then(add_port_ban_elements(ports));
+        let batch = ban_elements(addresses, ports);
         if batch.is_empty() {
             return Ok(());
         }
@@ -96,7 +96,7 @@ impl Firewall {
         if self.enforcing_now() != Some(true) {
             return None;
         }
-        let batch = add_ban_elements(addresses).then(add_port_ban_elements(ports));
+        let batch = ban_elements(addresses, ports);
         if batch.is_empty() {
             return Some(Ok(()));
         }
@@ -232,6 +232,11 @@ impl Firewall {
             self.inner.nft.apply_json(&line).await
         }
     }
+}
+
+/// The guard's bans, addresses and single ports, as one batch.
+fn ban_elements(addresses: &[TimedAddress], ports: &[TimedPort]) -> NftBatch {
+    add_ban_elements(addresses).then(add_port_ban_elements(ports))
 }
 
 /// The batch as one line of JSON (the session reads a batch per line).

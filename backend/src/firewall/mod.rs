@@ -19,8 +19,9 @@
 //! Re-rendering the table reads the timed sets and writes them back (see
 //! [`policy::firewall::DynamicState`]); a ban landing between the read and the write would be
 //! lost. So every write to the table (ban, unban, apply, revert) holds one async mutex, which
-//! also owns the fast path (the netlink socket and the `nft` session). Conntrack deletion happens after the lock is
-//! released: it does not touch the table, and the next ban should not wait for it.
+//! also owns the fast path (the netlink socket and the `nft` session). Conntrack deletion
+//! happens after the lock is released: it does not touch the table, and the next ban should
+//! not wait for it.
 
 mod bans;
 mod conntrack;

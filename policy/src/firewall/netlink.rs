@@ -290,21 +290,16 @@ pub struct Answer {
 pub fn answers(datagram: &[u8]) -> Vec<Answer> {
     let mut out = Vec::new();
     let mut at = 0usize;
-    while datagram.len().saturating_sub(at) >= NLMSG_HDRLEN {
-        let word = |i: usize| -> Option<[u8; 4]> { datagram.get(i..i + 4)?.try_into().ok() };
-        let Some(len) = word(at).map(u32::from_ne_bytes) else {
-            break;
-        };
-        let len = len as usize;
-        let kind = datagram
-            .get(at + 4..at + 6)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u16::from_ne_bytes);
+    let bytes = |i: usize| -> Option<[u8; 4]> { datagram.get(i..i + 4)?.try_into().ok() };
+    // A header is length (u32), type (u16), flags (u16), sequence number (u32), port (u32).
+    while let Some(header) = bytes(at).zip(bytes(at + 4)) {
+        let len = u32::from_ne_bytes(header.0) as usize;
+        let kind = u16::from_ne_bytes([header.1[0], header.1[1]]);
         if len < NLMSG_HDRLEN {
             break;
         }
         if kind == NLMSG_ERROR
-            && let (Some(seq), Some(error)) = (word(at + 8), word(at + NLMSG_HDRLEN))
+            && let (Some(seq), Some(error)) = (bytes(at + 8), bytes(at + NLMSG_HDRLEN))
         {
             // The header's sequence number is the answered message's.
             out.push(Answer {
