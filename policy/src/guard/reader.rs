@@ -679,6 +679,14 @@ WWW-Authenticate: Digest realm=\"asterisk\", nonce=\"m\"\r\nContent-Length: 0\r\
         assert_eq!(r.counters.snapshot().duplicates, 1);
     }
 
+    /// The `i`-th of many TCP clients, each from an address of its own.
+    fn client(i: u32) -> SocketAddr {
+        SocketAddr::new(
+            IpAddr::from(0x0a00_0000_u32.wrapping_add(i).to_be_bytes()),
+            40000,
+        )
+    }
+
     #[test]
     fn a_flood_of_connections_holding_unfinished_messages_keeps_the_reader_bounded() {
         let mut r = reader();
@@ -688,10 +696,7 @@ WWW-Authenticate: Digest realm=\"asterisk\", nonce=\"m\"\r\nContent-Length: 0\r\
         partial.resize(MAX_TCP_MESSAGE - 64, b'a');
         let connections = 4 * MAX_FLOWS as u32;
         for i in 0..connections {
-            let c = SocketAddr::new(
-                IpAddr::from(0x0a00_0000_u32.wrapping_add(i).to_be_bytes()),
-                40000,
-            );
+            let c = client(i);
             // SYN, then the unfinished message.
             let syn = sll(&ip_packet(c, s, Some((0, 0x02)), b""));
             let data = sll(&ip_packet(c, s, Some((1, 0x18)), &partial));
@@ -719,12 +724,8 @@ WWW-Authenticate: Digest realm=\"asterisk\", nonce=\"m\"\r\nContent-Length: 0\r\
         let mut r = reader();
         let s = sa("192.0.2.5:5060");
         for i in 0..(MAX_FLOWS as u32 + 500) {
-            let c = SocketAddr::new(
-                IpAddr::from(0xcb00_7100_u32.wrapping_add(i).to_be_bytes()),
-                40000,
-            );
             let f = sll(&ip_packet(
-                c,
+                client(i),
                 s,
                 Some((1, 0x18)),
                 b"REGISTER sip:x SIP/2.0\r\n",
