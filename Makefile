@@ -21,6 +21,9 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(
 # Debian's binaryen 108 produces bundles that fail to hydrate; npm's 132 works.
 BINARYEN_VERSION := 132
 CARGO_FUZZ_VERSION := 0.13.2
+# Reads each crate's module graph for the import-cycle check of `make lint` (0.27 is the last
+# release that builds with this machine's Rust 1.95).
+CARGO_MODULES_VERSION := 0.27.0
 # The API fuzzer `make test` runs against the real server (tests/tests/api_schemathesis.rs).
 SCHEMATHESIS_VERSION := 4.32.5
 FUZZ_SECONDS ?= 60
@@ -34,7 +37,7 @@ PROFILE ?= release
 # Extra flags for the artifact builds (the Dockerfile's build stage passes --locked).
 CARGO_BUILD_FLAGS ?=
 
-.PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint unit-tests fmt fuzz \
+.PHONY: help run test deps apt-deps rust-deps py-deps site build-server lint module-cycles unit-tests fmt fuzz \
 	podman-deps base-images image image-build asterisk-image image-if-root artifacts artifacts-id release-binary \
 	rust-stand-in image-from-source
 
@@ -62,6 +65,9 @@ rust-deps:
 	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) into $(TOOLS)"; \
 	  cargo install wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)" --root "$(TOOLS)" --force; fi
+	@if [ "$$(cargo-modules --version 2>/dev/null | awk '{print $$2}')" != "$(CARGO_MODULES_VERSION)" ]; then \
+	  echo "installing cargo-modules $(CARGO_MODULES_VERSION) into $(TOOLS)"; \
+	  cargo install cargo-modules --version "$(CARGO_MODULES_VERSION)" --locked --root "$(TOOLS)" --force; fi
 	@if [ ! -x "$(TOOLS)/npm/node_modules/.bin/wasm-opt" ] || ! grep -q '"version": "$(BINARYEN_VERSION)' "$(TOOLS)/npm/node_modules/binaryen/package.json"; then \
 	  echo "installing binaryen@$(BINARYEN_VERSION) (wasm-opt) into $(TOOLS)/npm"; \
 	  npm install --silent --prefix "$(TOOLS)/npm" "binaryen@$(BINARYEN_VERSION)"; fi
@@ -234,6 +240,14 @@ lint:
 	cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
 	hadolint --failure-threshold error Dockerfile docker/asterisk/Dockerfile docker/ci/rust-stand-in.Dockerfile
+	$(MAKE) --no-print-directory module-cycles
+
+# No import cycle among a crate's modules: the layers run one way (see backend/src/core).
+module-cycles:
+	@for crate in policy backend; do \
+	  features=$$([ $$crate = app ] && echo "--features ssr" || true); \
+	  cargo modules dependencies -p $$crate --lib $$features --no-externs --no-fns --no-sysroot \
+	    --no-traits --no-types --no-owns | python3 scripts/module-cycles.py $$crate/src || exit 1; done
 
 unit-tests:
 	SIPWARDEN_TEST_SITE_DIR=$(CURDIR)/$(SITE) cargo test --workspace --exclude frontend --no-fail-fast

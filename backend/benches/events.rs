@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use backend::services::events::EventStore;
+use backend::services::events;
 use policy::guard::{Event, EventKind, Outcome, Timestamp, Transport};
 
 fn event(i: u64) -> Event {
@@ -45,7 +45,7 @@ fn main() {
         let db = backend::db::open_and_migrate(&dir.path().join("bench.sqlite3"))
             .await
             .unwrap_or_else(|e| panic!("database: {e}"));
-        let store = EventStore::spawn(db);
+        let store = events::spawn(db);
         let queue = store.queue();
 
         // 1. Throughput: 200,000 events as fast as the queue takes them.

@@ -253,7 +253,7 @@ async fn replay(
     };
     crate::server::ensure_data_dir(&config.data_dir)?;
     let db = crate::db::open_and_migrate(&config.database_path()).await?;
-    let (mut engine, ports, notes) = crate::guard::runtime::build_engine(&db)
+    let (mut engine, ports, notes) = crate::server::guard::build_engine(&db)
         .await
         .map_err(|e| anyhow::anyhow!("cannot build the guard: {e}"))?;
     for note in notes {

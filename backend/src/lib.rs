@@ -9,6 +9,7 @@ pub mod auth;
 pub mod caps;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod db;
 pub mod firewall;
 pub mod guard;
@@ -16,7 +17,7 @@ pub mod http;
 pub mod priority;
 pub mod server;
 pub mod services;
-pub mod state;
+pub mod sync;
 pub mod telemetry;
 
 /// This build's version, shown on the dashboard and in `/healthz`.

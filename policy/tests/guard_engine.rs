@@ -211,7 +211,7 @@ Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n{extra}Server: Asterisk PBX 22.1.
 
     fn ami(&mut self, now: Timestamp, block: &str) -> Verdict {
         let event = parse_security_event(block.as_bytes()).expect("AMI parses");
-        let obs = Observation::from_security_event(&event, now).expect("has an address");
+        let obs = event.observation(now).expect("has an address");
         self.engine.observe(&obs, now)
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod password;
 pub mod session;
+pub mod sign_in;
 pub mod throttle;
 
 use std::net::IpAddr;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use policy::guard::{Observation, parse_security_event};
+use policy::guard::parse_security_event;
 use tokio::sync::watch;
 
 use super::{Guard, now};
@@ -76,7 +76,7 @@ async fn run(config: AmiTapConfig, guard: Arc<Guard>, state: watch::Sender<TapSt
                         continue;
                     };
                     let at = now();
-                    if let Some(obs) = Observation::from_security_event(&event, at) {
+                    if let Some(obs) = event.observation(at) {
                         guard.observe(&obs, at).await;
                     }
                 }

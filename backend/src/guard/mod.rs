@@ -6,13 +6,12 @@
 //! lock is released, so a slow kernel call never stalls the taps.
 
 pub mod ami_tap;
-pub mod enforce;
 pub mod host;
+pub mod latency;
 // Captured frames down to UDP/TCP payloads: pure parsing of attacker-chosen bytes, so it lives
 // (and is fuzzed) in the pure core.
 pub use policy::guard::packet;
 pub mod pcap_tap;
-pub mod runtime;
 
 use std::sync::{Arc, Mutex};
 
@@ -47,6 +46,26 @@ pub trait Enforcer: Send + Sync + 'static {
     /// Remembers addresses that logged in (the firewall's generous rate tier, and a record
     /// that outlives a restart). Nothing by default.
     async fn remember(&self, _known: &[KnownSource]) {}
+}
+
+/// The running guard and its taps, as the server keeps it.
+pub struct RunningGuard {
+    pub guard: Arc<Guard>,
+    /// Each tap's name (`ami`, `capture`) and state.
+    pub taps: Vec<(
+        &'static str,
+        tokio::sync::watch::Receiver<ami_tap::TapState>,
+    )>,
+    /// The live SIP capture, when it could start (for its counters).
+    pub capture: Option<pcap_tap::CaptureTap>,
+    /// How long bans take to reach the kernel and the database.
+    pub ban_latency: Arc<latency::BanLatency>,
+}
+
+impl std::fmt::Debug for RunningGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningGuard").finish_non_exhaustive()
+    }
 }
 
 /// The engine, the enforcer and the live event stream, shared by every tap.
@@ -104,7 +123,7 @@ impl Guard {
     /// Judges one observation and carries out its bans before returning.
     pub async fn observe(&self, obs: &Observation<'_>, now: Timestamp) -> Verdict {
         let seen = SystemTime::now();
-        let verdict = crate::state::lock(&self.engine).observe(obs, now);
+        let verdict = crate::sync::lock(&self.engine).observe(obs, now);
         if !verdict.bans.is_empty() {
             self.enforcer.enforce(&verdict.bans, seen).await;
         }
@@ -130,7 +149,7 @@ impl Guard {
         captured: SystemTime,
         runtime: &tokio::runtime::Handle,
     ) -> Verdict {
-        let verdict = crate::state::lock(&self.engine).observe(obs, now);
+        let verdict = crate::sync::lock(&self.engine).observe(obs, now);
         if !verdict.bans.is_empty() {
             self.enforcer
                 .clone()
@@ -147,32 +166,32 @@ impl Guard {
 
     /// Replaces what the engine judges by (the PBX, trusted networks, the host's gateways).
     pub fn set_model(&self, model: GuardModel) {
-        crate::state::lock(&self.engine).set_model(model);
+        crate::sync::lock(&self.engine).set_model(model);
     }
 
     /// What the engine judges by now.
     pub fn model_summary(&self) -> ModelSummary {
-        crate::state::lock(&self.engine).model().summary()
+        crate::sync::lock(&self.engine).model().summary()
     }
 
     /// Puts a new policy in force for the next observation.
     pub fn set_policy(&self, policy: GuardPolicy) -> Result<(), PolicyError> {
-        crate::state::lock(&self.engine).set_policy(policy)
+        crate::sync::lock(&self.engine).set_policy(policy)
     }
 
     /// The policy in force.
     pub fn policy(&self) -> GuardPolicy {
-        crate::state::lock(&self.engine).policy().clone()
+        crate::sync::lock(&self.engine).policy().clone()
     }
 
     /// An administrator lifted the ban of `ip`: the engine judges it afresh.
     pub fn unban(&self, ip: IpAddr) {
-        crate::state::lock(&self.engine).unban(ip);
+        crate::sync::lock(&self.engine).unban(ip);
     }
 
     /// An administrator lifted the ban of one port of an address.
     pub fn unban_port(&self, source: SocketAddr) {
-        crate::state::lock(&self.engine).unban_port(source);
+        crate::sync::lock(&self.engine).unban_port(source);
     }
 
     fn publish(&self, verdict: &Verdict) {
@@ -190,7 +209,7 @@ impl Guard {
 
     /// The engine's counters.
     pub fn stats(&self) -> policy::guard::GuardStats {
-        crate::state::lock(&self.engine).stats()
+        crate::sync::lock(&self.engine).stats()
     }
 }
 

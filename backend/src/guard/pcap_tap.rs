@@ -72,7 +72,7 @@ impl CaptureTap {
         self.stop.store(true, Relaxed);
         // libpcap wakes a blocked read for this (on Linux a read may wait for packets
         // beyond its timeout, so the flag alone could wait for the next packet).
-        if let Some(b) = crate::state::lock(&self.breaker).as_ref() {
+        if let Some(b) = crate::sync::lock(&self.breaker).as_ref() {
             b.breakloop();
         }
     }
@@ -242,7 +242,7 @@ fn run(
                     }
                     match open(&config, buffer) {
                         Ok((mut c, l)) => {
-                            *crate::state::lock(breaker) = Some(c.breakloop_handle());
+                            *crate::sync::lock(breaker) = Some(c.breakloop_handle());
                             (cap, link) = (c, l);
                             pause = Duration::from_secs(1);
                             let _ = state.send(TapState::Connected);
@@ -274,7 +274,7 @@ fn run(
                             base.0 += u64::from(s.received);
                             base.1 += u64::from(s.dropped);
                             base.2 += u64::from(s.if_dropped);
-                            *crate::state::lock(breaker) = Some(c.breakloop_handle());
+                            *crate::sync::lock(breaker) = Some(c.breakloop_handle());
                             (cap, link) = (c, l);
                             tracing::info!(interface = %config.interface, dropped = s.dropped, mib = bigger >> 20, "SIP capture ring grown after the kernel dropped packets");
                             buffer = bigger;

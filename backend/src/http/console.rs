@@ -8,25 +8,25 @@ use app::api::pbx::PbxActionError;
 use app::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
 use crate::auth::Caller;
-use crate::http::middleware::peer_ip;
+use crate::http::HttpState;
+use crate::http::extract::peer_ip;
 use crate::services::{accounts, audit};
-use crate::state::AppState;
 
 /// Implements the console on top of the application state.
 pub struct ConsoleService {
-    state: AppState,
+    state: HttpState,
 }
 
 impl ConsoleService {
     /// Wraps the state.
     #[must_use]
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: HttpState) -> Self {
         Self { state }
     }
 
     /// The application state the console works on.
     #[must_use]
-    pub fn state(&self) -> &AppState {
+    pub fn state(&self) -> &HttpState {
         &self.state
     }
 }
@@ -98,10 +98,16 @@ impl app::ssr::Console for ConsoleService {
         password: String,
     ) -> Result<String, ConsoleError> {
         let ip = peer_ip(&req.extensions);
-        accounts::sign_in(&self.state, &username, &password, ip)
-            .await
-            .map(|s| s.set_cookie)
-            .map_err(Into::into)
+        accounts::sign_in(
+            &self.state,
+            &self.state.sign_in_throttle,
+            &username,
+            &password,
+            ip,
+        )
+        .await
+        .map(|s| s.set_cookie)
+        .map_err(Into::into)
     }
 
     async fn sign_out(&self, req: &Parts, csrf: String) -> Result<String, ConsoleError> {
@@ -120,10 +126,21 @@ impl app::ssr::Console for ConsoleService {
         confirm: String,
     ) -> Result<String, ConsoleError> {
         let ip = peer_ip(&req.extensions);
-        accounts::complete_setup(&self.state, &token, &username, &password, &confirm, ip)
-            .await
-            .map(|s| s.set_cookie)
-            .map_err(Into::into)
+        accounts::complete_setup(
+            &self.state,
+            &self.state.sign_in_throttle,
+            &self.state.setup_token,
+            accounts::SetupForm {
+                token: &token,
+                username: &username,
+                password: &password,
+                confirm: &confirm,
+            },
+            ip,
+        )
+        .await
+        .map(|s| s.set_cookie)
+        .map_err(Into::into)
     }
 
     async fn dashboard(&self, req: &Parts) -> Result<Dashboard, ConsoleError> {
@@ -157,8 +174,15 @@ impl app::ssr::Console for ConsoleService {
         confirm: String,
     ) -> Result<(), ConsoleError> {
         let caller = caller_with_csrf(req, &csrf)?;
-        accounts::change_password(&self.state, &caller, &current, &new, &confirm)
-            .await
-            .map_err(Into::into)
+        accounts::change_password(
+            &self.state,
+            &self.state.sign_in_throttle,
+            &caller,
+            &current,
+            &new,
+            &confirm,
+        )
+        .await
+        .map_err(Into::into)
     }
 }

@@ -30,9 +30,9 @@ use policy::asterisk::{
 };
 
 use crate::auth::{Admin, Caller};
+use crate::http::HttpState;
 use crate::services::pbx::PbxError;
 use crate::services::{config, page, pbx};
-use crate::state::AppState;
 
 /// How long a flash waits for its page.
 pub const FLASH_TTL: Duration = Duration::from_secs(300);
@@ -52,14 +52,14 @@ struct FlashEntry {
 
 /// Implements the PBX pages on top of the application state.
 pub struct PbxConsoleService {
-    state: AppState,
+    state: HttpState,
     flashes: Mutex<HashMap<String, FlashEntry>>,
 }
 
 impl PbxConsoleService {
     /// Wraps the state.
     #[must_use]
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: HttpState) -> Self {
         Self {
             state,
             flashes: Mutex::new(HashMap::new()),

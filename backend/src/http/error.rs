@@ -303,3 +303,46 @@ impl From<crate::services::page::BadCursor> for ApiError {
         .with("field", "cursor")
     }
 }
+
+/// A problem document (RFC 9457), as every API error is sent (`application/problem+json`).
+/// Only the members a given problem has are present.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = Problem)]
+#[allow(
+    dead_code,
+    reason = "describes the JSON `ApiError` writes; never built"
+)]
+pub struct ProblemDoc {
+    /// `https://sipwarden.invalid/problems/<kind>`: stable, one per kind of error.
+    r#type: String,
+    /// The HTTP status's reason phrase.
+    title: String,
+    status: u16,
+    /// What is wrong, in words.
+    detail: String,
+    /// The request's id, as in the `X-Request-Id` answer header and on the server's log
+    /// lines of this request (a caller's own plain `X-Request-Id` is kept).
+    #[schema(nullable = false)]
+    request_id: Option<String>,
+    /// The offending field (`invalid_field`, `invalid_query`), e.g. `codecs[1]`.
+    #[schema(nullable = false)]
+    field: Option<String>,
+    /// The rule the field broke.
+    #[schema(nullable = false)]
+    rule: Option<String>,
+    /// The object's current version (`precondition_failed`): send `If-Match: "v<it>"`.
+    #[schema(nullable = false)]
+    current_version: Option<i32>,
+    /// Each conflict (`conflict`), e.g. a taken extension.
+    #[schema(nullable = false)]
+    problems: Option<Vec<String>>,
+    /// What an apply would lock out (`lockout`).
+    #[schema(nullable = false)]
+    lockout: Option<serde_json::Value>,
+    /// How to proceed anyway.
+    #[schema(nullable = false)]
+    hint: Option<String>,
+    /// Why a configuration apply or rollback failed (`apply_failed`).
+    #[schema(nullable = false)]
+    report: Option<app::model::pbx::ApplyReport>,
+}

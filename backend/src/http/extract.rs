@@ -2,7 +2,9 @@
 //! signed-in user, [`crate::auth::Admin`] for administrators. A handler that takes one cannot
 //! run without it.
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use http::Method;
 use http::request::Parts;
 
@@ -10,6 +12,13 @@ use app::api::ConsoleError;
 
 use crate::auth::{Admin, Caller};
 use crate::http::error::ApiError;
+
+/// The peer address axum recorded for this connection.
+pub fn peer_ip(extensions: &http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
 
 /// Header that carries the session's CSRF token on cookie-authenticated API calls.
 pub const CSRF_HEADER: &str = "x-csrf-token";

@@ -5,7 +5,7 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::Serialize;
 
-use crate::state::AppState;
+use crate::http::HttpState;
 
 /// The body of `/healthz`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -24,7 +24,7 @@ pub struct Health {
         (status = 200, description = "Healthy", body = Health),
         (status = 503, description = "The database does not answer", body = Health),
     ))]
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub async fn healthz(State(state): State<HttpState>) -> (StatusCode, Json<Health>) {
     let db_ok = crate::db::ping(&state.db).await;
     let status = if db_ok {
         StatusCode::OK

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -17,19 +17,20 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use sea_orm::{ConnectionTrait, Statement};
 
+use crate::core::Core;
 use crate::guard::ami_tap::TapState;
-use crate::state::AppState;
+use crate::http::request_id::method_label;
 
 /// One histogram of [`crate::guard::enforce`], unlabelled.
 fn histogram(
     out: &mut String,
     name: &str,
     help: &str,
-    h: &crate::guard::enforce::HistogramSnapshot,
+    h: &crate::guard::latency::HistogramSnapshot,
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    for (bound, n) in crate::guard::enforce::BUCKETS.iter().zip(h.buckets) {
+    for (bound, n) in crate::guard::latency::BUCKETS.iter().zip(h.buckets) {
         let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
     }
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
@@ -61,7 +62,7 @@ pub struct HttpMetrics {
 
 impl HttpMetrics {
     fn record(&self, route: String, method: &str, status: u16, secs: f64) {
-        let mut routes = crate::state::lock(&self.routes);
+        let mut routes = crate::sync::lock(&self.routes);
         let stats = routes.entry(route).or_default();
         *stats.count.entry((method.to_owned(), status)).or_default() += 1;
         for (bucket, bound) in stats.buckets.iter_mut().zip(BUCKETS) {
@@ -74,7 +75,7 @@ impl HttpMetrics {
     }
 
     fn render(&self, out: &mut String) {
-        let routes = crate::state::lock(&self.routes);
+        let routes = crate::sync::lock(&self.routes);
         out.push_str(
             "# HELP sipwarden_http_requests_total HTTP requests by route, method and status.\n",
         );
@@ -127,23 +128,12 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The method as a label: one of the standard ones, else `other`. HTTP lets a client invent
-/// any method name of any length, and each would otherwise become a counter kept for good.
-pub fn method_label(method: &http::Method) -> &'static str {
-    match method.as_str() {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "OPTIONS" => "OPTIONS",
-        _ => "other",
-    }
-}
-
 /// Counts every request by its route template once it is answered.
-pub async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn count_requests(
+    State(counters): State<Arc<HttpMetrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -151,7 +141,7 @@ pub async fn count_requests(State(state): State<AppState>, req: Request, next: N
     let method = method_label(req.method()).to_owned();
     let started = Instant::now();
     let res = next.run(req).await;
-    state.http_metrics.record(
+    counters.record(
         route,
         &method,
         res.status().as_u16(),
@@ -173,7 +163,7 @@ fn gauge(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(Strin
 }
 
 /// Rows of `(label, count)` from a grouping query; empty on error (logged).
-async fn grouped(state: &AppState, sql: &str) -> Vec<(String, f64)> {
+async fn grouped(state: &Core, sql: &str) -> Vec<(String, f64)> {
     let backend = state.db.get_database_backend();
     match state
         .db
@@ -202,9 +192,13 @@ async fn grouped(state: &AppState, sql: &str) -> Vec<(String, f64)> {
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
         (status = 401, description = "The server requires an API token for metrics, or the token is bad",
-            content((String = "text/plain"), (crate::http::openapi::ProblemDoc = "application/problem+json"))),
+            content((String = "text/plain"), (crate::http::error::ProblemDoc = "application/problem+json"))),
     ))]
-pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+pub async fn metrics(
+    State(state): State<Core>,
+    State(counters): State<Arc<HttpMetrics>>,
+    req: Request,
+) -> Response {
     if state.config.metrics_require_token
         && req
             .extensions()
@@ -221,7 +215,7 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         return res;
     }
     let mut out = String::with_capacity(8192);
-    state.http_metrics.render(&mut out);
+    counters.render(&mut out);
 
     #[allow(clippy::cast_precision_loss, reason = "counters far below 2^52")]
     let f = |n: u64| n as f64;

@@ -1,22 +1,14 @@
 //! Request middleware: session loading, cross-site refusal, security headers.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 
 use crate::auth::session::token_from_headers;
+use crate::http::HttpState;
+use crate::http::extract::peer_ip;
 use crate::services::accounts;
-use crate::state::AppState;
-
-/// The peer address axum recorded for this connection.
-pub fn peer_ip(extensions: &http::Extensions) -> IpAddr {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
-}
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one (`Some("")` for a
 /// Bearer header without a usable token, which is refused rather than ignored).
@@ -30,7 +22,11 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
 /// [`crate::auth::Caller`] request extension. A bearer token that is unknown, expired or
 /// revoked is a 401 at once: a script must learn its token is bad, not be treated as
 /// anonymous.
-pub async fn load_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn load_session(
+    State(state): State<HttpState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     if (path.starts_with("/api/v1/") || path == "/metrics")
         && let Some(token) = bearer(req.headers())

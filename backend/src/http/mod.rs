@@ -10,11 +10,13 @@ pub mod console_pbx;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod list_cache;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
+pub mod state;
 
 use std::sync::{Arc, LazyLock};
 
@@ -24,7 +26,7 @@ use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 
-use crate::state::AppState;
+pub use state::HttpState;
 
 /// Largest request body accepted anywhere (the console's forms and the API are small).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -35,7 +37,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(app::App));
 
 /// Builds the whole application.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: HttpState) -> Router {
     let service = Arc::new(console::ConsoleService::new(state.clone()));
     let console: Arc<dyn app::ssr::Console> = service.clone();
     let firewall_console: Arc<dyn app::ssr::firewall::FirewallConsole> = service.clone();
@@ -71,7 +73,7 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
+            HttpState,
             _,
         >(context, app::shell))
         .layer(axum::middleware::from_fn(middleware::server_fn_status))

@@ -5,7 +5,8 @@
 //!
 //! The errors every operation shares (401, 403, 429, and 400/413/415/422 for a JSON body) are
 //! added by [`CommonErrors`] from what the operation is, so they are written once and cannot be
-//! forgotten on a new route.
+//! forgotten on a new route; an operation lists only its own (`(status = 404, description =
+//! "No such alert")`), and every error response is given the problem body here, once.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
@@ -15,49 +16,6 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
-
-/// A problem document (RFC 9457), as every API error is sent (`application/problem+json`).
-/// Only the members a given problem has are present.
-#[derive(Debug, utoipa::ToSchema)]
-#[schema(as = Problem)]
-#[allow(
-    dead_code,
-    reason = "describes the JSON `ApiError` writes; never built"
-)]
-pub struct ProblemDoc {
-    /// `https://sipwarden.invalid/problems/<kind>`: stable, one per kind of error.
-    r#type: String,
-    /// The HTTP status's reason phrase.
-    title: String,
-    status: u16,
-    /// What is wrong, in words.
-    detail: String,
-    /// The request's id, as in the `X-Request-Id` answer header and on the server's log
-    /// lines of this request (a caller's own plain `X-Request-Id` is kept).
-    #[schema(nullable = false)]
-    request_id: Option<String>,
-    /// The offending field (`invalid_field`, `invalid_query`), e.g. `codecs[1]`.
-    #[schema(nullable = false)]
-    field: Option<String>,
-    /// The rule the field broke.
-    #[schema(nullable = false)]
-    rule: Option<String>,
-    /// The object's current version (`precondition_failed`): send `If-Match: "v<it>"`.
-    #[schema(nullable = false)]
-    current_version: Option<i32>,
-    /// Each conflict (`conflict`), e.g. a taken extension.
-    #[schema(nullable = false)]
-    problems: Option<Vec<String>>,
-    /// What an apply would lock out (`lockout`).
-    #[schema(nullable = false)]
-    lockout: Option<serde_json::Value>,
-    /// How to proceed anyway.
-    #[schema(nullable = false)]
-    hint: Option<String>,
-    /// Why a configuration apply or rollback failed (`apply_failed`).
-    #[schema(nullable = false)]
-    report: Option<app::model::pbx::ApplyReport>,
-}
 
 /// The whole API document.
 #[derive(OpenApi)]
@@ -74,7 +32,7 @@ pub struct ProblemDoc {
         crate::http::health::healthz,
         crate::http::metrics::metrics,
     ),
-    components(schemas(ProblemDoc)),
+    components(schemas(crate::http::error::ProblemDoc)),
     modifiers(&SecuritySchemes, &CommonErrors),
     security(("bearerAuth" = []), ("cookieAuth" = [], "csrfToken" = [])),
     tags(
@@ -330,16 +288,18 @@ impl Modify for Links {
 struct CommonErrors;
 
 impl CommonErrors {
+    /// How every error is sent.
+    fn problem() -> Content {
+        Content::new(Some(Ref::from_schema_name("Problem")))
+    }
+
     fn add(operation: &mut Operation, status: &str, description: &str) {
         if operation.responses.responses.contains_key(status) {
             return;
         }
         let response = ResponseBuilder::new()
             .description(description)
-            .content(
-                "application/problem+json",
-                Content::new(Some(Ref::from_schema_name("Problem"))),
-            )
+            .content("application/problem+json", Self::problem())
             .build();
         operation
             .responses
@@ -393,6 +353,21 @@ impl CommonErrors {
             "Too many requests: wait `Retry-After` seconds",
         );
     }
+
+    /// Gives the operation's own errors, listed with a status and a description only, the
+    /// problem body.
+    fn problem_bodies(operation: &mut Operation) {
+        for (status, response) in &mut operation.responses.responses {
+            if let RefOr::T(response) = response
+                && (status.starts_with('4') || status.starts_with('5'))
+                && response.content.is_empty()
+            {
+                response
+                    .content
+                    .insert("application/problem+json".to_owned(), Self::problem());
+            }
+        }
+    }
 }
 
 impl Modify for CommonErrors {
@@ -413,6 +388,7 @@ impl Modify for CommonErrors {
             ] {
                 if let Some(operation) = operation {
                     Self::for_operation(path, &method, operation);
+                    Self::problem_bodies(operation);
                 }
             }
         }

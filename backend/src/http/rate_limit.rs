@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -16,8 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
+use crate::config::Config;
 use crate::http::error::ApiError;
-use crate::state::AppState;
 
 /// Buckets kept at most per key kind.
 const MAX_BUCKETS: usize = 100_000;
@@ -50,7 +50,7 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Takes one request from `key`'s bucket; `Err(wait)` when it is empty.
     fn take(&self, key: Key, rate: Rate, now: Instant) -> Result<(), Duration> {
-        let mut buckets = crate::state::lock(&self.buckets);
+        let mut buckets = crate::sync::lock(&self.buckets);
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&key) {
             buckets.retain(|_, b| {
                 b.tokens + now.duration_since(b.at).as_secs_f64() * rate.per_second < rate.burst
@@ -75,13 +75,17 @@ impl RateLimiter {
 }
 
 /// Applies the per-token and per-source limits to the REST API.
-pub async fn limit_api(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn limit_api(
+    State(config): State<Arc<Config>>,
+    State(limiter): State<Arc<RateLimiter>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if !req.uri().path().starts_with("/api/v1/") {
         return next.run(req).await;
     }
     let now = Instant::now();
-    let config = &state.config;
-    let source = Key::Source(crate::http::middleware::peer_ip(req.extensions()));
+    let source = Key::Source(crate::http::extract::peer_ip(req.extensions()));
     let token = req
         .extensions()
         .get::<crate::auth::Caller>()
@@ -95,10 +99,9 @@ pub async fn limit_api(State(state): State<AppState>, req: Request, next: Next) 
         per_second: f64::from(config.api_rate_per_token),
         burst: f64::from(config.api_rate_per_token.saturating_mul(2)),
     };
-    let verdict = state
-        .rate_limiter
+    let verdict = limiter
         .take(source, per_source, now)
-        .and_then(|()| token.map_or(Ok(()), |t| state.rate_limiter.take(t, per_token, now)));
+        .and_then(|()| token.map_or(Ok(()), |t| limiter.take(t, per_token, now)));
     match verdict {
         Ok(()) => next.run(req).await,
         Err(wait) => ApiError::new(

@@ -13,11 +13,12 @@ use app::api::ConsoleError;
 use app::model::Role;
 
 use crate::auth::session::{clear_cookie, new_token, set_cookie, token_hash};
+use crate::auth::sign_in::{SetupToken, SignInThrottle};
 use crate::auth::{Admin, Caller, parse_role, password};
+use crate::core::Core;
 use crate::db::entities::{api_token, session, user};
 use crate::services::audit::{self, Action, Record};
 use crate::services::{Internal, page};
-use crate::state::AppState;
 
 /// Why an account operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +56,8 @@ pub struct NewSession {
 
 /// Checks credentials (throttled per address and username, audited) and opens a session.
 pub async fn sign_in(
-    state: &AppState,
+    core: &Core,
+    throttle: &SignInThrottle,
     username: &str,
     password_given: &str,
     ip: IpAddr,
@@ -70,9 +72,9 @@ pub async fn sign_in(
     let Ok(slot) = HASHING.acquire().await else {
         return Err(Internal::Hash("the hashing slots are closed".to_owned()).into());
     };
-    if let Some(wait) = state.sign_in_throttle.wait(ip, username, Instant::now()) {
+    if let Some(wait) = throttle.wait(ip, username, Instant::now()) {
         audit::record(
-            &state.db,
+            &core.db,
             Record {
                 actor: Some(username),
                 source_ip: Some(ip),
@@ -90,7 +92,7 @@ pub async fn sign_in(
 
     let found = user::Entity::find()
         .filter(user::Column::Username.eq(username))
-        .one(&state.db)
+        .one(&core.db)
         .await?;
     let phc = found.as_ref().map_or_else(
         || password::dummy_hash().to_owned(),
@@ -103,24 +105,24 @@ pub async fn sign_in(
         (found, _) => {
             // The wait runs from when the failure is known, not from the request's arrival:
             // the password check itself takes a while and must not use up the wait.
-            state.sign_in_throttle.fail(ip, username, Instant::now());
+            throttle.fail(ip, username, Instant::now());
             let detail = if found.is_some() {
                 "wrong password"
             } else {
                 "unknown username"
             };
             audit::record(
-                &state.db,
+                &core.db,
                 Record::attempt(username, ip, Action::SignIn, false, detail),
             )
             .await?;
             return Err(ConsoleError::BadCredentials.into());
         }
     };
-    state.sign_in_throttle.succeed(username);
-    let session = open_session(state, &user, ip).await?;
+    throttle.succeed(username);
+    let session = open_session(core, &user, ip).await?;
     audit::record(
-        &state.db,
+        &core.db,
         Record {
             actor: Some(&user.username),
             source_ip: Some(ip),
@@ -134,7 +136,7 @@ pub async fn sign_in(
 }
 
 async fn open_session(
-    state: &AppState,
+    core: &Core,
     user: &user::Model,
     ip: IpAddr,
 ) -> Result<NewSession, AccountError> {
@@ -149,15 +151,15 @@ async fn open_session(
         source_ip: Set(ip.to_string()),
         created_at: Set(now),
         last_seen_at: Set(now),
-        expires_at: Set(now + chrono::Duration::hours(i64::from(state.config.session_max_hours))),
+        expires_at: Set(now + chrono::Duration::hours(i64::from(core.config.session_max_hours))),
     }
-    .insert(&state.db)
+    .insert(&core.db)
     .await?;
     Ok(NewSession {
         set_cookie: set_cookie(
             &token,
-            state.config.session_max_hours,
-            state.config.secure_cookies,
+            core.config.session_max_hours,
+            core.config.secure_cookies,
         ),
         username: user.username.clone(),
         role,
@@ -168,21 +170,21 @@ async fn open_session(
 /// The caller behind a session token, if the session exists and has not expired (by its
 /// absolute lifetime or by idleness). Expired sessions are deleted on sight.
 pub async fn caller_from_token(
-    state: &AppState,
+    core: &Core,
     token: &str,
     ip: IpAddr,
 ) -> Result<Option<Caller>, Internal> {
     let hash = token_hash(token);
     let Some((session, Some(user))) = session::Entity::find_by_id(hash.clone())
         .find_also_related(user::Entity)
-        .one(&state.db)
+        .one(&core.db)
         .await?
     else {
         return Ok(None);
     };
     let now = Utc::now();
-    if !session_admits(state, &session, now) {
-        session::Entity::delete_by_id(hash).exec(&state.db).await?;
+    if !session_admits(core, &session, now) {
+        session::Entity::delete_by_id(hash).exec(&core.db).await?;
         return Ok(None);
     }
     // Touch at most once a minute: a page view should not be a database write.
@@ -192,7 +194,7 @@ pub async fn caller_from_token(
         session::Entity::update_many()
             .col_expr(session::Column::LastSeenAt, Expr::value(now))
             .filter(session::Column::IdHash.eq(session.id_hash.clone()))
-            .exec(&state.db)
+            .exec(&core.db)
             .await?;
     }
     let Some(role) = parse_role(&user.role) else {
@@ -212,36 +214,36 @@ pub async fn caller_from_token(
 /// Whether the session or API token behind `caller` still admits it: not signed out,
 /// revoked, expired or idle too long. For what runs long on one check at its start (the live
 /// streams); reads only, so it does not keep an idle session alive.
-pub async fn still_signed_in(state: &AppState, caller: &Caller) -> Result<bool, Internal> {
+pub async fn still_signed_in(core: &Core, caller: &Caller) -> Result<bool, Internal> {
     let now = Utc::now();
     if let Some(id) = caller.token_id {
-        let token = api_token::Entity::find_by_id(id).one(&state.db).await?;
+        let token = api_token::Entity::find_by_id(id).one(&core.db).await?;
         return Ok(token.is_some_and(|t| crate::services::tokens::admits(&t, now)));
     }
     let session = session::Entity::find_by_id(caller.session_hash.clone())
-        .one(&state.db)
+        .one(&core.db)
         .await?;
-    Ok(session.is_some_and(|s| session_admits(state, &s, now)))
+    Ok(session.is_some_and(|s| session_admits(core, &s, now)))
 }
 
 /// Whether a session is still good at `now`: within its absolute lifetime and not idle longer
 /// than the configured limit.
-fn session_admits(state: &AppState, session: &session::Model, now: DateTime<Utc>) -> bool {
-    let idle_limit = chrono::Duration::hours(i64::from(state.config.session_idle_hours));
+fn session_admits(core: &Core, session: &session::Model, now: DateTime<Utc>) -> bool {
+    let idle_limit = chrono::Duration::hours(i64::from(core.config.session_idle_hours));
     session.expires_at > now && session.last_seen_at + idle_limit > now
 }
 
 /// Ends the caller's session. Returns the `Set-Cookie` value that clears the cookie.
-pub async fn sign_out(state: &AppState, caller: &Caller) -> Result<String, AccountError> {
+pub async fn sign_out(core: &Core, caller: &Caller) -> Result<String, AccountError> {
     session::Entity::delete_by_id(caller.session_hash.clone())
-        .exec(&state.db)
+        .exec(&core.db)
         .await?;
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(caller, Action::SignOut, true, "signed out"),
     )
     .await?;
-    Ok(clear_cookie(state.config.secure_cookies))
+    Ok(clear_cookie(core.config.secure_cookies))
 }
 
 /// Whether any administrator exists.
@@ -354,28 +356,42 @@ pub async fn list_users(
     })
 }
 
+/// The setup form as given.
+#[derive(Clone, Copy)]
+pub struct SetupForm<'a> {
+    pub token: &'a str,
+    pub username: &'a str,
+    pub password: &'a str,
+    pub confirm: &'a str,
+}
+
 /// Creates the first administrator with the one-time setup token and signs them in.
 ///
 /// The insert itself is conditional (`WHERE NOT EXISTS` an admin), so two simultaneous setups
 /// cannot both succeed even if both knew the token.
 pub async fn complete_setup(
-    state: &AppState,
-    token: &str,
-    username: &str,
-    new_password: &str,
-    confirm: &str,
+    core: &Core,
+    throttle: &SignInThrottle,
+    setup_token: &SetupToken,
+    form: SetupForm<'_>,
     ip: IpAddr,
 ) -> Result<NewSession, AccountError> {
-    if let Some(wait) = state.sign_in_throttle.wait_address(ip, Instant::now()) {
+    let SetupForm {
+        token,
+        username,
+        password: new_password,
+        confirm,
+    } = form;
+    if let Some(wait) = throttle.wait_address(ip, Instant::now()) {
         return Err(AccountError::Throttled(wait));
     }
-    if admin_exists(&state.db).await? {
+    if admin_exists(&core.db).await? {
         return Err(ConsoleError::SetupDone.into());
     }
-    if !state.setup_token.matches(token) {
-        state.sign_in_throttle.fail_address(ip, Instant::now());
+    if !setup_token.matches(token) {
+        throttle.fail_address(ip, Instant::now());
         audit::record(
-            &state.db,
+            &core.db,
             Record::attempt(username, ip, Action::Setup, false, "wrong setup token"),
         )
         .await?;
@@ -386,7 +402,7 @@ pub async fn complete_setup(
     password::check_new(username, new_password, confirm)?;
     let phc = hash_blocking(new_password).await?;
     let at = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = core.db.begin().await?;
     let result = txn
         .execute(Statement::from_sql_and_values(
             txn.get_database_backend(),
@@ -405,14 +421,14 @@ pub async fn complete_setup(
         return Err(ConsoleError::SetupDone.into());
     }
     txn.commit().await?;
-    state.setup_token.disarm();
+    setup_token.disarm();
     let user = user::Entity::find()
         .filter(user::Column::Username.eq(username))
-        .one(&state.db)
+        .one(&core.db)
         .await?
         .ok_or(ConsoleError::Internal)?;
     audit::record(
-        &state.db,
+        &core.db,
         Record::attempt(
             username,
             ip,
@@ -426,35 +442,31 @@ pub async fn complete_setup(
         username,
         "first administrator created; the setup token is spent"
     );
-    open_session(state, &user, ip).await
+    open_session(core, &user, ip).await
 }
 
 /// Changes the caller's own password and ends their other sessions.
 pub async fn change_password(
-    state: &AppState,
+    core: &Core,
+    throttle: &SignInThrottle,
     caller: &Caller,
     current: &str,
     new_password: &str,
     confirm: &str,
 ) -> Result<(), AccountError> {
     let now = Instant::now();
-    if let Some(wait) = state
-        .sign_in_throttle
-        .wait(caller.source_ip, &caller.username, now)
-    {
+    if let Some(wait) = throttle.wait(caller.source_ip, &caller.username, now) {
         return Err(AccountError::Throttled(wait));
     }
     let user = user::Entity::find_by_id(caller.user_id)
-        .one(&state.db)
+        .one(&core.db)
         .await?
         .ok_or(ConsoleError::NotSignedIn)?;
     let matches = verify_blocking(current, user.password_hash.clone()).await;
     if !matches {
-        state
-            .sign_in_throttle
-            .fail(caller.source_ip, &caller.username, now);
+        throttle.fail(caller.source_ip, &caller.username, now);
         audit::record(
-            &state.db,
+            &core.db,
             Record::by_caller(
                 caller,
                 Action::PasswordChange,
@@ -470,15 +482,15 @@ pub async fn change_password(
     let mut active: user::ActiveModel = user.into();
     active.password_hash = Set(phc);
     active.password_changed_at = Set(Utc::now());
-    active.update(&state.db).await?;
+    active.update(&core.db).await?;
     // A changed password must lock out whoever else held a session with the old one.
     session::Entity::delete_many()
         .filter(session::Column::UserId.eq(caller.user_id))
         .filter(session::Column::IdHash.ne(caller.session_hash.clone()))
-        .exec(&state.db)
+        .exec(&core.db)
         .await?;
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(
             caller,
             Action::PasswordChange,

@@ -23,30 +23,25 @@ pub mod webhook;
 mod worker;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use app::model::Page;
 use app::model::alerts::{AlertView, AlertsPage, CreatedAlert, DeliveryView, Trigger};
 
 use crate::auth::Admin;
 use crate::auth::session::new_token;
+use crate::core::Core;
 use crate::db::entities::{alert, alert_delivery};
 use crate::services::audit::{self, Action, Record};
 use crate::services::{Internal, page, rfc3339};
-use crate::state::AppState;
 
-pub use delivery::*;
+pub use crate::core::notifier::{Notice, Notifier, QUEUE};
+use delivery::*;
 pub use store::*;
 pub use worker::start;
 
@@ -62,8 +57,6 @@ pub const MAX_RATE: u32 = 1_000_000;
 pub const MAX_ALERTS: u64 = 50;
 /// Deliveries kept (all alerts together); older ones are deleted.
 pub const KEEP_DELIVERIES: i32 = 1_000;
-/// Notices waiting for the worker at most; more are dropped and counted.
-pub const QUEUE: usize = 256;
 /// Deliveries in flight at most.
 pub const CONCURRENT: usize = 8;
 /// Time for one attempt of a triggered delivery.
@@ -257,6 +250,7 @@ fn rate_column(rate: Option<u32>) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait};
 
     fn new(url: &str) -> NewAlert {
         NewAlert {

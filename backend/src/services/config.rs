@@ -17,11 +17,11 @@ use crate::asterisk::ami::{AmiClient, AmiError};
 use crate::asterisk::confdir::ConfigDir;
 use crate::asterisk::verify::{Expected, verify};
 use crate::auth::Admin;
+use crate::core::Core;
 use crate::db::entities::config_revision;
 use crate::services::audit::{self, Action, Record};
 use crate::services::pbx::{self, PbxError};
 use crate::services::{Internal, page, run_to_end};
-use crate::state::AppState;
 
 /// The target applies write (the appliance runs Asterisk 22).
 pub const TARGET: Target = Target::Asterisk22Pjsip;
@@ -92,8 +92,8 @@ fn view(row: &config_revision::Model) -> RevisionView {
     }
 }
 
-fn config_dir(state: &AppState) -> ConfigDir {
-    ConfigDir::new(state.config.asterisk_dir())
+fn config_dir(core: &Core) -> ConfigDir {
+    ConfigDir::new(core.config.asterisk_dir())
 }
 
 /// Renders the stored model for `target` (without touching Asterisk).
@@ -115,9 +115,9 @@ async fn next_revision(db: &impl sea_orm::ConnectionTrait) -> Result<u64, Intern
 }
 
 /// What an apply would change on disk.
-pub async fn preview(state: &AppState) -> Result<Preview, PbxError> {
-    let bundle = render_current(&state.db, TARGET).await?;
-    let dir = config_dir(state);
+pub async fn preview(core: &Core) -> Result<Preview, PbxError> {
+    let bundle = render_current(&core.db, TARGET).await?;
+    let dir = config_dir(core);
     let mut files = Vec::new();
     for file in &bundle.files {
         let live = dir.read_live(file.name).map_err(|e| {
@@ -140,7 +140,7 @@ pub async fn preview(state: &AppState) -> Result<Preview, PbxError> {
     Ok(Preview {
         changes: files.iter().any(|f| f.change != "unchanged"),
         files,
-        live_revision: live_number(state).await?,
+        live_revision: live_number(core).await?,
     })
 }
 
@@ -152,11 +152,11 @@ fn unified(name: &str, old: &str, new: &str) -> String {
         .to_string()
 }
 
-async fn live_number(state: &AppState) -> Result<Option<i32>, Internal> {
+async fn live_number(core: &Core) -> Result<Option<i32>, Internal> {
     Ok(config_revision::Entity::find()
         .filter(config_revision::Column::Status.eq("live"))
         .order_by_desc(config_revision::Column::Number)
-        .one(&state.db)
+        .one(&core.db)
         .await?
         .map(|r| r.number))
 }
@@ -164,8 +164,8 @@ async fn live_number(state: &AppState) -> Result<Option<i32>, Internal> {
 /// Records applies that a stopped process left `pending` as `interrupted`, saying which
 /// revision is on disk (the atomic switch guarantees it is one whole revision). Called at
 /// start-up, before anything can apply.
-pub async fn recover_interrupted(state: &AppState) -> Result<u64, Internal> {
-    let on_disk = config_dir(state).live_revision();
+pub async fn recover_interrupted(core: &Core) -> Result<u64, Internal> {
+    let on_disk = config_dir(core).live_revision();
     let message = match on_disk {
         Some(n) => format!(
             "sipwarden stopped during this apply; revision {n} is on disk (not verified): apply again"
@@ -182,19 +182,19 @@ pub async fn recover_interrupted(state: &AppState) -> Result<u64, Internal> {
             sea_orm::sea_query::Expr::value(message),
         )
         .filter(config_revision::Column::Status.eq("pending"))
-        .exec(&state.db)
+        .exec(&core.db)
         .await?;
     Ok(result.rows_affected)
 }
 
 /// Revisions, newest first, older than `before` (a revision number) when given.
 pub async fn revisions(
-    state: &AppState,
+    core: &Core,
     before: Option<i64>,
     limit: u64,
 ) -> Result<Page<RevisionView>, PbxError> {
     let rows = page::rows(
-        &state.db,
+        &core.db,
         config_revision::Entity::find(),
         config_revision::Column::Number,
         sea_orm::Order::Desc,
@@ -211,9 +211,9 @@ pub async fn revisions(
 }
 
 /// One revision with its files.
-pub async fn revision(state: &AppState, number: i32) -> Result<(RevisionView, Files), PbxError> {
+pub async fn revision(core: &Core, number: i32) -> Result<(RevisionView, Files), PbxError> {
     let row = config_revision::Entity::find_by_id(number)
-        .one(&state.db)
+        .one(&core.db)
         .await?
         .ok_or_else(|| PbxError::NotFound {
             kind: "revision",
@@ -225,22 +225,22 @@ pub async fn revision(state: &AppState, number: i32) -> Result<(RevisionView, Fi
 }
 
 /// Renders the stored model and makes it live (to the end, even if the caller hangs up).
-pub async fn apply(state: &AppState, admin: &Admin) -> Result<ApplyReport, PbxError> {
-    let (state, admin) = (state.clone(), admin.clone());
-    run_to_end(async move { apply_now(&state, &admin).await }).await
+pub async fn apply(core: &Core, admin: &Admin) -> Result<ApplyReport, PbxError> {
+    let (core, admin) = (core.clone(), admin.clone());
+    run_to_end(async move { apply_now(&core, &admin).await }).await
 }
 
 #[tracing::instrument(name = "config_apply", skip_all)]
-async fn apply_now(state: &AppState, admin: &Admin) -> Result<ApplyReport, PbxError> {
-    let _guard = state.pbx_lock.lock().await;
-    let model = pbx::load_model(&state.db).await?;
+async fn apply_now(core: &Core, admin: &Admin) -> Result<ApplyReport, PbxError> {
+    let _guard = core.pbx_lock.lock().await;
+    let model = pbx::load_model(&core.db).await?;
     let policy = model.policy().clone();
-    let outcome = apply_locked(state, admin, &policy, None, |number| {
+    let outcome = apply_locked(core, admin, &policy, None, |number| {
         bundle_files(&render(&model, TARGET, Revision::new(number)))
     })
     .await;
     finish(
-        state,
+        core,
         admin,
         Action::ConfigApply,
         "apply".to_owned(),
@@ -251,27 +251,19 @@ async fn apply_now(state: &AppState, admin: &Admin) -> Result<ApplyReport, PbxEr
 
 /// Makes the files of an earlier revision live again, as a new revision (to the end, even if
 /// the caller hangs up).
-pub async fn rollback(
-    state: &AppState,
-    admin: &Admin,
-    number: i32,
-) -> Result<ApplyReport, PbxError> {
-    let (state, admin) = (state.clone(), admin.clone());
-    run_to_end(async move { rollback_now(&state, &admin, number).await }).await
+pub async fn rollback(core: &Core, admin: &Admin, number: i32) -> Result<ApplyReport, PbxError> {
+    let (core, admin) = (core.clone(), admin.clone());
+    run_to_end(async move { rollback_now(&core, &admin, number).await }).await
 }
 
-#[tracing::instrument(name = "config_rollback", skip(state, admin))]
-async fn rollback_now(
-    state: &AppState,
-    admin: &Admin,
-    number: i32,
-) -> Result<ApplyReport, PbxError> {
-    let _guard = state.pbx_lock.lock().await;
-    let (_, files) = revision(state, number).await?;
-    let (policy, _) = pbx::load_policy(&state.db).await?;
-    let outcome = apply_locked(state, admin, &policy, Some(number), |_| files).await;
+#[tracing::instrument(name = "config_rollback", skip(core, admin))]
+async fn rollback_now(core: &Core, admin: &Admin, number: i32) -> Result<ApplyReport, PbxError> {
+    let _guard = core.pbx_lock.lock().await;
+    let (_, files) = revision(core, number).await?;
+    let (policy, _) = pbx::load_policy(&core.db).await?;
+    let outcome = apply_locked(core, admin, &policy, Some(number), |_| files).await;
     finish(
-        state,
+        core,
         admin,
         Action::ConfigRollback,
         format!("rollback to revision {number}"),
@@ -281,14 +273,14 @@ async fn rollback_now(
 }
 
 async fn finish(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     action: Action,
     what: String,
     outcome: Result<ApplyReport, PbxError>,
 ) -> Result<ApplyReport, PbxError> {
     // What is live may have changed (or been found edited by hand): posture alerts look now.
-    state.model.bump();
+    core.model.bump();
     let (ok, detail) = match &outcome {
         Ok(r) if r.applied => (true, format!("{what}: revision {} live", r.revision.number)),
         Ok(r) => (
@@ -306,7 +298,7 @@ async fn finish(
         tracing::warn!("{detail}");
     }
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), action, ok, &detail),
     )
     .await?;
@@ -314,14 +306,14 @@ async fn finish(
 }
 
 async fn apply_locked(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     policy: &GlobalPolicy,
     restored_from: Option<i32>,
     files_for: impl FnOnce(u64) -> Files,
 ) -> Result<ApplyReport, PbxError> {
-    let dir = config_dir(state);
-    let previous = live_number(state).await?;
+    let dir = config_dir(core);
+    let previous = live_number(core).await?;
     let row = config_revision::Entity::insert(config_revision::ActiveModel {
         created_at: Set(Utc::now()),
         author: Set(admin.caller().username.clone()),
@@ -333,7 +325,7 @@ async fn apply_locked(
         restored_from: Set(restored_from),
         ..Default::default()
     })
-    .exec_with_returning(&state.db)
+    .exec_with_returning(&core.db)
     .await?;
     let number = row.number;
     let files = files_for(u64::try_from(number).unwrap_or(0));
@@ -344,12 +336,12 @@ async fn apply_locked(
         .collect();
 
     let mut checks = Vec::new();
-    let outcome = make_live(state, &dir, policy, number, &borrowed, &names, &mut checks).await;
+    let outcome = make_live(core, &dir, policy, number, &borrowed, &names, &mut checks).await;
     let (status, message, live) = match outcome {
         Ok(()) => ("live", checks.join("; "), Some(number)),
         Err(why) => {
             // Put the previous revision (or what was there before sipwarden) back.
-            let back = fall_back(state, &dir, policy, previous, &names).await;
+            let back = fall_back(core, &dir, policy, previous, &names).await;
             ("failed", format!("{why}. {back}"), previous)
         }
     };
@@ -360,7 +352,7 @@ async fn apply_locked(
     active.status = Set(status.to_owned());
     active.message = Set(message);
     let saved = config_revision::Entity::update(active)
-        .exec(&state.db)
+        .exec(&core.db)
         .await?;
     if status == "live" {
         config_revision::Entity::update_many()
@@ -370,7 +362,7 @@ async fn apply_locked(
             )
             .filter(config_revision::Column::Status.eq("live"))
             .filter(config_revision::Column::Number.ne(number))
-            .exec(&state.db)
+            .exec(&core.db)
             .await?;
         let keep: Vec<u64> = [Some(number), previous]
             .into_iter()
@@ -391,7 +383,7 @@ async fn apply_locked(
 
 /// Stages, switches, reloads and verifies; `Err` says what went wrong.
 async fn make_live(
-    state: &AppState,
+    core: &Core,
     dir: &ConfigDir,
     policy: &GlobalPolicy,
     number: i32,
@@ -424,7 +416,7 @@ async fn make_live(
     .map_err(|e| format!("writing the files: {e}"))?
     .map_err(|e| format!("cannot write revision {number} into {where_}: {e}"))?;
 
-    let mut ami = login(state, policy).await.map_err(|e| {
+    let mut ami = login(core, policy).await.map_err(|e| {
         format!("{e} (the files were written, but Asterisk could not be told to load them)")
     })?;
     reload(&mut ami, names).await.map_err(|e| e.to_string())?;
@@ -448,14 +440,14 @@ async fn make_live(
     }
 }
 
-async fn login(state: &AppState, policy: &GlobalPolicy) -> Result<AmiClient, AmiError> {
+async fn login(core: &Core, policy: &GlobalPolicy) -> Result<AmiClient, AmiError> {
     let account = policy.apply_account();
-    let addr = SocketAddr::new(state.config.asterisk_ami_host, policy.ami_port());
+    let addr = SocketAddr::new(core.config.asterisk_ami_host, policy.ami_port());
     AmiClient::login(
         addr,
         account.name().as_str(),
         account.secret().as_str(),
-        Duration::from_secs(u64::from(state.config.asterisk_ami_timeout_secs)),
+        Duration::from_secs(u64::from(core.config.asterisk_ami_timeout_secs)),
     )
     .await
 }
@@ -488,7 +480,7 @@ async fn reload(ami: &mut AmiClient, names: &[&str]) -> Result<(), AmiError> {
 /// Switches back to `previous` (or to the files from before sipwarden) and reloads; says
 /// what it did.
 async fn fall_back(
-    state: &AppState,
+    core: &Core,
     dir: &ConfigDir,
     policy: &GlobalPolicy,
     previous: Option<i32>,
@@ -514,7 +506,7 @@ async fn fall_back(
         Ok(Err(e)) => return format!("Restoring {what} on disk failed too: {e}"),
         Err(e) => return format!("Restoring {what} on disk failed too: {e}"),
     }
-    match login(state, policy).await {
+    match login(core, policy).await {
         Ok(mut ami) => match reload(&mut ami, names).await {
             Ok(()) => {
                 ami.logoff().await;

@@ -7,9 +7,9 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use app::model::dashboard::{DashboardSummary, TimeSeries, TopEntry};
 
+use crate::core::Core;
 use crate::services::events::{self, KINDS, TopDimension};
 use crate::services::{Internal, firewall, guard_status, posture};
-use crate::state::AppState;
 
 /// The chart ranges: the last hour per minute, the last week per hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +45,12 @@ impl Range {
 }
 
 /// Events per bucket and kind for `range`, ending with the current bucket.
-pub async fn timeseries(state: &AppState, range: Range) -> Result<TimeSeries, Internal> {
+pub async fn timeseries(core: &Core, range: Range) -> Result<TimeSeries, Internal> {
     let per = range.bucket_minutes();
     let now_minute = Utc::now().timestamp() / 60;
     let last_bucket = now_minute.div_euclid(per);
     let first_bucket = last_bucket - range.buckets() + 1;
-    let rows = state
+    let rows = core
         .db
         .query_all(Statement::from_sql_and_values(
             DbBackend::Sqlite,
@@ -109,7 +109,7 @@ const ADDRESS: &str = "CASE WHEN substr(source, 1, 1) = '[' \
 /// ones (`event_top_rollups`, see `events::TOP_SPANS`), whose first bucket may begin up to one
 /// bucket before the period: the lists rank, they do not audit.
 async fn top(
-    state: &AppState,
+    core: &Core,
     dimension: TopDimension,
     secs: i64,
 ) -> Result<Vec<(String, u64)>, Internal> {
@@ -146,7 +146,7 @@ async fn top(
             ],
         )
     };
-    let rows = state.db.query_all(statement).await?;
+    let rows = core.db.query_all(statement).await?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -159,11 +159,11 @@ async fn top(
 }
 
 /// The dashboard's facts for `period` (`hour`, `day` or `week`).
-pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary, Internal> {
+pub async fn summary(core: &Core, period: &str) -> Result<DashboardSummary, Internal> {
     let secs = period_secs(period).unwrap_or(86_400);
     let since_ms = (Utc::now().timestamp() - secs) * 1000;
     let since_minute = since_ms / 60_000;
-    let by_kind = state
+    let by_kind = core
         .db
         .query_all(Statement::from_sql_and_values(
             DbBackend::Sqlite,
@@ -179,9 +179,9 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
             ))
         })
         .collect();
-    let bans = firewall::bans(state).await?;
+    let bans = firewall::bans(core).await?;
     let banned = |address: &str| bans.iter().any(|b| b.address == address);
-    let top_sources = top(state, TopDimension::Source, secs)
+    let top_sources = top(core, TopDimension::Source, secs)
         .await?
         .into_iter()
         .map(|(key, events)| TopEntry {
@@ -190,7 +190,7 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
             events,
         })
         .collect();
-    let top_accounts = top(state, TopDimension::Account, secs)
+    let top_accounts = top(core, TopDimension::Account, secs)
         .await?
         .into_iter()
         .map(|(key, events)| TopEntry {
@@ -199,8 +199,8 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
             banned: false,
         })
         .collect();
-    let firewall_state = firewall::table_state(state).await;
-    let live_revision = state
+    let firewall_state = firewall::table_state(core).await;
+    let live_revision = core
         .db
         .query_one(Statement::from_string(
             DbBackend::Sqlite,
@@ -208,7 +208,7 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
         ))
         .await?
         .and_then(|r| r.try_get_by_index::<Option<i32>>(0).ok().flatten());
-    let posture = posture::posture(state).await?;
+    let posture = posture::posture(core).await?;
     Ok(DashboardSummary {
         period: period.to_owned(),
         events_by_kind: by_kind,
@@ -220,7 +220,7 @@ pub async fn summary(state: &AppState, period: &str) -> Result<DashboardSummary,
             .filter(|b| b.remaining_secs.is_some_and(|s| s <= 600))
             .count() as u64,
         newest_ban: bans.into_iter().next(),
-        guard: guard_status::status(state).await?,
+        guard: guard_status::status(core).await?,
         firewall: firewall_state,
         live_revision,
         posture_score: posture.score,

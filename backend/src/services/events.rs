@@ -11,9 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -21,92 +18,33 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
-use tokio::sync::{broadcast, mpsc};
 
 use app::model::events::{EventFilter, EventPage, EventView};
 use policy::guard::Event;
 
+use crate::core::events::{EventIntake, EventQueue};
 use crate::db::entities::{event_rollup, guard_event};
 use crate::services::{Internal, page};
 
-/// Events queued for the writer at most: several seconds of the 10,000/s a flood produces.
-pub const QUEUE: usize = 65_536;
 /// Events per transaction at most (11 columns each stays under SQLite's variable limit).
 pub const BATCH: usize = 2_000;
 /// How long rollups are kept, in days (they are small: one row per minute and kind).
 const ROLLUP_DAYS: i64 = 400;
 
-/// The handle the server keeps: the writer's queue, the live feed and the counters.
-#[derive(Clone)]
-pub struct EventStore {
-    queue: mpsc::Sender<Event>,
-    live: broadcast::Sender<EventView>,
-    stats: Arc<WriterStats>,
+/// A new event queue with its writer started on `db`. Needs a tokio runtime.
+#[must_use]
+pub fn spawn(db: DatabaseConnection) -> EventQueue {
+    let (queue, intake) = EventQueue::new();
+    tokio::spawn(write_loop(db, intake));
+    queue
 }
 
-impl std::fmt::Debug for EventStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventStore")
-            .field("stored", &self.stored())
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Default)]
-struct WriterStats {
-    stored: AtomicU64,
-    failed_batches: AtomicU64,
-}
-
-impl EventStore {
-    /// Starts the writer on `db`. Needs a tokio runtime.
-    #[must_use]
-    pub fn spawn(db: DatabaseConnection) -> Self {
-        let (queue, rx) = mpsc::channel(QUEUE);
-        let (live, _) = broadcast::channel(1024);
-        let stats = Arc::new(WriterStats::default());
-        tokio::spawn(write_loop(db, rx, live.clone(), stats.clone()));
-        Self { queue, live, stats }
-    }
-
-    /// The queue the guard hands its events to.
-    #[must_use]
-    pub fn queue(&self) -> mpsc::Sender<Event> {
-        self.queue.clone()
-    }
-
-    /// Events as they are stored (a slow subscriber misses some and is told so).
-    #[must_use]
-    pub fn subscribe(&self) -> broadcast::Receiver<EventView> {
-        self.live.subscribe()
-    }
-
-    /// Events written since start.
-    #[must_use]
-    pub fn stored(&self) -> u64 {
-        self.stats.stored.load(Ordering::Relaxed)
-    }
-
-    /// Waits until the writer has stored at least `count` events since start, or `limit`
-    /// passes. For tests and benchmarks: the guard never waits for the store.
-    pub async fn wait_stored(&self, count: u64, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        while self.stored() < count {
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        true
-    }
-}
-
-async fn write_loop(
-    db: DatabaseConnection,
-    mut rx: mpsc::Receiver<Event>,
-    live: broadcast::Sender<EventView>,
-    stats: Arc<WriterStats>,
-) {
+async fn write_loop(db: DatabaseConnection, intake: EventIntake) {
+    let EventIntake {
+        mut rx,
+        live,
+        stats,
+    } = intake;
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -118,15 +56,13 @@ async fn write_loop(
         }
         match store_batch(&db, &batch).await {
             Ok(views) => {
-                stats
-                    .stored
-                    .fetch_add(views.len() as u64, Ordering::Relaxed);
+                stats.stored(views.len());
                 for view in views {
                     let _ = live.send(view);
                 }
             }
             Err(e) => {
-                stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+                stats.failed_batch();
                 tracing::error!(error = %e, events = batch.len(), "cannot store guard events");
             }
         }
@@ -517,6 +453,7 @@ pub async fn enforce_retention(
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::time::Duration;
 
     use policy::guard::{EventKind, Outcome, Timestamp, Transport};
 
@@ -547,12 +484,12 @@ mod tests {
 
     use std::net::{Ipv4Addr, SocketAddrV4};
 
-    async fn store_with(events: &[Event]) -> (tempfile::TempDir, DatabaseConnection, EventStore) {
+    async fn store_with(events: &[Event]) -> (tempfile::TempDir, DatabaseConnection, EventQueue) {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = crate::db::open_and_migrate(&dir.path().join("t.sqlite3"))
             .await
             .expect("database");
-        let store = EventStore::spawn(db.clone());
+        let store = spawn(db.clone());
         for e in events {
             store.queue().send(e.clone()).await.expect("queue");
         }

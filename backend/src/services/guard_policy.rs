@@ -12,10 +12,10 @@ use serde_json::Value;
 use policy::guard::{FieldKind, GuardPolicy, POLICY_FIELDS, PolicyError};
 
 use crate::auth::Admin;
+use crate::core::Core;
 use crate::db::entities::guard_policy;
 use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
-use crate::state::AppState;
 
 /// Why a guard policy was refused.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,7 @@ pub async fn load(db: &impl sea_orm::ConnectionTrait) -> Result<(GuardPolicy, i3
 /// Checks and stores `policy` (only over version `expected` when given), then puts it in
 /// force in the running guard.
 pub async fn update(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     policy: GuardPolicy,
     expected: Option<i32>,
@@ -64,7 +64,7 @@ pub async fn update(
     if let Err(e) = policy.validate() {
         let detail = format!("refused: {e}");
         audit::record(
-            &state.db,
+            &core.db,
             Record::by_caller(admin.caller(), Action::GuardPolicyUpdate, false, &detail),
         )
         .await?;
@@ -72,10 +72,10 @@ pub async fn update(
     }
     // Serialised with the other changes of what the guard judges by, so the running engine
     // ends with the policy stored last.
-    let _guard = state.pbx_lock.lock().await;
+    let _guard = core.pbx_lock.lock().await;
     let body = serde_json::to_string(&policy)
         .map_err(|e| Internal::Corrupt(format!("serialising the guard policy: {e}")))?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&core.db).await?;
     let (_, current) = load(&txn).await?;
     if let Some(expected) = expected.filter(|e| *e != current) {
         return Err(GuardPolicyError::Stale { expected, current });
@@ -99,17 +99,17 @@ pub async fn update(
     .exec(&txn)
     .await?;
     txn.commit().await?;
-    if let Some(running) = state.guard.get()
+    if let Some(running) = core.guard.get()
         && let Err(e) = running.guard.set_policy(policy.clone())
     {
         // Validated above, so only a bug gets here; the stored policy wins at the next start.
         tracing::error!(error = %e, "the running guard refused a validated policy");
     }
     // What the guard judges by changed: whoever follows the model hears of it.
-    state.model.bump();
+    core.model.bump();
     let detail = format!("guard policy version {version}");
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::GuardPolicyUpdate, true, &detail),
     )
     .await?;

@@ -3,21 +3,21 @@
 use app::model::events::{GuardModelView, GuardStatusView, LatencyView, TapView};
 
 use crate::config::GuardMode;
+use crate::core::Core;
 use crate::guard::ami_tap::TapState;
 use crate::services::{Internal, events, guard_policy};
-use crate::state::AppState;
 
 /// The guard's status now.
-pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
-    let mode = match state.config.guard_mode {
+pub async fn status(core: &Core) -> Result<GuardStatusView, Internal> {
+    let mode = match core.config.guard_mode {
         GuardMode::Enforce => "enforce",
         GuardMode::LogOnly => "log_only",
         GuardMode::Off => "off",
     };
-    let events_total = events::count(&state.db).await?;
-    let events_stored = state.events.stored();
-    let (_, policy_version) = guard_policy::load(&state.db).await?;
-    let Some(running) = state.guard.get() else {
+    let events_total = events::count(&core.db).await?;
+    let events_stored = core.events.stored();
+    let (_, policy_version) = guard_policy::load(&core.db).await?;
+    let Some(running) = core.guard.get() else {
         return Ok(GuardStatusView {
             mode: mode.to_owned(),
             running: false,
@@ -44,7 +44,7 @@ pub async fn status(state: &AppState) -> Result<GuardStatusView, Internal> {
             policy_version,
         });
     };
-    let latency = |h: &crate::guard::enforce::Histogram| {
+    let latency = |h: &crate::guard::latency::Histogram| {
         let s = h.snapshot();
         let us = |d: Option<std::time::Duration>| {
             d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))

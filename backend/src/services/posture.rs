@@ -5,17 +5,17 @@
 use policy::posture::{Finding, Posture, Severity, check};
 
 use crate::asterisk::confdir::ConfigDir;
+use crate::core::Core;
 use crate::services::{Internal, config, pbx};
-use crate::state::AppState;
 
 /// The model's findings plus the disk's, with the score over both.
-pub async fn posture(state: &AppState) -> Result<Posture, Internal> {
-    let model = pbx::load_all(&state.db)
+pub async fn posture(core: &Core) -> Result<Posture, Internal> {
+    let model = pbx::load_all(&core.db)
         .await?
         .into_model()
         .map_err(|e| Internal::Corrupt(format!("stored model: {e}")))?;
     let mut posture = check(&model);
-    for finding in edited_by_hand(state).await? {
+    for finding in edited_by_hand(core).await? {
         posture.score = posture.score.saturating_sub(finding.severity.weight());
         posture.findings.push(finding);
     }
@@ -26,13 +26,13 @@ pub async fn posture(state: &AppState) -> Result<Posture, Internal> {
 }
 
 /// One finding per file that differs from the live revision's copy.
-async fn edited_by_hand(state: &AppState) -> Result<Vec<Finding>, Internal> {
-    let dir = ConfigDir::new(state.config.asterisk_dir());
+async fn edited_by_hand(core: &Core) -> Result<Vec<Finding>, Internal> {
+    let dir = ConfigDir::new(core.config.asterisk_dir());
     let Some(live) = dir.live_revision() else {
         return Ok(Vec::new());
     };
     let number = i32::try_from(live).unwrap_or(i32::MAX);
-    let files = match config::revision(state, number).await {
+    let files = match config::revision(core, number).await {
         Ok((_, files)) => files,
         Err(pbx::PbxError::Internal(e)) => return Err(e),
         // The link points at a revision the database does not know: say so below.

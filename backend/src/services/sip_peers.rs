@@ -8,8 +8,8 @@ use std::time::Duration;
 use policy::firewall::{Peer, PeerKind};
 
 use crate::asterisk::ami::AmiClient;
+use crate::core::Core;
 use crate::services::pbx;
-use crate::state::AppState;
 
 /// How long the preview waits for AMI: a missing Asterisk must not stall the firewall page.
 const AMI_TIMEOUT: Duration = Duration::from_secs(2);
@@ -17,8 +17,8 @@ const AMI_TIMEOUT: Duration = Duration::from_secs(2);
 /// Trunks and registered endpoints (the caller sorts and merges duplicates). What cannot be
 /// read (no model yet, Asterisk down) is left out and logged, never an error: the preview
 /// then covers fewer peers, and says which it covered.
-pub async fn sip_peers(state: &AppState) -> Vec<Peer> {
-    let Ok(stored) = pbx::load_all(&state.db).await else {
+pub async fn sip_peers(core: &Core) -> Vec<Peer> {
+    let Ok(stored) = pbx::load_all(&core.db).await else {
         return Vec::new();
     };
     let mut peers: Vec<Peer> = stored
@@ -30,7 +30,7 @@ pub async fn sip_peers(state: &AppState) -> Vec<Peer> {
             address: t.peer(),
         })
         .collect();
-    match registered_contacts(state, &stored.policy).await {
+    match registered_contacts(core, &stored.policy).await {
         Ok(contacts) => peers.extend(contacts),
         Err(e) => tracing::debug!(error = %e, "no registered contacts for the lockout preview"),
     }
@@ -38,11 +38,11 @@ pub async fn sip_peers(state: &AppState) -> Vec<Peer> {
 }
 
 async fn registered_contacts(
-    state: &AppState,
+    core: &Core,
     policy: &policy::asterisk::GlobalPolicy,
 ) -> Result<Vec<Peer>, crate::asterisk::ami::AmiError> {
     let account = policy.apply_account();
-    let addr = SocketAddr::new(state.config.asterisk_ami_host, policy.ami_port());
+    let addr = SocketAddr::new(core.config.asterisk_ami_host, policy.ami_port());
     let mut ami = AmiClient::login(
         addr,
         account.name().as_str(),

@@ -18,10 +18,10 @@ use app::model::{Page, Role};
 
 use crate::auth::session::{new_token, token_hash};
 use crate::auth::{Admin, Caller};
+use crate::core::Core;
 use crate::db::entities::api_token;
 use crate::services::audit::{self, Action, Record};
 use crate::services::{Internal, page, rfc3339};
-use crate::state::AppState;
 
 /// What every token starts with.
 pub const TOKEN_PREFIX: &str = "swt_";
@@ -79,11 +79,7 @@ fn view(row: &api_token::Model, now: DateTime<Utc>) -> TokenView {
 }
 
 /// Creates a token; its value is in the answer and nowhere else.
-pub async fn create(
-    state: &AppState,
-    admin: &Admin,
-    new: NewToken,
-) -> Result<CreatedToken, TokenError> {
+pub async fn create(core: &Core, admin: &Admin, new: NewToken) -> Result<CreatedToken, TokenError> {
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(TokenError::BadValue {
@@ -117,14 +113,14 @@ pub async fn create(
         revoked_at: Set(None),
         ..Default::default()
     }
-    .insert(&state.db)
+    .insert(&core.db)
     .await?;
     let detail = format!(
         "token {} '{name}' ({}, {} days)",
         row.id, new.scope, new.expires_in_days
     );
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::TokenCreate, true, &detail),
     )
     .await?;
@@ -136,13 +132,13 @@ pub async fn create(
 
 /// Tokens, newest first, older than `before` (a token id) when given.
 pub async fn list(
-    state: &AppState,
+    core: &Core,
     before: Option<i64>,
     limit: u64,
 ) -> Result<Page<TokenView>, Internal> {
     let now = Utc::now();
     let rows = page::rows(
-        &state.db,
+        &core.db,
         api_token::Entity::find(),
         api_token::Column::Id,
         sea_orm::Order::Desc,
@@ -159,22 +155,22 @@ pub async fn list(
 }
 
 /// Revokes a token at once (idempotent).
-pub async fn revoke(state: &AppState, admin: &Admin, id: i32) -> Result<TokenView, TokenError> {
+pub async fn revoke(core: &Core, admin: &Admin, id: i32) -> Result<TokenView, TokenError> {
     let row = api_token::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(&core.db)
         .await?
         .ok_or(TokenError::NotFound(id))?;
     let now = Utc::now();
     let row = if row.revoked_at.is_none() {
         let mut active: api_token::ActiveModel = row.into();
         active.revoked_at = Set(Some(now));
-        active.update(&state.db).await?
+        active.update(&core.db).await?
     } else {
         row
     };
     let detail = format!("token {id} '{}'", row.name);
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::TokenRevoke, true, &detail),
     )
     .await?;
@@ -188,7 +184,7 @@ pub(crate) fn admits(token: &api_token::Model, now: DateTime<Utc>) -> bool {
 
 /// The caller a bearer token stands for; `None` for an unknown, expired or revoked token.
 pub async fn caller_from_bearer(
-    state: &AppState,
+    core: &Core,
     token: &str,
     ip: IpAddr,
 ) -> Result<Option<Caller>, Internal> {
@@ -197,7 +193,7 @@ pub async fn caller_from_bearer(
     }
     let Some(row) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(token_hash(token)))
-        .one(&state.db)
+        .one(&core.db)
         .await?
     else {
         return Ok(None);
@@ -215,7 +211,7 @@ pub async fn caller_from_bearer(
         api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Expr::value(Some(now)))
             .filter(api_token::Column::Id.eq(row.id))
-            .exec(&state.db)
+            .exec(&core.db)
             .await?;
     }
     let role = if row.scope == "write" {

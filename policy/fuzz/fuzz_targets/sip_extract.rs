@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
     // AMI: the same bytes as a security event block.
     if let Ok(event) = parse_security_event(rest) {
         let now = Timestamp(1_750_000_000_000);
-        if let Some(obs) = Observation::from_security_event(&event, now) {
+        if let Some(obs) = event.observation(now) {
             let _ = engine.observe(&obs, now);
         }
     }

@@ -7,7 +7,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::observation::{SecurityKind, Transport};
+use super::Timestamp;
+use super::observation::{Direction, Observation, SecurityKind, Subject, Transport};
 use super::sip::trim;
 
 /// `RemoteAddress`/`LocalAddress`: `IPV4|IPV6 "/" [transport "/"] addr "/" port`.
@@ -117,6 +118,25 @@ pub fn parse_event_address(value: &[u8]) -> Option<EventAddress> {
         address: SocketAddr::new(addr.to_canonical(), port),
         transport,
     })
+}
+
+impl<'a> SecurityEvent<'a> {
+    /// The guard's view of the event. `None` when it has no usable remote address.
+    pub fn observation(&self, time: Timestamp) -> Option<Observation<'a>> {
+        let remote = self.remote?;
+        Some(Observation {
+            account: self.account,
+            call_id: self.session_id,
+            nonce: self.challenge,
+            ..Observation::new(
+                time,
+                remote.address,
+                remote.transport,
+                Direction::ToAsterisk,
+                Subject::Security(self.kind),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

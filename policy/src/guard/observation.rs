@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
-use super::ami::SecurityEvent;
 use super::sip::{CSeq, Method, SipMessage};
 
 /// The transport a message came over.
@@ -246,23 +245,6 @@ impl<'a> Observation<'a> {
             },
             ..Self::new(time, source, transport, direction, subject)
         }
-    }
-
-    /// From an Asterisk security event. `None` when the event has no usable remote address.
-    pub fn from_security_event(event: &SecurityEvent<'a>, time: Timestamp) -> Option<Self> {
-        let remote = event.remote?;
-        Some(Self {
-            account: event.account,
-            call_id: event.session_id,
-            nonce: event.challenge,
-            ..Self::new(
-                time,
-                remote.address,
-                remote.transport,
-                Direction::ToAsterisk,
-                Subject::Security(event.kind),
-            )
-        })
     }
 
     /// For unreadable bytes from `source`.

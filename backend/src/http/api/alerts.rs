@@ -12,11 +12,11 @@ use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 
 use super::{ListQuery, parse_json, secret_response, tagged};
+use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, IfMatch};
 use crate::services::alerts::{self, AlertError, NewAlert};
 use crate::services::page;
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -24,7 +24,7 @@ use crate::state::AppState;
 pub(super) struct AlertsApi;
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/alerts", get(list).post(create))
         .route("/alerts/{id}", get(get_one).put(update).delete(remove))
@@ -67,7 +67,7 @@ fn alert_id(text: &str) -> Result<i32, ApiError> {
 #[utoipa::path(get, operation_id = "list_alerts", path = "/api/v1/alerts", tag = "alerts", params(ListQuery),
     responses((status = 200, description = "One page of alerts", body = Page<AlertView>)))]
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(_): AdminCaller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<AlertView>>, ApiError> {
@@ -82,10 +82,10 @@ async fn list(
     responses(
         (status = 201, description = "Created, with its signing secret (shown this once)", body = CreatedAlert,
             headers(("Location" = String, description = "The alert's URL"))),
-        (status = 409, description = "Too many alerts", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Too many alerts"),
     ))]
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
@@ -105,10 +105,10 @@ async fn create(
     responses(
         (status = 200, description = "The alert", body = AlertView,
             headers(("ETag" = String, description = "Its version, for `If-Match`"))),
-        (status = 404, description = "No such alert", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such alert"),
     ))]
 async fn get_one(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(_): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -122,11 +122,11 @@ async fn get_one(
     responses(
         (status = 200, description = "Updated", body = AlertView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 404, description = "No such alert", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such alert"),
+        (status = 412, description = "`If-Match` names another version (`current_version` says which is current)"),
     ))]
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     IfMatch(expected): IfMatch,
     Path(id): Path<String>,
@@ -141,9 +141,9 @@ async fn update(
 /// Deletes an alert and its delivery history.
 #[utoipa::path(delete, operation_id = "delete_alert", path = "/api/v1/alerts/{id}", tag = "alerts",
     params(("id" = i32, Path, description = "The alert's id")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "No such alert", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such alert")))]
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -157,10 +157,10 @@ async fn remove(
     params(("id" = i32, Path, description = "The alert's id")),
     responses(
         (status = 200, description = "Attempted (delivered or not: see `outcome`)", body = DeliveryView),
-        (status = 404, description = "No such alert", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such alert"),
     ))]
 async fn test(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryView>, ApiError> {
@@ -172,10 +172,10 @@ async fn test(
     params(("id" = i32, Path, description = "The alert's id"), ListQuery),
     responses(
         (status = 200, description = "One page of deliveries", body = Page<DeliveryView>),
-        (status = 404, description = "No such alert", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such alert"),
     ))]
 async fn deliveries(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(_): AdminCaller,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<ListQuery>,

@@ -17,10 +17,10 @@ use serde::Deserialize;
 
 use app::model::dashboard::{DashboardSummary, TimeSeries};
 
+use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, SignedIn};
 use crate::services::dashboard::{self, Range};
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -28,7 +28,7 @@ use crate::state::AppState;
 pub(super) struct DashboardApi;
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/dashboard/summary", get(summary))
         .route("/dashboard/timeseries", get(timeseries))
@@ -65,7 +65,7 @@ fn bad(field: &'static str, allowed: &str) -> ApiError {
     params(SummaryQuery),
     responses((status = 200, description = "The summary", body = DashboardSummary)))]
 async fn summary(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> Result<Json<DashboardSummary>, ApiError> {
@@ -81,7 +81,7 @@ async fn summary(
     params(SeriesQuery),
     responses((status = 200, description = "The series", body = TimeSeries)))]
 async fn timeseries(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     ApiQuery(q): ApiQuery<SeriesQuery>,
 ) -> Result<Json<TimeSeries>, ApiError> {
@@ -104,7 +104,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 #[utoipa::path(get, operation_id = "dashboard_stream", path = "/api/v1/dashboard/stream", tag = "dashboard",
     responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = ChangeMessage)))]
 async fn stream(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(caller): SignedIn,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);

@@ -19,11 +19,11 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use app::model::Page;
 use app::model::events::{EventFilter, EventPage, EventView, GuardStatusView};
 
+use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, SignedIn};
 use crate::services::events::{self, CheckedFilter};
 use crate::services::{guard_status, page};
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -31,7 +31,7 @@ use crate::state::AppState;
 pub(super) struct EventsApi;
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/events", get(list))
         .route("/events/stream", get(stream))
@@ -76,7 +76,7 @@ impl EventQuery {
 #[utoipa::path(get, operation_id = "list_events", path = "/api/v1/events", tag = "guard", params(EventQuery),
     responses((status = 200, description = "One page of events", body = Page<EventView>)))]
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
@@ -98,7 +98,7 @@ async fn list(
 #[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
     responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String)))]
 async fn stream(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(caller): SignedIn,
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
@@ -126,7 +126,7 @@ async fn stream(
 #[utoipa::path(get, operation_id = "guard_status", path = "/api/v1/guard/status", tag = "guard",
     responses((status = 200, description = "The guard's status", body = GuardStatusView)))]
 async fn status(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
 ) -> Result<Json<GuardStatusView>, ApiError> {
     Ok(Json(guard_status::status(&state).await?))

@@ -16,11 +16,11 @@ use app::model::firewall::{
 use policy::firewall::FirewallPolicy;
 
 use super::{ListQuery, parse_json, tagged};
+use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn};
 use crate::services::firewall::{self, BanOrigin, NewAllow, NewBan};
 use crate::services::page;
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -41,7 +41,7 @@ use crate::state::AppState;
 pub(super) struct FirewallApi;
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/firewall", get(get_firewall).put(put_firewall))
         .route("/firewall/ruleset", get(get_ruleset))
@@ -66,7 +66,7 @@ struct FirewallDoc {
     responses((status = 200, description = "Policy and status", body = FirewallDoc,
         headers(("ETag" = String, description = "The policy's version, for `If-Match`")))))]
 async fn get_firewall(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
 ) -> Result<Response, ApiError> {
     let (policy, status) = firewall::status(&state).await?;
@@ -80,10 +80,10 @@ async fn get_firewall(
     responses(
         (status = 200, description = "Stored", body = FirewallDoc,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version (`current_version` says which is current)"),
     ))]
 async fn put_firewall(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     IfMatch(expected): IfMatch,
     request: axum::extract::Request,
@@ -98,9 +98,9 @@ async fn put_firewall(
 /// lists every trusted network).
 /// The stored policy's ruleset as `nft -j -f` takes it (administrators only).
 #[utoipa::path(get, path = "/api/v1/firewall/ruleset", tag = "firewall",
-    responses((status = 200, description = "The nftables JSON ruleset", body = Object), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The nftables JSON ruleset", body = Object), (status = 403, description = "Administrators only")))]
 async fn get_ruleset(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(_): AdminCaller,
 ) -> Result<Response, ApiError> {
     let json = firewall::ruleset_json(&state).await?;
@@ -120,11 +120,11 @@ struct ApplyQuery {
 #[utoipa::path(post, operation_id = "apply_firewall", path = "/api/v1/firewall/apply", tag = "firewall", params(ApplyQuery),
     responses(
         (status = 200, description = "What happened", body = FirewallApplied),
-        (status = 409, description = "Applying would lock out peers (`lockout` lists them; repeat with `?force=true`)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Applying would lock out peers (`lockout` lists them; repeat with `?force=true`)"),
+        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)"),
     ))]
 async fn apply(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     ApiQuery(query): ApiQuery<ApplyQuery>,
 ) -> Result<Json<FirewallApplied>, ApiError> {
@@ -133,9 +133,9 @@ async fn apply(
 
 /// Keeps the pending firewall change.
 #[utoipa::path(post, operation_id = "confirm_firewall", path = "/api/v1/firewall/confirm", tag = "firewall",
-    responses((status = 204, description = "Confirmed"), (status = 409, description = "Nothing waits for confirmation", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Confirmed"), (status = 409, description = "Nothing waits for confirmation"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)")))]
 async fn confirm(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
 ) -> Result<StatusCode, ApiError> {
     firewall::confirm(&state, &admin).await?;
@@ -144,9 +144,9 @@ async fn confirm(
 
 /// Reverts the pending firewall change now.
 #[utoipa::path(post, operation_id = "revert_firewall", path = "/api/v1/firewall/revert", tag = "firewall",
-    responses((status = 204, description = "Reverted"), (status = 409, description = "Nothing waits for confirmation", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Reverted"), (status = 409, description = "Nothing waits for confirmation"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)")))]
 async fn revert(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
 ) -> Result<StatusCode, ApiError> {
     firewall::revert(&state, &admin).await?;
@@ -157,7 +157,7 @@ async fn revert(
 #[utoipa::path(get, path = "/api/v1/bans", tag = "firewall", params(ListQuery),
     responses((status = 200, description = "One page of bans", body = Page<BanView>)))]
 async fn list_bans(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<BanView>>, ApiError> {
@@ -170,11 +170,11 @@ async fn list_bans(
 #[utoipa::path(post, path = "/api/v1/bans", tag = "firewall", request_body = NewBan,
     responses(
         (status = 201, description = "Banned", body = BanAdded),
-        (status = 409, description = "The address may not be banned (loopback, trusted or allowlisted)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The address may not be banned (loopback, trusted or allowlisted)"),
+        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)"),
     ))]
 async fn add_ban(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<BanAdded>), ApiError> {
@@ -186,10 +186,10 @@ async fn add_ban(
 /// Lifts a ban.
 #[utoipa::path(delete, path = "/api/v1/bans/{address}", tag = "firewall",
     params(("address" = String, Path, description = "The banned address")),
-    responses((status = 204, description = "Lifted"), (status = 404, description = "Not banned", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Not an IP address", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Lifted"), (status = 404, description = "Not banned"),
+        (status = 422, description = "Not an IP address"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)")))]
 async fn remove_ban(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(address): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -201,7 +201,7 @@ async fn remove_ban(
 #[utoipa::path(get, path = "/api/v1/allowlist", tag = "firewall",
     responses((status = 200, description = "The allowlist", body = AllowlistView)))]
 async fn list_allow(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(caller): SignedIn,
 ) -> Result<Json<AllowlistView>, ApiError> {
     Ok(Json(firewall::allowlist(&state, caller.source_ip).await?))
@@ -211,11 +211,11 @@ async fn list_allow(
 #[utoipa::path(post, path = "/api/v1/allowlist", tag = "firewall", request_body = NewAllow,
     responses(
         (status = 201, description = "Trusted", body = AllowEntryView),
-        (status = 409, description = "The policy trusts it already", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "The policy trusts it already"),
+        (status = 503, description = "The kernel firewall could not be changed (nothing changed there)"),
     ))]
 async fn add_allow(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<AllowEntryView>), ApiError> {
@@ -229,10 +229,10 @@ async fn add_allow(
 /// Removes a temporary allow entry.
 #[utoipa::path(delete, path = "/api/v1/allowlist/{address}", tag = "firewall",
     params(("address" = String, Path, description = "The trusted address")),
-    responses((status = 204, description = "Removed"), (status = 404, description = "Not in the list", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Not an IP address", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Removed"), (status = 404, description = "Not in the list"),
+        (status = 422, description = "Not an IP address"), (status = 503, description = "The kernel firewall could not be changed (nothing changed there)")))]
 async fn remove_allow(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(address): Path<String>,
 ) -> Result<StatusCode, ApiError> {

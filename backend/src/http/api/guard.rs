@@ -10,10 +10,10 @@ use axum::routing::get;
 use policy::guard::GuardPolicy;
 
 use super::{parse_json, tagged};
+use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, IfMatch, SignedIn};
 use crate::services::guard_policy;
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -21,7 +21,7 @@ use crate::state::AppState;
 pub(super) struct GuardApi;
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new().route("/guard/policy", get(get_policy).put(put_policy))
 }
 
@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
     responses((status = 200, description = "The policy", body = GuardPolicy,
         headers(("ETag" = String, description = "The policy's version, for `If-Match`")))))]
 async fn get_policy(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
 ) -> Result<Response, ApiError> {
     let (policy, version) = guard_policy::load(&state.db).await?;
@@ -44,11 +44,11 @@ async fn get_policy(
     responses(
         (status = 200, description = "Stored and in force", body = GuardPolicy,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "A value breaks its rule (`field` names it)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` names another version (`current_version` says which is current)"),
+        (status = 422, description = "A value breaks its rule (`field` names it)"),
     ))]
 async fn put_policy(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     IfMatch(expected): IfMatch,
     request: axum::extract::Request,

@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use app::model::{AuditEntry, Page, Role};
 
+use crate::http::HttpState;
 use crate::http::error::ApiError;
+use crate::http::extract::peer_ip;
 use crate::http::extract::{AdminCaller, ApiQuery, SignedIn};
-use crate::http::middleware::peer_ip;
 use crate::services::{accounts, audit, page};
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document, with every resource module's.
 #[derive(utoipa::OpenApi)]
@@ -46,7 +46,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The `/api/v1` routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/session", get(whoami).post(sign_in).delete(sign_out))
         .route("/audit", get(audit_page))
@@ -88,17 +88,24 @@ pub struct SessionView {
     security(()),
     responses(
         (status = 201, description = "Signed in; the session cookie is set", body = SessionView),
-        (status = 401, description = "Wrong username or password", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts: wait `Retry-After` seconds", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong username or password"),
+        (status = 429, description = "Too many failed attempts: wait `Retry-After` seconds"),
     )
 )]
 async fn sign_in(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let ip = peer_ip(request.extensions());
     let body: SignInRequest = parse_json(request).await?;
-    let session = accounts::sign_in(&state, &body.username, &body.password, ip).await?;
+    let session = accounts::sign_in(
+        &state,
+        &state.sign_in_throttle,
+        &body.username,
+        &body.password,
+        ip,
+    )
+    .await?;
     let mut res = (
         StatusCode::CREATED,
         Json(SessionView {
@@ -137,7 +144,7 @@ async fn whoami(SignedIn(caller): SignedIn) -> Json<SessionView> {
     responses((status = 204, description = "Signed out"))
 )]
 async fn sign_out(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(caller): SignedIn,
 ) -> Result<Response, ApiError> {
     let clear = accounts::sign_out(&state, &caller).await?;
@@ -168,7 +175,7 @@ pub(crate) struct ListQuery {
     responses((status = 200, description = "One page of the audit log", body = Page<AuditEntry>))
 )]
 async fn audit_page(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_caller): SignedIn,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
@@ -199,11 +206,11 @@ pub struct NewUserRequest {
     params(ListQuery),
     responses(
         (status = 200, description = "One page of users", body = Page<accounts::UserView>),
-        (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Administrators only"),
     )
 )]
 async fn list_users(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<accounts::UserView>>, ApiError> {
@@ -223,7 +230,7 @@ async fn list_users(
     responses((status = 201, description = "Created"))
 )]
 async fn create_user(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     request: axum::extract::Request,
 ) -> Result<StatusCode, ApiError> {
@@ -249,7 +256,7 @@ const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 /// Resolves when a live stream must end: the server is stopping, or its caller signed out,
 /// was revoked or expired (checked every [`STREAM_RECHECK`]; a failed check is logged and the
 /// stream kept until the next one).
-pub(crate) async fn stream_ends(state: AppState, caller: crate::auth::Caller) {
+pub(crate) async fn stream_ends(state: HttpState, caller: crate::auth::Caller) {
     let signed_out = async {
         loop {
             tokio::time::sleep(STREAM_RECHECK).await;

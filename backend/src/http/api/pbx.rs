@@ -17,10 +17,10 @@ use app::model::pbx::{
 use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
 use super::{ListQuery, parse_json, secret_response, tagged};
+use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn};
 use crate::services::{config, page, pbx};
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -40,7 +40,7 @@ use crate::state::AppState;
 pub(super) struct PbxApi;
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/endpoints", get(list_endpoints).post(create_endpoint))
         .route(
@@ -87,7 +87,7 @@ struct EndpointQuery {
 #[utoipa::path(get, path = "/api/v1/endpoints", tag = "pbx", params(EndpointQuery),
     responses((status = 200, description = "One page of endpoints", body = EndpointList)))]
 async fn list_endpoints(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     ApiQuery(query): ApiQuery<EndpointQuery>,
 ) -> Result<Response, ApiError> {
@@ -117,10 +117,10 @@ async fn list_endpoints(
     responses(
         (status = 201, description = "Created, with its secret (shown this once)", body = WithSecret<EndpointView>,
             headers(("Location" = String, description = "The endpoint's URL"))),
-        (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with another object (`problems` lists each)"),
     ))]
 async fn create_endpoint(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
@@ -139,10 +139,10 @@ async fn create_endpoint(
     responses(
         (status = 200, description = "The endpoint", body = EndpointView,
             headers(("ETag" = String, description = "Its version, for `If-Match`"))),
-        (status = 404, description = "No such endpoint", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint"),
     ))]
 async fn get_endpoint(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -156,10 +156,10 @@ async fn get_endpoint(
     responses(
         (status = 200, description = "Updated", body = EndpointView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 404, description = "No such endpoint", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint"), (status = 409, description = "Conflicts with another object (`problems` lists each)"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)"),
     ))]
 async fn update_endpoint(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     IfMatch(expected): IfMatch,
     Path(id): Path<String>,
@@ -173,9 +173,9 @@ async fn update_endpoint(
 /// Deletes an endpoint.
 #[utoipa::path(delete, path = "/api/v1/endpoints/{id}", tag = "pbx",
     params(("id" = String, Path, description = "The endpoint's id")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "No such endpoint", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such endpoint")))]
 async fn delete_endpoint(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -209,10 +209,10 @@ async fn rotate_body(request: axum::extract::Request) -> Result<RotateRequest, A
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The endpoint with its new secret (shown this once)", body = WithSecret<EndpointView>),
-        (status = 404, description = "No such endpoint", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such endpoint"),
     ))]
 async fn rotate_endpoint_secret(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
     request: axum::extract::Request,
@@ -226,7 +226,7 @@ async fn rotate_endpoint_secret(
 #[utoipa::path(get, path = "/api/v1/trunks", tag = "pbx", params(ListQuery),
     responses((status = 200, description = "One page of trunks", body = Page<TrunkView>)))]
 async fn list_trunks(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<TrunkView>>, ApiError> {
@@ -241,10 +241,10 @@ async fn list_trunks(
     responses(
         (status = 201, description = "Created", body = TrunkView,
             headers(("Location" = String, description = "The trunk's URL"))),
-        (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with another object (`problems` lists each)"),
     ))]
 async fn create_trunk(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
@@ -263,10 +263,10 @@ async fn create_trunk(
     responses(
         (status = 200, description = "The trunk", body = TrunkView,
             headers(("ETag" = String, description = "Its version, for `If-Match`"))),
-        (status = 404, description = "No such trunk", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such trunk"),
     ))]
 async fn get_trunk(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -280,10 +280,10 @@ async fn get_trunk(
     responses(
         (status = 200, description = "Updated", body = TrunkView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 404, description = "No such trunk", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such trunk"), (status = 409, description = "Conflicts with another object (`problems` lists each)"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)"),
     ))]
 async fn update_trunk(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     IfMatch(expected): IfMatch,
     Path(name): Path<String>,
@@ -297,9 +297,9 @@ async fn update_trunk(
 /// Deletes a trunk.
 #[utoipa::path(delete, path = "/api/v1/trunks/{name}", tag = "pbx",
     params(("name" = String, Path, description = "The trunk's name")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "No such trunk", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such trunk")))]
 async fn delete_trunk(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -311,7 +311,7 @@ async fn delete_trunk(
 #[utoipa::path(get, path = "/api/v1/ami-users", tag = "pbx", params(ListQuery),
     responses((status = 200, description = "One page of AMI users", body = Page<AmiUserView>)))]
 async fn list_ami_users(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<AmiUserView>>, ApiError> {
@@ -326,10 +326,10 @@ async fn list_ami_users(
     responses(
         (status = 201, description = "Created, with its secret (shown this once)", body = WithSecret<AmiUserView>,
             headers(("Location" = String, description = "The AMI user's URL"))),
-        (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with another object (`problems` lists each)"),
     ))]
 async fn create_ami_user(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
@@ -348,10 +348,10 @@ async fn create_ami_user(
     responses(
         (status = 200, description = "The AMI user", body = AmiUserView,
             headers(("ETag" = String, description = "Its version, for `If-Match`"))),
-        (status = 404, description = "No such AMI user", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such AMI user"),
     ))]
 async fn get_ami_user(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -365,10 +365,10 @@ async fn get_ami_user(
     responses(
         (status = 200, description = "Updated", body = AmiUserView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 404, description = "No such AMI user", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such AMI user"), (status = 409, description = "Conflicts with another object (`problems` lists each)"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)"),
     ))]
 async fn update_ami_user(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     IfMatch(expected): IfMatch,
     Path(name): Path<String>,
@@ -382,9 +382,9 @@ async fn update_ami_user(
 /// Deletes an AMI user.
 #[utoipa::path(delete, path = "/api/v1/ami-users/{name}", tag = "pbx",
     params(("name" = String, Path, description = "The AMI user's name")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "No such AMI user", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such AMI user")))]
 async fn delete_ami_user(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -398,10 +398,10 @@ async fn delete_ami_user(
     params(("name" = String, Path, description = "The AMI user's name")),
     responses(
         (status = 200, description = "The AMI user with its new secret (shown this once)", body = WithSecret<AmiUserView>),
-        (status = 404, description = "No such AMI user", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such AMI user"),
     ))]
 async fn rotate_ami_secret(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(name): Path<String>,
     request: axum::extract::Request,
@@ -461,7 +461,7 @@ impl utoipa::ToSchema for PolicyView {
     responses((status = 200, description = "The policy and its version", body = PolicyView,
         headers(("ETag" = String, description = "Its version, for `If-Match`")))))]
 async fn get_policy(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
 ) -> Result<Response, ApiError> {
     let (settings, version) = pbx::get_policy(&state.db).await?;
@@ -474,10 +474,10 @@ async fn get_policy(
     responses(
         (status = 200, description = "Updated", body = PolicyView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with another object (`problems` lists each)"), (status = 412, description = "`If-Match` names another version (`current_version` says which is current)"),
     ))]
 async fn update_policy(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     IfMatch(expected): IfMatch,
     request: axum::extract::Request,
@@ -489,9 +489,9 @@ async fn update_policy(
 
 /// What an apply would write, as diffs against the files on disk (administrators only).
 #[utoipa::path(get, operation_id = "preview_config", path = "/api/v1/config/preview", tag = "config",
-    responses((status = 200, description = "The diffs", body = Preview), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 409, description = "Conflicts with another object (`problems` lists each)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The diffs", body = Preview), (status = 403, description = "Administrators only"), (status = 409, description = "Conflicts with another object (`problems` lists each)")))]
 async fn preview(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     // Admins only: the diff of manager.conf shows AMI secrets.
     AdminCaller(_): AdminCaller,
 ) -> Result<Json<Preview>, ApiError> {
@@ -520,10 +520,10 @@ fn report_response(report: app::model::pbx::ApplyReport) -> Response {
 #[utoipa::path(post, operation_id = "apply_config", path = "/api/v1/config/apply", tag = "config",
     responses(
         (status = 200, description = "Applied and verified", body = ApplyReport),
-        (status = 409, description = "Not applied: `report` says why and which revision is live (or the model cannot be rendered)", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Not applied: `report` says why and which revision is live (or the model cannot be rendered)"),
     ))]
 async fn apply(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
 ) -> Result<Response, ApiError> {
     Ok(report_response(config::apply(&state, &admin).await?))
@@ -533,7 +533,7 @@ async fn apply(
 #[utoipa::path(get, operation_id = "list_revisions", path = "/api/v1/config/revisions", tag = "config", params(ListQuery),
     responses((status = 200, description = "One page of revisions", body = Page<RevisionView>)))]
 async fn revisions(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<RevisionView>>, ApiError> {
@@ -573,11 +573,11 @@ fn revision_number(raw: &str) -> Result<i32, ApiError> {
     params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
     responses(
         (status = 200, description = "The revision and its files", body = RevisionFiles),
-        (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such revision", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "The number is not a positive integer", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "Administrators only"), (status = 404, description = "No such revision"),
+        (status = 422, description = "The number is not a positive integer"),
     ))]
 async fn revision(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(_): AdminCaller,
     Path(number): Path<String>,
 ) -> Result<Json<RevisionFiles>, ApiError> {
@@ -597,12 +597,12 @@ async fn revision(
     params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
     responses(
         (status = 200, description = "Applied and verified", body = ApplyReport),
-        (status = 404, description = "No such revision", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Not applied: `report` says why and which revision is live", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "The number is not a positive integer", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such revision"),
+        (status = 409, description = "Not applied: `report` says why and which revision is live"),
+        (status = 422, description = "The number is not a positive integer"),
     ))]
 async fn rollback(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {

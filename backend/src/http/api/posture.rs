@@ -7,9 +7,9 @@ use axum::{Json, Router};
 
 use policy::posture::Posture;
 
+use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::SignedIn;
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -17,7 +17,7 @@ use crate::state::AppState;
 pub(super) struct PostureApi;
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new().route("/posture", get(posture))
 }
 
@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 #[utoipa::path(get, operation_id = "get_posture", path = "/api/v1/posture", tag = "posture",
     responses((status = 200, description = "Findings and score", body = Posture)))]
 async fn posture(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     SignedIn(_): SignedIn,
 ) -> Result<Json<Posture>, ApiError> {
     Ok(Json(crate::services::posture::posture(&state).await?))

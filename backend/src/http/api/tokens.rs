@@ -11,11 +11,11 @@ use app::model::Page;
 use app::model::tokens::TokenView;
 
 use super::{ListQuery, parse_json, secret_response};
+use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery};
 use crate::services::page;
 use crate::services::tokens::{self, NewToken, TokenError};
-use crate::state::AppState;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -23,7 +23,7 @@ use crate::state::AppState;
 pub(super) struct TokensApi;
 
 /// The routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/tokens", get(list).post(create))
         .route("/tokens/{id}", delete(revoke))
@@ -48,9 +48,9 @@ impl From<TokenError> for ApiError {
 
 /// API tokens, newest first, without their values (administrators only).
 #[utoipa::path(get, operation_id = "list_tokens", path = "/api/v1/tokens", tag = "tokens", params(ListQuery),
-    responses((status = 200, description = "One page of tokens", body = Page<TokenView>), (status = 403, description = "Administrators only", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "One page of tokens", body = Page<TokenView>), (status = 403, description = "Administrators only")))]
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(_): AdminCaller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<TokenView>>, ApiError> {
@@ -64,7 +64,7 @@ async fn list(
 #[utoipa::path(post, operation_id = "create_token", path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
     responses((status = 201, description = "Created, with its value (shown this once)", body = app::model::tokens::CreatedToken)))]
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
@@ -76,9 +76,9 @@ async fn create(
 /// Revokes a token at once.
 #[utoipa::path(delete, operation_id = "revoke_token", path = "/api/v1/tokens/{id}", tag = "tokens",
     params(("id" = i32, Path, description = "The token's id")),
-    responses((status = 200, description = "Revoked", body = TokenView), (status = 404, description = "No such token", body = crate::http::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Revoked", body = TokenView), (status = 404, description = "No such token")))]
 async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {

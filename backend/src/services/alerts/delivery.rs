@@ -1,110 +1,11 @@
-//! Notices and their delivery: the bounded queue whoever raises a notice hands it to, the
-//! targets, and one delivery with its retries and history.
+//! One delivery of a notice: its targets, its attempts with their retries, and its history.
 
-use super::*;
-
-/// Something to tell the alerts that chose its trigger.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    /// `None` for a test.
-    pub trigger: Option<Trigger>,
-    /// One line, for the history and the body.
-    pub summary: String,
-    /// The trigger's own fields, sent as `details`.
-    pub details: serde_json::Value,
-    pub at: DateTime<Utc>,
-}
-
-impl Notice {
-    /// A notice raised now.
-    #[must_use]
-    pub fn new(trigger: Option<Trigger>, summary: String, details: serde_json::Value) -> Self {
-        Self {
-            trigger,
-            summary,
-            details,
-            at: Utc::now(),
-        }
-    }
-
-    pub(super) fn trigger_name(&self) -> &'static str {
-        self.trigger.map_or("test", Trigger::as_str)
-    }
-}
-
-/// The queue into the delivery worker, kept in [`AppState`].
-#[derive(Clone)]
-pub struct Notifier {
-    pub(super) inner: Arc<NotifierInner>,
-}
-
-pub(super) struct NotifierInner {
-    pub(super) tx: mpsc::Sender<Notice>,
-    /// Taken once by the worker.
-    pub(super) rx: Mutex<Option<mpsc::Receiver<Notice>>>,
-    pub(super) dropped: AtomicU64,
-    /// Bumped on every alert change, so the worker reloads its copy.
-    pub(super) generation: AtomicU64,
-    pub(super) client: reqwest::Client,
-}
-
-impl std::fmt::Debug for Notifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Notifier")
-            .field("dropped", &self.dropped())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for Notifier {
-    fn default() -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        Self {
-            inner: Arc::new(NotifierInner {
-                tx,
-                rx: Mutex::new(Some(rx)),
-                dropped: AtomicU64::new(0),
-                generation: AtomicU64::new(0),
-                client: webhook::client(),
-            }),
-        }
-    }
-}
-
-impl Notifier {
-    /// Queues a notice without waiting; a full queue drops it and counts the drop.
-    pub fn notify(&self, notice: Notice) {
-        if self.inner.tx.try_send(notice).is_err() {
-            let n = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if n.is_power_of_two() {
-                tracing::warn!(dropped = n, "alert queue full: notices dropped");
-            }
-        }
-    }
-
-    /// Notices dropped since start (queue full).
-    #[must_use]
-    pub fn dropped(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
-    }
-
-    /// Tells the worker the alerts changed.
-    pub fn alerts_changed(&self) {
-        self.inner.generation.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn generation(&self) -> u64 {
-        self.inner.generation.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn take_receiver(&self) -> Option<mpsc::Receiver<Notice>> {
-        crate::state::lock(&self.inner.rx).take()
-    }
-
-    pub(super) fn client(&self) -> reqwest::Client {
-        self.inner.client.clone()
-    }
-}
+use super::{
+    DatabaseConnection, DeliveryView, Duration, Expr, Instant, Internal, KEEP_DELIVERIES, Notice,
+    Serialize, Set, Trigger, alert, alert_delivery, delivery_view, parse_triggers, rate_of,
+    webhook,
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 
 /// An alert as the worker sends to it.
 #[derive(Clone)]

@@ -1,16 +1,18 @@
 //! Alerts in the database: creating, listing, changing, deleting, testing, and their delivery
 //! history.
 
-use super::*;
+use super::{
+    Action, Admin, AlertError, AlertView, AlertsPage, CheckedAlert, Core, CreatedAlert,
+    DatabaseConnection, DeliveryView, Expr, Internal, MAX_ALERTS, NewAlert, Notice, Page, Record,
+    SECRET_PREFIX, Set, TEST_TIMEOUT, Target, Utc, alert, alert_delivery, audit, deliver,
+    delivery_view, join_triggers, new_token, page, rate_column, view, webhook,
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 /// Creates an alert; its secret is in the answer and nowhere else.
-pub async fn create(
-    state: &AppState,
-    admin: &Admin,
-    new: NewAlert,
-) -> Result<CreatedAlert, AlertError> {
+pub async fn create(core: &Core, admin: &Admin, new: NewAlert) -> Result<CreatedAlert, AlertError> {
     let checked = CheckedAlert::check(&new)?;
-    if alert::Entity::find().count(&state.db).await? >= MAX_ALERTS {
+    if alert::Entity::find().count(&core.db).await? >= MAX_ALERTS {
         return Err(AlertError::TooMany);
     }
     let secret = format!("{SECRET_PREFIX}{}", new_token());
@@ -27,9 +29,9 @@ pub async fn create(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&state.db)
+    .insert(&core.db)
     .await?;
-    state.alerts.alerts_changed();
+    core.alerts.alerts_changed();
     let detail = format!(
         "alert {} '{}' -> {} on {}",
         row.id,
@@ -38,7 +40,7 @@ pub async fn create(
         row.triggers
     );
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::AlertCreate, true, &detail),
     )
     .await?;
@@ -89,14 +91,14 @@ pub async fn get(db: &DatabaseConnection, id: i32) -> Result<AlertView, AlertErr
 
 /// Replaces an alert's settings (its secret stays); with `expected`, only that version.
 pub async fn update(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     id: i32,
     new: NewAlert,
     expected: Option<i32>,
 ) -> Result<AlertView, AlertError> {
     let checked = CheckedAlert::check(&new)?;
-    let current = row(&state.db, id).await?;
+    let current = row(&core.db, id).await?;
     let base = expected.unwrap_or(current.version);
     if base != current.version {
         return Err(AlertError::Stale {
@@ -122,17 +124,17 @@ pub async fn update(
         .col_expr(alert::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(alert::Column::Id.eq(id))
         .filter(alert::Column::Version.eq(base))
-        .exec(&state.db)
+        .exec(&core.db)
         .await?;
     if done.rows_affected == 0 {
-        let now = row(&state.db, id).await?;
+        let now = row(&core.db, id).await?;
         return Err(AlertError::Stale {
             expected: base,
             current: now.version,
         });
     }
-    state.alerts.alerts_changed();
-    let updated = row(&state.db, id).await?;
+    core.alerts.alerts_changed();
+    let updated = row(&core.db, id).await?;
     let detail = format!(
         "alert {id} '{}' -> {} on {} ({})",
         updated.name,
@@ -145,7 +147,7 @@ pub async fn update(
         }
     );
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::AlertUpdate, true, &detail),
     )
     .await?;
@@ -153,17 +155,17 @@ pub async fn update(
 }
 
 /// Deletes an alert and its delivery history.
-pub async fn delete(state: &AppState, admin: &Admin, id: i32) -> Result<(), AlertError> {
-    let existing = row(&state.db, id).await?;
+pub async fn delete(core: &Core, admin: &Admin, id: i32) -> Result<(), AlertError> {
+    let existing = row(&core.db, id).await?;
     alert_delivery::Entity::delete_many()
         .filter(alert_delivery::Column::AlertId.eq(id))
-        .exec(&state.db)
+        .exec(&core.db)
         .await?;
-    alert::Entity::delete_by_id(id).exec(&state.db).await?;
-    state.alerts.alerts_changed();
+    alert::Entity::delete_by_id(id).exec(&core.db).await?;
+    core.alerts.alerts_changed();
     let detail = format!("alert {id} '{}'", existing.name);
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::AlertDelete, true, &detail),
     )
     .await?;
@@ -172,21 +174,21 @@ pub async fn delete(state: &AppState, admin: &Admin, id: i32) -> Result<(), Aler
 
 /// Sends a test notice to one alert now: a single attempt within [`TEST_TIMEOUT`], recorded
 /// in the history like any delivery.
-pub async fn test(state: &AppState, admin: &Admin, id: i32) -> Result<DeliveryView, AlertError> {
-    let row = row(&state.db, id).await?;
+pub async fn test(core: &Core, admin: &Admin, id: i32) -> Result<DeliveryView, AlertError> {
+    let row = row(&core.db, id).await?;
     let target = Target::from(&row);
     let notice = Notice::new(
         None,
         format!("test delivery requested by {}", admin.caller().username),
         serde_json::json!({ "requested_by": admin.caller().username }),
     );
-    let client = state.alerts.client();
+    let client = webhook::client();
     let once = webhook::Backoff {
         attempts: 1,
         ..webhook::SCHEDULE
     };
     // In a task of its own: a caller that hangs up must not leave the delivery pending.
-    let db = state.db.clone();
+    let db = core.db.clone();
     let delivered =
         tokio::spawn(
             async move { deliver(&db, &client, &target, &notice, once, TEST_TIMEOUT).await },
@@ -203,7 +205,7 @@ pub async fn test(state: &AppState, admin: &Admin, id: i32) -> Result<DeliveryVi
             .unwrap_or_default()
     );
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::AlertTest, true, &detail),
     )
     .await?;
@@ -244,12 +246,12 @@ pub async fn deliveries(
 pub(super) const PAGE_DELIVERIES: u64 = 50;
 
 /// The console's page: the alerts, the latest deliveries and the drop count.
-pub async fn alerts_page(state: &AppState) -> Result<AlertsPage, AlertError> {
+pub async fn alerts_page(core: &Core) -> Result<AlertsPage, AlertError> {
     Ok(AlertsPage {
-        alerts: list(&state.db, None, MAX_ALERTS).await?.items,
-        deliveries: deliveries(&state.db, None, None, PAGE_DELIVERIES)
+        alerts: list(&core.db, None, MAX_ALERTS).await?.items,
+        deliveries: deliveries(&core.db, None, None, PAGE_DELIVERIES)
             .await?
             .items,
-        dropped: state.alerts.dropped(),
+        dropped: core.alerts.dropped(),
     })
 }

@@ -98,8 +98,14 @@ impl Attempt {
     }
 }
 
-/// The outbound client: no redirects, no cookies, rustls with bundled roots.
+/// The outbound client, one per process (its connection pool is shared by every delivery).
 pub fn client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(build_client).clone()
+}
+
+/// No redirects, no cookies, rustls with bundled roots.
+fn build_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))

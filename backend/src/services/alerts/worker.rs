@@ -21,9 +21,9 @@ use policy::posture::Severity;
 
 use super::{ATTEMPT_TIMEOUT, CONCURRENT, Notice, Target, deliver, enabled_targets, webhook};
 use crate::config::GuardMode;
+use crate::core::Core;
 use crate::guard::ami_tap::TapState;
 use crate::services::Internal;
-use crate::state::AppState;
 
 /// How often posture is checked without a change to prompt it.
 pub const POSTURE_EVERY: Duration = Duration::from_secs(60);
@@ -32,11 +32,11 @@ const POSTURE_SETTLE: Duration = Duration::from_secs(1);
 
 /// Starts the worker (once; later calls do nothing). Takes the posture baseline first, so a
 /// finding that exists at start-up is not "new", and starts a watcher per guard tap.
-pub async fn start(state: &AppState) {
-    let Some(rx) = state.alerts.take_receiver() else {
+pub async fn start(core: &Core) {
+    let Some(rx) = core.alerts.take_receiver() else {
         return;
     };
-    match super::close_interrupted(&state.db).await {
+    match super::close_interrupted(&core.db).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             deliveries = n,
@@ -44,26 +44,26 @@ pub async fn start(state: &AppState) {
         ),
         Err(e) => tracing::warn!(error = %e, "alerts: cannot close interrupted deliveries"),
     }
-    let known = match high_findings(state).await {
+    let known = match high_findings(core).await {
         Ok(known) => known,
         Err(e) => {
             tracing::warn!(error = %e, "alerts: cannot take the posture baseline");
             BTreeMap::new()
         }
     };
-    watch_taps(state);
-    tokio::spawn(run(state.clone(), rx, known));
+    watch_taps(core);
+    tokio::spawn(run(core.clone(), rx, known));
 }
 
 /// A watcher per tap: a tap that goes down (or never came up) is one `guard-blind` notice
 /// per outage.
-fn watch_taps(state: &AppState) {
-    let Some(running) = state.guard.get() else {
-        if state.config.guard_mode != GuardMode::Off {
-            state.alerts.notify(Notice::new(
+fn watch_taps(core: &Core) {
+    let Some(running) = core.guard.get() else {
+        if core.config.guard_mode != GuardMode::Off {
+            core.alerts.notify(Notice::new(
                 Some(Trigger::GuardBlind),
                 "the guard did not start: nobody is watching SIP traffic or Asterisk's security events (see the server log)".to_owned(),
-                serde_json::json!({ "tap": null, "state": "not-started" }),
+                serde_json::json!({ "tap": null, "core": "not-started" }),
             ));
         }
         return;
@@ -71,7 +71,7 @@ fn watch_taps(state: &AppState) {
     for (name, rx) in &running.taps {
         let name = *name;
         let mut rx = rx.clone();
-        let notifier = state.alerts.clone();
+        let notifier = core.alerts.clone();
         tokio::spawn(async move {
             let mut blind = false;
             loop {
@@ -82,7 +82,7 @@ fn watch_taps(state: &AppState) {
                         notifier.notify(Notice::new(
                             Some(Trigger::GuardBlind),
                             format!("guard tap `{name}` is down, the guard is blind: {why}"),
-                            serde_json::json!({ "tap": name, "state": "down", "reason": why }),
+                            serde_json::json!({ "tap": name, "core": "down", "reason": why }),
                         ));
                     }
                     TapState::Connected => blind = false,
@@ -103,12 +103,12 @@ struct Cache {
 }
 
 impl Cache {
-    async fn refresh(&mut self, state: &AppState) {
-        let now = state.alerts.generation();
+    async fn refresh(&mut self, core: &Core) {
+        let now = core.alerts.generation();
         if self.generation == Some(now) {
             return;
         }
-        match enabled_targets(&state.db).await {
+        match enabled_targets(&core.db).await {
             Ok(targets) => {
                 self.targets = targets;
                 self.generation = Some(now);
@@ -151,12 +151,12 @@ impl SpikeCounter {
 }
 
 async fn run(
-    state: AppState,
+    core: Core,
     mut notices: mpsc::Receiver<Notice>,
     mut known: BTreeMap<String, serde_json::Value>,
 ) {
     let limiter = Arc::new(Semaphore::new(CONCURRENT));
-    let mut events = state.events.subscribe();
+    let mut events = core.events.subscribe();
     let mut events_open = true;
     let mut cache = Cache {
         generation: None,
@@ -167,15 +167,15 @@ async fn run(
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut posture_due: Option<Instant> = None;
     // A change of the model or an apply: posture is checked a moment later.
-    let mut model_changes = state.model.subscribe();
+    let mut model_changes = core.model.subscribe();
     loop {
         tokio::select! {
             notice = notices.recv() => {
                 let Some(notice) = notice else { return };
-                cache.refresh(&state).await;
+                cache.refresh(&core).await;
                 if let Some(trigger) = notice.trigger {
                     let targets: Vec<Target> = cache.choosing(trigger).cloned().collect();
-                    send_all(&state, &limiter, targets, notice).await;
+                    send_all(&core, &limiter, targets, notice).await;
                 }
             }
             event = events.recv(), if events_open => {
@@ -188,7 +188,7 @@ async fn run(
                         continue;
                     }
                 };
-                cache.refresh(&state).await;
+                cache.refresh(&core).await;
                 let now = chrono::Utc::now();
                 let minute = now.timestamp().div_euclid(60);
                 let spiking: Vec<Target> =
@@ -208,7 +208,7 @@ async fn run(
                             "threshold_per_minute": threshold,
                         }),
                     );
-                    send_all(&state, &limiter, vec![target], notice).await;
+                    send_all(&core, &limiter, vec![target], notice).await;
                 }
                 if let Ok(view) = event
                     && let Some(notice) = event_notice(&view)
@@ -216,7 +216,7 @@ async fn run(
                 {
                     let targets: Vec<Target> = cache.choosing(trigger).cloned().collect();
                     if !targets.is_empty() {
-                        send_all(&state, &limiter, targets, notice).await;
+                        send_all(&core, &limiter, targets, notice).await;
                     }
                 }
             }
@@ -225,10 +225,10 @@ async fn run(
             }
             () = sleep_until(posture_due) => {
                 posture_due = None;
-                check_posture(&state, &limiter, &mut cache, &mut known).await;
+                check_posture(&core, &limiter, &mut cache, &mut known).await;
             }
             _ = every.tick() => {
-                check_posture(&state, &limiter, &mut cache, &mut known).await;
+                check_posture(&core, &limiter, &mut cache, &mut known).await;
             }
         }
     }
@@ -295,18 +295,13 @@ fn event_notice(view: &EventView) -> Option<Notice> {
 }
 
 /// Hands one notice to each target, one delivery task each (waits while all are busy).
-async fn send_all(
-    state: &AppState,
-    limiter: &Arc<Semaphore>,
-    targets: Vec<Target>,
-    notice: Notice,
-) {
+async fn send_all(core: &Core, limiter: &Arc<Semaphore>, targets: Vec<Target>, notice: Notice) {
     for target in targets {
         let Ok(permit) = limiter.clone().acquire_owned().await else {
             return;
         };
-        let db = state.db.clone();
-        let client = state.alerts.client();
+        let db = core.db.clone();
+        let client = webhook::client();
         let notice = notice.clone();
         tokio::spawn(async move {
             if let Err(e) = deliver(
@@ -327,8 +322,8 @@ async fn send_all(
 }
 
 /// High findings now, by a key naming rule and object.
-async fn high_findings(state: &AppState) -> Result<BTreeMap<String, serde_json::Value>, Internal> {
-    let posture = crate::services::posture::posture(state).await?;
+async fn high_findings(core: &Core) -> Result<BTreeMap<String, serde_json::Value>, Internal> {
+    let posture = crate::services::posture::posture(core).await?;
     Ok(posture
         .findings
         .into_iter()
@@ -350,12 +345,12 @@ async fn high_findings(state: &AppState) -> Result<BTreeMap<String, serde_json::
 
 /// Checks posture; the high findings that were not there last time are one notice.
 async fn check_posture(
-    state: &AppState,
+    core: &Core,
     limiter: &Arc<Semaphore>,
     cache: &mut Cache,
     known: &mut BTreeMap<String, serde_json::Value>,
 ) {
-    let now = match high_findings(state).await {
+    let now = match high_findings(core).await {
         Ok(now) => now,
         Err(e) => {
             tracing::warn!(error = %e, "alerts: cannot check posture");
@@ -371,7 +366,7 @@ async fn check_posture(
     if new.is_empty() {
         return;
     }
-    cache.refresh(state).await;
+    cache.refresh(core).await;
     let targets: Vec<Target> = cache.choosing(Trigger::PostureHigh).cloned().collect();
     if targets.is_empty() {
         return;
@@ -401,5 +396,5 @@ async fn check_posture(
         summary,
         serde_json::json!({ "findings": new }),
     );
-    send_all(state, limiter, targets, notice).await;
+    send_all(core, limiter, targets, notice).await;
 }

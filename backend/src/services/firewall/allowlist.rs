@@ -1,6 +1,12 @@
 //! The allowlist: "trust my current address" entries, stored and in the kernel.
 
-use super::*;
+use super::{
+    Action, Admin, AllowEntryView, AllowlistView, Core, Deserialize, FirewallServiceError,
+    Internal, IpAddr, MAX_ALLOW_HOURS, OnConflict, PinnedView, Record, Serialize, Set,
+    TimedAddress, Utc, allow_entry, audit, check_text, live_enabled, load_policy, parse_address,
+    remaining_secs, rfc3339,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// A temporary allow request, as the API takes it.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -17,8 +23,8 @@ pub struct NewAllow {
 }
 
 /// The allowlist: the policy's pinned networks and the unexpired temporary entries.
-pub async fn allowlist(state: &AppState, you: IpAddr) -> Result<AllowlistView, Internal> {
-    let (checked, _) = load_policy(&state.db).await?;
+pub async fn allowlist(core: &Core, you: IpAddr) -> Result<AllowlistView, Internal> {
+    let (checked, _) = load_policy(&core.db).await?;
     let policy = checked.policy();
     let pinned = policy
         .trusted_networks
@@ -36,7 +42,7 @@ pub async fn allowlist(state: &AppState, you: IpAddr) -> Result<AllowlistView, I
     let temporary = allow_entry::Entity::find()
         .filter(allow_entry::Column::ExpiresAt.gt(now))
         .order_by_asc(allow_entry::Column::ExpiresAt)
-        .all(&state.db)
+        .all(&core.db)
         .await?
         .into_iter()
         .map(|r| AllowEntryView {
@@ -58,7 +64,7 @@ pub async fn allowlist(state: &AppState, you: IpAddr) -> Result<AllowlistView, I
 /// Trusts an address (the caller's own when none is given) for some hours: it is never
 /// dropped meanwhile, even when banned.
 pub async fn allow(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     new: NewAllow,
 ) -> Result<AllowEntryView, FirewallServiceError> {
@@ -75,7 +81,7 @@ pub async fn allow(
         });
     }
     let note = check_text("note", &new.note, false)?;
-    let (checked, _) = load_policy(&state.db).await?;
+    let (checked, _) = load_policy(&core.db).await?;
     if let Some(network) = checked.pinned_allow_covering(address) {
         return Err(FirewallServiceError::AlreadyTrusted(format!(
             "{address} is already trusted by the policy (inside {network})"
@@ -101,13 +107,12 @@ pub async fn allow(
                 ])
                 .to_owned(),
         )
-        .exec(&state.db)
+        .exec(&core.db)
         .await?;
-    let in_kernel = match live_enabled(state).await {
+    let in_kernel = match live_enabled(core).await {
         Some(live) => {
             let secs = new.hours.saturating_mul(3600);
-            state
-                .firewall
+            core.firewall
                 .allow_many(&live, &[TimedAddress::expiring(address, secs)])
                 .await?;
             true
@@ -115,13 +120,13 @@ pub async fn allow(
         None => false,
     };
     // The guard never bans what the allowlist trusts.
-    state.model.bump();
+    core.model.bump();
     let detail = format!(
         "{address} for {} h ({note}); in kernel: {in_kernel}",
         new.hours
     );
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::AllowAdd, true, &detail),
     )
     .await?;
@@ -137,25 +142,25 @@ pub async fn allow(
 
 /// Ends a temporary allow entry.
 pub async fn disallow(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     address: &str,
 ) -> Result<(), FirewallServiceError> {
     let address = parse_address("address", address)?;
     let deleted = allow_entry::Entity::delete_by_id(address.to_string())
         .filter(allow_entry::Column::ExpiresAt.gt(Utc::now()))
-        .exec(&state.db)
+        .exec(&core.db)
         .await?;
     if deleted.rows_affected == 0 {
         return Err(FirewallServiceError::NotFound(address.to_string()));
     }
-    if let Some(live) = live_enabled(state).await {
-        state.firewall.disallow_many(&live, &[address]).await?;
+    if let Some(live) = live_enabled(core).await {
+        core.firewall.disallow_many(&live, &[address]).await?;
     }
-    state.model.bump();
+    core.model.bump();
     let detail = address.to_string();
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::AllowRemove, true, &detail),
     )
     .await?;

@@ -1,33 +1,36 @@
 //! Applying the policy provisionally, confirming it, reverting it.
 
-use super::*;
+use super::{
+    Action, Admin, Core, DateTime, Duration, FirewallApplied, FirewallError, FirewallServiceError,
+    Record, Utc, audit, load_policy, peers, preview_lockout, rfc3339, run_to_end, stored_state,
+};
 
 /// Applies the stored policy provisionally: it reverts by itself unless confirmed within
 /// the policy's window. Refused when it would block a known peer, unless `force`. Runs to the
 /// end even if the caller hangs up: the revert timer must be armed once nft ran.
 pub async fn apply(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     force: bool,
 ) -> Result<FirewallApplied, FirewallServiceError> {
-    let (state, admin) = (state.clone(), admin.clone());
-    run_to_end(async move { apply_now(&state, &admin, force).await }).await
+    let (core, admin) = (core.clone(), admin.clone());
+    run_to_end(async move { apply_now(&core, &admin, force).await }).await
 }
 
-#[tracing::instrument(name = "firewall_apply", skip(state, admin))]
+#[tracing::instrument(name = "firewall_apply", skip(core, admin))]
 pub(super) async fn apply_now(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     force: bool,
 ) -> Result<FirewallApplied, FirewallServiceError> {
-    let _guard = state.firewall_lock.lock().await;
-    let (checked, version) = load_policy(&state.db).await?;
-    let live = state.firewall.live_policy().await?;
+    let _guard = core.firewall_lock.lock().await;
+    let (checked, version) = load_policy(&core.db).await?;
+    let live = core.firewall.live_policy().await?;
     if !checked.enabled() && !live.as_ref().is_some_and(|p| p.enabled) {
         let message =
             "the firewall is disabled by the policy: nothing was applied to the kernel".to_owned();
         audit::record(
-            &state.db,
+            &core.db,
             Record::by_caller(admin.caller(), Action::FirewallApply, true, &message),
         )
         .await?;
@@ -38,28 +41,24 @@ pub(super) async fn apply_now(
             revert_in_secs: None,
         });
     }
-    let carry = stored_state(state).await?;
-    let lockout = preview_lockout(&checked, &carry, &peers(state).await);
+    let carry = stored_state(core).await?;
+    let lockout = preview_lockout(&checked, &carry, &peers(core).await);
     if !lockout.is_empty() && !force {
         let detail = format!("refused: would block {} peer(s)", lockout.len());
         audit::record(
-            &state.db,
+            &core.db,
             Record::by_caller(admin.caller(), Action::FirewallApply, false, &detail),
         )
         .await?;
         return Err(FirewallServiceError::WouldLockOut(lockout));
     }
     let window = Duration::from_secs(u64::from(checked.confirm_window_secs()));
-    let outcome = match state
-        .firewall
-        .apply_carrying(&checked, window, &carry)
-        .await
-    {
+    let outcome = match core.firewall.apply_carrying(&checked, window, &carry).await {
         Ok(o) => o,
         Err(e) => {
             let detail = format!("failed: {e}");
             audit::record(
-                &state.db,
+                &core.db,
                 Record::by_caller(admin.caller(), Action::FirewallApply, false, &detail),
             )
             .await?;
@@ -78,7 +77,7 @@ pub(super) async fn apply_now(
         )
     };
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::FirewallApply, true, &message),
     )
     .await?;
@@ -91,15 +90,15 @@ pub(super) async fn apply_now(
 }
 
 /// Makes the pending change permanent.
-pub async fn confirm(state: &AppState, admin: &Admin) -> Result<(), FirewallServiceError> {
-    let _guard = state.firewall_lock.lock().await;
-    match state.firewall.confirm().await {
+pub async fn confirm(core: &Core, admin: &Admin) -> Result<(), FirewallServiceError> {
+    let _guard = core.firewall_lock.lock().await;
+    match core.firewall.confirm().await {
         Ok(_) => {}
         Err(FirewallError::NothingPending) => return Err(FirewallServiceError::NothingPending),
         Err(e) => return Err(e.into()),
     }
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::FirewallConfirm, true, "confirmed"),
     )
     .await?;
@@ -107,13 +106,13 @@ pub async fn confirm(state: &AppState, admin: &Admin) -> Result<(), FirewallServ
 }
 
 /// Reverts the pending change now.
-pub async fn revert(state: &AppState, admin: &Admin) -> Result<(), FirewallServiceError> {
-    let _guard = state.firewall_lock.lock().await;
-    if state.firewall.revert().await?.is_none() {
+pub async fn revert(core: &Core, admin: &Admin) -> Result<(), FirewallServiceError> {
+    let _guard = core.firewall_lock.lock().await;
+    if core.firewall.revert().await?.is_none() {
         return Err(FirewallServiceError::NothingPending);
     }
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(
             admin.caller(),
             Action::FirewallRevert,
@@ -123,16 +122,4 @@ pub async fn revert(state: &AppState, admin: &Admin) -> Result<(), FirewallServi
     )
     .await?;
     Ok(())
-}
-
-/// The policy in force in the kernel when sipwarden's table is live and enabled.
-pub(super) async fn live_enabled(state: &AppState) -> Option<CheckedFirewallPolicy> {
-    match state.firewall.live_policy().await {
-        Ok(Some(p)) if p.enabled => p.check().ok(),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the firewall's state file");
-            None
-        }
-    }
 }

@@ -1,6 +1,13 @@
 //! Bans: by hand and from the guard, stored first, then in the kernel; listing and lifting.
 
-use super::*;
+use super::{
+    Action, Admin, BanAdded, BanDecision, BanTarget, BanView, Condition, Core, DEFAULT_BAN_SECS,
+    DateTime, Deserialize, Duration, FirewallServiceError, Internal, IpAddr, KnownSource,
+    MAX_BAN_SECS, MAX_TEXT, OnConflict, Page, Record, Serialize, Set, TimedAddress, TimedPort, Utc,
+    allow_entry, audit, live_enabled, load_policy, page, remaining_secs, rfc3339,
+};
+use crate::db::entities::ban;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// Who asks for a ban.
 #[derive(Debug, Clone, Copy)]
@@ -82,16 +89,13 @@ pub(super) fn check_text(
 
 /// Why `address` may not be banned, if it may not: it is loopback, or trusted by the policy
 /// or the temporary allowlist (allowlisted sources are never dropped).
-pub(super) async fn ban_refusal(
-    state: &AppState,
-    address: IpAddr,
-) -> Result<Option<String>, Internal> {
+pub(super) async fn ban_refusal(core: &Core, address: IpAddr) -> Result<Option<String>, Internal> {
     if address.is_loopback() {
         return Ok(Some(format!(
             "{address} is loopback: sipwarden's own traffic is never banned"
         )));
     }
-    let (checked, _) = load_policy(&state.db).await?;
+    let (checked, _) = load_policy(&core.db).await?;
     if let Some(network) = checked.pinned_allow_covering(address) {
         return Ok(Some(format!(
             "{address} is inside {network}, which the firewall policy trusts; remove it from trusted_networks or admin_networks first"
@@ -100,7 +104,7 @@ pub(super) async fn ban_refusal(
     let now = Utc::now();
     if let Some(entry) = allow_entry::Entity::find_by_id(address.to_string())
         .filter(allow_entry::Column::ExpiresAt.gt(now))
-        .one(&state.db)
+        .one(&core.db)
         .await?
     {
         return Ok(Some(format!(
@@ -114,7 +118,7 @@ pub(super) async fn ban_refusal(
 /// Bans a source: stored first, then put into the kernel (with its running flows ended)
 /// when the firewall is live.
 pub async fn ban(
-    state: &AppState,
+    core: &Core,
     origin: BanOrigin<'_>,
     new: NewBan,
 ) -> Result<BanAdded, FirewallServiceError> {
@@ -129,11 +133,11 @@ pub async fn ban(
             ),
         });
     }
-    if let Some(why) = ban_refusal(state, address).await? {
+    if let Some(why) = ban_refusal(core, address).await? {
         if let BanOrigin::Admin(admin) = origin {
             let detail = format!("{address}: refused: {why}");
             audit::record(
-                &state.db,
+                &core.db,
                 Record::by_caller(admin.caller(), Action::BanAdd, false, &detail),
             )
             .await?;
@@ -146,7 +150,7 @@ pub async fn ban(
         BanOrigin::Guard => ("guard", None),
     };
     let row = store_ban(
-        state,
+        core,
         &address.to_string(),
         secs,
         &reason,
@@ -155,8 +159,8 @@ pub async fn ban(
         None,
     )
     .await?;
-    let (in_kernel, flows_deleted, note) = if live_enabled(state).await.is_some() {
-        match state
+    let (in_kernel, flows_deleted, note) = if live_enabled(core).await.is_some() {
+        match core
             .firewall
             .ban(address, Duration::from_secs(u64::from(secs)))
             .await
@@ -186,7 +190,7 @@ pub async fn ban(
             "{address} for {secs} s ({reason}); in kernel: {in_kernel}, flows ended: {flows_deleted}"
         );
         audit::record(
-            &state.db,
+            &core.db,
             Record::by_caller(admin.caller(), Action::BanAdd, true, &detail),
         )
         .await?;
@@ -218,24 +222,24 @@ pub(super) fn guard_reason(decision: &BanDecision) -> String {
 /// after all (the engine's model was a moment old) is lifted, and a longer ban already in
 /// force (an administrator's, say) gets its time back. Failures are logged: the guard has
 /// nobody to answer to.
-pub async fn record_guard_bans(state: &AppState, bans: &[(BanDecision, bool)]) {
-    if let Err(e) = record_guard_bans_now(state, bans).await {
+pub async fn record_guard_bans(core: &Core, bans: &[(BanDecision, bool)]) {
+    if let Err(e) = record_guard_bans_now(core, bans).await {
         tracing::error!(error = %e, bans = bans.len(), "guard bans not stored");
     }
 }
 
 pub(super) async fn record_guard_bans_now(
-    state: &AppState,
+    core: &Core,
     bans: &[(BanDecision, bool)],
 ) -> Result<(), Internal> {
     if bans.is_empty() {
         return Ok(());
     }
     let now = Utc::now();
-    let (checked, _) = load_policy(&state.db).await?;
+    let (checked, _) = load_policy(&core.db).await?;
     let allowed: std::collections::HashSet<String> = allow_entry::Entity::find()
         .filter(allow_entry::Column::ExpiresAt.gt(now))
-        .all(&state.db)
+        .all(&core.db)
         .await?
         .into_iter()
         .map(|a| a.address)
@@ -258,7 +262,7 @@ pub(super) async fn record_guard_bans_now(
     }
     let previous: std::collections::HashMap<String, ban::Model> = ban::Entity::find()
         .filter(ban::Column::Address.is_in(wanted.keys().cloned()))
-        .all(&state.db)
+        .all(&core.db)
         .await?
         .into_iter()
         .map(|r| (r.address.clone(), r))
@@ -322,11 +326,11 @@ pub(super) async fn record_guard_bans_now(
             offences,
         });
     }
-    if state.firewall.enforcing().await {
+    if core.firewall.enforcing().await {
         let mended = async {
-            state.firewall.unban_many(&lift).await?;
-            state.firewall.unban_ports(&lift_ports).await?;
-            state.firewall.ban_batch(&restore, &restore_ports).await
+            core.firewall.unban_many(&lift).await?;
+            core.firewall.unban_ports(&lift_ports).await?;
+            core.firewall.ban_batch(&restore, &restore_ports).await
         };
         if let Err(e) = mended.await {
             tracing::warn!(error = %e, "cannot mend guard bans in the kernel");
@@ -341,24 +345,24 @@ pub(super) async fn record_guard_bans_now(
             .map(sea_orm::IntoActiveModel::into_active_model),
     )
     .on_conflict(replace_ban())
-    .exec(&state.db)
+    .exec(&core.db)
     .await?;
     for row in &rows {
         let secs = row.expires_at.map_or(0, |e| {
             u32::try_from((e - row.created_at).num_seconds()).unwrap_or(u32::MAX)
         });
-        notify_ban(state, row, secs);
+        notify_ban(core, row, secs);
     }
     Ok(())
 }
 
 /// Addresses that logged in: into the kernel's known sets (the generous rate tier) when the
 /// firewall is live, and into the database, so they stay known across a restart.
-pub async fn known_from_guard(state: &AppState, known: &[KnownSource]) {
+pub async fn known_from_guard(core: &Core, known: &[KnownSource]) {
     if known.is_empty() {
         return;
     }
-    if live_enabled(state).await.is_some() {
+    if live_enabled(core).await.is_some() {
         let now = policy::guard::Timestamp::from_secs(
             u64::try_from(Utc::now().timestamp()).unwrap_or_default(),
         );
@@ -369,11 +373,11 @@ pub async fn known_from_guard(state: &AppState, known: &[KnownSource]) {
                 TimedAddress::expiring(k.source, u32::try_from(secs).unwrap_or(u32::MAX).max(1))
             })
             .collect();
-        if let Err(e) = state.firewall.mark_known(&entries).await {
+        if let Err(e) = core.firewall.mark_known(&entries).await {
             tracing::warn!(error = %e, "known addresses did not reach the kernel");
         }
     }
-    if let Err(e) = crate::services::guard_model::store_known(&state.db, known).await {
+    if let Err(e) = crate::services::known_sources::store_known(&core.db, known).await {
         tracing::warn!(error = %e, "known addresses not stored");
     }
 }
@@ -407,7 +411,7 @@ pub async fn guard_offences(
     reason = "one row's columns; a struct would only rename them"
 )]
 pub(super) async fn store_ban(
-    state: &AppState,
+    core: &Core,
     address: &str,
     secs: u32,
     reason: &str,
@@ -418,7 +422,7 @@ pub(super) async fn store_ban(
     let now = Utc::now();
     let expires = now + chrono::Duration::seconds(i64::from(secs));
     let previous = ban::Entity::find_by_id(address.to_owned())
-        .one(&state.db)
+        .one(&core.db)
         .await?;
     let offences = offences.unwrap_or_else(|| previous.map_or(1, |p| p.offences.saturating_add(1)));
     let row = ban::ActiveModel {
@@ -432,9 +436,9 @@ pub(super) async fn store_ban(
     };
     let stored = ban::Entity::insert(row)
         .on_conflict(replace_ban())
-        .exec_with_returning(&state.db)
+        .exec_with_returning(&core.db)
         .await?;
-    notify_ban(state, &stored, secs);
+    notify_ban(core, &stored, secs);
     Ok(stored)
 }
 
@@ -454,8 +458,8 @@ pub(super) fn replace_ban() -> OnConflict {
 
 /// The alert of a ban. Every ban (the guard's and by hand) passes here once it is recorded;
 /// the notifier never waits.
-pub(super) fn notify_ban(state: &AppState, stored: &ban::Model, secs: u32) {
-    state.alerts.notify(crate::services::alerts::Notice::new(
+pub(super) fn notify_ban(core: &Core, stored: &ban::Model, secs: u32) {
+    core.alerts.notify(crate::services::alerts::Notice::new(
         Some(app::model::alerts::Trigger::Ban),
         format!(
             "{} banned for {secs} s by {}: {}",
@@ -489,9 +493,9 @@ pub(super) fn ban_view(row: &ban::Model, now: DateTime<Utc>) -> BanView {
 }
 
 /// The bans in force, newest first.
-pub async fn bans(state: &AppState) -> Result<Vec<BanView>, Internal> {
+pub async fn bans(core: &Core) -> Result<Vec<BanView>, Internal> {
     let now = Utc::now();
-    Ok(active_bans(state, now)
+    Ok(active_bans(core, now)
         .await?
         .iter()
         .map(|r| ban_view(r, now))
@@ -501,7 +505,7 @@ pub async fn bans(state: &AppState) -> Result<Vec<BanView>, Internal> {
 /// The API's pages of active bans, newest first. The cursor is the last ban's creation time
 /// (nanoseconds) and address: two bans can share a time, never an address.
 pub async fn bans_page(
-    state: &AppState,
+    core: &Core,
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<Page<BanView>, FirewallServiceError> {
@@ -522,7 +526,7 @@ pub async fn bans_page(
     }
     let rows = query
         .limit(page::fetch(limit))
-        .all(&state.db)
+        .all(&core.db)
         .await
         .map_err(Internal::from)?;
     Ok(page::split(
@@ -558,24 +562,20 @@ pub(super) fn in_force(now: DateTime<Utc>) -> Condition {
 }
 
 pub(super) async fn active_bans(
-    state: &AppState,
+    core: &Core,
     now: DateTime<Utc>,
 ) -> Result<Vec<ban::Model>, Internal> {
     Ok(ban::Entity::find()
         .filter(in_force(now))
         .order_by_desc(ban::Column::CreatedAt)
-        .all(&state.db)
+        .all(&core.db)
         .await?)
 }
 
 /// Lifts a ban of an address or of one port of it (the row stays, expired, so repeat
 /// offences are still counted). The running guard forgets it too, so the source is judged
 /// afresh.
-pub async fn unban(
-    state: &AppState,
-    admin: &Admin,
-    target: &str,
-) -> Result<(), FirewallServiceError> {
+pub async fn unban(core: &Core, admin: &Admin, target: &str) -> Result<(), FirewallServiceError> {
     let target = BanTarget::parse(target).ok_or_else(|| FirewallServiceError::BadValue {
         field: "address",
         reason: format!(
@@ -587,7 +587,7 @@ pub async fn unban(
     let now = Utc::now();
     let row = ban::Entity::find_by_id(key.clone())
         .filter(in_force(now))
-        .one(&state.db)
+        .one(&core.db)
         .await?
         .ok_or_else(|| FirewallServiceError::NotFound(key.clone()))?;
     ban::Entity::update(ban::ActiveModel {
@@ -595,22 +595,22 @@ pub async fn unban(
         expires_at: Set(Some(now)),
         ..Default::default()
     })
-    .exec(&state.db)
+    .exec(&core.db)
     .await?;
-    if live_enabled(state).await.is_some() {
+    if live_enabled(core).await.is_some() {
         match target {
-            BanTarget::Address(ip) => state.firewall.unban(ip).await?,
-            BanTarget::Port(source) => state.firewall.unban_ports(&[source]).await?,
+            BanTarget::Address(ip) => core.firewall.unban(ip).await?,
+            BanTarget::Port(source) => core.firewall.unban_ports(&[source]).await?,
         }
     }
-    if let Some(running) = state.guard.get() {
+    if let Some(running) = core.guard.get() {
         match target {
             BanTarget::Address(ip) => running.guard.unban(ip),
             BanTarget::Port(source) => running.guard.unban_port(source),
         }
     }
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::BanRemove, true, &key),
     )
     .await?;

@@ -15,9 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
 use app::model::Page;
@@ -32,11 +30,11 @@ use policy::firewall::{
 use policy::guard::{BanDecision, KnownSource};
 
 use crate::auth::Admin;
-use crate::db::entities::{allow_entry, ban, firewall_policy, session, user};
+use crate::core::Core;
+use crate::db::entities::{allow_entry, firewall_policy, session, user};
 use crate::firewall::{FirewallError, PendingApply};
 use crate::services::audit::{self, Action, Record};
 use crate::services::{Internal, page, rfc3339, run_to_end};
-use crate::state::AppState;
 
 /// A ban's length when the caller does not say (one hour).
 pub const DEFAULT_BAN_SECS: u32 = 3600;
@@ -102,6 +100,69 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> Internal {
     Internal::Corrupt(format!("{what}: {e}"))
 }
 
+/// The policy in force in the kernel when sipwarden's table is live and enabled.
+async fn live_enabled(core: &Core) -> Option<CheckedFirewallPolicy> {
+    match core.firewall.live_policy().await {
+        Ok(Some(p)) if p.enabled => p.check().ok(),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the firewall's core file");
+            None
+        }
+    }
+}
+
+/// The unexpired bans and allow entries of the database, with the whole seconds they have
+/// left: what the kernel must hold.
+pub async fn stored_state(core: &Core) -> Result<DynamicState, Internal> {
+    let now = Utc::now();
+    let mut bans = Vec::new();
+    let mut port_bans = Vec::new();
+    for r in active_bans(core, now).await? {
+        let left = r
+            .expires_at
+            .map(|e| u32::try_from(remaining_secs(e, now)).unwrap_or(u32::MAX));
+        if left == Some(0) {
+            continue;
+        }
+        match BanTarget::parse(&r.address) {
+            Some(BanTarget::Address(address)) => bans.push(TimedAddress {
+                address,
+                timeout_secs: left,
+            }),
+            Some(BanTarget::Port(source)) => port_bans.push(TimedPort {
+                source,
+                timeout_secs: left,
+            }),
+            None => tracing::warn!(target = %r.address, "a stored ban names no address; left out"),
+        }
+    }
+    let temporary_allows = allow_entry::Entity::find()
+        .filter(allow_entry::Column::ExpiresAt.gt(now))
+        .all(&core.db)
+        .await?
+        .iter()
+        .filter_map(|r| {
+            let address: IpAddr = r.address.parse().ok()?;
+            let secs = u32::try_from(remaining_secs(r.expires_at, now)).unwrap_or(u32::MAX);
+            (secs > 0).then(|| TimedAddress::expiring(address, secs))
+        })
+        .collect();
+    let mut known_good = crate::services::known_sources::known_for_kernel(&core.db).await?;
+    known_good.extend(
+        trunk_addresses(core)
+            .await?
+            .into_iter()
+            .map(TimedAddress::permanent),
+    );
+    Ok(DynamicState {
+        bans,
+        temporary_allows,
+        known_good,
+        port_bans,
+    })
+}
+
 mod allowlist;
 mod apply;
 mod bans;
@@ -117,6 +178,8 @@ pub use startup::*;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::entities::ban;
+    use sea_orm::EntityTrait;
 
     #[tokio::test]
     async fn the_guards_repeat_offenders_are_read_back_with_their_counts() {

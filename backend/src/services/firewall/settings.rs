@@ -1,6 +1,13 @@
 //! The stored firewall policy: reading and changing it, its settings form, its status.
 
-use super::*;
+use super::{
+    Action, Admin, CheckedFirewallPolicy, Core, DateTime, FirewallError, FirewallPage,
+    FirewallPolicy, FirewallServiceError, FirewallSettings, FirewallStatus, Internal, Lockout,
+    LockoutView, OnConflict, Peer, PeerKind, PendingApply, RateTiers, Record, Set, TableState, Utc,
+    audit, corrupt, firewall_policy, preview_lockout, render_ruleset, rfc3339, session,
+    stored_state, user,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// The stored policy (checked) and its version; the default when none was stored yet.
 pub async fn load_policy(
@@ -21,7 +28,7 @@ pub async fn load_policy(
 /// Replaces the stored policy after checking it. Takes effect in the kernel only with
 /// [`apply`].
 pub async fn update_policy(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     raw: FirewallPolicy,
     expected: Option<i32>,
@@ -31,17 +38,17 @@ pub async fn update_policy(
         Err(e) => {
             let detail = format!("refused: {e}");
             audit::record(
-                &state.db,
+                &core.db,
                 Record::by_caller(admin.caller(), Action::FirewallPolicyUpdate, false, &detail),
             )
             .await?;
             return Err(e.into());
         }
     };
-    let _guard = state.firewall_lock.lock().await;
+    let _guard = core.firewall_lock.lock().await;
     let body =
         serde_json::to_string(checked.policy()).map_err(|e| corrupt("serialising policy", e))?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&core.db).await?;
     let (_, version) = load_policy(&txn).await?;
     if let Some(expected) = expected.filter(|e| *e != version) {
         return Err(FirewallServiceError::Stale {
@@ -69,10 +76,10 @@ pub async fn update_policy(
     .await?;
     txn.commit().await?;
     // Its trusted and admin networks are what the guard never bans.
-    state.model.bump();
+    core.model.bump();
     let detail = format!("firewall policy version {version}");
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), Action::FirewallPolicyUpdate, true, &detail),
     )
     .await?;
@@ -135,17 +142,17 @@ pub fn rate_lines(policy: &FirewallPolicy) -> Vec<String> {
 }
 
 /// The stored policy, where the kernel stands, and the lockout preview.
-pub async fn status(state: &AppState) -> Result<(FirewallPolicy, FirewallStatus), Internal> {
-    let (checked, version) = load_policy(&state.db).await?;
-    let carry = stored_state(state).await?;
-    let (table, live, pending) = match kernel_record(state).await {
+pub async fn status(core: &Core) -> Result<(FirewallPolicy, FirewallStatus), Internal> {
+    let (checked, version) = load_policy(&core.db).await?;
+    let carry = stored_state(core).await?;
+    let (table, live, pending) = match kernel_record(core).await {
         Ok(k) => k,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read the firewall's state file");
+            tracing::warn!(error = %e, "cannot read the firewall's core file");
             (TableState::NotApplied, None, None)
         }
     };
-    let peers = peers(state).await;
+    let peers = peers(core).await;
     let lockout = preview_lockout(&checked, &carry, &peers);
     let status = FirewallStatus {
         version,
@@ -163,8 +170,8 @@ pub async fn status(state: &AppState) -> Result<(FirewallPolicy, FirewallStatus)
 }
 
 /// The console's firewall page.
-pub async fn page(state: &AppState) -> Result<FirewallPage, Internal> {
-    let (policy, status) = status(state).await?;
+pub async fn page(core: &Core) -> Result<FirewallPage, Internal> {
+    let (policy, status) = status(core).await?;
     Ok(FirewallPage {
         settings: settings_of(&policy),
         rate_limits: rate_lines(&policy),
@@ -173,28 +180,28 @@ pub async fn page(state: &AppState) -> Result<FirewallPage, Internal> {
 }
 
 /// The stored policy's JSON ruleset, as `nft -j -f` would get it.
-pub async fn ruleset_json(state: &AppState) -> Result<String, Internal> {
-    let (checked, _) = load_policy(&state.db).await?;
-    let carry = stored_state(state).await?;
+pub async fn ruleset_json(core: &Core) -> Result<String, Internal> {
+    let (checked, _) = load_policy(&core.db).await?;
+    let carry = stored_state(core).await?;
     Ok(render_ruleset(&checked, &carry).to_json())
 }
 
 /// Where sipwarden's table stands now (not applied when its state cannot be read; logged).
-pub async fn table_state(state: &AppState) -> TableState {
-    match kernel_record(state).await {
+pub async fn table_state(core: &Core) -> TableState {
+    match kernel_record(core).await {
         Ok((table, _, _)) => table,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read the firewall's state file");
+            tracing::warn!(error = %e, "cannot read the firewall's core file");
             TableState::NotApplied
         }
     }
 }
 
 pub(super) async fn kernel_record(
-    state: &AppState,
+    core: &Core,
 ) -> Result<(TableState, Option<FirewallPolicy>, Option<PendingApply>), FirewallError> {
-    let pending = state.firewall.pending().await?;
-    let live = state.firewall.live_policy().await?;
+    let pending = core.firewall.pending().await?;
+    let live = core.firewall.live_policy().await?;
     let table = match (&pending, &live) {
         (Some(_), _) => TableState::AwaitingConfirmation,
         (None, Some(_)) => TableState::Confirmed,
@@ -220,9 +227,9 @@ pub(super) fn lockout_view(l: &Lockout) -> LockoutView {
 
 /// Everyone a new ruleset must not cut off: SIP peers (trunks, registered endpoints) and
 /// the administrators signed in now, at the addresses they signed in from.
-pub(super) async fn peers(state: &AppState) -> Vec<Peer> {
-    let mut peers = crate::services::sip_peers::sip_peers(state).await;
-    match signed_in_admins(state).await {
+pub(super) async fn peers(core: &Core) -> Vec<Peer> {
+    let mut peers = crate::services::sip_peers::sip_peers(core).await;
+    match signed_in_admins(core).await {
         Ok(admins) => peers.extend(admins),
         Err(e) => tracing::warn!(error = %e, "cannot list signed-in administrators"),
     }
@@ -231,11 +238,11 @@ pub(super) async fn peers(state: &AppState) -> Vec<Peer> {
     peers
 }
 
-pub(super) async fn signed_in_admins(state: &AppState) -> Result<Vec<Peer>, Internal> {
+pub(super) async fn signed_in_admins(core: &Core) -> Result<Vec<Peer>, Internal> {
     let rows = session::Entity::find()
         .filter(session::Column::ExpiresAt.gt(Utc::now()))
         .find_also_related(user::Entity)
-        .all(&state.db)
+        .all(&core.db)
         .await?;
     Ok(rows
         .into_iter()

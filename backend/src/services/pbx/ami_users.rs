@@ -1,6 +1,12 @@
 //! AMI users: listing, reading, creating, changing, rotating the secret, deleting.
 
-use super::*;
+use super::{
+    Action, Admin, AmiUser, AmiUserView, ConnectionTrait, Core, DatabaseConnection, Internal,
+    InvalidField, NewAmiUser, Order, OsRng, Page, PbxError, Set, Utc, WithSecret, ami_user,
+    audit_detail, audited, check_version, checked_rows, corrupt, find_row, page, replace, rfc3339,
+    strings, to_json, write,
+};
+use sea_orm::EntityTrait;
 
 pub(super) fn ami_view(u: &AmiUser, row: &ami_user::Model) -> AmiUserView {
     let as_strs = |v: &[policy::asterisk::AmiClass]| {
@@ -62,12 +68,12 @@ pub async fn get_ami_user(db: &DatabaseConnection, name: &str) -> Result<AmiUser
 
 /// Creates an AMI user; the response carries its secret this once.
 pub async fn create_ami_user(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     new: NewAmiUser,
 ) -> Result<WithSecret<AmiUserView>, PbxError> {
     let what = audit_detail("AMI user", &new.name);
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (u, plain) = AmiUser::create(new, &mut OsRng)?;
             if stored
@@ -99,19 +105,19 @@ pub async fn create_ami_user(
         })
     })
     .await;
-    audited(state, admin, Action::AmiUserCreate, what, outcome).await
+    audited(core, admin, Action::AmiUserCreate, what, outcome).await
 }
 
 /// Replaces an AMI user's ACL and classes (name and secret stay; rotate the secret apart).
 pub async fn update_ami_user(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     name: &str,
     new: NewAmiUser,
     expected: Option<i32>,
 ) -> Result<AmiUserView, PbxError> {
     let key = name.to_owned();
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (row, current) = ami_row(txn, &key).await?;
             check_version(expected, row.version)?;
@@ -142,7 +148,7 @@ pub async fn update_ami_user(
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::AmiUserUpdate,
         audit_detail("AMI user", name),
@@ -153,13 +159,13 @@ pub async fn update_ami_user(
 
 /// A new secret for an AMI user (generated unless `typed`); returned this once.
 pub async fn rotate_ami_secret(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     name: &str,
     typed: Option<String>,
 ) -> Result<WithSecret<AmiUserView>, PbxError> {
     let key = name.to_owned();
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (row, current) = ami_row(txn, &key).await?;
             let mut raw = NewAmiUser::from(current);
@@ -175,7 +181,7 @@ pub async fn rotate_ami_secret(
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::AmiUserRotateSecret,
         audit_detail("AMI user", name),
@@ -202,9 +208,9 @@ pub(super) async fn save_ami_user(
 }
 
 /// Deletes an AMI user.
-pub async fn delete_ami_user(state: &AppState, admin: &Admin, name: &str) -> Result<(), PbxError> {
+pub async fn delete_ami_user(core: &Core, admin: &Admin, name: &str) -> Result<(), PbxError> {
     let key = name.to_owned();
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (row, _) = ami_row(txn, &key).await?;
             ami_user::Entity::delete_by_id(row.name.clone())
@@ -216,7 +222,7 @@ pub async fn delete_ami_user(state: &AppState, admin: &Admin, name: &str) -> Res
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::AmiUserDelete,
         audit_detail("AMI user", name),

@@ -1,6 +1,12 @@
 //! Endpoints (phones): listing, reading, creating, changing, rotating the secret, deleting.
 
-use super::*;
+use super::{
+    Action, Admin, Alias, Condition, ConnectionTrait, Core, DatabaseConnection, Endpoint,
+    EndpointList, EndpointView, Expr, Internal, InvalidField, LikeExpr, NewEndpoint, Order, OsRng,
+    PbxError, Set, Utc, WithSecret, audit_detail, audited, check_version, checked_rows, corrupt,
+    endpoint, find_row, page, replace, rfc3339, strings, to_json, write,
+};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 pub(super) fn endpoint_view(e: &Endpoint, row: &endpoint::Model) -> EndpointView {
     EndpointView {
@@ -114,12 +120,12 @@ pub async fn get_endpoint(db: &DatabaseConnection, id: &str) -> Result<EndpointV
 
 /// Creates an endpoint; the response carries its secret this once.
 pub async fn create_endpoint(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     new: NewEndpoint,
 ) -> Result<WithSecret<EndpointView>, PbxError> {
     let what = audit_detail("endpoint", &new.extension);
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let provisioned = Endpoint::provision(new, &stored.policy, &mut OsRng)?;
             let e = provisioned.endpoint;
@@ -168,19 +174,19 @@ pub async fn create_endpoint(
         ),
         Err(_) => what,
     };
-    audited(state, admin, Action::EndpointCreate, what, outcome).await
+    audited(core, admin, Action::EndpointCreate, what, outcome).await
 }
 
 /// Replaces the editable fields of an endpoint.
 pub async fn update_endpoint(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     id: &str,
     changes: NewEndpoint,
     expected: Option<i32>,
 ) -> Result<EndpointView, PbxError> {
     let key = id.to_owned();
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (row, current) = endpoint_row(txn, &key).await?;
             check_version(expected, row.version)?;
@@ -203,7 +209,7 @@ pub async fn update_endpoint(
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::EndpointUpdate,
         audit_detail("endpoint", id),
@@ -214,13 +220,13 @@ pub async fn update_endpoint(
 
 /// A new secret for an endpoint (generated unless `typed`); returned this once.
 pub async fn rotate_endpoint_secret(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     id: &str,
     typed: Option<String>,
 ) -> Result<WithSecret<EndpointView>, PbxError> {
     let key = id.to_owned();
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (row, current) = endpoint_row(txn, &key).await?;
             let provisioned =
@@ -237,7 +243,7 @@ pub async fn rotate_endpoint_secret(
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::EndpointRotateSecret,
         audit_detail("endpoint", id),
@@ -247,9 +253,9 @@ pub async fn rotate_endpoint_secret(
 }
 
 /// Deletes an endpoint (refused while a trunk routes a DID to it).
-pub async fn delete_endpoint(state: &AppState, admin: &Admin, id: &str) -> Result<(), PbxError> {
+pub async fn delete_endpoint(core: &Core, admin: &Admin, id: &str) -> Result<(), PbxError> {
     let key = id.to_owned();
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (row, _) = endpoint_row(txn, &key).await?;
             endpoint::Entity::delete_by_id(row.id.clone())
@@ -261,7 +267,7 @@ pub async fn delete_endpoint(state: &AppState, admin: &Admin, id: &str) -> Resul
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::EndpointDelete,
         audit_detail("endpoint", id),

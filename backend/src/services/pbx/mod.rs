@@ -15,7 +15,6 @@ use rand::rngs::OsRng;
 use sea_orm::sea_query::{Alias, Expr, LikeExpr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use app::model::Page;
@@ -26,10 +25,10 @@ use policy::asterisk::{
 };
 
 use crate::auth::Admin;
+use crate::core::Core;
 use crate::db::entities::{ami_user, endpoint, pbx_policy, trunk};
 use crate::services::audit::{self, Action, Record};
 use crate::services::{Internal, page, rfc3339};
-use crate::state::AppState;
 
 /// Why a PBX change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -164,20 +163,20 @@ type BoxFuture<'t, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 
 /// Runs `change` on the loaded model under the write lock, in one transaction that commits
 /// only when the changed model passes [`PbxModel::new`] and `store` succeeds.
-async fn write<T, F>(state: &AppState, change: F) -> Result<T, PbxError>
+async fn write<T, F>(core: &Core, change: F) -> Result<T, PbxError>
 where
     F: for<'t> FnOnce(
         &'t sea_orm::DatabaseTransaction,
         Stored,
     ) -> BoxFuture<'t, Result<(Stored, T), PbxError>>,
 {
-    let _guard = state.pbx_lock.lock().await;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let _guard = core.pbx_lock.lock().await;
+    let txn = crate::db::begin_write(&core.db).await?;
     let stored = load_all(&txn).await?;
     let (changed, out) = change(&txn, stored).await?;
     changed.into_model()?;
     txn.commit().await?;
-    state.model.bump();
+    core.model.bump();
     Ok(out)
 }
 
@@ -195,7 +194,7 @@ fn audit_detail(kind: &str, key: &str) -> String {
 }
 
 async fn audited<T>(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     action: Action,
     what: String,
@@ -206,7 +205,7 @@ async fn audited<T>(
         Err(e) => format!("{what}: {e}"),
     };
     audit::record(
-        &state.db,
+        &core.db,
         Record::by_caller(admin.caller(), action, outcome.is_ok(), &detail),
     )
     .await?;

@@ -1,6 +1,10 @@
 //! The hardening policy: loading it for the model, reading and replacing it.
 
-use super::*;
+use super::{
+    Action, Admin, ConnectionTrait, Core, DatabaseConnection, GlobalPolicy, Internal, OnConflict,
+    OsRng, PbxError, PolicySettings, Set, Utc, audited, check_version, pbx_policy, to_json, write,
+};
+use sea_orm::EntityTrait;
 
 /// The stored policy, created with defaults (and freshly generated secrets for sipwarden's
 /// own AMI accounts) on first use.
@@ -46,12 +50,12 @@ pub async fn get_policy(db: &DatabaseConnection) -> Result<(PolicySettings, i32)
 /// Replaces the policy. Secrets of sipwarden's own AMI accounts that are left out are kept.
 /// A realm change is refused while endpoints hold digests made for the old realm.
 pub async fn update_policy(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     mut settings: PolicySettings,
     expected: Option<i32>,
 ) -> Result<(PolicySettings, i32), PbxError> {
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let current = stored.policy.settings();
             if settings.guard_ami_secret.is_none() {
@@ -84,7 +88,7 @@ pub async fn update_policy(
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::PolicyUpdate,
         "policy".to_owned(),

@@ -1,6 +1,12 @@
 //! Trunks (ITSPs): listing, reading, creating, changing, deleting.
 
-use super::*;
+use super::{
+    Action, Admin, ConnectionTrait, Core, DatabaseConnection, DidView, Internal, InvalidField,
+    NewTrunk, Order, Page, PbxError, Set, Trunk, TrunkView, Utc, audit_detail, audited,
+    check_version, checked_rows, corrupt, find_row, page, replace, rfc3339, strings, to_json,
+    trunk, write,
+};
+use sea_orm::EntityTrait;
 
 pub(super) fn trunk_view(t: &Trunk, row: &trunk::Model) -> TrunkView {
     TrunkView {
@@ -73,12 +79,12 @@ pub async fn get_trunk(db: &DatabaseConnection, name: &str) -> Result<TrunkView,
 
 /// Creates a trunk.
 pub async fn create_trunk(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     new: NewTrunk,
 ) -> Result<TrunkView, PbxError> {
     let what = audit_detail("trunk", &new.name);
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let t = Trunk::new(new)?;
             if stored.trunks.iter().any(|o| o.name() == t.name()) {
@@ -103,19 +109,19 @@ pub async fn create_trunk(
         })
     })
     .await;
-    audited(state, admin, Action::TrunkCreate, what, outcome).await
+    audited(core, admin, Action::TrunkCreate, what, outcome).await
 }
 
 /// Replaces a trunk (its name stays).
 pub async fn update_trunk(
-    state: &AppState,
+    core: &Core,
     admin: &Admin,
     name: &str,
     mut new: NewTrunk,
     expected: Option<i32>,
 ) -> Result<TrunkView, PbxError> {
     let key = name.to_owned();
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (row, current) = trunk_row(txn, &key).await?;
             check_version(expected, row.version)?;
@@ -143,7 +149,7 @@ pub async fn update_trunk(
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::TrunkUpdate,
         audit_detail("trunk", name),
@@ -153,9 +159,9 @@ pub async fn update_trunk(
 }
 
 /// Deletes a trunk.
-pub async fn delete_trunk(state: &AppState, admin: &Admin, name: &str) -> Result<(), PbxError> {
+pub async fn delete_trunk(core: &Core, admin: &Admin, name: &str) -> Result<(), PbxError> {
     let key = name.to_owned();
-    let outcome = write(state, move |txn, mut stored| {
+    let outcome = write(core, move |txn, mut stored| {
         Box::pin(async move {
             let (row, _) = trunk_row(txn, &key).await?;
             trunk::Entity::delete_by_id(row.name.clone())
@@ -167,7 +173,7 @@ pub async fn delete_trunk(state: &AppState, admin: &Admin, name: &str) -> Result
     })
     .await;
     audited(
-        state,
+        core,
         admin,
         Action::TrunkDelete,
         audit_detail("trunk", name),

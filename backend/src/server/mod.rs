@@ -1,16 +1,22 @@
-//! `sipwarden serve`: start-up checks, then the HTTP server until SIGTERM.
+//! `sipwarden serve`: start-up checks, then the HTTP server until SIGTERM. The one place
+//! where the parts are wired together: the core and what runs around it (the event writer,
+//! the guard with its taps and enforcer in [`guard`], the alerts' worker, the periodic
+//! clean-ups) and the HTTP layer on top.
+
+pub mod guard;
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
+use crate::auth::sign_in::SetupToken;
 use crate::config::Config;
+use crate::core::Core;
+use crate::http::HttpState;
 use crate::services::accounts;
-use crate::state::{AppState, SetupToken, SignInThrottle};
 
 /// Who this process runs as, for messages about file permissions: in a container the user
 /// is fixed by the image and the fix is on the host side (`chown` of a bind mount).
@@ -50,7 +56,7 @@ pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Opens the database and builds the application state.
-pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+pub async fn build_state(config: Config) -> anyhow::Result<HttpState> {
     ensure_data_dir(&config.data_dir)?;
     let db = crate::db::open_and_migrate(&config.database_path()).await?;
     let setup_token = if accounts::admin_exists(&db).await? {
@@ -64,33 +70,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
-    let config_data_dir = config.data_dir.clone();
-    let events = crate::services::events::EventStore::spawn(db.clone());
-    let model = crate::services::model_version::ModelVersion::default();
-    Ok(AppState {
-        db,
-        config: Arc::new(config),
-        leptos_options,
-        started_at: Instant::now(),
-        sign_in_throttle: Arc::new(SignInThrottle::default()),
-        setup_token: Arc::new(setup_token),
-        pbx_lock: Arc::default(),
-        endpoint_pages: Arc::new(crate::services::list_cache::ListCache::following(
-            model.clone(),
-        )),
-        model,
-        firewall: crate::firewall::Firewall::new(
-            crate::firewall::Target::current(),
-            config_data_dir.join("firewall"),
-        ),
-        firewall_lock: Arc::default(),
-        events,
-        http_metrics: Arc::default(),
-        rate_limiter: Arc::default(),
-        guard: Arc::default(),
-        alerts: crate::services::alerts::Notifier::default(),
-        stopping: tokio_util::sync::CancellationToken::new(),
-    })
+    let events = crate::services::events::spawn(db.clone());
+    let core = Core::new(db, config, events);
+    Ok(HttpState::new(core, leptos_options, setup_token))
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then finishes in-flight requests.
@@ -137,9 +119,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ),
     }
 
-    crate::services::firewall::follow_trunks(state.clone());
+    crate::services::firewall::follow_trunks(state.core.clone());
 
-    if let Some(running) = crate::guard::runtime::start(&state).await {
+    if let Some(running) = guard::start(&state).await {
         // Set once, here; nothing else sets it.
         let _ = state.guard.set(running);
     }
@@ -191,7 +173,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Writes the rendered configuration into an Asterisk configuration directory that has none
 /// yet (see `Config::asterisk_bootstrap`); never replaces an existing `manager.conf`.
-async fn bootstrap_asterisk(state: &AppState) {
+async fn bootstrap_asterisk(state: &HttpState) {
     let dir = state.config.asterisk_dir();
     if dir.join("manager.conf").exists() {
         return;
@@ -217,7 +199,7 @@ async fn bootstrap_asterisk(state: &AppState) {
     }
 }
 
-fn announce_setup(state: &AppState, local: std::net::SocketAddr) {
+fn announce_setup(state: &HttpState, local: std::net::SocketAddr) {
     // The token is armed exactly when no administrator existed at start-up.
     if let Some(token) = state.setup_token.peek() {
         // The token has to reach whoever installed sipwarden, and the log is the channel only

@@ -19,20 +19,20 @@
 //! [`BanLatency`] measures each ban from the capture time of the packet that decided it to
 //! the kernel's acknowledgement, and to the end of its recording.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use policy::firewall::{TimedAddress, TimedPort};
 use policy::guard::{BanDecision, KnownSource};
 use tokio::sync::mpsc;
 
-use super::Enforcer;
+use crate::core::Core;
 use crate::firewall::FirewallError;
+use crate::guard::Enforcer;
+use crate::guard::latency::BanLatency;
 use crate::services::firewall;
-use crate::state::AppState;
 
 /// Decisions queued for the kernel at most; beyond, a flood's newest are dropped (and
 /// counted): the kernel set is capped at a million elements anyway.
@@ -40,90 +40,6 @@ const QUEUE: usize = 65_536;
 /// Most decisions in one transaction: it then fits one netlink datagram
 /// (`policy::firewall::netlink::MAX_BYTES`), and the next thousand follow at once.
 const MAX_BATCH: usize = 1_000;
-/// Raw samples kept for the percentiles on the guard's status.
-const SAMPLES: usize = 4_096;
-
-/// Upper bounds of the latency histograms, in seconds.
-pub const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-];
-
-/// A cumulative latency histogram (Prometheus style) plus the newest raw samples.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    inner: std::sync::Mutex<HistogramInner>,
-}
-
-#[derive(Debug, Default)]
-struct HistogramInner {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum_secs: f64,
-    recent: VecDeque<Duration>,
-}
-
-/// The figures of one histogram.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HistogramSnapshot {
-    pub buckets: [u64; BUCKETS.len()],
-    pub count: u64,
-    pub sum_secs: f64,
-    /// Percentiles of the newest samples: p50, p99 and the maximum.
-    pub p50: Option<Duration>,
-    pub p99: Option<Duration>,
-    pub max: Option<Duration>,
-}
-
-impl Histogram {
-    fn observe(&self, d: Duration) {
-        let mut h = crate::state::lock(&self.inner);
-        let secs = d.as_secs_f64();
-        for (bucket, bound) in h.buckets.iter_mut().zip(BUCKETS) {
-            if secs <= bound {
-                *bucket += 1;
-            }
-        }
-        h.count += 1;
-        h.sum_secs += secs;
-        if h.recent.len() == SAMPLES {
-            h.recent.pop_front();
-        }
-        h.recent.push_back(d);
-    }
-
-    /// The figures now.
-    pub fn snapshot(&self) -> HistogramSnapshot {
-        let h = crate::state::lock(&self.inner);
-        let mut sorted: Vec<Duration> = h.recent.iter().copied().collect();
-        sorted.sort_unstable();
-        let at = |q: f64| {
-            (!sorted.is_empty()).then(|| {
-                let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
-                sorted[i]
-            })
-        };
-        HistogramSnapshot {
-            buckets: h.buckets,
-            count: h.count,
-            sum_secs: h.sum_secs,
-            p50: at(0.5),
-            p99: at(0.99),
-            max: sorted.last().copied(),
-        }
-    }
-}
-
-/// How long bans take, from the capture time of the deciding packet.
-#[derive(Debug, Default)]
-pub struct BanLatency {
-    /// ... to the kernel's acknowledgement of the transaction holding the ban.
-    pub to_kernel: Histogram,
-    /// ... to the end of its recording in the database.
-    pub to_record: Histogram,
-    /// Decisions the queue had no room for.
-    pub dropped: AtomicU64,
-}
-
 /// One ban decision and when the packet (or event) that decided it was seen.
 #[derive(Debug, Clone, Copy)]
 struct Decided {
@@ -146,7 +62,7 @@ struct Written {
 /// The appliance's enforcer: the kernel first, then the database (see the module docs). In
 /// log-only mode it only says what it would ban.
 pub struct ServiceEnforcer {
-    state: AppState,
+    core: Core,
     paths: Option<Paths>,
     latency: Arc<BanLatency>,
 }
@@ -165,20 +81,20 @@ impl ServiceEnforcer {
     /// An enforcer for `state`'s firewall; starts its writer and recorder tasks unless
     /// `log_only`.
     #[must_use]
-    pub fn start(state: AppState, log_only: bool, latency: Arc<BanLatency>) -> Self {
+    pub fn start(core: Core, log_only: bool, latency: Arc<BanLatency>) -> Self {
         let paths = (!log_only).then(|| {
             let (queue, queued) = mpsc::channel(QUEUE);
             let (written, to_record) = mpsc::channel(QUEUE);
             let (flows, to_end) = mpsc::unbounded_channel();
-            tokio::spawn(end_flows(state.clone(), to_end));
+            tokio::spawn(end_flows(core.clone(), to_end));
             tokio::spawn(write_bans(
-                state.clone(),
+                core.clone(),
                 queued,
                 written.clone(),
                 flows.clone(),
                 latency.clone(),
             ));
-            tokio::spawn(record_bans(state.clone(), to_record, latency.clone()));
+            tokio::spawn(record_bans(core.clone(), to_record, latency.clone()));
             Paths {
                 queue,
                 written,
@@ -186,7 +102,7 @@ impl ServiceEnforcer {
             }
         });
         Self {
-            state,
+            core,
             paths,
             latency,
         }
@@ -214,7 +130,7 @@ impl ServiceEnforcer {
             .collect();
         let (addresses, ports) = kernel_entries(&decided);
         let started = SystemTime::now();
-        match self.state.firewall.try_ban_batch_now(&addresses, &ports) {
+        match self.core.firewall.try_ban_batch_now(&addresses, &ports) {
             Some(done) => {
                 let written = kernel_done(
                     Some(done),
@@ -258,7 +174,7 @@ impl Enforcer for ServiceEnforcer {
     async fn remember(&self, known: &[KnownSource]) {
         // Known addresses are memory, not enforcement: kept in log-only mode too, so turning
         // enforcement on later does not start from nothing.
-        firewall::known_from_guard(&self.state, known).await;
+        firewall::known_from_guard(&self.core, known).await;
     }
 }
 
@@ -348,13 +264,13 @@ fn kernel_done(
 
 /// The writer: everything queued, into the kernel in one transaction.
 async fn write_bans(
-    state: AppState,
+    core: Core,
     mut queue: mpsc::Receiver<Decided>,
     written: mpsc::Sender<Written>,
     flows: mpsc::UnboundedSender<Flows>,
     latency: Arc<BanLatency>,
 ) {
-    if let Err(e) = state.firewall.warm_ban_path().await {
+    if let Err(e) = core.firewall.warm_ban_path().await {
         // The first ban tries again, and says so if it fails too.
         tracing::debug!(error = %e, "the ban path could not be readied ahead of the first ban");
     }
@@ -368,10 +284,10 @@ async fn write_bans(
             }
         }
         let (addresses, ports) = kernel_entries(&batch);
-        let enforcing = state.firewall.enforcing().await;
+        let enforcing = core.firewall.enforcing().await;
         let started = SystemTime::now();
         let done = if enforcing {
-            Some(state.firewall.ban_batch(&addresses, &ports).await)
+            Some(core.firewall.ban_batch(&addresses, &ports).await)
         } else {
             None
         };
@@ -405,7 +321,7 @@ const FLOWS_AT_MOST: Duration = Duration::from_secs(1);
 /// The flow ender: bans arriving close together are ended together, after the burst (a
 /// distributed attack's fifty bans are one listing of the table, not fifty processes racing
 /// the next bans for the CPU).
-async fn end_flows(state: AppState, mut to_end: mpsc::UnboundedReceiver<Flows>) {
+async fn end_flows(core: Core, mut to_end: mpsc::UnboundedReceiver<Flows>) {
     while let Some(first) = to_end.recv().await {
         let mut all = first;
         let deadline = tokio::time::Instant::now() + FLOWS_AT_MOST;
@@ -425,18 +341,14 @@ async fn end_flows(state: AppState, mut to_end: mpsc::UnboundedReceiver<Flows>) 
         all.sources.dedup();
         all.ports.sort_unstable();
         all.ports.dedup();
-        if let Err(e) = state.firewall.end_flows(&all.sources, &all.ports).await {
+        if let Err(e) = core.firewall.end_flows(&all.sources, &all.ports).await {
             tracing::warn!(error = %e, "the banned sources' flows could not be ended");
         }
     }
 }
 
 /// The recorder: each batch into the database, one transaction, then the alerts.
-async fn record_bans(
-    state: AppState,
-    mut written: mpsc::Receiver<Written>,
-    latency: Arc<BanLatency>,
-) {
+async fn record_bans(core: Core, mut written: mpsc::Receiver<Written>, latency: Arc<BanLatency>) {
     while let Some(first) = written.recv().await {
         let mut batches = vec![first];
         while let Ok(next) = written.try_recv() {
@@ -448,7 +360,7 @@ async fn record_bans(
             .collect();
         // In a task of its own, so that a bug in recording (a panic) loses this batch's rows,
         // never the recorder.
-        let task_state = state.clone();
+        let task_state = core.clone();
         let recorded =
             tokio::spawn(async move { firewall::record_guard_bans(&task_state, &bans).await })
                 .await;
@@ -480,27 +392,5 @@ async fn record_bans(
                 );
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_histogram_counts_cumulatively_and_gives_percentiles_of_recent_samples() {
-        let h = Histogram::default();
-        for ms in 1..=100u64 {
-            h.observe(Duration::from_millis(ms));
-        }
-        let s = h.snapshot();
-        assert_eq!(s.count, 100);
-        // le=0.002: 1 ms and 2 ms.
-        assert_eq!(s.buckets[2], 2);
-        assert_eq!(s.buckets[BUCKETS.len() - 1], 100);
-        assert_eq!(s.p50, Some(Duration::from_millis(50)));
-        assert_eq!(s.p99, Some(Duration::from_millis(99)));
-        assert_eq!(s.max, Some(Duration::from_millis(100)));
-        assert!((s.sum_secs - 5.05).abs() < 1e-9);
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use axum::body::Bytes;
 
-use crate::services::model_version::ModelVersion;
+use crate::core::model_version::ModelVersion;
 
 /// Most pages kept; past it the cache starts over (a scan of searches cannot grow it).
 const MAX_PAGES: usize = 512;

@@ -12,34 +12,18 @@ use std::time::Duration;
 use policy::guard::Engine;
 use tokio::sync::watch;
 
-use super::ami_tap::{self, AmiTapConfig, TapState};
-use super::enforce::{BanLatency, ServiceEnforcer};
-use super::pcap_tap::{self, CaptureConfig, CaptureTap, SipPorts};
-use super::{Enforcer, Guard, host};
 use crate::config::GuardMode;
-use crate::services::{firewall, guard_model, guard_policy, pbx};
-use crate::state::AppState;
+use crate::core::Core;
+use crate::guard::ami_tap::{self, AmiTapConfig, TapState};
+use crate::guard::latency::BanLatency;
+use crate::guard::pcap_tap::{self, CaptureConfig, SipPorts};
+use crate::guard::{Enforcer, Guard, RunningGuard, host};
+use crate::services::guard_enforcer::ServiceEnforcer;
+use crate::services::{firewall, guard_model, guard_policy, known_sources, pbx};
 
 /// The model is also rebuilt this often without a change signal: temporary allow entries and
 /// known addresses expire, and the host's gateway may change.
 const REBUILD_EVERY: Duration = Duration::from_secs(60);
-
-/// The running guard and its taps.
-pub struct RunningGuard {
-    pub guard: Arc<Guard>,
-    /// Each tap's name (`ami`, `capture`) and state.
-    pub taps: Vec<(&'static str, watch::Receiver<TapState>)>,
-    /// The live SIP capture, when it could start (for its counters).
-    pub capture: Option<CaptureTap>,
-    /// How long bans take to reach the kernel and the database.
-    pub ban_latency: Arc<BanLatency>,
-}
-
-impl std::fmt::Debug for RunningGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningGuard").finish_non_exhaustive()
-    }
-}
 
 /// A hash key nobody can know in advance (see `policy::guard::hash`).
 fn random_key() -> [u64; 2] {
@@ -75,7 +59,7 @@ pub async fn build_engine(
             "cannot load the repeat offenders, counting from zero: {e}"
         )),
     }
-    match guard_model::known_sources(db).await {
+    match known_sources::known_sources(db).await {
         Ok(known) => engine.import_known(known),
         Err(e) => notes.push(format!("cannot load the known addresses: {e}")),
     }
@@ -89,28 +73,28 @@ pub async fn build_engine(
 /// Keeps the running engine on what is stored: after every change signal (a PBX change or
 /// apply, the firewall policy, the allowlist, the guard policy) and every
 /// [`REBUILD_EVERY`], until the server stops.
-async fn follow_changes(state: AppState, guard: Arc<Guard>) {
-    let mut changes = state.model.subscribe();
+async fn follow_changes(core: Core, guard: Arc<Guard>) {
+    let mut changes = core.model.subscribe();
     let mut every = tokio::time::interval(REBUILD_EVERY);
     every.tick().await;
     loop {
         tokio::select! {
             changed = changes.changed() => if changed.is_err() { return },
             _ = every.tick() => {}
-            () = state.stopping.cancelled() => return,
+            () = core.stopping.cancelled() => return,
         }
-        reload(&state, &guard).await;
+        reload(&core, &guard).await;
     }
 }
 
 /// Rebuilds the model and reloads the policy; what cannot be read leaves the engine as it is.
 #[tracing::instrument(name = "guard_reload", skip_all)]
-pub async fn reload(state: &AppState, guard: &Guard) {
-    match guard_model::build(&state.db, host::infrastructure()).await {
+pub async fn reload(core: &Core, guard: &Guard) {
+    match guard_model::build(&core.db, host::infrastructure()).await {
         Ok(model) => guard.set_model(model),
         Err(e) => tracing::warn!(error = %e, "the guard keeps its previous model"),
     }
-    match guard_policy::load(&state.db).await {
+    match guard_policy::load(&core.db).await {
         Ok((policy, _)) if policy != guard.policy() => {
             if let Err(e) = guard.set_policy(policy) {
                 tracing::error!(error = %e, "the guard keeps its previous policy");
@@ -122,22 +106,22 @@ pub async fn reload(state: &AppState, guard: &Guard) {
 }
 
 /// Starts the guard as configured; `None` when it is off or cannot start (logged).
-pub async fn start(state: &AppState) -> Option<RunningGuard> {
-    let mode = state.config.guard_mode;
+pub async fn start(core: &Core) -> Option<RunningGuard> {
+    let mode = core.config.guard_mode;
     if mode == GuardMode::Off {
         tracing::warn!(
             "the guard is off (guard_mode = off): nobody is watching Asterisk's security events"
         );
         return None;
     }
-    let (pbx_policy, _) = match pbx::load_policy(&state.db).await {
+    let (pbx_policy, _) = match pbx::load_policy(&core.db).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "the guard cannot start: no PBX policy");
             return None;
         }
     };
-    let (engine, ports) = match build_engine(&state.db).await {
+    let (engine, ports) = match build_engine(&core.db).await {
         Ok((engine, ports, notes)) => {
             for note in notes {
                 tracing::warn!("guard: {note}");
@@ -158,18 +142,18 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
     };
     let ban_latency = Arc::new(BanLatency::default());
     let enforcer: Arc<dyn Enforcer> = Arc::new(ServiceEnforcer::start(
-        state.clone(),
+        core.clone(),
         mode == GuardMode::LogOnly,
         ban_latency.clone(),
     ));
-    let guard = Guard::with_store(engine, enforcer, Some(state.events.queue()));
-    tokio::spawn(follow_changes(state.clone(), guard.clone()));
+    let guard = Guard::with_store(engine, enforcer, Some(core.events.queue()));
+    tokio::spawn(follow_changes(core.clone(), guard.clone()));
     let account = pbx_policy.guard();
     let config = AmiTapConfig {
-        addr: SocketAddr::new(state.config.asterisk_ami_host, pbx_policy.ami_port()),
+        addr: SocketAddr::new(core.config.asterisk_ami_host, pbx_policy.ami_port()),
         user: account.name().as_str().to_owned(),
         secret: account.secret().as_str().to_owned(),
-        timeout: Duration::from_secs(u64::from(state.config.asterisk_ami_timeout_secs)),
+        timeout: Duration::from_secs(u64::from(core.config.asterisk_ami_timeout_secs)),
     };
     // Both taps run side by side: the engine counts a failure reported by both once (see
     // `policy::guard::engine`), so the capture adds speed (a ban on the very answer that
@@ -177,7 +161,7 @@ pub async fn start(state: &AppState) -> Option<RunningGuard> {
     let mut capture_failed = None;
     let capture = match pcap_tap::start(
         CaptureConfig {
-            interface: state.config.capture_interface.clone(),
+            interface: core.config.capture_interface.clone(),
             ports,
         },
         guard.clone(),

@@ -1,59 +1,12 @@
-//! The one state every request handler and server function reaches.
+//! The console's sign-in guards that live in memory: the failure throttle per address and per
+//! username, and the one-time setup token.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::FromRef;
-use leptos::config::LeptosOptions;
-use sea_orm::DatabaseConnection;
-
-use crate::auth::throttle::Throttle;
-use crate::config::Config;
-
-/// Shared, cheaply clonable application state.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub config: Arc<Config>,
-    pub leptos_options: LeptosOptions,
-    pub started_at: Instant,
-    pub sign_in_throttle: Arc<SignInThrottle>,
-    pub setup_token: Arc<SetupToken>,
-    /// Serialises changes to the PBX model and config applies: each checks the whole model
-    /// before it writes, which is only sound if no other change lands in between.
-    pub pbx_lock: Arc<tokio::sync::Mutex<()>>,
-    /// The model's version, bumped after every committed change and every apply; the caches
-    /// and watchers below follow it.
-    #[from_ref(skip)]
-    pub model: crate::services::model_version::ModelVersion,
-    /// Endpoint list pages as sent, until the model next changes.
-    #[from_ref(skip)]
-    pub endpoint_pages: Arc<crate::services::list_cache::ListCache>,
-    /// The kernel firewall of this network namespace (bans, safe apply).
-    pub firewall: crate::firewall::Firewall,
-    /// Serialises firewall policy changes, applies and start-up restoration, so an apply
-    /// never renders from a policy that changes under it.
-    #[from_ref(skip)]
-    pub firewall_lock: Arc<tokio::sync::Mutex<()>>,
-    /// The guard's event store (writer queue, live feed).
-    pub events: crate::services::events::EventStore,
-    /// HTTP request counters for `/metrics`.
-    #[from_ref(skip)]
-    pub http_metrics: Arc<crate::http::metrics::HttpMetrics>,
-    /// Buckets of the REST API's rate limits.
-    #[from_ref(skip)]
-    pub rate_limiter: Arc<crate::http::rate_limit::RateLimiter>,
-    /// The running guard, once `serve` has started it.
-    pub guard: Arc<std::sync::OnceLock<crate::guard::runtime::RunningGuard>>,
-    /// The alerts' notice queue (bans, taps down).
-    #[from_ref(skip)]
-    pub alerts: crate::services::alerts::Notifier,
-    /// Cancelled when the server begins to stop: the endless streams end with it, so the
-    /// graceful shutdown is not held open by a browser tab.
-    #[from_ref(skip)]
-    pub stopping: tokio_util::sync::CancellationToken,
-}
+use super::throttle::Throttle;
+use crate::sync::lock;
 
 /// Failure records per source address and per username.
 #[derive(Debug, Default)]
@@ -136,12 +89,6 @@ impl SetupToken {
     pub fn disarm(&self) {
         *lock(&self.0) = None;
     }
-}
-
-/// Locks a mutex, recovering from poisoning: the data guarded here (counters, a token) stays
-/// consistent even if a holder panicked, and a panic must not lock everyone out.
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
