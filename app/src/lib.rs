@@ -9,7 +9,6 @@
 
 pub mod api;
 pub mod components;
-pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;

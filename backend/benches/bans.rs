@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use backend::firewall::{Firewall, Nft, Target};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use policy::firewall::CheckPolicy;
 use policy::firewall::{FirewallPolicy, TimedAddress, add_ban_elements};
 
 /// A fresh address per ban, so every ban adds an element instead of refreshing one (the sets

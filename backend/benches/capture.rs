@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use backend::firewall::{Firewall, Target};
 use backend::guard::pcap_tap::{self, CaptureConfig, SipPorts};
 use backend::guard::{Enforcer, Guard};
+use policy::firewall::CheckPolicy;
 use policy::firewall::{FirewallPolicy, TimedAddress};
 use policy::guard::{BanDecision, Engine, GuardPolicy};
 

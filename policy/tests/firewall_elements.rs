@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use policy::firewall::CheckPolicy;
 use policy::firewall::{
     CheckedFirewallPolicy, FirewallPolicy, TimedAddress, add_allow_elements, add_ban_elements,
     add_known_good_elements, delete_allow_elements, delete_ban_elements,

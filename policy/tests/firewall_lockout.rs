@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use policy::firewall::CheckPolicy;
 use policy::firewall::{
     BlockReason, CheckedFirewallPolicy, DynamicState, FirewallPolicy, Peer, PeerKind, TimedAddress,
     preview_lockout,

@@ -1,5 +1,6 @@
 //! Every validation rule of the firewall policy: refused, with the reason.
 
+use policy::firewall::CheckPolicy;
 use policy::firewall::{FirewallPolicy, FirewallPolicyError, NetworkList, Rate, RateTiers};
 
 fn strings(items: &[&str]) -> Vec<String> {

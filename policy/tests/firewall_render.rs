@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use policy::firewall::CheckPolicy;
 use policy::firewall::{
     CheckedFirewallPolicy, DynamicState, FirewallPolicy, TimedAddress, TimedPort, render_ruleset,
 };

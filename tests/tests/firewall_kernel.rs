@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use backend::firewall::{Firewall, FirewallError, Previous, Resumed, TableChange, Target};
+use policy::firewall::CheckPolicy;
 use policy::firewall::{CheckedFirewallPolicy, FirewallPolicy, TimedAddress, TimedPort};
 use serde_json::Value;
 use tests::netns::{Lab, Net, NetNs};

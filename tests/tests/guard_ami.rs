@@ -19,6 +19,7 @@ use policy::asterisk::{
     Endpoint, GlobalPolicy, NewEndpoint, PbxModel, PolicySettings, Revision, Target as AstTarget,
     render,
 };
+use policy::firewall::CheckPolicy;
 use policy::firewall::{FirewallPolicy, TimedAddress};
 use policy::guard::{BanDecision, Engine, GuardPolicy};
 use rand::SeedableRng;

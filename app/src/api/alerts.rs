@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::api::pbx::PbxActionError;
-use crate::model::alerts::{AlertView, AlertsPage, CreatedAlert, DeliveryView, Trigger};
+use wire::alerts::{AlertView, AlertsPage, CreatedAlert, DeliveryView, Trigger};
 
 /// The alert form, as typed: one checkbox per trigger (present when ticked).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use leptos::prelude::*;
 
 use crate::api::ConsoleError;
 #[cfg(feature = "ssr")]
-use crate::model::firewall::FirewallSettings;
-use crate::model::firewall::{AllowlistView, BanView, FirewallPage};
+use wire::firewall::FirewallPolicy;
+use wire::firewall::{AllowlistView, BanView, FirewallPage};
 
 /// The firewall page's data.
 #[server(prefix = "/fn", endpoint = "firewall")]
@@ -46,7 +46,8 @@ pub async fn save_firewall(
     confirm_window_secs: u32,
 ) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::firewall::context()?;
-    let settings = FirewallSettings {
+    // The form does not edit the rate tiers: the stored ones are kept.
+    let settings = FirewallPolicy {
         enabled: enabled.is_some(),
         sip_udp_port,
         sip_tcp_port,
@@ -59,6 +60,7 @@ pub async fn save_firewall(
         ami_networks: lines(&ami_networks),
         blocklist: lines(&blocklist),
         confirm_window_secs,
+        rate_limits: Default::default(),
     };
     let outcome = console.save_firewall(&parts, csrf, settings).await;
     crate::ssr::finish_form(&parts, outcome, "/firewall?saved=1")

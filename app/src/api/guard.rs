@@ -4,11 +4,11 @@ use leptos::prelude::*;
 
 use crate::api::ConsoleError;
 use crate::api::pbx::PbxActionError;
-use crate::model::dashboard::{DashboardSummary, TimeSeries};
+use wire::dashboard::{DashboardSummary, TimeSeries};
 #[cfg(feature = "ssr")]
-use crate::model::events::EventFilter;
-use crate::model::events::{EventPage, GuardStatusView};
-use crate::model::guard::{GuardSettingsForm, GuardSettingsView};
+use wire::events::EventFilter;
+use wire::events::{EventPage, GuardStatusView};
+use wire::guard::{GuardSettingsForm, GuardSettingsView};
 
 /// A page of stored events (empty filter values mean "any").
 #[server(prefix = "/fn", endpoint = "events")]

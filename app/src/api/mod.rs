@@ -17,7 +17,7 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
+use wire::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
 /// Everything that can go wrong in a console action, as the browser may see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -29,7 +29,7 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ConsoleError;
-use crate::model::pbx::{
+use wire::pbx::{
     AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
     WithSecret,
 };
@@ -254,7 +254,7 @@ pub enum PbxForm {
     AmiUser(AmiUserForm),
     Policy(Box<PolicyForm>),
     /// The Guard settings page's form (it shares the PBX pages' flash).
-    GuardSettings(Box<crate::model::guard::GuardSettingsForm>),
+    GuardSettings(Box<wire::guard::GuardSettingsForm>),
 }
 
 /// A secret generated (or typed) just now, shown this once.

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 
 use crate::api::{SignOut, get_session};
-use crate::model::{Role, SessionInfo};
+use wire::{Role, SessionInfo};
 
 /// Layout of every page behind sign-in. Provides the [`SessionInfo`] to the pages.
 #[component]

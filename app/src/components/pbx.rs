@@ -6,8 +6,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::ConsoleError;
 use crate::api::pbx::{PbxActionError, PbxFlash, PbxForm, ShownSecret, take_pbx_flash};
-use crate::model::pbx::ApplyReport;
-use crate::model::{Role, SessionInfo};
+use wire::pbx::ApplyReport;
+use wire::{Role, SessionInfo};
 
 /// The flash named by `?flash=<token>`, taken from the server once (see
 /// [`crate::api::pbx`]). Without the parameter, or with a stale or forged token: `None`.

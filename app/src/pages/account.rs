@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::ChangePassword;
 use crate::components::error_banner::FormError;
-use crate::model::SessionInfo;
+use wire::SessionInfo;
 
 /// The account page.
 #[component]

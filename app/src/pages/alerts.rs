@@ -12,7 +12,7 @@ use crate::api::pbx::{PbxFlash, ShownSecret};
 use crate::components::pbx::{
     Refusal, action_error, csrf, is_admin, query_error, reset_on_success, use_flash,
 };
-use crate::model::alerts::{AlertView, DeliveryView, Trigger};
+use wire::alerts::{AlertView, DeliveryView, Trigger};
 
 /// The fields of an alert, shared by the creation and the edit forms.
 #[component]

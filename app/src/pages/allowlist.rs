@@ -6,8 +6,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::firewall::{AddAllow, RemoveAllow, get_allowlist};
 use crate::components::error_banner::FormError;
-use crate::model::{Role, SessionInfo};
 use crate::pages::bans::human_secs;
+use wire::{Role, SessionInfo};
 
 /// The allowlist page.
 #[component]

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::firewall::{AddBan, RemoveBan, get_bans};
 use crate::components::error_banner::FormError;
-use crate::model::{Role, SessionInfo};
+use wire::{Role, SessionInfo};
 
 /// The bans page.
 #[component]

@@ -8,7 +8,7 @@ use crate::api::pbx::{ApplyConfig, RollbackConfig, config_preview, list_revision
 use crate::components::pbx::{
     FlashNotices, Refusal, Report, action_error, csrf, is_admin, query_error, use_flash,
 };
-use crate::model::pbx::ApplyReport;
+use wire::pbx::ApplyReport;
 
 /// The configuration page.
 #[component]

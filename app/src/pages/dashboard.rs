@@ -11,8 +11,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::get_dashboard;
 use crate::api::guard::{get_attack_series, get_dashboard_summary};
 use crate::components::live::{LiveMarker, LiveState};
-use crate::model::dashboard::{DashboardSummary, TimeSeries, TopEntry};
-use crate::model::firewall::TableState;
+use wire::dashboard::{DashboardSummary, TimeSeries, TopEntry};
+use wire::firewall::TableState;
 
 /// The dashboard page.
 #[component]

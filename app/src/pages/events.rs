@@ -8,20 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::guard::{get_events, get_guard_status};
 use crate::components::live::{LiveMarker, LiveState};
-use crate::model::events::{EventView, GuardStatusView};
-
-/// The kinds an event can have, for the filter.
-const KINDS: [&str; 9] = [
-    "guessing",
-    "distributed-guessing",
-    "enumeration",
-    "scanner",
-    "flood",
-    "toll-fraud-probe",
-    "acl-violation",
-    "malformed",
-    "login-after-failures",
-];
+use wire::events::{EventKind, EventView, GuardStatusView};
 
 /// Live rows kept on the page at most.
 #[cfg(feature = "hydrate")]
@@ -97,7 +84,7 @@ pub fn EventsPage() -> impl IntoView {
             <label>"Kind "
                 <select name="kind">
                     <option value="">"any"</option>
-                    {KINDS.iter().map(|k| view! { <option value=*k selected=move || selected(k)>{*k}</option> }).collect_view()}
+                    {EventKind::ALL.map(|k| k.as_str()).into_iter().map(|k| view! { <option value=k selected=move || selected(k)>{k}</option> }).collect_view()}
                 </select>
             </label>
             <label>" Source " <input type="text" name="source" value=move || param("source").unwrap_or_default() placeholder="203.0.113.7" /></label>

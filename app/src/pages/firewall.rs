@@ -8,8 +8,8 @@ use crate::api::firewall::{
     ApplyFirewall, ConfirmFirewall, RevertFirewall, SaveFirewall, get_firewall,
 };
 use crate::components::error_banner::FormError;
-use crate::model::firewall::{FirewallPage as PageData, TableState};
-use crate::model::{Role, SessionInfo};
+use wire::firewall::{FirewallPage as PageData, TableState};
+use wire::{Role, SessionInfo};
 
 /// The firewall page.
 #[component]

@@ -10,8 +10,8 @@ use crate::api::pbx::PbxForm;
 use crate::components::pbx::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
-use crate::model::guard::{GuardSettingView, section_title};
 use crate::pages::events::GuardStatus;
+use wire::guard::{GuardSettingView, section_title};
 
 /// The Guard page.
 #[component]

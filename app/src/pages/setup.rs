@@ -6,7 +6,7 @@ use leptos_router::components::A;
 
 use crate::api::{CompleteSetup, get_setup_state};
 use crate::components::error_banner::FormError;
-use crate::model::SetupState;
+use wire::SetupState;
 
 /// The first-administrator page.
 #[component]

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use crate::api::ConsoleError;
 use crate::api::alerts::AlertForm;
 use crate::api::pbx::PbxActionError;
-use crate::model::alerts::{AlertsPage, CreatedAlert, DeliveryView};
+use wire::alerts::{AlertsPage, CreatedAlert, DeliveryView};
 
 type Outcome<T> = Result<T, PbxActionError>;
 

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use std::sync::Arc;
 
 use crate::api::ConsoleError;
-use crate::model::firewall::{
-    AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallSettings,
+use wire::firewall::{
+    AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallPolicy,
 };
 
 /// The firewall half of the console, implemented by the backend over its firewall service.
@@ -21,7 +21,7 @@ pub trait FirewallConsole: Send + Sync + 'static {
         &self,
         req: &Parts,
         csrf: String,
-        settings: FirewallSettings,
+        settings: FirewallPolicy,
     ) -> Result<(), ConsoleError>;
     /// Applies the stored policy provisionally.
     async fn apply_firewall(

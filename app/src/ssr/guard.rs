@@ -7,9 +7,9 @@ use leptos::prelude::*;
 
 use crate::api::ConsoleError;
 use crate::api::pbx::PbxActionError;
-use crate::model::dashboard::{DashboardSummary, TimeSeries};
-use crate::model::events::{EventFilter, EventPage, GuardStatusView};
-use crate::model::guard::{GuardSettingsForm, GuardSettingsView};
+use wire::dashboard::{DashboardSummary, TimeSeries};
+use wire::events::{EventFilter, EventPage, GuardStatusView};
+use wire::guard::{GuardSettingsForm, GuardSettingsView};
 
 /// The guard half of the console, implemented by the backend over its event store.
 #[async_trait::async_trait]

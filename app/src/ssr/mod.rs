@@ -11,7 +11,7 @@ use http::request::Parts;
 use leptos::prelude::*;
 
 use crate::api::ConsoleError;
-use crate::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
+use wire::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
 /// What the console needs from the backend. The backend puts an `Arc<dyn Console>` into Leptos
 /// context; each method receives the request's parts, from which the backend reads the session

@@ -11,7 +11,7 @@ use crate::api::ConsoleError;
 use crate::api::pbx::{
     AmiUserForm, EndpointForm, PbxActionError, PbxFlash, PbxForm, PolicyData, PolicyForm, TrunkForm,
 };
-use crate::model::pbx::{
+use wire::pbx::{
     AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
     WithSecret,
 };

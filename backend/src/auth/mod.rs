@@ -11,7 +11,7 @@ pub mod throttle;
 
 use std::net::IpAddr;
 
-use app::model::Role;
+use wire::Role;
 
 /// A signed-in console user on whose behalf a request runs.
 #[derive(Debug, Clone)]

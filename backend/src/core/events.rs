@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use app::model::events::EventView;
 use policy::guard::Event;
 use tokio::sync::{broadcast, mpsc};
+use wire::events::EventView;
 
 /// Events queued for the writer at most: several seconds of the 10,000/s a flood produces.
 pub const QUEUE: usize = 65_536;

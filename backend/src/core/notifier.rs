@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use app::model::alerts::Trigger;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
+use wire::alerts::Trigger;
 
 use crate::sync::lock;
 

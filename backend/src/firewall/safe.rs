@@ -28,6 +28,7 @@ use policy::firewall::{
 use serde::{Deserialize, Serialize};
 
 use super::{Firewall, FirewallError};
+use policy::firewall::CheckPolicy;
 
 /// Name of the pending-apply state file inside the state directory.
 pub const STATE_FILE: &str = "firewall-apply.json";

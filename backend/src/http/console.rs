@@ -5,7 +5,7 @@ use http::request::Parts;
 
 use app::api::ConsoleError;
 use app::api::pbx::PbxActionError;
-use app::model::{AuditPageData, Dashboard, SessionInfo, SetupState};
+use wire::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
 use crate::auth::Caller;
 use crate::http::HttpState;

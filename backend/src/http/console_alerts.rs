@@ -6,7 +6,7 @@ use http::request::Parts;
 use app::api::ConsoleError;
 use app::api::alerts::AlertForm;
 use app::api::pbx::PbxActionError;
-use app::model::alerts::{AlertsPage, CreatedAlert, DeliveryView};
+use wire::alerts::{AlertsPage, CreatedAlert, DeliveryView};
 
 use crate::http::console::ConsoleService;
 use crate::services::alerts::{self, AlertError, NewAlert};

@@ -4,8 +4,8 @@
 use http::request::Parts;
 
 use app::api::ConsoleError;
-use app::model::firewall::{
-    AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallSettings,
+use wire::firewall::{
+    AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallPolicy,
 };
 
 use crate::auth::Admin;
@@ -57,13 +57,13 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         &self,
         req: &Parts,
         csrf: String,
-        settings: FirewallSettings,
+        settings: FirewallPolicy,
     ) -> Result<(), ConsoleError> {
         let admin = admin_with_csrf(req, &csrf)?;
         let (stored, _) = firewall::load_policy(&self.state().db)
             .await
             .map_err(internal)?;
-        let raw = firewall::with_settings(stored.policy().clone(), settings);
+        let raw = firewall::with_settings(stored.policy(), settings);
         firewall::update_policy(self.state(), &admin, raw, None).await?;
         Ok(())
     }

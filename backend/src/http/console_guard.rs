@@ -5,10 +5,10 @@ use http::request::Parts;
 
 use app::api::ConsoleError;
 use app::api::pbx::PbxActionError;
-use app::model::dashboard::{DashboardSummary, TimeSeries};
-use app::model::events::{EventFilter, EventPage, GuardStatusView};
-use app::model::guard::{GuardSettingView, GuardSettingsForm, GuardSettingsView};
 use policy::guard::{FieldKind, POLICY_FIELDS};
+use wire::dashboard::{DashboardSummary, TimeSeries};
+use wire::events::{EventFilter, EventPage, GuardStatusView};
+use wire::guard::{GuardSettingView, GuardSettingsForm, GuardSettingsView};
 
 use crate::http::console::{ConsoleService, action_changer, caller, internal};
 use crate::services::dashboard::{self, Range};

@@ -20,13 +20,13 @@ use app::api::ConsoleError;
 use app::api::pbx::{
     AmiUserForm, EndpointForm, PbxActionError, PbxFlash, PolicyData, PolicyForm, TrunkForm,
 };
-use app::model::pbx::{
-    AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
-    WithSecret,
-};
 use policy::asterisk::{
     AmiClass, CallingClass, Codec, InvalidField, NewAmiUser, NewDidRoute, NewEndpoint, NewTrunk,
     PolicySettings, TlsSettings, Transport,
+};
+use wire::pbx::{
+    AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
+    WithSecret,
 };
 
 use crate::auth::{Admin, Caller};

@@ -344,5 +344,5 @@ pub struct ProblemDoc {
     hint: Option<String>,
     /// Why a configuration apply or rollback failed (`apply_failed`).
     #[schema(nullable = false)]
-    report: Option<app::model::pbx::ApplyReport>,
+    report: Option<wire::pbx::ApplyReport>,
 }

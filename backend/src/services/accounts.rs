@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use app::api::ConsoleError;
-use app::model::Role;
+use wire::Role;
 
 use crate::auth::session::{clear_cookie, new_token, set_cookie, token_hash};
 use crate::auth::sign_in::{SetupToken, SignInThrottle};
@@ -328,7 +328,7 @@ pub async fn list_users(
     _admin: &Admin,
     cursor: Option<&str>,
     limit: u64,
-) -> Result<app::model::Page<UserView>, Internal> {
+) -> Result<wire::Page<UserView>, Internal> {
     let rows = page::rows(
         db,
         user::Entity::find(),
@@ -350,7 +350,7 @@ pub async fn list_users(
             })
         },
     );
-    Ok(app::model::Page {
+    Ok(wire::Page {
         items: page.items.drain(..).flatten().collect(),
         next_cursor: page.next_cursor,
     })

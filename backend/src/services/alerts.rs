@@ -30,8 +30,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 
-use app::model::Page;
-use app::model::alerts::{AlertView, AlertsPage, CreatedAlert, DeliveryView, Trigger};
+use wire::Page;
+use wire::alerts::{AlertView, AlertsPage, CreatedAlert, DeliveryView, Trigger};
 
 use crate::auth::Admin;
 use crate::auth::session::new_token;

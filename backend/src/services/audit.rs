@@ -8,7 +8,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use app::model::{AuditEntry, AuditPageData, Page};
+use wire::{AuditEntry, AuditPageData, Page};
 
 use crate::db::entities::audit_log;
 use crate::services::{Internal, page};

@@ -9,9 +9,9 @@ use chrono::{SecondsFormat, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 
-use app::model::Page;
-use app::model::pbx::{ApplyReport, FileDiff, Preview, RevisionView};
 use policy::asterisk::{Bundle, GlobalPolicy, Revision, Target, render};
+use wire::Page;
+use wire::pbx::{ApplyReport, FileDiff, Preview, RevisionView};
 
 use crate::asterisk::ami::{AmiClient, AmiError};
 use crate::asterisk::confdir::ConfigDir;

@@ -5,10 +5,12 @@
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use app::model::dashboard::{DashboardSummary, TimeSeries, TopEntry};
+use wire::dashboard::{DashboardSummary, TimeSeries, TopEntry};
 
 use crate::core::Core;
-use crate::services::events::{self, KINDS, TopDimension};
+use policy::guard::EventKind;
+
+use crate::services::events::{self, TopDimension};
 use crate::services::{Internal, firewall, guard_status, posture};
 
 /// The chart ranges: the last hour per minute, the last week per hour.
@@ -60,7 +62,7 @@ pub async fn timeseries(core: &Core, range: Range) -> Result<TimeSeries, Interna
         ))
         .await?;
     let width = usize::try_from(range.buckets()).unwrap_or(0);
-    let mut buckets = vec![vec![0u64; KINDS.len()]; width];
+    let mut buckets = vec![vec![0u64; EventKind::ALL.len()]; width];
     for row in rows {
         let (Ok(bucket), Ok(kind), Ok(count)) = (
             row.try_get_by_index::<i64>(0),
@@ -71,7 +73,9 @@ pub async fn timeseries(core: &Core, range: Range) -> Result<TimeSeries, Interna
         };
         let (Ok(i), Some(k)) = (
             usize::try_from(bucket - first_bucket),
-            KINDS.iter().position(|known| *known == kind),
+            EventKind::ALL
+                .iter()
+                .position(|known| known.as_str() == kind),
         ) else {
             continue;
         };
@@ -82,7 +86,7 @@ pub async fn timeseries(core: &Core, range: Range) -> Result<TimeSeries, Interna
     Ok(TimeSeries {
         bucket_secs: u64::try_from(per * 60).unwrap_or(60),
         start_unix: first_bucket * per * 60,
-        kinds: KINDS.iter().map(|k| (*k).to_owned()).collect(),
+        kinds: EventKind::ALL.map(|k| k.as_str().to_owned()).to_vec(),
         buckets,
     })
 }

@@ -19,8 +19,8 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
-use app::model::events::{EventFilter, EventPage, EventView};
-use policy::guard::Event;
+use policy::guard::{Event, EventKind};
+use wire::events::{EventFilter, EventPage, EventView};
 
 use crate::core::events::{EventIntake, EventQueue};
 use crate::db::entities::{event_rollup, guard_event};
@@ -279,19 +279,6 @@ pub struct BadFilter {
     pub reason: String,
 }
 
-/// The event kinds, as stored.
-pub const KINDS: [&str; 9] = [
-    "guessing",
-    "distributed-guessing",
-    "enumeration",
-    "scanner",
-    "flood",
-    "toll-fraud-probe",
-    "acl-violation",
-    "malformed",
-    "login-after-failures",
-];
-
 /// A checked filter: a known kind, an address, an account of sane length.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckedFilter {
@@ -309,16 +296,22 @@ impl CheckedFilter {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let kind =
-            match blank(&filter.kind) {
-                None => None,
-                Some(k) => Some(KINDS.iter().copied().find(|known| *known == k).ok_or_else(
-                    || BadFilter {
+        let kind = match blank(&filter.kind) {
+            None => None,
+            Some(k) => Some(
+                EventKind::ALL
+                    .iter()
+                    .map(|known| known.as_str())
+                    .find(|known| *known == k)
+                    .ok_or_else(|| BadFilter {
                         field: "kind",
-                        reason: format!("one of {}", KINDS.join(", ")),
-                    },
-                )?),
-            };
+                        reason: format!(
+                            "one of {}",
+                            EventKind::ALL.map(EventKind::as_str).join(", ")
+                        ),
+                    })?,
+            ),
+        };
         let source = match blank(&filter.source) {
             None => None,
             Some(s) => Some(

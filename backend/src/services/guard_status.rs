@@ -1,6 +1,6 @@
 //! What the guard is doing: its mode, its taps, the engine's counters and the event store's.
 
-use app::model::events::{GuardModelView, GuardStatusView, LatencyView, TapView};
+use wire::events::{GuardModelView, GuardStatusView, LatencyView, TapView};
 
 use crate::config::GuardMode;
 use crate::core::Core;

@@ -5,11 +5,11 @@
 //! cursor's key. Rows written meanwhile never make a page repeat or skip a row, and a page
 //! costs an index range read however deep it is (an `OFFSET` would read every row before it).
 
-use app::model::Page;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
     Select,
 };
+use wire::Page;
 
 /// Rows per page when the caller does not say.
 pub const DEFAULT_LIMIT: u64 = 100;

@@ -13,8 +13,8 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use app::model::tokens::{CreatedToken, TokenView};
-use app::model::{Page, Role};
+use wire::tokens::{CreatedToken, TokenView};
+use wire::{Page, Role};
 
 use crate::auth::session::{new_token, token_hash};
 use crate::auth::{Admin, Caller};

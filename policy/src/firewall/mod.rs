@@ -33,8 +33,8 @@ pub use elements::{
 };
 pub use lockout::{BlockReason, Lockout, Peer, PeerKind, preview_lockout};
 pub use policy::{
-    CheckedFirewallPolicy, FirewallPolicy, FirewallPolicyError, NetworkList, Ports, Rate,
-    RateLimits, RateTiers,
+    CheckPolicy, CheckedFirewallPolicy, FirewallPolicy, FirewallPolicyError, NetworkList, Ports,
+    Rate, RateLimits, RateTiers,
 };
 pub use render::{Ruleset, render_ruleset};
 pub use state::{BanTarget, DynamicState, TimedAddress, TimedPort};

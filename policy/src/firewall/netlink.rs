@@ -315,6 +315,7 @@ pub fn answers(datagram: &[u8]) -> Vec<Answer> {
 
 #[cfg(test)]
 mod tests {
+    use crate::firewall::CheckPolicy;
     use std::net::SocketAddr;
 
     use super::super::elements::{

@@ -10,148 +10,8 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
 
-/// The firewall part of sipwarden's hardening policy, as stored and as sent over the API.
-///
-/// Every field has a default (see [`FirewallPolicy::default`]), so `{}` is a valid policy:
-/// enabled, SIP on udp/tcp 5060 and tls 5061, AMI on 5038 reachable from loopback only, the
-/// console on 8080 not restricted by the firewall (it listens on 127.0.0.1 by default), no
-/// trusted, admin or blocklisted networks, the default rate tiers and a 60 s confirm window.
-///
-/// This type may hold nonsense; turn it into a [`CheckedFirewallPolicy`] with
-/// [`FirewallPolicy::check`] (or `TryFrom`) before rendering anything from it.
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FirewallPolicy {
-    /// Whether table `inet sipwarden` exists at all. When `false` the rendered batch only
-    /// removes the table (and with it every ban), leaving the host's other firewall alone.
-    pub enabled: bool,
-    /// UDP port of the SIP listener (default 5060).
-    pub sip_udp_port: u32,
-    /// TCP port of the SIP listener (default 5060).
-    pub sip_tcp_port: u32,
-    /// TLS port of the SIP listener (default 5061).
-    pub sip_tls_port: u32,
-    /// Asterisk Manager Interface port (default 5038). Only loopback, trusted networks and
-    /// `ami_networks` may reach it.
-    pub ami_port: u32,
-    /// Port of sipwarden's web console (default 8080).
-    pub console_port: u32,
-    /// When `true`, only loopback, trusted and admin networks may reach the console port
-    /// (default `false`: the console listens on 127.0.0.1 unless configured otherwise).
-    pub restrict_console: bool,
-    /// Networks that are never dropped by sipwarden (office LAN, the SIP provider's
-    /// signalling servers). Bare addresses mean a single host.
-    pub trusted_networks: Vec<String>,
-    /// Pinned administrator addresses or networks: never dropped, and the only remote
-    /// sources allowed on the console when `restrict_console` is set.
-    pub admin_networks: Vec<String>,
-    /// Networks of the AMI users (their `permit=` lines); the AMI port is closed to others.
-    pub ami_networks: Vec<String>,
-    /// Networks dropped outright, on every port.
-    pub blocklist: Vec<String>,
-    /// Per-source rate tiers for SIP requests and connections.
-    pub rate_limits: RateLimits,
-    /// Seconds an applied firewall change stays in force without a confirmation before it is
-    /// reverted (default 60, allowed 10..=3600).
-    pub confirm_window_secs: u32,
-}
-
-impl Default for FirewallPolicy {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            sip_udp_port: 5060,
-            sip_tcp_port: 5060,
-            sip_tls_port: 5061,
-            ami_port: 5038,
-            console_port: 8080,
-            restrict_console: false,
-            trusted_networks: Vec::new(),
-            admin_networks: Vec::new(),
-            ami_networks: Vec::new(),
-            blocklist: Vec::new(),
-            rate_limits: RateLimits::default(),
-            confirm_window_secs: 60,
-        }
-    }
-}
-
-/// Per-source rate tiers, in the spirit of FreePBX's responsive firewall: a source the guard
-/// has seen authenticate successfully ("known good", e.g. an office NAT with fifty phones)
-/// gets a generous rate, everyone else a tight one. Allowlisted sources are not metered.
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimits {
-    /// UDP `REGISTER` requests per source (default known 600/min burst 120, unknown 20/min
-    /// burst 10: a phone needs two per registration, a scanner thousands).
-    pub register: RateTiers,
-    /// UDP `INVITE` requests per source (default known 300/min burst 60, unknown 20/min
-    /// burst 10).
-    pub invite: RateTiers,
-    /// UDP `OPTIONS` requests per source (default known 300/min burst 60, unknown 30/min
-    /// burst 10): OPTIONS is the scanners' favourite probe (`svmap`).
-    pub options: RateTiers,
-    /// New TCP/TLS connections to the SIP ports per source (default known 120/min burst 30,
-    /// unknown 20/min burst 10). TLS payload is opaque, so connections are what we can count.
-    pub tcp_connections: RateTiers,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            register: RateTiers::new(Rate::new(600, 120), Rate::new(20, 10)),
-            invite: RateTiers::new(Rate::new(300, 60), Rate::new(20, 10)),
-            options: RateTiers::new(Rate::new(300, 60), Rate::new(30, 10)),
-            tcp_connections: RateTiers::new(Rate::new(120, 30), Rate::new(20, 10)),
-        }
-    }
-}
-
-/// The two tiers of one rate meter.
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateTiers {
-    /// Rate for sources in the runtime `known_v4`/`known_v6` sets.
-    pub known: Rate,
-    /// Rate for every other source.
-    pub unknown: Rate,
-}
-
-impl RateTiers {
-    /// Both tiers at once.
-    pub const fn new(known: Rate, unknown: Rate) -> Self {
-        Self { known, unknown }
-    }
-}
-
-impl Default for RateTiers {
-    fn default() -> Self {
-        RateLimits::default().register
-    }
-}
-
-/// A token-bucket rate: `per_minute` packets per minute on average, `burst` more at once.
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rate {
-    /// Sustained packets (or connections) per minute; must be at least 1.
-    pub per_minute: u32,
-    /// Extra packets allowed in a burst on top of the rate; must be at least 1.
-    pub burst: u32,
-}
-
-impl Rate {
-    /// A rate of `per_minute` with `burst`.
-    pub const fn new(per_minute: u32, burst: u32) -> Self {
-        Self { per_minute, burst }
-    }
-}
+pub use wire::firewall::{FirewallPolicy, Rate, RateLimits, RateTiers};
 
 /// Which list of the policy a network came from (used in error messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -342,12 +202,18 @@ pub struct Ports {
     pub console: u16,
 }
 
-impl FirewallPolicy {
+/// The checks of a [`FirewallPolicy`] (a trait because the plain type is defined with the other
+/// wire types, in the `wire` crate).
+pub trait CheckPolicy {
     /// Checks every rule and returns the first violation, in a fixed order (ports, networks,
     /// contradictions, lockout, rates, confirm window), so the same policy always gets the
     /// same answer.
-    pub fn check(self) -> Result<CheckedFirewallPolicy, FirewallPolicyError> {
-        let ports = self.check_ports()?;
+    fn check(self) -> Result<CheckedFirewallPolicy, FirewallPolicyError>;
+}
+
+impl CheckPolicy for FirewallPolicy {
+    fn check(self) -> Result<CheckedFirewallPolicy, FirewallPolicyError> {
+        let ports = check_ports(&self)?;
         let trusted = parse_list(NetworkList::Trusted, &self.trusted_networks)?;
         let admin = parse_list(NetworkList::Admin, &self.admin_networks)?;
         let ami = parse_list(NetworkList::Ami, &self.ami_networks)?;
@@ -373,7 +239,7 @@ impl FirewallPolicy {
         if self.restrict_console && admin.is_empty() {
             return Err(FirewallPolicyError::NoAdminNetwork);
         }
-        self.rate_limits.check()?;
+        check_rates(&self.rate_limits)?;
         if !(10..=3600).contains(&self.confirm_window_secs) {
             return Err(FirewallPolicyError::ConfirmWindowOutOfRange {
                 value: self.confirm_window_secs,
@@ -388,44 +254,44 @@ impl FirewallPolicy {
             blocklist,
         })
     }
+}
 
-    fn check_ports(&self) -> Result<Ports, FirewallPolicyError> {
-        let port = |field: &'static str, value: u32| match u16::try_from(value) {
-            Ok(p) if p != 0 => Ok(p),
-            _ => Err(FirewallPolicyError::PortOutOfRange { field, value }),
-        };
-        let ports = Ports {
-            sip_udp: port("sip_udp_port", self.sip_udp_port)?,
-            sip_tcp: port("sip_tcp_port", self.sip_tcp_port)?,
-            sip_tls: port("sip_tls_port", self.sip_tls_port)?,
-            ami: port("ami_port", self.ami_port)?,
-            console: port("console_port", self.console_port)?,
-        };
-        // SIP over UDP and TCP sharing 5060 is the convention and not a collision (different
-        // protocols). Everything else must be distinct: the rate meters, the AMI restriction
-        // and the console restriction would otherwise apply to the wrong service. The SIP UDP
-        // port is compared too, because an AMI or console on "the SIP port" is a typo.
-        let named = [
-            ("sip_udp_port", ports.sip_udp),
-            ("sip_tcp_port", ports.sip_tcp),
-            ("sip_tls_port", ports.sip_tls),
-            ("ami_port", ports.ami),
-            ("console_port", ports.console),
-        ];
-        for (i, (first, a)) in named.iter().enumerate() {
-            for (second, b) in &named[i + 1..] {
-                let conventional = *first == "sip_udp_port" && *second == "sip_tcp_port";
-                if a == b && !conventional {
-                    return Err(FirewallPolicyError::PortCollision {
-                        first,
-                        second,
-                        port: *a,
-                    });
-                }
+fn check_ports(policy: &FirewallPolicy) -> Result<Ports, FirewallPolicyError> {
+    let port = |field: &'static str, value: u32| match u16::try_from(value) {
+        Ok(p) if p != 0 => Ok(p),
+        _ => Err(FirewallPolicyError::PortOutOfRange { field, value }),
+    };
+    let ports = Ports {
+        sip_udp: port("sip_udp_port", policy.sip_udp_port)?,
+        sip_tcp: port("sip_tcp_port", policy.sip_tcp_port)?,
+        sip_tls: port("sip_tls_port", policy.sip_tls_port)?,
+        ami: port("ami_port", policy.ami_port)?,
+        console: port("console_port", policy.console_port)?,
+    };
+    // SIP over UDP and TCP sharing 5060 is the convention and not a collision (different
+    // protocols). Everything else must be distinct: the rate meters, the AMI restriction
+    // and the console restriction would otherwise apply to the wrong service. The SIP UDP
+    // port is compared too, because an AMI or console on "the SIP port" is a typo.
+    let named = [
+        ("sip_udp_port", ports.sip_udp),
+        ("sip_tcp_port", ports.sip_tcp),
+        ("sip_tls_port", ports.sip_tls),
+        ("ami_port", ports.ami),
+        ("console_port", ports.console),
+    ];
+    for (i, (first, a)) in named.iter().enumerate() {
+        for (second, b) in &named[i + 1..] {
+            let conventional = *first == "sip_udp_port" && *second == "sip_tcp_port";
+            if a == b && !conventional {
+                return Err(FirewallPolicyError::PortCollision {
+                    first,
+                    second,
+                    port: *a,
+                });
             }
         }
-        Ok(ports)
     }
+    Ok(ports)
 }
 
 impl TryFrom<FirewallPolicy> for CheckedFirewallPolicy {
@@ -436,38 +302,27 @@ impl TryFrom<FirewallPolicy> for CheckedFirewallPolicy {
     }
 }
 
-impl RateLimits {
-    /// The meters in render order, with their field names.
-    pub(crate) fn named(&self) -> [(&'static str, RateTiers); 4] {
-        [
-            ("register", self.register),
-            ("invite", self.invite),
-            ("options", self.options),
-            ("tcp_connections", self.tcp_connections),
-        ]
-    }
-
-    fn check(&self) -> Result<(), FirewallPolicyError> {
-        for (meter, tiers) in self.named() {
-            for (tier, rate) in [("known", tiers.known), ("unknown", tiers.unknown)] {
-                // A zero burst would make nft fall back to its default of 5, silently
-                // differing from the policy; refuse it like a zero rate.
-                for (field, value) in [("per_minute", rate.per_minute), ("burst", rate.burst)] {
-                    if value == 0 {
-                        return Err(FirewallPolicyError::ZeroRate { meter, tier, field });
-                    }
+/// The rate tiers' rules.
+fn check_rates(limits: &RateLimits) -> Result<(), FirewallPolicyError> {
+    for (meter, tiers) in limits.named() {
+        for (tier, rate) in [("known", tiers.known), ("unknown", tiers.unknown)] {
+            // A zero burst would make nft fall back to its default of 5, silently
+            // differing from the policy; refuse it like a zero rate.
+            for (field, value) in [("per_minute", rate.per_minute), ("burst", rate.burst)] {
+                if value == 0 {
+                    return Err(FirewallPolicyError::ZeroRate { meter, tier, field });
                 }
             }
-            if tiers.known.per_minute < tiers.unknown.per_minute {
-                return Err(FirewallPolicyError::TiersInverted {
-                    meter,
-                    known: tiers.known.per_minute,
-                    unknown: tiers.unknown.per_minute,
-                });
-            }
         }
-        Ok(())
+        if tiers.known.per_minute < tiers.unknown.per_minute {
+            return Err(FirewallPolicyError::TiersInverted {
+                meter,
+                known: tiers.known.per_minute,
+                unknown: tiers.unknown.per_minute,
+            });
+        }
     }
+    Ok(())
 }
 
 impl CheckedFirewallPolicy {

@@ -3,13 +3,13 @@
 //! (chat services put their token in the path). The secret is in the creating response only
 //! (`Cache-Control: no-store`).
 
-use app::model::Page;
-use app::model::alerts::{AlertView, CreatedAlert, DeliveryView};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
+use wire::Page;
+use wire::alerts::{AlertView, CreatedAlert, DeliveryView};
 
 use super::{ListQuery, parse_json, secret_response, tagged};
 use crate::http::HttpState;

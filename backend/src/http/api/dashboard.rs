@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
 
-use app::model::dashboard::{DashboardSummary, TimeSeries};
+use wire::dashboard::{DashboardSummary, TimeSeries};
 
 use crate::http::HttpState;
 use crate::http::error::ApiError;
@@ -139,7 +139,7 @@ struct ChangeMessage {
 }
 
 struct ChangeFeed {
-    events: broadcast::Receiver<app::model::events::EventView>,
+    events: broadcast::Receiver<wire::events::EventView>,
     heartbeat: Interval,
 }
 

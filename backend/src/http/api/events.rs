@@ -16,8 +16,8 @@ use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use app::model::Page;
-use app::model::events::{EventFilter, EventPage, EventView, GuardStatusView};
+use wire::Page;
+use wire::events::{EventFilter, EventPage, EventView, GuardStatusView};
 
 use crate::http::HttpState;
 use crate::http::error::ApiError;

@@ -9,11 +9,11 @@ use axum::{Json, Router};
 use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use app::model::Page;
-use app::model::firewall::{
+use policy::firewall::FirewallPolicy;
+use wire::Page;
+use wire::firewall::{
     AllowEntryView, AllowlistView, BanAdded, BanView, FirewallApplied, FirewallStatus,
 };
-use policy::firewall::FirewallPolicy;
 
 use super::{ListQuery, parse_json, tagged};
 use crate::http::HttpState;

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use app::model::{AuditEntry, Page, Role};
+use wire::{AuditEntry, Page, Role};
 
 use crate::http::HttpState;
 use crate::http::error::ApiError;
@@ -155,7 +155,7 @@ async fn sign_out(
     Ok(res)
 }
 
-/// The query of a list without filters: which page (see [`app::model::Page`]).
+/// The query of a list without filters: which page (see [`wire::Page`]).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

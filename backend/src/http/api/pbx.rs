@@ -9,12 +9,12 @@ use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use app::model::Page;
-use app::model::pbx::{
+use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
+use wire::Page;
+use wire::pbx::{
     AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
     WithSecret,
 };
-use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 
 use super::{ListQuery, parse_json, secret_response, tagged};
 use crate::http::HttpState;
@@ -33,8 +33,8 @@ use crate::services::{config, page, pbx};
         rollback
     ),
     components(schemas(
-        app::model::pbx::WithSecret<EndpointView>,
-        app::model::pbx::WithSecret<AmiUserView>,
+        wire::pbx::WithSecret<EndpointView>,
+        wire::pbx::WithSecret<AmiUserView>,
     ))
 )]
 pub(super) struct PbxApi;
@@ -500,7 +500,7 @@ async fn preview(
 
 /// 200 with the report when the revision is live; otherwise a 409 problem whose `report`
 /// says what failed and which revision is live instead.
-fn report_response(report: app::model::pbx::ApplyReport) -> Response {
+fn report_response(report: wire::pbx::ApplyReport) -> Response {
     if report.applied {
         return Json(report).into_response();
     }

@@ -7,8 +7,8 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use http::StatusCode;
 
-use app::model::Page;
-use app::model::tokens::TokenView;
+use wire::Page;
+use wire::tokens::TokenView;
 
 use super::{ListQuery, parse_json, secret_response};
 use crate::http::HttpState;
@@ -62,7 +62,7 @@ async fn list(
 
 /// Creates an API token; its value is in this response only.
 #[utoipa::path(post, operation_id = "create_token", path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
-    responses((status = 201, description = "Created, with its value (shown this once)", body = app::model::tokens::CreatedToken)))]
+    responses((status = 201, description = "Created, with its value (shown this once)", body = wire::tokens::CreatedToken)))]
 async fn create(
     State(state): State<HttpState>,
     AdminCaller(admin): AdminCaller,

@@ -15,9 +15,9 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::time::Instant;
 
-use app::model::alerts::Trigger;
-use app::model::events::EventView;
 use policy::posture::Severity;
+use wire::alerts::Trigger;
+use wire::events::EventView;
 
 use super::{ATTEMPT_TIMEOUT, CONCURRENT, Notice, Target, deliver, enabled_targets, webhook};
 use crate::config::GuardMode;

@@ -460,7 +460,7 @@ pub(super) fn replace_ban() -> OnConflict {
 /// the notifier never waits.
 pub(super) fn notify_ban(core: &Core, stored: &ban::Model, secs: u32) {
     core.alerts.notify(crate::services::alerts::Notice::new(
-        Some(app::model::alerts::Trigger::Ban),
+        Some(wire::alerts::Trigger::Ban),
         format!(
             "{} banned for {secs} s by {}: {}",
             stored.address, stored.origin, stored.reason

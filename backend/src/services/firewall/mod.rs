@@ -18,16 +18,16 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
-use app::model::Page;
-use app::model::firewall::{
-    AllowEntryView, AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage,
-    FirewallSettings, FirewallStatus, LockoutView, PinnedView, TableState,
-};
 use policy::firewall::{
     BanTarget, CheckedFirewallPolicy, DynamicState, FirewallPolicy, FirewallPolicyError, Lockout,
     Peer, PeerKind, RateTiers, TimedAddress, TimedPort, preview_lockout, render_ruleset,
 };
 use policy::guard::{BanDecision, KnownSource};
+use wire::Page;
+use wire::firewall::{
+    AllowEntryView, AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage,
+    FirewallStatus, LockoutView, PinnedView, TableState,
+};
 
 use crate::auth::Admin;
 use crate::core::Core;
@@ -35,6 +35,7 @@ use crate::db::entities::{allow_entry, firewall_policy, session, user};
 use crate::firewall::{FirewallError, PendingApply};
 use crate::services::audit::{self, Action, Record};
 use crate::services::{Internal, page, rfc3339, run_to_end};
+use policy::firewall::CheckPolicy;
 
 /// A ban's length when the caller does not say (one hour).
 pub const DEFAULT_BAN_SECS: u32 = 3600;

@@ -2,11 +2,12 @@
 
 use super::{
     Action, Admin, CheckedFirewallPolicy, Core, DateTime, FirewallError, FirewallPage,
-    FirewallPolicy, FirewallServiceError, FirewallSettings, FirewallStatus, Internal, Lockout,
-    LockoutView, OnConflict, Peer, PeerKind, PendingApply, RateTiers, Record, Set, TableState, Utc,
-    audit, corrupt, firewall_policy, preview_lockout, render_ruleset, rfc3339, session,
-    stored_state, user,
+    FirewallPolicy, FirewallServiceError, FirewallStatus, Internal, Lockout, LockoutView,
+    OnConflict, Peer, PeerKind, PendingApply, RateTiers, Record, Set, TableState, Utc, audit,
+    corrupt, firewall_policy, preview_lockout, render_ruleset, rfc3339, session, stored_state,
+    user,
 };
+use policy::firewall::CheckPolicy;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// The stored policy (checked) and its version; the default when none was stored yet.
@@ -86,41 +87,14 @@ pub async fn update_policy(
     Ok((checked, version))
 }
 
-/// The settings the console's form edits.
+/// The stored policy with the console form's settings: everything but the rate tiers, which
+/// the form does not edit (they are kept).
 #[must_use]
-pub fn settings_of(policy: &FirewallPolicy) -> FirewallSettings {
-    FirewallSettings {
-        enabled: policy.enabled,
-        sip_udp_port: policy.sip_udp_port,
-        sip_tcp_port: policy.sip_tcp_port,
-        sip_tls_port: policy.sip_tls_port,
-        ami_port: policy.ami_port,
-        console_port: policy.console_port,
-        restrict_console: policy.restrict_console,
-        trusted_networks: policy.trusted_networks.clone(),
-        admin_networks: policy.admin_networks.clone(),
-        ami_networks: policy.ami_networks.clone(),
-        blocklist: policy.blocklist.clone(),
-        confirm_window_secs: policy.confirm_window_secs,
+pub fn with_settings(stored: &FirewallPolicy, form: FirewallPolicy) -> FirewallPolicy {
+    FirewallPolicy {
+        rate_limits: stored.rate_limits,
+        ..form
     }
-}
-
-/// The stored policy with the console form's settings applied (rate tiers kept).
-#[must_use]
-pub fn with_settings(mut policy: FirewallPolicy, s: FirewallSettings) -> FirewallPolicy {
-    policy.enabled = s.enabled;
-    policy.sip_udp_port = s.sip_udp_port;
-    policy.sip_tcp_port = s.sip_tcp_port;
-    policy.sip_tls_port = s.sip_tls_port;
-    policy.ami_port = s.ami_port;
-    policy.console_port = s.console_port;
-    policy.restrict_console = s.restrict_console;
-    policy.trusted_networks = s.trusted_networks;
-    policy.admin_networks = s.admin_networks;
-    policy.ami_networks = s.ami_networks;
-    policy.blocklist = s.blocklist;
-    policy.confirm_window_secs = s.confirm_window_secs;
-    policy
 }
 
 /// The rate tiers, one line per meter.
@@ -173,7 +147,7 @@ pub async fn status(core: &Core) -> Result<(FirewallPolicy, FirewallStatus), Int
 pub async fn page(core: &Core) -> Result<FirewallPage, Internal> {
     let (policy, status) = status(core).await?;
     Ok(FirewallPage {
-        settings: settings_of(&policy),
+        settings: policy.clone(),
         rate_limits: rate_lines(&policy),
         status,
     })

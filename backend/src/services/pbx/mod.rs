@@ -17,12 +17,12 @@ use sea_orm::{
     ActiveValue::Set, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, Order,
 };
 
-use app::model::Page;
-use app::model::pbx::{AmiUserView, DidView, EndpointList, EndpointView, TrunkView, WithSecret};
 use policy::asterisk::{
     AmiUser, Endpoint, GlobalPolicy, InvalidField, ModelError, NewAmiUser, NewEndpoint, NewTrunk,
     PbxModel, PolicySettings, Trunk,
 };
+use wire::Page;
+use wire::pbx::{AmiUserView, DidView, EndpointList, EndpointView, TrunkView, WithSecret};
 
 use crate::auth::Admin;
 use crate::core::Core;

@@ -47,72 +47,11 @@ use super::observation::{Direction, Observation, Subject, Transport};
 use super::policy::{GuardPolicy, PolicyError};
 use super::table::BoundedTable;
 
-/// What kind of attack an event reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EventKind {
-    /// Wrong passwords from one source.
-    Guessing,
-    /// Wrong passwords for one account from many sources.
-    DistributedGuessing,
-    /// Many distinct usernames tried from one source.
-    Enumeration,
-    /// A known attack tool, or a probe sweep.
-    Scanner,
-    /// Too many requests.
-    Flood,
-    /// A call attempt to a number the caller may not reach.
-    TollFraudProbe,
-    /// An account's credentials used from outside its permitted networks.
-    AclViolation,
-    /// A correct login from a source whose passwords failed shortly before: a guess that
-    /// succeeded, or a phone whose password was just fixed. Reported, never banned.
-    LoginAfterFailures,
-    /// Unreadable messages or requests Asterisk calls malformed.
-    Malformed,
-}
+pub use wire::events::EventKind;
 
-impl EventKind {
-    /// Every kind, in the order the console lists them.
-    pub const ALL: [EventKind; 9] = [
-        EventKind::Guessing,
-        EventKind::DistributedGuessing,
-        EventKind::Enumeration,
-        EventKind::Scanner,
-        EventKind::Flood,
-        EventKind::TollFraudProbe,
-        EventKind::AclViolation,
-        EventKind::LoginAfterFailures,
-        EventKind::Malformed,
-    ];
-
-    /// The serde name (`toll-fraud-probe`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Guessing => "guessing",
-            EventKind::DistributedGuessing => "distributed-guessing",
-            EventKind::Enumeration => "enumeration",
-            EventKind::Scanner => "scanner",
-            EventKind::Flood => "flood",
-            EventKind::TollFraudProbe => "toll-fraud-probe",
-            EventKind::AclViolation => "acl-violation",
-            EventKind::LoginAfterFailures => "login-after-failures",
-            EventKind::Malformed => "malformed",
-        }
-    }
-
-    /// Signs that an account's secret is in the wrong hands or a phone is abused: always
-    /// worth an alert, whatever the outcome.
-    pub fn is_compromise_signal(self) -> bool {
-        matches!(
-            self,
-            EventKind::AclViolation | EventKind::TollFraudProbe | EventKind::LoginAfterFailures
-        )
-    }
-
-    fn code(self) -> u8 {
-        self as u8 + 1
-    }
+/// A kind as one byte, 1-based (0 means none), for the per-source quiet state.
+fn kind_code(kind: EventKind) -> u8 {
+    kind as u8 + 1
 }
 
 /// What the engine did about an event.
@@ -702,11 +641,11 @@ impl Engine {
             Act::Report(outcome) => {
                 // Not banned, so the detector will keep firing; each kind is reported once
                 // a minute at most.
-                if now_s < st.quiet_until && st.quiet_kind == f.kind.code() {
+                if now_s < st.quiet_until && st.quiet_kind == kind_code(f.kind) {
                     return;
                 }
                 st.quiet_until = now_s.saturating_add(REPORT_INTERVAL);
-                st.quiet_kind = f.kind.code();
+                st.quiet_kind = kind_code(f.kind);
                 match outcome {
                     Outcome::Protected => {
                         self.stats.protected += 1;

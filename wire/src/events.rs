@@ -2,8 +2,74 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What kind of attack an event reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// Wrong passwords from one source.
+    Guessing,
+    /// Wrong passwords for one account from many sources.
+    DistributedGuessing,
+    /// Many distinct usernames tried from one source.
+    Enumeration,
+    /// A known attack tool, or a probe sweep.
+    Scanner,
+    /// Too many requests.
+    Flood,
+    /// A call attempt to a number the caller may not reach.
+    TollFraudProbe,
+    /// An account's credentials used from outside its permitted networks.
+    AclViolation,
+    /// A correct login from a source whose passwords failed shortly before: a guess that
+    /// succeeded, or a phone whose password was just fixed. Reported, never banned.
+    LoginAfterFailures,
+    /// Unreadable messages or requests Asterisk calls malformed.
+    Malformed,
+}
+
+impl EventKind {
+    /// Every kind, in the order the console lists them (and the dashboard's chart stacks).
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Guessing,
+        EventKind::DistributedGuessing,
+        EventKind::Enumeration,
+        EventKind::Scanner,
+        EventKind::Flood,
+        EventKind::TollFraudProbe,
+        EventKind::AclViolation,
+        EventKind::Malformed,
+        EventKind::LoginAfterFailures,
+    ];
+
+    /// The serde name (`toll-fraud-probe`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Guessing => "guessing",
+            EventKind::DistributedGuessing => "distributed-guessing",
+            EventKind::Enumeration => "enumeration",
+            EventKind::Scanner => "scanner",
+            EventKind::Flood => "flood",
+            EventKind::TollFraudProbe => "toll-fraud-probe",
+            EventKind::AclViolation => "acl-violation",
+            EventKind::LoginAfterFailures => "login-after-failures",
+            EventKind::Malformed => "malformed",
+        }
+    }
+
+    /// Signs that an account's secret is in the wrong hands or a phone is abused: always
+    /// worth an alert, whatever the outcome.
+    #[must_use]
+    pub fn is_compromise_signal(self) -> bool {
+        matches!(
+            self,
+            EventKind::AclViolation | EventKind::TollFraudProbe | EventKind::LoginAfterFailures
+        )
+    }
+}
+
 /// One stored event.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventView {
     pub id: i64,
@@ -33,10 +99,10 @@ pub struct EventView {
 }
 
 /// A page of events, newest first.
-pub type EventPage = crate::model::Page<EventView>;
+pub type EventPage = crate::Page<EventView>;
 
 /// Filters of the event list and stream (all optional).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventFilter {
     pub kind: Option<String>,
@@ -46,7 +112,7 @@ pub struct EventFilter {
 }
 
 /// One of the guard's taps.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TapView {
     /// `ami` or `capture`.
@@ -58,7 +124,7 @@ pub struct TapView {
 }
 
 /// What the guard is doing.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuardStatusView {
     /// `enforce`, `log_only` or `off`.
@@ -106,7 +172,7 @@ pub struct GuardStatusView {
 }
 
 /// Percentiles of a latency over its newest samples, in microseconds.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LatencyView {
     /// Samples since start.
@@ -117,7 +183,7 @@ pub struct LatencyView {
 }
 
 /// How much of the PBX the running guard knows.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuardModelView {
     pub accounts: u64,

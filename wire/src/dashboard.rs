@@ -3,12 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::events::GuardStatusView;
-use crate::model::firewall::{BanView, TableState};
+use crate::events::GuardStatusView;
+use crate::firewall::{BanView, TableState};
 
 /// Events per time bucket and kind, from the rollups.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct TimeSeries {
     /// Seconds per bucket (60 for the last hour, 3600 for the last week).
     pub bucket_secs: u64,
@@ -22,7 +22,7 @@ pub struct TimeSeries {
 
 /// A source or account with its event count.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct TopEntry {
     pub key: String,
     pub events: u64,
@@ -32,7 +32,7 @@ pub struct TopEntry {
 
 /// The dashboard's facts for a period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct DashboardSummary {
     /// `hour`, `day` or `week`.
     pub period: String,

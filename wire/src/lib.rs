@@ -1,9 +1,11 @@
-//! What the console shows and sends: plain data shared by the server and the browser build.
+//! The types that travel between the browser, the REST API and the services: what the console
+//! shows and sends, and what the API answers. Plain data (serde, and `utoipa` schemas for the
+//! server), shared by the server and the browser build, so neither side defines them twice.
 
 use serde::{Deserialize, Serialize};
 
 /// A console user's role. Viewers read; administrators change.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -23,7 +25,7 @@ impl Role {
 }
 
 /// The signed-in user, as the console needs it.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub username: String,
@@ -33,7 +35,7 @@ pub struct SessionInfo {
 }
 
 /// Whether the first administrator still has to be created.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetupState {
     /// No administrator exists: `/setup` accepts the one-time token from the server log.
@@ -43,7 +45,7 @@ pub enum SetupState {
 }
 
 /// The dashboard's facts about this sipwarden.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub version: String,
@@ -56,7 +58,7 @@ pub struct Dashboard {
 }
 
 /// One line of the audit log.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -70,7 +72,7 @@ pub struct AuditEntry {
 }
 
 /// One page of the audit log, newest first.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPageData {
     pub entries: Vec<AuditEntry>,
@@ -91,7 +93,7 @@ impl AuditPageData {
 /// and `?cursor=C`, where `C` is the `next_cursor` of the previous page (opaque: pass it back
 /// as it came). `next_cursor` is absent on the last page. Keyset pages: rows added or removed
 /// meanwhile never make a page repeat or skip a row.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// An endpoint as listed and shown.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointView {
     /// Generated id: the endpoint, auth and AoR name and the auth username.
@@ -32,7 +32,7 @@ pub struct EndpointView {
 }
 
 /// A secret shown once, with the object it belongs to.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WithSecret<T> {
     #[serde(flatten)]
@@ -42,7 +42,7 @@ pub struct WithSecret<T> {
 }
 
 /// One page of endpoints.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointList {
     pub items: Vec<EndpointView>,
@@ -53,7 +53,7 @@ pub struct EndpointList {
 }
 
 /// A DID and the extension it rings.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DidView {
     pub did: String,
@@ -61,7 +61,7 @@ pub struct DidView {
 }
 
 /// A trunk as shown.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrunkView {
     pub name: String,
@@ -80,7 +80,7 @@ pub struct TrunkView {
 }
 
 /// An AMI user as shown (never its secret).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmiUserView {
     pub name: String,
@@ -96,7 +96,7 @@ pub struct AmiUserView {
 }
 
 /// A configuration revision as listed.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevisionView {
     pub number: i32,
@@ -117,7 +117,7 @@ pub struct RevisionView {
 }
 
 /// How one file would change.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileDiff {
     pub name: String,
@@ -128,7 +128,7 @@ pub struct FileDiff {
 }
 
 /// What an apply would write.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preview {
     pub files: Vec<FileDiff>,
@@ -139,7 +139,7 @@ pub struct Preview {
 }
 
 /// The outcome of an apply or a rollback.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyReport {
     pub revision: RevisionView,

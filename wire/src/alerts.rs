@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What an alert can fire on.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
@@ -80,7 +80,7 @@ impl Trigger {
 }
 
 /// An alert as listed (without its secret).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertView {
     pub id: i32,
@@ -98,7 +98,7 @@ pub struct AlertView {
 }
 
 /// An alert just created: the only time its signing secret is shown.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedAlert {
     #[serde(flatten)]
@@ -108,7 +108,7 @@ pub struct CreatedAlert {
 }
 
 /// One delivery: every attempt to send one notification to one alert's URL.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryView {
     pub id: i32,
