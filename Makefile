@@ -244,7 +244,7 @@ lint:
 
 # No import cycle among a crate's modules: the layers run one way (see backend/src/core).
 module-cycles:
-	@for crate in policy backend; do \
+	@for crate in policy backend app; do \
 	  features=$$([ $$crate = app ] && echo "--features ssr" || true); \
 	  cargo modules dependencies -p $$crate --lib $$features --no-externs --no-fns --no-sysroot \
 	    --no-traits --no-types --no-owns | python3 scripts/module-cycles.py $$crate/src || exit 1; done

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod components;
+pub mod form;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -53,7 +54,7 @@ pub fn App() -> impl IntoView {
     #[cfg(feature = "ssr")]
     ssr::set_content_security_policy();
     #[cfg(feature = "ssr")]
-    provide_context(ssr::pbx::TakenFlashes::default());
+    provide_context(ssr::form::TakenFlashes::default());
     view! {
         <Title text="sipwarden" />
         <Router>

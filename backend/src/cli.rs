@@ -413,7 +413,7 @@ async fn admin_create(config: Config, username: &str, role: &str) -> anyhow::Res
             Ok(())
         }
         Err(crate::services::accounts::AccountError::Rejected(
-            app::api::ConsoleError::BadUsername,
+            app::form::ConsoleError::BadUsername,
         )) => bail!(
             "cannot create '{username}': the name is taken or not 1-64 of letters, digits, '.', '-', '_'"
         ),

@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::ConsoleError;
+use crate::form::ConsoleError;
 #[cfg(feature = "ssr")]
 use wire::firewall::FirewallPolicy;
 use wire::firewall::{AllowlistView, BanView, FirewallPage};
@@ -63,7 +63,7 @@ pub async fn save_firewall(
         rate_limits: Default::default(),
     };
     let outcome = console.save_firewall(&parts, csrf, settings).await;
-    crate::ssr::finish_form(&parts, outcome, "/firewall?saved=1")
+    crate::ssr::form::finish_form(&parts, outcome, "/firewall?saved=1")
 }
 
 /// Applies the stored policy provisionally (`force` when the lockout box is ticked).
@@ -74,7 +74,7 @@ pub async fn apply_firewall(csrf: String, force: Option<String>) -> Result<Strin
         .apply_firewall(&parts, csrf, force.is_some())
         .await
         .map(|a| a.message);
-    crate::ssr::finish_form(&parts, outcome, "/firewall?applied=1")
+    crate::ssr::form::finish_form(&parts, outcome, "/firewall?applied=1")
 }
 
 /// Keeps the pending firewall change.
@@ -82,7 +82,7 @@ pub async fn apply_firewall(csrf: String, force: Option<String>) -> Result<Strin
 pub async fn confirm_firewall(csrf: String) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::firewall::context()?;
     let outcome = console.confirm_firewall(&parts, csrf).await;
-    crate::ssr::finish_form(&parts, outcome, "/firewall?confirmed=1")
+    crate::ssr::form::finish_form(&parts, outcome, "/firewall?confirmed=1")
 }
 
 /// Undoes the pending firewall change now.
@@ -90,7 +90,7 @@ pub async fn confirm_firewall(csrf: String) -> Result<(), ConsoleError> {
 pub async fn revert_firewall(csrf: String) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::firewall::context()?;
     let outcome = console.revert_firewall(&parts, csrf).await;
-    crate::ssr::finish_form(&parts, outcome, "/firewall?reverted=1")
+    crate::ssr::form::finish_form(&parts, outcome, "/firewall?reverted=1")
 }
 
 /// The bans in force.
@@ -120,7 +120,7 @@ pub async fn add_ban(
             ),
             Some(note) => format!("{} banned: {note}", added.ban.address),
         });
-    crate::ssr::finish_form(&parts, outcome, "/bans?banned=1")
+    crate::ssr::form::finish_form(&parts, outcome, "/bans?banned=1")
 }
 
 /// Lifts a ban.
@@ -128,7 +128,7 @@ pub async fn add_ban(
 pub async fn remove_ban(csrf: String, address: String) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::firewall::context()?;
     let outcome = console.remove_ban(&parts, csrf, address).await;
-    crate::ssr::finish_form(&parts, outcome, "/bans?unbanned=1")
+    crate::ssr::form::finish_form(&parts, outcome, "/bans?unbanned=1")
 }
 
 /// The allowlist.
@@ -148,7 +148,7 @@ pub async fn add_allow(
 ) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::firewall::context()?;
     let outcome = console.add_allow(&parts, csrf, address, hours, note).await;
-    crate::ssr::finish_form(&parts, outcome, "/allowlist?added=1")
+    crate::ssr::form::finish_form(&parts, outcome, "/allowlist?added=1")
 }
 
 /// Ends a temporary trust.
@@ -156,5 +156,5 @@ pub async fn add_allow(
 pub async fn remove_allow(csrf: String, address: String) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::firewall::context()?;
     let outcome = console.remove_allow(&parts, csrf, address).await;
-    crate::ssr::finish_form(&parts, outcome, "/allowlist?removed=1")
+    crate::ssr::form::finish_form(&parts, outcome, "/allowlist?removed=1")
 }

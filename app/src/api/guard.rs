@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::api::ConsoleError;
-use crate::api::pbx::PbxActionError;
+use crate::form::ActionError;
+use crate::form::ConsoleError;
 use wire::dashboard::{DashboardSummary, TimeSeries};
 #[cfg(feature = "ssr")]
 use wire::events::EventFilter;
@@ -55,7 +55,7 @@ pub async fn get_attack_series(week: bool) -> Result<TimeSeries, ConsoleError> {
 
 /// The guard policy as the Guard page edits it.
 #[server(prefix = "/fn", endpoint = "guard_settings")]
-pub async fn get_guard_settings() -> Result<GuardSettingsView, PbxActionError> {
+pub async fn get_guard_settings() -> Result<GuardSettingsView, ActionError> {
     let (console, parts) = crate::ssr::guard::context()?;
     console.guard_settings(&parts).await
 }
@@ -66,20 +66,19 @@ pub async fn update_guard_settings(
     csrf: String,
     version: i32,
     #[server(flatten)] form: GuardSettingsForm,
-) -> Result<i32, PbxActionError> {
-    use crate::api::pbx::PbxForm;
-    use crate::ssr::pbx::{Then, finish};
+) -> Result<i32, ActionError> {
+    use crate::form::TypedForm;
+    use crate::ssr::form::{Then, finish};
     let (console, parts) = crate::ssr::guard::context()?;
-    let (pbx, _) = crate::ssr::pbx::context()?;
     let outcome = console
         .update_guard_settings(&parts, &csrf, version, form.clone())
         .await;
     finish(
-        &*pbx,
+        &*console,
         &parts,
         outcome,
         "/guard",
-        Some(PbxForm::GuardSettings(Box::new(form))),
+        Some(TypedForm::GuardSettings(Box::new(form))),
         |_| Then::Redirect("/guard?saved=1".to_owned()),
     )
     .await

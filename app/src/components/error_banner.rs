@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::ConsoleError;
+use crate::form::ConsoleError;
 
 /// The message for the last failure of `action`, or for the `error` query parameter.
 #[component]

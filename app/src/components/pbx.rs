@@ -4,14 +4,15 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::ConsoleError;
-use crate::api::pbx::{PbxActionError, PbxFlash, PbxForm, ShownSecret, take_pbx_flash};
+use crate::api::pbx::take_pbx_flash;
+use crate::form::ConsoleError;
+use crate::form::{ActionError, Flash, ShownSecret, TypedForm};
 use wire::pbx::ApplyReport;
 use wire::{Role, SessionInfo};
 
 /// The flash named by `?flash=<token>`, taken from the server once (see
 /// [`crate::api::pbx`]). Without the parameter, or with a stale or forged token: `None`.
-pub fn use_flash() -> Resource<Option<PbxFlash>> {
+pub fn use_flash() -> Resource<Option<Flash>> {
     let query = use_query_map();
     Resource::new(
         move || query.read().get("flash"),
@@ -25,25 +26,21 @@ pub fn use_flash() -> Resource<Option<PbxFlash>> {
 }
 
 /// The fixed message for `?error=<code>` (codes are looked up, never echoed).
-pub fn query_error() -> Signal<Option<PbxActionError>> {
+pub fn query_error() -> Signal<Option<ActionError>> {
     let query = use_query_map();
     Signal::derive(move || {
         query
             .read()
             .get("error")
             .and_then(|code| ConsoleError::from_code(&code))
-            .map(PbxActionError::Console)
+            .map(ActionError::Console)
     })
 }
 
 /// The error of an action's last run, if it failed.
-pub fn action_error<T, R>(action: ServerAction<T>) -> Signal<Option<PbxActionError>>
+pub fn action_error<T, R>(action: ServerAction<T>) -> Signal<Option<ActionError>>
 where
-    T: leptos::server_fn::ServerFn<Output = R, Error = PbxActionError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    T: leptos::server_fn::ServerFn<Output = R, Error = ActionError> + Clone + Send + Sync + 'static,
     R: Clone + Send + Sync + 'static,
 {
     Signal::derive(move || action.value().get().and_then(Result::err))
@@ -54,11 +51,7 @@ where
 /// brings a fresh form anyway.
 pub fn reset_on_success<T, R>(action: ServerAction<T>) -> NodeRef<leptos::html::Form>
 where
-    T: leptos::server_fn::ServerFn<Output = R, Error = PbxActionError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    T: leptos::server_fn::ServerFn<Output = R, Error = ActionError> + Clone + Send + Sync + 'static,
     R: Clone + Send + Sync + 'static,
 {
     let form = NodeRef::<leptos::html::Form>::new();
@@ -89,16 +82,16 @@ pub fn csrf() -> String {
 /// What a plain form post left that does not belong beside a form: a new secret, or the
 /// refusal of a button (delete, rotate, apply).
 #[component]
-pub fn FlashNotices(flash: Resource<Option<PbxFlash>>) -> impl IntoView {
+pub fn FlashNotices(flash: Resource<Option<Flash>>) -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let flash = flash.await;
-                let secret = flash.as_ref().and_then(PbxFlash::secret);
+                let secret = flash.as_ref().and_then(Flash::secret);
                 let error = flash
                     .as_ref()
                     .filter(|f| f.form().is_none())
-                    .and_then(PbxFlash::error);
+                    .and_then(Flash::error);
                 view! {
                     <SecretOnce secret=Signal::derive(move || secret.clone()) />
                     <Refusal error=Signal::derive(move || error.clone()) />
@@ -110,9 +103,9 @@ pub fn FlashNotices(flash: Resource<Option<PbxFlash>>) -> impl IntoView {
 
 /// The refusal of a form and what was typed into it, from a flash.
 #[must_use]
-pub fn refused_form(flash: Option<PbxFlash>) -> (Signal<Option<PbxActionError>>, Option<PbxForm>) {
+pub fn refused_form(flash: Option<Flash>) -> (Signal<Option<ActionError>>, Option<TypedForm>) {
     match flash {
-        Some(PbxFlash::Refused {
+        Some(Flash::Refused {
             error,
             form: Some(form),
         }) => (Signal::derive(move || Some(error.clone())), Some(*form)),
@@ -122,17 +115,17 @@ pub fn refused_form(flash: Option<PbxFlash>) -> (Signal<Option<PbxActionError>>,
 
 /// Why a PBX action was refused, next to its form.
 #[component]
-pub fn Refusal(#[prop(into)] error: Signal<Option<PbxActionError>>) -> impl IntoView {
+pub fn Refusal(#[prop(into)] error: Signal<Option<ActionError>>) -> impl IntoView {
     move || {
         error.get().map(|e| match e {
-            PbxActionError::Conflict(problems) => view! {
+            ActionError::Conflict(problems) => view! {
                 <div class="error" role="alert">
                     <p>"The change was refused:"</p>
                     <ul>{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
                 </div>
             }
             .into_any(),
-            PbxActionError::Invalid { field, reason } => view! {
+            ActionError::Invalid { field, reason } => view! {
                 <p class="error" role="alert">
                     "Check the field " <strong class="field">{field}</strong> ": " {reason}
                 </p>

@@ -6,12 +6,13 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::alerts::{
-    AlertForm, CreateAlert, DeleteAlert, SetAlertEnabled, TestAlert, UpdateAlert, get_alerts,
+    CreateAlert, DeleteAlert, SetAlertEnabled, TestAlert, UpdateAlert, get_alerts,
 };
-use crate::api::pbx::{PbxFlash, ShownSecret};
 use crate::components::pbx::{
     Refusal, action_error, csrf, is_admin, query_error, reset_on_success, use_flash,
 };
+use crate::form::alerts::AlertForm;
+use crate::form::{Flash, ShownSecret};
 use wire::alerts::{AlertView, DeliveryView, Trigger};
 
 /// The fields of an alert, shared by the creation and the edit forms.
@@ -102,7 +103,7 @@ fn TestResult(delivery: Option<DeliveryView>) -> impl IntoView {
 #[component]
 pub fn AlertsPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let query = use_query_map();
     let flash = use_flash();
@@ -188,8 +189,8 @@ pub fn AlertsPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let flash = flash.await;
-                let secret = flash.as_ref().and_then(PbxFlash::secret);
-                let error = flash.as_ref().and_then(PbxFlash::error);
+                let secret = flash.as_ref().and_then(Flash::secret);
+                let error = flash.as_ref().and_then(Flash::error);
                 view! {
                     <AlertSecret secret=Signal::derive(move || secret.clone()) />
                     <Refusal error=Signal::derive(move || error.clone()) />

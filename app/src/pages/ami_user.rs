@@ -5,7 +5,11 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::pbx::{AmiUserForm, PbxForm, UpdateAmiUser, get_ami_user};
+use crate::form::TypedForm;
+
+use crate::form::pbx::AmiUserForm;
+
+use crate::api::pbx::{UpdateAmiUser, get_ami_user};
 use crate::components::pbx::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
@@ -15,7 +19,7 @@ use crate::pages::ami_users::{AmiUserFields, Classes};
 #[component]
 pub fn AmiUserPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let params = use_params_map();
     let query = use_query_map();
@@ -38,7 +42,7 @@ pub fn AmiUserPage() -> impl IntoView {
                     Ok(u) => {
                         let (error, form) = refused_form(flash);
                         let initial = match form {
-                            Some(PbxForm::AmiUser(form)) => form,
+                            Some(TypedForm::AmiUser(form)) => form,
                             _ => AmiUserForm::from(&u),
                         };
                         let key = u.name.clone();

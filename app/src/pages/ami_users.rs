@@ -5,10 +5,11 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::pbx::{
-    AmiUserForm, CreateAmiUser, DeleteAmiUser, PbxForm, RotateAmiSecret, ShownSecret,
-    list_ami_users, object_page,
-};
+use crate::form::{ShownSecret, TypedForm};
+
+use crate::form::pbx::{AmiUserForm, object_page};
+
+use crate::api::pbx::{CreateAmiUser, DeleteAmiUser, RotateAmiSecret, list_ami_users};
 use crate::components::pbx::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
     reset_on_success, use_flash,
@@ -61,7 +62,7 @@ pub fn AmiUserFields(initial: AmiUserForm, creating: bool) -> impl IntoView {
 #[component]
 pub fn AmiUsersPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let query = use_query_map();
     let flash = use_flash();
@@ -171,7 +172,7 @@ pub fn AmiUsersPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let (error, form) = refused_form(flash.await);
                     let initial = match form {
-                        Some(PbxForm::AmiUser(form)) => form,
+                        Some(TypedForm::AmiUser(form)) => form,
                         _ => AmiUserForm::new_defaults(),
                     };
                     view! {

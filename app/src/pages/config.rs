@@ -14,7 +14,7 @@ use wire::pbx::ApplyReport;
 #[component]
 pub fn ConfigPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let flash = use_flash();
     let apply = ServerAction::<ApplyConfig>::new();

@@ -4,9 +4,11 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::pbx::{
-    EndpointForm, PbxForm, RotateEndpointSecret, ShownSecret, UpdateEndpoint, get_endpoint,
-};
+use crate::form::{ShownSecret, TypedForm};
+
+use crate::form::pbx::EndpointForm;
+
+use crate::api::pbx::{RotateEndpointSecret, UpdateEndpoint, get_endpoint};
 use crate::components::pbx::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, refused_form, use_flash,
 };
@@ -16,7 +18,7 @@ use crate::pages::endpoints::EndpointFields;
 #[component]
 pub fn EndpointPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let params = use_params_map();
     let query = use_query_map();
@@ -50,7 +52,7 @@ pub fn EndpointPage() -> impl IntoView {
                     Ok(e) => {
                         let (error, form) = refused_form(flash);
                         let initial = match form {
-                            Some(PbxForm::Endpoint(form)) => form,
+                            Some(TypedForm::Endpoint(form)) => form,
                             _ => EndpointForm::from(&e),
                         };
                         let title = format!("Extension {} — {}", e.extension, e.display_name);

@@ -5,10 +5,11 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::pbx::{
-    CreateEndpoint, DeleteEndpoint, EndpointForm, PbxForm, RotateEndpointSecret, ShownSecret,
-    endpoint_page, list_endpoints,
-};
+use crate::form::{ShownSecret, TypedForm};
+
+use crate::form::pbx::{EndpointForm, endpoint_page};
+
+use crate::api::pbx::{CreateEndpoint, DeleteEndpoint, RotateEndpointSecret, list_endpoints};
 use crate::components::pbx::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
     reset_on_success, url_encode, use_flash,
@@ -67,7 +68,7 @@ pub fn EndpointFields(initial: EndpointForm, creating: bool) -> impl IntoView {
 #[component]
 pub fn EndpointsPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let query = use_query_map();
     let q = move || query.read().get("q").filter(|s| !s.trim().is_empty());
@@ -214,7 +215,7 @@ pub fn EndpointsPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let (error, form) = refused_form(flash.await);
                         let initial = match form {
-                            Some(PbxForm::Endpoint(form)) => form,
+                            Some(TypedForm::Endpoint(form)) => form,
                             _ => EndpointForm::new_defaults(),
                         };
                         view! {

@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::guard::{UpdateGuardSettings, get_guard_settings, get_guard_status};
-use crate::api::pbx::PbxForm;
 use crate::components::pbx::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
+use crate::form::TypedForm;
 use crate::pages::events::GuardStatus;
 use wire::guard::{GuardSettingView, section_title};
 
@@ -17,7 +17,7 @@ use wire::guard::{GuardSettingView, section_title};
 #[component]
 pub fn GuardPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let query = use_query_map();
     let flash = use_flash();
@@ -50,7 +50,7 @@ pub fn GuardPage() -> impl IntoView {
                 match settings.await {
                     Ok(data) => {
                         let typed = match form {
-                            Some(PbxForm::GuardSettings(form)) => Some(form.values),
+                            Some(TypedForm::GuardSettings(form)) => Some(form.values),
                             _ => None,
                         };
                         let settings: Vec<GuardSettingView> = data

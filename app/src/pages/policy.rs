@@ -5,7 +5,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::pbx::{PbxForm, UpdatePolicy, get_policy};
+use crate::form::TypedForm;
+
+use crate::api::pbx::{UpdatePolicy, get_policy};
 use crate::components::pbx::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
@@ -81,7 +83,7 @@ const SECTIONS: &[(&str, &[(&str, &str)])] = &[
 #[component]
 pub fn PolicyPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let query = use_query_map();
     let flash = use_flash();
@@ -105,7 +107,7 @@ pub fn PolicyPage() -> impl IntoView {
                     Ok(data) => {
                         let version = data.version;
                         let form = match form {
-                            Some(PbxForm::Policy(form)) => *form,
+                            Some(TypedForm::Policy(form)) => *form,
                             _ => data.form,
                         };
                         view! {

@@ -4,7 +4,11 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::pbx::{PbxForm, TrunkForm, UpdateTrunk, get_trunk};
+use crate::form::TypedForm;
+
+use crate::form::pbx::TrunkForm;
+
+use crate::api::pbx::{UpdateTrunk, get_trunk};
 use crate::components::pbx::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
@@ -14,7 +18,7 @@ use crate::pages::trunks::TrunkFields;
 #[component]
 pub fn TrunkPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let params = use_params_map();
     let query = use_query_map();
@@ -37,7 +41,7 @@ pub fn TrunkPage() -> impl IntoView {
                     Ok(t) => {
                         let (error, form) = refused_form(flash);
                         let initial = match form {
-                            Some(PbxForm::Trunk(form)) => form,
+                            Some(TypedForm::Trunk(form)) => form,
                             _ => TrunkForm::from(&t),
                         };
                         let key = t.name.clone();

@@ -6,7 +6,11 @@ use leptos_router::hooks::use_query_map;
 
 use leptos_router::components::A;
 
-use crate::api::pbx::{CreateTrunk, DeleteTrunk, PbxForm, TrunkForm, list_trunks, object_page};
+use crate::form::TypedForm;
+
+use crate::form::pbx::{TrunkForm, object_page};
+
+use crate::api::pbx::{CreateTrunk, DeleteTrunk, list_trunks};
 use crate::components::pbx::{
     FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form,
     reset_on_success, use_flash,
@@ -48,7 +52,7 @@ pub fn TrunkFields(initial: TrunkForm, creating: bool) -> impl IntoView {
 #[component]
 pub fn TrunksPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::pbx::no_store();
+    crate::ssr::form::no_store();
     let admin = is_admin();
     let query = use_query_map();
     let flash = use_flash();
@@ -128,7 +132,7 @@ pub fn TrunksPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let (error, form) = refused_form(flash.await);
                     let initial = match form {
-                        Some(PbxForm::Trunk(form)) => form,
+                        Some(TypedForm::Trunk(form)) => form,
                         _ => TrunkForm::new_defaults(),
                     };
                     view! {

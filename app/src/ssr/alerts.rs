@@ -3,20 +3,18 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use leptos::prelude::*;
 
-use crate::api::ConsoleError;
-use crate::api::alerts::AlertForm;
-use crate::api::pbx::PbxActionError;
+use crate::form::alerts::AlertForm;
+use crate::form::{ActionError, ConsoleError};
 use wire::alerts::{AlertsPage, CreatedAlert, DeliveryView};
 
-type Outcome<T> = Result<T, PbxActionError>;
+type Outcome<T> = Result<T, ActionError>;
 
 /// The alerts half of the console, implemented by the backend over its alerts service. Every
 /// method reads the caller from the request; all of them need an administrator (a webhook
 /// URL is often a credential), and changes also check the form's CSRF token.
 #[async_trait::async_trait]
-pub trait AlertsConsole: Send + Sync + 'static {
+pub trait AlertsConsole: super::form::Flashes {
     /// The alerts, the latest deliveries and the drop count.
     async fn alerts(&self, req: &Parts) -> Outcome<AlertsPage>;
     /// Creates an alert; the answer carries its secret this once.
@@ -38,9 +36,7 @@ pub trait AlertsConsole: Send + Sync + 'static {
     async fn test_alert(&self, req: &Parts, csrf: &str, id: i32) -> Outcome<DeliveryView>;
 }
 
-/// The alerts backend and the current request, from Leptos context.
+/// This page's backend and the current request.
 pub fn context() -> Result<(Arc<dyn AlertsConsole>, Parts), ConsoleError> {
-    let console = use_context::<Arc<dyn AlertsConsole>>().ok_or(ConsoleError::Internal)?;
-    let parts = use_context::<Parts>().ok_or(ConsoleError::Internal)?;
-    Ok((console, parts))
+    super::part::<dyn AlertsConsole>()
 }

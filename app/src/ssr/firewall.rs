@@ -1,10 +1,10 @@
 //! What the console's firewall, bans and allowlist pages need from the backend.
 
-use http::request::Parts;
-use leptos::prelude::*;
 use std::sync::Arc;
 
-use crate::api::ConsoleError;
+use http::request::Parts;
+
+use crate::form::ConsoleError;
 use wire::firewall::{
     AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallPolicy,
 };
@@ -13,7 +13,7 @@ use wire::firewall::{
 /// Every method reads the caller from the request; every change checks the form's CSRF token
 /// and the administrator role.
 #[async_trait::async_trait]
-pub trait FirewallConsole: Send + Sync + 'static {
+pub trait FirewallConsole: super::form::Flashes {
     /// The stored policy, the kernel's state and the lockout preview.
     async fn firewall(&self, req: &Parts) -> Result<FirewallPage, ConsoleError>;
     /// Stores new settings (rate tiers kept); they take effect with an apply.
@@ -72,9 +72,7 @@ pub trait FirewallConsole: Send + Sync + 'static {
     ) -> Result<(), ConsoleError>;
 }
 
-/// The firewall backend and the current request, from Leptos context.
+/// This page's backend and the current request.
 pub fn context() -> Result<(Arc<dyn FirewallConsole>, Parts), ConsoleError> {
-    let console = use_context::<Arc<dyn FirewallConsole>>().ok_or(ConsoleError::Internal)?;
-    let parts = use_context::<Parts>().ok_or(ConsoleError::Internal)?;
-    Ok((console, parts))
+    super::part::<dyn FirewallConsole>()
 }

@@ -3,17 +3,15 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use leptos::prelude::*;
 
-use crate::api::ConsoleError;
-use crate::api::pbx::PbxActionError;
+use crate::form::{ActionError, ConsoleError};
 use wire::dashboard::{DashboardSummary, TimeSeries};
 use wire::events::{EventFilter, EventPage, GuardStatusView};
 use wire::guard::{GuardSettingsForm, GuardSettingsView};
 
 /// The guard half of the console, implemented by the backend over its event store.
 #[async_trait::async_trait]
-pub trait GuardConsole: Send + Sync + 'static {
+pub trait GuardConsole: super::form::Flashes {
     /// A page of stored events, newest first, from `cursor` (a page's `next_cursor`) on.
     async fn events(
         &self,
@@ -33,7 +31,7 @@ pub trait GuardConsole: Send + Sync + 'static {
     /// Attacks per minute over the last hour (`week`: per hour over the last week).
     async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError>;
     /// The guard policy as the Guard page shows it (administrators edit it).
-    async fn guard_settings(&self, req: &Parts) -> Result<GuardSettingsView, PbxActionError>;
+    async fn guard_settings(&self, req: &Parts) -> Result<GuardSettingsView, ActionError>;
     /// Stores the guard policy from the form (over `version`); returns the new version.
     async fn update_guard_settings(
         &self,
@@ -41,12 +39,10 @@ pub trait GuardConsole: Send + Sync + 'static {
         csrf: &str,
         version: i32,
         form: GuardSettingsForm,
-    ) -> Result<i32, PbxActionError>;
+    ) -> Result<i32, ActionError>;
 }
 
-/// The guard backend and the current request, from Leptos context.
+/// This page's backend and the current request.
 pub fn context() -> Result<(Arc<dyn GuardConsole>, Parts), ConsoleError> {
-    let console = use_context::<Arc<dyn GuardConsole>>().ok_or(ConsoleError::Internal)?;
-    let parts = use_context::<Parts>().ok_or(ConsoleError::Internal)?;
-    Ok((console, parts))
+    super::part::<dyn GuardConsole>()
 }

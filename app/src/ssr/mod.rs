@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod firewall;
+pub mod form;
 pub mod guard;
 pub mod pbx;
 
@@ -10,14 +11,14 @@ use std::sync::Arc;
 use http::request::Parts;
 use leptos::prelude::*;
 
-use crate::api::ConsoleError;
+use crate::form::ConsoleError;
 use wire::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
 /// What the console needs from the backend. The backend puts an `Arc<dyn Console>` into Leptos
 /// context; each method receives the request's parts, from which the backend reads the session
 /// and the peer address itself (so authorisation cannot be forgotten by a page).
 #[async_trait::async_trait]
-pub trait Console: Send + Sync + 'static {
+pub trait Console: form::Flashes {
     /// The signed-in user of this request, if any.
     async fn session(&self, req: &Parts) -> Option<SessionInfo>;
     /// Whether the first administrator still has to be created.
@@ -55,9 +56,15 @@ pub trait Console: Send + Sync + 'static {
     ) -> Result<(), ConsoleError>;
 }
 
-/// The backend and the current request, from Leptos context.
+/// The backend's side of the console and the current request, from Leptos context.
 pub fn context() -> Result<(Arc<dyn Console>, Parts), ConsoleError> {
-    let console = use_context::<Arc<dyn Console>>().ok_or(ConsoleError::Internal)?;
+    part::<dyn Console>()
+}
+
+/// One of the backend's console traits (`dyn PbxConsole`, ...) and the current request, from
+/// Leptos context, where the server put them.
+pub fn part<C: ?Sized + Send + Sync + 'static>() -> Result<(Arc<C>, Parts), ConsoleError> {
+    let console = use_context::<Arc<C>>().ok_or(ConsoleError::Internal)?;
     let parts = use_context::<Parts>().ok_or(ConsoleError::Internal)?;
     Ok((console, parts))
 }
@@ -70,52 +77,6 @@ pub fn set_cookie(value: String) {
     ) {
         options.append_header(http::header::SET_COOKIE, value);
     }
-}
-
-/// Ends a form's server function.
-///
-/// On success, goes to `success_to`. On failure, a JavaScript caller gets the typed error
-/// back; a plain form post (no JavaScript) is redirected to the page it came from with
-/// `?error=<code>`, so the full page comes back with the message.
-pub fn finish_form<T>(
-    req: &Parts,
-    outcome: Result<T, ConsoleError>,
-    success_to: &str,
-) -> Result<T, ConsoleError> {
-    match outcome {
-        Ok(value) => {
-            leptos_axum::redirect(success_to);
-            Ok(value)
-        }
-        Err(error) => {
-            if accepts_html(req) {
-                leptos_axum::redirect(&back_with_error(req, error));
-            }
-            Err(error)
-        }
-    }
-}
-
-/// Whether the request is a plain form post from a page (not the hydrated app's fetch).
-pub(crate) fn accepts_html(req: &Parts) -> bool {
-    req.headers
-        .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"))
-}
-
-/// The path of the referring page (same origin only) with `?error=<code>`.
-fn back_with_error(req: &Parts, error: ConsoleError) -> String {
-    let path = req
-        .headers
-        .get(http::header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| r.parse::<http::Uri>().ok())
-        .map(|uri| uri.path().to_owned())
-        // Only a local absolute path: never redirect to another site.
-        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
-        .unwrap_or_else(|| "/".to_owned());
-    format!("{path}?error={}", error.code())
 }
 
 /// Sends a Content-Security-Policy that allows only this page's own inline scripts (the

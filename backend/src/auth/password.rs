@@ -4,7 +4,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use app::api::ConsoleError;
+use app::form::ConsoleError;
 
 /// Minimum length of a console password.
 pub const MIN_LEN: usize = 12;

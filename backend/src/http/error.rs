@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use app::api::ConsoleError;
+use app::form::ConsoleError;
 
 use crate::services::accounts::AccountError;
 use crate::services::firewall::FirewallServiceError;

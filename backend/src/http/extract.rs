@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use http::Method;
 use http::request::Parts;
 
-use app::api::ConsoleError;
+use app::form::ConsoleError;
 
 use crate::auth::{Admin, Caller};
 use crate::http::error::ApiError;

@@ -113,10 +113,10 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
-    if let Ok(error) = serde_json::from_slice::<app::api::ConsoleError>(&bytes) {
+    if let Ok(error) = serde_json::from_slice::<app::form::ConsoleError>(&bytes) {
         parts.status = super::error::status_of(error);
-    } else if let Ok(error) = serde_json::from_slice::<app::api::pbx::PbxActionError>(&bytes) {
-        parts.status = super::console_pbx::status_of(&error);
+    } else if let Ok(error) = serde_json::from_slice::<app::form::ActionError>(&bytes) {
+        parts.status = super::console::status_of(&error);
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }

@@ -3,10 +3,6 @@
 
 pub mod api;
 pub mod console;
-pub mod console_alerts;
-pub mod console_firewall;
-pub mod console_guard;
-pub mod console_pbx;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -42,9 +38,8 @@ pub fn router(state: HttpState) -> Router {
     let console: Arc<dyn app::ssr::Console> = service.clone();
     let firewall_console: Arc<dyn app::ssr::firewall::FirewallConsole> = service.clone();
     let guard_console: Arc<dyn app::ssr::guard::GuardConsole> = service.clone();
-    let alerts_console: Arc<dyn app::ssr::alerts::AlertsConsole> = service;
-    let pbx_console: Arc<dyn app::ssr::pbx::PbxConsole> =
-        Arc::new(console_pbx::PbxConsoleService::new(state.clone()));
+    let alerts_console: Arc<dyn app::ssr::alerts::AlertsConsole> = service.clone();
+    let pbx_console: Arc<dyn app::ssr::pbx::PbxConsole> = service;
     let context = {
         let state = state.clone();
         move || {

@@ -9,7 +9,7 @@ use sea_orm::{
     EntityTrait, PaginatorTrait, QueryFilter, Statement, TransactionTrait, sea_query::Expr,
 };
 
-use app::api::ConsoleError;
+use app::form::ConsoleError;
 use wire::Role;
 
 use crate::auth::session::{clear_cookie, new_token, set_cookie, token_hash};

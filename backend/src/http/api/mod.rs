@@ -2,6 +2,7 @@
 //! session resource (sign in, who am I, sign out) and the audit log.
 
 mod alerts;
+mod config;
 mod dashboard;
 mod events;
 mod firewall;
@@ -35,6 +36,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi as _;
     let mut doc = SessionApi::openapi();
     doc.merge(pbx::PbxApi::openapi());
+    doc.merge(config::ConfigApi::openapi());
     doc.merge(firewall::FirewallApi::openapi());
     doc.merge(events::EventsApi::openapi());
     doc.merge(guard::GuardApi::openapi());
@@ -52,6 +54,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/audit", get(audit_page))
         .route("/users", get(list_users).post(create_user))
         .merge(pbx::routes())
+        .merge(config::routes())
         .merge(firewall::routes())
         .merge(events::routes())
         .merge(guard::routes())

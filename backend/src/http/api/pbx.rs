@@ -1,5 +1,5 @@
-//! `/api/v1/endpoints`, `trunks`, `ami-users`, `policy` and `config/*`: the PBX model and
-//! applying it. Viewers read; administrators change. Responses that carry a secret are
+//! `/api/v1/endpoints`, `trunks`, `ami-users` and `policy`: the PBX model (applying it is
+//! [`super::config`]). Viewers read; administrators change. Responses that carry a secret are
 //! marked `Cache-Control: no-store`.
 
 use axum::extract::{Path, State};
@@ -11,16 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use policy::asterisk::{NewAmiUser, NewEndpoint, NewTrunk, PolicySettings};
 use wire::Page;
-use wire::pbx::{
-    AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
-    WithSecret,
-};
+use wire::pbx::{AmiUserView, EndpointList, EndpointView, TrunkView, WithSecret};
 
 use super::{ListQuery, parse_json, secret_response, tagged};
 use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::extract::{AdminCaller, ApiQuery, IfMatch, SignedIn};
-use crate::services::{config, page, pbx};
+use crate::services::{page, pbx};
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -29,8 +26,7 @@ use crate::services::{config, page, pbx};
         list_endpoints, create_endpoint, get_endpoint, update_endpoint, delete_endpoint,
         rotate_endpoint_secret, list_trunks, create_trunk, get_trunk, update_trunk, delete_trunk,
         list_ami_users, create_ami_user, get_ami_user, update_ami_user, delete_ami_user,
-        rotate_ami_secret, get_policy, update_policy, preview, apply, revisions, revision,
-        rollback
+        rotate_ami_secret, get_policy, update_policy
     ),
     components(schemas(
         wire::pbx::WithSecret<EndpointView>,
@@ -64,11 +60,6 @@ pub fn routes() -> Router<HttpState> {
         )
         .route("/ami-users/{name}/secret", post(rotate_ami_secret))
         .route("/policy", get(get_policy).put(update_policy))
-        .route("/config/preview", get(preview))
-        .route("/config/apply", post(apply))
-        .route("/config/revisions", get(revisions))
-        .route("/config/revisions/{number}", get(revision))
-        .route("/config/revisions/{number}/rollback", post(rollback))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -485,129 +476,4 @@ async fn update_policy(
     let body: PolicySettings = parse_json(request).await?;
     let (settings, version) = pbx::update_policy(&state, &admin, body, expected).await?;
     Ok(tagged(version, PolicyView { settings, version }))
-}
-
-/// What an apply would write, as diffs against the files on disk (administrators only).
-#[utoipa::path(get, operation_id = "preview_config", path = "/api/v1/config/preview", tag = "config",
-    responses((status = 200, description = "The diffs", body = Preview), (status = 403, description = "Administrators only"), (status = 409, description = "Conflicts with another object (`problems` lists each)")))]
-async fn preview(
-    State(state): State<HttpState>,
-    // Admins only: the diff of manager.conf shows AMI secrets.
-    AdminCaller(_): AdminCaller,
-) -> Result<Json<Preview>, ApiError> {
-    Ok(Json(config::preview(&state).await?))
-}
-
-/// 200 with the report when the revision is live; otherwise a 409 problem whose `report`
-/// says what failed and which revision is live instead.
-fn report_response(report: wire::pbx::ApplyReport) -> Response {
-    if report.applied {
-        return Json(report).into_response();
-    }
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "apply_failed",
-        format!(
-            "revision {} was not applied: {}",
-            report.revision.number, report.revision.message
-        ),
-    )
-    .with("report", &report)
-    .into_response()
-}
-
-/// Renders the model, writes it, reloads Asterisk and verifies it; rolls back on failure.
-#[utoipa::path(post, operation_id = "apply_config", path = "/api/v1/config/apply", tag = "config",
-    responses(
-        (status = 200, description = "Applied and verified", body = ApplyReport),
-        (status = 409, description = "Not applied: `report` says why and which revision is live (or the model cannot be rendered)"),
-    ))]
-async fn apply(
-    State(state): State<HttpState>,
-    AdminCaller(admin): AdminCaller,
-) -> Result<Response, ApiError> {
-    Ok(report_response(config::apply(&state, &admin).await?))
-}
-
-/// Configuration revisions, newest first.
-#[utoipa::path(get, operation_id = "list_revisions", path = "/api/v1/config/revisions", tag = "config", params(ListQuery),
-    responses((status = 200, description = "One page of revisions", body = Page<RevisionView>)))]
-async fn revisions(
-    State(state): State<HttpState>,
-    SignedIn(_): SignedIn,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Page<RevisionView>>, ApiError> {
-    let before = page::id_cursor(query.cursor.as_deref())?;
-    Ok(Json(
-        config::revisions(&state, before, page::limit(query.limit)).await?,
-    ))
-}
-
-/// A revision with the files it wrote.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct RevisionFiles {
-    #[serde(flatten)]
-    revision: RevisionView,
-    contents: Vec<FileContents>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct FileContents {
-    name: String,
-    contents: String,
-}
-
-fn revision_number(raw: &str) -> Result<i32, ApiError> {
-    raw.parse::<i32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "number: a revision number is a positive integer",
-        )
-        .with("field", "number")
-    })
-}
-
-/// One revision with the files it wrote (administrators only: manager.conf has AMI secrets).
-#[utoipa::path(get, operation_id = "get_revision", path = "/api/v1/config/revisions/{number}", tag = "config",
-    params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
-    responses(
-        (status = 200, description = "The revision and its files", body = RevisionFiles),
-        (status = 403, description = "Administrators only"), (status = 404, description = "No such revision"),
-        (status = 422, description = "The number is not a positive integer"),
-    ))]
-async fn revision(
-    State(state): State<HttpState>,
-    AdminCaller(_): AdminCaller,
-    Path(number): Path<String>,
-) -> Result<Json<RevisionFiles>, ApiError> {
-    // Admins only: the files include manager.conf with AMI secrets.
-    let (revision, files) = config::revision(&state, revision_number(&number)?).await?;
-    Ok(Json(RevisionFiles {
-        revision,
-        contents: files
-            .into_iter()
-            .map(|(name, contents)| FileContents { name, contents })
-            .collect(),
-    }))
-}
-
-/// Applies an earlier revision's files again (as a new revision).
-#[utoipa::path(post, operation_id = "rollback_revision", path = "/api/v1/config/revisions/{number}/rollback", tag = "config",
-    params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
-    responses(
-        (status = 200, description = "Applied and verified", body = ApplyReport),
-        (status = 404, description = "No such revision"),
-        (status = 409, description = "Not applied: `report` says why and which revision is live"),
-        (status = 422, description = "The number is not a positive integer"),
-    ))]
-async fn rollback(
-    State(state): State<HttpState>,
-    AdminCaller(admin): AdminCaller,
-    Path(number): Path<String>,
-) -> Result<Response, ApiError> {
-    let number = revision_number(&number)?;
-    Ok(report_response(
-        config::rollback(&state, &admin, number).await?,
-    ))
 }

@@ -3,33 +3,33 @@
 
 use http::request::Parts;
 
-use app::api::ConsoleError;
-use app::api::pbx::PbxActionError;
+use app::form::ActionError;
+use app::form::ConsoleError;
 use policy::guard::{FieldKind, POLICY_FIELDS};
 use wire::dashboard::{DashboardSummary, TimeSeries};
 use wire::events::{EventFilter, EventPage, GuardStatusView};
 use wire::guard::{GuardSettingView, GuardSettingsForm, GuardSettingsView};
 
-use crate::http::console::{ConsoleService, action_changer, caller, internal};
+use super::{ConsoleService, admin, caller, internal};
 use crate::services::dashboard::{self, Range};
 use crate::services::events::{self, CheckedFilter};
 use crate::services::guard_policy::{self, GuardPolicyError};
 use crate::services::{guard_status, page};
 
 /// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.
-fn shown(e: GuardPolicyError) -> PbxActionError {
+fn shown(e: GuardPolicyError) -> ActionError {
     match e {
-        GuardPolicyError::Invalid(e) => PbxActionError::Invalid {
+        GuardPolicyError::Invalid(e) => ActionError::Invalid {
             field: e.field.to_owned(),
             reason: e.problem,
         },
-        GuardPolicyError::BadValue { field, reason } => PbxActionError::Invalid { field, reason },
-        e @ GuardPolicyError::Stale { .. } => PbxActionError::Conflict(vec![format!(
+        GuardPolicyError::BadValue { field, reason } => ActionError::Invalid { field, reason },
+        e @ GuardPolicyError::Stale { .. } => ActionError::Conflict(vec![format!(
             "{e}. Reload the page to see the stored policy."
         )]),
         GuardPolicyError::Internal(cause) => {
             tracing::error!(error = %cause, "internal error");
-            PbxActionError::Console(ConsoleError::Internal)
+            ActionError::Console(ConsoleError::Internal)
         }
     }
 }
@@ -72,7 +72,7 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
             .map_err(internal)
     }
 
-    async fn guard_settings(&self, req: &Parts) -> Result<GuardSettingsView, PbxActionError> {
+    async fn guard_settings(&self, req: &Parts) -> Result<GuardSettingsView, ActionError> {
         // Viewers read the policy (as over the API); the page disables the form for them.
         caller(req)?;
         let (policy, version) = guard_policy::load(&self.state().db)
@@ -103,8 +103,8 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
         csrf: &str,
         version: i32,
         form: GuardSettingsForm,
-    ) -> Result<i32, PbxActionError> {
-        let admin = action_changer(req, csrf)?;
+    ) -> Result<i32, ActionError> {
+        let admin = admin(req, csrf)?;
         let policy = guard_policy::from_form(&form.values).map_err(shown)?;
         guard_policy::update(self.state(), &admin, policy, Some(version))
             .await

@@ -3,34 +3,31 @@
 
 use http::request::Parts;
 
-use app::api::ConsoleError;
-use app::api::alerts::AlertForm;
-use app::api::pbx::PbxActionError;
+use app::form::alerts::AlertForm;
+use app::form::{ActionError, ConsoleError};
 use wire::alerts::{AlertsPage, CreatedAlert, DeliveryView};
 
-use crate::http::console::ConsoleService;
+use super::{ConsoleService, admin, reader};
 use crate::services::alerts::{self, AlertError, NewAlert};
 
-type Outcome<T> = Result<T, PbxActionError>;
-
-use crate::http::console::{action_changer as changer, action_reader as reader};
+type Outcome<T> = Result<T, ActionError>;
 
 /// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.
-fn shown(e: AlertError) -> PbxActionError {
+fn shown(e: AlertError) -> ActionError {
     match e {
-        AlertError::BadValue { field, reason } => PbxActionError::Invalid {
+        AlertError::BadValue { field, reason } => ActionError::Invalid {
             field: field.to_owned(),
             reason,
         },
-        AlertError::NotFound(_) => PbxActionError::NotFound {
+        AlertError::NotFound(_) => ActionError::NotFound {
             kind: "alert".to_owned(),
         },
         e @ (AlertError::Stale { .. } | AlertError::TooMany) => {
-            PbxActionError::Conflict(vec![e.to_string()])
+            ActionError::Conflict(vec![e.to_string()])
         }
         AlertError::Internal(cause) => {
             tracing::error!(error = %cause, "internal error");
-            PbxActionError::Console(ConsoleError::Internal)
+            ActionError::Console(ConsoleError::Internal)
         }
     }
 }
@@ -41,7 +38,7 @@ fn new_alert(form: AlertForm) -> Outcome<NewAlert> {
     let rate_per_minute = if text.is_empty() {
         None
     } else {
-        Some(text.parse::<u32>().map_err(|_| PbxActionError::Invalid {
+        Some(text.parse::<u32>().map_err(|_| ActionError::Invalid {
             field: "rate_per_minute".to_owned(),
             reason: format!(
                 "a whole number of events per minute, 1 to {}",
@@ -71,14 +68,14 @@ impl app::ssr::alerts::AlertsConsole for ConsoleService {
         csrf: &str,
         form: AlertForm,
     ) -> Outcome<CreatedAlert> {
-        let admin = changer(req, csrf)?;
+        let admin = admin(req, csrf)?;
         alerts::create(self.state(), &admin, new_alert(form)?)
             .await
             .map_err(shown)
     }
 
     async fn update_alert(&self, req: &Parts, csrf: &str, id: i32, form: AlertForm) -> Outcome<()> {
-        let admin = changer(req, csrf)?;
+        let admin = admin(req, csrf)?;
         alerts::update(self.state(), &admin, id, new_alert(form)?, None)
             .await
             .map(drop)
@@ -92,7 +89,7 @@ impl app::ssr::alerts::AlertsConsole for ConsoleService {
         id: i32,
         enabled: bool,
     ) -> Outcome<()> {
-        let admin = changer(req, csrf)?;
+        let admin = admin(req, csrf)?;
         let current = alerts::get(&self.state().db, id).await.map_err(shown)?;
         let new = NewAlert {
             name: current.name,
@@ -109,14 +106,14 @@ impl app::ssr::alerts::AlertsConsole for ConsoleService {
     }
 
     async fn delete_alert(&self, req: &Parts, csrf: &str, id: i32) -> Outcome<()> {
-        let admin = changer(req, csrf)?;
+        let admin = admin(req, csrf)?;
         alerts::delete(self.state(), &admin, id)
             .await
             .map_err(shown)
     }
 
     async fn test_alert(&self, req: &Parts, csrf: &str, id: i32) -> Outcome<DeliveryView> {
-        let admin = changer(req, csrf)?;
+        let admin = admin(req, csrf)?;
         alerts::test(self.state(), &admin, id).await.map_err(shown)
     }
 }

@@ -3,23 +3,13 @@
 
 use http::request::Parts;
 
-use app::api::ConsoleError;
+use app::form::ConsoleError;
 use wire::firewall::{
     AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallPolicy,
 };
 
-use crate::auth::Admin;
-use crate::http::console::{ConsoleService, caller, internal};
+use super::{ConsoleService, admin, caller, internal};
 use crate::services::firewall::{self, BanOrigin, FirewallServiceError, NewAllow, NewBan};
-
-/// The administrator behind a form whose CSRF token matches their session.
-fn admin_with_csrf(req: &Parts, csrf: &str) -> Result<Admin, ConsoleError> {
-    let caller = caller(req)?;
-    if !caller.csrf_matches(csrf) {
-        return Err(ConsoleError::BadCsrf);
-    }
-    caller.admin().map_err(|_| ConsoleError::Forbidden)
-}
 
 impl From<FirewallServiceError> for ConsoleError {
     fn from(e: FirewallServiceError) -> Self {
@@ -59,7 +49,7 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         csrf: String,
         settings: FirewallPolicy,
     ) -> Result<(), ConsoleError> {
-        let admin = admin_with_csrf(req, &csrf)?;
+        let admin = admin(req, &csrf)?;
         let (stored, _) = firewall::load_policy(&self.state().db)
             .await
             .map_err(internal)?;
@@ -74,17 +64,17 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         csrf: String,
         force: bool,
     ) -> Result<FirewallApplied, ConsoleError> {
-        let admin = admin_with_csrf(req, &csrf)?;
+        let admin = admin(req, &csrf)?;
         Ok(firewall::apply(self.state(), &admin, force).await?)
     }
 
     async fn confirm_firewall(&self, req: &Parts, csrf: String) -> Result<(), ConsoleError> {
-        let admin = admin_with_csrf(req, &csrf)?;
+        let admin = admin(req, &csrf)?;
         Ok(firewall::confirm(self.state(), &admin).await?)
     }
 
     async fn revert_firewall(&self, req: &Parts, csrf: String) -> Result<(), ConsoleError> {
-        let admin = admin_with_csrf(req, &csrf)?;
+        let admin = admin(req, &csrf)?;
         Ok(firewall::revert(self.state(), &admin).await?)
     }
 
@@ -101,7 +91,7 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         duration_secs: u32,
         reason: String,
     ) -> Result<BanAdded, ConsoleError> {
-        let admin = admin_with_csrf(req, &csrf)?;
+        let admin = admin(req, &csrf)?;
         let new = NewBan {
             address,
             duration_secs: Some(duration_secs),
@@ -116,7 +106,7 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         csrf: String,
         address: String,
     ) -> Result<(), ConsoleError> {
-        let admin = admin_with_csrf(req, &csrf)?;
+        let admin = admin(req, &csrf)?;
         Ok(firewall::unban(self.state(), &admin, &address).await?)
     }
 
@@ -135,7 +125,7 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         hours: u32,
         note: String,
     ) -> Result<(), ConsoleError> {
-        let admin = admin_with_csrf(req, &csrf)?;
+        let admin = admin(req, &csrf)?;
         let new = NewAllow {
             address: Some(address),
             hours,
@@ -151,7 +141,7 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         csrf: String,
         address: String,
     ) -> Result<(), ConsoleError> {
-        let admin = admin_with_csrf(req, &csrf)?;
+        let admin = admin(req, &csrf)?;
         Ok(firewall::disallow(self.state(), &admin, &address).await?)
     }
 }

@@ -1,27 +1,39 @@
-//! The backend side of the console's server functions: [`app::ssr::Console`] over the
-//! services. Each method reads the caller from the request itself.
+//! The backend side of the console: the console traits of [`app::ssr`] over the services,
+//! on one [`ConsoleService`]. Each method reads the caller from the request itself, with the
+//! one set of checks below (signed in; an administrator; the form's CSRF token).
 
+mod alerts;
+mod firewall;
+mod flash;
+mod guard;
+mod pbx;
+mod pbx_forms;
+
+use http::StatusCode;
 use http::request::Parts;
 
-use app::api::ConsoleError;
-use app::api::pbx::PbxActionError;
+use app::form::{ActionError, ConsoleError};
 use wire::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::http::HttpState;
 use crate::http::extract::peer_ip;
 use crate::services::{accounts, audit};
 
-/// Implements the console on top of the application state.
+/// Implements every console trait on top of the HTTP state, and keeps the flashes.
 pub struct ConsoleService {
     state: HttpState,
+    flashes: flash::FlashStore,
 }
 
 impl ConsoleService {
     /// Wraps the state.
     #[must_use]
     pub fn new(state: HttpState) -> Self {
-        Self { state }
+        Self {
+            state,
+            flashes: flash::FlashStore::default(),
+        }
     }
 
     /// The application state the console works on.
@@ -40,7 +52,7 @@ pub(crate) fn caller(req: &Parts) -> Result<Caller, ConsoleError> {
 }
 
 /// The caller, if the form's CSRF token matches their session.
-fn caller_with_csrf(req: &Parts, csrf: &str) -> Result<Caller, ConsoleError> {
+fn signed_in_with_csrf(req: &Parts, csrf: &str) -> Result<Caller, ConsoleError> {
     let caller = caller(req)?;
     if caller.csrf_matches(csrf) {
         Ok(caller)
@@ -49,22 +61,28 @@ fn caller_with_csrf(req: &Parts, csrf: &str) -> Result<Caller, ConsoleError> {
     }
 }
 
-/// An administrator reading a page whose refusals are [`PbxActionError`]s.
-pub(crate) fn action_reader(req: &Parts) -> Result<crate::auth::Admin, PbxActionError> {
-    caller(req)?
-        .admin()
-        .map_err(|_| PbxActionError::Console(ConsoleError::Forbidden))
+/// An administrator reading a page only administrators see.
+fn reader(req: &Parts) -> Result<Admin, ConsoleError> {
+    caller(req)?.admin().map_err(|_| ConsoleError::Forbidden)
 }
 
-/// An administrator whose form's CSRF token matches their session, for pages whose refusals
-/// are [`PbxActionError`]s.
-pub(crate) fn action_changer(
-    req: &Parts,
-    csrf: &str,
-) -> Result<crate::auth::Admin, PbxActionError> {
-    caller_with_csrf(req, csrf)?
+/// An administrator whose form's CSRF token matches their session: every change.
+fn admin(req: &Parts, csrf: &str) -> Result<Admin, ConsoleError> {
+    signed_in_with_csrf(req, csrf)?
         .admin()
-        .map_err(|_| PbxActionError::Console(ConsoleError::Forbidden))
+        .map_err(|_| ConsoleError::Forbidden)
+}
+
+/// The HTTP status of a PBX action error (server functions answer every error with 500
+/// otherwise; see `middleware::server_fn_status`).
+#[must_use]
+pub fn status_of(e: &ActionError) -> StatusCode {
+    match e {
+        ActionError::Console(c) => crate::http::error::status_of(*c),
+        ActionError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        ActionError::Conflict(_) => StatusCode::CONFLICT,
+        ActionError::NotFound { .. } => StatusCode::NOT_FOUND,
+    }
 }
 
 /// Logs a failure that is not the caller's fault; the browser gets the fixed message.
@@ -111,7 +129,7 @@ impl app::ssr::Console for ConsoleService {
     }
 
     async fn sign_out(&self, req: &Parts, csrf: String) -> Result<String, ConsoleError> {
-        let caller = caller_with_csrf(req, &csrf)?;
+        let caller = signed_in_with_csrf(req, &csrf)?;
         accounts::sign_out(&self.state, &caller)
             .await
             .map_err(Into::into)
@@ -173,7 +191,7 @@ impl app::ssr::Console for ConsoleService {
         new: String,
         confirm: String,
     ) -> Result<(), ConsoleError> {
-        let caller = caller_with_csrf(req, &csrf)?;
+        let caller = signed_in_with_csrf(req, &csrf)?;
         accounts::change_password(
             &self.state,
             &self.state.sign_in_throttle,
