@@ -167,12 +167,14 @@ pub async fn stored_state(core: &Core) -> Result<DynamicState, Internal> {
 mod allowlist;
 mod apply;
 mod bans;
+mod guard_bans;
 mod settings;
 mod startup;
 
 pub use allowlist::*;
 pub use apply::*;
 pub use bans::*;
+pub use guard_bans::*;
 pub use settings::*;
 pub use startup::*;
 
