@@ -390,9 +390,14 @@ pub async fn complete_setup(
     }
     if !setup_token.matches(token) {
         throttle.fail_address(ip, Instant::now());
+        // Anyone can try: only a name that could be a username goes into the audit log.
+        let named = match username.trim() {
+            u if password::check_username(u).is_ok() => u,
+            _ => "(not a valid username)",
+        };
         audit::record(
             &core.db,
-            Record::attempt(username, ip, Action::Setup, false, "wrong setup token"),
+            Record::attempt(named, ip, Action::Setup, false, "wrong setup token"),
         )
         .await?;
         return Err(ConsoleError::BadSetupToken.into());
@@ -454,17 +459,25 @@ pub async fn change_password(
     new_password: &str,
     confirm: &str,
 ) -> Result<(), AccountError> {
-    let now = Instant::now();
-    if let Some(wait) = throttle.wait(caller.source_ip, &caller.username, now) {
+    if current.len() > password::MAX_LEN {
+        return Err(ConsoleError::WrongCurrentPassword.into());
+    }
+    // As in `sign_in`: a hashing slot first, then the throttle, so the attempts of one burst
+    // queue here and each sees the failures recorded before it.
+    let Ok(slot) = HASHING.acquire().await else {
+        return Err(Internal::Hash("the hashing slots are closed".to_owned()).into());
+    };
+    if let Some(wait) = throttle.wait(caller.source_ip, &caller.username, Instant::now()) {
         return Err(AccountError::Throttled(wait));
     }
     let user = user::Entity::find_by_id(caller.user_id)
         .one(&core.db)
         .await?
         .ok_or(ConsoleError::NotSignedIn)?;
-    let matches = verify_blocking(current, user.password_hash.clone()).await;
+    let matches = verify_in(slot, current, user.password_hash.clone()).await;
     if !matches {
-        throttle.fail(caller.source_ip, &caller.username, now);
+        // The wait runs from when the failure is known (see `sign_in`).
+        throttle.fail(caller.source_ip, &caller.username, Instant::now());
         audit::record(
             &core.db,
             Record::by_caller(
@@ -477,6 +490,7 @@ pub async fn change_password(
         .await?;
         return Err(ConsoleError::WrongCurrentPassword.into());
     }
+    throttle.succeed(&caller.username);
     password::check_new(&caller.username, new_password, confirm)?;
     let phc = hash_blocking(new_password).await?;
     let mut active: user::ActiveModel = user.into();
@@ -525,14 +539,6 @@ pub async fn purge_expired_sessions(db: &DatabaseConnection) -> Result<u64, Inte
 /// while; a burst of sign-ins queues here instead of growing the blocking pool (up to 512
 /// threads, ~9.5 GiB) before the throttle has seen any failure.
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
-
-/// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-async fn verify_blocking(given: &str, phc: String) -> bool {
-    let Ok(slot) = HASHING.acquire().await else {
-        return false;
-    };
-    verify_in(slot, given, phc).await
-}
 
 /// Verifies in a hashing slot already held.
 async fn verify_in(
