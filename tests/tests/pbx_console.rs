@@ -1,7 +1,8 @@
 //! The PBX pages over real HTTP, as a browser without JavaScript uses them (plain form posts
 //! to the server functions, redirects, full pages) and as the hydrated app calls them (the
 //! server function's typed answer): pages for admins and viewers, roles and CSRF, the secret
-//! shown exactly once, refusals with the reason and what was typed.
+//! shown exactly once, refusals with the reason and what was typed; and the firewall settings
+//! form, which ends the same way.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
@@ -971,4 +972,64 @@ async fn the_guard_page_edits_the_guard_policy_and_refuses_with_the_field() {
         policy["bans"]["unproven_secs"], 120,
         "viewers may read over the API"
     );
+}
+
+#[tokio::test]
+async fn the_firewall_form_saves_and_refuses_with_the_field_and_what_was_typed() {
+    let server = TestServer::start().unwrap();
+    let admin = Session::sign_in(&server, "admin", ADMIN_PASSWORD).await;
+    let (_, before) = admin.api("GET", "/api/v1/firewall", None).await;
+    let fields = |trusted: &'static str| {
+        vec![
+            ("enabled", "on"),
+            ("sip_udp_port", "5060"),
+            ("sip_tcp_port", "5060"),
+            ("sip_tls_port", "5061"),
+            ("ami_port", "5038"),
+            ("console_port", "8080"),
+            ("trusted_networks", trusted),
+            ("admin_networks", ""),
+            ("ami_networks", ""),
+            ("blocklist", "203.0.113.0/24"),
+            ("confirm_window_secs", "90"),
+        ]
+    };
+
+    let res = admin
+        .post_form("save_firewall", "/firewall", &fields("192.0.2.7/24"))
+        .await;
+    let to = location(&res);
+    assert!(to.starts_with("/firewall?flash="), "{to}");
+    let (_, html) = admin.page(&to).await;
+    assert_eq!(
+        text_after(&html, "class=\"field\"").unwrap(),
+        "trusted_networks"
+    );
+    assert!(html.contains("host bits set"), "the rule is said");
+    // What was typed is back in the form, not the stored policy.
+    assert!(html.contains(">192.0.2.7/24</textarea>"));
+    assert!(html.contains("value=\"90\""));
+    let (_, stored) = admin.api("GET", "/api/v1/firewall", None).await;
+    assert_eq!(stored["policy"], before["policy"], "nothing stored");
+    // The flash is shown once.
+    let (_, again) = admin.page(&to).await;
+    assert!(!again.contains("class=\"field\""));
+
+    let res = admin
+        .post_form("save_firewall", "/firewall", &fields("192.0.2.0/24"))
+        .await;
+    assert_eq!(location(&res), "/firewall?saved=1");
+    let (_, stored) = admin.api("GET", "/api/v1/firewall", None).await;
+    assert_eq!(stored["policy"]["trusted_networks"][0], "192.0.2.0/24");
+    assert_eq!(stored["policy"]["confirm_window_secs"], 90);
+    // The form does not carry the rate tiers: the stored ones stay.
+    assert_eq!(
+        stored["policy"]["rate_limits"],
+        before["policy"]["rate_limits"]
+    );
+
+    // With JavaScript the typed refusal comes back as JSON, naming the field.
+    let (status, body) = admin.call("save_firewall", &fields("0.0.0.0/0")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["Invalid"]["field"], "trusted_networks", "{body}");
 }

@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use crate::form::ConsoleError;
+use crate::form::{ActionError, ConsoleError};
 #[cfg(feature = "ssr")]
 use wire::firewall::FirewallPolicy;
 use wire::firewall::{AllowlistView, BanView, FirewallPage};
@@ -44,7 +44,9 @@ pub async fn save_firewall(
     ami_networks: String,
     blocklist: String,
     confirm_window_secs: u32,
-) -> Result<(), ConsoleError> {
+) -> Result<(), ActionError> {
+    use crate::form::TypedForm;
+    use crate::ssr::form::{Then, finish};
     let (console, parts) = crate::ssr::firewall::context()?;
     // The form does not edit the rate tiers: the stored ones are kept.
     let settings = FirewallPolicy {
@@ -62,8 +64,13 @@ pub async fn save_firewall(
         confirm_window_secs,
         rate_limits: Default::default(),
     };
-    let outcome = console.save_firewall(&parts, csrf, settings).await;
-    crate::ssr::form::finish_form(&parts, outcome, "/firewall?saved=1")
+    let outcome = console.save_firewall(&parts, csrf, settings.clone()).await;
+    // Refused: back to the form with the field named and what was typed.
+    let typed = TypedForm::Firewall(Box::new(settings));
+    finish(&*console, &parts, outcome, "/firewall", Some(typed), |()| {
+        Then::Redirect("/firewall?saved=1".to_owned())
+    })
+    .await
 }
 
 /// Applies the stored policy provisionally (`force` when the lockout box is ticked).

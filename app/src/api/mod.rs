@@ -14,7 +14,7 @@ pub mod pbx;
 
 use leptos::prelude::*;
 
-use crate::form::ConsoleError;
+use crate::form::{ActionError, ConsoleError, Flash};
 
 use wire::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
@@ -90,4 +90,11 @@ pub async fn change_password(
         .change_password(&parts, csrf, current, new, confirm)
         .await;
     crate::ssr::form::finish_form(&parts, outcome, "/account?changed=1")
+}
+
+/// Takes (once) the flash a plain form post left for this session.
+#[server(prefix = "/fn", endpoint = "flash")]
+pub async fn take_flash(token: String) -> Result<Option<Flash>, ActionError> {
+    crate::ssr::form::no_store();
+    crate::ssr::form::take_flash(token).await
 }

@@ -7,22 +7,15 @@
 
 use leptos::prelude::*;
 
+use crate::form::ActionError;
 use crate::form::pbx::{AmiUserForm, EndpointForm, PolicyData, PolicyForm, TrunkForm};
-use crate::form::{ActionError, Flash};
 // Used by the server functions' bodies, which only the server build has.
 #[cfg(feature = "ssr")]
-use crate::form::{TypedForm, pbx::endpoint_page, pbx::object_page};
+use crate::form::{Flash, TypedForm, pbx::endpoint_page, pbx::object_page};
 use wire::pbx::{
     AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
     WithSecret,
 };
-
-/// Takes (once) the flash a plain form post left for this session.
-#[server(prefix = "/fn", endpoint = "pbx_flash")]
-pub async fn take_pbx_flash(token: String) -> Result<Option<Flash>, ActionError> {
-    crate::ssr::form::no_store();
-    crate::ssr::form::take_flash(token).await
-}
 
 /// One page of endpoints, optionally filtered by `q`, from `cursor` (a page's `next_cursor`).
 #[server(prefix = "/fn", endpoint = "list_endpoints")]

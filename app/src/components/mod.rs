@@ -1,6 +1,5 @@
 //! Pieces shared by several pages.
 
-pub mod error_banner;
+pub mod form;
 pub mod layout;
 pub mod live;
-pub mod pbx;

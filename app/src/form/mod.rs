@@ -227,6 +227,8 @@ pub enum TypedForm {
     Policy(Box<PolicyForm>),
     /// The Guard settings page's form (it shares the PBX pages' flash).
     GuardSettings(Box<wire::guard::GuardSettingsForm>),
+    /// The firewall settings form (its rate tiers are not on it).
+    Firewall(Box<wire::firewall::FirewallPolicy>),
 }
 
 /// A secret generated (or typed) just now, shown this once.

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::ChangePassword;
-use crate::components::error_banner::FormError;
+use crate::components::form::FormError;
 use wire::SessionInfo;
 
 /// The account page.

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::alerts::{
     CreateAlert, DeleteAlert, SetAlertEnabled, TestAlert, UpdateAlert, get_alerts,
 };
-use crate::components::pbx::{
+use crate::components::form::{
     Refusal, action_error, csrf, is_admin, query_error, reset_on_success, use_flash,
 };
 use crate::form::alerts::AlertForm;

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::firewall::{AddAllow, RemoveAllow, get_allowlist};
-use crate::components::error_banner::FormError;
+use crate::components::form::FormError;
 use crate::pages::bans::human_secs;
 use wire::{Role, SessionInfo};
 

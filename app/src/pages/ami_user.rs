@@ -10,7 +10,7 @@ use crate::form::TypedForm;
 use crate::form::pbx::AmiUserForm;
 
 use crate::api::pbx::{UpdateAmiUser, get_ami_user};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
 use crate::pages::ami_users::{AmiUserFields, Classes};

@@ -10,7 +10,7 @@ use crate::form::{ShownSecret, TypedForm};
 use crate::form::pbx::{AmiUserForm, object_page};
 
 use crate::api::pbx::{CreateAmiUser, DeleteAmiUser, RotateAmiSecret, list_ami_users};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
     reset_on_success, use_flash,
 };

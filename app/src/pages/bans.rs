@@ -5,7 +5,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::firewall::{AddBan, RemoveBan, get_bans};
-use crate::components::error_banner::FormError;
+use crate::components::form::FormError;
 use wire::{Role, SessionInfo};
 
 /// The bans page.

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::pbx::{ApplyConfig, RollbackConfig, config_preview, list_revisions};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, Report, action_error, csrf, is_admin, query_error, use_flash,
 };
 use wire::pbx::ApplyReport;

@@ -9,7 +9,7 @@ use crate::form::{ShownSecret, TypedForm};
 use crate::form::pbx::EndpointForm;
 
 use crate::api::pbx::{RotateEndpointSecret, UpdateEndpoint, get_endpoint};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, refused_form, use_flash,
 };
 use crate::pages::endpoints::EndpointFields;

@@ -10,7 +10,7 @@ use crate::form::{ShownSecret, TypedForm};
 use crate::form::pbx::{EndpointForm, endpoint_page};
 
 use crate::api::pbx::{CreateEndpoint, DeleteEndpoint, RotateEndpointSecret, list_endpoints};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
     reset_on_success, url_encode, use_flash,
 };

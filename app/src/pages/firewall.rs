@@ -7,8 +7,9 @@ use leptos_router::hooks::use_query_map;
 use crate::api::firewall::{
     ApplyFirewall, ConfirmFirewall, RevertFirewall, SaveFirewall, get_firewall,
 };
-use crate::components::error_banner::FormError;
-use wire::firewall::{FirewallPage as PageData, TableState};
+use crate::components::form::{FormError, Refusal, action_error, refused_form, use_flash};
+use crate::form::TypedForm;
+use wire::firewall::{FirewallPage as PageData, FirewallPolicy, TableState};
 use wire::{Role, SessionInfo};
 
 /// The firewall page.
@@ -49,7 +50,9 @@ pub fn FirewallPage() -> impl IntoView {
             None
         }
     };
-    let save_result = Signal::derive(move || save.value().get());
+    // The settings form's refusal names the field: with JavaScript from the action, without
+    // it from the flash the redirect names (which also holds what was typed).
+    let flash = use_flash();
     let apply_result = Signal::derive(move || apply.value().get());
     let confirm_result = Signal::derive(move || confirm.value().get());
     let revert_result = Signal::derive(move || revert.value().get());
@@ -60,7 +63,7 @@ pub fn FirewallPage() -> impl IntoView {
         <Show when=move || notice().is_some()>
             <p class="notice" role="status" id="firewall-notice">{notice}</p>
         </Show>
-        <FormError result=save_result />
+        <Refusal error=action_error(save) />
         <FormError result=apply_result />
         <FormError result=confirm_result />
         <FormError result=revert_result />
@@ -68,9 +71,15 @@ pub fn FirewallPage() -> impl IntoView {
             {move || {
                 let csrf = csrf.clone();
                 Suspend::new(async move {
+                    let (refusal, typed) = refused_form(flash.await);
+                    let typed = match typed {
+                        Some(TypedForm::Firewall(policy)) => Some(*policy),
+                        _ => None,
+                    };
                     match data.await {
                         Ok(page) => view! {
-                            <FirewallBody page is_admin csrf apply confirm revert save />
+                            <Refusal error=refusal />
+                            <FirewallBody page typed is_admin csrf apply confirm revert save />
                         }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
@@ -83,6 +92,8 @@ pub fn FirewallPage() -> impl IntoView {
 #[component]
 fn FirewallBody(
     page: PageData,
+    /// What was typed into a refused settings form (no JavaScript), shown again.
+    typed: Option<FirewallPolicy>,
     is_admin: bool,
     csrf: String,
     apply: ServerAction<ApplyFirewall>,
@@ -92,6 +103,7 @@ fn FirewallBody(
 ) -> impl IntoView {
     let status = page.status.clone();
     let settings = page.settings.clone();
+    let form = typed.unwrap_or_else(|| settings.clone());
     let table = match status.table {
         TableState::NotApplied => "not applied: sipwarden has not loaded a ruleset into the kernel",
         TableState::Confirmed => "applied and confirmed",
@@ -176,25 +188,25 @@ fn FirewallBody(
                 <h2>"Policy"</h2>
                 <ActionForm action=save attr:id="firewall-form">
                     <input type="hidden" name="csrf" value=csrf.clone() />
-                    <label><input type="checkbox" name="enabled" value="on" checked=settings.enabled />
+                    <label><input type="checkbox" name="enabled" value="on" checked=form.enabled />
                         " Firewall enabled"</label>
-                    <label>"SIP UDP port" <input type="number" name="sip_udp_port" min="1" max="65535" required value=settings.sip_udp_port /></label>
-                    <label>"SIP TCP port" <input type="number" name="sip_tcp_port" min="1" max="65535" required value=settings.sip_tcp_port /></label>
-                    <label>"SIP TLS port" <input type="number" name="sip_tls_port" min="1" max="65535" required value=settings.sip_tls_port /></label>
-                    <label>"AMI port" <input type="number" name="ami_port" min="1" max="65535" required value=settings.ami_port /></label>
-                    <label>"Console port" <input type="number" name="console_port" min="1" max="65535" required value=settings.console_port /></label>
-                    <label><input type="checkbox" name="restrict_console" value="on" checked=settings.restrict_console />
+                    <label>"SIP UDP port" <input type="number" name="sip_udp_port" min="1" max="65535" required value=form.sip_udp_port /></label>
+                    <label>"SIP TCP port" <input type="number" name="sip_tcp_port" min="1" max="65535" required value=form.sip_tcp_port /></label>
+                    <label>"SIP TLS port" <input type="number" name="sip_tls_port" min="1" max="65535" required value=form.sip_tls_port /></label>
+                    <label>"AMI port" <input type="number" name="ami_port" min="1" max="65535" required value=form.ami_port /></label>
+                    <label>"Console port" <input type="number" name="console_port" min="1" max="65535" required value=form.console_port /></label>
+                    <label><input type="checkbox" name="restrict_console" value="on" checked=form.restrict_console />
                         " Console reachable only from the admin networks"</label>
                     <label>"Trusted networks (never dropped; one per line)"
-                        <textarea name="trusted_networks" rows="3">{join(&settings.trusted_networks)}</textarea></label>
+                        <textarea name="trusted_networks" rows="3">{join(&form.trusted_networks)}</textarea></label>
                     <label>"Admin networks (never dropped; the console's when restricted)"
-                        <textarea name="admin_networks" rows="3">{join(&settings.admin_networks)}</textarea></label>
+                        <textarea name="admin_networks" rows="3">{join(&form.admin_networks)}</textarea></label>
                     <label>"AMI networks (the only remote sources allowed on the AMI port)"
-                        <textarea name="ami_networks" rows="3">{join(&settings.ami_networks)}</textarea></label>
+                        <textarea name="ami_networks" rows="3">{join(&form.ami_networks)}</textarea></label>
                     <label>"Blocklist (dropped on every port)"
-                        <textarea name="blocklist" rows="3">{join(&settings.blocklist)}</textarea></label>
+                        <textarea name="blocklist" rows="3">{join(&form.blocklist)}</textarea></label>
                     <label>"Confirm window (seconds, 10 to 3600)"
-                        <input type="number" name="confirm_window_secs" min="10" max="3600" required value=settings.confirm_window_secs /></label>
+                        <input type="number" name="confirm_window_secs" min="10" max="3600" required value=form.confirm_window_secs /></label>
                     <button type="submit" id="save-firewall">"Save policy"</button>
                 </ActionForm>
             </section>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::guard::{UpdateGuardSettings, get_guard_settings, get_guard_status};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
 use crate::form::TypedForm;

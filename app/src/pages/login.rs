@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::SignIn;
-use crate::components::error_banner::FormError;
+use crate::components::form::FormError;
 
 /// The sign-in page.
 #[component]

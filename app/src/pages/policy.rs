@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::form::TypedForm;
 
 use crate::api::pbx::{UpdatePolicy, get_policy};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::{CompleteSetup, get_setup_state};
-use crate::components::error_banner::FormError;
+use crate::components::form::FormError;
 use wire::SetupState;
 
 /// The first-administrator page.

@@ -9,7 +9,7 @@ use crate::form::TypedForm;
 use crate::form::pbx::TrunkForm;
 
 use crate::api::pbx::{UpdateTrunk, get_trunk};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
 use crate::pages::trunks::TrunkFields;

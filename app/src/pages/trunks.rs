@@ -11,7 +11,7 @@ use crate::form::TypedForm;
 use crate::form::pbx::{TrunkForm, object_page};
 
 use crate::api::pbx::{CreateTrunk, DeleteTrunk, list_trunks};
-use crate::components::pbx::{
+use crate::components::form::{
     FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form,
     reset_on_success, use_flash,
 };

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use http::request::Parts;
 
-use crate::form::ConsoleError;
+use crate::form::{ActionError, ConsoleError};
 use wire::firewall::{
     AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallPolicy,
 };
@@ -22,7 +22,7 @@ pub trait FirewallConsole: super::form::Flashes {
         req: &Parts,
         csrf: String,
         settings: FirewallPolicy,
-    ) -> Result<(), ConsoleError>;
+    ) -> Result<(), ActionError>;
     /// Applies the stored policy provisionally.
     async fn apply_firewall(
         &self,

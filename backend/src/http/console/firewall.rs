@@ -3,7 +3,7 @@
 
 use http::request::Parts;
 
-use app::form::ConsoleError;
+use app::form::{ActionError, ConsoleError};
 use wire::firewall::{
     AllowlistView, BanAdded, BanView, FirewallApplied, FirewallPage, FirewallPolicy,
 };
@@ -48,14 +48,21 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         req: &Parts,
         csrf: String,
         settings: FirewallPolicy,
-    ) -> Result<(), ConsoleError> {
+    ) -> Result<(), ActionError> {
         let admin = admin(req, &csrf)?;
         let (stored, _) = firewall::load_policy(&self.state().db)
             .await
             .map_err(internal)?;
         let raw = firewall::with_settings(stored.policy(), settings);
-        firewall::update_policy(self.state(), &admin, raw, None).await?;
-        Ok(())
+        match firewall::update_policy(self.state(), &admin, raw, None).await {
+            Ok(_) => Ok(()),
+            // The form can name the field (the REST API does too).
+            Err(FirewallServiceError::Invalid(e)) => Err(ActionError::Invalid {
+                field: e.field(),
+                reason: e.to_string(),
+            }),
+            Err(e) => Err(ActionError::Console(e.into())),
+        }
     }
 
     async fn apply_firewall(

@@ -1,24 +1,25 @@
-//! Pieces the PBX pages share: the flash of a plain form post, refusals, secrets shown once,
-//! apply reports, and the hidden CSRF field.
+//! The form framework's pieces on the page (see [`crate::form`]): the flash of a plain form
+//! post, refusals next to their form (naming the field) or the fixed message of a code,
+//! secrets shown once, apply reports, and the hidden CSRF field.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::pbx::take_pbx_flash;
+use crate::api::take_flash;
 use crate::form::ConsoleError;
 use crate::form::{ActionError, Flash, ShownSecret, TypedForm};
 use wire::pbx::ApplyReport;
 use wire::{Role, SessionInfo};
 
 /// The flash named by `?flash=<token>`, taken from the server once (see
-/// [`crate::api::pbx`]). Without the parameter, or with a stale or forged token: `None`.
+/// [`crate::form`]). Without the parameter, or with a stale or forged token: `None`.
 pub fn use_flash() -> Resource<Option<Flash>> {
     let query = use_query_map();
     Resource::new(
         move || query.read().get("flash"),
         |token| async move {
             match token {
-                Some(token) if !token.is_empty() => take_pbx_flash(token).await.ok().flatten(),
+                Some(token) if !token.is_empty() => take_flash(token).await.ok().flatten(),
                 _ => None,
             }
         },
@@ -63,6 +64,28 @@ where
         }
     });
     form
+}
+
+/// The message for the last failure of `action`, or for the `error` query parameter.
+#[component]
+pub fn FormError<T>(result: Signal<Option<Result<T, ConsoleError>>>) -> impl IntoView
+where
+    T: Send + Sync + Clone + 'static,
+{
+    let query = use_query_map();
+    let message = move || {
+        let from_action = result.get().and_then(Result::err);
+        let from_query = query
+            .read()
+            .get("error")
+            .and_then(|code| ConsoleError::from_code(&code));
+        from_action.or(from_query).map(|e| e.to_string())
+    };
+    view! {
+        <Show when=move || message().is_some()>
+            <p class="error" role="alert">{message}</p>
+        </Show>
+    }
 }
 
 /// Whether the signed-in user may change things (the server checks again).
