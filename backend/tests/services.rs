@@ -123,6 +123,15 @@ async fn audited(core: &Core, action: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The outcomes (`success`, `failure`) of one action's audit lines, oldest first.
+async fn outcomes(core: &Core, action: &str) -> Vec<String> {
+    audited(core, action)
+        .await
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect()
+}
+
 /// Whether the database file or its write-ahead log holds `needle` anywhere.
 fn database_holds(dir: &TempDir, needle: &str) -> bool {
     let base = dir.path().join("sipwarden.sqlite3");
@@ -336,12 +345,10 @@ async fn an_update_against_a_stale_version_is_refused_and_changes_nothing() {
         ("1002", "Alice B")
     );
     assert_eq!(stored.version, 2);
-    let outcomes: Vec<String> = audited(&core, "endpoint_update")
-        .await
-        .into_iter()
-        .map(|(o, _)| o)
-        .collect();
-    assert_eq!(outcomes, ["success", "failure", "failure"]);
+    assert_eq!(
+        outcomes(&core, "endpoint_update").await,
+        ["success", "failure", "failure"]
+    );
 }
 
 #[tokio::test]
@@ -401,12 +408,10 @@ async fn a_deleted_endpoint_is_not_found_and_deleting_it_again_is_not_found_eith
     let err = pbx::delete_endpoint(&core, &admin, &id).await.unwrap_err();
     assert!(matches!(err, PbxError::NotFound { .. }), "{err:?}");
     assert_eq!(core.model.current(), version + 1);
-    let outcomes: Vec<String> = audited(&core, "endpoint_delete")
-        .await
-        .into_iter()
-        .map(|(o, _)| o)
-        .collect();
-    assert_eq!(outcomes, ["success", "failure"]);
+    assert_eq!(
+        outcomes(&core, "endpoint_delete").await,
+        ["success", "failure"]
+    );
 }
 
 #[tokio::test]
@@ -589,12 +594,10 @@ async fn the_policy_hides_own_secrets_keeps_them_and_refuses_a_realm_that_orphan
     let (still, still_version) = pbx::get_policy(&core.db).await.unwrap();
     assert_eq!(still.realm, settings.realm);
     assert_eq!(still_version, version + 1);
-    let outcomes: Vec<String> = audited(&core, "policy_update")
-        .await
-        .into_iter()
-        .map(|(o, _)| o)
-        .collect();
-    assert_eq!(outcomes, ["success", "failure", "failure"]);
+    assert_eq!(
+        outcomes(&core, "policy_update").await,
+        ["success", "failure", "failure"]
+    );
 }
 
 #[tokio::test]
@@ -627,7 +630,7 @@ async fn a_viewer_cannot_get_an_admin() {
     let admin = admin(&core).await;
     accounts::create_user(
         &core.db,
-        Creator::Admin(&admin),
+        Creator::Admin(&admin.clone().access().unwrap()),
         "val",
         "a long viewer password",
         Role::Viewer,
@@ -650,7 +653,7 @@ async fn a_viewer_cannot_get_an_admin() {
     );
     let err = accounts::create_user(
         &core.db,
-        Creator::Admin(&admin),
+        Creator::Admin(&admin.clone().access().unwrap()),
         "val",
         "another long password",
         Role::Admin,
@@ -665,7 +668,7 @@ async fn a_viewer_cannot_get_an_admin() {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn the_preview_shows_every_rendered_file_but_never_an_endpoint_secret() {
+async fn the_preview_shows_every_rendered_file_but_never_a_secret() {
     let (_dir, core) = core().await;
     let admin = admin(&core).await;
     let created = pbx::create_endpoint(&core, &admin, new_endpoint("1001", "Alice"))
@@ -712,6 +715,28 @@ async fn the_preview_shows_every_rendered_file_but_never_an_endpoint_secret() {
             .iter()
             .all(|f| !f.contents.contains(&created.secret))
     );
+    // What the files hold that is password-equivalent (the endpoint's HA1 digest, the AMI
+    // users' secrets) is hidden in the preview: the key shows, the value never does.
+    let hidden: Vec<&str> = bundle
+        .files
+        .iter()
+        .flat_map(|f| f.contents.lines())
+        .filter_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            matches!(key.trim(), "secret" | "md5_cred").then_some(value.trim())
+        })
+        .collect();
+    assert!(
+        hidden.len() >= 3,
+        "the digest and sipwarden's own AMI secrets: {hidden:?}"
+    );
+    for value in &hidden {
+        assert!(
+            preview.files.iter().all(|f| !f.diff.contains(value)),
+            "a secret value is in the preview"
+        );
+    }
+    assert!(pjsip.diff.contains("md5_cred=(hidden)"), "{}", pjsip.diff);
     assert!(
         config_service::revisions(&core, None, 10)
             .await
@@ -1049,12 +1074,10 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     accounts::sign_in(&core, &fresh, ADMIN, new_password, here)
         .await
         .unwrap();
-    let outcomes: Vec<String> = audited(&core, "password_change")
-        .await
-        .into_iter()
-        .map(|(o, _)| o)
-        .collect();
-    assert_eq!(outcomes, ["failure", "success"]);
+    assert_eq!(
+        outcomes(&core, "password_change").await,
+        ["failure", "success"]
+    );
 }
 
 #[tokio::test]
@@ -1109,8 +1132,9 @@ fn token_request(name: &str, scope: &str, days: u32) -> NewToken {
 async fn a_write_token_authenticates_as_an_admin_until_revoked_and_is_stored_as_a_digest() {
     let (dir, core) = core().await;
     let admin = admin(&core).await;
+    let access = admin.clone().access().unwrap();
     let from = ip("203.0.113.50");
-    let created = tokens::create(&core, &admin, token_request("provisioning", "write", 30))
+    let created = tokens::create(&core, &access, token_request("provisioning", "write", 30))
         .await
         .unwrap();
     let token = created.token.clone();
@@ -1146,6 +1170,32 @@ async fn a_write_token_authenticates_as_an_admin_until_revoked_and_is_stored_as_
     assert_eq!(caller.source_ip, from);
     assert!(accounts::still_signed_in(&core, &caller).await.unwrap());
     let as_admin = caller.clone().admin().expect("write scope is admin");
+    // ... but hands out no access: a leaked write token cannot mint its own successor.
+    assert!(as_admin.clone().access().is_err());
+    let keys = tokens::create(&core, &access, token_request("keys", "admin", 1))
+        .await
+        .unwrap();
+    let key_holder = tokens::caller_from_bearer(&core, &keys.token, from)
+        .await
+        .unwrap()
+        .unwrap();
+    let minted = tokens::create(
+        &core,
+        &key_holder
+            .admin()
+            .unwrap()
+            .access()
+            .expect("admin scope hands out access"),
+        token_request("minted", "read", 1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(minted.view.scope, "read");
+    assert_eq!(minted.view.created_by, "token:keys");
+    tokens::revoke(&core, &access, keys.view.id).await.unwrap();
+    tokens::revoke(&core, &access, minted.view.id)
+        .await
+        .unwrap();
     // It may change the model, and the audit names it.
     pbx::create_endpoint(&core, &as_admin, new_endpoint("1001", "Alice"))
         .await
@@ -1159,7 +1209,7 @@ async fn a_write_token_authenticates_as_an_admin_until_revoked_and_is_stored_as_
         "{lines:?}"
     );
 
-    let revoked = tokens::revoke(&core, &admin, created.view.id)
+    let revoked = tokens::revoke(&core, &access, created.view.id)
         .await
         .unwrap();
     assert!(!revoked.active);
@@ -1177,13 +1227,13 @@ async fn a_write_token_authenticates_as_an_admin_until_revoked_and_is_stored_as_
     );
     // Revoking again is idempotent; an unknown id is not found.
     assert!(
-        !tokens::revoke(&core, &admin, created.view.id)
+        !tokens::revoke(&core, &access, created.view.id)
             .await
             .unwrap()
             .active
     );
     assert!(matches!(
-        tokens::revoke(&core, &admin, 9999).await,
+        tokens::revoke(&core, &access, 9999).await,
         Err(TokenError::NotFound(9999))
     ));
     let actions: Vec<String> = audit(&core)
@@ -1192,15 +1242,28 @@ async fn a_write_token_authenticates_as_an_admin_until_revoked_and_is_stored_as_
         .filter(|r| r.action.starts_with("token_"))
         .map(|r| r.action)
         .collect();
-    assert_eq!(actions[..2], ["token_create", "token_revoke"]);
+    // The first token's creation, the admin token's and the token it minted, and the
+    // revocations, in order.
+    assert_eq!(
+        actions[..6],
+        [
+            "token_create",
+            "token_create",
+            "token_create",
+            "token_revoke",
+            "token_revoke",
+            "token_revoke"
+        ]
+    );
 }
 
 #[tokio::test]
 async fn a_read_token_is_a_viewer_and_bad_or_expired_tokens_authenticate_nobody() {
     let (_dir, core) = core().await;
     let admin = admin(&core).await;
+    let access = admin.clone().access().unwrap();
     let from = ip("203.0.113.51");
-    let reader = tokens::create(&core, &admin, token_request("monitoring", "read", 1))
+    let reader = tokens::create(&core, &access, token_request("monitoring", "read", 1))
         .await
         .unwrap();
     let caller = tokens::caller_from_bearer(&core, &reader.token, from)
@@ -1245,11 +1308,11 @@ async fn a_read_token_is_a_viewer_and_bad_or_expired_tokens_authenticate_nobody(
     for (request, field) in [
         (token_request("", "write", 1), "name"),
         (token_request("two\nlines", "write", 1), "name"),
-        (token_request("x", "admin", 1), "scope"),
+        (token_request("x", "root", 1), "scope"),
         (token_request("x", "read", 0), "expires_in_days"),
         (token_request("x", "read", 400), "expires_in_days"),
     ] {
-        match tokens::create(&core, &admin, request).await {
+        match tokens::create(&core, &access, request).await {
             Err(TokenError::BadValue { field: got, .. }) => assert_eq!(got, field),
             other => panic!("{field}: expected a bad value, got {other:?}"),
         }

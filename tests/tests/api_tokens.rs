@@ -97,6 +97,51 @@ async fn tokens_are_shown_once_scoped_refused_when_bad_and_revocable() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // A write token changes the PBX but hands out no access: no tokens, no users (a leaked
+    // one could otherwise mint its own successor before it is revoked).
+    for (method, path, body) in [
+        (
+            reqwest::Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "successor", "scope": "admin", "expires_in_days": 366})),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/users",
+            Some(
+                json!({"username": "mallory", "password": "a long enough password", "role": "admin"}),
+            ),
+        ),
+        (reqwest::Method::DELETE, "/api/v1/tokens/1", None),
+    ] {
+        let (status, problem) = bearer(&server, &write_token, method, path, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("`admin` scope")
+        );
+    }
+    // A token made with the `admin` scope may.
+    let (status, made) = api
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "provisioner", "scope": "admin", "expires_in_days": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (status, minted) = bearer(
+        &server,
+        made["token"].as_str().unwrap(),
+        reqwest::Method::POST,
+        "/api/v1/tokens",
+        Some(json!({"name": "minted", "scope": "read", "expires_in_days": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{minted}");
+    assert_eq!(minted["scope"], "read");
 
     // Bad tokens: 401 problem+json with WWW-Authenticate, never a fallback to anonymous.
     for bad in [
@@ -120,7 +165,7 @@ async fn tokens_are_shown_once_scoped_refused_when_bad_and_revocable() {
     // Bad requests for tokens.
     for body in [
         json!({"name": "", "scope": "write", "expires_in_days": 1}),
-        json!({"name": "x", "scope": "admin", "expires_in_days": 1}),
+        json!({"name": "x", "scope": "root", "expires_in_days": 1}),
         json!({"name": "x", "scope": "read", "expires_in_days": 0}),
         json!({"name": "x", "scope": "read", "expires_in_days": 400}),
         json!({"name": "x", "scope": "read", "expires_in_days": 1, "admin": true}),

@@ -10,7 +10,8 @@ pub struct TokenView {
     pub name: String,
     /// The token's first characters, to tell tokens apart.
     pub prefix: String,
-    /// `read` (GET only) or `write` (everything an administrator may do).
+    /// `read` (GET only), `write` (what an administrator may do, but no users or tokens) or
+    /// `admin` (everything).
     pub scope: String,
     pub created_by: String,
     pub created_at: String,

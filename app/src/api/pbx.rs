@@ -293,7 +293,7 @@ pub async fn update_policy(
     .await
 }
 
-/// What an apply would write, per file (administrators only: manager.conf holds secrets).
+/// What an apply would write, per file (administrators only; secrets hidden).
 #[server(prefix = "/fn", endpoint = "config_preview")]
 pub async fn config_preview() -> Result<Preview, ActionError> {
     let (pbx, parts) = crate::ssr::pbx::context()?;

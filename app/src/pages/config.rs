@@ -74,7 +74,7 @@ pub fn ConfigPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match preview.await {
-                    None => view! { <p class="hint">"Only administrators see the preview: manager.conf contains AMI secrets."</p> }.into_any(),
+                    None => view! { <p class="hint">"Only administrators see the preview: it names every account (its secrets are hidden)."</p> }.into_any(),
                     Some(Err(e)) => view! { <Refusal error=Signal::derive(move || Some(e.clone())) /> }.into_any(),
                     Some(Ok(p)) => {
                         let live = p.live_revision.map_or_else(|| "none".to_owned(), |n| format!("revision {n}"));

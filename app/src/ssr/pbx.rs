@@ -88,7 +88,7 @@ pub trait PbxConsole: super::form::Flashes {
     async fn update_policy(&self, req: &Parts, csrf: &str, form: PolicyForm)
     -> Outcome<PolicyData>;
 
-    /// Administrators only: the diff of manager.conf shows AMI secrets.
+    /// Administrators only: the diff names every account (secrets hidden).
     async fn preview(&self, req: &Parts) -> Outcome<Preview>;
     async fn apply(&self, req: &Parts, csrf: &str) -> Outcome<ApplyReport>;
     async fn revisions(&self, req: &Parts) -> Outcome<Vec<RevisionView>>;

@@ -1,8 +1,10 @@
 //! Who is calling, and what they may do.
 //!
 //! Authorisation is by type: a service that changes something takes an [`Admin`], which can
-//! only be obtained from a [`Caller`] whose role is admin. Read-only services take a
-//! [`Caller`]. Nothing checks a role with an `if` at the call site.
+//! only be obtained from a [`Caller`] whose role is admin; one that hands out access (console
+//! users, API tokens) takes an [`AccessAdmin`], which only an administrator's console session
+//! or a token made with the `admin` scope yields. Read-only services take a [`Caller`].
+//! Nothing checks a role with an `if` at the call site.
 
 pub mod password;
 pub mod session;
@@ -27,6 +29,11 @@ pub struct Caller {
     /// Set when the request authenticated with an API token (`Authorization: Bearer`)
     /// rather than a session cookie: no ambient browser credential, so no CSRF token needed.
     pub token_id: Option<i32>,
+    /// Whether the caller may hand out access (create users, create and revoke tokens): an
+    /// administrator's console session, or a token made with the `admin` scope. A `write`
+    /// token changes the PBX but cannot mint credentials, so a leaked one cannot outlive its
+    /// own revocation.
+    pub manages_access: bool,
 }
 
 /// Proof that the caller is an administrator. Only [`Caller::admin`] makes one.
@@ -61,6 +68,28 @@ impl Admin {
     #[must_use]
     pub fn caller(&self) -> &Caller {
         &self.0
+    }
+
+    /// The capability to hand out access, if this administrator has it.
+    pub fn access(self) -> Result<AccessAdmin, Forbidden> {
+        if self.0.manages_access {
+            Ok(AccessAdmin(self))
+        } else {
+            Err(Forbidden)
+        }
+    }
+}
+
+/// Proof that the caller may hand out access (console users, API tokens). Only
+/// [`Admin::access`] makes one.
+#[derive(Debug, Clone)]
+pub struct AccessAdmin(Admin);
+
+impl AccessAdmin {
+    /// The caller behind the capability.
+    #[must_use]
+    pub fn caller(&self) -> &Caller {
+        self.0.caller()
     }
 }
 

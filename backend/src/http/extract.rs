@@ -10,7 +10,7 @@ use http::request::Parts;
 
 use app::form::ConsoleError;
 
-use crate::auth::{Admin, Caller};
+use crate::auth::{AccessAdmin, Admin, Caller};
 use crate::http::error::ApiError;
 
 /// The peer address axum recorded for this connection.
@@ -65,6 +65,27 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminCaller {
             .admin()
             .map(AdminCaller)
             .map_err(|_| ConsoleError::Forbidden.into())
+    }
+}
+
+/// An administrator who may hand out access (create users, create and revoke tokens): a
+/// console session, or a token made with the `admin` scope.
+#[derive(Debug, Clone)]
+pub struct AccessAdminCaller(pub AccessAdmin);
+
+impl<S: Send + Sync> FromRequestParts<S> for AccessAdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AdminCaller(admin) = AdminCaller::from_request_parts(parts, state).await?;
+        admin.access().map(AccessAdminCaller).map_err(|_| {
+            ApiError::new(
+                http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "creating users and creating or revoking tokens needs a console session or a \
+                 token made with the `admin` scope",
+            )
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use wire::Role;
 
 use crate::auth::session::{clear_cookie, new_token, set_cookie, token_hash};
 use crate::auth::sign_in::{SetupToken, SignInThrottle};
-use crate::auth::{Admin, Caller, parse_role, password};
+use crate::auth::{AccessAdmin, Admin, Caller, parse_role, password};
 use crate::core::Core;
 use crate::db::entities::{api_token, session, user};
 use crate::services::audit::{self, Action, Record};
@@ -208,6 +208,7 @@ pub async fn caller_from_token(
         csrf: session.csrf_token,
         source_ip: ip,
         token_id: None,
+        manages_access: role == Role::Admin,
     }))
 }
 
@@ -260,7 +261,7 @@ pub async fn admin_exists(db: &DatabaseConnection) -> Result<bool, Internal> {
 #[derive(Debug, Clone, Copy)]
 pub enum Creator<'a> {
     CommandLine,
-    Admin(&'a Admin),
+    Admin(&'a AccessAdmin),
 }
 
 /// Creates a console user. Refuses an existing username.

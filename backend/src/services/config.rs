@@ -9,7 +9,7 @@ use chrono::{SecondsFormat, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 
-use policy::asterisk::{Bundle, GlobalPolicy, Revision, Target, render};
+use policy::asterisk::{Bundle, GlobalPolicy, Revision, Target, redact_secrets, render};
 use wire::Page;
 use wire::pbx::{ApplyReport, FileDiff, Preview, RevisionView};
 
@@ -131,6 +131,12 @@ pub async fn preview(core: &Core) -> Result<Preview, PbxError> {
             Some(old) if body(old) == body(&file.contents) => ("unchanged", String::new()),
             Some(old) => ("changed", unified(file.name, old, &file.contents)),
         };
+        // A rotated secret changes a file whose shown diff is then empty: say so.
+        let diff = if change == "changed" && diff.is_empty() {
+            format!("{}: only secrets change (they are not shown)\n", file.name)
+        } else {
+            diff
+        };
         files.push(FileDiff {
             name: file.name.to_owned(),
             change: change.to_owned(),
@@ -144,8 +150,11 @@ pub async fn preview(core: &Core) -> Result<Preview, PbxError> {
     })
 }
 
+/// The diff as people see it: secrets (AMI `secret=`, `md5_cred=` digests) hidden on both
+/// sides, so it shows that they change but never what they are.
 fn unified(name: &str, old: &str, new: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
+    let (old, new) = (redact_secrets(old), redact_secrets(new));
+    similar::TextDiff::from_lines(&old, &new)
         .unified_diff()
         .context_radius(3)
         .header(&format!("live/{name}"), &format!("new/{name}"))

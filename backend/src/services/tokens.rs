@@ -1,7 +1,8 @@
 //! API tokens: created by an administrator with a name, a scope and an expiry, shown once,
 //! stored as SHA-256 digests, listed with their last use, revocable, audited.
 //!
-//! A `read` token acts as a viewer (GET only), a `write` token as an administrator. The token
+//! A `read` token acts as a viewer (GET only), a `write` token as an administrator who cannot
+//! hand out access (users, tokens), an `admin` token as a full administrator. The token
 //! is `swt_` followed by 43 URL-safe characters (256 random bits): the prefix makes a leaked
 //! token easy to recognise in logs and secret scanners.
 
@@ -17,7 +18,7 @@ use wire::tokens::{CreatedToken, TokenView};
 use wire::{Page, Role};
 
 use crate::auth::session::{new_token, token_hash};
-use crate::auth::{Admin, Caller};
+use crate::auth::{AccessAdmin, Caller};
 use crate::core::Core;
 use crate::db::entities::api_token;
 use crate::services::audit::{self, Action, Record};
@@ -35,8 +36,9 @@ pub struct NewToken {
     /// What the token is for (1 to 64 printable characters).
     #[schema(min_length = 1, max_length = 64)]
     pub name: String,
-    /// `read` or `write`.
-    #[schema(pattern = "^(read|write)$")]
+    /// `read` (GET only), `write` (changes, but no users or tokens) or `admin` (also creates
+    /// users and creates and revokes tokens).
+    #[schema(pattern = "^(read|write|admin)$")]
     pub scope: String,
     /// Days until it expires (1 to 366).
     #[schema(minimum = 1, maximum = 366)]
@@ -79,7 +81,11 @@ fn view(row: &api_token::Model, now: DateTime<Utc>) -> TokenView {
 }
 
 /// Creates a token; its value is in the answer and nowhere else.
-pub async fn create(core: &Core, admin: &Admin, new: NewToken) -> Result<CreatedToken, TokenError> {
+pub async fn create(
+    core: &Core,
+    admin: &AccessAdmin,
+    new: NewToken,
+) -> Result<CreatedToken, TokenError> {
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(TokenError::BadValue {
@@ -87,10 +93,10 @@ pub async fn create(core: &Core, admin: &Admin, new: NewToken) -> Result<Created
             reason: "1 to 64 characters on one line".to_owned(),
         });
     }
-    if !matches!(new.scope.as_str(), "read" | "write") {
+    if !matches!(new.scope.as_str(), "read" | "write" | "admin") {
         return Err(TokenError::BadValue {
             field: "scope",
-            reason: "`read` (GET only) or `write`".to_owned(),
+            reason: "`read` (GET only), `write` (no users or tokens) or `admin`".to_owned(),
         });
     }
     if !(1..=MAX_DAYS).contains(&new.expires_in_days) {
@@ -155,7 +161,7 @@ pub async fn list(
 }
 
 /// Revokes a token at once (idempotent).
-pub async fn revoke(core: &Core, admin: &Admin, id: i32) -> Result<TokenView, TokenError> {
+pub async fn revoke(core: &Core, admin: &AccessAdmin, id: i32) -> Result<TokenView, TokenError> {
     let row = api_token::Entity::find_by_id(id)
         .one(&core.db)
         .await?
@@ -214,7 +220,7 @@ pub async fn caller_from_bearer(
             .exec(&core.db)
             .await?;
     }
-    let role = if row.scope == "write" {
+    let role = if matches!(row.scope.as_str(), "write" | "admin") {
         Role::Admin
     } else {
         Role::Viewer
@@ -227,5 +233,6 @@ pub async fn caller_from_bearer(
         csrf: String::new(),
         source_ip: ip,
         token_id: Some(row.id),
+        manages_access: row.scope == "admin",
     }))
 }

@@ -36,6 +36,7 @@ mod net;
 mod parse;
 mod pbx;
 mod policy;
+mod redact;
 mod render;
 mod roundtrip;
 mod secret;
@@ -58,6 +59,7 @@ pub use parse::{
 };
 pub use pbx::{ModelError, ModelProblem, PbxModel};
 pub use policy::{GlobalPolicy, OwnAmiAccount, PolicySettings, TlsFiles, TlsSettings};
+pub use redact::{HIDDEN, redact_secrets};
 pub use render::{
     Bundle, CALL_GROUP_CATEGORY, CONTEXT_LOCAL, RenderedFile, Revision, Target, render,
 };

@@ -1,6 +1,6 @@
 //! `/api/v1/config/*`: what an apply would write, applying the PBX model to Asterisk, the
 //! revisions it made and rolling back to one. Viewers list revisions; administrators see
-//! their files (manager.conf holds AMI secrets) and apply.
+//! their files (every account is named; secrets are hidden from everyone) and apply.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde::Serialize;
 
+use policy::asterisk::redact_secrets;
 use wire::Page;
 use wire::pbx::{ApplyReport, Preview, RevisionView};
 
@@ -38,7 +39,7 @@ pub fn routes() -> Router<HttpState> {
     responses((status = 200, description = "The diffs", body = Preview), (status = 403, description = "Administrators only"), (status = 409, description = "Conflicts with another object (`problems` lists each)")))]
 async fn preview(
     State(state): State<HttpState>,
-    // Admins only: the diff of manager.conf shows AMI secrets.
+    // Admins only: the diff names every account (its secrets are hidden from everyone).
     AdminCaller(_): AdminCaller,
 ) -> Result<Json<Preview>, ApiError> {
     Ok(Json(config::preview(&state).await?))
@@ -114,7 +115,8 @@ fn revision_number(raw: &str) -> Result<i32, ApiError> {
     })
 }
 
-/// One revision with the files it wrote (administrators only: manager.conf has AMI secrets).
+/// One revision with the files it wrote (administrators only), secrets hidden: AMI
+/// `secret=` and `md5_cred=` values read `(hidden)`.
 #[utoipa::path(get, operation_id = "get_revision", path = "/api/v1/config/revisions/{number}", tag = "config",
     params(("number" = i32, Path, minimum = 1, description = "The revision's number")),
     responses(
@@ -127,13 +129,16 @@ async fn revision(
     AdminCaller(_): AdminCaller,
     Path(number): Path<String>,
 ) -> Result<Json<RevisionFiles>, ApiError> {
-    // Admins only: the files include manager.conf with AMI secrets.
+    // Admins only: the files name every account; their secrets are hidden from everyone.
     let (revision, files) = config::revision(&state, revision_number(&number)?).await?;
     Ok(Json(RevisionFiles {
         revision,
         contents: files
             .into_iter()
-            .map(|(name, contents)| FileContents { name, contents })
+            .map(|(name, contents)| FileContents {
+                name,
+                contents: redact_secrets(&contents),
+            })
             .collect(),
     }))
 }

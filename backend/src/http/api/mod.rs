@@ -22,8 +22,7 @@ use wire::{AuditEntry, Page, Role};
 
 use crate::http::HttpState;
 use crate::http::error::ApiError;
-use crate::http::extract::peer_ip;
-use crate::http::extract::{AdminCaller, ApiQuery, SignedIn};
+use crate::http::extract::{AccessAdminCaller, AdminCaller, ApiQuery, SignedIn, peer_ip};
 use crate::services::{accounts, audit, page};
 
 /// This module's part of the OpenAPI document, with every resource module's.
@@ -234,7 +233,7 @@ async fn list_users(
 )]
 async fn create_user(
     State(state): State<HttpState>,
-    AdminCaller(admin): AdminCaller,
+    AccessAdminCaller(admin): AccessAdminCaller,
     request: axum::extract::Request,
 ) -> Result<StatusCode, ApiError> {
     let body: NewUserRequest = parse_json(request).await?;

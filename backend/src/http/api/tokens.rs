@@ -13,7 +13,7 @@ use wire::tokens::TokenView;
 use super::{ListQuery, parse_json, secret_response};
 use crate::http::HttpState;
 use crate::http::error::ApiError;
-use crate::http::extract::{AdminCaller, ApiQuery};
+use crate::http::extract::{AccessAdminCaller, AdminCaller, ApiQuery};
 use crate::services::page;
 use crate::services::tokens::{self, NewToken, TokenError};
 
@@ -65,7 +65,7 @@ async fn list(
     responses((status = 201, description = "Created, with its value (shown this once)", body = wire::tokens::CreatedToken)))]
 async fn create(
     State(state): State<HttpState>,
-    AdminCaller(admin): AdminCaller,
+    AccessAdminCaller(admin): AccessAdminCaller,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let body: NewToken = parse_json(request).await?;
@@ -79,7 +79,7 @@ async fn create(
     responses((status = 200, description = "Revoked", body = TokenView), (status = 404, description = "No such token")))]
 async fn revoke(
     State(state): State<HttpState>,
-    AdminCaller(admin): AdminCaller,
+    AccessAdminCaller(admin): AccessAdminCaller,
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
     let id: i32 = id
