@@ -76,6 +76,11 @@ pub struct Config {
     pub event_retention_days: u32,
     /// At most this many guard events are kept (the oldest go first).
     pub event_max_rows: u64,
+    /// Audit log lines older than this many days are deleted.
+    pub audit_retention_days: u32,
+    /// At most this many audit log lines are kept (the oldest go first): failed sign-ins
+    /// are lines too, and anyone can make those.
+    pub audit_max_rows: u64,
     /// When set, `/metrics` answers only requests with an API token (`Authorization:
     /// Bearer`); by default it is open like `/healthz` (it holds counts, no secrets).
     pub metrics_require_token: bool,
@@ -105,6 +110,8 @@ impl Default for Config {
             guard_mode: GuardMode::Enforce,
             event_retention_days: 30,
             event_max_rows: 1_000_000,
+            audit_retention_days: 365,
+            audit_max_rows: 200_000,
             metrics_require_token: false,
             api_rate_per_source: 100,
             api_rate_per_token: 200,
@@ -235,6 +242,11 @@ impl Config {
         if self.event_retention_days == 0 || self.event_max_rows < 1000 {
             return Err(ConfigError::Rule(
                 "event_retention_days must be at least 1 and event_max_rows at least 1000".into(),
+            ));
+        }
+        if self.audit_retention_days == 0 || self.audit_max_rows < 1000 {
+            return Err(ConfigError::Rule(
+                "audit_retention_days must be at least 1 and audit_max_rows at least 1000".into(),
             ));
         }
         if self.capture_interface.is_empty()

@@ -1382,3 +1382,43 @@ async fn a_wrong_setup_token_audits_only_a_name_that_could_be_a_username() {
         assert_eq!(last.actor.as_deref(), Some(shown));
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_is_kept_by_age_and_by_size() {
+    let (_dir, core) = core().await;
+    let now = chrono::Utc::now();
+    let line = |i: usize, days_ago: i64| audit_log::ActiveModel {
+        at: Set(now - chrono::Duration::days(days_ago)),
+        actor: Set(Some(format!("guesser{i}"))),
+        source_ip: Set(Some("198.51.100.9".to_owned())),
+        action: Set("sign_in".to_owned()),
+        outcome: Set("failure".to_owned()),
+        detail: Set("unknown username".to_owned()),
+        ..Default::default()
+    };
+    // Five lines from last year, then 1,100 recent ones (the newest last).
+    let rows = (0..5)
+        .map(|i| line(i, 400))
+        .chain((5..1105).map(|i| line(i, 1)));
+    for chunk in rows.collect::<Vec<_>>().chunks(500) {
+        audit_log::Entity::insert_many(chunk.to_vec())
+            .exec(&core.db)
+            .await
+            .unwrap();
+    }
+    let deleted = backend::services::audit::enforce_retention(&core.db, 365, 1000)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 105, "5 too old, then 100 beyond the newest 1,000");
+    let kept = audit(&core).await;
+    assert_eq!(kept.len(), 1000);
+    assert_eq!(kept[0].actor.as_deref(), Some("guesser105"));
+    assert_eq!(kept[999].actor.as_deref(), Some("guesser1104"));
+    // Nothing more to do the second time.
+    assert_eq!(
+        backend::services::audit::enforce_retention(&core.db, 365, 1000)
+            .await
+            .unwrap(),
+        0
+    );
+}

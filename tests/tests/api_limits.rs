@@ -214,3 +214,55 @@ async fn every_answer_carries_a_request_id_that_its_problem_and_log_lines_share(
         "escape codes in a log that is no terminal"
     );
 }
+
+#[tokio::test]
+async fn the_consoles_sign_in_is_rate_limited_like_the_api() {
+    let server = TestServer::start_with(Options {
+        admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),
+        env: vec![("SIPWARDEN_API_RATE_PER_SOURCE".to_owned(), "5".to_owned())],
+        ..Options::default()
+    })
+    .unwrap();
+    let client = reqwest::Client::new();
+    let mut limited = 0usize;
+    let mut answered = 0usize;
+    for i in 0..30 {
+        // Anonymous, refused or not, each attempt that gets through is an audit line.
+        let res = client
+            .post(server.url("/fn/sign_in"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(format!("username=nobody{i}&password=wrong+password"))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        if body.contains("rate_limited") {
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+            limited += 1;
+        } else {
+            answered += 1;
+        }
+    }
+    assert_eq!(limited + answered, 30);
+    assert!(limited >= 10, "{limited} of 30 limited");
+    // Wait for the bucket, then count what reached the audit log: the answered ones only.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (admin, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    let audit: serde_json::Value = admin
+        .get(server.url("/api/v1/audit?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refused = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "sign_in" && e["success"] == false)
+        .count();
+    assert_eq!(refused, answered, "{audit}");
+}

@@ -74,14 +74,20 @@ impl RateLimiter {
     }
 }
 
-/// Applies the per-token and per-source limits to the REST API.
+/// The REST API, and the console's doors that anyone may knock on: signing in and the first
+/// setup (each refused attempt is an audit line, so their rate is bounded like the API's).
+fn metered(path: &str) -> bool {
+    path.starts_with("/api/v1/") || matches!(path, "/fn/sign_in" | "/fn/complete_setup")
+}
+
+/// Applies the per-token and per-source limits to the REST API and the console's sign-in.
 pub async fn limit_api(
     State(config): State<Arc<Config>>,
     State(limiter): State<Arc<RateLimiter>>,
     req: Request,
     next: Next,
 ) -> Response {
-    if !req.uri().path().starts_with("/api/v1/") {
+    if !metered(req.uri().path()) {
         return next.run(req).await;
     }
     let now = Instant::now();

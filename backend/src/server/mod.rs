@@ -129,18 +129,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // baseline is taken before the first request can change the model.
     crate::services::alerts::start(&state).await;
     let retention_db = state.db.clone();
-    let (days, max_rows) = (
-        state.config.event_retention_days,
-        state.config.event_max_rows,
-    );
+    let config = state.config.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
             every.tick().await;
-            match crate::services::events::enforce_retention(&retention_db, days, max_rows).await {
+            let (days, rows) = (config.event_retention_days, config.event_max_rows);
+            match crate::services::events::enforce_retention(&retention_db, days, rows).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "old guard events removed"),
                 Err(e) => tracing::warn!(error = %e, "cannot apply the event retention"),
+            }
+            let (days, rows) = (config.audit_retention_days, config.audit_max_rows);
+            match crate::services::audit::enforce_retention(&retention_db, days, rows).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "old audit lines removed"),
+                Err(e) => tracing::warn!(error = %e, "cannot apply the audit retention"),
             }
         }
     });

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use wire::{AuditEntry, AuditPageData, Page};
@@ -158,6 +158,39 @@ pub async fn record(db: &DatabaseConnection, line: Record<'_>) -> Result<(), Int
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Deletes lines older than `days` and beyond the newest `max_rows`: anyone can make a failed
+/// sign-in, and each is a line, so the log is kept by age and by size like the guard's
+/// events. Returns the lines deleted.
+pub async fn enforce_retention(
+    db: &DatabaseConnection,
+    days: u32,
+    max_rows: u64,
+) -> Result<u64, Internal> {
+    let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+    let mut deleted = audit_log::Entity::delete_many()
+        .filter(audit_log::Column::At.lt(cutoff))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let newest: Option<i32> = audit_log::Entity::find()
+        .select_only()
+        .column_as(audit_log::Column::Id.max(), "max")
+        .into_tuple::<Option<i32>>()
+        .one(db)
+        .await?
+        .flatten();
+    if let Some(newest) = newest {
+        let keep = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        let keep_from = i64::from(newest) - keep + 1;
+        deleted += audit_log::Entity::delete_many()
+            .filter(audit_log::Column::Id.lt(keep_from))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(deleted)
 }
 
 /// One page of the console's numbered view, newest first.
