@@ -3,12 +3,23 @@
 
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::throttle::Throttle;
 use crate::sync::lock;
 
-/// Failure records per source address and per username.
+/// Longest an attempt waits for its username's record: per account the throttle slows
+/// guesses, it never refuses the right password (an attacker must not be able to lock the
+/// real administrator out by failing on purpose).
+pub const USERNAME_DELAY_MAX: Duration = Duration::from_secs(3);
+
+/// Failure records per source address and per username, and the per-username gates.
+///
+/// An address that has failed is refused while its own wait or the username's lasts: that is
+/// how a guesser comes back. An address that never failed is only slowed by the username's
+/// wait (at most [`USERNAME_DELAY_MAX`]) and then checked: a guesser spread over fresh
+/// addresses gets one guess per address, and the account's owner, from any address that
+/// has not failed, signs in within seconds however long the account's record is.
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     pub by_address: Mutex<Throttle>,
@@ -16,11 +27,33 @@ pub struct SignInThrottle {
 }
 
 impl SignInThrottle {
-    /// The longer of the two waits for this attempt, if any.
-    pub fn wait(&self, ip: IpAddr, username: &str, now: Instant) -> Option<std::time::Duration> {
-        let by_ip = self.wait_address(ip, now);
-        let by_user = lock(&self.by_username).wait(&username.to_lowercase(), now);
-        by_ip.max(by_user)
+    /// How long this address must still wait (refused until then).
+    pub fn wait_address(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        lock(&self.by_address).wait(&address_key(ip), now)
+    }
+
+    /// Whether this address has failed before (and is held to the username's wait too).
+    pub fn address_failed_before(&self, ip: IpAddr) -> bool {
+        lock(&self.by_address).knows(&address_key(ip))
+    }
+
+    /// How long an attempt for `username` is held before it is checked (at most
+    /// [`USERNAME_DELAY_MAX`]).
+    pub fn username_delay(&self, username: &str, now: Instant) -> Option<Duration> {
+        lock(&self.by_username)
+            .wait(&username.to_lowercase(), now)
+            .map(|wait| wait.min(USERNAME_DELAY_MAX))
+    }
+
+    /// The wait that refuses this attempt, if any: the address's own, and for an address
+    /// that has failed before the username's too (see the type's docs).
+    pub fn refusal(&self, ip: IpAddr, username: &str, now: Instant) -> Option<Duration> {
+        let address = self.wait_address(ip, now);
+        if !self.address_failed_before(ip) {
+            return address;
+        }
+        let user = lock(&self.by_username).wait(&username.to_lowercase(), now);
+        address.max(user)
     }
 
     /// Records a failed attempt against both keys.
@@ -29,13 +62,8 @@ impl SignInThrottle {
         lock(&self.by_username).fail(&username.to_lowercase(), now);
     }
 
-    /// The wait for this address alone: for attempts that name no account (the setup token),
-    /// where a shared key would let anyone lock everyone out.
-    pub fn wait_address(&self, ip: IpAddr, now: Instant) -> Option<std::time::Duration> {
-        lock(&self.by_address).wait(&address_key(ip), now)
-    }
-
-    /// Records a failed attempt against the address alone.
+    /// Records a failed attempt against the address alone (attempts that name no account,
+    /// like the setup token's, where a shared key would let anyone lock everyone out).
     pub fn fail_address(&self, ip: IpAddr, now: Instant) {
         lock(&self.by_address).fail(&address_key(ip), now);
     }

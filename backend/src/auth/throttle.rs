@@ -45,6 +45,12 @@ impl Throttle {
         (record.blocked_until > now).then(|| record.blocked_until - now)
     }
 
+    /// Whether `key` has failures on record.
+    #[must_use]
+    pub fn knows(&self, key: &str) -> bool {
+        self.records.contains_key(key)
+    }
+
     /// Records a failure for `key`.
     pub fn fail(&mut self, key: &str, now: Instant) {
         if self.records.len() >= MAX_KEYS && !self.records.contains_key(key) {

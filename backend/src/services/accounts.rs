@@ -54,7 +54,27 @@ pub struct NewSession {
     pub csrf: String,
 }
 
-/// Checks credentials (throttled per address and username, audited) and opens a session.
+/// Audits an attempt refused without checking its password.
+async fn refused(core: &Core, username: &str, ip: IpAddr, wait: Duration) -> AccountError {
+    let detail = format!(
+        "refused without checking: throttled for {} s",
+        wait.as_secs().max(1)
+    );
+    let line = Record {
+        actor: Some(username),
+        source_ip: Some(ip),
+        action: Action::SignIn,
+        success: false,
+        detail: &detail,
+    };
+    match audit::record(&core.db, line).await {
+        Ok(()) => AccountError::Throttled(wait),
+        Err(e) => e.into(),
+    }
+}
+
+/// Checks credentials (throttled per address, slowed per username, audited) and opens a
+/// session.
 pub async fn sign_in(
     core: &Core,
     throttle: &SignInThrottle,
@@ -67,27 +87,21 @@ pub async fn sign_in(
     if username.len() > 64 || password_given.len() > password::MAX_LEN {
         return Err(ConsoleError::BadCredentials.into());
     }
-    // A hashing slot first, then the throttle: attempts of one burst queue here and each sees
-    // the failures recorded by those before it, instead of all passing an empty throttle.
+    // A guesser's address is refused at once; a clean one is only slowed by the account's
+    // wait (see `SignInThrottle`), so the owner's right password is never locked out.
+    if let Some(wait) = throttle.refusal(ip, username, Instant::now()) {
+        return Err(refused(core, username, ip, wait).await);
+    }
+    if let Some(delay) = throttle.username_delay(username, Instant::now()) {
+        tokio::time::sleep(delay).await;
+    }
+    // Then a hashing slot, and the refusal again: the attempts of one burst queue for the
+    // slots and each sees the failures recorded by those before it.
     let Ok(slot) = HASHING.acquire().await else {
         return Err(Internal::Hash("the hashing slots are closed".to_owned()).into());
     };
-    if let Some(wait) = throttle.wait(ip, username, Instant::now()) {
-        audit::record(
-            &core.db,
-            Record {
-                actor: Some(username),
-                source_ip: Some(ip),
-                action: Action::SignIn,
-                success: false,
-                detail: &format!(
-                    "refused without checking: throttled for {} s",
-                    wait.as_secs().max(1)
-                ),
-            },
-        )
-        .await?;
-        return Err(AccountError::Throttled(wait));
+    if let Some(wait) = throttle.refusal(ip, username, Instant::now()) {
+        return Err(refused(core, username, ip, wait).await);
     }
 
     let found = user::Entity::find()
@@ -463,12 +477,18 @@ pub async fn change_password(
     if current.len() > password::MAX_LEN {
         return Err(ConsoleError::WrongCurrentPassword.into());
     }
-    // As in `sign_in`: a hashing slot first, then the throttle, so the attempts of one burst
-    // queue here and each sees the failures recorded before it.
+    // As in `sign_in`: refused, or slowed, then a hashing slot and the refusal again.
+    let (ip, name) = (caller.source_ip, caller.username.as_str());
+    if let Some(wait) = throttle.refusal(ip, name, Instant::now()) {
+        return Err(AccountError::Throttled(wait));
+    }
+    if let Some(delay) = throttle.username_delay(name, Instant::now()) {
+        tokio::time::sleep(delay).await;
+    }
     let Ok(slot) = HASHING.acquire().await else {
         return Err(Internal::Hash("the hashing slots are closed".to_owned()).into());
     };
-    if let Some(wait) = throttle.wait(caller.source_ip, &caller.username, Instant::now()) {
+    if let Some(wait) = throttle.refusal(ip, name, Instant::now()) {
         return Err(AccountError::Throttled(wait));
     }
     let user = user::Entity::find_by_id(caller.user_id)
