@@ -91,6 +91,61 @@ pub struct Config {
     /// Interface the guard captures SIP on (`any`: every interface, Linux cooked capture).
     /// Needs CAP_NET_RAW; without it the guard watches AMI alone.
     pub capture_interface: String,
+    /// Reverse proxies in front of the console (comma-separated addresses or networks):
+    /// only a request from one of them has its `X-Forwarded-For` believed, so the sign-in
+    /// throttle, the rate limits and the audit log see each client, not the proxy. Empty by
+    /// default: the header is ignored and nobody can claim another address.
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// The networks of [`Config::trusted_proxies`], written as one comma-separated string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Whether `ip` is one of the proxies.
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Whether no proxy is trusted.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::str::FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("trusted_proxies: `{s}` is not an address or network"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+}
+
+impl Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        s.serialize_str(&text.join(", "))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for Config {
@@ -116,6 +171,7 @@ impl Default for Config {
             api_rate_per_source: 100,
             api_rate_per_token: 200,
             capture_interface: "any".to_owned(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -303,6 +359,34 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_networks_named_in_the_error_when_bad() {
+        let (config, _) = Config::load_from(
+            None,
+            env(&[("SIPWARDEN_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8 ::1")]),
+        )
+        .unwrap();
+        assert!(config.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        assert!(
+            config
+                .trusted_proxies
+                .contains("::ffff:127.0.0.1".parse().unwrap())
+        );
+        assert!(
+            !config
+                .trusted_proxies
+                .contains("192.0.2.1".parse().unwrap())
+        );
+        assert!(Config::default().trusted_proxies.is_empty());
+        let err = Config::load_from(None, env(&[("SIPWARDEN_TRUSTED_PROXIES", "10.0.0.0/8, x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trusted_proxies") && err.contains("`x`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -878,3 +878,69 @@ async fn the_audit_log_is_paginated_newest_first() {
         "{html}"
     );
 }
+
+/// Four wrong passwords, then the right one from another client, all through `X-Forwarded-For`.
+async fn guesses_then_owner(server: &TestServer) -> StatusCode {
+    let client = reqwest::Client::new();
+    let attempt = |password: &'static str, from: &'static str| {
+        client
+            .post(server.url("/api/v1/session"))
+            .header("x-forwarded-for", from)
+            .json(&serde_json::json!({"username": "admin", "password": password}))
+            .send()
+    };
+    for _ in 0..4 {
+        attempt("wrong password!", "203.0.113.5").await.unwrap();
+    }
+    // The guesser's own address is refused now.
+    let again = attempt("wrong password!", "203.0.113.5").await.unwrap();
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    attempt(ADMIN_PASSWORD, "198.51.100.6")
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_throttle() {
+    let behind = TestServer::start_with(Options {
+        admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),
+        env: vec![(
+            "SIPWARDEN_TRUSTED_PROXIES".to_owned(),
+            "127.0.0.1, ::1".to_owned(),
+        )],
+        ..Options::default()
+    })
+    .unwrap();
+    // The proxy's clients are told apart: the guesser is refused, the owner signs in.
+    assert_eq!(guesses_then_owner(&behind).await, StatusCode::CREATED);
+    let (admin, _) = behind.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    let audit: serde_json::Value = admin
+        .get(behind.url("/api/v1/audit?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sources: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "sign_in")
+        .filter_map(|e| e["source_ip"].as_str())
+        .collect();
+    assert!(sources.contains(&"203.0.113.5"), "{sources:?}");
+    assert!(sources.contains(&"198.51.100.6"), "{sources:?}");
+
+    // Without a trusted proxy the header is nobody's word: all of it is one client.
+    let direct = TestServer::start_with(Options {
+        admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),
+        ..Options::default()
+    })
+    .unwrap();
+    assert_eq!(
+        guesses_then_owner(&direct).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -1,20 +1,67 @@
 //! Extractors that turn a request into a capability: [`crate::auth::Caller`] for any
 //! signed-in user, [`crate::auth::Admin`] for administrators. A handler that takes one cannot
-//! run without it.
+//! run without it. Also who the client is ([`peer_ip`]), behind a trusted proxy too.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use http::Method;
 use http::request::Parts;
 
 use app::form::ConsoleError;
 
 use crate::auth::{AccessAdmin, Admin, Caller};
+use crate::config::{Config, TrustedProxies};
 use crate::http::error::ApiError;
 
-/// The peer address axum recorded for this connection.
+/// The client's address, resolved once per request by [`resolve_client`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+/// Resolves the client's address: the connection's peer, or, when the peer is one of the
+/// configured trusted proxies, the nearest address in `X-Forwarded-For` that is not a proxy
+/// (a chain with an entry that is no address is not believed: the peer is used).
+pub async fn resolve_client(
+    State(config): State<Arc<Config>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer
+        && config.trusted_proxies.contains(peer)
+        && let Some(client) = forwarded_client(req.headers(), &config.trusted_proxies)
+    {
+        req.extensions_mut().insert(ClientAddr(client));
+    }
+    next.run(req).await
+}
+
+/// The address `X-Forwarded-For` names for the client, read from the nearest hop outwards.
+fn forwarded_client(headers: &http::HeaderMap, proxies: &TrustedProxies) -> Option<IpAddr> {
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        for hop in value.to_str().ok()?.split(',') {
+            hops.push(hop.trim().parse::<IpAddr>().ok()?);
+        }
+    }
+    hops.iter()
+        .rev()
+        .find(|ip| !proxies.contains(**ip))
+        .or_else(|| hops.first())
+        .copied()
+}
+
+/// The client's address: resolved by [`resolve_client`], else the connection's peer.
 pub fn peer_ip(extensions: &http::Extensions) -> IpAddr {
+    if let Some(ClientAddr(ip)) = extensions.get::<ClientAddr>() {
+        return *ip;
+    }
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
@@ -147,5 +194,38 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Api
                     e.body_text(),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_nearest_hop_that_is_not_a_proxy() {
+        let proxies: TrustedProxies = "10.0.0.0/8, 192.0.2.1".parse().expect("proxies");
+        let client = |values: &[&str]| {
+            let mut headers = http::HeaderMap::new();
+            for v in values {
+                headers.append("x-forwarded-for", v.parse().expect("a header value"));
+            }
+            forwarded_client(&headers, &proxies)
+        };
+        // A client may write anything at the left; the proxies append on the right.
+        assert_eq!(
+            client(&["6.6.6.6, 198.51.100.7, 10.1.2.3"]),
+            Some("198.51.100.7".parse().expect("ip"))
+        );
+        assert_eq!(
+            client(&["198.51.100.7", "192.0.2.1"]),
+            Some("198.51.100.7".parse().expect("ip"))
+        );
+        // Only proxies: the leftmost. A hop that is no address: not believed at all.
+        assert_eq!(
+            client(&["10.0.0.1, 10.0.0.2"]),
+            Some("10.0.0.1".parse().expect("ip"))
+        );
+        assert_eq!(client(&["198.51.100.7, not-an-address"]), None);
+        assert_eq!(client(&[]), None);
     }
 }

@@ -89,6 +89,11 @@ pub fn router(state: HttpState) -> Router {
             state.clone(),
             metrics::count_requests,
         ))
+        // Outside everything that asks who the client is (session, rate limit, throttle).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            extract::resolve_client,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Outermost, so that every log line of the request, the other layers' included, is
         // written in its span.
