@@ -249,15 +249,8 @@ async fn the_consoles_sign_in_is_rate_limited_like_the_api() {
     assert!(limited >= 10, "{limited} of 30 limited");
     // Wait for the bucket, then count what reached the audit log: the answered ones only.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let (admin, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
-    let audit: serde_json::Value = admin
-        .get(server.url("/api/v1/audit?limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = Api::sign_in_as(&server, "admin", ADMIN_PASSWORD).await;
+    let (_, audit) = admin.call("GET", "/api/v1/audit?limit=100", None).await;
     let refused = audit["items"]
         .as_array()
         .unwrap()

@@ -5,6 +5,7 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
+use tests::api::Api;
 use tests::server::{ADMIN_PASSWORD, Options, TestServer, run_cli};
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -914,15 +915,8 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_throttle() {
     .unwrap();
     // The proxy's clients are told apart: the guesser is refused, the owner signs in.
     assert_eq!(guesses_then_owner(&behind).await, StatusCode::CREATED);
-    let (admin, _) = behind.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
-    let audit: serde_json::Value = admin
-        .get(behind.url("/api/v1/audit?limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = Api::sign_in_as(&behind, "admin", ADMIN_PASSWORD).await;
+    let (_, audit) = admin.call("GET", "/api/v1/audit?limit=100", None).await;
     let sources: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()

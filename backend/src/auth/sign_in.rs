@@ -48,8 +48,12 @@ impl SignInThrottle {
     /// The wait that refuses this attempt, if any: the address's own, and for an address
     /// that has failed before the username's too (see the type's docs).
     pub fn refusal(&self, ip: IpAddr, username: &str, now: Instant) -> Option<Duration> {
-        let address = self.wait_address(ip, now);
-        if !self.address_failed_before(ip) {
+        let (address, failed_before) = {
+            let mut by_address = lock(&self.by_address);
+            let key = address_key(ip);
+            (by_address.wait(&key, now), by_address.knows(&key))
+        };
+        if !failed_before {
             return address;
         }
         let user = lock(&self.by_username).wait(&username.to_lowercase(), now);

@@ -75,10 +75,4 @@ impl Core {
             stopping: CancellationToken::new(),
         }
     }
-
-    /// The running guard, if it started.
-    #[must_use]
-    pub fn guard(&self) -> Option<&RunningGuard> {
-        self.guard.get()
-    }
 }

@@ -54,6 +54,31 @@ pub struct NewSession {
     pub csrf: String,
 }
 
+/// Admits a password check for `username` from `ip`, or says how long it is refused. A
+/// guesser's address is refused at once; a clean one is only slowed by the account's wait
+/// (see `SignInThrottle`), so the owner's right password is never locked out. Then a hashing
+/// slot, and the refusal again: the attempts of one burst queue for the slots and each sees
+/// the failures recorded by those before it.
+async fn admit(
+    throttle: &SignInThrottle,
+    ip: IpAddr,
+    username: &str,
+) -> Result<Result<tokio::sync::SemaphorePermit<'static>, Duration>, Internal> {
+    if let Some(wait) = throttle.refusal(ip, username, Instant::now()) {
+        return Ok(Err(wait));
+    }
+    if let Some(delay) = throttle.username_delay(username, Instant::now()) {
+        tokio::time::sleep(delay).await;
+    }
+    let Ok(slot) = HASHING.acquire().await else {
+        return Err(Internal::Hash("the hashing slots are closed".to_owned()));
+    };
+    Ok(match throttle.refusal(ip, username, Instant::now()) {
+        Some(wait) => Err(wait),
+        None => Ok(slot),
+    })
+}
+
 /// Audits an attempt refused without checking its password.
 async fn refused(core: &Core, username: &str, ip: IpAddr, wait: Duration) -> AccountError {
     let detail = format!(
@@ -87,22 +112,10 @@ pub async fn sign_in(
     if username.len() > 64 || password_given.len() > password::MAX_LEN {
         return Err(ConsoleError::BadCredentials.into());
     }
-    // A guesser's address is refused at once; a clean one is only slowed by the account's
-    // wait (see `SignInThrottle`), so the owner's right password is never locked out.
-    if let Some(wait) = throttle.refusal(ip, username, Instant::now()) {
-        return Err(refused(core, username, ip, wait).await);
-    }
-    if let Some(delay) = throttle.username_delay(username, Instant::now()) {
-        tokio::time::sleep(delay).await;
-    }
-    // Then a hashing slot, and the refusal again: the attempts of one burst queue for the
-    // slots and each sees the failures recorded by those before it.
-    let Ok(slot) = HASHING.acquire().await else {
-        return Err(Internal::Hash("the hashing slots are closed".to_owned()).into());
+    let slot = match admit(throttle, ip, username).await? {
+        Ok(slot) => slot,
+        Err(wait) => return Err(refused(core, username, ip, wait).await),
     };
-    if let Some(wait) = throttle.refusal(ip, username, Instant::now()) {
-        return Err(refused(core, username, ip, wait).await);
-    }
 
     let found = user::Entity::find()
         .filter(user::Column::Username.eq(username))
@@ -477,20 +490,9 @@ pub async fn change_password(
     if current.len() > password::MAX_LEN {
         return Err(ConsoleError::WrongCurrentPassword.into());
     }
-    // As in `sign_in`: refused, or slowed, then a hashing slot and the refusal again.
-    let (ip, name) = (caller.source_ip, caller.username.as_str());
-    if let Some(wait) = throttle.refusal(ip, name, Instant::now()) {
-        return Err(AccountError::Throttled(wait));
-    }
-    if let Some(delay) = throttle.username_delay(name, Instant::now()) {
-        tokio::time::sleep(delay).await;
-    }
-    let Ok(slot) = HASHING.acquire().await else {
-        return Err(Internal::Hash("the hashing slots are closed".to_owned()).into());
-    };
-    if let Some(wait) = throttle.refusal(ip, name, Instant::now()) {
-        return Err(AccountError::Throttled(wait));
-    }
+    let slot = admit(throttle, caller.source_ip, &caller.username)
+        .await?
+        .map_err(AccountError::Throttled)?;
     let user = user::Entity::find_by_id(caller.user_id)
         .one(&core.db)
         .await?
