@@ -81,15 +81,18 @@ RUN --mount=type=bind,from=artifacts,source=/out,target=/tmp/artifacts \
  && sipwarden --version
 
 ENV SIPWARDEN_DATA_DIR=/data \
-    SIPWARDEN_LISTEN=0.0.0.0:8080 \
+    SIPWARDEN_LISTEN=0.0.0.0:8443 \
     SIPWARDEN_SITE_DIR=/usr/share/sipwarden/site \
     SIPWARDEN_ASTERISK_CONFIG_DIR=/etc/asterisk \
     SIPWARDEN_ASTERISK_BOOTSTRAP=true
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
-EXPOSE 8080
-# `healthcheck` asks the running server's /healthz (the database included) on SIPWARDEN_LISTEN.
+# HTTPS: beyond loopback sipwarden serves only HTTPS, with a self-signed certificate made
+# at first start in /data/tls unless SIPWARDEN_TLS_CERT_FILE/_KEY_FILE name one.
+EXPOSE 8443
+# `healthcheck` asks the running server's /healthz (the database included) on SIPWARDEN_LISTEN,
+# over HTTPS when the server serves it.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["sipwarden", "healthcheck"]
 # sipwarden handles SIGTERM itself (finishes requests in flight, then exits 0).

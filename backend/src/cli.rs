@@ -424,7 +424,8 @@ async fn admin_create(config: Config, username: &str, role: &str) -> anyhow::Res
     }
 }
 
-/// A minimal HTTP/1.1 GET of `/healthz` (no HTTP client library for one request).
+/// A minimal HTTP/1.1 GET of `/healthz` (no HTTP client library for one request), over
+/// HTTPS when the server serves it.
 async fn healthcheck(config: &Config, timeout: u64) -> anyhow::Result<()> {
     let mut addr = config.listen;
     if addr.ip().is_unspecified() {
@@ -435,9 +436,34 @@ async fn healthcheck(config: &Config, timeout: u64) -> anyhow::Result<()> {
         });
     }
     let probe = async {
-        let mut stream = tokio::net::TcpStream::connect(addr)
+        let tcp = tokio::net::TcpStream::connect(addr)
             .await
             .with_context(|| format!("nothing answers on {addr}"))?;
+        if config.serves_https() {
+            let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+                crate::tls::healthcheck_client()?,
+            ));
+            let name = rustls::pki_types::ServerName::from(addr.ip());
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .with_context(|| format!("no TLS handshake with {addr}"))?;
+            ask_health(tls, addr).await
+        } else {
+            ask_health(tcp, addr).await
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(timeout), probe)
+        .await
+        .context("health check timed out")?
+}
+
+/// `GET /healthz` over an open connection; healthy on 200.
+async fn ask_health(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    {
         stream
             .write_all(
                 format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
@@ -454,8 +480,5 @@ async fn healthcheck(config: &Config, timeout: u64) -> anyhow::Result<()> {
         } else {
             bail!("unhealthy: {status_line}")
         }
-    };
-    tokio::time::timeout(Duration::from_secs(timeout), probe)
-        .await
-        .context("health check timed out")?
+    }
 }

@@ -51,9 +51,26 @@ pub struct Config {
     pub site_dir: PathBuf,
     /// Log format.
     pub log_format: LogFormat,
-    /// Set when sipwarden is reached over HTTPS (directly or through a proxy): session
-    /// cookies then carry `Secure`.
+    /// Set when sipwarden is reached over HTTPS through a proxy: session cookies then carry
+    /// `Secure`. (When sipwarden serves HTTPS itself they always do.)
     pub secure_cookies: bool,
+    /// Certificate chain (PEM) for HTTPS; with `tls_key_file`. Reloaded when it changes, so
+    /// an ACME client beside sipwarden can renew it.
+    pub tls_cert_file: Option<PathBuf>,
+    /// Private key (PEM) of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve plain HTTP on an address other than loopback: only behind a reverse proxy
+    /// that terminates TLS. Without it (and without a certificate) sipwarden serves HTTPS
+    /// with a self-signed certificate of its own there.
+    pub plain_http: bool,
+    /// At most this many client connections at once; more wait in the kernel's queue.
+    pub max_connections: u32,
+    /// Seconds a client has for its TLS handshake and for a request's headers.
+    pub header_timeout_secs: u32,
+    /// Seconds a client has to send a request's whole body.
+    pub body_timeout_secs: u32,
+    /// Live streams (events, dashboard) open at once per session or API token; more get 429.
+    pub max_streams_per_client: u32,
     /// How long a console session lives without being used, in hours.
     pub session_idle_hours: u32,
     /// Absolute lifetime of a console session, in hours.
@@ -82,7 +99,8 @@ pub struct Config {
     /// are lines too, and anyone can make those.
     pub audit_max_rows: u64,
     /// When set, `/metrics` answers only requests with an API token (`Authorization:
-    /// Bearer`); by default it is open like `/healthz` (it holds counts, no secrets).
+    /// Bearer`) from every client; by default loopback clients (a Prometheus beside it) need
+    /// none and every other client needs one.
     pub metrics_require_token: bool,
     /// REST API requests per second from one source address (bursts of twice that).
     pub api_rate_per_source: u32,
@@ -156,6 +174,13 @@ impl Default for Config {
             site_dir: PathBuf::from("target/site"),
             log_format: LogFormat::Human,
             secure_cookies: false,
+            tls_cert_file: None,
+            tls_key_file: None,
+            plain_http: false,
+            max_connections: 1024,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_streams_per_client: 8,
             session_idle_hours: 8,
             session_max_hours: 24,
             asterisk_config_dir: None,
@@ -174,6 +199,18 @@ impl Default for Config {
             trusted_proxies: TrustedProxies::default(),
         }
     }
+}
+
+/// How sipwarden serves HTTP (see [`Config::transport`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain HTTP: on loopback, or behind a TLS-terminating proxy when said explicitly.
+    PlainHttp,
+    /// HTTPS with a certificate sipwarden made itself at first start (in the data
+    /// directory).
+    SelfSigned,
+    /// HTTPS with the administrator's certificate and key, reloaded when they change.
+    CertificateFiles { cert: PathBuf, key: PathBuf },
 }
 
 /// Why the configuration could not be loaded.
@@ -313,6 +350,22 @@ impl Config {
                 "capture_interface must be an interface name (or `any`)".into(),
             ));
         }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError::Rule(
+                "tls_cert_file and tls_key_file go together: give both or neither".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections)
+            || !(1..=3600).contains(&self.header_timeout_secs)
+            || !(1..=3600).contains(&self.body_timeout_secs)
+            || !(1..=1000).contains(&self.max_streams_per_client)
+        {
+            return Err(ConfigError::Rule(
+                "max_connections (1 to 1000000), header_timeout_secs and body_timeout_secs \
+                 (1 to 3600) and max_streams_per_client (1 to 1000) are out of range"
+                    .into(),
+            ));
+        }
         if self.session_idle_hours > self.session_max_hours {
             return Err(ConfigError::Rule(
                 "session_idle_hours must not exceed session_max_hours".into(),
@@ -327,6 +380,35 @@ impl Config {
         self.asterisk_config_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("asterisk"))
+    }
+
+    /// How the console and API are served: HTTPS wherever they leave loopback, unless a
+    /// proxy in front terminates TLS (`plain_http`).
+    #[must_use]
+    pub fn transport(&self) -> Transport {
+        if let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) {
+            return Transport::CertificateFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+        }
+        if self.listen.ip().to_canonical().is_loopback() || self.plain_http {
+            Transport::PlainHttp
+        } else {
+            Transport::SelfSigned
+        }
+    }
+
+    /// Whether sipwarden itself serves HTTPS.
+    #[must_use]
+    pub fn serves_https(&self) -> bool {
+        !matches!(self.transport(), Transport::PlainHttp)
+    }
+
+    /// Whether session cookies carry `Secure`.
+    #[must_use]
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies || self.serves_https()
     }
 
     /// The SQLite file inside the data directory.
@@ -359,6 +441,44 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn https_is_the_default_wherever_the_console_leaves_loopback() {
+        let load = |pairs: &[(&str, &str)]| Config::load_from(None, env(pairs)).map(|c| c.0);
+        let loopback = load(&[]).unwrap();
+        assert_eq!(loopback.transport(), Transport::PlainHttp);
+        assert!(!loopback.cookies_secure());
+        for listen in ["0.0.0.0:8080", "[::]:8080", "192.0.2.10:443"] {
+            let open = load(&[("SIPWARDEN_LISTEN", listen)]).unwrap();
+            assert_eq!(open.transport(), Transport::SelfSigned, "{listen}");
+            assert!(open.cookies_secure());
+        }
+        let proxied = load(&[
+            ("SIPWARDEN_LISTEN", "0.0.0.0:8080"),
+            ("SIPWARDEN_PLAIN_HTTP", "true"),
+        ])
+        .unwrap();
+        assert_eq!(proxied.transport(), Transport::PlainHttp);
+        let files = load(&[
+            ("SIPWARDEN_TLS_CERT_FILE", "/etc/tls/cert.pem"),
+            ("SIPWARDEN_TLS_KEY_FILE", "/etc/tls/key.pem"),
+        ])
+        .unwrap();
+        assert_eq!(
+            files.transport(),
+            Transport::CertificateFiles {
+                cert: "/etc/tls/cert.pem".into(),
+                key: "/etc/tls/key.pem".into()
+            }
+        );
+        let half = load(&[("SIPWARDEN_TLS_CERT_FILE", "/etc/tls/cert.pem")]).unwrap_err();
+        assert!(half.to_string().contains("tls_key_file"), "{half}");
+        let silly = load(&[("SIPWARDEN_MAX_STREAMS_PER_CLIENT", "0")]).unwrap_err();
+        assert!(
+            silly.to_string().contains("max_streams_per_client"),
+            "{silly}"
+        );
     }
 
     #[test]

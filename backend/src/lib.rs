@@ -19,6 +19,7 @@ pub mod server;
 pub mod services;
 pub mod sync;
 pub mod telemetry;
+pub mod tls;
 
 /// This build's version, shown on the dashboard and in `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -57,7 +57,7 @@ pub fn site_dir() -> PathBuf {
 /// A running sipwarden with its own data directory; stopped (SIGTERM) on drop.
 pub struct TestServer {
     child: Option<Child>,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` when the server serves HTTPS)
     pub base: String,
     /// The data directory (deleted on drop).
     pub data: tempfile::TempDir,
@@ -178,7 +178,11 @@ impl TestServer {
                 })
             };
             if let Some(addr) = value_after("listening on ") {
-                base = Some(addr);
+                // Listening on every address: talk to it over loopback.
+                base = Some(
+                    addr.replace("0.0.0.0", "127.0.0.1")
+                        .replace("[::]", "[::1]"),
+                );
             }
             if let Some(token) = value_after("one-time setup token: ") {
                 setup_token = Some(token);
@@ -222,11 +226,14 @@ impl TestServer {
     }
 
     /// A client with its own cookie jar that does not follow redirects (tests assert them).
+    /// Over HTTPS it takes the server's self-signed certificate (`front_door` checks that
+    /// certificate by its fingerprint).
     #[must_use]
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .danger_accept_invalid_certs(self.base.starts_with("https://"))
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default()

@@ -259,3 +259,45 @@ async fn the_consoles_sign_in_is_rate_limited_like_the_api() {
         .count();
     assert_eq!(refused, answered, "{audit}");
 }
+
+#[tokio::test]
+async fn metrics_beyond_loopback_need_a_token() {
+    // The client is resolved through a trusted proxy on loopback, as behind nginx: the proxy
+    // being local opens nothing for the clients it forwards.
+    let server = TestServer::start_with(Options {
+        admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),
+        env: vec![(
+            "SIPWARDEN_TRUSTED_PROXIES".to_owned(),
+            "127.0.0.1".to_owned(),
+        )],
+        ..Options::default()
+    })
+    .unwrap();
+    let client = reqwest::Client::new();
+    let from = |ip: &'static str| {
+        client
+            .get(server.url("/metrics"))
+            .header("x-forwarded-for", ip)
+    };
+    let res = from("203.0.113.9").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    // A Prometheus beside it reads without one.
+    assert_eq!(
+        reqwest::get(server.url("/metrics")).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let api = Api::sign_in(&server).await;
+    let created = api
+        .create(
+            "/api/v1/tokens",
+            json!({"name": "prometheus", "scope": "read", "expires_in_days": 30}),
+        )
+        .await;
+    let res = from("203.0.113.9")
+        .bearer_auth(created["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -37,7 +37,9 @@ const ASTERISK_IMAGE: &str = "localhost/sipwarden-asterisk:test";
 /// The unprivileged user of the image (Dockerfile).
 const IMAGE_UID: u32 = 10001;
 const PASSWORD: &str = "correct horse battery staple";
-const BASE: &str = "http://127.0.0.1:8080";
+/// The appliance serves HTTPS by default (a self-signed certificate of its own; `front_door`
+/// checks such a certificate by its fingerprint).
+const BASE: &str = "https://127.0.0.1:8443";
 
 fn image() -> String {
     std::env::var("SIPWARDEN_TEST_IMAGE").unwrap_or_else(|_| DEFAULT_IMAGE.to_owned())
@@ -413,7 +415,11 @@ fn the_compose_file_runs_the_appliance_beside_asterisk() {
     }
     let login = pbx
         .block_on(async {
-            let res = reqwest::get(format!("{BASE}/login")).await.unwrap();
+            let client = reqwest::Client::builder()
+                .danger_accept_invalid_certs(true)
+                .build()
+                .unwrap();
+            let res = client.get(format!("{BASE}/login")).send().await.unwrap();
             (res.status(), res.text().await.unwrap())
         })
         .unwrap();

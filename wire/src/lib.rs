@@ -36,10 +36,15 @@ pub struct SessionInfo {
 
 /// Whether the first administrator still has to be created.
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetupState {
     /// No administrator exists: `/setup` accepts the one-time token from the server log.
-    Required,
+    Required {
+        /// The SHA-256 fingerprint of the HTTPS certificate sipwarden serves (`AB:CD:…`),
+        /// to compare with the browser's before the first password is typed; none over
+        /// plain HTTP.
+        tls_fingerprint: Option<String>,
+    },
     /// An administrator exists: `/setup` is closed for good.
     Done,
 }

@@ -20,10 +20,16 @@ pub fn SetupPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match state.await {
-                        Ok(SetupState::Required) => view! {
+                        Ok(SetupState::Required { tls_fingerprint }) => view! {
                             <p class="lead">
                                 "Create the first administrator. The one-time setup token is in the server log."
                             </p>
+                            {tls_fingerprint.map(|print| view! {
+                                <p id="tls-fingerprint">
+                                    "Before you type a password, check that your browser shows this SHA-256 fingerprint for the site's certificate (it is also in the server log): "
+                                    <code>{print}</code>
+                                </p>
+                            })}
                             <FormError result />
                             <ActionForm action=setup attr:id="setup-form">
                                 <label>"Setup token" <input type="text" name="token" required autocomplete="off" /></label>

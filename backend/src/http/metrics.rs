@@ -199,7 +199,12 @@ pub async fn metrics(
     State(counters): State<Arc<HttpMetrics>>,
     req: Request,
 ) -> Response {
-    if state.config.metrics_require_token
+    // Loopback (a Prometheus beside it) reads freely unless told otherwise; anyone else
+    // shows a token. The resolved client counts, so a proxy on loopback opens nothing.
+    let local = crate::http::extract::peer_ip(req.extensions())
+        .to_canonical()
+        .is_loopback();
+    if (state.config.metrics_require_token || !local)
         && req
             .extensions()
             .get::<crate::auth::Caller>()

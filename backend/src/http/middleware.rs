@@ -5,7 +5,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::auth::session::token_from_headers;
+use crate::config::Config;
 use crate::http::HttpState;
 use crate::http::extract::peer_ip;
 use crate::services::accounts;
@@ -156,10 +160,58 @@ fn is_cross_site(headers: &http::HeaderMap) -> bool {
     }
 }
 
-/// Headers every response carries.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// Reads a request's whole body within `body_timeout_secs` (a client trickling its body
+/// keeps a connection slot no longer than that) and no larger than
+/// [`super::MAX_BODY_BYTES`]; the handler then gets it from memory.
+pub async fn body_deadline(
+    State(config): State<Arc<Config>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let deadline = Duration::from_secs(config.body_timeout_secs.into());
+    let bytes =
+        match tokio::time::timeout(deadline, axum::body::to_bytes(body, super::MAX_BODY_BYTES))
+            .await
+        {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request body is larger than {} bytes, or was cut off\n",
+                        super::MAX_BODY_BYTES
+                    ),
+                )
+                    .into_response();
+            }
+            Err(_) => {
+                return (
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the request body did not arrive within {deadline:?}\n"),
+                )
+                    .into_response();
+            }
+        };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Headers every response carries; over HTTPS also `Strict-Transport-Security` (a browser
+/// keeps it only from a certificate it trusts, so a self-signed one is not locked in).
+pub async fn security_headers(
+    State(config): State<Arc<Config>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
+    if config.serves_https() {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

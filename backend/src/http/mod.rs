@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
 pub mod state;
+pub mod streams;
 
 use std::sync::{Arc, LazyLock};
 
@@ -84,7 +85,10 @@ pub fn router(state: HttpState) -> Router {
             middleware::load_session,
         ))
         .layer(axum::middleware::from_fn(middleware::reject_cross_site))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count_requests,
@@ -95,6 +99,10 @@ pub fn router(state: HttpState) -> Router {
             extract::resolve_client,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::body_deadline,
+        ))
         // Outermost, so that every log line of the request, the other layers' included, is
         // written in its span.
         .layer(axum::middleware::from_fn(request_id::trace_requests))

@@ -1,6 +1,7 @@
 //! What the routers hold: the [`Core`] the services take, plus what only the HTTP layer
 //! needs (the console's Leptos options, the sign-in throttle, the setup token, request
-//! metrics, the API's rate limits and the endpoint list cache).
+//! metrics, the API's rate limits, the endpoint list cache, live stream slots and the
+//! HTTPS certificate's fingerprint).
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use leptos::config::LeptosOptions;
 use super::list_cache::ListCache;
 use super::metrics::HttpMetrics;
 use super::rate_limit::RateLimiter;
+use super::streams::StreamSlots;
 use crate::auth::sign_in::{SetupToken, SignInThrottle};
 use crate::config::Config;
 use crate::core::Core;
@@ -28,6 +30,10 @@ pub struct HttpState {
     pub rate_limiter: Arc<RateLimiter>,
     /// Endpoint list pages as sent, until the model next changes.
     pub endpoint_pages: Arc<ListCache>,
+    /// Live streams open per session and token.
+    pub stream_slots: Arc<StreamSlots>,
+    /// The HTTPS certificate's fingerprint, for the setup page.
+    pub tls_fingerprint: crate::tls::Fingerprint,
 }
 
 impl HttpState {
@@ -35,6 +41,7 @@ impl HttpState {
     #[must_use]
     pub fn new(core: Core, leptos_options: LeptosOptions, setup_token: SetupToken) -> Self {
         let endpoint_pages = Arc::new(ListCache::following(core.model.clone()));
+        let streams = usize::try_from(core.config.max_streams_per_client).unwrap_or(8);
         Self {
             core,
             leptos_options,
@@ -43,6 +50,8 @@ impl HttpState {
             http_metrics: Arc::default(),
             rate_limiter: Arc::default(),
             endpoint_pages,
+            stream_slots: Arc::new(StreamSlots::new(streams)),
+            tls_fingerprint: crate::tls::Fingerprint::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! the guard with its taps and enforcer in [`guard`], the alerts' worker, the periodic
 //! clean-ups) and the HTTP layer on top.
 
+pub mod accept;
 pub mod guard;
 
 use std::path::Path;
@@ -88,13 +89,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "no hydration bundle found: the console works without JavaScript only; build it with `make site`"
         );
     }
+    let tls = crate::tls::prepare(&state.config, &state.tls_fingerprint, &state.stopping)
+        .context("cannot set up HTTPS")?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another process using it?"))?;
-    let local = listener.local_addr()?;
+    let base = accept::base_url(listener.local_addr()?, tls.is_some());
     // This line's format is read by the test harness and by people: keep it stable.
-    tracing::info!("sipwarden {} listening on http://{local}", crate::VERSION);
-    announce_setup(&state, local);
+    tracing::info!("sipwarden {} listening on {base}", crate::VERSION);
+    if tls.is_none() && !listen.ip().to_canonical().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP beyond loopback (SIPWARDEN_PLAIN_HTTP): only behind a proxy \
+             that terminates TLS, with SIPWARDEN_SECURE_COOKIES=true"
+        );
+    }
+    announce_setup(&state, &base);
     if state.config.asterisk_bootstrap {
         bootstrap_asterisk(&state).await;
     }
@@ -161,16 +170,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     });
 
     let stopping = state.stopping.clone();
+    let limits = accept::Limits {
+        max_connections: usize::try_from(state.config.max_connections).unwrap_or(1024),
+        header_timeout: Duration::from_secs(state.config.header_timeout_secs.into()),
+    };
     let app = crate::http::router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    accept::serve(listener, tls.map(|t| t.acceptor), app, limits, async move {
         shutdown.await;
         stopping.cancel();
     })
-    .await?;
+    .await;
     tracing::info!("sipwarden stopped");
     Ok(())
 }
@@ -203,14 +212,14 @@ async fn bootstrap_asterisk(state: &HttpState) {
     }
 }
 
-fn announce_setup(state: &HttpState, local: std::net::SocketAddr) {
+fn announce_setup(state: &HttpState, base: &str) {
     // The token is armed exactly when no administrator existed at start-up.
     if let Some(token) = state.setup_token.peek() {
         // The token has to reach whoever installed sipwarden, and the log is the channel only
         // they can read; it dies with this process and with the first administrator.
         tracing::warn!(
             "no administrator exists yet. Create one with `sipwarden admin create --username NAME`, \
-             or open http://{local}/setup and enter this one-time setup token: {token}"
+             or open {base}/setup and enter this one-time setup token: {token}"
         );
     }
 }

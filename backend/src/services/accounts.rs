@@ -186,7 +186,7 @@ async fn open_session(
         set_cookie: set_cookie(
             &token,
             core.config.session_max_hours,
-            core.config.secure_cookies,
+            core.config.cookies_secure(),
         ),
         username: user.username.clone(),
         role,
@@ -271,7 +271,7 @@ pub async fn sign_out(core: &Core, caller: &Caller) -> Result<String, AccountErr
         Record::by_caller(caller, Action::SignOut, true, "signed out"),
     )
     .await?;
-    Ok(clear_cookie(core.config.secure_cookies))
+    Ok(clear_cookie(core.config.cookies_secure()))
 }
 
 /// Whether any administrator exists.

@@ -102,11 +102,13 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// page fetches `summary` and `timeseries` again on each. Ends when the server stops or the
 /// caller is no longer signed in.
 #[utoipa::path(get, operation_id = "dashboard_stream", path = "/api/v1/dashboard/stream", tag = "dashboard",
-    responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = ChangeMessage)))]
+    responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = ChangeMessage),
+        (status = 429, description = "This session or token has all its live streams open")))]
 async fn stream(
     State(state): State<HttpState>,
     SignedIn(caller): SignedIn,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let ends = super::open_stream(state.clone(), caller)?;
     let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let feed = ChangeFeed {
@@ -120,8 +122,8 @@ async fn stream(
             .data(format!("{{\"events\":{events}}}"));
         Some((Ok(message), feed))
     });
-    let changes = changes.take_until(super::stream_ends(state, caller));
-    Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let changes = changes.take_until(ends);
+    Ok(Sse::new(changes).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// One message of the change feed, as a Server-Sent Event.

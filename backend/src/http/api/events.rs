@@ -96,13 +96,15 @@ async fn list(
 /// lagged` with how many were missed). Ends when the server stops or the caller is no longer
 /// signed in (signed out, token revoked, expired); `cursor` and `limit` are ignored.
 #[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
-    responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String)))]
+    responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String),
+        (status = 429, description = "This session or token has all its live streams open")))]
 async fn stream(
     State(state): State<HttpState>,
     SignedIn(caller): SignedIn,
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let filter = q.filter()?;
+    let ends = super::open_stream(state.clone(), caller)?;
     let live = BroadcastStream::new(state.events.subscribe()).filter_map(move |item| {
         let out = match item {
             Ok(view) if filter.matches(&view) => SseEvent::default()
@@ -118,7 +120,7 @@ async fn stream(
         };
         std::future::ready(out.map(Ok))
     });
-    let live = live.take_until(super::stream_ends(state, caller));
+    let live = live.take_until(ends);
     Ok(Sse::new(live).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

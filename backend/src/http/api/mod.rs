@@ -258,7 +258,31 @@ const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 /// Resolves when a live stream must end: the server is stopping, or its caller signed out,
 /// was revoked or expired (checked every [`STREAM_RECHECK`]; a failed check is logged and the
 /// stream kept until the next one).
-pub(crate) async fn stream_ends(state: HttpState, caller: crate::auth::Caller) {
+///
+/// Opening one takes one of the caller's stream slots (429 when all are taken); it is freed
+/// when the stream ends or its client goes away (this future is dropped with the stream).
+pub(crate) fn open_stream(
+    state: HttpState,
+    caller: crate::auth::Caller,
+) -> Result<impl Future<Output = ()>, ApiError> {
+    let Some(slot) = state.stream_slots.take(&caller) else {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            format!(
+                "this session or token already has {} live streams open; close one first",
+                state.stream_slots.limit()
+            ),
+        )
+        .with_retry_after(STREAM_RECHECK));
+    };
+    Ok(async move {
+        let _slot = slot;
+        stream_ends(state, caller).await;
+    })
+}
+
+async fn stream_ends(state: HttpState, caller: crate::auth::Caller) {
     let signed_out = async {
         loop {
             tokio::time::sleep(STREAM_RECHECK).await;

@@ -104,7 +104,9 @@ impl app::ssr::Console for ConsoleService {
     async fn setup_state(&self) -> Result<SetupState, ConsoleError> {
         match accounts::admin_exists(&self.state.db).await {
             Ok(true) => Ok(SetupState::Done),
-            Ok(false) => Ok(SetupState::Required),
+            Ok(false) => Ok(SetupState::Required {
+                tls_fingerprint: self.state.tls_fingerprint.get(),
+            }),
             Err(e) => Err(internal(e)),
         }
     }
