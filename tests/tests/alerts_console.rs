@@ -131,6 +131,8 @@ fn alert_fields<'a>(name: &'a str, url: &'a str) -> Vec<(&'a str, &'a str)> {
         ("guard_blind", "on"),
         ("rate_per_minute", ""),
         ("enabled", "on"),
+        // The test receivers listen on loopback.
+        ("allow_internal_targets", "on"),
     ]
 }
 

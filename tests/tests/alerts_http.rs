@@ -25,7 +25,8 @@ async fn create_alert(api: &Api, url: &str, triggers: Value, rate: Option<u32>) 
     let created = api
         .create(
             "/api/v1/alerts",
-            json!({"name": "ops pager", "url": url, "triggers": triggers, "rate_per_minute": rate}),
+            // The receivers of these tests listen on loopback.
+            json!({"name": "ops pager", "url": url, "triggers": triggers, "rate_per_minute": rate, "allow_internal_targets": true}),
         )
         .await;
     (
@@ -556,4 +557,89 @@ fn rand_byte() -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.subsec_nanos());
     nanos % 250 + 2
+}
+
+#[tokio::test]
+async fn webhooks_to_internal_addresses_are_refused_unless_the_alert_allows_them() {
+    let server = TestServer::start().unwrap();
+    let api = Api::sign_in(&server).await;
+    let receiver = Receiver::start(&[]).await;
+    let port = receiver.url.rsplit(':').next().unwrap().to_owned();
+    let port = port.split('/').next().unwrap().to_owned();
+
+    // A literal loopback or metadata address is refused when the alert is made.
+    for url in [
+        receiver.url.clone(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        format!("http://localhost:{port}/hook"),
+    ] {
+        let (status, problem) = api
+            .call(
+                "POST",
+                "/api/v1/alerts",
+                Some(json!({"name": "x", "url": url, "triggers": ["ban"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {problem}");
+        assert_eq!(problem["field"], "url", "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("enable internal targets"),
+            "{problem}"
+        );
+    }
+
+    // A name is checked where it resolves, once, before connecting: this host's own name
+    // resolves to loopback or to one of its own addresses.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let by_name = format!("http://{host}:{port}/hook");
+    let resolves = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 80)).is_ok();
+    if resolves {
+        let created = api
+            .create(
+                "/api/v1/alerts",
+                json!({"name": "by name", "url": by_name, "triggers": ["ban"]}),
+            )
+            .await;
+        let id = created["id"].as_i64().unwrap();
+        let (status, delivery) = api
+            .call("POST", &format!("/api/v1/alerts/{id}/test"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{delivery}");
+        assert_eq!(delivery["outcome"], "failed", "{delivery}");
+        assert_eq!(delivery["attempts"], 1, "a refusal is not retried");
+        let error = delivery["error"].as_str().unwrap();
+        assert!(error.contains("enable internal targets"), "{error}");
+        assert!(error.contains(&host), "{error}");
+    } else {
+        eprintln!("this host's name ({host}) does not resolve: the resolver case is not checked");
+    }
+    assert!(
+        receiver.hits().is_empty(),
+        "a refused webhook reached its target"
+    );
+
+    // Allowed explicitly, the same loopback receiver gets its delivery.
+    let (id, _) = create_alert(&api, &receiver.url, json!(["ban"]), None).await;
+    let (status, delivery) = api
+        .call("POST", &format!("/api/v1/alerts/{id}/test"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{delivery}");
+    assert_eq!(delivery["outcome"], "delivered", "{delivery}");
+    let (_, view) = api.call("GET", &format!("/api/v1/alerts/{id}"), None).await;
+    assert_eq!(view["allow_internal_targets"], true);
+    // Taking the permission away from an alert that points there is refused.
+    let (status, problem) = api
+        .call(
+            "PUT",
+            &format!("/api/v1/alerts/{id}"),
+            Some(json!({"name": "ops pager", "url": receiver.url, "triggers": ["ban"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
 }

@@ -40,6 +40,15 @@ async fn an_alert_is_created_tested_and_disabled_in_the_hydrated_console() {
         .fill("#alert-create input[name=url]", &receiver.url)
         .await
         .unwrap();
+    // The receiver listens on loopback: an internal target, allowed explicitly.
+    c.find(Locator::Css(
+        "#alert-create input[name=allow_internal_targets]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     c.find(Locator::Css("#alert-create button[type=submit]"))
         .await
         .unwrap()

@@ -91,6 +91,9 @@ pub struct AlertView {
     /// Events per minute above which `rate-spike` fires.
     pub rate_per_minute: Option<u32>,
     pub enabled: bool,
+    /// Whether deliveries may go to loopback, link-local or this host's own addresses
+    /// (refused otherwise).
+    pub allow_internal_targets: bool,
     /// For `If-Match`; also the `ETag`.
     pub version: i32,
     pub created_at: String,

@@ -20,6 +20,8 @@ pub struct AlertForm {
     /// Events per minute for `rate-spike`; empty when not used.
     pub rate_per_minute: String,
     pub enabled: Option<String>,
+    /// Deliveries may go to loopback, link-local or this host's own addresses.
+    pub allow_internal_targets: Option<String>,
 }
 
 impl AlertForm {
@@ -91,6 +93,7 @@ impl From<&AlertView> for AlertForm {
             compromise: on(Trigger::Compromise),
             rate_per_minute: a.rate_per_minute.map(|r| r.to_string()).unwrap_or_default(),
             enabled: a.enabled.then(|| "on".to_owned()),
+            allow_internal_targets: a.allow_internal_targets.then(|| "on".to_owned()),
         }
     }
 }

@@ -44,6 +44,10 @@ fn AlertFields(initial: AlertForm) -> impl IntoView {
                 <input type="text" name="rate_per_minute" value=initial.rate_per_minute inputmode="numeric" placeholder="e.g. 100" />
             </label>
             <label class="check"><input type="checkbox" name="enabled" checked=initial.enabled.is_some() /> " Enabled"</label>
+            <label class="check wide">
+                <input type="checkbox" name="allow_internal_targets" checked=initial.allow_internal_targets.is_some() />
+                " Allow internal targets: loopback, link-local (cloud metadata) and this host's own addresses. Off, such a URL is refused, also when its name resolves there."
+            </label>
         </div>
     }
 }

@@ -12,12 +12,13 @@
 //! notice is dropped and counted ([`Notifier::dropped`], on the page). The worker
 //! ([`worker::start`]) sends each delivery in its own task, at most [`CONCURRENT`] at once.
 //!
-//! Targets are not restricted to public addresses: only administrators (or write tokens)
-//! create alerts, they already control the appliance, and a receiver on the same host or LAN
-//! is the common case. Nothing a receiver answers is shown except its status code, so an
-//! alert cannot be used to read an internal service.
+//! Targets on the LAN are allowed (a receiver there is the common case); loopback,
+//! link-local and the host's own addresses only when the alert allows internal targets
+//! ([`reach`]). Nothing a receiver answers is shown except its status code, so an alert
+//! cannot be used to read an internal service.
 
 mod delivery;
+pub mod reach;
 mod store;
 pub mod webhook;
 mod worker;
@@ -86,6 +87,11 @@ pub struct NewAlert {
     /// Whether it fires (default true). A disabled alert can still be tested.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Whether deliveries may go to loopback, link-local or this host's own addresses
+    /// (default false: such targets are refused, at creation when the URL names one, at
+    /// delivery when its host name resolves to one).
+    #[serde(default)]
+    pub allow_internal_targets: Option<bool>,
 }
 
 /// An alert that passed every check.
@@ -96,6 +102,7 @@ pub struct CheckedAlert {
     triggers: BTreeSet<Trigger>,
     rate_per_minute: Option<u32>,
     enabled: bool,
+    allow_internal: bool,
 }
 
 /// Why an alert request was refused.
@@ -143,6 +150,10 @@ impl CheckedAlert {
             ));
         }
         let url = check_url(&new.url)?;
+        let allow_internal = new.allow_internal_targets.unwrap_or(false);
+        if !allow_internal {
+            reach::check_literal(&url).map_err(|refused| bad("url", refused.to_string()))?;
+        }
         if new.triggers.is_empty() {
             return Err(bad(
                 "triggers",
@@ -170,6 +181,7 @@ impl CheckedAlert {
             triggers,
             rate_per_minute: new.rate_per_minute,
             enabled: new.enabled.unwrap_or(true),
+            allow_internal,
         })
     }
 }
@@ -222,6 +234,7 @@ fn view(row: &alert::Model) -> AlertView {
         triggers: parse_triggers(&row.triggers),
         rate_per_minute: rate_of(row),
         enabled: row.enabled,
+        allow_internal_targets: row.allow_internal,
         version: row.version,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
@@ -259,6 +272,7 @@ mod tests {
             triggers: vec![Trigger::Ban],
             rate_per_minute: None,
             enabled: None,
+            allow_internal_targets: None,
         }
     }
 
@@ -357,13 +371,20 @@ mod tests {
     }
 
     #[test]
-    fn http_and_https_urls_with_a_host_pass() {
+    fn http_and_https_urls_with_a_host_pass_and_internal_ones_only_when_allowed() {
         for url in [
-            "http://127.0.0.1:9000/hook",
             "https://hooks.example.com/a/b?c=d",
-            " https://[::1]:8443/x ",
+            "http://10.0.0.5:9000/hook",
         ] {
             assert!(CheckedAlert::check(&new(url)).is_ok(), "{url}");
+        }
+        for url in ["http://127.0.0.1:9000/hook", " https://[::1]:8443/x "] {
+            assert_eq!(field_of(CheckedAlert::check(&new(url))), "url", "{url}");
+            let allowed = NewAlert {
+                allow_internal_targets: Some(true),
+                ..new(url)
+            };
+            assert!(CheckedAlert::check(&allowed).is_ok(), "{url}");
         }
     }
 

@@ -14,6 +14,8 @@ pub struct Model {
     pub triggers: String,
     pub rate_per_minute: Option<i32>,
     pub enabled: bool,
+    /// Whether deliveries may go to loopback, link-local or this host's own addresses.
+    pub allow_internal: bool,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

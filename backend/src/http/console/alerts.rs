@@ -49,6 +49,7 @@ fn new_alert(form: AlertForm) -> Outcome<NewAlert> {
     Ok(NewAlert {
         triggers: form.triggers(),
         enabled: Some(form.enabled.is_some()),
+        allow_internal_targets: Some(form.allow_internal_targets.is_some()),
         name: form.name,
         url: form.url,
         rate_per_minute,
@@ -97,6 +98,7 @@ impl app::ssr::alerts::AlertsConsole for ConsoleService {
             triggers: current.triggers,
             rate_per_minute: current.rate_per_minute,
             enabled: Some(enabled),
+            allow_internal_targets: Some(current.allow_internal_targets),
         };
         // Only if nothing changed since it was read.
         alerts::update(self.state(), &admin, id, new, Some(current.version))

@@ -16,6 +16,7 @@ pub(super) struct Target {
     pub(super) secret: String,
     pub(super) triggers: Vec<Trigger>,
     pub(super) rate_per_minute: Option<u32>,
+    pub(super) allow_internal: bool,
 }
 
 impl std::fmt::Debug for Target {
@@ -36,6 +37,7 @@ impl From<&alert::Model> for Target {
             secret: row.secret.clone(),
             triggers: parse_triggers(&row.triggers),
             rate_per_minute: rate_of(row),
+            allow_internal: row.allow_internal,
         }
     }
 }
@@ -73,7 +75,6 @@ pub(super) struct PayloadAlert<'a> {
 /// Sends one notice to one alert, retrying on `schedule`, and records it.
 pub(super) async fn deliver(
     db: &DatabaseConnection,
-    client: &reqwest::Client,
     target: &Target,
     notice: &Notice,
     schedule: webhook::Backoff,
@@ -111,21 +112,32 @@ pub(super) async fn deliver(
         sipwarden: crate::VERSION,
     })
     .map_err(|e| Internal::Corrupt(format!("alert body: {e}")))?;
+    let client = webhook::client(target.allow_internal);
+    // A literal internal address is refused before any attempt (a name, when it resolves).
+    let literal = reqwest::Url::parse(&target.url)
+        .ok()
+        .filter(|_| !target.allow_internal)
+        .and_then(|url| super::reach::check_literal(&url).err());
     let started = Instant::now();
     let mut attempt = 0u32;
     let mut active: alert_delivery::ActiveModel = row.into();
     loop {
         attempt += 1;
-        let result = webhook::attempt(
-            client,
-            &target.url,
-            &target.secret,
-            delivery,
-            trigger,
-            &body,
-            timeout,
-        )
-        .await;
+        let result = match &literal {
+            Some(refused) => webhook::Attempt::Blocked(refused.to_string()),
+            None => {
+                webhook::attempt(
+                    &client,
+                    &target.url,
+                    &target.secret,
+                    delivery,
+                    trigger,
+                    &body,
+                    timeout,
+                )
+                .await
+            }
+        };
         let next = match &result {
             webhook::Attempt::Retry { .. } => schedule.delay_after(attempt),
             _ => None,
@@ -138,6 +150,7 @@ pub(super) async fn deliver(
                 if next.is_some() { "pending" } else { "failed" },
             ),
             webhook::Attempt::Refused { status, error } => (Some(status), Some(error), "failed"),
+            webhook::Attempt::Blocked(error) => (None, Some(error), "failed"),
         };
         active.attempts = Set(i32::try_from(attempt).unwrap_or(i32::MAX));
         active.status_code = Set(status.map(i32::from));

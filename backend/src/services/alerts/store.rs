@@ -24,6 +24,7 @@ pub async fn create(core: &Core, admin: &Admin, new: NewAlert) -> Result<Created
         triggers: Set(join_triggers(&checked.triggers)),
         rate_per_minute: Set(rate_column(checked.rate_per_minute)),
         enabled: Set(checked.enabled),
+        allow_internal: Set(checked.allow_internal),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -120,6 +121,10 @@ pub async fn update(
             Expr::value(rate_column(checked.rate_per_minute)),
         )
         .col_expr(alert::Column::Enabled, Expr::value(checked.enabled))
+        .col_expr(
+            alert::Column::AllowInternal,
+            Expr::value(checked.allow_internal),
+        )
         .col_expr(alert::Column::Version, Expr::value(base.saturating_add(1)))
         .col_expr(alert::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(alert::Column::Id.eq(id))
@@ -182,7 +187,6 @@ pub async fn test(core: &Core, admin: &Admin, id: i32) -> Result<DeliveryView, A
         format!("test delivery requested by {}", admin.caller().username),
         serde_json::json!({ "requested_by": admin.caller().username }),
     );
-    let client = webhook::client();
     let once = webhook::Backoff {
         attempts: 1,
         ..webhook::SCHEDULE
@@ -190,11 +194,9 @@ pub async fn test(core: &Core, admin: &Admin, id: i32) -> Result<DeliveryView, A
     // In a task of its own: a caller that hangs up must not leave the delivery pending.
     let db = core.db.clone();
     let delivered =
-        tokio::spawn(
-            async move { deliver(&db, &client, &target, &notice, once, TEST_TIMEOUT).await },
-        )
-        .await
-        .map_err(|e| Internal::Corrupt(format!("test delivery task: {e}")))??;
+        tokio::spawn(async move { deliver(&db, &target, &notice, once, TEST_TIMEOUT).await })
+            .await
+            .map_err(|e| Internal::Corrupt(format!("test delivery task: {e}")))??;
     let detail = format!(
         "alert {id} '{}': {}{}",
         row.name,

@@ -77,6 +77,8 @@ pub enum Attempt {
     Retry { status: Option<u16>, error: String },
     /// An answer that a retry will not change (other 4xx, 3xx): stop.
     Refused { status: u16, error: String },
+    /// Not sent: the target is an internal address the alert may not reach.
+    Blocked(String),
 }
 
 impl Attempt {
@@ -98,15 +100,30 @@ impl Attempt {
     }
 }
 
-/// The outbound client, one per process (its connection pool is shared by every delivery).
-pub fn client() -> reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(build_client).clone()
+/// The outbound client, one per process and kind (its connection pool is shared by every
+/// delivery): one whose resolver refuses internal addresses, and one for alerts that allow
+/// them.
+pub fn client(allow_internal: bool) -> reqwest::Client {
+    static CHECKED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    static OPEN: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if allow_internal {
+        OPEN.get_or_init(|| build_client(false)).clone()
+    } else {
+        CHECKED.get_or_init(|| build_client(true)).clone()
+    }
 }
 
-/// No redirects, no cookies, rustls with bundled roots.
-fn build_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// No redirects, no cookies, no proxy (it would be the one address checked), rustls with
+/// bundled roots; with `checked`, host names resolve through [`super::reach`].
+fn build_client(checked: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder();
+    let builder = if checked {
+        builder.dns_resolver(std::sync::Arc::new(super::reach::CheckedResolver))
+    } else {
+        builder
+    };
+    builder
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!(
@@ -144,10 +161,13 @@ pub async fn attempt(
         .body(body.to_vec());
     match request.send().await {
         Ok(response) => Attempt::of_status(response.status().as_u16()),
-        // The error's text would name the URL, which may carry the receiver's own token.
-        Err(e) => Attempt::Retry {
-            status: None,
-            error: describe(&e.without_url(), timeout),
+        Err(e) => match super::reach::refusal_in(&e) {
+            Some(refused) => Attempt::Blocked(refused.to_string()),
+            // The error's text would name the URL, which may carry the receiver's own token.
+            None => Attempt::Retry {
+                status: None,
+                error: describe(&e.without_url(), timeout),
+            },
         },
     }
 }

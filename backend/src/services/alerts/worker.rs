@@ -301,18 +301,9 @@ async fn send_all(core: &Core, limiter: &Arc<Semaphore>, targets: Vec<Target>, n
             return;
         };
         let db = core.db.clone();
-        let client = webhook::client();
         let notice = notice.clone();
         tokio::spawn(async move {
-            if let Err(e) = deliver(
-                &db,
-                &client,
-                &target,
-                &notice,
-                webhook::SCHEDULE,
-                ATTEMPT_TIMEOUT,
-            )
-            .await
+            if let Err(e) = deliver(&db, &target, &notice, webhook::SCHEDULE, ATTEMPT_TIMEOUT).await
             {
                 tracing::warn!(alert = target.id, error = %e, "alert delivery not recorded");
             }
