@@ -846,6 +846,117 @@ async fn an_apply_without_asterisk_fails_cleanly_and_records_a_failed_revision()
 // Accounts
 // ---------------------------------------------------------------------------------------
 
+/// The named file of a revision.
+async fn revision_file(core: &Core, number: i32, name: &str) -> String {
+    let (_, files) = config_service::revision(core, number).await.unwrap();
+    files
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, c)| c)
+        .unwrap_or_else(|| panic!("revision {number} has no {name}"))
+}
+
+#[tokio::test]
+async fn a_rollback_never_brings_back_a_rotated_or_deleted_credential() {
+    let (_dir, core) = core().await;
+    let admin = admin(&core).await;
+    let endpoint = pbx::create_endpoint(&core, &admin, new_endpoint("1001", "Alice"))
+        .await
+        .unwrap();
+    let crm = |name: &str| NewAmiUser {
+        name: name.to_owned(),
+        read: vec![AmiClass::Call],
+        ..NewAmiUser::default()
+    };
+    let first_secret = pbx::create_ami_user(&core, &admin, crm("crm"))
+        .await
+        .unwrap()
+        .secret;
+    pbx::create_ami_user(&core, &admin, crm("billing"))
+        .await
+        .unwrap();
+    // No Asterisk here: the apply fails, but its revision keeps the files it tried.
+    let old = config_service::apply(&core, &admin)
+        .await
+        .unwrap()
+        .revision
+        .number;
+    assert!(
+        revision_file(&core, old, "manager.conf")
+            .await
+            .contains(&first_secret)
+    );
+
+    // The AMI secret is rotated and another AMI user deleted since.
+    let second_secret = pbx::rotate_ami_secret(&core, &admin, "crm", None)
+        .await
+        .unwrap()
+        .secret;
+    pbx::delete_ami_user(&core, &admin, "billing")
+        .await
+        .unwrap();
+    let back = config_service::rollback(&core, &admin, old).await.unwrap();
+    assert_eq!(back.revision.restored_from, Some(old));
+    let manager = revision_file(&core, back.revision.number, "manager.conf").await;
+    assert!(
+        !manager.contains(&first_secret),
+        "the rotated AMI secret came back"
+    );
+    assert!(
+        manager.contains(&second_secret),
+        "{}",
+        policy::asterisk::redact_secrets(&manager)
+    );
+    assert!(
+        !manager.contains("[billing]"),
+        "a deleted AMI user came back"
+    );
+    // Everything else is the old revision's.
+    assert_eq!(
+        revision_file(&core, back.revision.number, "pjsip.conf").await,
+        revision_file(&core, old, "pjsip.conf").await
+    );
+
+    // A SIP secret rotated since: the old pjsip.conf would make it work again. Refused,
+    // naming the section and never a value; nothing is recorded.
+    pbx::rotate_endpoint_secret(&core, &admin, &endpoint.object.id, None)
+        .await
+        .unwrap();
+    let before = config_service::revisions(&core, None, 100)
+        .await
+        .unwrap()
+        .items
+        .len();
+    let err = config_service::rollback(&core, &admin, old)
+        .await
+        .unwrap_err();
+    let PbxError::Conflict(reasons) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("pjsip.conf") && r.contains("rotated or deleted since")),
+        "{reasons:?}"
+    );
+    let old_pjsip = revision_file(&core, old, "pjsip.conf").await;
+    for credential in policy::asterisk::credentials(&old_pjsip) {
+        assert!(
+            reasons.iter().any(|r| r.contains(&credential.section)),
+            "{reasons:?}"
+        );
+    }
+    assert!(!reasons.join(" ").contains("md5_cred="), "{reasons:?}");
+    assert_eq!(
+        config_service::revisions(&core, None, 100)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        before
+    );
+}
+
 #[tokio::test]
 async fn sign_in_is_throttled_without_checking_the_password_per_address_and_username() {
     let (_dir, core) = core().await;

@@ -371,8 +371,96 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
         before["score"], after["score"]
     );
 
+    // 7. A rollback across an AMI secret rotation: the revision rolled back to had the old
+    //    secret in its manager.conf, but what goes live is the current one, so the old
+    //    secret never works again.
+    let (server, logins) = lab
+        .ns("pbx")
+        .block_on(async move {
+            let api = Api::sign_in(&server).await;
+            let ami_port = api.call("GET", "/api/v1/policy", None).await.1["ami_port"]
+                .as_u64()
+                .unwrap() as u16;
+            let first = api
+                .create(
+                    "/api/v1/ami-users",
+                    json!({"name": "reports", "read": ["call"], "write": []}),
+                )
+                .await["secret"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let apply = |api: &Api| {
+                let api = api.clone();
+                async move {
+                    let (status, report) = api.call("POST", "/api/v1/config/apply", None).await;
+                    assert_eq!(status, StatusCode::OK, "{report}");
+                    report["revision"]["number"].as_i64().unwrap()
+                }
+            };
+            let with_first = apply(&api).await;
+            let mut logins = vec![(
+                "first secret, applied",
+                ami_login(ami_port, "reports", &first).await,
+            )];
+            let (status, rotated) = api
+                .call("POST", "/api/v1/ami-users/reports/secret", None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{rotated}");
+            let second = rotated["secret"].as_str().unwrap().to_owned();
+            apply(&api).await;
+            let (status, report) = api
+                .call(
+                    "POST",
+                    &format!("/api/v1/config/revisions/{with_first}/rollback"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{report}");
+            assert_eq!(report["revision"]["restored_from"], with_first);
+            logins.push((
+                "first secret, after the rollback",
+                ami_login(ami_port, "reports", &first).await,
+            ));
+            logins.push((
+                "second secret, after the rollback",
+                ami_login(ami_port, "reports", &second).await,
+            ));
+            (server, logins)
+        })
+        .unwrap();
+    assert_eq!(
+        logins.iter().map(|(_, ok)| *ok).collect::<Vec<_>>(),
+        vec![true, false, true],
+        "{logins:?}"
+    );
+
     drop(server);
     drop(seed);
     drop(ast);
     eprintln!("{TEST}: whole test {:?}", started.elapsed());
+}
+
+/// Whether Asterisk's AMI on loopback accepts `user` with `secret`.
+async fn ami_login(port: u16, user: &str, secret: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut ami = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    ami.write_all(
+        format!("Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.contains("Response: ") || !seen.contains("Message: ") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ami.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            _ => break,
+        }
+    }
+    seen.contains("Response: Success")
 }

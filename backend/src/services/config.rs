@@ -9,7 +9,9 @@ use chrono::{SecondsFormat, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 
-use policy::asterisk::{Bundle, GlobalPolicy, Revision, Target, redact_secrets, render};
+use policy::asterisk::{
+    Bundle, GlobalPolicy, Revision, Target, credentials, redact_secrets, render,
+};
 use wire::Page;
 use wire::pbx::{ApplyReport, FileDiff, Preview, RevisionView};
 
@@ -259,7 +261,9 @@ async fn apply_now(core: &Core, admin: &Admin) -> Result<ApplyReport, PbxError> 
 }
 
 /// Makes the files of an earlier revision live again, as a new revision (to the end, even if
-/// the caller hangs up).
+/// the caller hangs up). Credentials are never rolled back: `manager.conf` (AMI users and
+/// their secrets) is always the current model's, and a revision whose other files hold a
+/// SIP credential that was rotated or deleted since is refused (see [`restorable`]).
 pub async fn rollback(core: &Core, admin: &Admin, number: i32) -> Result<ApplyReport, PbxError> {
     let (core, admin) = (core.clone(), admin.clone());
     run_to_end(async move { rollback_now(&core, &admin, number).await }).await
@@ -268,9 +272,15 @@ pub async fn rollback(core: &Core, admin: &Admin, number: i32) -> Result<ApplyRe
 #[tracing::instrument(name = "config_rollback", skip(core, admin))]
 async fn rollback_now(core: &Core, admin: &Admin, number: i32) -> Result<ApplyReport, PbxError> {
     let _guard = core.pbx_lock.lock().await;
-    let (_, files) = revision(core, number).await?;
-    let (policy, _) = pbx::load_policy(&core.db).await?;
-    let outcome = apply_locked(core, admin, &policy, Some(number), |_| files).await;
+    let (_, old) = revision(core, number).await?;
+    let model = pbx::load_model(&core.db).await?;
+    let policy = model.policy().clone();
+    let now = |n: u64| bundle_files(&render(&model, TARGET, Revision::new(n)));
+    refuse_stale_credentials(number, &old, &now(0))?;
+    let outcome = apply_locked(core, admin, &policy, Some(number), |n| {
+        with_current_manager(old, now(n))
+    })
+    .await;
     finish(
         core,
         admin,
@@ -279,6 +289,47 @@ async fn rollback_now(core: &Core, admin: &Admin, number: i32) -> Result<ApplyRe
         outcome,
     )
     .await
+}
+
+const MANAGER: &str = "manager.conf";
+
+/// Refuses (409, naming sections, never a value) to restore revision `number` when a file
+/// other than `manager.conf` holds a credential the current model does not render: a SIP
+/// secret rotated since, or an endpoint deleted since.
+fn refuse_stale_credentials(number: i32, old: &Files, now: &Files) -> Result<(), PbxError> {
+    let mut stale = Vec::new();
+    for (name, contents) in old.iter().filter(|(name, _)| name != MANAGER) {
+        let current = now
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, c)| c.as_str());
+        let still = credentials(current);
+        for gone in credentials(contents).difference(&still) {
+            stale.push(format!(
+                "revision {number}'s {name} holds a credential ([{}] {}) that was rotated or \
+                 deleted since; a rollback never brings one back: apply the current model, or \
+                 roll back to a later revision",
+                gone.section, gone.key
+            ));
+        }
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(PbxError::Conflict(stale))
+    }
+}
+
+/// An old revision's files with `manager.conf` as the current model renders it: an AMI
+/// user deleted since does not come back, and a rotated AMI secret does not work again.
+fn with_current_manager(old: Files, now: Files) -> Files {
+    let manager = now.into_iter().find(|(name, _)| name == MANAGER);
+    let mut files: Files = old
+        .into_iter()
+        .filter(|(name, _)| name != MANAGER)
+        .collect();
+    files.extend(manager);
+    files
 }
 
 async fn finish(

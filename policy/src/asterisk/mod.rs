@@ -59,7 +59,7 @@ pub use parse::{
 };
 pub use pbx::{ModelError, ModelProblem, PbxModel};
 pub use policy::{GlobalPolicy, OwnAmiAccount, PolicySettings, TlsFiles, TlsSettings};
-pub use redact::{HIDDEN, redact_secrets};
+pub use redact::{Credential, HIDDEN, credentials, redact_secrets};
 pub use render::{
     Bundle, CALL_GROUP_CATEGORY, CONTEXT_LOCAL, RenderedFile, Revision, Target, render,
 };

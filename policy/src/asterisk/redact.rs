@@ -20,6 +20,43 @@ pub fn redact_secrets(text: &str) -> String {
     out
 }
 
+/// One credential line of a configuration file: its section, key and value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Credential {
+    /// The section it is in (`[name]`, without templates).
+    pub section: String,
+    /// `secret`, `md5_cred` or `password`, lower-case.
+    pub key: String,
+    value: String,
+}
+
+/// Every credential line of `text`, so that a rollback can tell which of an old revision's
+/// secrets the current model no longer has.
+#[must_use]
+pub fn credentials(text: &str) -> std::collections::BTreeSet<Credential> {
+    let mut section = String::new();
+    let mut found = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split(';').next().unwrap_or("").trim();
+        if let Some(rest) = code.strip_prefix('[') {
+            section = rest.split(']').next().unwrap_or("").trim().to_owned();
+            continue;
+        }
+        let Some((key, value)) = code.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        if SECRET_KEYS.contains(&key.as_str()) {
+            found.insert(Credential {
+                section: section.clone(),
+                key,
+                value: value.trim_start_matches('>').trim().to_owned(),
+            });
+        }
+    }
+    found
+}
+
 fn redact_line(line: &str) -> std::borrow::Cow<'_, str> {
     // A comment starts at `;` (Asterisk has no escape for it in these keys' values).
     let code = line.split(';').next().unwrap_or("");
@@ -45,6 +82,24 @@ fn redact_line(line: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_found_by_section_whatever_the_spelling() {
+        let text = "[admin]\nsecret = one\n[1001-auth](!)\nMD5_CRED=>abcd ; note\n; secret=two\n";
+        let found: Vec<(String, String)> = credentials(text)
+            .into_iter()
+            .map(|c| (c.section, c.key))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("1001-auth".to_owned(), "md5_cred".to_owned()),
+                ("admin".to_owned(), "secret".to_owned())
+            ]
+        );
+        let changed = credentials("[admin]\nsecret=three\n");
+        assert!(credentials(text).is_disjoint(&changed));
+    }
 
     #[test]
     fn secret_lines_keep_their_key_and_lose_their_value() {
