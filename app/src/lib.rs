@@ -25,7 +25,7 @@ use crate::pages::{
     ami_users::AmiUsersPage, audit::AuditPage, bans::BansPage, config::ConfigPage,
     dashboard::DashboardPage, endpoint::EndpointPage, endpoints::EndpointsPage, events::EventsPage,
     firewall::FirewallPage, guard::GuardPage, login::LoginPage, not_found::NotFound,
-    policy::PolicyPage, setup::SetupPage, trunk::TrunkPage, trunks::TrunksPage,
+    policy::PolicyPage, setup::SetupPage, trunk::TrunkPage, trunks::TrunksPage, users::UsersPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("allowlist") view=AllowlistPage ssr=SsrMode::Async />
                     <Route path=path!("alerts") view=AlertsPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("endpoints") view=EndpointsPage ssr=SsrMode::Async />
                     <Route path=path!("endpoints/:id") view=EndpointPage ssr=SsrMode::Async />

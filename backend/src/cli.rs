@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the appliance: migrate the database, then serve the console and the API.
     Serve,
-    /// Manage console administrators.
+    /// Manage console users (whoever can run this owns the data directory).
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
@@ -94,6 +94,38 @@ pub enum AdminCommand {
         #[arg(long, default_value = "admin", value_parser = ["admin", "viewer"])]
         role: String,
     },
+    /// List the console users with their role and whether they are disabled.
+    List,
+    /// Disable a user: their sessions end, they cannot sign in, their API tokens stop
+    /// working until enabled again. The last enabled administrator cannot be disabled.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Delete a user, end their sessions and revoke the API tokens they made.
+    Delete {
+        #[arg(long)]
+        username: String,
+    },
+    /// Set a user's password (from SIPWARDEN_ADMIN_PASSWORD or standard input, or generated
+    /// and printed with --generate) and end all their sessions.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        /// Generate a strong password and print it, instead of reading one.
+        #[arg(long)]
+        generate: bool,
+    },
+    /// End every console session of a user.
+    EndSessions {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Parses the arguments and runs the command; the exit code says how it went.
@@ -139,9 +171,7 @@ pub fn run() -> ExitCode {
         match cli.command {
             Command::Serve => crate::server::serve(config).await,
             Command::Migrate => migrate(config).await,
-            Command::Admin {
-                command: AdminCommand::Create { username, role },
-            } => admin_create(config, &username, &role).await,
+            Command::Admin { command } => admin(config, command).await,
             Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
             Command::Backup { file } => backup(&config, &file).await,
             Command::Render { out, target } => render(config, &out, &target).await,
@@ -377,12 +407,8 @@ fn replay_lines(
     lines
 }
 
-async fn admin_create(config: Config, username: &str, role: &str) -> anyhow::Result<()> {
-    let role = if role == "viewer" {
-        Role::Viewer
-    } else {
-        Role::Admin
-    };
+/// The password from SIPWARDEN_ADMIN_PASSWORD or the first line of standard input.
+fn read_password() -> anyhow::Result<String> {
     let password = match std::env::var("SIPWARDEN_ADMIN_PASSWORD") {
         Ok(p) => p,
         Err(_) => {
@@ -397,6 +423,91 @@ async fn admin_create(config: Config, username: &str, role: &str) -> anyhow::Res
     if password.is_empty() {
         bail!("no password given: set SIPWARDEN_ADMIN_PASSWORD or pipe it on standard input");
     }
+    Ok(password)
+}
+
+/// `admin …`: console users.
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    use crate::services::accounts::AccountError;
+    use crate::services::users::{self, Actor};
+    if let AdminCommand::Create { username, role } = &command {
+        return admin_create(config, username, role).await;
+    }
+    crate::server::ensure_data_dir(&config.data_dir)?;
+    let db = crate::db::open_and_migrate(&config.database_path()).await?;
+    let said = |e: AccountError| match e {
+        AccountError::Rejected(reason) => anyhow::anyhow!("{reason}"),
+        other => anyhow::Error::from(other),
+    };
+    match command {
+        AdminCommand::Create { .. } => {}
+        AdminCommand::List => {
+            let mut cursor: Option<String> = None;
+            loop {
+                let page =
+                    crate::services::accounts::list_users_unchecked(&db, cursor.as_deref(), 500)
+                        .await?;
+                for u in &page.items {
+                    let state = if u.disabled { "disabled" } else { "enabled" };
+                    println!("{}\t{}\t{state}", u.username, u.role.as_str());
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        AdminCommand::Disable { username } => {
+            users::disable(&db, Actor::CommandLine, &username)
+                .await
+                .map_err(said)?;
+            println!("disabled '{username}'");
+        }
+        AdminCommand::Enable { username } => {
+            users::enable(&db, Actor::CommandLine, &username)
+                .await
+                .map_err(said)?;
+            println!("enabled '{username}'");
+        }
+        AdminCommand::Delete { username } => {
+            users::delete(&db, Actor::CommandLine, &username)
+                .await
+                .map_err(said)?;
+            println!("deleted '{username}'");
+        }
+        AdminCommand::ResetPassword { username, generate } => {
+            let given = if generate {
+                None
+            } else {
+                Some(read_password()?)
+            };
+            let generated =
+                users::reset_password(&db, Actor::CommandLine, &username, given.as_deref())
+                    .await
+                    .map_err(said)?;
+            match generated {
+                // The one place it is shown: standard output, to whoever ran the command.
+                Some(password) => println!("{password}"),
+                None => println!("password of '{username}' set; their sessions ended"),
+            }
+        }
+        AdminCommand::EndSessions { username } => {
+            let ended = users::end_sessions(&db, Actor::CommandLine, &username)
+                .await
+                .map_err(said)?;
+            println!("{ended} session(s) of '{username}' ended");
+        }
+    }
+    Ok(())
+}
+
+async fn admin_create(config: Config, username: &str, role: &str) -> anyhow::Result<()> {
+    let role = if role == "viewer" {
+        Role::Viewer
+    } else {
+        Role::Admin
+    };
+    let password = read_password()?;
     crate::server::ensure_data_dir(&config.data_dir)?;
     let db = crate::db::open_and_migrate(&config.database_path()).await?;
     match crate::services::accounts::create_user(

@@ -6,6 +6,7 @@
 //! - [`netns`]: network namespaces and a small routed [`netns::Lab`] of them.
 //! - [`server`]: the real sipwarden process on port 0 with a fresh data directory.
 //! - [`browser`]: headless Debian Chromium driven over WebDriver.
+//! - [`console`]: a signed-in console session over plain HTTP (form posts, typed calls).
 //! - [`asterisk`]: a real Asterisk 22 from a cached Debian sid tree, inside a lab namespace.
 //! - [`sipvicious`]: the SIPVicious attack tools, as shipped or disguised.
 //! - [`webhook`]: a local HTTP receiver for alert deliveries, answering as scripted.
@@ -14,6 +15,7 @@ pub mod api;
 pub mod appliance;
 pub mod asterisk;
 pub mod browser;
+pub mod console;
 pub mod netns;
 pub mod process;
 pub mod root;

@@ -6,106 +6,25 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 use reqwest::StatusCode;
-use reqwest::header::LOCATION;
 use serde_json::{Value, json};
+use tests::console::ConsoleSession;
 use tests::server::{ADMIN_PASSWORD, TestServer};
 use tests::webhook::Receiver;
 
 const VIEWER_PASSWORD: &str = "Copper-Lantern-2026";
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+type Session<'s> = ConsoleSession<'s>;
 
-/// A signed-in browser session.
-struct Session<'s> {
-    server: &'s TestServer,
-    client: reqwest::Client,
-    csrf: String,
-}
-
-impl<'s> Session<'s> {
-    async fn sign_in(server: &'s TestServer, user: &str, password: &str) -> Session<'s> {
-        let (client, csrf) = server.api_sign_in(user, password).await.unwrap();
-        Session {
-            server,
-            client,
-            csrf,
-        }
-    }
-
-    fn body(&self, fields: &[(&str, &str)]) -> String {
-        let mut all: Vec<(&str, &str)> = Vec::new();
-        if !fields.iter().any(|(k, _)| *k == "csrf") {
-            all.push(("csrf", &self.csrf));
-        }
-        all.extend_from_slice(fields);
-        all.iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-
-    /// A plain form post from `/alerts`; returns where it redirects to.
-    async fn post_form(&self, function: &str, fields: &[(&str, &str)]) -> String {
-        let res = self
-            .client
-            .post(self.server.url(&format!("/fn/{function}")))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "text/html,application/xhtml+xml")
-            .header("referer", self.server.url("/alerts"))
-            .header("origin", self.server.base.clone())
-            .body(self.body(fields))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::FOUND, "{function}");
-        res.headers()
-            .get(LOCATION)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    }
-
-    /// The call as the hydrated app makes it.
-    async fn call(&self, function: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
-        let res = self
-            .client
-            .post(self.server.url(&format!("/fn/{function}")))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(self.body(fields))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn page(&self, path: &str) -> String {
-        let res = self.client.get(self.server.url(path)).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{path}");
-        res.text().await.unwrap()
-    }
-
-    async fn alerts(&self) -> Vec<Value> {
-        let res = self
-            .client
-            .get(self.server.url("/api/v1/alerts"))
-            .send()
-            .await
-            .unwrap();
-        let list: Value = res.json().await.unwrap();
-        list["items"].as_array().unwrap().clone()
-    }
+/// The alerts, as the API lists them to this session.
+async fn listed(session: &Session<'_>) -> Vec<Value> {
+    let res = session
+        .client
+        .get(session.server.url("/api/v1/alerts"))
+        .send()
+        .await
+        .unwrap();
+    let list: Value = res.json().await.unwrap();
+    list["items"].as_array().unwrap().clone()
 }
 
 /// The text of the first element whose opening tag contains `marker`, Leptos markers removed.
@@ -149,7 +68,11 @@ async fn the_alerts_page_works_without_javascript_and_for_the_hydrated_app() {
 
     // Created: the secret is on the page the redirect leads to, once.
     let to = admin
-        .post_form("create_alert", &alert_fields("pager", &receiver.url))
+        .post_form(
+            "/alerts",
+            "create_alert",
+            &alert_fields("pager", &receiver.url),
+        )
         .await;
     assert!(to.starts_with("/alerts?flash="), "{to}");
     let html = admin.page(&to).await;
@@ -158,14 +81,18 @@ async fn the_alerts_page_works_without_javascript_and_for_the_hydrated_app() {
     let secret = shown.trim().to_owned();
     assert!(admin.page(&to).await.find(&secret).is_none(), "shown twice");
     assert!(!admin.page("/alerts").await.contains(&secret));
-    let alerts = admin.alerts().await;
+    let alerts = listed(&admin).await;
     assert_eq!(alerts.len(), 1);
     let id = alerts[0]["id"].as_i64().unwrap().to_string();
     assert_eq!(alerts[0]["triggers"], json!(["ban", "guard-blind"]));
 
     // Refused: the field and the rule on the page, nothing stored.
     let to = admin
-        .post_form("create_alert", &alert_fields("bad", "ftp://example.com/"))
+        .post_form(
+            "/alerts",
+            "create_alert",
+            &alert_fields("bad", "ftp://example.com/"),
+        )
         .await;
     assert!(to.starts_with("/alerts?flash="), "{to}");
     let html = admin.page(&to).await;
@@ -173,13 +100,17 @@ async fn the_alerts_page_works_without_javascript_and_for_the_hydrated_app() {
     assert!(html.contains("http:// or https://"));
     let mut no_threshold = alert_fields("spiky", &receiver.url);
     no_threshold.push(("rate_spike", "on"));
-    let to = admin.post_form("create_alert", &no_threshold).await;
+    let to = admin
+        .post_form("/alerts", "create_alert", &no_threshold)
+        .await;
     let html = admin.page(&to).await;
     assert!(html.contains("rate_per_minute"), "{html}");
-    assert_eq!(admin.alerts().await.len(), 1);
+    assert_eq!(listed(&admin).await.len(), 1);
 
     // Test: the page shows what the receiver answered.
-    let to = admin.post_form("test_alert", &[("id", &id)]).await;
+    let to = admin
+        .post_form("/alerts", "test_alert", &[("id", &id)])
+        .await;
     assert!(to.starts_with("/alerts?tested="), "{to}");
     let html = admin.page(&to).await;
     let result = text_of(&html, "id=\"test-result\"").expect("a test result");
@@ -191,19 +122,23 @@ async fn the_alerts_page_works_without_javascript_and_for_the_hydrated_app() {
 
     // Disabled, then edited.
     let to = admin
-        .post_form("set_alert_enabled", &[("id", &id), ("enabled", "false")])
+        .post_form(
+            "/alerts",
+            "set_alert_enabled",
+            &[("id", &id), ("enabled", "false")],
+        )
         .await;
     assert_eq!(to, "/alerts?saved=1");
-    assert_eq!(admin.alerts().await[0]["enabled"], false);
+    assert_eq!(listed(&admin).await[0]["enabled"], false);
     assert!(admin.page("/alerts").await.contains(">disabled<"));
     let mut edited = alert_fields("pager 2", &receiver.url);
     edited.push(("id", &id));
     edited.push(("rate_spike", "on"));
     edited.push(("rate_per_minute", "250"));
     edited.retain(|(k, v)| !(*k == "rate_per_minute" && v.is_empty()));
-    let to = admin.post_form("update_alert", &edited).await;
+    let to = admin.post_form("/alerts", "update_alert", &edited).await;
     assert_eq!(to, "/alerts?saved=1");
-    let now = &admin.alerts().await[0];
+    let now = &listed(&admin).await[0];
     assert_eq!(now["name"], "pager 2");
     assert_eq!(now["rate_per_minute"], 250);
     assert_eq!(now["enabled"], true);
@@ -228,7 +163,7 @@ async fn the_alerts_page_works_without_javascript_and_for_the_hydrated_app() {
         .call("delete_alert", &[("csrf", "forged"), ("id", &id)])
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(admin.alerts().await.len(), 2);
+    assert_eq!(listed(&admin).await.len(), 2);
 
     // Viewers: neither the page's data nor changes.
     let res = admin
@@ -249,9 +184,11 @@ async fn the_alerts_page_works_without_javascript_and_for_the_hydrated_app() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Deleted.
-    let to = admin.post_form("delete_alert", &[("id", &id)]).await;
+    let to = admin
+        .post_form("/alerts", "delete_alert", &[("id", &id)])
+        .await;
     assert_eq!(to, "/alerts?deleted=1");
     let html = admin.page(&to).await;
     assert!(html.contains("Alert deleted."));
-    assert_eq!(admin.alerts().await.len(), 1);
+    assert_eq!(listed(&admin).await.len(), 1);
 }

@@ -113,3 +113,4 @@ pub mod firewall;
 pub mod guard;
 pub mod pbx;
 pub mod tokens;
+pub mod users;

@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod firewall;
 pub mod guard;
 pub mod pbx;
+pub mod users;
 
 use leptos::prelude::*;
 

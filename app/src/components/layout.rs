@@ -48,6 +48,7 @@ fn SignedIn(info: SessionInfo) -> impl IntoView {
                 <A href="/bans">"Bans"</A>
                 <A href="/allowlist">"Allowlist"</A>
                 <A href="/alerts">"Alerts"</A>
+                <A href="/users">"Users"</A>
                 <A href="/audit">"Audit log"</A>
                 <A href="/account">"Account"</A>
             </nav>

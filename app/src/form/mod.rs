@@ -97,6 +97,12 @@ pub enum ConsoleError {
     BadFilter,
     #[error("That request was malformed.")]
     BadRequest,
+    #[error("There is no such user.")]
+    NoSuchUser,
+    #[error(
+        "That would leave no active administrator: enable or create another administrator first."
+    )]
+    LastAdmin,
     #[error("Something went wrong on the server. It has been logged.")]
     Internal,
 }
@@ -131,6 +137,8 @@ impl ConsoleError {
             ConsoleError::FirewallUnavailable => "firewall_unavailable",
             ConsoleError::BadFilter => "bad_filter",
             ConsoleError::BadRequest => "bad_request",
+            ConsoleError::NoSuchUser => "no_such_user",
+            ConsoleError::LastAdmin => "last_admin",
             ConsoleError::Internal => "internal",
         }
     }
@@ -141,7 +149,7 @@ impl ConsoleError {
         Self::ALL.iter().copied().find(|e| e.code() == code)
     }
 
-    const ALL: [ConsoleError; 26] = [
+    const ALL: [ConsoleError; 28] = [
         ConsoleError::NotSignedIn,
         ConsoleError::Forbidden,
         ConsoleError::BadCredentials,
@@ -167,6 +175,8 @@ impl ConsoleError {
         ConsoleError::FirewallUnavailable,
         ConsoleError::BadFilter,
         ConsoleError::BadRequest,
+        ConsoleError::NoSuchUser,
+        ConsoleError::LastAdmin,
         ConsoleError::Internal,
     ];
 }

@@ -20,3 +20,4 @@ pub mod policy;
 pub mod setup;
 pub mod trunk;
 pub mod trunks;
+pub mod users;

@@ -5,6 +5,7 @@ pub mod firewall;
 pub mod form;
 pub mod guard;
 pub mod pbx;
+pub mod users;
 
 use std::sync::Arc;
 

@@ -117,8 +117,9 @@ pub fn status_of(e: ConsoleError) -> StatusCode {
         | ConsoleError::NotBannable
         | ConsoleError::AlreadyTrusted
         | ConsoleError::WouldLockOut
-        | ConsoleError::NothingPending => StatusCode::CONFLICT,
-        ConsoleError::NotListed => StatusCode::NOT_FOUND,
+        | ConsoleError::NothingPending
+        | ConsoleError::LastAdmin => StatusCode::CONFLICT,
+        ConsoleError::NotListed | ConsoleError::NoSuchUser => StatusCode::NOT_FOUND,
         ConsoleError::FirewallUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ConsoleError::BadRequest => StatusCode::BAD_REQUEST,
         ConsoleError::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -40,6 +40,7 @@ pub fn router(state: HttpState) -> Router {
     let firewall_console: Arc<dyn app::ssr::firewall::FirewallConsole> = service.clone();
     let guard_console: Arc<dyn app::ssr::guard::GuardConsole> = service.clone();
     let alerts_console: Arc<dyn app::ssr::alerts::AlertsConsole> = service.clone();
+    let users_console: Arc<dyn app::ssr::users::UsersConsole> = service.clone();
     let pbx_console: Arc<dyn app::ssr::pbx::PbxConsole> = service;
     let context = {
         let state = state.clone();
@@ -50,6 +51,7 @@ pub fn router(state: HttpState) -> Router {
             provide_context(guard_console.clone());
             provide_context(pbx_console.clone());
             provide_context(alerts_console.clone());
+            provide_context(users_console.clone());
         }
     };
     let shell_options = state.leptos_options.clone();

@@ -128,7 +128,17 @@ pub async fn sign_in(
     let matches = verify_in(slot, password_given, phc).await;
 
     let user = match (found, matches) {
-        (Some(user), true) => user,
+        (Some(user), true) if user.disabled_at.is_none() => user,
+        (Some(_), true) => {
+            // The right password of a disabled account: refused like a wrong one (the form
+            // does not tell a guesser which accounts exist), audited as what it was.
+            audit::record(
+                &core.db,
+                Record::attempt(username, ip, Action::SignIn, false, "account disabled"),
+            )
+            .await?;
+            return Err(ConsoleError::BadCredentials.into());
+        }
         (found, _) => {
             // The wait runs from when the failure is known, not from the request's arrival:
             // the password check itself takes a while and must not use up the wait.
@@ -210,7 +220,7 @@ pub async fn caller_from_token(
         return Ok(None);
     };
     let now = Utc::now();
-    if !session_admits(core, &session, now) {
+    if !session_admits(core, &session, now) || user.disabled_at.is_some() {
         session::Entity::delete_by_id(hash).exec(&core.db).await?;
         return Ok(None);
     }
@@ -245,8 +255,11 @@ pub async fn caller_from_token(
 pub async fn still_signed_in(core: &Core, caller: &Caller) -> Result<bool, Internal> {
     let now = Utc::now();
     if let Some(id) = caller.token_id {
-        let token = api_token::Entity::find_by_id(id).one(&core.db).await?;
-        return Ok(token.is_some_and(|t| crate::services::tokens::admits(&t, now)));
+        let Some(token) = api_token::Entity::find_by_id(id).one(&core.db).await? else {
+            return Ok(false);
+        };
+        return Ok(crate::services::tokens::admits(&token, now)
+            && !crate::services::tokens::creator_disabled(&core.db, &token).await?);
     }
     let session = session::Entity::find_by_id(caller.session_hash.clone())
         .one(&core.db)
@@ -348,12 +361,23 @@ pub struct UserView {
     pub username: String,
     pub role: Role,
     pub created_at: chrono::DateTime<Utc>,
+    /// Disabled users cannot sign in and their API tokens do not authenticate.
+    pub disabled: bool,
 }
 
 /// Console users by name, a page at a time from `cursor` (administrators only).
 pub async fn list_users(
     db: &DatabaseConnection,
     _admin: &Admin,
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<wire::Page<UserView>, Internal> {
+    list_users_unchecked(db, cursor, limit).await
+}
+
+/// [`list_users`] for the command line, whose caller owns the data directory.
+pub async fn list_users_unchecked(
+    db: &DatabaseConnection,
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<wire::Page<UserView>, Internal> {
@@ -375,6 +399,7 @@ pub async fn list_users(
                 role: parse_role(&u.role)?,
                 username: u.username,
                 created_at: u.created_at,
+                disabled: u.disabled_at.is_some(),
             })
         },
     );
@@ -579,7 +604,7 @@ async fn verify_in(
     .unwrap_or(false)
 }
 
-async fn hash_blocking(new_password: &str) -> Result<String, Internal> {
+pub(crate) async fn hash_blocking(new_password: &str) -> Result<String, Internal> {
     let permit = HASHING
         .acquire()
         .await

@@ -23,6 +23,11 @@ pub enum Action {
     SignOut,
     Setup,
     UserCreate,
+    UserDisable,
+    UserEnable,
+    UserDelete,
+    UserResetPassword,
+    UserEndSessions,
     PasswordChange,
     EndpointCreate,
     EndpointUpdate,
@@ -62,6 +67,11 @@ impl Action {
             Action::SignOut => "sign_out",
             Action::Setup => "setup",
             Action::UserCreate => "user_create",
+            Action::UserDisable => "user_disable",
+            Action::UserEnable => "user_enable",
+            Action::UserDelete => "user_delete",
+            Action::UserResetPassword => "user_reset_password",
+            Action::UserEndSessions => "user_end_sessions",
             Action::PasswordChange => "password_change",
             Action::EndpointCreate => "endpoint_create",
             Action::EndpointUpdate => "endpoint_update",
@@ -145,7 +155,7 @@ impl<'a> Record<'a> {
 
 /// Appends one line. A failure to audit is an internal error: the action must not pass
 /// unrecorded silently, so callers propagate it.
-pub async fn record(db: &DatabaseConnection, line: Record<'_>) -> Result<(), Internal> {
+pub async fn record(db: &impl sea_orm::ConnectionTrait, line: Record<'_>) -> Result<(), Internal> {
     audit_log::ActiveModel {
         at: Set(Utc::now()),
         actor: Set(line.actor.map(str::to_owned)),

@@ -18,6 +18,7 @@ pub mod pbx;
 pub mod posture;
 pub mod sip_peers;
 pub mod tokens;
+pub mod users;
 
 /// A time as the API shows it: RFC 3339, UTC, whole seconds.
 #[must_use]

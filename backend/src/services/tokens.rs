@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    sea_query::Expr,
 };
 use serde::Deserialize;
 
@@ -20,7 +21,7 @@ use wire::{Page, Role};
 use crate::auth::session::{new_token, token_hash};
 use crate::auth::{AccessAdmin, Caller};
 use crate::core::Core;
-use crate::db::entities::api_token;
+use crate::db::entities::{api_token, user};
 use crate::services::audit::{self, Action, Record};
 use crate::services::{Internal, page, rfc3339};
 
@@ -188,7 +189,22 @@ pub(crate) fn admits(token: &api_token::Model, now: DateTime<Utc>) -> bool {
     token.revoked_at.is_none() && token.expires_at > now
 }
 
-/// The caller a bearer token stands for; `None` for an unknown, expired or revoked token.
+/// Whether the console user who made `token` is disabled: their tokens rest with them.
+/// (A deleted user's tokens were revoked with them; `token:`-made tokens have no user.)
+pub(crate) async fn creator_disabled(
+    db: &impl sea_orm::ConnectionTrait,
+    token: &api_token::Model,
+) -> Result<bool, Internal> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(token.created_by.as_str()))
+        .filter(user::Column::DisabledAt.is_not_null())
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// The caller a bearer token stands for; `None` for an unknown, expired or revoked token,
+/// or one whose creator is disabled.
 pub async fn caller_from_bearer(
     core: &Core,
     token: &str,
@@ -205,7 +221,7 @@ pub async fn caller_from_bearer(
         return Ok(None);
     };
     let now = Utc::now();
-    if !admits(&row, now) {
+    if !admits(&row, now) || creator_disabled(&core.db, &row).await? {
         return Ok(None);
     }
     // Touch at most once a minute: a busy script should not turn every call into a write.

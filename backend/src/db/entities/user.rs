@@ -15,6 +15,8 @@ pub struct Model {
     pub role: String,
     pub created_at: DateTimeUtc,
     pub password_changed_at: DateTimeUtc,
+    /// Set while the user is disabled: no sign-in, no session, their tokens do not work.
+    pub disabled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

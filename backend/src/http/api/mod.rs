@@ -10,6 +10,7 @@ mod guard;
 mod pbx;
 mod posture;
 mod tokens;
+mod users;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -22,12 +23,12 @@ use wire::{AuditEntry, Page, Role};
 
 use crate::http::HttpState;
 use crate::http::error::ApiError;
-use crate::http::extract::{AccessAdminCaller, AdminCaller, ApiQuery, SignedIn, peer_ip};
+use crate::http::extract::{ApiQuery, SignedIn, peer_ip};
 use crate::services::{accounts, audit, page};
 
 /// This module's part of the OpenAPI document, with every resource module's.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(whoami, sign_in, sign_out, audit_page, list_users, create_user))]
+#[openapi(paths(whoami, sign_in, sign_out, audit_page))]
 struct SessionApi;
 
 /// The OpenAPI description of `/api/v1`.
@@ -40,6 +41,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(events::EventsApi::openapi());
     doc.merge(guard::GuardApi::openapi());
     doc.merge(tokens::TokensApi::openapi());
+    doc.merge(users::UsersApi::openapi());
     doc.merge(posture::PostureApi::openapi());
     doc.merge(dashboard::DashboardApi::openapi());
     doc.merge(alerts::AlertsApi::openapi());
@@ -51,7 +53,7 @@ pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/session", get(whoami).post(sign_in).delete(sign_out))
         .route("/audit", get(audit_page))
-        .route("/users", get(list_users).post(create_user))
+        .merge(users::routes())
         .merge(pbx::routes())
         .merge(config::routes())
         .merge(firewall::routes())
@@ -185,67 +187,6 @@ async fn audit_page(
     Ok(Json(
         audit::entries(&state.db, cursor, page::limit(query.limit)).await?,
     ))
-}
-
-/// `POST /api/v1/users` body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewUserRequest {
-    /// 1 to 64 letters, digits, `.`, `-`, `_`.
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
-    pub username: String,
-    /// At least 12 characters, not containing the username.
-    #[schema(min_length = 12, max_length = 1024)]
-    pub password: String,
-    pub role: Role,
-}
-
-/// Console users by name (administrators only).
-#[utoipa::path(
-    get,
-    path = "/api/v1/users",
-    tag = "users",
-    params(ListQuery),
-    responses(
-        (status = 200, description = "One page of users", body = Page<accounts::UserView>),
-        (status = 403, description = "Administrators only"),
-    )
-)]
-async fn list_users(
-    State(state): State<HttpState>,
-    AdminCaller(admin): AdminCaller,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Page<accounts::UserView>>, ApiError> {
-    let cursor = page::name_cursor(query.cursor.as_deref())?;
-    accounts::list_users(&state.db, &admin, cursor, page::limit(query.limit))
-        .await
-        .map(Json)
-        .map_err(|e| accounts::AccountError::from(e).into())
-}
-
-/// Creates a console user (administrators only).
-#[utoipa::path(
-    post,
-    path = "/api/v1/users",
-    tag = "users",
-    request_body = NewUserRequest,
-    responses((status = 201, description = "Created"))
-)]
-async fn create_user(
-    State(state): State<HttpState>,
-    AccessAdminCaller(admin): AccessAdminCaller,
-    request: axum::extract::Request,
-) -> Result<StatusCode, ApiError> {
-    let body: NewUserRequest = parse_json(request).await?;
-    accounts::create_user(
-        &state.db,
-        accounts::Creator::Admin(&admin),
-        &body.username,
-        &body.password,
-        body.role,
-    )
-    .await?;
-    Ok(StatusCode::CREATED)
 }
 
 async fn not_found() -> ApiError {

@@ -8,6 +8,7 @@ mod flash;
 mod guard;
 mod pbx;
 mod pbx_forms;
+mod users;
 
 use http::StatusCode;
 use http::request::Parts;
