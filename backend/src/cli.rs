@@ -126,6 +126,11 @@ pub enum AdminCommand {
         #[arg(long)]
         username: String,
     },
+    /// Remove a user's second factor (a lost phone) and end their sessions.
+    ResetSecondFactor {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Parses the arguments and runs the command; the exit code says how it went.
@@ -490,6 +495,12 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 Some(password) => println!("{password}"),
                 None => println!("password of '{username}' set; their sessions ended"),
             }
+        }
+        AdminCommand::ResetSecondFactor { username } => {
+            users::remove_second_factor(&db, Actor::CommandLine, &username)
+                .await
+                .map_err(said)?;
+            println!("second factor of '{username}' removed; their sessions ended");
         }
         AdminCommand::EndSessions { username } => {
             let ended = users::end_sessions(&db, Actor::CommandLine, &username)

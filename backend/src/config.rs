@@ -71,6 +71,9 @@ pub struct Config {
     pub body_timeout_secs: u32,
     /// Live streams (events, dashboard) open at once per session or API token; more get 429.
     pub max_streams_per_client: u32,
+    /// Administrators must set up a second factor (an authenticator app): until they do,
+    /// their console session reaches only the account page. API tokens are not affected.
+    pub require_second_factor_for_admins: bool,
     /// How long a console session lives without being used, in hours.
     pub session_idle_hours: u32,
     /// Absolute lifetime of a console session, in hours.
@@ -181,6 +184,7 @@ impl Default for Config {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_streams_per_client: 8,
+            require_second_factor_for_admins: false,
             session_idle_hours: 8,
             session_max_hours: 24,
             asterisk_config_dir: None,

@@ -18,6 +18,7 @@ mod m20261126_000008_top_rollups;
 mod m20261206_000009_guard;
 mod m20261207_000010_alert_internal_targets;
 mod m20261207_000011_user_lifecycle;
+mod m20261207_000012_second_factor;
 
 /// The ordered list of every migration this binary knows.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_guard::Migration),
             Box::new(m20261207_000010_alert_internal_targets::Migration),
             Box::new(m20261207_000011_user_lifecycle::Migration),
+            Box::new(m20261207_000012_second_factor::Migration),
         ]
     }
 }

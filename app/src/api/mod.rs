@@ -7,6 +7,7 @@
 //! it came from with `?error=<code>`, and the page shows the fixed message for that code (the
 //! browser never receives server-side error text, and no attacker-chosen text is reflected).
 
+pub mod account;
 pub mod alerts;
 pub mod firewall;
 pub mod guard;
@@ -35,9 +36,13 @@ pub async fn get_setup_state() -> Result<SetupState, ConsoleError> {
 
 /// Signs in and goes to the dashboard.
 #[server(prefix = "/fn", endpoint = "sign_in")]
-pub async fn sign_in(username: String, password: String) -> Result<(), ConsoleError> {
+pub async fn sign_in(
+    username: String,
+    password: String,
+    #[server(default)] code: Option<String>,
+) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::context()?;
-    let outcome = console.sign_in(&parts, username, password).await;
+    let outcome = console.sign_in(&parts, username, password, code).await;
     crate::ssr::form::finish_form(&parts, outcome.map(crate::ssr::set_cookie), "/")
 }
 

@@ -79,5 +79,6 @@ pub fn done_code(action: UserAction) -> &'static str {
         UserAction::Delete => "deleted",
         UserAction::ResetPassword => "reset",
         UserAction::EndSessions => "ended",
+        UserAction::RemoveSecondFactor => "second_factor_removed",
     }
 }

@@ -103,6 +103,18 @@ pub enum ConsoleError {
         "That would leave no active administrator: enable or create another administrator first."
     )]
     LastAdmin,
+    #[error("Enter the code from your authenticator app, or one of your recovery codes.")]
+    SecondFactorRequired,
+    #[error(
+        "That code is not valid: use the current code from your authenticator app (each works once) or an unused recovery code."
+    )]
+    BadSecondFactor,
+    #[error(
+        "Administrators must set up a second factor before anything else: do it on the Account page."
+    )]
+    EnrolSecondFactor,
+    #[error("No second factor is being set up: start again.")]
+    NoEnrolment,
     #[error("Something went wrong on the server. It has been logged.")]
     Internal,
 }
@@ -139,6 +151,10 @@ impl ConsoleError {
             ConsoleError::BadRequest => "bad_request",
             ConsoleError::NoSuchUser => "no_such_user",
             ConsoleError::LastAdmin => "last_admin",
+            ConsoleError::SecondFactorRequired => "second_factor_required",
+            ConsoleError::BadSecondFactor => "bad_second_factor",
+            ConsoleError::EnrolSecondFactor => "enrol_second_factor",
+            ConsoleError::NoEnrolment => "no_enrolment",
             ConsoleError::Internal => "internal",
         }
     }
@@ -149,7 +165,7 @@ impl ConsoleError {
         Self::ALL.iter().copied().find(|e| e.code() == code)
     }
 
-    const ALL: [ConsoleError; 28] = [
+    const ALL: [ConsoleError; 32] = [
         ConsoleError::NotSignedIn,
         ConsoleError::Forbidden,
         ConsoleError::BadCredentials,
@@ -177,6 +193,10 @@ impl ConsoleError {
         ConsoleError::BadRequest,
         ConsoleError::NoSuchUser,
         ConsoleError::LastAdmin,
+        ConsoleError::SecondFactorRequired,
+        ConsoleError::BadSecondFactor,
+        ConsoleError::EnrolSecondFactor,
+        ConsoleError::NoEnrolment,
         ConsoleError::Internal,
     ];
 }
@@ -287,6 +307,8 @@ pub enum Flash {
     Secret(ShownSecret),
     /// An apply or rollback finished (or failed and fell back).
     Report(ApplyReport),
+    /// The recovery codes of a second factor just set up.
+    RecoveryCodes(Vec<String>),
 }
 
 impl Flash {
@@ -295,6 +317,15 @@ impl Flash {
     pub fn error(&self) -> Option<ActionError> {
         match self {
             Flash::Refused { error, .. } => Some(error.clone()),
+            _ => None,
+        }
+    }
+
+    /// The recovery codes, if this flash carries them.
+    #[must_use]
+    pub fn recovery_codes(&self) -> Option<Vec<String>> {
+        match self {
+            Flash::RecoveryCodes(codes) => Some(codes.clone()),
             _ => None,
         }
     }

@@ -25,6 +25,10 @@ pub fn LoginPage() -> impl IntoView {
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required maxlength="1024" />
                 </label>
+                <label>
+                    "Authentication code (if you set up an authenticator app; or a recovery code)"
+                    <input type="text" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength="64" />
+                </label>
                 <button type="submit">"Sign in"</button>
             </ActionForm>
             <p class="hint">

@@ -22,6 +22,9 @@ fn done_message(code: &str) -> Option<&'static str> {
         "deleted" => Some("User deleted; the API tokens they made are revoked."),
         "ended" => Some("Their sessions ended."),
         "reset" => Some("Password reset; their sessions ended."),
+        "second_factor_removed" => Some(
+            "Second factor removed; their sessions ended. They sign in with the password alone.",
+        ),
         _ => None,
     }
 }
@@ -42,6 +45,7 @@ fn ActionButton(
         UserAction::Delete => "delete",
         UserAction::ResetPassword => "reset_password",
         UserAction::EndSessions => "end_sessions",
+        UserAction::RemoveSecondFactor => "remove_second_factor",
     };
     view! {
         <ActionForm action attr:class=format!("inline user-{value}")>
@@ -59,6 +63,8 @@ fn user_row(u: UserRow, act: ServerAction<ActOnUser>, admin: bool) -> impl IntoV
         Role::Viewer => "viewer",
     };
     let state = if u.disabled { "disabled" } else { "active" };
+    let second_factor = if u.second_factor { "app" } else { "none" };
+    let has_second_factor = u.second_factor;
     let name = u.username.clone();
     let toggle = if u.disabled {
         view! { <ActionButton action=act username=name.clone() what=UserAction::Enable label="Enable" class="secondary" /> }
@@ -70,12 +76,16 @@ fn user_row(u: UserRow, act: ServerAction<ActOnUser>, admin: bool) -> impl IntoV
             <td>{u.username.clone()}</td>
             <td>{role}</td>
             <td class="state">{state}</td>
+            <td class="second-factor">{second_factor}</td>
             <td>{u.created_at.clone()}</td>
             <td class="actions">
                 {admin.then(|| view! {
                     {toggle}
                     <ActionButton action=act username=name.clone() what=UserAction::EndSessions label="End sessions" class="secondary" />
                     <ActionButton action=act username=name.clone() what=UserAction::ResetPassword label="Reset password" class="secondary" />
+                    {has_second_factor.then(|| view! {
+                        <ActionButton action=act username=name.clone() what=UserAction::RemoveSecondFactor label="Remove second factor" class="secondary" />
+                    })}
                     <ActionButton action=act username=name.clone() what=UserAction::Delete label="Delete" class="danger" />
                 })}
             </td>
@@ -146,7 +156,7 @@ pub fn UsersPage() -> impl IntoView {
                     Ok(list) => view! {
                         <table class="list" id="users-table">
                             <thead><tr>
-                                <th>"Username"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th></th>
+                                <th>"Username"</th><th>"Role"</th><th>"State"</th><th>"Second factor"</th><th>"Created"</th><th></th>
                             </tr></thead>
                             <tbody>
                                 {list.into_iter().map(|u| user_row(u, act, admin)).collect_view()}

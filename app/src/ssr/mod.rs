@@ -12,7 +12,8 @@ use std::sync::Arc;
 use http::request::Parts;
 use leptos::prelude::*;
 
-use crate::form::ConsoleError;
+use crate::form::{ActionError, ConsoleError};
+use wire::users::SecondFactorView;
 use wire::{AuditPageData, Dashboard, SessionInfo, SetupState};
 
 /// What the console needs from the backend. The backend puts an `Arc<dyn Console>` into Leptos
@@ -30,6 +31,7 @@ pub trait Console: form::Flashes {
         req: &Parts,
         username: String,
         password: String,
+        code: Option<String>,
     ) -> Result<String, ConsoleError>;
     /// Ends the request's session; returns the `Set-Cookie` value that clears the cookie.
     async fn sign_out(&self, req: &Parts, csrf: String) -> Result<String, ConsoleError>;
@@ -46,6 +48,28 @@ pub trait Console: form::Flashes {
     async fn dashboard(&self, req: &Parts) -> Result<Dashboard, ConsoleError>;
     /// One page of the audit log for any signed-in user.
     async fn audit(&self, req: &Parts, page: u32) -> Result<AuditPageData, ConsoleError>;
+    /// The signed-in user's second factor.
+    async fn second_factor(&self, req: &Parts) -> Result<SecondFactorView, ActionError>;
+    /// Starts setting up a second factor (a new key, pending until confirmed).
+    async fn begin_second_factor(
+        &self,
+        req: &Parts,
+        csrf: &str,
+    ) -> Result<SecondFactorView, ActionError>;
+    /// Confirms the pending key with its first code; returns the recovery codes once.
+    async fn confirm_second_factor(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        code: &str,
+    ) -> Result<Vec<String>, ActionError>;
+    /// Removes the user's own second factor (their password confirms it).
+    async fn remove_second_factor(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        password: &str,
+    ) -> Result<(), ActionError>;
     /// Changes the signed-in user's own password.
     async fn change_password(
         &self,

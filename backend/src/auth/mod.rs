@@ -10,6 +10,7 @@ pub mod password;
 pub mod session;
 pub mod sign_in;
 pub mod throttle;
+pub mod totp;
 
 use std::net::IpAddr;
 
@@ -34,6 +35,9 @@ pub struct Caller {
     /// token changes the PBX but cannot mint credentials, so a leaked one cannot outlive its
     /// own revocation.
     pub manages_access: bool,
+    /// An administrator without the second factor the configuration requires: until they set
+    /// one up, their session reaches only the account page, its server functions and sign-out.
+    pub must_enrol: bool,
 }
 
 /// Proof that the caller is an administrator. Only [`Caller::admin`] makes one.

@@ -110,15 +110,21 @@ impl IntoResponse for ApiError {
 #[must_use]
 pub fn status_of(e: ConsoleError) -> StatusCode {
     match e {
-        ConsoleError::NotSignedIn | ConsoleError::BadCredentials => StatusCode::UNAUTHORIZED,
-        ConsoleError::Forbidden | ConsoleError::BadCsrf => StatusCode::FORBIDDEN,
+        ConsoleError::NotSignedIn
+        | ConsoleError::BadCredentials
+        | ConsoleError::SecondFactorRequired
+        | ConsoleError::BadSecondFactor => StatusCode::UNAUTHORIZED,
+        ConsoleError::Forbidden | ConsoleError::BadCsrf | ConsoleError::EnrolSecondFactor => {
+            StatusCode::FORBIDDEN
+        }
         ConsoleError::Throttled => StatusCode::TOO_MANY_REQUESTS,
         ConsoleError::SetupDone
         | ConsoleError::NotBannable
         | ConsoleError::AlreadyTrusted
         | ConsoleError::WouldLockOut
         | ConsoleError::NothingPending
-        | ConsoleError::LastAdmin => StatusCode::CONFLICT,
+        | ConsoleError::LastAdmin
+        | ConsoleError::NoEnrolment => StatusCode::CONFLICT,
         ConsoleError::NotListed | ConsoleError::NoSuchUser => StatusCode::NOT_FOUND,
         ConsoleError::FirewallUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ConsoleError::BadRequest => StatusCode::BAD_REQUEST,

@@ -85,6 +85,51 @@ const PUBLIC_PAGES: &[&str] = &["/login", "/setup"];
 /// runs. (The console layout also redirects after hydration; this is the server-side gate,
 /// which also holds without JavaScript.) The API, server functions, health, the bundle and
 /// static files answer for themselves.
+/// What an administrator who must set up a second factor may still reach: the account page,
+/// its server functions, signing out, and who they are.
+const WHILE_ENROLLING: [&str; 9] = [
+    "/account",
+    "/fn/second_factor",
+    "/fn/begin_second_factor",
+    "/fn/confirm_second_factor",
+    "/fn/change_password",
+    "/fn/sign_out",
+    "/fn/flash",
+    "/api/v1/session",
+    "/login",
+];
+
+/// Holds an administrator who must set up a second factor (see
+/// `Config::require_second_factor_for_admins`) to the account page: other pages redirect
+/// there, other calls are refused (403) saying why.
+pub async fn require_enrolment(req: Request, next: Next) -> Response {
+    let enrolling = req
+        .extensions()
+        .get::<crate::auth::Caller>()
+        .is_some_and(|c| c.must_enrol);
+    let path = req.uri().path();
+    if !enrolling
+        || WHILE_ENROLLING.contains(&path)
+        || path.starts_with("/pkg/")
+        || path.contains('.')
+    {
+        return next.run(req).await;
+    }
+    let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
+        && !path.starts_with("/api/")
+        && !path.starts_with("/fn/");
+    if is_page {
+        return axum::response::Redirect::to("/account#second-factor").into_response();
+    }
+    if path.starts_with("/fn/") {
+        // As the server functions answer their errors, so the page shows the sentence.
+        let body =
+            serde_json::to_string(&app::form::ConsoleError::EnrolSecondFactor).unwrap_or_default();
+        return (StatusCode::FORBIDDEN, body).into_response();
+    }
+    crate::http::error::ApiError::from(app::form::ConsoleError::EnrolSecondFactor).into_response()
+}
+
 pub async fn require_sign_in_for_pages(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let is_page = matches!(*req.method(), Method::GET | Method::HEAD)

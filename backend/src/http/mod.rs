@@ -75,6 +75,7 @@ pub fn router(state: HttpState) -> Router {
             _,
         >(context, app::shell))
         .layer(axum::middleware::from_fn(middleware::server_fn_status))
+        .layer(axum::middleware::from_fn(middleware::require_enrolment))
         .layer(axum::middleware::from_fn(
             middleware::require_sign_in_for_pages,
         ))

@@ -84,6 +84,7 @@ mod tests {
             source_ip: [127, 0, 0, 1].into(),
             token_id: token,
             manages_access: false,
+            must_enrol: false,
         }
     }
 

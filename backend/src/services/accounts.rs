@@ -98,13 +98,27 @@ async fn refused(core: &Core, username: &str, ip: IpAddr, wait: Duration) -> Acc
     }
 }
 
-/// Checks credentials (throttled per address, slowed per username, audited) and opens a
-/// session.
+/// Checks a password (throttled per address, slowed per username, audited) and opens a
+/// session; a user with a second factor is refused with `SecondFactorRequired` (see
+/// [`sign_in_with_code`]).
 pub async fn sign_in(
     core: &Core,
     throttle: &SignInThrottle,
     username: &str,
     password_given: &str,
+    ip: IpAddr,
+) -> Result<NewSession, AccountError> {
+    sign_in_with_code(core, throttle, username, password_given, None, ip).await
+}
+
+/// Checks the password and, for a user who has one, the second factor (a TOTP code or a
+/// recovery code), throttled, slowed and audited as one attempt; then opens a session.
+pub async fn sign_in_with_code(
+    core: &Core,
+    throttle: &SignInThrottle,
+    username: &str,
+    password_given: &str,
+    code: Option<&str>,
     ip: IpAddr,
 ) -> Result<NewSession, AccountError> {
     // Bound the work an anonymous caller can make us do before anything else.
@@ -156,6 +170,30 @@ pub async fn sign_in(
             return Err(ConsoleError::BadCredentials.into());
         }
     };
+    if user.totp_key.is_some() {
+        let code = code
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && c.len() <= 64);
+        let Some(code) = code else {
+            // The password was right; without the code there is no session. Not a failure
+            // for the throttle: the form asks for the code next.
+            audit::record(
+                &core.db,
+                Record::attempt(username, ip, Action::SignIn, false, "second factor needed"),
+            )
+            .await?;
+            return Err(ConsoleError::SecondFactorRequired.into());
+        };
+        if !crate::services::second_factor::check_at_sign_in(&core.db, &user, code).await? {
+            throttle.fail(ip, username, Instant::now());
+            audit::record(
+                &core.db,
+                Record::attempt(username, ip, Action::SignIn, false, "wrong second factor"),
+            )
+            .await?;
+            return Err(ConsoleError::BadSecondFactor.into());
+        }
+    }
     throttle.succeed(username);
     let session = open_session(core, &user, ip).await?;
     audit::record(
@@ -234,6 +272,10 @@ pub async fn caller_from_token(
             .exec(&core.db)
             .await?;
     }
+    let must_enrol = crate::services::second_factor::must_enrol(
+        core.config.require_second_factor_for_admins,
+        &user,
+    );
     let Some(role) = parse_role(&user.role) else {
         return Ok(None);
     };
@@ -246,6 +288,7 @@ pub async fn caller_from_token(
         source_ip: ip,
         token_id: None,
         manages_access: role == Role::Admin,
+        must_enrol,
     }))
 }
 
@@ -363,6 +406,8 @@ pub struct UserView {
     pub created_at: chrono::DateTime<Utc>,
     /// Disabled users cannot sign in and their API tokens do not authenticate.
     pub disabled: bool,
+    /// Whether signing in needs a code from an authenticator app.
+    pub second_factor: bool,
 }
 
 /// Console users by name, a page at a time from `cursor` (administrators only).
@@ -400,6 +445,7 @@ pub async fn list_users_unchecked(
                 username: u.username,
                 created_at: u.created_at,
                 disabled: u.disabled_at.is_some(),
+                second_factor: u.totp_key.is_some(),
             })
         },
     );
@@ -558,6 +604,51 @@ pub async fn change_password(
             Action::PasswordChange,
             true,
             "password changed; other sessions ended",
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes the caller's own second factor, after checking their password (throttled like
+/// a sign-in).
+pub async fn remove_own_second_factor(
+    core: &Core,
+    throttle: &SignInThrottle,
+    caller: &Caller,
+    password_given: &str,
+) -> Result<(), AccountError> {
+    if caller.token_id.is_some() {
+        return Err(ConsoleError::Forbidden.into());
+    }
+    if password_given.len() > password::MAX_LEN {
+        return Err(ConsoleError::WrongCurrentPassword.into());
+    }
+    let slot = admit(throttle, caller.source_ip, &caller.username)
+        .await?
+        .map_err(AccountError::Throttled)?;
+    let user = user::Entity::find_by_id(caller.user_id)
+        .one(&core.db)
+        .await?
+        .ok_or(ConsoleError::NotSignedIn)?;
+    if !verify_in(slot, password_given, user.password_hash.clone()).await {
+        throttle.fail(caller.source_ip, &caller.username, Instant::now());
+        audit::record(
+            &core.db,
+            Record::by_caller(caller, Action::SecondFactorRemove, false, "wrong password"),
+        )
+        .await?;
+        return Err(ConsoleError::WrongCurrentPassword.into());
+    }
+    throttle.succeed(&caller.username);
+    crate::services::second_factor::remove(&core.db, user.id).await?;
+    audit::record(
+        &core.db,
+        Record::by_caller(
+            caller,
+            Action::SecondFactorRemove,
+            true,
+            "own second factor removed",
         ),
     )
     .await?;

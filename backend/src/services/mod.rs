@@ -16,6 +16,7 @@ pub mod known_sources;
 pub mod page;
 pub mod pbx;
 pub mod posture;
+pub mod second_factor;
 pub mod sip_peers;
 pub mod tokens;
 pub mod users;

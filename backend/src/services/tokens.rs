@@ -250,5 +250,7 @@ pub async fn caller_from_bearer(
         source_ip: ip,
         token_id: Some(row.id),
         manages_access: row.scope == "admin",
+        // Tokens are their own credential: the second factor is the console's.
+        must_enrol: false,
     }))
 }

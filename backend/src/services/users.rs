@@ -221,6 +221,31 @@ pub async fn end_sessions(
     Ok(ended)
 }
 
+/// Removes a user's second factor and recovery codes (a lost phone), and ends their
+/// sessions: they sign in with their password alone, and set up a new app.
+pub async fn remove_second_factor(
+    db: &DatabaseConnection,
+    actor: Actor<'_>,
+    username: &str,
+) -> Result<(), AccountError> {
+    let _one = CHANGES.lock().await;
+    let txn = db.begin().await?;
+    let found = find(&txn, username).await?;
+    crate::services::second_factor::remove(&txn, found.id).await?;
+    let ended = end_all_sessions(&txn, found.id).await?;
+    let detail = format!(
+        "second factor of '{username}' removed {}; {ended} session(s) ended",
+        actor.via()
+    );
+    audit::record(
+        &txn,
+        actor.record(Action::SecondFactorRemove, true, &detail),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// A password to hand over: letters and digits without look-alikes.
 fn generate() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";

@@ -15,6 +15,7 @@ pub mod guard_event;
 pub mod guard_known_source;
 pub mod guard_policy;
 pub mod pbx_policy;
+pub mod recovery_code;
 pub mod session;
 pub mod trunk;
 pub mod user;

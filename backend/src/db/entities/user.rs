@@ -17,6 +17,12 @@ pub struct Model {
     pub password_changed_at: DateTimeUtc,
     /// Set while the user is disabled: no sign-in, no session, their tokens do not work.
     pub disabled_at: Option<DateTimeUtc>,
+    /// The TOTP key (base32) once enrolment is confirmed: sign-in then needs a code.
+    pub totp_key: Option<String>,
+    /// The key being enrolled, until its first code confirms it.
+    pub totp_pending_key: Option<String>,
+    /// The last TOTP time step that signed in: a code works once.
+    pub totp_last_step: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

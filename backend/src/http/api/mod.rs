@@ -72,6 +72,10 @@ pub fn routes() -> Router<HttpState> {
 pub struct SignInRequest {
     pub username: String,
     pub password: String,
+    /// The current code of the user's authenticator app, or one of their recovery codes;
+    /// needed when they have set up a second factor.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// What the API says about the signed-in user.
@@ -92,7 +96,7 @@ pub struct SessionView {
     security(()),
     responses(
         (status = 201, description = "Signed in; the session cookie is set", body = SessionView),
-        (status = 401, description = "Wrong username or password"),
+        (status = 401, description = "Wrong username or password; or the user has a second factor and the code is missing (`second_factor_required`) or wrong (`bad_second_factor`)"),
         (status = 429, description = "Too many failed attempts: wait `Retry-After` seconds"),
     )
 )]
@@ -102,11 +106,12 @@ async fn sign_in(
 ) -> Result<Response, ApiError> {
     let ip = peer_ip(request.extensions());
     let body: SignInRequest = parse_json(request).await?;
-    let session = accounts::sign_in(
+    let session = accounts::sign_in_with_code(
         &state,
         &state.sign_in_throttle,
         &body.username,
         &body.password,
+        body.code.as_deref(),
         ip,
     )
     .await?;

@@ -27,7 +27,8 @@ use crate::services::{accounts, page};
     enable_user,
     delete_user,
     reset_password,
-    end_sessions
+    end_sessions,
+    remove_second_factor
 ))]
 pub(super) struct UsersApi;
 
@@ -40,6 +41,10 @@ pub fn routes() -> Router<HttpState> {
         .route("/users/{username}/enable", post(enable_user))
         .route("/users/{username}/password", post(reset_password))
         .route("/users/{username}/sessions", delete(end_sessions))
+        .route(
+            "/users/{username}/second-factor",
+            delete(remove_second_factor),
+        )
 }
 
 /// `POST /api/v1/users` body.
@@ -221,4 +226,19 @@ async fn end_sessions(
 ) -> Result<Json<EndedSessions>, ApiError> {
     let ended = users::end_sessions(&state.db, Actor::Admin(&admin), &username).await?;
     Ok(Json(EndedSessions { ended }))
+}
+
+/// Removes a user's second factor and recovery codes (a lost phone) and ends their
+/// sessions: they sign in with their password and set up a new authenticator app.
+#[utoipa::path(delete, path = "/api/v1/users/{username}/second-factor", tag = "users",
+    params(("username" = String, Path, description = "The user")),
+    responses((status = 204, description = "Removed (or there was none)"),
+        (status = 404, description = "No such user")))]
+async fn remove_second_factor(
+    State(state): State<HttpState>,
+    AccessAdminCaller(admin): AccessAdminCaller,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    users::remove_second_factor(&state.db, Actor::Admin(&admin), &username).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

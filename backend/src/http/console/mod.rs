@@ -19,7 +19,8 @@ use wire::{AuditPageData, Dashboard, SessionInfo, SetupState};
 use crate::auth::{Admin, Caller};
 use crate::http::HttpState;
 use crate::http::extract::peer_ip;
-use crate::services::{accounts, audit};
+use crate::services::{accounts, audit, second_factor};
+use wire::users::SecondFactorView;
 
 /// Implements every console trait on top of the HTTP state, and keeps the flashes.
 pub struct ConsoleService {
@@ -35,6 +36,23 @@ impl ConsoleService {
             state,
             flashes: flash::FlashStore::default(),
         }
+    }
+
+    /// What the account page shows of the caller's second factor.
+    async fn second_factor_view(&self, caller: &Caller) -> Result<SecondFactorView, ActionError> {
+        let status = second_factor::status(&self.state.db, caller.user_id)
+            .await
+            .map_err(|e| ActionError::Console(internal(e)))?;
+        let pending = second_factor::pending(&self.state.db, caller)
+            .await
+            .map_err(|e| ActionError::Console(internal(e)))?;
+        Ok(SecondFactorView {
+            enabled: status.enabled,
+            recovery_codes_left: status.recovery_codes_left,
+            required: self.state.config.require_second_factor_for_admins
+                && caller.role == wire::Role::Admin,
+            pending,
+        })
     }
 
     /// The application state the console works on.
@@ -117,18 +135,66 @@ impl app::ssr::Console for ConsoleService {
         req: &Parts,
         username: String,
         password: String,
+        code: Option<String>,
     ) -> Result<String, ConsoleError> {
         let ip = peer_ip(&req.extensions);
-        accounts::sign_in(
+        accounts::sign_in_with_code(
             &self.state,
             &self.state.sign_in_throttle,
             &username,
             &password,
+            code.as_deref(),
             ip,
         )
         .await
         .map(|s| s.set_cookie)
         .map_err(Into::into)
+    }
+
+    async fn second_factor(&self, req: &Parts) -> Result<SecondFactorView, ActionError> {
+        let caller = caller(req)?;
+        self.second_factor_view(&caller).await
+    }
+
+    async fn begin_second_factor(
+        &self,
+        req: &Parts,
+        csrf: &str,
+    ) -> Result<SecondFactorView, ActionError> {
+        let caller = signed_in_with_csrf(req, csrf)?;
+        second_factor::begin(&self.state, &caller)
+            .await
+            .map_err(|e| ActionError::Console(e.into()))?;
+        self.second_factor_view(&caller).await
+    }
+
+    async fn confirm_second_factor(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        code: &str,
+    ) -> Result<Vec<String>, ActionError> {
+        let caller = signed_in_with_csrf(req, csrf)?;
+        second_factor::confirm(&self.state, &caller, code)
+            .await
+            .map_err(|e| ActionError::Console(e.into()))
+    }
+
+    async fn remove_second_factor(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        password: &str,
+    ) -> Result<(), ActionError> {
+        let caller = signed_in_with_csrf(req, csrf)?;
+        accounts::remove_own_second_factor(
+            &self.state,
+            &self.state.sign_in_throttle,
+            &caller,
+            password,
+        )
+        .await
+        .map_err(|e| ActionError::Console(e.into()))
     }
 
     async fn sign_out(&self, req: &Parts, csrf: String) -> Result<String, ConsoleError> {

@@ -31,6 +31,7 @@ impl app::ssr::users::UsersConsole for ConsoleService {
                 role: u.role,
                 created_at: crate::services::rfc3339(u.created_at),
                 disabled: u.disabled,
+                second_factor: u.second_factor,
             }));
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
@@ -99,6 +100,13 @@ impl app::ssr::users::UsersConsole for ConsoleService {
                 .map(|password| UserActionDone {
                     message: format!("New password of {username}; their sessions ended."),
                     password,
+                }),
+            UserAction::RemoveSecondFactor => users::remove_second_factor(db, actor, username)
+                .await
+                .map(|()| {
+                    done(format!(
+                        "{username}'s second factor is removed; their sessions ended."
+                    ))
                 }),
             UserAction::EndSessions => users::end_sessions(db, actor, username)
                 .await
