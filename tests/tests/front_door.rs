@@ -407,3 +407,71 @@ async fn connections_beyond_the_limit_wait_until_a_slot_frees() {
     let answered = ask();
     assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
 }
+
+/// Audit lines in a server's database, read with the sqlite3 command.
+fn audit_rows(data: &Path) -> u64 {
+    let out = process::run(
+        Command::new("sqlite3")
+            .arg(data.join("sipwarden.sqlite3"))
+            .arg("SELECT count(*) FROM audit_log;"),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    out.trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_flood_of_anonymous_sign_ins_cannot_grow_the_audit_log_without_bound() {
+    if !tests::root::require_commands("front_door audit flood", &["sqlite3"]) {
+        return;
+    }
+    // The smallest audit log allowed, and a rate limit out of the way: the bound must hold
+    // by itself, not only because the rate limit slows the flood.
+    let env = [
+        ("SIPWARDEN_AUDIT_MAX_ROWS", "1000"),
+        ("SIPWARDEN_API_RATE_PER_SOURCE", "100000"),
+    ];
+    let server = TestServer::start_with(Options {
+        admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),
+        ..options(&env)
+    })
+    .unwrap();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..1500 {
+        let request = client
+            .post(server.url("/api/v1/session"))
+            .json(&json!({"username": format!("guess{}", i % 7), "password": "wrong password!"}));
+        flood.spawn(async move { request.send().await.map(|r| r.status()) });
+        if flood.len() >= 32 {
+            flood.join_next().await;
+        }
+    }
+    while flood.join_next().await.is_some() {}
+    let written = audit_rows(server.data.path());
+    eprintln!(
+        "1500 anonymous sign-ins in {:?} wrote {written} audit lines",
+        started.elapsed()
+    );
+    assert!(
+        written > 1000,
+        "the flood should overflow the bound first: {written}"
+    );
+    // The retention runs at start-up and every ten minutes: a restart shows it at once.
+    let data = server.data.path().to_path_buf();
+    let again = TestServer::start_with(Options {
+        data_from: Some(data),
+        ..options(&env)
+    })
+    .unwrap();
+    again
+        .wait_log("old audit lines removed", Duration::from_secs(20))
+        .await
+        .unwrap();
+    let kept = audit_rows(again.data.path());
+    assert!(
+        kept <= 1000,
+        "{kept} audit lines kept with audit_max_rows 1000"
+    );
+}
