@@ -69,7 +69,8 @@ pub struct Config {
     pub header_timeout_secs: u32,
     /// Seconds a client has to send a request's whole body.
     pub body_timeout_secs: u32,
-    /// Live streams (events, dashboard) open at once per session or API token; more get 429.
+    /// Live streams (events, dashboard) open at once per console user or API token; more get
+    /// 429.
     pub max_streams_per_client: u32,
     /// Administrators must set up a second factor (an authenticator app): until they do,
     /// their console session reaches only the account page. API tokens are not affected.

@@ -107,7 +107,8 @@ pub fn prepare(
         .context("TLS: no protocol version")?
         .with_no_client_auth()
         .with_cert_resolver(current);
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only (see `server::accept`).
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(Tls {
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
         source: cert.display().to_string(),

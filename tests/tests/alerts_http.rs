@@ -624,6 +624,25 @@ async fn webhooks_to_internal_addresses_are_refused_unless_the_alert_allows_them
         "a refused webhook reached its target"
     );
 
+    // A write token changes the PBX but cannot open a way into the host.
+    let write = api
+        .create(
+            "/api/v1/tokens",
+            json!({"name": "provisioning", "scope": "write", "expires_in_days": 30}),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = reqwest::Client::new()
+        .post(server.url("/api/v1/alerts"))
+        .bearer_auth(&write)
+        .json(&json!({"name": "x", "url": receiver.url, "triggers": ["ban"], "allow_internal_targets": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
     // Allowed explicitly, the same loopback receiver gets its delivery.
     let (id, _) = create_alert(&api, &receiver.url, json!(["ban"]), None).await;
     let (status, delivery) = api

@@ -306,6 +306,14 @@ async fn slow_clients_lose_their_connection_and_greedy_ones_their_extra_streams(
     .unwrap();
     let addr = server.base.trim_start_matches("http://").to_owned();
 
+    // A client that connects and says nothing: closed after the header deadline.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    let (_, took) = read_until_closed(&mut idle, Duration::from_secs(10));
+    assert!(
+        took < Duration::from_secs(5),
+        "silence held the connection {took:?}"
+    );
+
     // Headers that never end: the connection is closed after the header deadline.
     let mut slow = TcpStream::connect(&addr).unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -330,7 +338,8 @@ async fn slow_clients_lose_their_connection_and_greedy_ones_their_extra_streams(
         "the body held the connection {took:?}"
     );
 
-    // Live streams: two per session; the third is 429 and says why; closing one frees it.
+    // Live streams: two per user; the third is 429 and says why, from a second session
+    // too; closing one frees it; another user has their own.
     let (client, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
     let open = |path: &'static str| {
         let client = client.clone();
@@ -354,8 +363,24 @@ async fn slow_clients_lose_their_connection_and_greedy_ones_their_extra_streams(
             .contains("2 live streams"),
         "{problem}"
     );
-    // Another session of the same user has its own.
-    let (other, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    let (again, _) = server.api_sign_in("admin", ADMIN_PASSWORD).await.unwrap();
+    let second_session = again
+        .get(server.url("/api/v1/events/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second_session.status(), StatusCode::TOO_MANY_REQUESTS);
+    let out = server
+        .cli(
+            &["admin", "create", "--username", "vera", "--role", "viewer"],
+            Some("Copper-Lantern-2026"),
+        )
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (other, _) = server
+        .api_sign_in("vera", "Copper-Lantern-2026")
+        .await
+        .unwrap();
     let theirs = other
         .get(server.url("/api/v1/events/stream"))
         .send()

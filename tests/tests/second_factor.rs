@@ -155,6 +155,10 @@ async fn an_authenticator_app_guards_sign_in_and_recovery_codes_work_once() {
     assert_eq!(view["enabled"], true);
     assert_eq!(view["recovery_codes_left"], 9);
 
+    // Replacing the app in use needs the password again (a session alone could install its
+    // own and lock the owner out).
+    let (status, _) = session.call("begin_second_factor", &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // API tokens are their own credential.
     let res = reqwest::Client::new()
         .get(server.url("/api/v1/bans"))
@@ -188,7 +192,31 @@ async fn an_authenticator_app_guards_sign_in_and_recovery_codes_work_once() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let olga = ConsoleSession::sign_in(&server, "olga", "Switchboard-Operator-1947").await;
-    enrol(&olga).await;
+    let (olga_key, _) = enrol(&olga).await;
+    // Wrong codes count against the account from every address: after a few, even the
+    // right code from a fresh address waits. (Only someone with the password gets here.)
+    let olga_sign_in = |code: String, from: String| {
+        let url = server.url("/api/v1/session");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("x-forwarded-for", from)
+                .json(&json!({"username": "olga", "password": "Switchboard-Operator-1947", "code": code}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for i in 0..4 {
+        let status = olga_sign_in("000000".to_owned(), format!("198.51.100.{i}")).await;
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+            "{status}"
+        );
+    }
+    let status = olga_sign_in(fresh_code(&olga_key, None), "198.51.100.99".to_owned()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let (_, list) = admin.call("GET", "/api/v1/users", None).await;
     let listed = list["items"].as_array().unwrap();
     assert!(
@@ -266,6 +294,15 @@ async fn when_required_an_administrator_reaches_nothing_but_the_enrolment() {
             .contains("second factor"),
         "{problem}"
     );
+    // A dot in the path is no way around it (only static files are let through).
+    let res = session
+        .client
+        .delete(server.url("/api/v1/bans/192.0.2.7"))
+        .header("x-csrf-token", &session.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let page = session.page("/account").await;
     assert!(page.contains("required for administrators"), "{page}");
     // Once enrolled, everything opens.

@@ -17,11 +17,16 @@ pub async fn get_second_factor() -> Result<SecondFactorView, ActionError> {
 
 /// Starts setting up an authenticator app: the page then shows the key and its QR code.
 #[server(prefix = "/fn", endpoint = "begin_second_factor")]
-pub async fn begin_second_factor(csrf: String) -> Result<SecondFactorView, ActionError> {
+pub async fn begin_second_factor(
+    csrf: String,
+    #[server(default)] password: Option<String>,
+) -> Result<SecondFactorView, ActionError> {
     use crate::ssr::form::{Then, finish};
     let (console, parts) = crate::ssr::context()?;
     crate::ssr::form::no_store();
-    let outcome = console.begin_second_factor(&parts, &csrf).await;
+    let outcome = console
+        .begin_second_factor(&parts, &csrf, password.as_deref().filter(|p| !p.is_empty()))
+        .await;
     finish(&*console, &parts, outcome, "/account", None, |_| {
         Then::Redirect("/account#second-factor".to_owned())
     })

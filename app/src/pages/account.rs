@@ -115,6 +115,9 @@ fn SecondFactor(csrf: String) -> impl IntoView {
                         })}
                         <ActionForm action=begin attr:id="begin-second-factor">
                             <input type="hidden" name="csrf" value=csrf />
+                            {state.enabled.then(|| view! {
+                                <label>"Your password, to replace the app in use" <input type="password" name="password" required autocomplete="current-password" /></label>
+                            })}
                             <button type="submit" class="secondary">
                                 {if state.enabled { "Set up a new authenticator app" } else { "Set up an authenticator app" }}
                             </button>

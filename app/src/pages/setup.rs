@@ -2,6 +2,7 @@
 //! printed in its log. Whoever reaches the page first does not become admin by that alone.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::{CompleteSetup, get_setup_state};
@@ -15,6 +16,7 @@ pub fn SetupPage() -> impl IntoView {
     let setup = ServerAction::<CompleteSetup>::new();
     let result = Signal::derive(move || setup.value().get());
     view! {
+        <Title text="Set up · sipwarden" />
         <main class="narrow">
             <h1>"Set up sipwarden"</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -26,7 +28,7 @@ pub fn SetupPage() -> impl IntoView {
                             </p>
                             {tls_fingerprint.map(|print| view! {
                                 <p id="tls-fingerprint">
-                                    "Before you type a password, check that your browser shows this SHA-256 fingerprint for the site's certificate (it is also in the server log): "
+                                    "Before you type a password, check that your browser shows the SHA-256 fingerprint that the server log names for the site's certificate (the log is what proves it; this page came over the connection being checked). It should read: "
                                     <code>{print}</code>
                                 </p>
                             })}

@@ -50,11 +50,13 @@ pub trait Console: form::Flashes {
     async fn audit(&self, req: &Parts, page: u32) -> Result<AuditPageData, ConsoleError>;
     /// The signed-in user's second factor.
     async fn second_factor(&self, req: &Parts) -> Result<SecondFactorView, ActionError>;
-    /// Starts setting up a second factor (a new key, pending until confirmed).
+    /// Starts setting up a second factor (a new key, pending until confirmed); replacing
+    /// one in use needs the user's password.
     async fn begin_second_factor(
         &self,
         req: &Parts,
         csrf: &str,
+        password: Option<&str>,
     ) -> Result<SecondFactorView, ActionError>;
     /// Confirms the pending key with its first code; returns the recovery codes once.
     async fn confirm_second_factor(

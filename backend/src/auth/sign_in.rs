@@ -20,10 +20,16 @@ pub const USERNAME_DELAY_MAX: Duration = Duration::from_secs(3);
 /// wait (at most [`USERNAME_DELAY_MAX`]) and then checked: a guesser spread over fresh
 /// addresses gets one guess per address, and the account's owner, from any address that
 /// has not failed, signs in within seconds however long the account's record is.
+///
+/// Wrong second-factor codes count per account too, and there they refuse, from any
+/// address: whoever gets that far has the password, so the refusal cannot be used to lock
+/// the owner out by anyone who does not, and a code guesser spread over many addresses
+/// would otherwise get one guess per address.
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     pub by_address: Mutex<Throttle>,
     pub by_username: Mutex<Throttle>,
+    pub by_second_factor: Mutex<Throttle>,
 }
 
 impl SignInThrottle {
@@ -75,6 +81,17 @@ impl SignInThrottle {
     /// Clears the username's record after a success.
     pub fn succeed(&self, username: &str) {
         lock(&self.by_username).clear(&username.to_lowercase());
+        lock(&self.by_second_factor).clear(&username.to_lowercase());
+    }
+
+    /// How long the account's second factor is refused after wrong codes, from anywhere.
+    pub fn second_factor_wait(&self, username: &str, now: Instant) -> Option<Duration> {
+        lock(&self.by_second_factor).wait(&username.to_lowercase(), now)
+    }
+
+    /// Records a wrong second-factor code for the account.
+    pub fn fail_second_factor(&self, username: &str, now: Instant) {
+        lock(&self.by_second_factor).fail(&username.to_lowercase(), now);
     }
 }
 

@@ -200,10 +200,14 @@ pub async fn metrics(
     req: Request,
 ) -> Response {
     // Loopback (a Prometheus beside it) reads freely unless told otherwise; anyone else
-    // shows a token. The resolved client counts, so a proxy on loopback opens nothing.
-    let local = crate::http::extract::peer_ip(req.extensions())
-        .to_canonical()
-        .is_loopback();
+    // shows a token. The resolved client counts, so a trusted proxy on loopback opens
+    // nothing; behind a proxy nobody named (plain HTTP, no trusted proxies) every client
+    // looks like loopback, so there loopback is nobody special.
+    let proxied_blind = state.config.plain_http && state.config.trusted_proxies.is_empty();
+    let local = !proxied_blind
+        && crate::http::extract::peer_ip(req.extensions())
+            .to_canonical()
+            .is_loopback();
     if (state.config.metrics_require_token || !local)
         && req
             .extensions()

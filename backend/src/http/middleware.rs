@@ -87,8 +87,9 @@ const PUBLIC_PAGES: &[&str] = &["/login", "/setup"];
 /// static files answer for themselves.
 /// What an administrator who must set up a second factor may still reach: the account page,
 /// its server functions, signing out, and who they are.
-const WHILE_ENROLLING: [&str; 9] = [
+const WHILE_ENROLLING: [&str; 10] = [
     "/account",
+    "/fn/session",
     "/fn/second_factor",
     "/fn/begin_second_factor",
     "/fn/confirm_second_factor",
@@ -108,16 +109,14 @@ pub async fn require_enrolment(req: Request, next: Next) -> Response {
         .get::<crate::auth::Caller>()
         .is_some_and(|c| c.must_enrol);
     let path = req.uri().path();
-    if !enrolling
-        || WHILE_ENROLLING.contains(&path)
-        || path.starts_with("/pkg/")
-        || path.contains('.')
-    {
-        return next.run(req).await;
-    }
     let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
         && !path.starts_with("/api/")
         && !path.starts_with("/fn/");
+    // Static files (the bundle, the stylesheet, the icon) are read like pages, never changed.
+    let is_asset = is_page && (path.starts_with("/pkg/") || path.contains('.'));
+    if !enrolling || WHILE_ENROLLING.contains(&path) || is_asset {
+        return next.run(req).await;
+    }
     if is_page {
         return axum::response::Redirect::to("/account#second-factor").into_response();
     }

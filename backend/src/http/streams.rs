@@ -1,4 +1,4 @@
-//! How many live streams (Server-Sent Events) each session or API token holds open: each
+//! How many live streams (Server-Sent Events) each console user or API token holds open: each
 //! costs a task, a broadcast receiver and a connection for as long as it lasts, so one
 //! credential cannot open them without bound.
 
@@ -22,7 +22,7 @@ pub struct StreamSlot {
 }
 
 impl StreamSlots {
-    /// At most `limit` streams per session or token.
+    /// At most `limit` streams per console user or token.
     #[must_use]
     pub fn new(limit: usize) -> Self {
         Self {
@@ -33,9 +33,10 @@ impl StreamSlots {
 
     /// A slot for `caller`'s next stream, or `None` when it holds `limit` already.
     pub fn take(self: &Arc<Self>, caller: &Caller) -> Option<StreamSlot> {
-        // A token's streams count together whoever uses it; a session's by the session.
+        // A token's streams count together whoever uses it; a console user's together over
+        // all their sessions (signing in again must not be a way around the limit).
         let key = caller.token_id.map_or_else(
-            || format!("session:{}", caller.session_hash),
+            || format!("user:{}", caller.user_id),
             |id| format!("token:{id}"),
         );
         let mut open = crate::sync::lock(&self.open);
@@ -76,7 +77,7 @@ mod tests {
 
     fn caller(session: &str, token: Option<i32>) -> Caller {
         Caller {
-            user_id: 1,
+            user_id: i32::from(session.as_bytes()[0]),
             username: "ops".into(),
             role: Role::Admin,
             session_hash: session.into(),
@@ -95,7 +96,7 @@ mod tests {
         let first = slots.take(&a).unwrap();
         let _second = slots.take(&a).unwrap();
         assert!(slots.take(&a).is_none());
-        // Another session and a token are not counted with it.
+        // Another user and a token are not counted with it.
         assert!(slots.take(&caller("b", None)).is_some());
         let _t = slots.take(&caller("a", Some(7))).unwrap();
         drop(first);

@@ -1,7 +1,13 @@
-//! The HTTP server's own accept loop: hyper's connection builder under the limits the
+//! The HTTP server's own accept loop: hyper's HTTP/1.1 connections under the limits the
 //! appliance promises (axum::serve has none of them): at most `max_connections` at once, a
-//! deadline for the TLS handshake and for each request's headers, HTTPS when configured,
-//! and a graceful stop that lets requests in flight finish.
+//! deadline for the TLS handshake and for each request's headers (an idle keep-alive
+//! connection waiting for its next request included), a deadline for a blocked write (a
+//! client that stops reading), HTTPS when configured, and a graceful stop that lets requests
+//! in flight finish.
+//!
+//! HTTP/1.1 only: HTTP/2 would need its own deadlines (hyper's protocol detection reads the
+//! first bytes without one, and an HTTP/2 connection is kept open by pings alone), and a
+//! console of a few users gains nothing from multiplexing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +16,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -19,6 +25,11 @@ use tower::Service as _;
 
 /// How long requests in flight get to finish once a stop was asked for.
 const DRAIN: Duration = Duration::from_secs(10);
+
+/// How long a write may stay blocked (the client stopped reading) before the connection is
+/// dropped. Live streams write at least every 15 s (their keep-alive), so a reader that is
+/// merely quiet is never cut off.
+const WRITE_STALL: Duration = Duration::from_secs(60);
 
 /// What the loop enforces.
 #[derive(Debug, Clone, Copy)]
@@ -39,15 +50,11 @@ pub async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
     let builder = Arc::new(builder);
     let mut full_since: Option<tokio::time::Instant> = None;
     tokio::pin!(stop);
@@ -86,6 +93,9 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(WRITE_STALL));
+        let stream = Box::pin(stream);
         let app = app.clone();
         let builder = builder.clone();
         let tls = tls.clone();
@@ -98,8 +108,7 @@ pub async fn serve(
             });
             match tls {
                 None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
                     let _ = watcher.watch(conn).await;
                 }
                 Some(acceptor) => {
@@ -119,8 +128,7 @@ pub async fn serve(
                                 return;
                             }
                         };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
                     let _ = watcher.watch(conn).await;
                 }
             }

@@ -126,6 +126,13 @@ pub async fn sign_in_with_code(
     if username.len() > 64 || password_given.len() > password::MAX_LEN {
         return Err(ConsoleError::BadCredentials.into());
     }
+    // An account whose second factor is being guessed is refused from everywhere, before
+    // anything else (and before the username's delay, which would outlast a short wait).
+    if code.is_some()
+        && let Some(wait) = throttle.second_factor_wait(username, Instant::now())
+    {
+        return Err(refused(core, username, ip, wait).await);
+    }
     let slot = match admit(throttle, ip, username).await? {
         Ok(slot) => slot,
         Err(wait) => return Err(refused(core, username, ip, wait).await),
@@ -185,7 +192,10 @@ pub async fn sign_in_with_code(
             return Err(ConsoleError::SecondFactorRequired.into());
         };
         if !crate::services::second_factor::check_at_sign_in(&core.db, &user, code).await? {
-            throttle.fail(ip, username, Instant::now());
+            // Against the address and the account's second factor; not against the
+            // username's password record, which the right password just proved.
+            throttle.fail_address(ip, Instant::now());
+            throttle.fail_second_factor(username, Instant::now());
             audit::record(
                 &core.db,
                 Record::attempt(username, ip, Action::SignIn, false, "wrong second factor"),
@@ -610,13 +620,15 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Removes the caller's own second factor, after checking their password (throttled like
-/// a sign-in).
-pub async fn remove_own_second_factor(
+/// Checks the caller's own password again (throttled like a sign-in, audited as `action`
+/// when wrong): what a change to their own credentials needs, so that a session alone (a
+/// borrowed laptop, a stolen cookie) cannot make itself permanent.
+pub async fn confirm_own_password(
     core: &Core,
     throttle: &SignInThrottle,
     caller: &Caller,
     password_given: &str,
+    action: Action,
 ) -> Result<(), AccountError> {
     if caller.token_id.is_some() {
         return Err(ConsoleError::Forbidden.into());
@@ -635,13 +647,31 @@ pub async fn remove_own_second_factor(
         throttle.fail(caller.source_ip, &caller.username, Instant::now());
         audit::record(
             &core.db,
-            Record::by_caller(caller, Action::SecondFactorRemove, false, "wrong password"),
+            Record::by_caller(caller, action, false, "wrong password"),
         )
         .await?;
         return Err(ConsoleError::WrongCurrentPassword.into());
     }
     throttle.succeed(&caller.username);
-    crate::services::second_factor::remove(&core.db, user.id).await?;
+    Ok(())
+}
+
+/// Removes the caller's own second factor, after checking their password.
+pub async fn remove_own_second_factor(
+    core: &Core,
+    throttle: &SignInThrottle,
+    caller: &Caller,
+    password_given: &str,
+) -> Result<(), AccountError> {
+    confirm_own_password(
+        core,
+        throttle,
+        caller,
+        password_given,
+        Action::SecondFactorRemove,
+    )
+    .await?;
+    crate::services::second_factor::remove(&core.db, caller.user_id).await?;
     audit::record(
         &core.db,
         Record::by_caller(

@@ -120,6 +120,12 @@ pub enum AlertError {
     /// Too many alerts (409).
     #[error("at most {MAX_ALERTS} alerts; delete one first")]
     TooMany,
+    /// Allowing internal targets is handing out reach into the host: like access, it needs an
+    /// administrator's console session or an `admin`-scope token (403).
+    #[error(
+        "allowing internal targets needs an administrator's console session or a token with the admin scope"
+    )]
+    InternalTargetsNeedAccess,
     /// Not the caller's fault (500).
     #[error(transparent)]
     Internal(#[from] Internal),

@@ -6,7 +6,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    PaginatorTrait, QueryFilter, sea_query::Expr,
 };
 
 use app::form::ConsoleError;
@@ -65,9 +65,17 @@ pub async fn status(db: &DatabaseConnection, user_id: i32) -> Result<Status, Int
 }
 
 /// Starts enrolment: a new key, kept aside until its first code confirms it (the factor in
-/// use, if any, stays until then).
-pub async fn begin(core: &Core, caller: &Caller) -> Result<Enrolment, AccountError> {
+/// use, if any, stays until then). Replacing a factor in use needs the password again
+/// (`password_confirmed`, checked by the caller), or a stolen session could install its own.
+pub async fn begin(
+    core: &Core,
+    caller: &Caller,
+    password_confirmed: bool,
+) -> Result<Enrolment, AccountError> {
     let row = own_row(core, caller).await?;
+    if row.totp_key.is_some() && !password_confirmed {
+        return Err(ConsoleError::WrongCurrentPassword.into());
+    }
     let key = totp::new_key();
     let account = row.username.clone();
     let mut active: user::ActiveModel = row.into();
@@ -129,13 +137,24 @@ pub async fn confirm(
         return Err(ConsoleError::BadSecondFactor.into());
     };
     let codes = totp::new_recovery_codes();
-    let txn = core.db.begin().await?;
+    let txn = crate::db::begin_write(&core.db).await?;
     let user_id = row.id;
-    let mut active: user::ActiveModel = row.into();
-    active.totp_key = Set(Some(key));
-    active.totp_pending_key = Set(None);
-    active.totp_last_step = Set(Some(step));
-    active.update(&txn).await?;
+    // Only the key this code was checked against: a second enrolment started meanwhile
+    // makes this one stale instead of leaving two sets of recovery codes behind.
+    let done = user::Entity::update_many()
+        .col_expr(user::Column::TotpKey, Expr::value(Some(key.clone())))
+        .col_expr(
+            user::Column::TotpPendingKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(user::Column::TotpLastStep, Expr::value(Some(step)))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::TotpPendingKey.eq(key))
+        .exec(&txn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(ConsoleError::NoEnrolment.into());
+    }
     recovery_code::Entity::delete_many()
         .filter(recovery_code::Column::UserId.eq(user_id))
         .exec(&txn)

@@ -106,6 +106,15 @@ pub async fn create(
             reason: format!("between 1 and {MAX_DAYS}"),
         });
     }
+    // A token made by a token belongs to the person behind the first one: disabling or
+    // deleting that user must reach every token descended from theirs.
+    let owner = match admin.caller().token_id {
+        Some(parent) => api_token::Entity::find_by_id(parent)
+            .one(&core.db)
+            .await?
+            .map_or_else(|| admin.caller().username.clone(), |p| p.created_by),
+        None => admin.caller().username.clone(),
+    };
     let token = format!("{TOKEN_PREFIX}{}", new_token());
     let now = Utc::now();
     let row = api_token::ActiveModel {
@@ -113,7 +122,7 @@ pub async fn create(
         token_hash: Set(token_hash(&token)),
         prefix: Set(token.chars().take(TOKEN_PREFIX.len() + 6).collect()),
         scope: Set(new.scope.clone()),
-        created_by: Set(admin.caller().username.clone()),
+        created_by: Set(owner),
         created_at: Set(now),
         expires_at: Set(now + chrono::Duration::days(i64::from(new.expires_in_days))),
         last_used_at: Set(None),

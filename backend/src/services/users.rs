@@ -5,14 +5,15 @@
 //!
 //! One rule holds across all of them: at least one enabled administrator remains, so the
 //! console can never be left without anyone who can run it. The check and the change happen
-//! in one transaction, one change at a time ([`CHANGES`]), so two administrators disabling
-//! each other at once cannot both succeed.
+//! in one transaction that holds SQLite's write lock from its start (`db::begin_write`), so
+//! two administrators disabling each other at once (or the CLI beside the server) cannot
+//! both succeed.
 
 use chrono::Utc;
 use rand::Rng as _;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
 };
 
 use app::form::ConsoleError;
@@ -52,11 +53,6 @@ impl Actor<'_> {
         }
     }
 }
-
-/// One lifecycle change at a time in this process: SQLite transactions that both read the
-/// administrators and then both write would not wait for each other (the second would fail
-/// to write, not see the first's change).
-static CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Length of a generated password (letters and digits: about 119 bits).
 const GENERATED_LEN: usize = 20;
@@ -104,8 +100,7 @@ pub async fn disable(
     actor: Actor<'_>,
     username: &str,
 ) -> Result<(), AccountError> {
-    let _one = CHANGES.lock().await;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = find(&txn, username).await?;
     if found.disabled_at.is_some() {
         return Ok(());
@@ -130,8 +125,7 @@ pub async fn enable(
     actor: Actor<'_>,
     username: &str,
 ) -> Result<(), AccountError> {
-    let _one = CHANGES.lock().await;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = find(&txn, username).await?;
     if found.disabled_at.is_none() {
         return Ok(());
@@ -152,8 +146,7 @@ pub async fn delete(
     actor: Actor<'_>,
     username: &str,
 ) -> Result<(), AccountError> {
-    let _one = CHANGES.lock().await;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = find(&txn, username).await?;
     keep_an_admin(&txn, &found).await?;
     let ended = end_all_sessions(&txn, found.id).await?;
@@ -188,8 +181,7 @@ pub async fn reset_password(
     password::check_new(username, new_password, new_password)?;
     // Hash before the transaction: it takes a while, and SQLite has one writer.
     let phc = hash_blocking(new_password).await?;
-    let _one = CHANGES.lock().await;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = find(&txn, username).await?;
     let ended = end_all_sessions(&txn, found.id).await?;
     let mut active: user::ActiveModel = found.into();
@@ -211,8 +203,7 @@ pub async fn end_sessions(
     actor: Actor<'_>,
     username: &str,
 ) -> Result<u64, AccountError> {
-    let _one = CHANGES.lock().await;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = find(&txn, username).await?;
     let ended = end_all_sessions(&txn, found.id).await?;
     let detail = format!("{ended} session(s) of '{username}' ended {}", actor.via());
@@ -228,8 +219,7 @@ pub async fn remove_second_factor(
     actor: Actor<'_>,
     username: &str,
 ) -> Result<(), AccountError> {
-    let _one = CHANGES.lock().await;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = find(&txn, username).await?;
     crate::services::second_factor::remove(&txn, found.id).await?;
     let ended = end_all_sessions(&txn, found.id).await?;

@@ -53,6 +53,9 @@ impl From<AlertError> for ApiError {
             e @ AlertError::TooMany => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
+            e @ AlertError::InternalTargetsNeedAccess => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
             AlertError::Internal(cause) => cause.into(),
         }
     }

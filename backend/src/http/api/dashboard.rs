@@ -103,7 +103,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// caller is no longer signed in.
 #[utoipa::path(get, operation_id = "dashboard_stream", path = "/api/v1/dashboard/stream", tag = "dashboard",
     responses((status = 200, description = "The change feed", content_type = "text/event-stream", body = ChangeMessage),
-        (status = 429, description = "This session or token has all its live streams open")))]
+        (status = 429, description = "This user or token has all its live streams open")))]
 async fn stream(
     State(state): State<HttpState>,
     SignedIn(caller): SignedIn,

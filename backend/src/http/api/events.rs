@@ -97,7 +97,7 @@ async fn list(
 /// signed in (signed out, token revoked, expired); `cursor` and `limit` are ignored.
 #[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "guard", params(EventQuery),
     responses((status = 200, description = "The live stream", content_type = "text/event-stream", body = String),
-        (status = 429, description = "This session or token has all its live streams open")))]
+        (status = 429, description = "This user or token has all its live streams open")))]
 async fn stream(
     State(state): State<HttpState>,
     SignedIn(caller): SignedIn,

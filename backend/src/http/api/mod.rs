@@ -216,7 +216,7 @@ pub(crate) fn open_stream(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_streams",
             format!(
-                "this session or token already has {} live streams open; close one first",
+                "this user or token already has {} live streams open; close one first",
                 state.stream_slots.limit()
             ),
         )

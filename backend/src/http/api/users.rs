@@ -186,14 +186,20 @@ async fn reset_password(
     Path(username): Path<String>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let has_body = request
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .is_some_and(|l| l != "0");
-    let body: ResetPassword = if has_body {
-        parse_json(request).await?
-    } else {
+    // The body is already in memory (`middleware::body_deadline`); an empty one, however
+    // it was sent (chunked included), asks for a generated password.
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::http::MAX_BODY_BYTES)
+        .await
+        .unwrap_or_default();
+    let body: ResetPassword = if bytes.iter().all(u8::is_ascii_whitespace) {
         ResetPassword::default()
+    } else {
+        parse_json(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await?
     };
     let generated = users::reset_password(
         &state.db,

@@ -25,6 +25,7 @@ fn shown(e: AlertError) -> ActionError {
         e @ (AlertError::Stale { .. } | AlertError::TooMany) => {
             ActionError::Conflict(vec![e.to_string()])
         }
+        AlertError::InternalTargetsNeedAccess => ActionError::Console(ConsoleError::Forbidden),
         AlertError::Internal(cause) => {
             tracing::error!(error = %cause, "internal error");
             ActionError::Console(ConsoleError::Internal)

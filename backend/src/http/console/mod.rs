@@ -160,9 +160,25 @@ impl app::ssr::Console for ConsoleService {
         &self,
         req: &Parts,
         csrf: &str,
+        password: Option<&str>,
     ) -> Result<SecondFactorView, ActionError> {
         let caller = signed_in_with_csrf(req, csrf)?;
-        second_factor::begin(&self.state, &caller)
+        let confirmed = match password {
+            Some(password) => {
+                accounts::confirm_own_password(
+                    &self.state,
+                    &self.state.sign_in_throttle,
+                    &caller,
+                    password,
+                    crate::services::audit::Action::SecondFactorEnrol,
+                )
+                .await
+                .map_err(|e| ActionError::Console(e.into()))?;
+                true
+            }
+            None => false,
+        };
+        second_factor::begin(&self.state, &caller, confirmed)
             .await
             .map_err(|e| ActionError::Console(e.into()))?;
         self.second_factor_view(&caller).await

@@ -28,15 +28,45 @@ pub struct TargetRefused {
     why: &'static str,
 }
 
+/// Cloud metadata services outside the link-local range (AWS's IPv6 one, Alibaba's).
+const METADATA: [IpAddr; 2] = [
+    IpAddr::V6(std::net::Ipv6Addr::new(
+        0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254,
+    )),
+    IpAddr::V4(std::net::Ipv4Addr::new(100, 100, 100, 200)),
+];
+
+/// The IPv4 address inside an IPv6 one that only carries it: mapped (`::ffff:a.b.c.d`),
+/// IPv4-compatible (`::a.b.c.d`) or NAT64 (`64:ff9b::a.b.c.d`), where a packet ends up at
+/// the IPv4 address.
+fn carried_v4(ip: IpAddr) -> IpAddr {
+    let IpAddr::V6(v6) = ip else {
+        return ip;
+    };
+    let s = v6.segments();
+    let o = v6.octets();
+    let v4 = || IpAddr::V4(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+        return v4();
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return v4();
+    }
+    ip.to_canonical()
+}
+
 /// Why `ip` counts as internal, or `None` for an address a webhook may go to.
 #[must_use]
 pub fn internal_kind(ip: IpAddr, own: &[IpAddr]) -> Option<&'static str> {
-    let ip = ip.to_canonical();
+    let ip = carried_v4(ip);
     if ip.is_loopback() {
         return Some("a loopback address");
     }
-    if ip.is_unspecified() {
-        return Some("the unspecified address (this host)");
+    if ip.is_unspecified() || matches!(ip, IpAddr::V4(v4) if v4.octets()[0] == 0) {
+        return Some("an address of this host (0.0.0.0/8)");
+    }
+    if METADATA.contains(&ip) {
+        return Some("a cloud metadata address");
     }
     let link_local = match ip {
         IpAddr::V4(v4) => v4.is_link_local(),
@@ -154,6 +184,12 @@ mod tests {
             "224.0.0.1",
             "255.255.255.255",
             "192.0.2.10",
+            "0.1.2.3",
+            "fd00:ec2::254",
+            "100.100.100.200",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
         ] {
             assert!(
                 internal_kind(internal.parse().unwrap(), &own).is_some(),

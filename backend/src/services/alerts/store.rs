@@ -12,6 +12,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 /// Creates an alert; its secret is in the answer and nowhere else.
 pub async fn create(core: &Core, admin: &Admin, new: NewAlert) -> Result<CreatedAlert, AlertError> {
     let checked = CheckedAlert::check(&new)?;
+    may_reach_inside(admin, &checked)?;
     if alert::Entity::find().count(&core.db).await? >= MAX_ALERTS {
         return Err(AlertError::TooMany);
     }
@@ -49,6 +50,15 @@ pub async fn create(core: &Core, admin: &Admin, new: NewAlert) -> Result<Created
         view: view(&row),
         secret,
     })
+}
+
+/// Refuses an alert that may reach internal addresses unless its maker manages access (a
+/// `write` token changes the PBX, but must not gain a way into the host).
+fn may_reach_inside(admin: &Admin, checked: &CheckedAlert) -> Result<(), AlertError> {
+    if checked.allow_internal && !admin.caller().manages_access {
+        return Err(AlertError::InternalTargetsNeedAccess);
+    }
+    Ok(())
 }
 
 /// The host (and port) of a URL, for the audit log: the path may carry the receiver's token.
@@ -99,6 +109,7 @@ pub async fn update(
     expected: Option<i32>,
 ) -> Result<AlertView, AlertError> {
     let checked = CheckedAlert::check(&new)?;
+    may_reach_inside(admin, &checked)?;
     let current = row(&core.db, id).await?;
     let base = expected.unwrap_or(current.version);
     if base != current.version {
