@@ -15,6 +15,8 @@ use crate::root::{find_command, skip};
 /// A browser session; the driver process and profile directory go away on drop.
 pub struct Browser {
     pub client: Client,
+    /// chromedriver's address (for what WebDriver itself has no command for: the console log).
+    driver_url: String,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -64,6 +66,11 @@ impl Browser {
             "goog:chromeOptions".to_owned(),
             serde_json::json!({ "binary": chromium, "args": args }),
         );
+        // The page's console (errors, CSP violations) is kept for `console_errors`.
+        caps.insert(
+            "goog:loggingPrefs".to_owned(),
+            serde_json::json!({ "browser": "ALL" }),
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         // The port is free when chosen, but another test may take it before chromedriver
         // binds it; chromedriver then exits, and a new port is tried.
@@ -85,6 +92,7 @@ impl Browser {
                     Ok(client) => {
                         return Ok(Some(Self {
                             client,
+                            driver_url: url.clone(),
                             driver,
                             _profile: profile,
                         }));
@@ -101,12 +109,41 @@ impl Browser {
         }
     }
 
+    /// The errors the page's console printed since the last call (script errors, failed
+    /// loads, Content-Security-Policy violations), from chromedriver's log.
+    pub async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
+        let id = self
+            .client
+            .session_id()
+            .await?
+            .context("the WebDriver session has no id")?;
+        let entries: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/session/{id}/se/log", self.driver_url))
+            .json(&serde_json::json!({ "type": "browser" }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(entries["value"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .filter_map(|e| e["message"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// Saves a screenshot as `target/browser/<name>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let png = self.client.screenshot().await?;
-        let dir = crate::server::workspace_root().join("target/browser");
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{name}.png"));
+        let path = crate::server::workspace_root()
+            .join("target/browser")
+            .join(format!("{name}.png"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::write(&path, png)?;
         Ok(path)
     }

@@ -211,6 +211,10 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
     c.goto(&server.url("/endpoints")).await.unwrap();
     browser.wait_hydrated(WAIT).await.unwrap();
     browser
+        .click("tr[data-extension=\"1001\"] details.rotate > summary")
+        .await
+        .unwrap();
+    browser
         .click("tr[data-extension=\"1001\"] form.rotate button")
         .await
         .unwrap();

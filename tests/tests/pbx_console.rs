@@ -448,7 +448,10 @@ async fn viewers_cannot_change_the_pbx_and_every_change_needs_the_csrf_token() {
             "update_trunk",
             vec![("key", "provider-a"), ("peer", "203.0.113.9")],
         ),
-        ("delete_trunk", vec![("name", "provider-a")]),
+        (
+            "delete_trunk",
+            vec![("name", "provider-a"), ("confirm", "provider-a")],
+        ),
         (
             "update_ami_user",
             vec![("key", "crm"), ("write", "all"), ("allow_dangerous", "on")],
@@ -1032,4 +1035,40 @@ async fn the_firewall_form_saves_and_refuses_with_the_field_and_what_was_typed()
     let (status, body) = admin.call("save_firewall", &fields("0.0.0.0/0")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["Invalid"]["field"], "trusted_networks", "{body}");
+}
+
+#[tokio::test]
+async fn deleting_a_trunk_from_the_console_needs_its_name_typed_again() {
+    let server = TestServer::start().unwrap();
+    let api = tests::api::Api::sign_in(&server).await;
+    api.create(
+        "/api/v1/trunks",
+        json!({"name": "provider-a", "peer": "203.0.113.9"}),
+    )
+    .await;
+    let admin = tests::console::ConsoleSession::sign_in(&server, "admin", ADMIN_PASSWORD).await;
+    for confirm in [None, Some("provider-b"), Some("")] {
+        let mut fields = vec![("name", "provider-a")];
+        if let Some(typed) = confirm {
+            fields.push(("confirm", typed));
+        }
+        let (status, error) = admin.call("delete_trunk", &fields).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{confirm:?}: {error}"
+        );
+        assert_eq!(error["Invalid"]["field"], "confirm", "{error}");
+    }
+    let (status, _) = api.call("GET", "/api/v1/trunks/provider-a", None).await;
+    assert_eq!(status, StatusCode::OK, "a refused delete deleted");
+    let (status, error) = admin
+        .call(
+            "delete_trunk",
+            &[("name", "provider-a"), ("confirm", "provider-a")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{error}");
+    let (status, _) = api.call("GET", "/api/v1/trunks/provider-a", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

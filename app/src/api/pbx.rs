@@ -167,10 +167,16 @@ pub async fn update_trunk(
 
 /// Deletes a trunk.
 #[server(prefix = "/fn", endpoint = "delete_trunk")]
-pub async fn delete_trunk(csrf: String, name: String) -> Result<(), ActionError> {
+pub async fn delete_trunk(
+    csrf: String,
+    name: String,
+    #[server(default)] confirm: Option<String>,
+) -> Result<(), ActionError> {
     use crate::ssr::form::{Then, finish};
     let (pbx, parts) = crate::ssr::pbx::context()?;
-    let outcome = pbx.delete_trunk(&parts, &csrf, &name).await;
+    let outcome = pbx
+        .delete_trunk(&parts, &csrf, &name, confirm.as_deref())
+        .await;
     finish(&*pbx, &parts, outcome, "/trunks", None, |()| {
         Then::Redirect("/trunks?deleted=1".to_owned())
     })

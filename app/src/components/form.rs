@@ -238,3 +238,28 @@ mod tests {
         assert_eq!(url_encode("1001"), "1001");
     }
 }
+
+/// A destructive action that asks first: its button opens a question naming the object,
+/// and only the question's own button (the form in `children`) acts. Plain HTML
+/// (`details`), so it asks the same with and without JavaScript.
+#[component]
+pub fn Confirm(
+    /// The opening button's words.
+    label: &'static str,
+    /// The question, naming the object and what happens to it.
+    #[prop(into)]
+    question: String,
+    /// `danger` for what cannot be undone; also names the action for tests and styles.
+    class: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <details class=format!("confirm {class}")>
+            <summary>{label}"…"</summary>
+            <div class="question" role="group" aria-label=label>
+                <p>{question}</p>
+                {children()}
+            </div>
+        </details>
+    }
+}

@@ -9,7 +9,7 @@ use crate::api::alerts::{
     CreateAlert, DeleteAlert, SetAlertEnabled, TestAlert, UpdateAlert, get_alerts,
 };
 use crate::components::form::{
-    Refusal, action_error, csrf, is_admin, query_error, reset_on_success, use_flash,
+    Confirm, Refusal, action_error, csrf, is_admin, query_error, reset_on_success, use_flash,
 };
 use crate::form::alerts::AlertForm;
 use crate::form::{Flash, ShownSecret};
@@ -335,11 +335,13 @@ fn AlertRow(
                     <input type="hidden" name="enabled" value=flip />
                     <button type="submit" class="secondary">{flip_text}</button>
                 </ActionForm>
-                <ActionForm action=delete attr:class="inline delete">
-                    <input type="hidden" name="csrf" value=csrf() />
-                    <input type="hidden" name="id" value=id_delete />
-                    <button type="submit" class="danger">"Delete"</button>
-                </ActionForm>
+                <Confirm label="Delete" class="danger delete" question=format!("Delete alert {}? Its deliveries and history go with it.", alert.name)>
+                    <ActionForm action=delete attr:class="inline delete">
+                        <input type="hidden" name="csrf" value=csrf() />
+                        <input type="hidden" name="id" value=id_delete />
+                        <button type="submit" class="danger">"Yes, delete"</button>
+                    </ActionForm>
+                </Confirm>
                 <details>
                     <summary>"Edit"</summary>
                     <ActionForm action=update attr:class="panel edit">

@@ -11,8 +11,8 @@ use crate::form::pbx::{AmiUserForm, object_page};
 
 use crate::api::pbx::{CreateAmiUser, DeleteAmiUser, RotateAmiSecret, list_ami_users};
 use crate::components::form::{
-    FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
-    reset_on_success, use_flash,
+    Confirm, FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error,
+    refused_form, reset_on_success, use_flash,
 };
 
 /// The classes that amount to root on the PBX (run programs, rewrite files, drive AGI).
@@ -125,6 +125,7 @@ pub fn AmiUsersPage() -> impl IntoView {
                             <tbody>
                                 {users.into_iter().map(|u| {
                                     let (n1, n2) = (u.name.clone(), u.name.clone());
+                                    let (q1, q2) = (u.name.clone(), u.name.clone());
                                     let dangerous = if u.dangerous.is_empty() {
                                         "none".to_owned()
                                     } else {
@@ -142,16 +143,20 @@ pub fn AmiUsersPage() -> impl IntoView {
                                             <td>{dangerous}</td>
                                             <td class="actions">
                                                 {admin.then(|| view! {
-                                                    <ActionForm action=rotate attr:class="inline rotate">
-                                                        <input type="hidden" name="csrf" value=csrf() />
-                                                        <input type="hidden" name="name" value=n1 />
-                                                        <button type="submit" class="secondary">"New secret"</button>
-                                                    </ActionForm>
-                                                    <ActionForm action=delete attr:class="inline delete">
-                                                        <input type="hidden" name="csrf" value=csrf() />
-                                                        <input type="hidden" name="name" value=n2 />
-                                                        <button type="submit" class="danger">"Delete"</button>
-                                                    </ActionForm>
+                                                    <Confirm label="New secret" class="rotate" question=format!("Give AMI user {q1} a new secret? Whatever logs in with the old one is refused after the next apply.")>
+                                                        <ActionForm action=rotate attr:class="inline rotate">
+                                                            <input type="hidden" name="csrf" value=csrf() />
+                                                            <input type="hidden" name="name" value=n1 />
+                                                            <button type="submit" class="secondary">"Yes, new secret"</button>
+                                                        </ActionForm>
+                                                    </Confirm>
+                                                    <Confirm label="Delete" class="danger delete" question=format!("Delete AMI user {q2}? It can no longer log in after the next apply.")>
+                                                        <ActionForm action=delete attr:class="inline delete">
+                                                            <input type="hidden" name="csrf" value=csrf() />
+                                                            <input type="hidden" name="name" value=n2 />
+                                                            <button type="submit" class="danger">"Yes, delete"</button>
+                                                        </ActionForm>
+                                                    </Confirm>
                                                 })}
                                             </td>
                                         </tr>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api::pbx::{ApplyConfig, RollbackConfig, config_preview, list_revisions};
 use crate::components::form::{
-    FlashNotices, Refusal, Report, action_error, csrf, is_admin, query_error, use_flash,
+    Confirm, FlashNotices, Refusal, Report, action_error, csrf, is_admin, query_error, use_flash,
 };
 use wire::pbx::ApplyReport;
 
@@ -127,11 +127,13 @@ pub fn ConfigPage() -> impl IntoView {
                                             <td>{r.files.join(", ")}</td>
                                             <td class="actions">
                                                 {can_restore.then(|| view! {
-                                                    <ActionForm action=rollback attr:class="inline rollback">
-                                                        <input type="hidden" name="csrf" value=csrf() />
-                                                        <input type="hidden" name="number" value=number />
-                                                        <button type="submit" class="secondary">"Roll back to this"</button>
-                                                    </ActionForm>
+                                                    <Confirm label="Roll back to this" class="rollback" question=format!("Make revision {number} live again? Asterisk reloads it at once; secrets and AMI users stay as they are now.")>
+                                                        <ActionForm action=rollback attr:class="inline rollback">
+                                                            <input type="hidden" name="csrf" value=csrf() />
+                                                            <input type="hidden" name="number" value=number />
+                                                            <button type="submit" class="secondary">"Yes, roll back"</button>
+                                                        </ActionForm>
+                                                    </Confirm>
                                                 })}
                                             </td>
                                         </tr>

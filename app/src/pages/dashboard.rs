@@ -108,6 +108,8 @@ pub fn DashboardPage() -> impl IntoView {
 const PERIODS: [&str; 3] = ["hour", "day", "week"];
 
 /// A colour per event kind, in the order of `TimeSeries::kinds`.
+/// The kinds' colours, in the order the series lists them; the legend's swatches take the
+/// same from the stylesheet's `.k0`…`.k8` (no inline style under the page's CSP).
 const COLOURS: [&str; 9] = [
     "#d92d20", "#f79009", "#7a5af8", "#1570ef", "#0e9384", "#c11574", "#667085", "#98a2b3",
     "#4e5ba6",
@@ -153,7 +155,7 @@ fn AttackChart(series: TimeSeries) -> impl IntoView {
         .iter()
         .enumerate()
         .map(|(k, name)| view! {
-            <span class="legend"><span class="swatch" style=format!("background:{}", COLOURS[k % COLOURS.len()])></span>{name.clone()}</span>
+            <span class="legend"><span class=format!("swatch k{}", k % COLOURS.len())></span>{name.clone()}</span>
         })
         .collect_view();
     view! {

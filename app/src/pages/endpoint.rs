@@ -10,7 +10,8 @@ use crate::form::pbx::EndpointForm;
 
 use crate::api::pbx::{RotateEndpointSecret, UpdateEndpoint, get_endpoint};
 use crate::components::form::{
-    FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, refused_form, use_flash,
+    Confirm, FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, refused_form,
+    use_flash,
 };
 use crate::pages::endpoints::EndpointFields;
 
@@ -76,11 +77,13 @@ pub fn EndpointPage() -> impl IntoView {
                                     </ActionForm>
                                     <h2>"Secret"</h2>
                                     <p class="hint">"A new secret replaces the old one at once (after the next apply); the phone must be given the new one."</p>
-                                    <ActionForm action=rotate attr:id="endpoint-rotate">
-                                        <input type="hidden" name="csrf" value=csrf() />
-                                        <input type="hidden" name="id" value=id2 />
-                                        <button type="submit" class="secondary">"Generate a new secret"</button>
-                                    </ActionForm>
+                                    <Confirm label="Generate a new secret" class="rotate" question=format!("Give extension {} a new secret? The phone stops registering until it is provisioned with the new one.", e.extension)>
+                                        <ActionForm action=rotate attr:id="endpoint-rotate">
+                                            <input type="hidden" name="csrf" value=csrf() />
+                                            <input type="hidden" name="id" value=id2 />
+                                            <button type="submit" class="secondary">"Yes, new secret"</button>
+                                        </ActionForm>
+                                    </Confirm>
                                 }.into_any()
                             } else {
                                 view! { <EndpointFacts form=EndpointForm::from(&e) /> }.into_any()

@@ -11,8 +11,8 @@ use crate::form::pbx::{EndpointForm, endpoint_page};
 
 use crate::api::pbx::{CreateEndpoint, DeleteEndpoint, RotateEndpointSecret, list_endpoints};
 use crate::components::form::{
-    FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, refused_form,
-    reset_on_success, url_encode, use_flash,
+    Confirm, FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error,
+    refused_form, reset_on_success, url_encode, use_flash,
 };
 
 const CALLING_CLASSES: [(&str, &str); 3] = [
@@ -161,6 +161,12 @@ pub fn EndpointsPage() -> impl IntoView {
                                         let href = endpoint_page(&e.id);
                                         let id = e.id.clone();
                                         let id2 = e.id.clone();
+                                        let named = if e.display_name.is_empty() {
+                                            e.extension.clone()
+                                        } else {
+                                            format!("{} ({})", e.extension, e.display_name)
+                                        };
+                                        let (ext_rotate, ext_delete) = (named.clone(), named);
                                         view! {
                                             <tr data-extension=e.extension.clone()>
                                                 <td>{e.extension.clone()}</td>
@@ -174,16 +180,20 @@ pub fn EndpointsPage() -> impl IntoView {
                                                 <td>{if e.enabled { "enabled" } else { "disabled" }}</td>
                                                 <td class="actions">
                                                     {admin.then(|| view! {
-                                                        <ActionForm action=rotate attr:class="inline rotate">
-                                                            <input type="hidden" name="csrf" value=csrf() />
-                                                            <input type="hidden" name="id" value=id />
-                                                            <button type="submit" class="secondary">"New secret"</button>
-                                                        </ActionForm>
-                                                        <ActionForm action=delete attr:class="inline delete">
-                                                            <input type="hidden" name="csrf" value=csrf() />
-                                                            <input type="hidden" name="id" value=id2 />
-                                                            <button type="submit" class="danger">"Delete"</button>
-                                                        </ActionForm>
+                                                        <Confirm label="New secret" class="rotate" question=format!("Give extension {} a new secret? The phone stops registering until it is provisioned with the new one.", ext_rotate)>
+                                                            <ActionForm action=rotate attr:class="inline rotate">
+                                                                <input type="hidden" name="csrf" value=csrf() />
+                                                                <input type="hidden" name="id" value=id />
+                                                                <button type="submit" class="secondary">"Yes, new secret"</button>
+                                                            </ActionForm>
+                                                        </Confirm>
+                                                        <Confirm label="Delete" class="danger delete" question=format!("Delete extension {}? Its phone stops working after the next apply.", ext_delete)>
+                                                            <ActionForm action=delete attr:class="inline delete">
+                                                                <input type="hidden" name="csrf" value=csrf() />
+                                                                <input type="hidden" name="id" value=id2 />
+                                                                <button type="submit" class="danger">"Yes, delete"</button>
+                                                            </ActionForm>
+                                                        </Confirm>
                                                     })}
                                                 </td>
                                             </tr>

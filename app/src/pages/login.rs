@@ -1,6 +1,7 @@
 //! `/login`: the sign-in form.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::SignIn;
@@ -12,6 +13,7 @@ pub fn LoginPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let result = Signal::derive(move || sign_in.value().get());
     view! {
+        <Title text="Sign in · sipwarden" />
         <main class="narrow">
             <h1>"sipwarden"</h1>
             <p class="lead">"Sign in to the console."</p>

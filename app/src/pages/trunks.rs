@@ -12,7 +12,7 @@ use crate::form::pbx::{TrunkForm, object_page};
 
 use crate::api::pbx::{CreateTrunk, DeleteTrunk, list_trunks};
 use crate::components::form::{
-    FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form,
+    Confirm, FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form,
     reset_on_success, use_flash,
 };
 
@@ -94,6 +94,8 @@ pub fn TrunksPage() -> impl IntoView {
                             <tbody>
                                 {trunks.into_iter().map(|t| {
                                     let name = t.name.clone();
+                                    let asked = t.name.clone();
+                                    let question = format!("Delete trunk {}? Calls through it stop after the next apply. Type its name to confirm.", t.name);
                                     let href = object_page("/trunks", &t.name);
                                     view! {
                                         <tr>
@@ -107,11 +109,16 @@ pub fn TrunksPage() -> impl IntoView {
                                             <td><code>{t.context.clone()}</code></td>
                                             <td class="actions">
                                                 {admin.then(|| view! {
-                                                    <ActionForm action=delete attr:class="inline delete">
-                                                        <input type="hidden" name="csrf" value=csrf() />
-                                                        <input type="hidden" name="name" value=name />
-                                                        <button type="submit" class="danger">"Delete"</button>
-                                                    </ActionForm>
+                                                    <Confirm label="Delete" class="danger delete" question=question.clone()>
+                                                        <ActionForm action=delete attr:class="inline delete">
+                                                            <input type="hidden" name="csrf" value=csrf() />
+                                                            <input type="hidden" name="name" value=name.clone() />
+                                                            <label>"Trunk name"
+                                                                <input type="text" name="confirm" required autocomplete="off" pattern=regex_literal(&asked) />
+                                                            </label>
+                                                            <button type="submit" class="danger">"Yes, delete"</button>
+                                                        </ActionForm>
+                                                    </Confirm>
                                                 })}
                                             </td>
                                         </tr>
@@ -147,4 +154,19 @@ pub fn TrunksPage() -> impl IntoView {
             </Suspense>
         })}
     }
+}
+
+/// `text` as an HTML `pattern` that matches it and nothing else (the attribute is a
+/// regular expression, anchored at both ends, in the `v` mode where only syntax characters
+/// may be escaped).
+fn regex_literal(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if "^$\\.*+?()[]{}|/".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

@@ -7,8 +7,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::users::{ActOnUser, CreateUser, done_code, get_users};
 use crate::components::form::{
-    FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error, reset_on_success,
-    use_flash,
+    Confirm, FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error,
+    reset_on_success, use_flash,
 };
 use crate::form::ShownSecret;
 use wire::Role;
@@ -29,7 +29,8 @@ fn done_message(code: &str) -> Option<&'static str> {
     }
 }
 
-/// One row action as a small form that works without JavaScript.
+/// One row action as a small form that works without JavaScript; the ones that lock a
+/// person out ask first, naming them.
 #[component]
 fn ActionButton(
     action: ServerAction<ActOnUser>,
@@ -38,6 +39,21 @@ fn ActionButton(
     label: &'static str,
     class: &'static str,
 ) -> impl IntoView {
+    let question = match what {
+        UserAction::Disable => Some(format!(
+            "Disable {username}? Their sessions end and their API tokens stop working until enabled again."
+        )),
+        UserAction::Delete => Some(format!(
+            "Delete {username}? Their sessions end and the API tokens they made are revoked. This cannot be undone."
+        )),
+        UserAction::ResetPassword => Some(format!(
+            "Give {username} a new generated password? Their sessions end; you hand them the new one."
+        )),
+        UserAction::RemoveSecondFactor => Some(format!(
+            "Remove {username}'s second factor? They sign in with the password alone until they set up a new app."
+        )),
+        UserAction::Enable | UserAction::EndSessions => None,
+    };
     let value = done_code(what);
     let what = match what {
         UserAction::Disable => "disable",
@@ -47,13 +63,24 @@ fn ActionButton(
         UserAction::EndSessions => "end_sessions",
         UserAction::RemoveSecondFactor => "remove_second_factor",
     };
-    view! {
-        <ActionForm action attr:class=format!("inline user-{value}")>
-            <input type="hidden" name="csrf" value=csrf() />
-            <input type="hidden" name="username" value=username />
-            <input type="hidden" name="action" value=what />
-            <button type="submit" class=class>{label}</button>
-        </ActionForm>
+    let form = move |button: &'static str| {
+        view! {
+            <ActionForm action attr:class=format!("inline user-{value}")>
+                <input type="hidden" name="csrf" value=csrf() />
+                <input type="hidden" name="username" value=username.clone() />
+                <input type="hidden" name="action" value=what />
+                <button type="submit" class=class>{button}</button>
+            </ActionForm>
+        }
+    };
+    match question {
+        Some(question) => view! {
+            <Confirm label class=if class == "danger" { "danger" } else { "ask" } question>
+                {form("Yes")}
+            </Confirm>
+        }
+        .into_any(),
+        None => form(label).into_any(),
     }
 }
 

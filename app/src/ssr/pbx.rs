@@ -58,7 +58,14 @@ pub trait PbxConsole: super::form::Flashes {
         name: &str,
         form: TrunkForm,
     ) -> Outcome<TrunkView>;
-    async fn delete_trunk(&self, req: &Parts, csrf: &str, name: &str) -> Outcome<()>;
+    /// Deletes a trunk; `confirm` is its name typed again (the console asks for it).
+    async fn delete_trunk(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        confirm: Option<&str>,
+    ) -> Outcome<()>;
 
     async fn list_ami_users(&self, req: &Parts) -> Outcome<Vec<AmiUserView>>;
     async fn create_ami_user(

@@ -152,8 +152,21 @@ impl app::ssr::pbx::PbxConsole for ConsoleService {
             .map_err(shown)
     }
 
-    async fn delete_trunk(&self, req: &Parts, csrf: &str, name: &str) -> Outcome<()> {
+    async fn delete_trunk(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        confirm: Option<&str>,
+    ) -> Outcome<()> {
         let admin = admin(req, csrf)?;
+        // A trunk carries every outside call: its name is typed again, as the form asks.
+        if confirm.map(str::trim) != Some(name) {
+            return Err(ActionError::Invalid {
+                field: "confirm".to_owned(),
+                reason: "type the trunk's name exactly to delete it".to_owned(),
+            });
+        }
         pbx::delete_trunk(&self.state, &admin, name)
             .await
             .map_err(shown)
