@@ -197,3 +197,40 @@ async fn attacks_over_time_and_top_sources_come_from_what_is_stored() {
     assert!(html.contains("<title>30 guessing</title>"), "{html}");
     assert!(html.contains("35 events"), "the last hour's total");
 }
+
+/// The dashboard's protection tile, as the server renders it for a signed-in administrator.
+async fn protection_tile(server: &TestServer) -> String {
+    let session =
+        tests::console::ConsoleSession::sign_in(server, "admin", tests::server::ADMIN_PASSWORD)
+            .await;
+    let page = session.page("/").await;
+    let start = page
+        .find("id=\"tile-protection\"")
+        .unwrap_or_else(|| panic!("no protection tile:\n{page}"));
+    // The tile's class comes just before its id; its text up to the tile's end.
+    let open = page[..start].rfind("<div").unwrap();
+    let end = start + page[start..].find("</div>").unwrap();
+    page[open..end].to_owned()
+}
+
+#[tokio::test]
+async fn the_dashboard_says_first_whether_the_appliance_protects() {
+    let start = |mode: &str| {
+        TestServer::start_with(Options {
+            admin: Some(("admin".to_owned(), tests::server::ADMIN_PASSWORD.to_owned())),
+            env: vec![("SIPWARDEN_GUARD_MODE".to_owned(), mode.to_owned())],
+            ..Options::default()
+        })
+        .unwrap()
+    };
+    let off = protection_tile(&start("off")).await;
+    assert!(off.contains("tile bad"), "{off}");
+    assert!(off.contains("Protection off"), "{off}");
+    let watching = protection_tile(&start("log_only")).await;
+    assert!(watching.contains("tile warn"), "{watching}");
+    assert!(watching.contains("Watching only"), "{watching}");
+    // Enforcing without an Asterisk: the AMI tap is down, so it is not "Protected".
+    let blind = protection_tile(&start("enforce")).await;
+    assert!(!blind.contains("tile good"), "{blind}");
+    assert!(blind.contains("blind"), "{blind}");
+}

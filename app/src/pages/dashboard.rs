@@ -53,6 +53,11 @@ pub fn DashboardPage() -> impl IntoView {
     };
     view! {
         <h1>"Dashboard " <LiveMarker state=stream /></h1>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                summary.await.ok().map(|s| view! { <StatusTiles summary=s /> })
+            })}
+        </Transition>
         <section id="attacks" data-updates=move || updates.get().to_string()>
             <h2>"Attacks " {move || if week() { "per hour, last week" } else { "per minute, last hour" }}</h2>
             <p class="pager">
@@ -181,13 +186,134 @@ fn top_list(entries: Vec<TopEntry>, sources: bool) -> impl IntoView {
                     format!("/events?account={}", e.key)
                 };
                 view! {
-                    <li><A href=href>{e.key.clone()}</A> " — " {e.events} " events"
+                    <li><A href=href>{e.key.clone()}</A> " — " {count(e.events, "event", "events")}
                         {e.banned.then(|| view! { " " <strong class="banned">"banned"</strong> })}</li>
                 }
             }).collect_view()}
         </ol>
     }
     .into_any()
+}
+
+/// How bad a tile's news is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Good,
+    Warn,
+    Bad,
+}
+
+impl Level {
+    fn class(self) -> &'static str {
+        match self {
+            Level::Good => "tile good",
+            Level::Warn => "tile warn",
+            Level::Bad => "tile bad",
+        }
+    }
+}
+
+/// Am I protected? The guard's mode and taps and the firewall's state, in one sentence.
+#[must_use]
+pub fn protection(summary: &DashboardSummary) -> (Level, &'static str, String) {
+    let guard = &summary.guard;
+    let down: Vec<&str> = guard
+        .taps
+        .iter()
+        .filter(|t| t.state != "connected")
+        .map(|t| t.name.as_str())
+        .collect();
+    let firewall = match summary.firewall {
+        TableState::NotApplied => " The firewall is not applied.",
+        TableState::AwaitingConfirmation => " A firewall change waits for confirmation.",
+        TableState::Confirmed => "",
+    };
+    if guard.mode == "off" || !guard.running {
+        return (
+            Level::Bad,
+            "Protection off",
+            format!("The guard is not running: nobody is banned.{firewall}"),
+        );
+    }
+    if !guard.taps.is_empty() && down.len() == guard.taps.len() {
+        return (
+            Level::Bad,
+            "Guard blind",
+            format!("No tap sees traffic ({}).{firewall}", down.join(", ")),
+        );
+    }
+    if guard.mode == "log_only" {
+        return (
+            Level::Warn,
+            "Watching only",
+            format!("The guard logs what it would ban and bans nothing.{firewall}"),
+        );
+    }
+    if !down.is_empty() {
+        return (
+            Level::Warn,
+            "Partly blind",
+            format!("Down: {}.{firewall}", down.join(", ")),
+        );
+    }
+    if summary.firewall != TableState::Confirmed {
+        return (Level::Warn, "Guard on", firewall.trim().to_owned());
+    }
+    (
+        Level::Good,
+        "Protected",
+        "The guard sees every tap and bans; the firewall is applied.".to_owned(),
+    )
+}
+
+/// One word or a number: a plural that reads right.
+fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// The answers first: protected or not, under attack or not, what is in force.
+#[component]
+fn StatusTiles(summary: DashboardSummary) -> impl IntoView {
+    let (level, headline, detail) = protection(&summary);
+    let events: u64 = summary.events_by_kind.iter().map(|(_, n)| n).sum();
+    let attack = if events == 0 {
+        Level::Good
+    } else {
+        Level::Warn
+    };
+    let posture = if summary.posture_high > 0 {
+        Level::Bad
+    } else {
+        Level::Good
+    };
+    view! {
+        <section id="status" class="tiles" aria-label="Status">
+            <div class=level.class() id="tile-protection">
+                <span class="tile-label">"Protection"</span>
+                <strong>{headline}</strong>
+                <span class="tile-detail">{detail}</span>
+            </div>
+            <div class=attack.class() id="tile-attacks">
+                <span class="tile-label">"Attacks, last " {summary.period.clone()}</span>
+                <strong>{count(events, "event", "events")}</strong>
+                <span class="tile-detail"><A href="/events">"See the events"</A></span>
+            </div>
+            <div class="tile" id="tile-bans">
+                <span class="tile-label">"Bans in force"</span>
+                <strong>{summary.bans_active}</strong>
+                <span class="tile-detail">{summary.bans_expiring_soon} " ending within 10 min"</span>
+            </div>
+            <div class=posture.class() id="tile-posture">
+                <span class="tile-label">"Posture"</span>
+                <strong>{summary.posture_score} " / 100"</strong>
+                <span class="tile-detail">{count(u64::from(summary.posture_high), "high finding", "high findings")}</span>
+            </div>
+        </section>
+    }
 }
 
 #[component]
