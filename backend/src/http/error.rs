@@ -172,6 +172,12 @@ impl From<AccountError> for ConsoleError {
     }
 }
 
+impl From<crate::services::second_factor::SecondFactorError> for ConsoleError {
+    fn from(e: crate::services::second_factor::SecondFactorError) -> Self {
+        AccountError::from(e).into()
+    }
+}
+
 impl From<PbxError> for ApiError {
     fn from(e: PbxError) -> Self {
         match e {

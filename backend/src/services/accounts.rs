@@ -39,6 +39,16 @@ impl From<ConsoleError> for AccountError {
     }
 }
 
+impl From<crate::services::second_factor::SecondFactorError> for AccountError {
+    fn from(e: crate::services::second_factor::SecondFactorError) -> Self {
+        use crate::services::second_factor::SecondFactorError;
+        match e {
+            SecondFactorError::Rejected(reason) => AccountError::Rejected(reason),
+            SecondFactorError::Internal(cause) => AccountError::Internal(cause),
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for AccountError {
     fn from(e: sea_orm::DbErr) -> Self {
         AccountError::Internal(Internal::Db(e))
@@ -568,33 +578,11 @@ pub async fn change_password(
     new_password: &str,
     confirm: &str,
 ) -> Result<(), AccountError> {
-    if current.len() > password::MAX_LEN {
-        return Err(ConsoleError::WrongCurrentPassword.into());
-    }
-    let slot = admit(throttle, caller.source_ip, &caller.username)
-        .await?
-        .map_err(AccountError::Throttled)?;
+    confirm_own_password(core, throttle, caller, current, Action::PasswordChange).await?;
     let user = user::Entity::find_by_id(caller.user_id)
         .one(&core.db)
         .await?
         .ok_or(ConsoleError::NotSignedIn)?;
-    let matches = verify_in(slot, current, user.password_hash.clone()).await;
-    if !matches {
-        // The wait runs from when the failure is known (see `sign_in`).
-        throttle.fail(caller.source_ip, &caller.username, Instant::now());
-        audit::record(
-            &core.db,
-            Record::by_caller(
-                caller,
-                Action::PasswordChange,
-                false,
-                "wrong current password",
-            ),
-        )
-        .await?;
-        return Err(ConsoleError::WrongCurrentPassword.into());
-    }
-    throttle.succeed(&caller.username);
     password::check_new(&caller.username, new_password, confirm)?;
     let phc = hash_blocking(new_password).await?;
     let mut active: user::ActiveModel = user.into();

@@ -16,8 +16,30 @@ use crate::auth::{Caller, totp};
 use crate::core::Core;
 use crate::db::entities::{recovery_code, user};
 use crate::services::Internal;
-use crate::services::accounts::AccountError;
 use crate::services::audit::{self, Action, Record};
+
+/// Why a second-factor change did not happen (the accounts service, which checks codes at
+/// sign-in, depends on this module, so this one does not use its error).
+#[derive(Debug, thiserror::Error)]
+pub enum SecondFactorError {
+    /// The caller's fault; the message is safe to show.
+    #[error("{0}")]
+    Rejected(ConsoleError),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<ConsoleError> for SecondFactorError {
+    fn from(e: ConsoleError) -> Self {
+        SecondFactorError::Rejected(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for SecondFactorError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        SecondFactorError::Internal(Internal::Db(e))
+    }
+}
 
 /// What the enrolment page shows: the key as text (to type in) and as a QR picture.
 #[derive(Debug, Clone)]
@@ -37,7 +59,7 @@ pub struct Status {
 /// The issuer authenticator apps list the account under.
 const ISSUER: &str = "sipwarden";
 
-async fn own_row(core: &Core, caller: &Caller) -> Result<user::Model, AccountError> {
+async fn own_row(core: &Core, caller: &Caller) -> Result<user::Model, SecondFactorError> {
     // A token is no console user: it has no second factor to manage.
     if caller.token_id.is_some() {
         return Err(ConsoleError::Forbidden.into());
@@ -71,7 +93,7 @@ pub async fn begin(
     core: &Core,
     caller: &Caller,
     password_confirmed: bool,
-) -> Result<Enrolment, AccountError> {
+) -> Result<Enrolment, SecondFactorError> {
     let row = own_row(core, caller).await?;
     if row.totp_key.is_some() && !password_confirmed {
         return Err(ConsoleError::WrongCurrentPassword.into());
@@ -123,7 +145,7 @@ pub async fn confirm(
     core: &Core,
     caller: &Caller,
     code: &str,
-) -> Result<Vec<String>, AccountError> {
+) -> Result<Vec<String>, SecondFactorError> {
     let row = own_row(core, caller).await?;
     let Some(key) = row.totp_pending_key.clone() else {
         return Err(ConsoleError::NoEnrolment.into());
