@@ -625,7 +625,7 @@ fn the_guard_catches_each_attack_and_never_cuts_off_the_office_or_the_trunk() {
                 browser.wait_live("open", WAIT).await.unwrap();
                 go.send(()).unwrap();
                 browser
-                    .wait_for(&format!("[...document.querySelectorAll('#live-rows tr')].some(r => r.textContent.includes('{watched}') && r.textContent.includes('toll-fraud-probe'))"), WAIT)
+                    .wait_for(&format!("[...document.querySelectorAll('#live-rows tr')].some(r => r.textContent.includes('{watched}') && r.querySelector('td.kind').dataset.kind === 'toll-fraud-probe')"), WAIT)
                     .await
                     .unwrap();
                 let shot = browser.screenshot("toll-fraud-probe-live").await.unwrap();

@@ -57,6 +57,37 @@ impl EventKind {
         }
     }
 
+    /// What the console calls it: words for people, where `as_str` is the code scripts use.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            EventKind::Guessing => "password guessing",
+            EventKind::DistributedGuessing => "password guessing from many addresses",
+            EventKind::Enumeration => "account probing",
+            EventKind::Scanner => "attack tool or scan",
+            EventKind::Flood => "request flood",
+            EventKind::TollFraudProbe => "call to a forbidden number",
+            EventKind::AclViolation => "login from outside its networks",
+            EventKind::LoginAfterFailures => "login after failed passwords",
+            EventKind::Malformed => "malformed message",
+        }
+    }
+
+    /// The kind a code names, if any.
+    #[must_use]
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == code)
+    }
+
+    /// The label of a stored code; an unknown code is shown as it is.
+    #[must_use]
+    pub fn label_of(code: &str) -> &str {
+        match Self::from_code(code) {
+            Some(kind) => kind.label(),
+            None => code,
+        }
+    }
+
     /// Signs that an account's secret is in the wrong hands or a phone is abused: always
     /// worth an alert, whatever the outcome.
     #[must_use]
@@ -194,4 +225,21 @@ pub struct GuardModelView {
     pub trusted: u64,
     /// The host's gateways and resolvers (protected).
     pub infrastructure: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_words_of_its_own_and_its_code_comes_back() {
+        let labels: std::collections::BTreeSet<&str> =
+            EventKind::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(labels.len(), EventKind::ALL.len());
+        for kind in EventKind::ALL {
+            assert_ne!(kind.label(), kind.as_str());
+            assert_eq!(EventKind::from_code(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::label_of("something-new"), "something-new");
+    }
 }

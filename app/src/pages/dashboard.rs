@@ -160,7 +160,7 @@ fn AttackChart(series: TimeSeries) -> impl IntoView {
         .iter()
         .enumerate()
         .map(|(k, name)| view! {
-            <span class="legend"><span class=format!("swatch k{}", k % COLOURS.len())></span>{name.clone()}</span>
+            <span class="legend"><span class=format!("swatch k{}", k % COLOURS.len())></span>{wire::events::EventKind::label_of(name).to_owned()}</span>
         })
         .collect_view();
     view! {
@@ -333,7 +333,7 @@ fn Defence(summary: DashboardSummary) -> impl IntoView {
     let by_kind = summary
         .events_by_kind
         .iter()
-        .map(|(k, n)| format!("{k} {n}"))
+        .map(|(k, n)| format!("{} {n}", wire::events::EventKind::label_of(k)))
         .collect::<Vec<_>>()
         .join(", ");
     view! {

@@ -84,7 +84,7 @@ pub fn EventsPage() -> impl IntoView {
             <label>"Kind "
                 <select name="kind">
                     <option value="">"any"</option>
-                    {EventKind::ALL.map(|k| k.as_str()).into_iter().map(|k| view! { <option value=k selected=move || selected(k)>{k}</option> }).collect_view()}
+                    {EventKind::ALL.into_iter().map(|k| { let code = k.as_str(); view! { <option value=code selected=move || selected(code)>{k.label()}</option> } }).collect_view()}
                 </select>
             </label>
             <label>" Source " <input type="text" name="source" value=move || param("source").unwrap_or_default() placeholder="203.0.113.7" /></label>
@@ -150,7 +150,7 @@ fn EventRow(event: EventView, live: bool) -> impl IntoView {
     view! {
         <tr class=class data-id=event.id>
             <td>{event.at}</td>
-            <td class="kind">{event.kind}</td>
+            <td class="kind" data-kind=event.kind.clone() title=event.kind.clone()>{EventKind::label_of(&event.kind).to_owned()}</td>
             <td class="address"><A href=by_source>{event.source}</A></td>
             <td>{event.account.unwrap_or_default()}</td>
             <td>{event.method.unwrap_or_default()}</td>
