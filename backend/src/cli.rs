@@ -523,7 +523,7 @@ async fn admin_create(config: Config, username: &str, role: &str) -> anyhow::Res
     let db = crate::db::open_and_migrate(&config.database_path()).await?;
     match crate::services::accounts::create_user(
         &db,
-        crate::services::accounts::Creator::CommandLine,
+        crate::services::accounts::Actor::CommandLine,
         username,
         &password,
         role,

@@ -397,17 +397,19 @@ impl Config {
                 key: key.clone(),
             };
         }
-        if self.listen.ip().to_canonical().is_loopback() || self.plain_http {
-            Transport::PlainHttp
-        } else {
+        if self.serves_https() {
             Transport::SelfSigned
+        } else {
+            Transport::PlainHttp
         }
     }
 
     /// Whether sipwarden itself serves HTTPS.
     #[must_use]
     pub fn serves_https(&self) -> bool {
-        !matches!(self.transport(), Transport::PlainHttp)
+        // The rule behind `transport`, without cloning its paths: this runs on every response.
+        self.tls_cert_file.is_some()
+            || !(self.listen.ip().to_canonical().is_loopback() || self.plain_http)
     }
 
     /// Whether session cookies carry `Secure`.

@@ -25,7 +25,7 @@ use backend::auth::{Admin, Caller};
 use backend::config::Config;
 use backend::core::Core;
 use backend::db::entities::{api_token, audit_log, endpoint, session, user};
-use backend::services::accounts::{self, AccountError, Creator, SetupForm};
+use backend::services::accounts::{self, AccountError, Actor, SetupForm};
 use backend::services::config as config_service;
 use backend::services::pbx::{self, PbxError};
 use backend::services::tokens::{self, NewToken, TokenError};
@@ -85,7 +85,7 @@ async fn session_of(core: &Core, username: &str, password: &str, from: IpAddr) -
 async fn admin(core: &Core) -> Admin {
     accounts::create_user(
         &core.db,
-        Creator::CommandLine,
+        Actor::CommandLine,
         ADMIN,
         ADMIN_PASSWORD,
         Role::Admin,
@@ -630,7 +630,7 @@ async fn a_viewer_cannot_get_an_admin() {
     let admin = admin(&core).await;
     accounts::create_user(
         &core.db,
-        Creator::Admin(&admin.clone().access().unwrap()),
+        Actor::Admin(&admin.clone().access().unwrap()),
         "val",
         "a long viewer password",
         Role::Viewer,
@@ -653,7 +653,7 @@ async fn a_viewer_cannot_get_an_admin() {
     );
     let err = accounts::create_user(
         &core.db,
-        Creator::Admin(&admin.clone().access().unwrap()),
+        Actor::Admin(&admin.clone().access().unwrap()),
         "val",
         "another long password",
         Role::Admin,
@@ -962,7 +962,7 @@ async fn sign_in_is_throttled_without_checking_the_password_per_address_and_user
     let (_dir, core) = core().await;
     accounts::create_user(
         &core.db,
-        Creator::CommandLine,
+        Actor::CommandLine,
         ADMIN,
         ADMIN_PASSWORD,
         Role::Admin,

@@ -63,6 +63,21 @@ impl Api {
         })
     }
 
+    /// A new API token (`read`, `write` or `admin`) valid for 30 days: its secret value.
+    ///
+    /// # Panics
+    /// When it is not created (a test precondition).
+    pub async fn token(&self, name: &str, scope: &str) -> String {
+        self.create(
+            "/api/v1/tokens",
+            serde_json::json!({"name": name, "scope": scope, "expires_in_days": 30}),
+        )
+        .await["token"]
+            .as_str()
+            .expect("the token's value")
+            .to_owned()
+    }
+
     /// Signs in as the default administrator.
     pub async fn sign_in(server: &TestServer) -> Api {
         Self::sign_in_as(server, "admin", crate::server::ADMIN_PASSWORD).await

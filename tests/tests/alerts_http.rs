@@ -625,15 +625,7 @@ async fn webhooks_to_internal_addresses_are_refused_unless_the_alert_allows_them
     );
 
     // A write token changes the PBX but cannot open a way into the host.
-    let write = api
-        .create(
-            "/api/v1/tokens",
-            json!({"name": "provisioning", "scope": "write", "expires_in_days": 30}),
-        )
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let write = api.token("provisioning", "write").await;
     let res = reqwest::Client::new()
         .post(server.url("/api/v1/alerts"))
         .bearer_auth(&write)

@@ -98,16 +98,7 @@ async fn an_authenticator_app_guards_sign_in_and_recovery_codes_work_once() {
     })
     .unwrap();
     let session = ConsoleSession::sign_in(&server, "admin", ADMIN_PASSWORD).await;
-    let token = Api::sign_in(&server)
-        .await
-        .create(
-            "/api/v1/tokens",
-            json!({"name": "script", "scope": "read", "expires_in_days": 30}),
-        )
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = Api::sign_in(&server).await.token("script", "read").await;
     let (key, codes) = enrol(&session).await;
     let confirmed_step = totp::step_at(now());
 

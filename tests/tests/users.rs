@@ -66,28 +66,12 @@ async fn users_are_disabled_reset_ended_and_deleted_over_the_api_and_the_command
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     let olga = Api::sign_in_as(&server, "olga", OLGA).await;
-    let olga_token = olga
-        .create(
-            "/api/v1/tokens",
-            json!({"name": "olga's script", "scope": "read", "expires_in_days": 30}),
-        )
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let olga_token = olga.token("olga's script", "read").await;
     let (olga_client, _) = server.api_sign_in("olga", OLGA).await.unwrap();
     assert_eq!(token_status(&server, &olga_token).await, StatusCode::OK);
 
     // A write token changes the PBX but not who has access.
-    let write = admin
-        .create(
-            "/api/v1/tokens",
-            json!({"name": "provisioning", "scope": "write", "expires_in_days": 30}),
-        )
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let write = admin.token("provisioning", "write").await;
     let res = reqwest::Client::new()
         .post(server.url("/api/v1/users/vera/disable"))
         .bearer_auth(&write)

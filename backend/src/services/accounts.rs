@@ -359,18 +359,39 @@ pub async fn admin_exists(db: &DatabaseConnection) -> Result<bool, Internal> {
         > 0)
 }
 
-/// Who creates a user: the command line (whoever can run it owns the data directory), or
-/// an administrator through the API.
+/// Who changes who has access: the command line (whoever can run it owns the data
+/// directory), or an administrator over the API or the console.
 #[derive(Debug, Clone, Copy)]
-pub enum Creator<'a> {
+pub enum Actor<'a> {
     CommandLine,
     Admin(&'a AccessAdmin),
+}
+
+impl Actor<'_> {
+    /// The audit line of what this actor did.
+    pub(crate) fn record<'r>(
+        &'r self,
+        action: Action,
+        success: bool,
+        detail: &'r str,
+    ) -> Record<'r> {
+        match self {
+            Actor::CommandLine => Record {
+                actor: None,
+                source_ip: None,
+                action,
+                success,
+                detail,
+            },
+            Actor::Admin(admin) => Record::by_caller(admin.caller(), action, success, detail),
+        }
+    }
 }
 
 /// Creates a console user. Refuses an existing username.
 pub async fn create_user(
     db: &DatabaseConnection,
-    creator: Creator<'_>,
+    creator: Actor<'_>,
     username: &str,
     new_password: &str,
     role: Role,
@@ -396,25 +417,12 @@ pub async fn create_user(
         }
         Err(e) => return Err(e.into()),
     }
-    let (actor, source_ip, via) = match creator {
-        Creator::CommandLine => (None, None, "from the command line"),
-        Creator::Admin(admin) => (
-            Some(admin.caller().username.as_str()),
-            Some(admin.caller().source_ip),
-            "over the API",
-        ),
+    let via = match creator {
+        Actor::CommandLine => "from the command line",
+        Actor::Admin(_) => "over the API",
     };
-    audit::record(
-        db,
-        Record {
-            actor,
-            source_ip,
-            action: Action::UserCreate,
-            success: true,
-            detail: &format!("created {} '{username}' {via}", role.as_str()),
-        },
-    )
-    .await?;
+    let detail = format!("created {} '{username}' {via}", role.as_str());
+    audit::record(db, creator.record(Action::UserCreate, true, &detail)).await?;
     Ok(())
 }
 

@@ -41,19 +41,14 @@ impl From<sea_orm::DbErr> for SecondFactorError {
     }
 }
 
-/// What the enrolment page shows: the key as text (to type in) and as a QR picture.
-#[derive(Debug, Clone)]
-pub struct Enrolment {
-    pub key: String,
-    pub uri: String,
-    pub qr: String,
-}
-
-/// Whether a user has a second factor, and how many recovery codes are left.
-#[derive(Debug, Clone, Copy, Default)]
+/// Whether a user has a second factor, how many recovery codes are left, and the
+/// enrolment in progress (shown again on every load of the account page, so it works
+/// without JavaScript).
+#[derive(Debug, Clone, Default)]
 pub struct Status {
     pub enabled: bool,
     pub recovery_codes_left: u64,
+    pub pending: Option<wire::users::PendingEnrolment>,
 }
 
 /// The issuer authenticator apps list the account under.
@@ -71,19 +66,41 @@ async fn own_row(core: &Core, caller: &Caller) -> Result<user::Model, SecondFact
 }
 
 /// The caller's second factor.
-pub async fn status(db: &DatabaseConnection, user_id: i32) -> Result<Status, Internal> {
-    let Some(row) = user::Entity::find_by_id(user_id).one(db).await? else {
+pub async fn status(db: &DatabaseConnection, caller: &Caller) -> Result<Status, Internal> {
+    if caller.token_id.is_some() {
+        return Ok(Status::default());
+    }
+    let Some(row) = user::Entity::find_by_id(caller.user_id).one(db).await? else {
         return Ok(Status::default());
     };
     let left = recovery_code::Entity::find()
-        .filter(recovery_code::Column::UserId.eq(user_id))
+        .filter(recovery_code::Column::UserId.eq(row.id))
         .filter(recovery_code::Column::UsedAt.is_null())
         .count(db)
         .await?;
+    let pending = match &row.totp_pending_key {
+        Some(key) => Some(pending_enrolment(key, &row.username)?),
+        None => None,
+    };
     Ok(Status {
         enabled: row.totp_key.is_some(),
         recovery_codes_left: left,
+        pending,
     })
+}
+
+/// A key being enrolled as the page shows it: grouped for reading, and as a QR code.
+fn pending_enrolment(key: &str, account: &str) -> Result<wire::users::PendingEnrolment, Internal> {
+    let uri = totp::uri(key, ISSUER, account);
+    let qr = totp::qr_data_uri(&uri)
+        .ok_or_else(|| Internal::Corrupt("the enrolment URI does not fit a QR code".into()))?;
+    let grouped = key
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(wire::users::PendingEnrolment { key: grouped, qr })
 }
 
 /// Starts enrolment: a new key, kept aside until its first code confirms it (the factor in
@@ -93,50 +110,15 @@ pub async fn begin(
     core: &Core,
     caller: &Caller,
     password_confirmed: bool,
-) -> Result<Enrolment, SecondFactorError> {
+) -> Result<(), SecondFactorError> {
     let row = own_row(core, caller).await?;
     if row.totp_key.is_some() && !password_confirmed {
         return Err(ConsoleError::WrongCurrentPassword.into());
     }
-    let key = totp::new_key();
-    let account = row.username.clone();
     let mut active: user::ActiveModel = row.into();
-    active.totp_pending_key = Set(Some(key.clone()));
+    active.totp_pending_key = Set(Some(totp::new_key()));
     active.update(&core.db).await?;
-    let uri = totp::uri(&key, ISSUER, &account);
-    let qr = totp::qr_data_uri(&uri)
-        .ok_or_else(|| Internal::Corrupt("the enrolment URI does not fit a QR code".into()))?;
-    Ok(Enrolment { key, uri, qr })
-}
-
-/// The enrolment in progress, as the account page shows it again on every load (so it
-/// works without JavaScript): the key, grouped for reading, and its QR code.
-pub async fn pending(
-    db: &DatabaseConnection,
-    caller: &Caller,
-) -> Result<Option<wire::users::PendingEnrolment>, Internal> {
-    if caller.token_id.is_some() {
-        return Ok(None);
-    }
-    let Some(row) = user::Entity::find_by_id(caller.user_id).one(db).await? else {
-        return Ok(None);
-    };
-    let Some(key) = row.totp_pending_key else {
-        return Ok(None);
-    };
-    let uri = totp::uri(&key, ISSUER, &row.username);
-    let Some(qr) = totp::qr_data_uri(&uri) else {
-        return Err(Internal::Corrupt(
-            "the enrolment URI does not fit a QR code".into(),
-        ));
-    };
-    let grouped = key
-        .as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    Ok(Some(wire::users::PendingEnrolment { key: grouped, qr }))
+    Ok(())
 }
 
 /// Confirms enrolment with the first code from the app: the key becomes the user's second

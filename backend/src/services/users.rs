@@ -19,39 +19,32 @@ use sea_orm::{
 use app::form::ConsoleError;
 use wire::Role;
 
-use crate::auth::{AccessAdmin, password};
+use crate::auth::password;
 use crate::db::entities::{api_token, session, user};
 use crate::services::Internal;
 use crate::services::accounts::{AccountError, hash_blocking};
-use crate::services::audit::{self, Action, Record};
+use crate::services::audit::{self, Action};
 
-/// Who asks for a change: an administrator over the API or console, or the command line.
-#[derive(Debug, Clone, Copy)]
-pub enum Actor<'a> {
-    CommandLine,
-    Admin(&'a AccessAdmin),
+pub use crate::services::accounts::Actor;
+
+/// How the audit line names where a change came from.
+fn via(actor: Actor<'_>) -> &'static str {
+    match actor {
+        Actor::CommandLine => "from the command line",
+        Actor::Admin(_) => "by an administrator",
+    }
 }
 
-impl Actor<'_> {
-    fn record<'r>(&'r self, action: Action, success: bool, detail: &'r str) -> Record<'r> {
-        match self {
-            Actor::CommandLine => Record {
-                actor: None,
-                source_ip: None,
-                action,
-                success,
-                detail,
-            },
-            Actor::Admin(admin) => Record::by_caller(admin.caller(), action, success, detail),
-        }
-    }
-
-    fn via(&self) -> &'static str {
-        match self {
-            Actor::CommandLine => "from the command line",
-            Actor::Admin(_) => "by an administrator",
-        }
-    }
+/// Audits a change made in `txn` and commits both together.
+async fn audit_and_commit(
+    txn: DatabaseTransaction,
+    actor: Actor<'_>,
+    action: Action,
+    detail: &str,
+) -> Result<(), AccountError> {
+    audit::record(&txn, actor.record(action, true, detail)).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Length of a generated password (letters and digits: about 119 bits).
@@ -112,10 +105,9 @@ pub async fn disable(
     active.update(&txn).await?;
     let detail = format!(
         "disabled '{username}' {}; {ended} session(s) ended",
-        actor.via()
+        via(actor)
     );
-    audit::record(&txn, actor.record(Action::UserDisable, true, &detail)).await?;
-    txn.commit().await?;
+    audit_and_commit(txn, actor, Action::UserDisable, &detail).await?;
     Ok(())
 }
 
@@ -133,9 +125,8 @@ pub async fn enable(
     let mut active: user::ActiveModel = found.into();
     active.disabled_at = Set(None);
     active.update(&txn).await?;
-    let detail = format!("enabled '{username}' {}", actor.via());
-    audit::record(&txn, actor.record(Action::UserEnable, true, &detail)).await?;
-    txn.commit().await?;
+    let detail = format!("enabled '{username}' {}", via(actor));
+    audit_and_commit(txn, actor, Action::UserEnable, &detail).await?;
     Ok(())
 }
 
@@ -160,10 +151,9 @@ pub async fn delete(
     user::Entity::delete_by_id(found.id).exec(&txn).await?;
     let detail = format!(
         "deleted '{username}' {}; {ended} session(s) ended, {revoked} token(s) revoked",
-        actor.via()
+        via(actor)
     );
-    audit::record(&txn, actor.record(Action::UserDelete, true, &detail)).await?;
-    txn.commit().await?;
+    audit_and_commit(txn, actor, Action::UserDelete, &detail).await?;
     Ok(())
 }
 
@@ -190,10 +180,9 @@ pub async fn reset_password(
     active.update(&txn).await?;
     let detail = format!(
         "password of '{username}' reset {}; {ended} session(s) ended",
-        actor.via()
+        via(actor)
     );
-    audit::record(&txn, actor.record(Action::UserResetPassword, true, &detail)).await?;
-    txn.commit().await?;
+    audit_and_commit(txn, actor, Action::UserResetPassword, &detail).await?;
     Ok(generated)
 }
 
@@ -206,9 +195,8 @@ pub async fn end_sessions(
     let txn = crate::db::begin_write(db).await?;
     let found = find(&txn, username).await?;
     let ended = end_all_sessions(&txn, found.id).await?;
-    let detail = format!("{ended} session(s) of '{username}' ended {}", actor.via());
-    audit::record(&txn, actor.record(Action::UserEndSessions, true, &detail)).await?;
-    txn.commit().await?;
+    let detail = format!("{ended} session(s) of '{username}' ended {}", via(actor));
+    audit_and_commit(txn, actor, Action::UserEndSessions, &detail).await?;
     Ok(ended)
 }
 
@@ -225,15 +213,9 @@ pub async fn remove_second_factor(
     let ended = end_all_sessions(&txn, found.id).await?;
     let detail = format!(
         "second factor of '{username}' removed {}; {ended} session(s) ended",
-        actor.via()
+        via(actor)
     );
-    audit::record(
-        &txn,
-        actor.record(Action::SecondFactorRemove, true, &detail),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    audit_and_commit(txn, actor, Action::SecondFactorRemove, &detail).await
 }
 
 /// A password to hand over: letters and digits without look-alikes.

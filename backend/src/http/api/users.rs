@@ -99,7 +99,7 @@ async fn create_user(
     let body: NewUserRequest = parse_json(request).await?;
     accounts::create_user(
         &state.db,
-        accounts::Creator::Admin(&admin),
+        accounts::Actor::Admin(&admin),
         &body.username,
         &body.password,
         body.role,

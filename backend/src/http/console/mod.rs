@@ -40,10 +40,7 @@ impl ConsoleService {
 
     /// What the account page shows of the caller's second factor.
     async fn second_factor_view(&self, caller: &Caller) -> Result<SecondFactorView, ActionError> {
-        let status = second_factor::status(&self.state.db, caller.user_id)
-            .await
-            .map_err(|e| ActionError::Console(internal(e)))?;
-        let pending = second_factor::pending(&self.state.db, caller)
+        let status = second_factor::status(&self.state.db, caller)
             .await
             .map_err(|e| ActionError::Console(internal(e)))?;
         Ok(SecondFactorView {
@@ -51,7 +48,7 @@ impl ConsoleService {
             recovery_codes_left: status.recovery_codes_left,
             required: self.state.config.require_second_factor_for_admins
                 && caller.role == wire::Role::Admin,
-            pending,
+            pending: status.pending,
         })
     }
 

@@ -7,8 +7,8 @@ use wire::Role;
 use wire::users::{UserAction, UserActionDone, UserRow};
 
 use super::{ConsoleService, admin, caller};
-use crate::services::accounts::{self, AccountError, Creator};
-use crate::services::users::{self, Actor};
+use crate::services::accounts::{self, AccountError, Actor};
+use crate::services::users;
 
 type Outcome<T> = Result<T, ActionError>;
 
@@ -57,7 +57,7 @@ impl app::ssr::users::UsersConsole for ConsoleService {
         }
         accounts::create_user(
             &self.state().db,
-            Creator::Admin(&access),
+            Actor::Admin(&access),
             username.trim(),
             password,
             role,
