@@ -19,6 +19,7 @@ mod m20261206_000009_guard;
 mod m20261207_000010_alert_internal_targets;
 mod m20261207_000011_user_lifecycle;
 mod m20261207_000012_second_factor;
+mod m20261207_000013_alarm_acknowledgements;
 
 /// The ordered list of every migration this binary knows.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_alert_internal_targets::Migration),
             Box::new(m20261207_000011_user_lifecycle::Migration),
             Box::new(m20261207_000012_second_factor::Migration),
+            Box::new(m20261207_000013_alarm_acknowledgements::Migration),
         ]
     }
 }

@@ -194,7 +194,10 @@ async fn attacks_over_time_and_top_sources_come_from_what_is_stored() {
         .await
         .unwrap();
     assert!(html.contains("id=\"attack-chart\""), "{html}");
-    assert!(html.contains("<title>30 guessing</title>"), "{html}");
+    assert!(
+        html.contains(" UTC: 30 password guessing</title>"),
+        "{html}"
+    );
     assert!(html.contains("35 events"), "the last hour's total");
 }
 
@@ -233,4 +236,194 @@ async fn the_dashboard_says_first_whether_the_appliance_protects() {
     let blind = protection_tile(&start("enforce")).await;
     assert!(!blind.contains("tile good"), "{blind}");
     assert!(blind.contains("blind"), "{blind}");
+}
+
+/// Runs `sql` against the stopped server's database file.
+fn seed(server: &TestServer, sql: &str) {
+    let out = std::process::Command::new("sqlite3")
+        .arg(server.data.path().join("sipwarden.sqlite3"))
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn compromise_signals_stay_until_acknowledged_and_sources_group_by_network() {
+    if !tests::root::require_commands("dashboard_http", &["sqlite3"]) {
+        return;
+    }
+    let mut first = TestServer::start().unwrap();
+    let api = Api::sign_in(&first).await;
+    let (status, created) = api
+        .call(
+            "POST",
+            "/api/v1/endpoints",
+            Some(serde_json::json!({"extension": "1001", "display_name": "Remote worker"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    first.terminate().unwrap();
+
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let mut sql = String::from("BEGIN;\n");
+    let mut event = |at_ms: i64, kind: &str, source: &str, account: &str| {
+        sql.push_str(&format!(
+            "INSERT INTO events (at_ms, kind, source, transport, account, method, user_agent, detector, evidence, outcome) \
+             VALUES ({at_ms}, '{kind}', '{source}', 'udp', '{account}', 'REGISTER', NULL, 'test', 'seeded', 'reported');\n"
+        ));
+    };
+    // A scanner farm: ten addresses of one /24, one event each; one busier lone address.
+    for i in 1..=10 {
+        event(
+            now_ms - 60_000,
+            "enumeration",
+            &format!("198.51.100.{i}:5060"),
+            "admin",
+        );
+    }
+    for _ in 0..4 {
+        event(now_ms - 50_000, "guessing", "203.0.113.7:5060", &id);
+    }
+    // Then the guessed secret works (a compromise signal), twice, and a login from outside
+    // the account's networks.
+    event(
+        now_ms - 40_000,
+        "login-after-failures",
+        "203.0.113.7:5060",
+        &id,
+    );
+    event(
+        now_ms - 30_000,
+        "acl-violation",
+        "[2001:db8:1:2::9]:5060",
+        &id,
+    );
+    event(
+        now_ms - 20_000,
+        "login-after-failures",
+        "203.0.113.7:5060",
+        &id,
+    );
+    sql.push_str("COMMIT;\n");
+    seed(&first, &sql);
+
+    let server = TestServer::start_with(Options {
+        data_from: Some(first.data.path().to_owned()),
+        ..Options::default()
+    })
+    .unwrap();
+    let api = Api::sign_in(&server).await;
+    let summary = |api: &Api| {
+        let api = api.clone();
+        async move {
+            let (status, s) = api
+                .call("GET", "/api/v1/dashboard/summary?period=hour", None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{s}");
+            s
+        }
+    };
+    let s = summary(&api).await;
+    assert_eq!(s["alarms"]["total"], 3, "{s}");
+    let alarms = s["alarms"]["events"].as_array().unwrap();
+    assert_eq!(
+        alarms[0]["kind"], "login-after-failures",
+        "newest first: {s}"
+    );
+    assert_eq!(alarms[0]["account_label"], "1001 Remote worker", "{s}");
+    assert_eq!(alarms[1]["kind"], "acl-violation");
+    assert_eq!(s["top_networks"][0]["network"], "198.51.100.0/24", "{s}");
+    assert_eq!(s["top_networks"][0]["sources"], 10);
+    assert_eq!(s["top_networks"][0]["events"], 10);
+    assert_eq!(s["top_networks"][1]["network"], "203.0.113.0/24");
+    assert_eq!(s["top_networks"][1]["sources"], 1);
+    assert_eq!(s["top_networks"][2]["network"], "2001:db8:1:2::/64");
+    let labelled = s["top_accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == id.as_str())
+        .unwrap();
+    assert_eq!(labelled["label"], "1001 Remote worker", "{s}");
+    let attacker_typed = s["top_accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "admin")
+        .unwrap();
+    assert!(attacker_typed["label"].is_null(), "{s}");
+    assert_eq!(s["pending_changes"], true, "nothing was ever applied: {s}");
+
+    // The console shows the card with the account in words, and the pending badge.
+    let session =
+        tests::console::ConsoleSession::sign_in(&server, "admin", tests::server::ADMIN_PASSWORD)
+            .await;
+    let page = session.page("/?period=hour").await;
+    assert!(page.contains("id=\"alarm-card\""), "{page}");
+    assert!(page.contains("3 signs of a possible compromise"), "{page}");
+    assert!(page.contains("1001 Remote worker"), "{page}");
+    assert!(page.contains("id=\"pending-badge\""), "{page}");
+    assert!(page.contains("198.51.100.0/24"), "{page}");
+
+    // A read-only token may not acknowledge; an administrator acknowledges up to the
+    // acl-violation: the newer login stays on the card.
+    let reader = api.token("reader", "read").await;
+    let through = alarms[1]["id"].as_i64().unwrap();
+    let refused = reqwest::Client::new()
+        .post(server.url("/api/v1/dashboard/alarms/acknowledge"))
+        .bearer_auth(&reader)
+        .json(&serde_json::json!({"through": through}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/v1/dashboard/alarms/acknowledge",
+            Some(serde_json::json!({"through": through})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["acknowledged"], 2);
+    let s = summary(&api).await;
+    assert_eq!(s["alarms"]["total"], 1, "{s}");
+    assert_eq!(s["alarms"]["events"][0]["id"], alarms[0]["id"]);
+    // Through a far-away id: only what exists is covered; the card is empty and gone.
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/v1/dashboard/alarms/acknowledge",
+            Some(serde_json::json!({"through": 1_000_000_000})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["acknowledged"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+    assert_eq!(summary(&api).await["alarms"]["total"], 0);
+    assert!(!session.page("/").await.contains("id=\"alarm-card\""));
+    let (status, problem) = api
+        .call(
+            "POST",
+            "/api/v1/dashboard/alarms/acknowledge",
+            Some(serde_json::json!({"through": "all"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    // Each acknowledgement is in the audit log.
+    let (_, audit) = api.call("GET", "/api/v1/audit?limit=10", None).await;
+    assert!(audit.to_string().contains("alarm_acknowledge"), "{audit}");
 }

@@ -28,6 +28,53 @@ pub struct TopEntry {
     pub events: u64,
     /// Whether a ban is in force for it (sources only).
     pub banned: bool,
+    /// For an account that is one of the PBX's endpoints: its extension and name
+    /// ("1001 Remote worker"); `None` for names that are not accounts here.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The sources of one network (an IPv4 /24 or an IPv6 /64) and their events: ten addresses
+/// of one office or one scanner farm are one line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct NetworkEntry {
+    /// `203.0.113.0/24` or `2001:db8:1:2::/64`.
+    pub network: String,
+    /// Addresses of it among the period's most active sources.
+    pub sources: u64,
+    pub events: u64,
+    /// How many of those addresses are banned now.
+    pub banned: u64,
+}
+
+/// Compromise signals no administrator has acknowledged yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct Alarms {
+    /// How many there are.
+    pub total: u64,
+    /// The newest of them.
+    pub events: Vec<Alarm>,
+}
+
+/// One compromise signal and the account it concerns, in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct Alarm {
+    #[serde(flatten)]
+    pub event: crate::events::EventView,
+    /// "1001 Remote worker" when the account is one of the PBX's endpoints.
+    pub account_label: Option<String>,
+}
+
+/// Takes the compromise signals up to an event off the alarm card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeAlarms {
+    /// The newest event id the administrator saw; later signals stay.
+    pub through: i64,
 }
 
 /// The dashboard's facts for a period.
@@ -39,7 +86,13 @@ pub struct DashboardSummary {
     /// Events in the period by kind.
     pub events_by_kind: Vec<(String, u64)>,
     pub top_sources: Vec<TopEntry>,
+    /// The most active sources grouped by network, most events first.
+    pub top_networks: Vec<NetworkEntry>,
     pub top_accounts: Vec<TopEntry>,
+    /// Compromise signals waiting for an administrator.
+    pub alarms: Alarms,
+    /// Whether the model differs from what Asterisk last loaded (an apply is due).
+    pub pending_changes: bool,
     pub bans_active: u64,
     pub newest_ban: Option<BanView>,
     /// Bans ending within ten minutes.

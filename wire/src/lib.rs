@@ -32,6 +32,10 @@ pub struct SessionInfo {
     pub role: Role,
     /// The session's anti-CSRF token: every state-changing form carries it back.
     pub csrf: String,
+    /// The server's clock when the page was made (Unix seconds): what relative times
+    /// ("5 min ago") count from, the same on the server and in the hydrated page.
+    #[serde(default)]
+    pub now_unix: i64,
 }
 
 /// Whether the first administrator still has to be created.

@@ -134,6 +134,8 @@ pub struct Preview {
     pub files: Vec<FileDiff>,
     /// Whether anything differs from what is on disk.
     pub changes: bool,
+    /// The change in objects, for people: "+1 endpoint, −1 trunk; 2 files".
+    pub summary: String,
     /// The revision that is live now, if any.
     pub live_revision: Option<i32>,
 }

@@ -33,6 +33,7 @@ pub async fn create_alert(
                 key: created.view.name.clone(),
                 label: String::new(),
                 secret: created.secret.clone(),
+                provisioning: Vec::new(),
             }),
             "/alerts".to_owned(),
         )

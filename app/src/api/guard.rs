@@ -46,6 +46,18 @@ pub async fn get_dashboard_summary(period: String) -> Result<DashboardSummary, C
     console.dashboard_summary(&parts, &period).await
 }
 
+/// Takes the compromise signals up to event `through` off the dashboard's alarm card.
+#[server(prefix = "/fn", endpoint = "acknowledge_alarms")]
+pub async fn acknowledge_alarms(csrf: String, through: i64) -> Result<u64, ActionError> {
+    use crate::ssr::form::{Then, finish};
+    let (console, parts) = crate::ssr::guard::context()?;
+    let outcome = console.acknowledge_alarms(&parts, &csrf, through).await;
+    finish(&*console, &parts, outcome, "/", None, |_| {
+        Then::Redirect("/?acknowledged=1".to_owned())
+    })
+    .await
+}
+
 /// Attacks over time (per minute for the last hour, or per hour for the last week).
 #[server(prefix = "/fn", endpoint = "attack_series")]
 pub async fn get_attack_series(week: bool) -> Result<TimeSeries, ConsoleError> {

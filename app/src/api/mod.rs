@@ -34,16 +34,19 @@ pub async fn get_setup_state() -> Result<SetupState, ConsoleError> {
     console.setup_state().await
 }
 
-/// Signs in and goes to the dashboard.
+/// Signs in and goes back to the page that asked for it (`next`, a local path), else to
+/// the dashboard.
 #[server(prefix = "/fn", endpoint = "sign_in")]
 pub async fn sign_in(
     username: String,
     password: String,
     #[server(default)] code: Option<String>,
+    #[server(default)] next: Option<String>,
 ) -> Result<(), ConsoleError> {
     let (console, parts) = crate::ssr::context()?;
     let outcome = console.sign_in(&parts, username, password, code).await;
-    crate::ssr::form::finish_form(&parts, outcome.map(crate::ssr::set_cookie), "/")
+    let to = crate::form::local_path(next.as_deref()).unwrap_or("/");
+    crate::ssr::form::finish_form(&parts, outcome.map(crate::ssr::set_cookie), to)
 }
 
 /// Ends the session on the server and clears the cookie.

@@ -7,15 +7,27 @@
 
 use leptos::prelude::*;
 
-use crate::form::ActionError;
 use crate::form::pbx::{AmiUserForm, EndpointForm, PolicyData, PolicyForm, TrunkForm};
+use crate::form::{ActionError, ShownSecret};
 // Used by the server functions' bodies, which only the server build has.
 #[cfg(feature = "ssr")]
-use crate::form::{Flash, TypedForm, pbx::endpoint_page, pbx::object_page};
+use crate::form::{Flash, ServiceAddress, TypedForm, pbx::endpoint_page, pbx::object_page};
 use wire::pbx::{
     AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
-    WithSecret,
 };
+
+/// A new secret with the provisioning block of where this PBX is reached.
+#[cfg(feature = "ssr")]
+async fn with_address<T>(
+    pbx: &dyn crate::ssr::pbx::PbxConsole,
+    parts: &http::request::Parts,
+    outcome: Result<T, ActionError>,
+    shown: fn(&T, &ServiceAddress) -> ShownSecret,
+) -> Result<ShownSecret, ActionError> {
+    let made = outcome?;
+    let address = pbx.service_address(parts).await?;
+    Ok(shown(&made, &address))
+}
 
 /// One page of endpoints, optionally filtered by `q`, from `cursor` (a page's `next_cursor`).
 #[server(prefix = "/fn", endpoint = "list_endpoints")]
@@ -40,7 +52,7 @@ pub async fn create_endpoint(
     csrf: String,
     #[server(flatten)] form: EndpointForm,
     #[server(default)] secret: String,
-) -> Result<WithSecret<EndpointView>, ActionError> {
+) -> Result<ShownSecret, ActionError> {
     use crate::ssr::form::{Then, finish};
     let (pbx, parts) = crate::ssr::pbx::context()?;
     crate::ssr::form::no_store();
@@ -48,13 +60,14 @@ pub async fn create_endpoint(
     let outcome = pbx
         .create_endpoint(&parts, &csrf, form.clone(), typed)
         .await;
+    let outcome = with_address(&*pbx, &parts, outcome, ShownSecret::endpoint).await;
     finish(
         &*pbx,
         &parts,
         outcome,
         "/endpoints",
         Some(TypedForm::Endpoint(form)),
-        |created| Then::flash(Flash::Secret(created.into()), "/endpoints".to_owned()),
+        |created| Then::flash(Flash::Secret(created.clone()), "/endpoints".to_owned()),
     )
     .await
 }
@@ -95,18 +108,29 @@ pub async fn delete_endpoint(csrf: String, id: String) -> Result<(), ActionError
 
 /// A new generated secret for an endpoint, in the answer once.
 #[server(prefix = "/fn", endpoint = "rotate_endpoint_secret")]
-pub async fn rotate_endpoint_secret(
-    csrf: String,
-    id: String,
-) -> Result<WithSecret<EndpointView>, ActionError> {
+pub async fn rotate_endpoint_secret(csrf: String, id: String) -> Result<ShownSecret, ActionError> {
     use crate::ssr::form::{Then, finish};
     let (pbx, parts) = crate::ssr::pbx::context()?;
     crate::ssr::form::no_store();
     let outcome = pbx.rotate_endpoint_secret(&parts, &csrf, &id).await;
+    let outcome = with_address(&*pbx, &parts, outcome, ShownSecret::endpoint).await;
     finish(&*pbx, &parts, outcome, "/endpoints", None, |rotated| {
-        Then::flash(Flash::Secret(rotated.into()), "/endpoints".to_owned())
+        Then::flash(Flash::Secret(rotated.clone()), "/endpoints".to_owned())
     })
     .await
+}
+
+/// Whether an apply is due: the model differs from what Asterisk last loaded. `None`
+/// when the session has ended: the page asks every 15 s, and a 401 would be an error in
+/// the browser's console for what is an expected answer.
+#[server(prefix = "/fn", endpoint = "pending_changes")]
+pub async fn pending_changes() -> Result<Option<bool>, ActionError> {
+    use crate::form::ConsoleError;
+    let (pbx, parts) = crate::ssr::pbx::context()?;
+    match pbx.pending_changes(&parts).await {
+        Err(ActionError::Console(ConsoleError::NotSignedIn)) => Ok(None),
+        other => other.map(Some),
+    }
 }
 
 /// Every trunk.
@@ -196,7 +220,7 @@ pub async fn create_ami_user(
     csrf: String,
     #[server(flatten)] form: AmiUserForm,
     #[server(default)] secret: String,
-) -> Result<WithSecret<AmiUserView>, ActionError> {
+) -> Result<ShownSecret, ActionError> {
     use crate::ssr::form::{Then, finish};
     let (pbx, parts) = crate::ssr::pbx::context()?;
     crate::ssr::form::no_store();
@@ -204,13 +228,14 @@ pub async fn create_ami_user(
     let outcome = pbx
         .create_ami_user(&parts, &csrf, form.clone(), typed)
         .await;
+    let outcome = with_address(&*pbx, &parts, outcome, ShownSecret::ami_user).await;
     finish(
         &*pbx,
         &parts,
         outcome,
         "/ami-users",
         Some(TypedForm::AmiUser(form)),
-        |created| Then::flash(Flash::Secret(created.into()), "/ami-users".to_owned()),
+        |created| Then::flash(Flash::Secret(created.clone()), "/ami-users".to_owned()),
     )
     .await
 }
@@ -258,16 +283,14 @@ pub async fn delete_ami_user(csrf: String, name: String) -> Result<(), ActionErr
 
 /// A new generated secret for an AMI user, in the answer once.
 #[server(prefix = "/fn", endpoint = "rotate_ami_secret")]
-pub async fn rotate_ami_secret(
-    csrf: String,
-    name: String,
-) -> Result<WithSecret<AmiUserView>, ActionError> {
+pub async fn rotate_ami_secret(csrf: String, name: String) -> Result<ShownSecret, ActionError> {
     use crate::ssr::form::{Then, finish};
     let (pbx, parts) = crate::ssr::pbx::context()?;
     crate::ssr::form::no_store();
     let outcome = pbx.rotate_ami_secret(&parts, &csrf, &name).await;
+    let outcome = with_address(&*pbx, &parts, outcome, ShownSecret::ami_user).await;
     finish(&*pbx, &parts, outcome, "/ami-users", None, |rotated| {
-        Then::flash(Flash::Secret(rotated.into()), "/ami-users".to_owned())
+        Then::flash(Flash::Secret(rotated.clone()), "/ami-users".to_owned())
     })
     .await
 }

@@ -61,6 +61,7 @@ pub async fn act_on_user(
                     key: username.clone(),
                     label: "new password; their sessions ended".to_owned(),
                     secret: password.clone(),
+                    provisioning: Vec::new(),
                 }),
                 "/users".to_owned(),
             ),

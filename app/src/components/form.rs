@@ -38,6 +38,166 @@ pub fn query_error() -> Signal<Option<ActionError>> {
     })
 }
 
+/// Which of a page's actions finished last. A page shows that one's outcome only, so
+/// "Banned." does not stay after an unban, nor "reverts unless confirmed" after confirming;
+/// until an action finished here, what a plain form post's redirect said (`?banned=1`)
+/// stands.
+#[derive(Clone, Copy)]
+pub struct LastAction(RwSignal<Option<&'static str>>);
+
+impl LastAction {
+    #[must_use]
+    pub fn new() -> Self {
+        Self(RwSignal::new(None))
+    }
+
+    /// Follows `action` under `name`; returns `action` for chaining.
+    pub fn track<T, R>(self, name: &'static str, action: ServerAction<T>) -> ServerAction<T>
+    where
+        T: leptos::server_fn::ServerFn<Output = R> + Clone + Send + Sync + 'static,
+        R: Clone + Send + Sync + 'static,
+    {
+        Effect::new(move |_| {
+            // The version counts finished runs; the first run of the effect only reads it.
+            if action.version().get() > 0 {
+                self.0.set(Some(name));
+            }
+        });
+        action
+    }
+
+    /// Whether `name` finished last.
+    #[must_use]
+    pub fn is(self, name: &str) -> bool {
+        self.0.get() == Some(name)
+    }
+
+    /// Whether no tracked action has finished on this page yet.
+    #[must_use]
+    pub fn none(self) -> bool {
+        self.0.get().is_none()
+    }
+
+    /// `action`'s outcome while it is the one that finished last.
+    pub fn outcome<T, R, E>(
+        self,
+        name: &'static str,
+        action: ServerAction<T>,
+    ) -> Signal<Option<Result<R, E>>>
+    where
+        T: leptos::server_fn::ServerFn<Output = R, Error = E> + Clone + Send + Sync + 'static,
+        R: Clone + Send + Sync + 'static,
+        E: Clone + Send + Sync + 'static,
+    {
+        Signal::derive(move || {
+            if self.is(name) {
+                action.value().get()
+            } else {
+                None
+            }
+        })
+    }
+}
+
+impl LastAction {
+    /// `action`'s refusal while it is the one that finished last.
+    pub fn error<T, R>(
+        self,
+        name: &'static str,
+        action: ServerAction<T>,
+    ) -> Signal<Option<ActionError>>
+    where
+        T: leptos::server_fn::ServerFn<Output = R, Error = ActionError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        R: Clone + Send + Sync + 'static,
+    {
+        Signal::derive(move || {
+            if self.is(name) {
+                action.value().get().and_then(Result::err)
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// What a list page with create, new-secret and delete actions shows, of the last one only:
+/// the new secret (of a creation or a rotation), a row action's refusal (or the code of a
+/// plain form post's), and whether the last deletion went through.
+pub struct SecretListOutcomes {
+    pub created: Signal<Option<ShownSecret>>,
+    pub rotated: Signal<Option<ShownSecret>>,
+    pub row_error: Signal<Option<ActionError>>,
+    pub deleted: Signal<bool>,
+}
+
+impl SecretListOutcomes {
+    /// Tracks the three actions on `last` (as `create`, `rotate` and `delete`).
+    pub fn new<C, R, D>(
+        last: LastAction,
+        create: ServerAction<C>,
+        rotate: ServerAction<R>,
+        delete: ServerAction<D>,
+    ) -> Self
+    where
+        C: leptos::server_fn::ServerFn<Output = ShownSecret, Error = ActionError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        R: leptos::server_fn::ServerFn<Output = ShownSecret, Error = ActionError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        D: leptos::server_fn::ServerFn<Output = (), Error = ActionError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+    {
+        let (create, rotate, delete) = (
+            last.track("create", create),
+            last.track("rotate", rotate),
+            last.track("delete", delete),
+        );
+        let (created, rotated, removed) = (
+            last.outcome("create", create),
+            last.outcome("rotate", rotate),
+            last.outcome("delete", delete),
+        );
+        let (delete_error, rotate_error, code_error) = (
+            last.error("delete", delete),
+            last.error("rotate", rotate),
+            query_error(),
+        );
+        let query = use_query_map();
+        Self {
+            created: Signal::derive(move || created.get().and_then(Result::ok)),
+            rotated: Signal::derive(move || rotated.get().and_then(Result::ok)),
+            row_error: Signal::derive(move || {
+                delete_error
+                    .get()
+                    .or_else(|| rotate_error.get())
+                    .or_else(|| code_error.get().filter(|_| last.none()))
+            }),
+            deleted: Signal::derive(move || {
+                matches!(removed.get(), Some(Ok(())))
+                    || (last.none() && query.read().get("deleted").is_some())
+            }),
+        }
+    }
+}
+
+impl Default for LastAction {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The error of an action's last run, if it failed.
 pub fn action_error<T, R>(action: ServerAction<T>) -> Signal<Option<ActionError>>
 where
@@ -159,7 +319,10 @@ pub fn Refusal(#[prop(into)] error: Signal<Option<ActionError>>) -> impl IntoVie
     }
 }
 
-/// A secret shown this once, with what it belongs to.
+/// A secret shown this once, with what it belongs to and what its phone or client needs.
+/// It takes the focus (its field, selected, so Ctrl+C copies it) and scrolls into view
+/// wherever the user was on the page; with JavaScript, buttons copy the secret or the whole
+/// block. Without JavaScript the field has `autofocus` on the page the form post returns to.
 #[component]
 pub fn SecretOnce(#[prop(into)] secret: Signal<Option<ShownSecret>>) -> impl IntoView {
     move || {
@@ -169,16 +332,65 @@ pub fn SecretOnce(#[prop(into)] secret: Signal<Option<ShownSecret>>) -> impl Int
             } else {
                 format!(" ({})", s.label)
             };
+            let field = NodeRef::<leptos::html::Input>::new();
+            #[cfg(feature = "hydrate")]
+            Effect::new(move |_| {
+                if let Some(input) = field.get() {
+                    input.scroll_into_view_with_bool(false);
+                    let _ = input.focus();
+                    input.select();
+                }
+            });
+            let block = std::iter::once(format!("Secret: {}", s.secret))
+                .chain(s.provisioning.iter().map(|(k, v)| format!("{k}: {v}")))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let secret_text = s.secret.clone();
             view! {
-                <div class="secret" role="status">
+                <section class="secret" role="status" aria-label="New secret">
                     <p>
-                        "Secret of " {s.kind} " " <code class="secret-key">{s.key}</code> {label}
+                        "New secret of " {s.kind} " " <code class="secret-key">{s.key}</code> {label}
                         ". It is shown this once: copy it now. sipwarden keeps only a digest."
                     </p>
-                    <p><code class="secret-value">{s.secret}</code></p>
-                </div>
+                    <p class="secret-line">
+                        <input type="text" readonly class="secret-value" aria-label="The secret" autofocus
+                               autocomplete="off" spellcheck="false" value=s.secret.clone() node_ref=field />
+                        <CopyButton text=secret_text label="Copy secret" />
+                        {(!s.provisioning.is_empty()).then(|| view! { <CopyButton text=block label="Copy all" /> })}
+                    </p>
+                    {(!s.provisioning.is_empty()).then(|| view! {
+                        <dl class="facts provisioning">
+                            {s.provisioning.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd><code>{v}</code></dd> }).collect_view()}
+                        </dl>
+                    })}
+                </section>
             }
         })
+    }
+}
+
+/// A button that puts `text` on the clipboard; shown only once the page runs JavaScript
+/// (without it the button could do nothing).
+#[component]
+fn CopyButton(text: String, label: &'static str) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    let copied = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(&text);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+    };
+    view! {
+        <Show when=move || hydrated.get()>
+            <button type="button" class="secondary copy" on:click=copy.clone()>
+                {move || if copied.get() { "Copied" } else { label }}
+            </button>
+        </Show>
     }
 }
 

@@ -5,7 +5,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Outlet, Redirect};
 
+use crate::api::pbx::pending_changes;
 use crate::api::{SignOut, get_session};
+use crate::components::form::url_encode;
+use crate::components::time::Clock;
 use wire::{Role, SessionInfo};
 
 /// Layout of every page behind sign-in. Provides the [`SessionInfo`] to the pages.
@@ -17,10 +20,80 @@ pub fn ConsoleLayout() -> impl IntoView {
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(info)) => view! { <SignedIn info /> }.into_any(),
-                    Ok(None) | Err(_) => view! { <Redirect path="/login" /> }.into_any(),
+                    Ok(None) | Err(_) => view! { <Redirect path=back_after_sign_in() /> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The sign-in page, told to come back here afterwards (without a flash token, which is
+/// taken once and would be gone).
+fn back_after_sign_in() -> String {
+    let location = leptos_router::hooks::use_location();
+    let search = location.search.get_untracked();
+    let kept: Vec<&str> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("flash="))
+        .collect();
+    let mut here = location.pathname.get_untracked();
+    if !kept.is_empty() {
+        here.push('?');
+        here.push_str(&kept.join("&"));
+    }
+    format!("/login?next={}", url_encode(&here))
+}
+
+/// How often a page that stays open asks whether changes are pending (which also notices a
+/// session that ended: the page then goes to sign in).
+#[cfg(feature = "hydrate")]
+const PENDING_POLL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// "Changes pending — apply" whenever the model differs from what Asterisk last loaded,
+/// linking to the configuration page. Asked again on every navigation and every 15 s.
+#[component]
+fn PendingBadge() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let tick = RwSignal::new(0_u64);
+    let pending = Resource::new(
+        move || (location.pathname.get(), location.search.get(), tick.get()),
+        |_| pending_changes(),
+    );
+    #[cfg(feature = "hydrate")]
+    {
+        let clock = use_context::<Clock>();
+        let every = i64::try_from(PENDING_POLL.as_secs()).unwrap_or(15);
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                tick.update(|n| *n += 1);
+                if let Some(clock) = clock {
+                    clock.advance(every);
+                }
+            },
+            PENDING_POLL,
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+        // A session that ended (expired, signed out elsewhere, user disabled): sign in, then
+        // come back here.
+        Effect::new(move |_| {
+            if let Some(Ok(None)) = pending.get()
+                && !location.pathname.get_untracked().starts_with("/login")
+                && let Some(window) = web_sys::window()
+            {
+                let _ = window.location().set_href(&back_after_sign_in());
+            }
+        });
+    }
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                matches!(pending.await, Ok(Some(true))).then(|| view! {
+                    <A href="/config" attr:class="badge pending" attr:id="pending-badge" attr:title="The model differs from what Asterisk loaded">"Changes pending — apply"</A>
+                })
+            })}
+        </Transition>
     }
 }
 
@@ -80,6 +153,7 @@ pub fn page_title(path: &str) -> String {
 #[component]
 fn SignedIn(info: SessionInfo) -> impl IntoView {
     provide_context(info.clone());
+    Clock::provide(&info);
     let sign_out = ServerAction::<SignOut>::new();
     let role = match info.role {
         Role::Admin => "administrator",
@@ -105,6 +179,7 @@ fn SignedIn(info: SessionInfo) -> impl IntoView {
                     </div>
                 }).collect_view()}
             </nav>
+            <PendingBadge />
             <span class="who">{info.username.clone()} " (" {role} ")"</span>
             <ActionForm action=sign_out attr:class="inline">
                 <input type="hidden" name="csrf" value=info.csrf.clone() />

@@ -32,6 +32,21 @@ use serde::{Deserialize, Serialize};
 use pbx::{AmiUserForm, EndpointForm, PolicyForm, TrunkForm};
 use wire::pbx::{AmiUserView, ApplyReport, EndpointView, WithSecret};
 
+/// `next` when it is a path of this console to return to after signing in: absolute,
+/// not protocol-relative (`//host`), no backslash (browsers read `/\host` as another
+/// site), no control characters, not the sign-in page itself, at most 512 bytes.
+#[must_use]
+pub fn local_path(next: Option<&str>) -> Option<&str> {
+    let next = next?;
+    let safe = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && !next.starts_with("/login")
+        && next.len() <= 512;
+    safe.then_some(next)
+}
+
 /// Everything that can go wrong in a console action, as the browser may see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum ConsoleError {
@@ -271,26 +286,66 @@ pub struct ShownSecret {
     /// Its extension, for endpoints.
     pub label: String,
     pub secret: String,
+    /// What a phone (or an AMI client) needs besides the secret, in the order a
+    /// provisioning screen asks: server, port, transport, user names, realm.
+    #[serde(default)]
+    pub provisioning: Vec<(String, String)>,
 }
 
-impl From<&WithSecret<EndpointView>> for ShownSecret {
-    fn from(w: &WithSecret<EndpointView>) -> Self {
+/// Where phones and AMI clients reach this PBX, for a secret's provisioning block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAddress {
+    /// The address SIP listens on, or the host name the console was reached by when SIP
+    /// listens on every address.
+    pub host: String,
+    pub sip_port: u16,
+    pub tls_port: u16,
+    pub ami_host: String,
+    pub ami_port: u16,
+}
+
+impl ShownSecret {
+    /// An endpoint's new secret with what its phone needs.
+    #[must_use]
+    pub fn endpoint(w: &WithSecret<EndpointView>, at: &ServiceAddress) -> Self {
+        let e = &w.object;
+        let port = if e.transport == "tls" {
+            at.tls_port
+        } else {
+            at.sip_port
+        };
+        let field = |k: &str, v: &str| (k.to_owned(), v.to_owned());
         Self {
             kind: "endpoint".to_owned(),
-            key: w.object.id.clone(),
-            label: format!("extension {}", w.object.extension),
+            key: e.id.clone(),
+            label: format!("extension {}", e.extension),
             secret: w.secret.clone(),
+            provisioning: vec![
+                field("SIP server", &at.host),
+                field("Port", &port.to_string()),
+                field("Transport", &e.transport.to_uppercase()),
+                field("User name", &e.id),
+                field("Authentication user", &e.id),
+                field("Realm (domain)", &e.realm),
+                field("Extension", &e.extension),
+                field("Display name", &e.display_name),
+            ],
         }
     }
-}
 
-impl From<&WithSecret<AmiUserView>> for ShownSecret {
-    fn from(w: &WithSecret<AmiUserView>) -> Self {
+    /// An AMI user's new secret with what its client needs.
+    #[must_use]
+    pub fn ami_user(w: &WithSecret<AmiUserView>, at: &ServiceAddress) -> Self {
         Self {
             kind: "AMI user".to_owned(),
             key: w.object.name.clone(),
             label: String::new(),
             secret: w.secret.clone(),
+            provisioning: vec![
+                ("Host".to_owned(), at.ami_host.clone()),
+                ("Port".to_owned(), at.ami_port.to_string()),
+                ("Username".to_owned(), w.object.name.clone()),
+            ],
         }
     }
 }
@@ -355,5 +410,30 @@ impl Flash {
             Flash::Refused { form, .. } => form.as_deref().cloned(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_returned_to_after_sign_in() {
+        for good in ["/", "/endpoints?q=10", "/trunks/carrier"] {
+            assert_eq!(local_path(Some(good)), Some(good));
+        }
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "/\tevil",
+            "/login?next=/",
+            "endpoints",
+            "",
+        ] {
+            assert_eq!(local_path(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(local_path(Some(&format!("/{}", "a".repeat(600)))), None);
+        assert_eq!(local_path(None), None);
     }
 }

@@ -139,6 +139,7 @@ pub fn AlertsPage() -> impl IntoView {
                 key: c.view.name,
                 label: String::new(),
                 secret: c.secret,
+                provisioning: Vec::new(),
             })
     });
     let tested_here = Signal::derive(move || test.value().get().and_then(Result::ok));

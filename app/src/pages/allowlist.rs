@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::firewall::{AddAllow, RemoveAllow, get_allowlist};
-use crate::components::form::FormError;
+use crate::components::form::{FormError, LastAction};
 use crate::pages::bans::human_secs;
 use wire::{Role, SessionInfo};
 
@@ -13,25 +13,28 @@ use wire::{Role, SessionInfo};
 #[component]
 pub fn AllowlistPage() -> impl IntoView {
     let session = expect_context::<SessionInfo>();
-    let add = ServerAction::<AddAllow>::new();
-    let remove = ServerAction::<RemoveAllow>::new();
+    let last = LastAction::new();
+    let add = last.track("add", ServerAction::<AddAllow>::new());
+    let remove = last.track("remove", ServerAction::<RemoveAllow>::new());
     let list = Resource::new(
         move || (add.version().get(), remove.version().get()),
         |_| get_allowlist(),
     );
     let query = use_query_map();
+    let (add_result, remove_result) = (last.outcome("add", add), last.outcome("remove", remove));
     let notice = move || {
         let q = query.read();
-        if q.get("added").is_some() || matches!(add.value().get(), Some(Ok(()))) {
+        let before_any = last.none();
+        if matches!(add_result.get(), Some(Ok(()))) || (before_any && q.get("added").is_some()) {
             Some("Trusted.")
-        } else if q.get("removed").is_some() || matches!(remove.value().get(), Some(Ok(()))) {
+        } else if matches!(remove_result.get(), Some(Ok(())))
+            || (before_any && q.get("removed").is_some())
+        {
             Some("Trust ended.")
         } else {
             None
         }
     };
-    let add_result = Signal::derive(move || add.value().get());
-    let remove_result = Signal::derive(move || remove.value().get());
     let is_admin = session.role == Role::Admin;
     let csrf = session.csrf.clone();
     view! {

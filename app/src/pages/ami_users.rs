@@ -3,15 +3,14 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 
-use crate::form::{ShownSecret, TypedForm};
+use crate::form::TypedForm;
 
 use crate::form::pbx::{AmiUserForm, object_page};
 
 use crate::api::pbx::{CreateAmiUser, DeleteAmiUser, RotateAmiSecret, list_ami_users};
 use crate::components::form::{
-    Confirm, FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error,
+    Confirm, FlashNotices, LastAction, Refusal, SecretListOutcomes, SecretOnce, csrf, is_admin,
     refused_form, reset_on_success, use_flash,
 };
 
@@ -64,8 +63,8 @@ pub fn AmiUsersPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::ssr::form::no_store();
     let admin = is_admin();
-    let query = use_query_map();
     let flash = use_flash();
+    let last = LastAction::new();
     let create = ServerAction::<CreateAmiUser>::new();
     let created_form = reset_on_success(create);
     let delete = ServerAction::<DeleteAmiUser>::new();
@@ -74,31 +73,12 @@ pub fn AmiUsersPage() -> impl IntoView {
         move || (create.version().get(), delete.version().get()),
         |_| list_ami_users(),
     );
-    let created = Signal::derive(move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|w| ShownSecret::from(&w))
-    });
-    let rotated = Signal::derive(move || {
-        rotate
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|w| ShownSecret::from(&w))
-    });
-    let (delete_error, rotate_error, code_error) =
-        (action_error(delete), action_error(rotate), query_error());
-    let row_error = Signal::derive(move || {
-        delete_error
-            .get()
-            .or_else(|| rotate_error.get())
-            .or_else(|| code_error.get())
-    });
-    let deleted = move || {
-        query.read().get("deleted").is_some() || matches!(delete.value().get(), Some(Ok(())))
-    };
+    let SecretListOutcomes {
+        created,
+        rotated,
+        row_error,
+        deleted,
+    } = SecretListOutcomes::new(last, create, rotate, delete);
 
     view! {
         <h1>"AMI users"</h1>
@@ -107,7 +87,7 @@ pub fn AmiUsersPage() -> impl IntoView {
             {DANGEROUS.join(", ")}
             ") amount to root on the PBX and are refused unless explicitly allowed."
         </p>
-        <Show when=deleted><p class="notice" role="status">"AMI user deleted."</p></Show>
+        <Show when=move || deleted.get()><p class="notice" role="status">"AMI user deleted."</p></Show>
         <SecretOnce secret=created />
         <SecretOnce secret=rotated />
         <Refusal error=row_error />
@@ -172,7 +152,7 @@ pub fn AmiUsersPage() -> impl IntoView {
 
         {admin.then(|| view! {
             <h2>"New AMI user"</h2>
-            <Refusal error=action_error(create) />
+            <Refusal error=last.error("create", create) />
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let (error, form) = refused_form(flash.await);

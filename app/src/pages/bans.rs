@@ -5,35 +5,40 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::firewall::{AddBan, RemoveBan, get_bans};
-use crate::components::form::FormError;
+use crate::components::form::{FormError, LastAction};
 use wire::{Role, SessionInfo};
 
 /// The bans page.
 #[component]
 pub fn BansPage() -> impl IntoView {
     let session = expect_context::<SessionInfo>();
-    let add = ServerAction::<AddBan>::new();
-    let remove = ServerAction::<RemoveBan>::new();
+    let last = LastAction::new();
+    let add = last.track("add", ServerAction::<AddBan>::new());
+    let remove = last.track("remove", ServerAction::<RemoveBan>::new());
     let bans = Resource::new(
         move || (add.version().get(), remove.version().get()),
         |_| get_bans(),
     );
     let query = use_query_map();
+    let (add_result, remove_result) = (last.outcome("add", add), last.outcome("remove", remove));
     let notice = move || {
-        if let Some(Ok(message)) = add.value().get() {
+        if let Some(Ok(message)) = add_result.get() {
             return Some(message);
         }
+        if matches!(remove_result.get(), Some(Ok(()))) {
+            return Some("Ban lifted.".to_owned());
+        }
         let q = query.read();
-        if q.get("banned").is_some() {
+        if !last.none() {
+            None
+        } else if q.get("banned").is_some() {
             Some("Banned.".to_owned())
-        } else if q.get("unbanned").is_some() || matches!(remove.value().get(), Some(Ok(()))) {
+        } else if q.get("unbanned").is_some() {
             Some("Ban lifted.".to_owned())
         } else {
             None
         }
     };
-    let add_result = Signal::derive(move || add.value().get());
-    let remove_result = Signal::derive(move || remove.value().get());
     let is_admin = session.role == Role::Admin;
     let csrf = session.csrf.clone();
     let form_csrf = csrf.clone();

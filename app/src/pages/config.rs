@@ -77,21 +77,28 @@ pub fn ConfigPage() -> impl IntoView {
                     None => view! { <p class="hint">"Only administrators see the preview: it names every account (its secrets are hidden)."</p> }.into_any(),
                     Some(Err(e)) => view! { <Refusal error=Signal::derive(move || Some(e.clone())) /> }.into_any(),
                     Some(Ok(p)) => {
-                        let live = p.live_revision.map_or_else(|| "none".to_owned(), |n| format!("revision {n}"));
-                        let summary = if p.changes {
-                            format!("Changes against what is on disk (live: {live}).")
+                        let against = p.live_revision.map_or_else(
+                            || "Compared with the files on disk (sipwarden has applied nothing yet).".to_owned(),
+                            |n| format!("Compared with revision {n}, which Asterisk loaded."),
+                        );
+                        let headline = if p.changes {
+                            format!("An apply would change: {}.", p.summary)
                         } else {
-                            format!("Nothing to apply: the files on disk are up to date (live: {live}).")
+                            "Nothing to apply: Asterisk runs the current model.".to_owned()
                         };
                         view! {
                             <div id="preview">
-                                <p>{summary}</p>
+                                <p id="preview-summary"><strong>{headline}</strong> " " <span class="hint">{against}</span></p>
                                 {p.files.into_iter().map(|f| {
-                                    let open = f.change != "unchanged";
+                                    // Short diffs open; a long one (a first apply writes every
+                                    // account) stays folded under its line count.
+                                    let lines = f.diff.lines().count();
+                                    let open = f.change != "unchanged" && lines <= 60;
                                     view! {
                                         <details class="file" open=open>
-                                            <summary><code>{f.name.clone()}</code> " — " <span class=format!("change {}", f.change)>{f.change.clone()}</span></summary>
-                                            {(!f.diff.is_empty()).then(|| view! { <pre class="diff">{f.diff.clone()}</pre> })}
+                                            <summary><code>{f.name.clone()}</code> " — " <span class=format!("change {}", f.change)>{f.change.clone()}</span>
+                                                {(lines > 0).then(|| view! { <span class="hint">" (" {lines} " lines)"</span> })}</summary>
+                                            {(!f.diff.is_empty()).then(|| view! { <pre class="diff">{coloured(&f.diff)}</pre> })}
                                         </details>
                                     }
                                 }).collect_view()}
@@ -147,4 +154,24 @@ pub fn ConfigPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// A unified diff, one span per line: added, removed, hunk header or context.
+fn coloured(diff: &str) -> impl IntoView + use<> {
+    diff.split_inclusive('\n')
+        .map(|line| {
+            let class = if line.starts_with("+++") || line.starts_with("---") {
+                "file"
+            } else if line.starts_with('+') {
+                "add"
+            } else if line.starts_with('-') {
+                "del"
+            } else if line.starts_with("@@") {
+                "hunk"
+            } else {
+                "ctx"
+            };
+            view! { <span class=class>{line.to_owned()}</span> }
+        })
+        .collect_view()
 }

@@ -9,9 +9,11 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::get_dashboard;
-use crate::api::guard::{get_attack_series, get_dashboard_summary};
+use crate::api::guard::{AcknowledgeAlarms, get_attack_series, get_dashboard_summary};
+use crate::components::form::{Refusal, action_error, csrf, is_admin};
 use crate::components::live::{LiveMarker, LiveState};
-use wire::dashboard::{DashboardSummary, TimeSeries, TopEntry};
+use crate::components::time::{When, clock, day};
+use wire::dashboard::{Alarms, DashboardSummary, NetworkEntry, TimeSeries, TopEntry};
 use wire::firewall::TableState;
 
 /// The dashboard page.
@@ -27,8 +29,12 @@ pub fn DashboardPage() -> impl IntoView {
             .filter(|p| PERIODS.contains(&p.as_str()))
             .unwrap_or_else(|| "day".to_owned())
     };
+    let acknowledge = ServerAction::<AcknowledgeAlarms>::new();
     let series = Resource::new(week, get_attack_series);
-    let summary = Resource::new(period, get_dashboard_summary);
+    let summary = Resource::new(
+        move || (period(), acknowledge.version().get()),
+        |(period, _)| get_dashboard_summary(period),
+    );
     // Bumped by each message of the change feed; the page's updates are counted in
     // `data-updates` (what a test watches to know the figures came without a reload).
     let updates = RwSignal::new(0_u64);
@@ -53,9 +59,16 @@ pub fn DashboardPage() -> impl IntoView {
     };
     view! {
         <h1>"Dashboard " <LiveMarker state=stream /></h1>
+        <Show when=move || query.read().get("acknowledged").is_some()>
+            <p class="notice" role="status">"Acknowledged: those signals are off the alarm card (they stay in the events)."</p>
+        </Show>
+        <Refusal error=action_error(acknowledge) />
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                summary.await.ok().map(|s| view! { <StatusTiles summary=s /> })
+                summary.await.ok().map(|s| view! {
+                    <AlarmCard alarms=s.alarms.clone() acknowledge />
+                    <StatusTiles summary=s />
+                })
             })}
         </Transition>
         <section id="attacks" data-updates=move || updates.get().to_string()>
@@ -120,33 +133,58 @@ const COLOURS: [&str; 9] = [
     "#4e5ba6",
 ];
 
-/// Stacked bars, one per bucket, drawn by the server (no script needed to see it).
+/// The top of a chart's scale: `max` rounded up to 1, 2 or 5 times a power of ten, so the
+/// axis reads in round numbers.
+fn nice_ceiling(max: u64) -> u64 {
+    let mut step = 1;
+    loop {
+        for m in [1, 2, 5] {
+            if m * step >= max {
+                return m * step;
+            }
+        }
+        step *= 10;
+    }
+}
+
+/// Stacked bars, one per bucket, drawn by the server (no script needed to see it), with a
+/// count scale on the left, UTC times below, a legend with each kind's colour and count, and
+/// each bar's time, count and kind on hover.
 #[component]
 fn AttackChart(series: TimeSeries) -> impl IntoView {
     const WIDTH: f64 = 840.0;
     const HEIGHT: f64 = 160.0;
     let totals: Vec<u64> = series.buckets.iter().map(|b| b.iter().sum()).collect();
-    let max = totals.iter().copied().max().unwrap_or(0).max(1);
+    let tallest = totals.iter().copied().max().unwrap_or(0);
+    let top = nice_ceiling(tallest.max(1));
     let total: u64 = totals.iter().sum();
+    let per = i64::try_from(series.bucket_secs).unwrap_or(60);
+    let hourly = per >= 3600;
     #[allow(clippy::cast_precision_loss, reason = "bucket counts are small")]
     let bar = WIDTH / series.buckets.len().max(1) as f64;
     let mut rects = Vec::new();
     for (i, bucket) in series.buckets.iter().enumerate() {
         let mut y = HEIGHT;
+        let at = series.start_unix + per * i64::try_from(i).unwrap_or(0);
+        let when = if hourly {
+            format!("{} {}", day(at), clock(at))
+        } else {
+            clock(at)
+        };
         for (k, count) in bucket.iter().enumerate() {
             if *count == 0 {
                 continue;
             }
             #[allow(clippy::cast_precision_loss, reason = "bucket counts are small")]
-            let h = HEIGHT * (*count as f64) / (max as f64);
+            let h = HEIGHT * (*count as f64) / (top as f64);
             y -= h;
             #[allow(clippy::cast_precision_loss, reason = "at most 168 buckets")]
             let x = bar * i as f64;
-            let title = format!(
-                "{} {}",
-                count,
-                series.kinds.get(k).cloned().unwrap_or_default()
-            );
+            let kind = series
+                .kinds
+                .get(k)
+                .map_or("", |c| wire::events::EventKind::label_of(c));
+            let title = format!("{when} UTC: {count} {kind}");
             rects.push(view! {
                 <rect x=format!("{x:.1}") y=format!("{y:.1}") width=format!("{:.1}", (bar - 1.0).max(1.0))
                       height=format!("{h:.1}") fill=COLOURS[k % COLOURS.len()]>
@@ -155,21 +193,57 @@ fn AttackChart(series: TimeSeries) -> impl IntoView {
             });
         }
     }
+    // Ticks: every 10 minutes of the hour, every day of the week, first and last included.
+    let span = per * i64::try_from(series.buckets.len()).unwrap_or(0);
+    let step = if hourly { 86_400 } else { 600 };
+    let x_labels = (0_i64..)
+        .map(|i| series.start_unix + step * i)
+        .take_while(|t| *t <= series.start_unix + span)
+        .map(|t| view! { <span>{if hourly { day(t) } else { clock(t) }}</span> })
+        .collect_view();
+    let by_kind: Vec<u64> = (0..series.kinds.len())
+        .map(|k| {
+            series
+                .buckets
+                .iter()
+                .map(|b| b.get(k).copied().unwrap_or(0))
+                .sum()
+        })
+        .collect();
     let legend = series
         .kinds
         .iter()
         .enumerate()
-        .map(|(k, name)| view! {
-            <span class="legend"><span class=format!("swatch k{}", k % COLOURS.len())></span>{wire::events::EventKind::label_of(name).to_owned()}</span>
+        .filter(|(k, _)| by_kind[*k] > 0)
+        .map(|(k, name)| {
+            view! {
+                <span class="legend"><span class=format!("swatch k{}", k % COLOURS.len())></span>
+                    {wire::events::EventKind::label_of(name).to_owned()} " " {by_kind[k]}</span>
+            }
         })
         .collect_view();
+    let half = top.is_multiple_of(2).then(|| (top / 2).to_string());
     view! {
-        <svg id="attack-chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") width="100%" height="160" role="img"
-             aria-label=format!("{total} events")>
-            <line x1="0" y1=HEIGHT x2=WIDTH y2=HEIGHT stroke="#d0d5dd" />
-            {rects}
-        </svg>
-        <p class="hint" id="attack-total">{total} " events; tallest bar " {max} ". " {legend}</p>
+        <figure class="chart">
+            <div class="chart-grid">
+                <div class="y-axis" aria-hidden="true">
+                    <span>{top}</span><span>{half}</span><span>"0"</span>
+                </div>
+                <svg id="attack-chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img"
+                     aria-label=format!("{total} events, at most {tallest} per bar")>
+                    <line class="grid-line" x1="0" y1="0.5" x2=WIDTH y2="0.5" vector-effect="non-scaling-stroke" />
+                    <line class="grid-line" x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0 vector-effect="non-scaling-stroke" />
+                    <line class="axis-line" x1="0" y1=HEIGHT x2=WIDTH y2=HEIGHT vector-effect="non-scaling-stroke" />
+                    {rects}
+                </svg>
+                <span></span>
+                <div class="x-axis" aria-hidden="true">{x_labels}</div>
+            </div>
+            <figcaption class="hint" id="attack-total">
+                {count(total, "event", "events")} "; tallest bar " {tallest} ". Times in UTC. "
+                {legend}
+            </figcaption>
+        </figure>
     }
 }
 
@@ -186,9 +260,70 @@ fn top_list(entries: Vec<TopEntry>, sources: bool) -> impl IntoView {
                     format!("/events?account={}", e.key)
                 };
                 view! {
-                    <li><A href=href>{e.key.clone()}</A> " — " {count(e.events, "event", "events")}
+                    <li><A href=href>{e.label.clone().unwrap_or_else(|| e.key.clone())}</A> " — " {count(e.events, "event", "events")}
                         {e.banned.then(|| view! { " " <strong class="banned">"banned"</strong> })}</li>
                 }
+            }).collect_view()}
+        </ol>
+    }
+    .into_any()
+}
+
+/// Compromise signals, until an administrator acknowledges them: a correct login after
+/// failed passwords is the one line of the events that matters most.
+#[component]
+fn AlarmCard(alarms: Alarms, acknowledge: ServerAction<AcknowledgeAlarms>) -> impl IntoView {
+    if alarms.total == 0 {
+        return ().into_any();
+    }
+    let through = alarms
+        .events
+        .iter()
+        .map(|a| a.event.id)
+        .max()
+        .unwrap_or(0)
+        .to_string();
+    let more = alarms.total.saturating_sub(alarms.events.len() as u64);
+    view! {
+        <section class="alarm" id="alarm-card" role="alert" aria-label="Possible compromise">
+            <h2>{count(alarms.total, "sign of a possible compromise", "signs of a possible compromise")}</h2>
+            <ul>
+                {alarms.events.into_iter().map(|a| {
+                    let e = a.event;
+                    let account = a.account_label.or(e.account.clone()).unwrap_or_else(|| "an unknown account".to_owned());
+                    let href = format!("/events?source={}", e.address);
+                    view! {
+                        <li data-kind=e.kind.clone()>
+                            <strong>{wire::events::EventKind::label_of(&e.kind).to_owned()}</strong>
+                            ": " {account} " from " <A href=href>{e.address.clone()}</A> ", " <When at=e.at.clone() />
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            {(more > 0).then(|| view! { <p>"… and " {more} " more in " <A href="/events">"the events"</A> "."</p> })}
+            <p class="hint">"Check that the account's owner made it; if not, give the endpoint a new secret and ban the source."</p>
+            {is_admin().then(|| view! {
+                <ActionForm action=acknowledge attr:class="inline" attr:id="acknowledge-form">
+                    <input type="hidden" name="csrf" value=csrf() />
+                    <input type="hidden" name="through" value=through />
+                    <button type="submit" class="secondary">"Acknowledge"</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+    .into_any()
+}
+
+fn network_list(entries: Vec<NetworkEntry>) -> impl IntoView {
+    if entries.is_empty() {
+        return view! { <p class="hint">"None."</p> }.into_any();
+    }
+    view! {
+        <ol id="top-networks">
+            {entries.into_iter().map(|n| view! {
+                <li><code>{n.network.clone()}</code> " — " {count(n.sources, "address", "addresses")} ", "
+                    {count(n.events, "event", "events")}
+                    {(n.banned > 0).then(|| view! { " " <strong class="banned">{n.banned} " banned"</strong> })}</li>
             }).collect_view()}
         </ol>
     }
@@ -307,6 +442,23 @@ fn StatusTiles(summary: DashboardSummary) -> impl IntoView {
                 <strong>{summary.bans_active}</strong>
                 <span class="tile-detail">{summary.bans_expiring_soon} " ending within 10 min"</span>
             </div>
+            {if summary.pending_changes {
+                view! {
+                    <div class="tile warn" id="tile-pending">
+                        <span class="tile-label">"Configuration"</span>
+                        <strong>"Changes pending"</strong>
+                        <span class="tile-detail"><A href="/config">"Review and apply"</A></span>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <div class="tile good" id="tile-pending">
+                        <span class="tile-label">"Configuration"</span>
+                        <strong>"Applied"</strong>
+                        <span class="tile-detail">{summary.live_revision.map_or_else(|| "Nothing applied yet".to_owned(), |n| format!("Asterisk runs revision {n}"))}</span>
+                    </div>
+                }.into_any()
+            }}
             <div class=posture.class() id="tile-posture">
                 <span class="tile-label">"Posture"</span>
                 <strong>{summary.posture_score} " / 100"</strong>
@@ -350,7 +502,8 @@ fn Defence(summary: DashboardSummary) -> impl IntoView {
                 <dt>"Posture"</dt><dd id="posture-score">{summary.posture_score} " / 100 (" {summary.posture_high} " high findings)"</dd>
             </dl>
             <div class="grid">
-                <div><h3>"Top sources (last " {summary.period.clone()} ")"</h3>{top_list(summary.top_sources, true)}</div>
+                <div><h3>"Top networks (last " {summary.period.clone()} ")"</h3>{network_list(summary.top_networks)}</div>
+                <div><h3>"Top sources"</h3>{top_list(summary.top_sources, true)}</div>
                 <div><h3>"Top targeted accounts"</h3>{top_list(summary.top_accounts, false)}</div>
             </div>
         </section>

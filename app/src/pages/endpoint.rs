@@ -4,14 +4,13 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::form::{ShownSecret, TypedForm};
+use crate::form::TypedForm;
 
 use crate::form::pbx::EndpointForm;
 
 use crate::api::pbx::{RotateEndpointSecret, UpdateEndpoint, get_endpoint};
 use crate::components::form::{
-    Confirm, FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, refused_form,
-    use_flash,
+    Confirm, FlashNotices, LastAction, Refusal, SecretOnce, csrf, is_admin, refused_form, use_flash,
 };
 use crate::pages::endpoints::EndpointFields;
 
@@ -26,18 +25,16 @@ pub fn EndpointPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let endpoint = Resource::new(id, get_endpoint);
     let flash = use_flash();
-    let update = ServerAction::<UpdateEndpoint>::new();
-    let rotate = ServerAction::<RotateEndpointSecret>::new();
-    let saved =
-        move || query.read().get("saved").is_some() || matches!(update.value().get(), Some(Ok(_)));
-    let rotated = Signal::derive(move || {
-        rotate
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|w| ShownSecret::from(&w))
-    });
-    let (update_error, rotate_error) = (action_error(update), action_error(rotate));
+    let last = LastAction::new();
+    let update = last.track("update", ServerAction::<UpdateEndpoint>::new());
+    let rotate = last.track("rotate", ServerAction::<RotateEndpointSecret>::new());
+    let updated = last.outcome("update", update);
+    let saved = move || {
+        (last.none() && query.read().get("saved").is_some()) || matches!(updated.get(), Some(Ok(_)))
+    };
+    let rotated = last.outcome("rotate", rotate);
+    let rotated = Signal::derive(move || rotated.get().and_then(Result::ok));
+    let (update_error, rotate_error) = (last.error("update", update), last.error("rotate", rotate));
 
     view! {
         <p class="crumbs"><A href="/endpoints">"← Endpoints"</A></p>

@@ -5,13 +5,13 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::form::{ShownSecret, TypedForm};
+use crate::form::TypedForm;
 
 use crate::form::pbx::{EndpointForm, endpoint_page};
 
 use crate::api::pbx::{CreateEndpoint, DeleteEndpoint, RotateEndpointSecret, list_endpoints};
 use crate::components::form::{
-    Confirm, FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error,
+    Confirm, FlashNotices, LastAction, Refusal, SecretListOutcomes, SecretOnce, csrf, is_admin,
     refused_form, reset_on_success, url_encode, use_flash,
 };
 
@@ -74,6 +74,7 @@ pub fn EndpointsPage() -> impl IntoView {
     let q = move || query.read().get("q").filter(|s| !s.trim().is_empty());
     let cursor = move || query.read().get("cursor").filter(|s| !s.is_empty());
     let flash = use_flash();
+    let last = LastAction::new();
     let create = ServerAction::<CreateEndpoint>::new();
     let created_form = reset_on_success(create);
     let delete = ServerAction::<DeleteEndpoint>::new();
@@ -89,33 +90,16 @@ pub fn EndpointsPage() -> impl IntoView {
         },
         |(q, cursor, _, _)| list_endpoints(q, cursor),
     );
-    let created = Signal::derive(move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|w| ShownSecret::from(&w))
-    });
-    let rotated = Signal::derive(move || {
-        rotate
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|w| ShownSecret::from(&w))
-    });
-    let (delete_error, rotate_error, code_error) =
-        (action_error(delete), action_error(rotate), query_error());
-    let row_error = Signal::derive(move || {
-        delete_error
-            .get()
-            .or_else(|| rotate_error.get())
-            .or_else(|| code_error.get())
-    });
-    let deleted = move || query.read().get("deleted").is_some();
+    let SecretListOutcomes {
+        created,
+        rotated,
+        row_error,
+        deleted,
+    } = SecretListOutcomes::new(last, create, rotate, delete);
 
     view! {
         <h1>"Endpoints"</h1>
-        <Show when=deleted><p class="notice" role="status">"Endpoint deleted."</p></Show>
+        <Show when=move || deleted.get()><p class="notice" role="status">"Endpoint deleted."</p></Show>
         <SecretOnce secret=created />
         <SecretOnce secret=rotated />
         <Refusal error=row_error />
@@ -220,7 +204,7 @@ pub fn EndpointsPage() -> impl IntoView {
                     "The id and auth name are generated (never the extension), and so is the secret unless you type one. "
                     "The secret is shown once after creation."
                 </p>
-                <Refusal error=action_error(create) />
+                <Refusal error=last.error("create", create) />
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let (error, form) = refused_form(flash.await);

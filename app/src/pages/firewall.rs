@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::firewall::{
     ApplyFirewall, ConfirmFirewall, RevertFirewall, SaveFirewall, get_firewall,
 };
-use crate::components::form::{FormError, Refusal, action_error, refused_form, use_flash};
+use crate::components::form::{FormError, LastAction, Refusal, refused_form, use_flash};
 use crate::form::TypedForm;
 use wire::firewall::{FirewallPage as PageData, FirewallPolicy, TableState};
 use wire::{Role, SessionInfo};
@@ -16,10 +16,11 @@ use wire::{Role, SessionInfo};
 #[component]
 pub fn FirewallPage() -> impl IntoView {
     let session = expect_context::<SessionInfo>();
-    let save = ServerAction::<SaveFirewall>::new();
-    let apply = ServerAction::<ApplyFirewall>::new();
-    let confirm = ServerAction::<ConfirmFirewall>::new();
-    let revert = ServerAction::<RevertFirewall>::new();
+    let last = LastAction::new();
+    let save = last.track("save", ServerAction::<SaveFirewall>::new());
+    let apply = last.track("apply", ServerAction::<ApplyFirewall>::new());
+    let confirm = last.track("confirm", ServerAction::<ConfirmFirewall>::new());
+    let revert = last.track("revert", ServerAction::<RevertFirewall>::new());
     let data = Resource::new(
         move || {
             (
@@ -32,19 +33,24 @@ pub fn FirewallPage() -> impl IntoView {
         |_| get_firewall(),
     );
     let query = use_query_map();
+    let apply_result = last.outcome("apply", apply);
+    let confirm_result = last.outcome("confirm", confirm);
+    let revert_result = last.outcome("revert", revert);
     let notice = move || {
-        if let Some(Ok(message)) = apply.value().get() {
+        if let Some(Ok(message)) = apply_result.get() {
             return Some(message);
         }
         let q = query.read();
-        let done = |key: &str| q.get(key).is_some();
-        if done("saved") || matches!(save.value().get(), Some(Ok(()))) {
+        // A redirect's word counts only until an action finished on this page.
+        let done = |key: &str| last.none() && q.get(key).is_some();
+        let ok = |r: Option<Result<(), _>>| matches!(r, Some(Ok(())));
+        if done("saved") || (last.is("save") && matches!(save.value().get(), Some(Ok(())))) {
             Some("Policy saved. Apply it to put it into the kernel.".to_owned())
         } else if done("applied") {
             Some("Applied provisionally: confirm before the countdown ends, or it reverts by itself.".to_owned())
-        } else if done("confirmed") || matches!(confirm.value().get(), Some(Ok(()))) {
+        } else if done("confirmed") || ok(confirm_result.get()) {
             Some("Confirmed: the ruleset stays.".to_owned())
-        } else if done("reverted") || matches!(revert.value().get(), Some(Ok(()))) {
+        } else if done("reverted") || ok(revert_result.get()) {
             Some("Reverted: the previous ruleset is back.".to_owned())
         } else {
             None
@@ -53,9 +59,6 @@ pub fn FirewallPage() -> impl IntoView {
     // The settings form's refusal names the field: with JavaScript from the action, without
     // it from the flash the redirect names (which also holds what was typed).
     let flash = use_flash();
-    let apply_result = Signal::derive(move || apply.value().get());
-    let confirm_result = Signal::derive(move || confirm.value().get());
-    let revert_result = Signal::derive(move || revert.value().get());
     let is_admin = session.role == Role::Admin;
     let csrf = session.csrf.clone();
     view! {
@@ -63,7 +66,7 @@ pub fn FirewallPage() -> impl IntoView {
         <Show when=move || notice().is_some()>
             <p class="notice" role="status" id="firewall-notice">{notice}</p>
         </Show>
-        <Refusal error=action_error(save) />
+        <Refusal error=last.error("save", save) />
         <FormError result=apply_result />
         <FormError result=confirm_result />
         <FormError result=revert_result />

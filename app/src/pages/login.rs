@@ -12,13 +12,26 @@ use crate::components::form::FormError;
 pub fn LoginPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let result = Signal::derive(move || sign_in.value().get());
+    // Where to go back to after signing in (a page whose session had ended).
+    let query = leptos_router::hooks::use_query_map();
+    let next = move || {
+        query
+            .read()
+            .get("next")
+            .filter(|n| crate::form::local_path(Some(n)).is_some())
+            .unwrap_or_default()
+    };
     view! {
         <Title text="Sign in · sipwarden" />
         <main class="narrow">
             <h1>"sipwarden"</h1>
             <p class="lead">"Sign in to the console."</p>
             <FormError result />
+            <Show when=move || !next().is_empty()>
+                <p class="notice" role="status" id="signed-out-notice">"Your session ended. Sign in to go back to where you were."</p>
+            </Show>
             <ActionForm action=sign_in attr:id="login-form">
+                <input type="hidden" name="next" value=next />
                 <label>
                     "Username"
                     <input type="text" name="username" autocomplete="username" required maxlength="64" />

@@ -158,6 +158,7 @@ pub fn UsersPage() -> impl IntoView {
                 key: String::new(),
                 label: "new password; their sessions ended".to_owned(),
                 secret,
+                provisioning: Vec::new(),
             })
         })
     });

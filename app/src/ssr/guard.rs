@@ -28,6 +28,13 @@ pub trait GuardConsole: super::form::Flashes {
         req: &Parts,
         period: &str,
     ) -> Result<DashboardSummary, ConsoleError>;
+    /// Takes the compromise signals up to event `through` off the alarm card (administrators).
+    async fn acknowledge_alarms(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        through: i64,
+    ) -> Result<u64, ActionError>;
     /// Attacks per minute over the last hour (`week`: per hour over the last week).
     async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError>;
     /// The guard policy as the Guard page shows it (administrators edit it).

@@ -95,6 +95,10 @@ pub trait PbxConsole: super::form::Flashes {
     async fn update_policy(&self, req: &Parts, csrf: &str, form: PolicyForm)
     -> Outcome<PolicyData>;
 
+    /// Where phones and AMI clients reach this PBX (for a new secret's provisioning block).
+    async fn service_address(&self, req: &Parts) -> Outcome<crate::form::ServiceAddress>;
+    /// Whether the model differs from what Asterisk last loaded (anyone signed in).
+    async fn pending_changes(&self, req: &Parts) -> Outcome<bool>;
     /// Administrators only: the diff names every account (secrets hidden).
     async fn preview(&self, req: &Parts) -> Outcome<Preview>;
     async fn apply(&self, req: &Parts, csrf: &str) -> Outcome<ApplyReport>;

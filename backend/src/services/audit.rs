@@ -60,6 +60,7 @@ pub enum Action {
     AlertDelete,
     AlertTest,
     GuardPolicyUpdate,
+    AlarmAcknowledge,
 }
 
 impl Action {
@@ -106,6 +107,7 @@ impl Action {
             Action::AlertDelete => "alert_delete",
             Action::AlertTest => "alert_test",
             Action::GuardPolicyUpdate => "guard_policy_update",
+            Action::AlarmAcknowledge => "alarm_acknowledge",
         }
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use sha2::{Digest, Sha256};
 
 use policy::asterisk::{
-    Bundle, GlobalPolicy, Revision, Target, credentials, redact_secrets, render,
+    Bundle, ChangeSummary, GlobalPolicy, Revision, Target, credentials, redact_secrets, render,
 };
 use wire::Page;
 use wire::pbx::{ApplyReport, FileDiff, Preview, RevisionView};
@@ -119,16 +119,10 @@ async fn next_revision(db: &impl sea_orm::ConnectionTrait) -> Result<u64, Intern
 /// What an apply would change on disk.
 pub async fn preview(core: &Core) -> Result<Preview, PbxError> {
     let bundle = render_current(&core.db, TARGET).await?;
-    let dir = config_dir(core);
+    let live = read_live(core, &bundle)?;
     let mut files = Vec::new();
-    for file in &bundle.files {
-        let live = dir.read_live(file.name).map_err(|e| {
-            Internal::Io(format!(
-                "reading {}: {e}",
-                dir.root().join(file.name).display()
-            ))
-        })?;
-        let (change, diff) = match &live {
+    for (file, live) in bundle.files.iter().zip(&live) {
+        let (change, diff) = match live {
             None => ("added", unified(file.name, "", &file.contents)),
             Some(old) if body(old) == body(&file.contents) => ("unchanged", String::new()),
             Some(old) => ("changed", unified(file.name, old, &file.contents)),
@@ -145,11 +139,58 @@ pub async fn preview(core: &Core) -> Result<Preview, PbxError> {
             diff,
         });
     }
+    let changed = files.iter().filter(|f| f.change != "unchanged").count();
+    let summary = summarise(&bundle, &live, changed);
     Ok(Preview {
-        changes: files.iter().any(|f| f.change != "unchanged"),
+        changes: changed > 0,
+        summary: summary.to_string(),
         files,
         live_revision: live_number(core).await?,
     })
+}
+
+/// Whether the model differs from what Asterisk last loaded (the files on disk, which an
+/// apply only leaves there once Asterisk loaded them): the console's "changes pending".
+pub async fn pending(core: &Core) -> Result<bool, PbxError> {
+    let bundle = render_current(&core.db, TARGET).await?;
+    let live = read_live(core, &bundle)?;
+    Ok(bundle.files.iter().zip(&live).any(|(file, live)| {
+        live.as_deref()
+            .is_none_or(|old| body(old) != body(&file.contents))
+    }))
+}
+
+/// The live contents of each of `bundle`'s files, in its order (`None`: not on disk).
+fn read_live(core: &Core, bundle: &Bundle) -> Result<Vec<Option<String>>, Internal> {
+    let dir = config_dir(core);
+    bundle
+        .files
+        .iter()
+        .map(|file| {
+            dir.read_live(file.name).map_err(|e| {
+                Internal::Io(format!(
+                    "reading {}: {e}",
+                    dir.root().join(file.name).display()
+                ))
+            })
+        })
+        .collect()
+}
+
+fn summarise(bundle: &Bundle, live: &[Option<String>], changed: usize) -> ChangeSummary {
+    let new: Vec<(&str, &str)> = bundle
+        .files
+        .iter()
+        .map(|f| (f.name, f.contents.as_str()))
+        .collect();
+    let old = |name: &str| {
+        bundle
+            .files
+            .iter()
+            .position(|f| f.name == name)
+            .and_then(|i| live.get(i)?.as_deref())
+    };
+    policy::asterisk::summarise(old, &new, changed)
 }
 
 /// The diff as people see it: secrets (AMI `secret=`, `md5_cred=` digests) hidden on both

@@ -2,16 +2,68 @@
 //! and accounts of a day or a week from the hourly and daily per-key counts, never from
 //! scanning the events of the period; those of the last hour from that hour's events.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use wire::dashboard::{DashboardSummary, TimeSeries, TopEntry};
+use wire::dashboard::{DashboardSummary, NetworkEntry, TimeSeries, TopEntry};
 
 use crate::core::Core;
 use policy::guard::EventKind;
 
 use crate::services::events::{self, TopDimension};
-use crate::services::{Internal, firewall, guard_status, posture};
+use crate::services::{Internal, alarms, config, firewall, guard_status, pbx, posture};
+
+/// Entries of each top list.
+const TOP: usize = 10;
+/// Sources read to group into networks: enough that a farm of one /24 shows as one line
+/// even when its addresses are not each in the top ten.
+const NETWORK_SOURCES: u32 = 500;
+
+/// The network an address is grouped under: its /24 (IPv4) or /64 (IPv6).
+#[must_use]
+pub fn network_of(address: &str) -> Option<String> {
+    match address.parse::<IpAddr>().ok()?.to_canonical() {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            Some(format!("{a}.{b}.{c}.0/24"))
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            Some(format!("{}/64", Ipv6Addr::from(bits)))
+        }
+    }
+}
+
+/// `sources` (most events first) grouped by network, the ten with most events.
+fn networks(sources: &[(String, u64)], banned: &dyn Fn(&str) -> bool) -> Vec<NetworkEntry> {
+    let mut groups: Vec<NetworkEntry> = Vec::new();
+    for (address, events) in sources {
+        let Some(network) = network_of(address) else {
+            continue;
+        };
+        let i = match groups.iter().position(|g| g.network == network) {
+            Some(i) => i,
+            None => {
+                groups.push(NetworkEntry {
+                    network,
+                    sources: 0,
+                    events: 0,
+                    banned: 0,
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[i];
+        group.sources += 1;
+        group.events += events;
+        group.banned += u64::from(banned(address));
+    }
+    groups.sort_by(|a, b| b.events.cmp(&a.events).then(a.network.cmp(&b.network)));
+    groups.truncate(TOP);
+    groups
+}
 
 /// The chart ranges: the last hour per minute, the last week per hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +168,7 @@ async fn top(
     core: &Core,
     dimension: TopDimension,
     secs: i64,
+    limit: u32,
 ) -> Result<Vec<(String, u64)>, Internal> {
     let now_s = Utc::now().timestamp();
     let statement = if secs <= 3_600 {
@@ -127,9 +180,9 @@ async fn top(
             DbBackend::Sqlite,
             format!(
                 "SELECT {column} AS key, COUNT(*) AS n FROM events INDEXED BY events_at \
-                 WHERE at_ms >= ?1 AND {column} IS NOT NULL GROUP BY key ORDER BY n DESC LIMIT 10"
+                 WHERE at_ms >= ?1 AND {column} IS NOT NULL GROUP BY key ORDER BY n DESC LIMIT ?2"
             ),
-            [((now_s - secs) * 1000).into()],
+            [((now_s - secs) * 1000).into(), limit.into()],
         )
     } else {
         // The finest counts kept for the whole period (else the coarsest there are).
@@ -142,11 +195,12 @@ async fn top(
             DbBackend::Sqlite,
             "SELECT key, SUM(count) AS n FROM event_top_rollups \
              WHERE span = ?1 AND dimension = ?2 AND bucket >= ?3 \
-             GROUP BY key ORDER BY n DESC LIMIT 10",
+             GROUP BY key ORDER BY n DESC LIMIT ?4",
             [
                 span.into(),
                 dimension.as_str().into(),
                 ((now_s - secs).div_euclid(span)).into(),
+                limit.into(),
             ],
         )
     };
@@ -185,24 +239,34 @@ pub async fn summary(core: &Core, period: &str) -> Result<DashboardSummary, Inte
         .collect();
     let bans = firewall::bans(core).await?;
     let banned = |address: &str| bans.iter().any(|b| b.address == address);
-    let top_sources = top(core, TopDimension::Source, secs)
-        .await?
+    let sources = top(core, TopDimension::Source, secs, NETWORK_SOURCES).await?;
+    let top_networks = networks(&sources, &banned);
+    let top_sources = sources
         .into_iter()
+        .take(TOP)
         .map(|(key, events)| TopEntry {
             banned: banned(&key),
             key,
             events,
+            label: None,
         })
         .collect();
-    let top_accounts = top(core, TopDimension::Account, secs)
-        .await?
+    let accounts = top(core, TopDimension::Account, secs, TOP as u32).await?;
+    let ids: Vec<&str> = accounts.iter().map(|(k, _)| k.as_str()).collect();
+    let labels = pbx::endpoint_labels(&core.db, &ids).await?;
+    let top_accounts = accounts
         .into_iter()
         .map(|(key, events)| TopEntry {
+            label: labels.get(&key).cloned(),
             key,
             events,
             banned: false,
         })
         .collect();
+    let pending_changes = config::pending(core).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not compare the model with the live configuration");
+        true
+    });
     let firewall_state = firewall::table_state(core).await;
     let live_revision = core
         .db
@@ -217,7 +281,10 @@ pub async fn summary(core: &Core, period: &str) -> Result<DashboardSummary, Inte
         period: period.to_owned(),
         events_by_kind: by_kind,
         top_sources,
+        top_networks,
         top_accounts,
+        alarms: alarms::open(core).await?,
+        pending_changes,
         bans_active: bans.len() as u64,
         bans_expiring_soon: bans
             .iter()
@@ -234,4 +301,47 @@ pub async fn summary(core: &Core, period: &str) -> Result<DashboardSummary, Inte
             .filter(|f| f.severity == policy::posture::Severity::High)
             .count() as u32,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_group_by_slash_24_and_slash_64() {
+        assert_eq!(
+            network_of("203.0.113.77").as_deref(),
+            Some("203.0.113.0/24")
+        );
+        assert_eq!(
+            network_of("2001:db8:1:2:aaaa::1").as_deref(),
+            Some("2001:db8:1:2::/64")
+        );
+        assert_eq!(
+            network_of("::ffff:198.51.100.9").as_deref(),
+            Some("198.51.100.0/24")
+        );
+        assert_eq!(network_of("not an address"), None);
+    }
+
+    #[test]
+    fn a_farm_of_one_network_is_one_line_with_its_counts() {
+        let sources: Vec<(String, u64)> = (1..=10)
+            .map(|i| (format!("203.0.113.{i}"), 1))
+            .chain([("198.51.100.5".to_owned(), 7)])
+            .collect();
+        let banned = |a: &str| a == "203.0.113.3" || a == "203.0.113.4";
+        let groups = networks(&sources, &banned);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            groups[0],
+            NetworkEntry {
+                network: "203.0.113.0/24".to_owned(),
+                sources: 10,
+                events: 10,
+                banned: 2
+            }
+        );
+        assert_eq!(groups[1].network, "198.51.100.0/24");
+    }
 }

@@ -256,7 +256,7 @@ fn view_of_event(id: i64, e: &Event) -> EventView {
     }
 }
 
-fn view_of_row(r: guard_event::Model) -> EventView {
+pub(crate) fn view_of_row(r: guard_event::Model) -> EventView {
     EventView {
         id: r.id,
         at: rfc3339_ms(r.at_ms),

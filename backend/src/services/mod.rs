@@ -2,6 +2,7 @@
 //! only extract input, call a service and map its error.
 
 pub mod accounts;
+pub mod alarms;
 pub mod alerts;
 pub mod audit;
 pub mod config;

@@ -29,6 +29,7 @@
 //! ```
 
 mod ami;
+mod changes;
 mod endpoint;
 mod error;
 mod names;
@@ -43,6 +44,7 @@ mod secret;
 mod trunk;
 
 pub use ami::{AmiClass, AmiUser, NewAmiUser};
+pub use changes::{ChangeSummary, Delta, summarise};
 pub use endpoint::{
     CallingClass, Codec, Codecs, Endpoint, MaxCalls, MaxContacts, NewEndpoint, Provisioned,
     SipCredentials, Transport,

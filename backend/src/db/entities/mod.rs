@@ -1,5 +1,6 @@
 //! sea-orm entities, one per table. Persistence only: services convert them at the boundary.
 
+pub mod alarm_acknowledgement;
 pub mod alert;
 pub mod alert_delivery;
 pub mod allow_entry;

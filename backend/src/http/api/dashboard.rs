@@ -10,21 +10,22 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 use serde::Deserialize;
 
-use wire::dashboard::{DashboardSummary, TimeSeries};
+use wire::dashboard::{AcknowledgeAlarms, DashboardSummary, TimeSeries};
 
 use crate::http::HttpState;
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiQuery, SignedIn};
+use crate::http::extract::{AdminCaller, ApiQuery, SignedIn};
+use crate::services::alarms;
 use crate::services::dashboard::{self, Range};
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(summary, timeseries, stream))]
+#[openapi(paths(summary, timeseries, stream, acknowledge_alarms))]
 pub(super) struct DashboardApi;
 
 /// The routes of this module.
@@ -33,6 +34,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/dashboard/summary", get(summary))
         .route("/dashboard/timeseries", get(timeseries))
         .route("/dashboard/stream", get(stream))
+        .route("/dashboard/alarms/acknowledge", post(acknowledge_alarms))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -88,6 +90,28 @@ async fn timeseries(
     let range = Range::parse(q.range.as_deref().unwrap_or("hour"))
         .ok_or_else(|| bad("range", "hour, week"))?;
     Ok(Json(dashboard::timeseries(&state, range).await?))
+}
+
+/// Takes the compromise signals up to `through` off the dashboard's alarm card (later ones
+/// stay); answers with how many it took off. Audited.
+#[utoipa::path(post, operation_id = "acknowledge_alarms", path = "/api/v1/dashboard/alarms/acknowledge", tag = "dashboard",
+    request_body = AcknowledgeAlarms,
+    responses((status = 200, description = "How many signals were acknowledged", body = AcknowledgedCount)))]
+async fn acknowledge_alarms(
+    State(state): State<HttpState>,
+    AdminCaller(admin): AdminCaller,
+    request: axum::extract::Request,
+) -> Result<Json<AcknowledgedCount>, ApiError> {
+    let body: AcknowledgeAlarms = super::parse_json(request).await?;
+    let acknowledged = alarms::acknowledge(&state, &admin, body.through).await?;
+    Ok(Json(AcknowledgedCount { acknowledged }))
+}
+
+/// The answer of an acknowledgement.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct AcknowledgedCount {
+    /// Signals taken off the card.
+    acknowledged: u64,
 }
 
 /// After the first event of a burst, how long to gather more before telling the page: an

@@ -14,7 +14,7 @@ use super::{ConsoleService, admin, caller, internal};
 use crate::services::dashboard::{self, Range};
 use crate::services::events::{self, CheckedFilter};
 use crate::services::guard_policy::{self, GuardPolicyError};
-use crate::services::{guard_status, page};
+use crate::services::{alarms, guard_status, page};
 
 /// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.
 fn shown(e: GuardPolicyError) -> ActionError {
@@ -110,6 +110,18 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
             .await
             .map(|(_, version)| version)
             .map_err(shown)
+    }
+
+    async fn acknowledge_alarms(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        through: i64,
+    ) -> Result<u64, ActionError> {
+        let admin = admin(req, csrf)?;
+        alarms::acknowledge(self.state(), &admin, through)
+            .await
+            .map_err(|e| ActionError::Console(internal(e)))
     }
 
     async fn attack_series(&self, req: &Parts, week: bool) -> Result<TimeSeries, ConsoleError> {

@@ -114,6 +114,7 @@ impl app::ssr::Console for ConsoleService {
             username: c.username,
             role: c.role,
             csrf: c.csrf,
+            now_unix: chrono::Utc::now().timestamp(),
         })
     }
 

@@ -7,7 +7,7 @@
 use http::request::Parts;
 
 use app::form::pbx::{AmiUserForm, EndpointForm, PolicyData, PolicyForm, TrunkForm};
-use app::form::{ActionError, ConsoleError};
+use app::form::{ActionError, ConsoleError, ServiceAddress};
 use policy::asterisk::InvalidField;
 use wire::pbx::{
     AmiUserView, ApplyReport, EndpointList, EndpointView, Preview, RevisionView, TrunkView,
@@ -252,6 +252,39 @@ impl app::ssr::pbx::PbxConsole for ConsoleService {
             .await
             .map(policy_data)
             .map_err(shown)
+    }
+
+    async fn service_address(&self, req: &Parts) -> Outcome<ServiceAddress> {
+        caller(req)?;
+        let (policy, _) = pbx::get_policy(&self.state.db).await.map_err(shown)?;
+        // SIP on every address: phones reach it where the console was reached (the
+        // appliance runs both), by the name the administrator typed.
+        let console_host = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<http::uri::Authority>().ok())
+            .map(|a| a.host().to_owned())
+            .unwrap_or_else(|| "this server's address".to_owned());
+        let or_console = |bind: std::net::IpAddr| {
+            if bind.is_unspecified() {
+                console_host.clone()
+            } else {
+                bind.to_string()
+            }
+        };
+        Ok(ServiceAddress {
+            host: or_console(policy.sip_bind_v4.into()),
+            sip_port: policy.sip_port,
+            tls_port: policy.tls_port,
+            ami_host: or_console(policy.ami_bind),
+            ami_port: policy.ami_port,
+        })
+    }
+
+    async fn pending_changes(&self, req: &Parts) -> Outcome<bool> {
+        caller(req)?;
+        config::pending(&self.state).await.map_err(shown)
     }
 
     async fn preview(&self, req: &Parts) -> Outcome<Preview> {

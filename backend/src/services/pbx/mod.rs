@@ -228,3 +228,27 @@ pub use ami_users::*;
 pub use endpoints::*;
 pub use settings::*;
 pub use trunks::*;
+
+/// "1001 Remote worker" for each of `ids` that is an endpoint's id (what Asterisk's events
+/// name an account by); names that are no endpoint here are left out.
+pub async fn endpoint_labels(
+    db: &DatabaseConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, String>, Internal> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let rows = endpoint::Entity::find()
+        .filter(endpoint::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|e| {
+            let label = if e.display_name.is_empty() {
+                e.extension
+            } else {
+                format!("{} {}", e.extension, e.display_name)
+            };
+            (e.id, label)
+        })
+        .collect())
+}
