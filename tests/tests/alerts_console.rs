@@ -96,7 +96,7 @@ async fn the_alerts_page_works_without_javascript_and_for_the_hydrated_app() {
         .await;
     assert!(to.starts_with("/alerts?flash="), "{to}");
     let html = admin.page(&to).await;
-    assert!(html.contains("Check the field"), "{html}");
+    assert!(html.contains("data-field=\"url\""), "{html}");
     assert!(html.contains("http:// or https://"));
     let mut no_threshold = alert_fields("spiky", &receiver.url);
     no_threshold.push(("rate_spike", "on"));

@@ -330,7 +330,8 @@ async fn bad_input_comes_back_with_the_reason_and_what_was_typed() {
     let (status, html) = admin.page(&to).await;
     assert_eq!(status, StatusCode::OK);
     let alert = text_after(&html, "class=\"field\"").expect("the refused field is named");
-    assert_eq!(alert, "extension");
+    assert_eq!(alert, "Extension", "the field in the form's words");
+    assert!(html.contains("data-field=\"extension\""), "{html}");
     assert!(html.contains("role=\"alert\""), "{html}");
     assert!(html.contains("value=\"Reception desk\""), "{html}");
     assert!(html.contains("value=\"10.1.2.0/24\""), "{html}");
@@ -798,7 +799,10 @@ async fn the_policy_form_saves_and_refuses_with_the_field() {
     fields.push(("ami_bind", "localhost-ish"));
     let res = admin.post_form("update_policy", "/policy", &fields).await;
     let (_, html) = admin.page(&location(&res)).await;
-    assert_eq!(text_after(&html, "class=\"field\"").unwrap(), "ami_bind");
+    assert_eq!(
+        text_after(&html, "class=\"field\"").unwrap(),
+        "Address AMI listens on"
+    );
     assert!(html.contains("value=\"localhost-ish\""));
 }
 
@@ -943,7 +947,7 @@ async fn the_guard_page_edits_the_guard_policy_and_refuses_with_the_field() {
     let (_, html) = admin.page(&location(&res)).await;
     assert_eq!(
         text_after(&html, "class=\"field\"").unwrap(),
-        "bans.unproven_secs"
+        guard_label("bans.unproven_secs")
     );
     assert!(html.contains("value=\"99999\""), "the typed value is kept");
     let (_, unchanged) = admin.api("GET", "/api/v1/guard/policy", None).await;
@@ -1006,7 +1010,7 @@ async fn the_firewall_form_saves_and_refuses_with_the_field_and_what_was_typed()
     let (_, html) = admin.page(&to).await;
     assert_eq!(
         text_after(&html, "class=\"field\"").unwrap(),
-        "trusted_networks"
+        "Trusted networks"
     );
     assert!(html.contains("host bits set"), "the rule is said");
     // What was typed is back in the form, not the stored policy.
@@ -1071,4 +1075,13 @@ async fn deleting_a_trunk_from_the_console_needs_its_name_typed_again() {
     assert_eq!(status, StatusCode::OK, "{error}");
     let (status, _) = api.call("GET", "/api/v1/trunks/provider-a", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The label the guard's settings form shows for a policy path.
+fn guard_label(path: &str) -> &'static str {
+    policy::guard::POLICY_FIELDS
+        .iter()
+        .find(|f| f.path == path)
+        .expect("a policy field")
+        .label
 }

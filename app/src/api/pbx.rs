@@ -357,10 +357,10 @@ pub async fn rollback_config(csrf: String, number: String) -> Result<ApplyReport
     let (pbx, parts) = crate::ssr::pbx::context()?;
     let outcome = match number.trim().parse::<i32>() {
         Ok(n) if n > 0 => pbx.rollback(&parts, &csrf, n).await,
-        _ => Err(ActionError::Invalid {
-            field: "number".to_owned(),
-            reason: "a revision number is a positive integer".to_owned(),
-        }),
+        _ => Err(ActionError::invalid(
+            "number",
+            "a revision number is a positive integer",
+        )),
     };
     finish(&*pbx, &parts, outcome, "/config", None, |report| {
         Then::flash(Flash::Report(report.clone()), "/config".to_owned())

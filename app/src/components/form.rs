@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+#[cfg(feature = "hydrate")]
+use wasm_bindgen::JsCast;
 
 use crate::api::take_flash;
 use crate::form::ConsoleError;
@@ -308,15 +310,63 @@ pub fn Refusal(#[prop(into)] error: Signal<Option<ActionError>>) -> impl IntoVie
                 </div>
             }
             .into_any(),
-            ActionError::Invalid { field, reason } => view! {
-                <p class="error" role="alert">
-                    "Check the field " <strong class="field">{field}</strong> ": " {reason}
-                </p>
+            ActionError::Invalid {
+                field,
+                reason,
+                label,
+            } => {
+                #[cfg(feature = "hydrate")]
+                mark_invalid(&field);
+                let label = label.unwrap_or_else(|| crate::form::labels::field_label(&field));
+                view! {
+                    <p class="error" role="alert" data-field=field.clone()>
+                        "Check " <strong class="field">{label}</strong> ": " {reason}
+                    </p>
+                }
+                .into_any()
             }
-            .into_any(),
             other => view! { <p class="error" role="alert">{other.to_string()}</p> }.into_any(),
         })
     }
+}
+
+/// Marks the refused input (`aria-invalid`, which the stylesheet draws with a red border)
+/// and puts the cursor in it, after the page drew the refusal; earlier marks are cleared.
+#[cfg(feature = "hydrate")]
+fn mark_invalid(name: &str) {
+    let name = name.to_owned();
+    request_animation_frame(move || {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        if let Ok(marked) = document.query_selector_all("[aria-invalid=true]") {
+            for i in 0..marked.length() {
+                if let Some(el) = marked
+                    .item(i)
+                    .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+                {
+                    let _ = el.remove_attribute("aria-invalid");
+                }
+            }
+        }
+        // Names are sipwarden's own input names (letters, `_`, `.`), safe in a selector; the
+        // policy form writes `tls.cert_file` as `tls_cert_file`.
+        let base = name.split('[').next().unwrap_or(&name).to_owned();
+        let found = [base.clone(), base.replace('.', "_")]
+            .into_iter()
+            .find_map(|n| {
+                document
+                    .query_selector(&format!("form [name=\"{n}\"]:not([type=hidden])"))
+                    .ok()
+                    .flatten()
+            });
+        if let Some(el) = found {
+            let _ = el.set_attribute("aria-invalid", "true");
+            if let Ok(input) = el.dyn_into::<web_sys::HtmlElement>() {
+                let _ = input.focus();
+            }
+        }
+    });
 }
 
 /// A secret shown this once, with what it belongs to and what its phone or client needs.

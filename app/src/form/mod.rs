@@ -23,6 +23,7 @@
 //!   `?error=<code>` of [`ConsoleError`] instead.
 
 pub mod alerts;
+pub mod labels;
 pub mod pbx;
 
 use leptos::server_fn::codec::JsonEncoding;
@@ -237,16 +238,34 @@ pub enum ActionError {
     /// Not signed in, not allowed, expired form, malformed request, or our fault.
     #[error("{0}")]
     Console(ConsoleError),
-    /// A field broke its rule. Both strings are sipwarden's own words (the refused value is
-    /// never in them).
+    /// A field broke its rule. All strings are sipwarden's own words (the refused value is
+    /// never in them): `field` is the input's name, `label` what the form calls it when the
+    /// console's table of labels does not know it (the guard's settings carry their own).
     #[error("{field}: {reason}")]
-    Invalid { field: String, reason: String },
+    Invalid {
+        field: String,
+        reason: String,
+        #[serde(default)]
+        label: Option<String>,
+    },
     /// The change would make the model inconsistent; one reason per problem.
     #[error("{}", .0.join(" "))]
     Conflict(Vec<String>),
     /// The object is gone (deleted meanwhile, or a stale link).
     #[error("That {kind} does not exist (any more).")]
     NotFound { kind: String },
+}
+
+impl ActionError {
+    /// `field` (an input's name) broke its rule `reason`.
+    #[must_use]
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ActionError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+            label: None,
+        }
+    }
 }
 
 impl From<ConsoleError> for ActionError {

@@ -3,6 +3,8 @@
 //! signing secret is shown once, after creation.
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::alerts::{
@@ -246,13 +248,13 @@ pub fn AlertsPage() -> impl IntoView {
                             view! {
                                 <table class="list" id="delivery-table">
                                     <thead><tr>
-                                        <th>"When (UTC)"</th><th>"Alert"</th><th>"Trigger"</th><th>"What"</th>
+                                        <th>"When"</th><th>"Alert"</th><th>"Trigger"</th><th>"What"</th>
                                         <th>"Attempts"</th><th>"Status"</th><th>"Outcome"</th><th>"Error"</th>
                                     </tr></thead>
                                     <tbody>
                                         {data.deliveries.into_iter().map(|d| view! {
                                             <tr class=format!("delivery {}", d.outcome)>
-                                                <td>{d.at.clone()}</td>
+                                                <td><When at=d.at.clone() /></td>
                                                 <td>{name_of(d.alert_id)}</td>
                                                 <td>{d.trigger.clone()}</td>
                                                 <td>{d.summary.clone()}</td>

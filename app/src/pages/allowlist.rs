@@ -2,6 +2,8 @@
 //! "trust my current address for N hours".
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::firewall::{AddAllow, RemoveAllow, get_allowlist};
@@ -71,7 +73,7 @@ pub fn AllowlistPage() -> impl IntoView {
                                 } else {
                                     view! {
                                         <table id="allow-table">
-                                            <thead><tr><th>"Address"</th><th>"Note"</th><th>"By"</th><th>"Expires (UTC)"</th><th>"Left"</th><th></th></tr></thead>
+                                            <thead><tr><th>"Address"</th><th>"Note"</th><th>"By"</th><th>"Expires"</th><th>"Left"</th><th></th></tr></thead>
                                             <tbody>
                                                 {view.temporary.into_iter().map(|e| {
                                                     let address = e.address.clone();
@@ -79,7 +81,7 @@ pub fn AllowlistPage() -> impl IntoView {
                                                     view! {
                                                         <tr>
                                                             <td class="address">{e.address}</td><td>{e.note}</td><td>{e.actor}</td>
-                                                            <td>{e.expires_at}</td><td>{human_secs(e.remaining_secs)}</td>
+                                                            <td><When at=e.expires_at /></td><td>{human_secs(e.remaining_secs)}</td>
                                                             <td>{is_admin.then(|| view! {
                                                                 <ActionForm action=remove attr:class="inline">
                                                                     <input type="hidden" name="csrf" value=csrf />

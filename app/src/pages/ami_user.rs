@@ -2,6 +2,8 @@
 //! secret changes only by rotation, shown once on the list page).
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -57,7 +59,7 @@ pub fn AmiUserPage() -> impl IntoView {
                                         view! { <Classes classes=u.dangerous.clone() /> }.into_any()
                                     }}
                                 </dd>
-                                <dt>"Version"</dt><dd>{u.version} " (changed " {u.updated_at.clone()} ")"</dd>
+                                <dt>"Version"</dt><dd>{u.version} " (changed " <When at=u.updated_at.clone() /> ")"</dd>
                             </dl>
                             <Refusal error />
                             <ActionForm action=update attr:id="ami-edit" attr:class="panel">

@@ -1,6 +1,8 @@
 //! `/audit`: the audit log, newest first, paginated with `?page=N`.
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
@@ -29,13 +31,13 @@ pub fn AuditPage() -> impl IntoView {
                         view! {
                             <table class="audit" id="audit-table">
                                 <thead><tr>
-                                    <th>"When (UTC)"</th><th>"Who"</th><th>"From"</th>
+                                    <th>"When"</th><th>"Who"</th><th>"From"</th>
                                     <th>"Action"</th><th>"Outcome"</th><th>"Detail"</th>
                                 </tr></thead>
                                 <tbody>
                                     {data.entries.into_iter().map(|e| view! {
                                         <tr class=if e.success { "ok" } else { "failed" }>
-                                            <td>{e.at}</td>
+                                            <td><When at=e.at /></td>
                                             <td>{e.actor.unwrap_or_else(|| "—".into())}</td>
                                             <td>{e.source_ip.unwrap_or_else(|| "—".into())}</td>
                                             <td>{e.action}</td>

@@ -1,6 +1,8 @@
 //! `/bans`: the bans in force with their expiry and reason, a form to ban, and unban.
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
@@ -67,8 +69,8 @@ pub fn BansPage() -> impl IntoView {
                         Ok(list) => view! {
                             <table id="bans-table">
                                 <thead><tr>
-                                    <th>"Address"</th><th>"Reason"</th><th>"By"</th><th>"Since (UTC)"</th>
-                                    <th>"Expires (UTC)"</th><th>"Left"</th><th>"Offences"</th><th></th>
+                                    <th>"Address"</th><th>"Reason"</th><th>"By"</th><th>"Since"</th>
+                                    <th>"Expires"</th><th>"Left"</th><th>"Offences"</th><th></th>
                                 </tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|b| {
@@ -80,8 +82,8 @@ pub fn BansPage() -> impl IntoView {
                                                 <td class="address">{b.address} " " <A href=evidence attr:class="evidence">"events"</A></td>
                                                 <td>{b.reason}</td>
                                                 <td>{b.actor.unwrap_or(b.origin)}</td>
-                                                <td>{b.created_at}</td>
-                                                <td>{b.expires_at.unwrap_or_else(|| "never".into())}</td>
+                                                <td><When at=b.created_at /></td>
+                                                <td>{match b.expires_at { Some(at) => view! { <When at /> }.into_any(), None => "never".into_any() }}</td>
                                                 <td>{b.remaining_secs.map_or_else(|| "—".into(), human_secs)}</td>
                                                 <td>{b.offences}</td>
                                                 <td>{is_admin.then(|| view! {

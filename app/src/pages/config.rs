@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::time::When;
+
 use crate::api::pbx::{ApplyConfig, RollbackConfig, config_preview, list_revisions};
 use crate::components::form::{
     Confirm, FlashNotices, Refusal, Report, action_error, csrf, is_admin, query_error, use_flash,
@@ -117,7 +119,7 @@ pub fn ConfigPage() -> impl IntoView {
                     Ok(list) => view! {
                         <table class="list" id="revision-table">
                             <thead><tr>
-                                <th>"#"</th><th>"When (UTC)"</th><th>"By"</th><th>"Status"</th><th>"What happened"</th><th>"Files"</th><th></th>
+                                <th>"#"</th><th>"When"</th><th>"By"</th><th>"Status"</th><th>"What happened"</th><th>"Files"</th><th></th>
                             </tr></thead>
                             <tbody>
                                 {list.into_iter().map(|r| {
@@ -127,7 +129,7 @@ pub fn ConfigPage() -> impl IntoView {
                                     view! {
                                         <tr class=format!("status-{}", r.status)>
                                             <td>{r.number}</td>
-                                            <td>{r.created_at.clone()}</td>
+                                            <td><When at=r.created_at.clone() /></td>
                                             <td>{r.author.clone()}</td>
                                             <td class="status">{r.status.clone()}</td>
                                             <td>{r.message.clone()}{restored}</td>

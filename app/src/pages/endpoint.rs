@@ -1,6 +1,8 @@
 //! `/endpoints/:id`: edit one endpoint, or give it a new secret (shown once).
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -61,7 +63,7 @@ pub fn EndpointPage() -> impl IntoView {
                                 <dt>"Id and auth name"</dt><dd><code id="endpoint-id">{e.id.clone()}</code></dd>
                                 <dt>"MAC address"</dt><dd>{e.mac.clone().unwrap_or_else(|| "—".to_owned())}</dd>
                                 <dt>"Realm of its digest"</dt><dd>{e.realm.clone()}</dd>
-                                <dt>"Version"</dt><dd>{e.version} " (changed " {e.updated_at.clone()} ")"</dd>
+                                <dt>"Version"</dt><dd>{e.version} " (changed " <When at=e.updated_at.clone() /> ")"</dd>
                             </dl>
                             <Refusal error />
                             {if admin {

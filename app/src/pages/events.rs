@@ -3,6 +3,8 @@
 //! when JavaScript runs. Above them, whether the guard can see at all: its taps and counters.
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 
@@ -110,7 +112,7 @@ pub fn EventsPage() -> impl IntoView {
                         view! {
                             <table id="events-table" class="events">
                                 <thead><tr>
-                                    <th>"When (UTC)"</th><th>"Kind"</th><th>"Source"</th><th>"Account"</th>
+                                    <th>"When"</th><th>"Kind"</th><th>"Source"</th><th>"Account"</th>
                                     <th>"Method"</th><th>"User-Agent"</th><th>"Outcome"</th><th>"Evidence"</th>
                                 </tr></thead>
                                 <tbody id="live-rows">
@@ -149,7 +151,7 @@ fn EventRow(event: EventView, live: bool) -> impl IntoView {
     let unproven = !event.proven && event.outcome != "reported";
     view! {
         <tr class=class data-id=event.id>
-            <td>{event.at}</td>
+            <td><When at=event.at /></td>
             <td class="kind" data-kind=event.kind.clone() title=event.kind.clone()>{EventKind::label_of(&event.kind).to_owned()}</td>
             <td class="address"><A href=by_source>{event.source}</A></td>
             <td>{event.account.unwrap_or_default()}</td>

@@ -1,6 +1,8 @@
 //! `/trunks/:name`: edit one trunk (its name is fixed once created).
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -49,7 +51,7 @@ pub fn TrunkPage() -> impl IntoView {
                             <h1>"Trunk " {t.name.clone()}</h1>
                             <dl class="facts">
                                 <dt>"Dialplan context"</dt><dd><code>{t.context.clone()}</code></dd>
-                                <dt>"Version"</dt><dd>{t.version} " (changed " {t.updated_at.clone()} ")"</dd>
+                                <dt>"Version"</dt><dd>{t.version} " (changed " <When at=t.updated_at.clone() /> ")"</dd>
                             </dl>
                             <Refusal error />
                             <ActionForm action=update attr:id="trunk-edit" attr:class="panel">

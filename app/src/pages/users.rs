@@ -3,6 +3,8 @@
 //! delete them; the last enabled administrator is kept.
 
 use leptos::prelude::*;
+
+use crate::components::time::When;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::users::{ActOnUser, CreateUser, done_code, get_users};
@@ -104,7 +106,7 @@ fn user_row(u: UserRow, act: ServerAction<ActOnUser>, admin: bool) -> impl IntoV
             <td>{role}</td>
             <td class="state">{state}</td>
             <td class="second-factor">{second_factor}</td>
-            <td>{u.created_at.clone()}</td>
+            <td><When at=u.created_at.clone() /></td>
             <td class="actions">
                 {admin.then(|| view! {
                     {toggle}

@@ -153,7 +153,7 @@ pub(crate) fn check_len(value: &str, min: usize, max: usize, unit: &str) -> Resu
     let len = value.len();
     if len < min || len > max {
         return Err(format!(
-            "must be {min} to {max} {unit} long (got {len} bytes)"
+            "must be {min} to {max} {unit} long (this one has {len} bytes)"
         ));
     }
     Ok(())

@@ -20,7 +20,7 @@ impl Network {
         let err = |rule: String| InvalidField::new("network", rule);
         if value.is_empty() || value.len() > 64 {
             return Err(err(format!(
-                "must be an address or network of at most 64 characters (got {} bytes)",
+                "must be an address or network of at most 64 characters (this one has {} bytes)",
                 value.len()
             )));
         }

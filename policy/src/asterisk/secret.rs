@@ -92,7 +92,7 @@ pub struct SecretContext<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WeakSecret {
     /// Shorter than [`MIN_TYPED_SECRET_LEN`] or longer than [`MAX_SECRET_LEN`].
-    #[error("must be {min} to {max} characters long (got {got})")]
+    #[error("must be {min} to {max} characters long (this one has {got})")]
     Length {
         /// Minimum length.
         min: usize,
@@ -410,7 +410,7 @@ impl AmiSecret {
             return Err(InvalidField::new(
                 "secret",
                 format!(
-                    "must be 20 to {MAX_SECRET_LEN} characters long (got {} bytes)",
+                    "must be 20 to {MAX_SECRET_LEN} characters long (this one has {} bytes)",
                     value.len()
                 ),
             ));

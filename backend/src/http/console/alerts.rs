@@ -15,10 +15,7 @@ type Outcome<T> = Result<T, ActionError>;
 /// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.
 fn shown(e: AlertError) -> ActionError {
     match e {
-        AlertError::BadValue { field, reason } => ActionError::Invalid {
-            field: field.to_owned(),
-            reason,
-        },
+        AlertError::BadValue { field, reason } => ActionError::invalid(field, reason),
         AlertError::NotFound(_) => ActionError::NotFound {
             kind: "alert".to_owned(),
         },
@@ -39,12 +36,14 @@ fn new_alert(form: AlertForm) -> Outcome<NewAlert> {
     let rate_per_minute = if text.is_empty() {
         None
     } else {
-        Some(text.parse::<u32>().map_err(|_| ActionError::Invalid {
-            field: "rate_per_minute".to_owned(),
-            reason: format!(
-                "a whole number of events per minute, 1 to {}",
-                alerts::MAX_RATE
-            ),
+        Some(text.parse::<u32>().map_err(|_| {
+            ActionError::invalid(
+                "rate_per_minute",
+                format!(
+                    "a whole number of events per minute, 1 to {}",
+                    alerts::MAX_RATE
+                ),
+            )
         })?)
     };
     Ok(NewAlert {

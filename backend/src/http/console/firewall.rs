@@ -57,10 +57,9 @@ impl app::ssr::firewall::FirewallConsole for ConsoleService {
         match firewall::update_policy(self.state(), &admin, raw, None).await {
             Ok(_) => Ok(()),
             // The form can name the field (the REST API does too).
-            Err(FirewallServiceError::Invalid(e)) => Err(ActionError::Invalid {
-                field: e.field(),
-                reason: e.to_string(),
-            }),
+            Err(FirewallServiceError::Invalid(e)) => {
+                Err(ActionError::invalid(e.field(), e.to_string()))
+            }
             Err(e) => Err(ActionError::Console(e.into())),
         }
     }

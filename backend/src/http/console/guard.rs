@@ -16,14 +16,27 @@ use crate::services::events::{self, CheckedFilter};
 use crate::services::guard_policy::{self, GuardPolicyError};
 use crate::services::{alarms, guard_status, page};
 
+/// The label the guard's settings form shows for a policy path.
+fn label_of(path: &str) -> Option<String> {
+    POLICY_FIELDS
+        .iter()
+        .find(|f| f.path == path)
+        .map(|f| f.label.to_owned())
+}
+
 /// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.
 fn shown(e: GuardPolicyError) -> ActionError {
     match e {
         GuardPolicyError::Invalid(e) => ActionError::Invalid {
+            label: label_of(e.field),
             field: e.field.to_owned(),
             reason: e.problem,
         },
-        GuardPolicyError::BadValue { field, reason } => ActionError::Invalid { field, reason },
+        GuardPolicyError::BadValue { field, reason } => ActionError::Invalid {
+            label: label_of(&field),
+            field,
+            reason,
+        },
         e @ GuardPolicyError::Stale { .. } => ActionError::Conflict(vec![format!(
             "{e}. Reload the page to see the stored policy."
         )]),

@@ -44,10 +44,7 @@ fn shown(e: PbxError) -> ActionError {
 }
 
 fn invalid(field: &InvalidField) -> ActionError {
-    ActionError::Invalid {
-        field: field.field().to_owned(),
-        reason: field.rule().to_owned(),
-    }
+    ActionError::invalid(field.field(), field.rule())
 }
 
 #[async_trait::async_trait]
@@ -162,10 +159,10 @@ impl app::ssr::pbx::PbxConsole for ConsoleService {
         let admin = admin(req, csrf)?;
         // A trunk carries every outside call: its name is typed again, as the form asks.
         if confirm.map(str::trim) != Some(name) {
-            return Err(ActionError::Invalid {
-                field: "confirm".to_owned(),
-                reason: "type the trunk's name exactly to delete it".to_owned(),
-            });
+            return Err(ActionError::invalid(
+                "confirm",
+                "type the trunk's name exactly to delete it",
+            ));
         }
         pbx::delete_trunk(&self.state, &admin, name)
             .await
