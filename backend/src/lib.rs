@@ -14,6 +14,7 @@ pub mod db;
 pub mod firewall;
 pub mod guard;
 pub mod http;
+pub mod plain;
 pub mod priority;
 pub mod server;
 pub mod services;

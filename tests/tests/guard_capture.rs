@@ -334,11 +334,11 @@ fn the_capture_tap_bans_on_exactly_the_nth_guess_scanners_at_once_and_replays_th
             .cloned()
     };
     for (role, reason) in [
-        ("scanner", "Scanner"),
-        ("cracker", "Scanner"),
-        ("scanner2", "Scanner"),
-        ("attacker", "Guessing"),
-        ("enumerator", "Enumeration"),
+        ("scanner", "attack tool or scan"),
+        ("cracker", "attack tool or scan"),
+        ("scanner2", "attack tool or scan"),
+        ("attacker", "password guessing"),
+        ("enumerator", "account probing"),
     ] {
         let ip = ip_of(role);
         let ban = ban_of(&ip).unwrap_or_else(|| panic!("no ban of the {role} {ip}: {bans}\n{log}"));

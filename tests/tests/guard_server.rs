@@ -187,7 +187,10 @@ fn svcrack_against_the_running_appliance_is_banned_by_its_guard() {
         .unwrap_or_else(|| panic!("no ban of {attacker_for_api} in the API: {bans}"));
     assert_eq!(ban["origin"], "guard", "{ban}");
     assert!(
-        ban["reason"].as_str().unwrap().contains("Guessing"),
+        ban["reason"]
+            .as_str()
+            .unwrap()
+            .contains("password guessing"),
         "{ban}"
     );
     assert!(ban["actor"].is_null(), "{ban}");

@@ -23,10 +23,11 @@ const MAX_EVENTS: usize = 200_000;
 #[derive(Debug, thiserror::Error)]
 pub enum AmiError {
     #[error(
-        "cannot connect to AMI at {addr}: {source} (is Asterisk running, in sipwarden's network \
+        "cannot connect to AMI at {addr}: {why} (is Asterisk running, in sipwarden's network \
          namespace, with the manager.conf sipwarden writes into its configuration directory? \
          In the compose file both services use the host's network; elsewhere set \
-         SIPWARDEN_ASTERISK_AMI_HOST and SIPWARDEN_ASTERISK_CONFIG_DIR)"
+         SIPWARDEN_ASTERISK_AMI_HOST and SIPWARDEN_ASTERISK_CONFIG_DIR)",
+        why = crate::plain::io_error(source)
     )]
     Connect {
         addr: SocketAddr,

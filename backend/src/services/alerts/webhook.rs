@@ -179,7 +179,10 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
         let mut why = e.to_string();
         let mut source = std::error::Error::source(e);
         while let Some(s) = source {
-            why = s.to_string();
+            why = match s.downcast_ref::<std::io::Error>() {
+                Some(io) => crate::plain::io_error(io),
+                None => s.to_string(),
+            };
             source = s.source();
         }
         format!("cannot connect: {why}")

@@ -9,11 +9,12 @@ use super::{
 use crate::db::entities::ban;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-/// Why the guard banned, as the ban's reason says it.
+/// Why the guard banned, as the ban's reason says it: the kind in words ("guard: password
+/// guessing (offence 2)").
 pub(super) fn guard_reason(decision: &BanDecision) -> String {
     format!(
-        "guard: {:?}{}{}",
-        decision.kind,
+        "guard: {}{}{}",
+        decision.kind.label(),
         match decision.offence {
             0 => String::new(),
             n => format!(" (offence {n})"),
