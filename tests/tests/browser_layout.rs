@@ -212,3 +212,203 @@ async fn every_page_fits_a_desktop_and_a_phone_without_errors() {
     browser.close().await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// What a person meets beyond the layout: a new secret takes the focus with its copy buttons
+/// and the phone's provisioning block; a refused field is named in words, marked and focused;
+/// the preview starts with a summary and holds no secret or digest; notices belong to the
+/// last action; a session that ended signs in again and comes back to the page.
+#[tokio::test]
+async fn secrets_refusals_preview_and_ended_sessions_read_right() {
+    let test = "secrets_refusals_preview_and_ended_sessions_read_right";
+    let Some(browser) = Browser::start(test).await.unwrap() else {
+        return;
+    };
+    let server = TestServer::start().unwrap();
+    furnish(&server).await;
+    let c = &browser.client;
+    c.set_window_size(1440, 1000).await.unwrap();
+    browser
+        .sign_in(&server, "admin", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let js = |script: &str| {
+        let script = format!("return {script};");
+        async move { c.execute(&script, vec![]).await.unwrap() }
+    };
+
+    // A refused field: named as the form names it, marked, and the cursor is in it.
+    c.goto(&server.url("/endpoints")).await.unwrap();
+    browser.wait_hydrated(WAIT).await.unwrap();
+    browser
+        .fill("#endpoint-create input[name=extension]", "12a")
+        .await
+        .unwrap();
+    browser
+        .fill("#endpoint-create input[name=display_name]", "Lobby")
+        .await
+        .unwrap();
+    browser
+        .click("#endpoint-create button[type=submit]")
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "document.querySelector('[aria-invalid=true]') !== null",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let refusal = browser.text("p.error[data-field=extension]").await.unwrap();
+    assert!(refusal.starts_with("Check Extension:"), "{refusal}");
+    assert_eq!(
+        js("document.activeElement.name").await,
+        json!("extension"),
+        "the cursor is in the refused field"
+    );
+    browser
+        .screenshot("layout/1440x1000-refused-field")
+        .await
+        .unwrap();
+    // The browser logs the refusal's 422 as a failed load; nothing else went wrong.
+    let logged = browser.console_errors().await.unwrap();
+    assert!(
+        logged
+            .iter()
+            .all(|e| e.contains("/fn/create_endpoint") && e.contains("422")),
+        "{logged:?}"
+    );
+
+    // The secret of a new endpoint: focused wherever the user was, with copy buttons and
+    // what the phone needs.
+    browser
+        .fill("#endpoint-create input[name=extension]", "1002")
+        .await
+        .unwrap();
+    browser
+        .click("#endpoint-create button[type=submit]")
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "document.activeElement?.classList.contains('secret-value')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let secret = js("document.activeElement.value").await;
+    let secret = secret.as_str().unwrap().to_owned();
+    assert!(secret.len() >= 20, "{secret}");
+    assert_eq!(
+        js("[...document.querySelectorAll('section.secret button.copy')].map(b => b.textContent).join('|')").await,
+        json!("Copy secret|Copy all")
+    );
+    let block = browser
+        .text("section.secret dl.provisioning")
+        .await
+        .unwrap();
+    for words in [
+        "SIP server",
+        "Port",
+        "5060",
+        "Transport",
+        "UDP",
+        "Realm (domain)",
+        "sipwarden",
+        "1002",
+    ] {
+        assert!(block.contains(words), "{words}: {block}");
+    }
+    assert_eq!(
+        js("document.querySelector('[aria-invalid=true]')").await,
+        json!(null),
+        "the earlier refusal is gone with its mark"
+    );
+    browser.screenshot("layout/1440x1000-secret").await.unwrap();
+
+    // Notices belong to the last action: deleting the new endpoint removes its secret.
+    browser
+        .click("tr[data-extension='1002'] details.confirm.delete > summary")
+        .await
+        .unwrap();
+    browser
+        .click("tr[data-extension='1002'] form.delete button")
+        .await
+        .unwrap();
+    browser
+        .wait_for("document.querySelector('section.secret') === null", WAIT)
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .text("main p.notice")
+            .await
+            .unwrap()
+            .contains("Endpoint deleted")
+    );
+
+    // Changes are pending; the preview sums them up and shows no secret or digest.
+    assert!(js("document.getElementById('pending-badge') !== null").await == json!(true));
+    c.goto(&server.url("/config")).await.unwrap();
+    browser.wait_hydrated(WAIT).await.unwrap();
+    let summary = browser.text("#preview-summary").await.unwrap();
+    assert!(summary.contains("+1 endpoint"), "{summary}");
+    assert!(summary.contains("+1 trunk"), "{summary}");
+    let preview = js("document.getElementById('preview').textContent").await;
+    let preview = preview.as_str().unwrap();
+    for line in preview.lines() {
+        let key = line.trim_start_matches(['+', '-', ' ']).trim_start();
+        if key.starts_with("md5_cred") || key.starts_with("secret") || key.starts_with("password") {
+            assert!(
+                line.ends_with("(hidden)"),
+                "a secret in the preview: {line}"
+            );
+        }
+    }
+    assert!(!preview.contains(&secret));
+    assert!(
+        js("document.querySelectorAll('#preview pre.diff span.add').length > 0").await
+            == json!(true),
+        "the diff is coloured line by line"
+    );
+    browser
+        .screenshot("layout/1440x1000-preview")
+        .await
+        .unwrap();
+
+    // The session ends elsewhere: the next page signs in again and comes back.
+    let api = Api::sign_in(&server).await;
+    let (status, _) = api
+        .call("DELETE", "/api/v1/users/admin/sessions", None)
+        .await;
+    assert!(status.is_success(), "{status}");
+    c.goto(&server.url("/bans?from=test")).await.unwrap();
+    browser
+        .wait_for("location.pathname === '/login'", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        js("new URLSearchParams(location.search).get('next')").await,
+        json!("/bans?from=test")
+    );
+    browser.wait_hydrated(WAIT).await.unwrap();
+    assert!(browser.text("#signed-out-notice").await.is_ok());
+    browser.fill("input[name=username]", "admin").await.unwrap();
+    browser
+        .fill("input[name=password]", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .click("#login-form button[type=submit]")
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "location.pathname + location.search === '/bans?from=test'",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let errors = browser.console_errors().await.unwrap();
+    browser.close().await;
+    assert!(errors.is_empty(), "{errors:?}");
+}

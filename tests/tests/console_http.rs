@@ -91,10 +91,43 @@ async fn the_login_page_is_served_and_unknown_pages_are_404() {
 #[tokio::test]
 async fn signed_out_visitors_are_sent_to_login() {
     let server = TestServer::start().unwrap();
-    for page in ["/", "/audit", "/account", "/no/such/page"] {
+    // Told where to come back to after signing in (the dashboard is where it goes anyway; a
+    // flash token is taken once and not carried).
+    for (page, to) in [
+        ("/", "/login"),
+        ("/audit", "/login?next=%2Faudit"),
+        ("/account", "/login?next=%2Faccount"),
+        ("/no/such/page", "/login?next=%2Fno%2Fsuch%2Fpage"),
+        (
+            "/events?source=203.0.113.7&flash=abc",
+            "/login?next=%2Fevents%3Fsource%3D203.0.113.7",
+        ),
+    ] {
         let res = server.client().get(server.url(page)).send().await.unwrap();
         assert!(res.status().is_redirection(), "{page}: {}", res.status());
-        assert_eq!(res.headers()[LOCATION], "/login", "{page}");
+        assert_eq!(res.headers()[LOCATION], to, "{page}");
+    }
+    // Signing in with `next` goes back there; a `next` elsewhere goes to the dashboard.
+    for (next, to) in [
+        ("/audit", "/audit"),
+        ("https://evil.example/", "/"),
+        ("//evil.example", "/"),
+    ] {
+        let client = server.client();
+        let res = post_form(
+            &server,
+            &client,
+            "/fn/sign_in",
+            "/login",
+            form(&[
+                ("username", "admin"),
+                ("password", tests::server::ADMIN_PASSWORD),
+                ("next", next),
+            ]),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FOUND, "{next}");
+        assert_eq!(res.headers()[LOCATION], to, "{next}");
     }
 }
 

@@ -302,7 +302,14 @@ pub fn refused_form(flash: Option<Flash>) -> (Signal<Option<ActionError>>, Optio
 #[component]
 pub fn Refusal(#[prop(into)] error: Signal<Option<ActionError>>) -> impl IntoView {
     move || {
-        error.get().map(|e| match e {
+        let error = error.get();
+        // A refusal that went away takes its mark along (a refusal shown now marks its
+        // field after this, in the next frame).
+        #[cfg(feature = "hydrate")]
+        if error.is_none() {
+            clear_invalid();
+        }
+        error.map(|e| match e {
             ActionError::Conflict(problems) => view! {
                 <div class="error" role="alert">
                     <p>"The change was refused:"</p>
@@ -339,16 +346,7 @@ fn mark_invalid(name: &str) {
         let Some(document) = web_sys::window().and_then(|w| w.document()) else {
             return;
         };
-        if let Ok(marked) = document.query_selector_all("[aria-invalid=true]") {
-            for i in 0..marked.length() {
-                if let Some(el) = marked
-                    .item(i)
-                    .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
-                {
-                    let _ = el.remove_attribute("aria-invalid");
-                }
-            }
-        }
+        clear_invalid();
         // Names are sipwarden's own input names (letters, `_`, `.`), safe in a selector; the
         // policy form writes `tls.cert_file` as `tls_cert_file`.
         let base = name.split('[').next().unwrap_or(&name).to_owned();
@@ -367,6 +365,24 @@ fn mark_invalid(name: &str) {
             }
         }
     });
+}
+
+/// Takes every refusal's mark off the page's inputs.
+#[cfg(feature = "hydrate")]
+fn clear_invalid() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if let Ok(marked) = document.query_selector_all("[aria-invalid=true]") {
+        for i in 0..marked.length() {
+            if let Some(el) = marked
+                .item(i)
+                .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+            {
+                let _ = el.remove_attribute("aria-invalid");
+            }
+        }
+    }
 }
 
 /// A secret shown this once, with what it belongs to and what its phone or client needs.

@@ -81,10 +81,6 @@ pub async fn load_session(
 /// Pages anyone may see without a session; everything else in the console needs one.
 const PUBLIC_PAGES: &[&str] = &["/login", "/setup"];
 
-/// Sends a signed-out browser asking for a console page to `/login`, before any page code
-/// runs. (The console layout also redirects after hydration; this is the server-side gate,
-/// which also holds without JavaScript.) The API, server functions, health, the bundle and
-/// static files answer for themselves.
 /// What an administrator who must set up a second factor may still reach: the account page,
 /// its server functions, signing out, and who they are.
 const WHILE_ENROLLING: [&str; 10] = [
@@ -129,6 +125,11 @@ pub async fn require_enrolment(req: Request, next: Next) -> Response {
     crate::http::error::ApiError::from(app::form::ConsoleError::EnrolSecondFactor).into_response()
 }
 
+/// Sends a signed-out browser asking for a console page to `/login?next=<the page>`, before
+/// any page code runs, so that signing in comes back to it. (The console layout also
+/// redirects after hydration; this is the server-side gate, which also holds without
+/// JavaScript.) The API, server functions, health, the bundle and static files answer for
+/// themselves.
 pub async fn require_sign_in_for_pages(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
@@ -140,9 +141,30 @@ pub async fn require_sign_in_for_pages(req: Request, next: Next) -> Response {
         && !path.contains('.')
         && !PUBLIC_PAGES.contains(&path);
     if is_page && req.extensions().get::<crate::auth::Caller>().is_none() {
-        return axum::response::Redirect::to("/login").into_response();
+        return axum::response::Redirect::to(&sign_in_then(req.uri())).into_response();
     }
     next.run(req).await
+}
+
+/// `/login`, told to come back to `uri` (without a flash token, which is taken once).
+fn sign_in_then(uri: &http::Uri) -> String {
+    let kept: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("flash="))
+        .collect();
+    let mut here = uri.path().to_owned();
+    if !kept.is_empty() {
+        here.push('?');
+        here.push_str(&kept.join("&"));
+    }
+    match app::form::local_path(Some(&here)) {
+        Some(_) if here != "/" => {
+            format!("/login?next={}", app::components::form::url_encode(&here))
+        }
+        _ => "/login".to_owned(),
+    }
 }
 
 /// Gives server-function errors their real status: `server_fn` answers every error with
