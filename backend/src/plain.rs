@@ -50,7 +50,7 @@ mod tests {
         );
         assert!(!io_error(&Error::from_raw_os_error(5)).contains("os error"));
         assert_eq!(
-            io_error(&Error::new(ErrorKind::Other, "a message of our own")),
+            io_error(&Error::other("a message of our own")),
             "a message of our own"
         );
     }
