@@ -268,14 +268,33 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
                     .collect::<Vec<_>>()
                     .join("; ")
             );
+            // "Changes pending" follows the model and what Asterisk loaded.
+            let pending = |api: &Api| {
+                let api = api.clone();
+                async move {
+                    api.call("GET", "/api/v1/dashboard/summary", None).await.1["pending_changes"]
+                        .clone()
+                }
+            };
+            assert_eq!(pending(&api).await, json!(false), "just applied");
             let carol = api
                 .create(
                     "/api/v1/endpoints",
                     json!({"extension": "1003", "display_name": "Carol"}),
                 )
                 .await;
+            assert_eq!(pending(&api).await, json!(true), "a new endpoint waits");
+            let (status, preview) = api.call("GET", "/api/v1/config/preview", None).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                preview["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("+1 endpoint; ")),
+                "{preview}"
+            );
             let (status, report) = api.call("POST", "/api/v1/config/apply", None).await;
             assert_eq!(status, StatusCode::OK, "{report}");
+            assert_eq!(pending(&api).await, json!(false), "applied");
             let live = report["revision"]["number"].as_i64().unwrap();
             (server, carol["id"].as_str().unwrap().to_owned(), live)
         })

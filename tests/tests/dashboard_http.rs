@@ -148,6 +148,8 @@ async fn attacks_over_time_and_top_sources_come_from_what_is_stored() {
     assert_eq!(summary["top_sources"][0]["events"], 30);
     assert_eq!(summary["top_sources"][1]["key"], "2001:db8::9", "{summary}");
     assert_eq!(summary["top_accounts"][0]["key"], "1001");
+    // The rate now: the 30 guesses of two minutes ago over the last five minutes.
+    assert_eq!(summary["rate_per_minute"], 6, "{summary}");
     assert_eq!(
         summary["top_sources"].as_array().unwrap().len(),
         2,

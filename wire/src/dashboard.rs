@@ -85,6 +85,9 @@ pub struct DashboardSummary {
     pub period: String,
     /// Events in the period by kind.
     pub events_by_kind: Vec<(String, u64)>,
+    /// The attack rate now: events per minute over the last five minutes, rounded up.
+    #[serde(default)]
+    pub rate_per_minute: u64,
     pub top_sources: Vec<TopEntry>,
     /// The most active sources grouped by network, most events first.
     pub top_networks: Vec<NetworkEntry>,

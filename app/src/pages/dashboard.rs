@@ -415,10 +415,12 @@ fn count(n: u64, one: &str, many: &str) -> String {
 fn StatusTiles(summary: DashboardSummary) -> impl IntoView {
     let (level, headline, detail) = protection(&summary);
     let events: u64 = summary.events_by_kind.iter().map(|(_, n)| n).sum();
-    let attack = if events == 0 {
-        Level::Good
-    } else {
+    let attack = if summary.rate_per_minute > 0 {
+        Level::Bad
+    } else if events > 0 {
         Level::Warn
+    } else {
+        Level::Good
     };
     let posture = if summary.posture_high > 0 {
         Level::Bad
@@ -433,9 +435,9 @@ fn StatusTiles(summary: DashboardSummary) -> impl IntoView {
                 <span class="tile-detail">{detail}</span>
             </div>
             <div class=attack.class() id="tile-attacks">
-                <span class="tile-label">"Attacks, last " {summary.period.clone()}</span>
-                <strong>{count(events, "event", "events")}</strong>
-                <span class="tile-detail"><A href="/events">"See the events"</A></span>
+                <span class="tile-label">"Attacks now"</span>
+                <strong>{if summary.rate_per_minute == 0 { "None".to_owned() } else { format!("{} / min", summary.rate_per_minute) }}</strong>
+                <span class="tile-detail">{count(events, "event", "events")} " in the last " {summary.period.clone()} "; "<A href="/events">"see them"</A></span>
             </div>
             <div class="tile" id="tile-bans">
                 <span class="tile-label">"Bans in force"</span>

@@ -36,6 +36,9 @@ pub struct Core {
     /// The model's version, bumped after every committed change and every apply; caches and
     /// watchers follow it.
     pub model: ModelVersion,
+    /// Whether changes are pending (see `services::config::pending`), with the model version
+    /// and the time it was worked out at: every console page asks.
+    pub pending_changes: Arc<std::sync::Mutex<Option<(u64, Instant, bool)>>>,
     /// The kernel firewall of this network namespace (bans, safe apply).
     pub firewall: Firewall,
     /// Serialises firewall policy changes, applies and start-up restoration, so an apply
@@ -67,6 +70,7 @@ impl Core {
             started_at: Instant::now(),
             pbx_lock: Arc::default(),
             model: ModelVersion::default(),
+            pending_changes: Arc::default(),
             firewall,
             firewall_lock: Arc::default(),
             events,

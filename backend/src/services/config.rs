@@ -149,15 +149,38 @@ pub async fn preview(core: &Core) -> Result<Preview, PbxError> {
     })
 }
 
+/// How long a "changes pending" answer is kept while the model does not change: a hand edit
+/// of the files on disk announces nothing.
+const PENDING_FRESH: Duration = Duration::from_secs(30);
+
 /// Whether the model differs from what Asterisk last loaded (the files on disk, which an
 /// apply only leaves there once Asterisk loaded them): the console's "changes pending".
+/// Every console page asks, so the answer is kept under the model's version (bumped by each
+/// change and each apply) for up to [`PENDING_FRESH`].
 pub async fn pending(core: &Core) -> Result<bool, PbxError> {
+    let version = core.model.current();
+    let known = *core
+        .pending_changes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((at_version, at, pending)) = known
+        && at_version == version
+        && at.elapsed() < PENDING_FRESH
+    {
+        return Ok(pending);
+    }
     let bundle = render_current(&core.db, TARGET).await?;
     let live = read_live(core, &bundle)?;
-    Ok(bundle.files.iter().zip(&live).any(|(file, live)| {
+    let pending = bundle.files.iter().zip(&live).any(|(file, live)| {
         live.as_deref()
             .is_none_or(|old| body(old) != body(&file.contents))
-    }))
+    });
+    *core
+        .pending_changes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        Some((version, std::time::Instant::now(), pending));
+    Ok(pending)
 }
 
 /// The live contents of each of `bundle`'s files, in its order (`None`: not on disk).

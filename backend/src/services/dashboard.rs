@@ -15,6 +15,9 @@ use policy::guard::EventKind;
 use crate::services::events::{self, TopDimension};
 use crate::services::{Internal, alarms, config, firewall, guard_status, pbx, posture};
 
+/// Minutes the "attack rate now" is averaged over (the current one included).
+const RATE_MINUTES: i64 = 5;
+
 /// Entries of each top list.
 const TOP: usize = 10;
 /// Sources read to group into networks: enough that a farm of one /24 shows as one line
@@ -237,6 +240,20 @@ pub async fn summary(core: &Core, period: &str) -> Result<DashboardSummary, Inte
             ))
         })
         .collect();
+    let now_minute = Utc::now().timestamp() / 60;
+    let recent = core
+        .db
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT COALESCE(SUM(count), 0) FROM event_rollups WHERE minute > ?1",
+            [(now_minute - RATE_MINUTES).into()],
+        ))
+        .await?
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(0);
+    let rate_per_minute = u64::try_from(recent)
+        .unwrap_or(0)
+        .div_ceil(RATE_MINUTES.unsigned_abs());
     let bans = firewall::bans(core).await?;
     let banned = |address: &str| bans.iter().any(|b| b.address == address);
     let sources = top(core, TopDimension::Source, secs, NETWORK_SOURCES).await?;
@@ -280,6 +297,7 @@ pub async fn summary(core: &Core, period: &str) -> Result<DashboardSummary, Inte
     Ok(DashboardSummary {
         period: period.to_owned(),
         events_by_kind: by_kind,
+        rate_per_minute,
         top_sources,
         top_networks,
         top_accounts,
