@@ -11,7 +11,8 @@ use crate::api::alerts::{
     CreateAlert, DeleteAlert, SetAlertEnabled, TestAlert, UpdateAlert, get_alerts,
 };
 use crate::components::form::{
-    Confirm, Refusal, action_error, csrf, is_admin, query_error, reset_on_success, use_flash,
+    Confirm, LastAction, Refusal, action_error, csrf, is_admin, query_error, reset_on_success,
+    use_flash,
 };
 use crate::form::alerts::AlertForm;
 use crate::form::{Flash, ShownSecret};
@@ -113,12 +114,13 @@ pub fn AlertsPage() -> impl IntoView {
     let admin = is_admin();
     let query = use_query_map();
     let flash = use_flash();
-    let create = ServerAction::<CreateAlert>::new();
+    let last = LastAction::new();
+    let create = last.track("create", ServerAction::<CreateAlert>::new());
     let created_form = reset_on_success(create);
-    let update = ServerAction::<UpdateAlert>::new();
-    let toggle = ServerAction::<SetAlertEnabled>::new();
-    let delete = ServerAction::<DeleteAlert>::new();
-    let test = ServerAction::<TestAlert>::new();
+    let update = last.track("update", ServerAction::<UpdateAlert>::new());
+    let toggle = last.track("toggle", ServerAction::<SetAlertEnabled>::new());
+    let delete = last.track("delete", ServerAction::<DeleteAlert>::new());
+    let test = last.track("test", ServerAction::<TestAlert>::new());
     let page = Resource::new(
         move || {
             (
@@ -131,20 +133,18 @@ pub fn AlertsPage() -> impl IntoView {
         },
         |_| get_alerts(),
     );
+    let created = last.outcome("create", create);
     let created = Signal::derive(move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|c| ShownSecret {
-                kind: "alert".to_owned(),
-                key: c.view.name,
-                label: String::new(),
-                secret: c.secret,
-                provisioning: Vec::new(),
-            })
+        created.get().and_then(Result::ok).map(|c| ShownSecret {
+            kind: "alert".to_owned(),
+            key: c.view.name,
+            label: String::new(),
+            secret: c.secret,
+            provisioning: Vec::new(),
+        })
     });
-    let tested_here = Signal::derive(move || test.value().get().and_then(Result::ok));
+    let tested_here = last.outcome("test", test);
+    let tested_here = Signal::derive(move || tested_here.get().and_then(Result::ok));
     let tested_id = move || {
         query
             .read()
@@ -152,10 +152,10 @@ pub fn AlertsPage() -> impl IntoView {
             .and_then(|s| s.parse::<i32>().ok())
     };
     let (update_error, toggle_error, delete_error, test_error, code_error) = (
-        action_error(update),
-        action_error(toggle),
-        action_error(delete),
-        action_error(test),
+        last.error("update", update),
+        last.error("toggle", toggle),
+        last.error("delete", delete),
+        last.error("test", test),
         query_error(),
     );
     let row_error = Signal::derive(move || {
@@ -164,16 +164,22 @@ pub fn AlertsPage() -> impl IntoView {
             .or_else(|| toggle_error.get())
             .or_else(|| delete_error.get())
             .or_else(|| test_error.get())
-            .or_else(|| code_error.get())
+            .or_else(|| code_error.get().filter(|_| last.none()))
     });
+    let (updated, toggled, deleted) = (
+        last.outcome("update", update),
+        last.outcome("toggle", toggle),
+        last.outcome("delete", delete),
+    );
     let notice = move || {
         let q = query.read();
-        if q.get("saved").is_some()
-            || matches!(update.value().get(), Some(Ok(())))
-            || matches!(toggle.value().get(), Some(Ok(())))
+        let said = |key: &str| last.none() && q.get(key).is_some();
+        if said("saved")
+            || matches!(updated.get(), Some(Ok(())))
+            || matches!(toggled.get(), Some(Ok(())))
         {
             Some("Alert saved.")
-        } else if q.get("deleted").is_some() || matches!(delete.value().get(), Some(Ok(()))) {
+        } else if said("deleted") || matches!(deleted.get(), Some(Ok(()))) {
             Some("Alert deleted.")
         } else {
             None

@@ -12,8 +12,8 @@ use crate::form::pbx::{TrunkForm, object_page};
 
 use crate::api::pbx::{CreateTrunk, DeleteTrunk, list_trunks};
 use crate::components::form::{
-    Confirm, FlashNotices, Refusal, action_error, csrf, is_admin, query_error, refused_form,
-    reset_on_success, use_flash,
+    Confirm, FlashNotices, LastAction, Refusal, action_error, csrf, is_admin, query_error,
+    refused_form, reset_on_success, use_flash,
 };
 
 /// The fields of a trunk, shared by the creation and the edit form (a trunk's name is
@@ -56,19 +56,30 @@ pub fn TrunksPage() -> impl IntoView {
     let admin = is_admin();
     let query = use_query_map();
     let flash = use_flash();
-    let create = ServerAction::<CreateTrunk>::new();
+    let last = LastAction::new();
+    let create = last.track("create", ServerAction::<CreateTrunk>::new());
     let created_form = reset_on_success(create);
-    let delete = ServerAction::<DeleteTrunk>::new();
+    let delete = last.track("delete", ServerAction::<DeleteTrunk>::new());
     let trunks = Resource::new(
         move || (create.version().get(), delete.version().get()),
         |_| list_trunks(),
     );
-    let (delete_error, code_error) = (action_error(delete), query_error());
-    let row_error = Signal::derive(move || delete_error.get().or_else(|| code_error.get()));
-    let saved =
-        move || query.read().get("saved").is_some() || matches!(create.value().get(), Some(Ok(_)));
+    let (delete_error, code_error) = (last.error("delete", delete), query_error());
+    let row_error = Signal::derive(move || {
+        delete_error
+            .get()
+            .or_else(|| code_error.get().filter(|_| last.none()))
+    });
+    let (created, removed) = (
+        last.outcome("create", create),
+        last.outcome("delete", delete),
+    );
+    let saved = move || {
+        (last.none() && query.read().get("saved").is_some()) || matches!(created.get(), Some(Ok(_)))
+    };
     let deleted = move || {
-        query.read().get("deleted").is_some() || matches!(delete.value().get(), Some(Ok(())))
+        (last.none() && query.read().get("deleted").is_some())
+            || matches!(removed.get(), Some(Ok(())))
     };
 
     view! {

@@ -9,8 +9,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::users::{ActOnUser, CreateUser, done_code, get_users};
 use crate::components::form::{
-    Confirm, FlashNotices, Refusal, SecretOnce, action_error, csrf, is_admin, query_error,
-    reset_on_success, use_flash,
+    Confirm, FlashNotices, LastAction, Refusal, SecretOnce, action_error, csrf, is_admin,
+    query_error, reset_on_success, use_flash,
 };
 use crate::form::ShownSecret;
 use wire::Role;
@@ -130,17 +130,18 @@ pub fn UsersPage() -> impl IntoView {
     let admin = is_admin();
     let query = use_query_map();
     let flash = use_flash();
-    let create = ServerAction::<CreateUser>::new();
+    let last = LastAction::new();
+    let create = last.track("create", ServerAction::<CreateUser>::new());
     let created_form = reset_on_success(create);
-    let act = ServerAction::<ActOnUser>::new();
+    let act = last.track("act", ServerAction::<ActOnUser>::new());
+    let (acted, made) = (last.outcome("act", act), last.outcome("create", create));
     let users = Resource::new(
         move || (create.version().get(), act.version().get()),
         |_| get_users(),
     );
     // The hydrated app's answer, or the plain post's `?done=`.
     let done = Signal::derive(move || {
-        let from_action = act
-            .value()
+        let from_action = acted
             .get()
             .and_then(Result::ok)
             .filter(|d| d.password.is_none())
@@ -149,12 +150,13 @@ pub fn UsersPage() -> impl IntoView {
             query
                 .read()
                 .get("done")
+                .filter(|_| last.none())
                 .and_then(|c| done_message(&c))
                 .map(str::to_owned)
         })
     });
     let generated = Signal::derive(move || {
-        act.value().get().and_then(Result::ok).and_then(|d| {
+        acted.get().and_then(Result::ok).and_then(|d| {
             d.password.map(|secret| ShownSecret {
                 kind: "user".to_owned(),
                 key: String::new(),
@@ -164,10 +166,14 @@ pub fn UsersPage() -> impl IntoView {
             })
         })
     });
-    let (act_error, code_error) = (action_error(act), query_error());
-    let row_error = Signal::derive(move || act_error.get().or_else(|| code_error.get()));
+    let (act_error, code_error) = (last.error("act", act), query_error());
+    let row_error = Signal::derive(move || {
+        act_error
+            .get()
+            .or_else(|| code_error.get().filter(|_| last.none()))
+    });
     let created = move || {
-        query.read().get("created").is_some() || matches!(create.value().get(), Some(Ok(())))
+        (last.none() && query.read().get("created").is_some()) || matches!(made.get(), Some(Ok(())))
     };
 
     view! {
