@@ -24,11 +24,18 @@ pub fn io_error(e: &Error) -> String {
     format!("{meaning} ({})", kind_words(e))
 }
 
-/// The kind's own words without the `os error N` suffix.
+/// The error's own words without the ` (os error N)` suffix, lower-case like the rest of
+/// a sentence ("connection refused", "too many open files").
 fn kind_words(e: &Error) -> String {
-    match e.raw_os_error() {
-        Some(_) => e.kind().to_string(),
-        None => e.to_string(),
+    let text = e.to_string();
+    let words = match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => &text[..at],
+        _ => text.as_str(),
+    };
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) if e.raw_os_error().is_some() => first.to_lowercase().chain(chars).collect(),
+        _ => words.to_owned(),
     }
 }
 
@@ -49,6 +56,10 @@ mod tests {
             "sipwarden is not allowed to do this (permission denied)"
         );
         assert!(!io_error(&Error::from_raw_os_error(5)).contains("os error"));
+        assert_eq!(
+            io_error(&Error::from_raw_os_error(24)),
+            "too many open files"
+        );
         assert_eq!(
             io_error(&Error::other("a message of our own")),
             "a message of our own"

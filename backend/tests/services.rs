@@ -74,7 +74,7 @@ async fn session_of(core: &Core, username: &str, password: &str, from: IpAddr) -
         .await
         .unwrap();
     let token = cookie_token(&new.set_cookie);
-    let caller = accounts::caller_from_token(core, &token, from)
+    let caller = accounts::caller_from_token(core, &token, from, true)
         .await
         .unwrap()
         .expect("a fresh session admits its caller");
@@ -1135,7 +1135,7 @@ async fn setup_needs_the_token_creates_exactly_one_admin_and_happens_once() {
         .unwrap();
     assert_eq!(admins, 1);
     // The new session works at once.
-    let caller = accounts::caller_from_token(&core, &cookie_token(&new.set_cookie), owner)
+    let caller = accounts::caller_from_token(&core, &cookie_token(&new.set_cookie), owner, true)
         .await
         .unwrap()
         .unwrap();
@@ -1189,7 +1189,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     assert_eq!(account_error_code(&err), "password_mismatch");
     // Nothing changed yet: the other session lives on.
     assert!(
-        accounts::caller_from_token(&core, &other_token, here)
+        accounts::caller_from_token(&core, &other_token, here, true)
             .await
             .unwrap()
             .is_some()
@@ -1206,14 +1206,14 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     .await
     .unwrap();
     assert!(
-        accounts::caller_from_token(&core, &this_token, here)
+        accounts::caller_from_token(&core, &this_token, here, true)
             .await
             .unwrap()
             .is_some(),
         "this session stays"
     );
     assert!(
-        accounts::caller_from_token(&core, &other_token, here)
+        accounts::caller_from_token(&core, &other_token, here, true)
             .await
             .unwrap()
             .is_none(),
@@ -1259,7 +1259,7 @@ async fn signing_out_ends_the_session_and_its_stored_digest() {
     let cleared = accounts::sign_out(&core, &caller).await.unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert!(
-        accounts::caller_from_token(&core, &token, here)
+        accounts::caller_from_token(&core, &token, here, true)
             .await
             .unwrap()
             .is_none()

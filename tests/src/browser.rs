@@ -220,6 +220,17 @@ impl Browser {
         Ok(())
     }
 
+    /// The value of the form field `css`.
+    pub async fn value(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default())
+    }
+
     /// The text of the element `css`.
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
         Ok(self

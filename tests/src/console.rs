@@ -113,3 +113,13 @@ impl<'s> ConsoleSession<'s> {
         res.text().await.unwrap_or_default()
     }
 }
+
+/// The secret a page shows once: the value of its `secret-value` field.
+#[must_use]
+pub fn shown_secret(html: &str) -> Option<String> {
+    let at = html.find("class=\"secret-value\"")?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>')?];
+    let value = tag.split(" value=\"").nth(1)?.split('"').next()?;
+    Some(value.to_owned())
+}

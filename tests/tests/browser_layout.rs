@@ -325,7 +325,9 @@ async fn secrets_refusals_preview_and_ended_sessions_read_right() {
     );
     browser.screenshot("layout/1440x1000-secret").await.unwrap();
 
-    // Notices belong to the last action: deleting the new endpoint removes its secret.
+    // A secret shown once is not taken away by a later action (here deleting its endpoint),
+    // but notices belong to the last action: a new secret for 1001 replaces it and the
+    // "deleted" notice.
     browser
         .click("tr[data-extension='1002'] details.confirm.delete > summary")
         .await
@@ -335,15 +337,37 @@ async fn secrets_refusals_preview_and_ended_sessions_read_right() {
         .await
         .unwrap();
     browser
-        .wait_for("document.querySelector('section.secret') === null", WAIT)
+        .wait_for(
+            "[...document.querySelectorAll('main p.notice')].some(p => p.textContent.includes('Endpoint deleted'))",
+            WAIT,
+        )
         .await
         .unwrap();
-    assert!(
-        browser
-            .text("main p.notice")
-            .await
-            .unwrap()
-            .contains("Endpoint deleted")
+    assert_eq!(
+        browser.value("section.secret .secret-value").await.unwrap(),
+        secret,
+        "the secret stays until the user leaves or a newer one replaces it"
+    );
+    browser
+        .click("tr[data-extension='1001'] details.confirm.rotate > summary")
+        .await
+        .unwrap();
+    browser
+        .click("tr[data-extension='1001'] form.rotate button")
+        .await
+        .unwrap();
+    let replaced = format!(
+        "document.querySelector('.secret-value') && document.querySelector('.secret-value').value !== '{secret}'"
+    );
+    browser.wait_for(&replaced, WAIT).await.unwrap();
+    assert_eq!(
+        js("document.querySelectorAll('section.secret').length").await,
+        json!(1)
+    );
+    assert_eq!(
+        js("[...document.querySelectorAll('main p.notice')].some(p => p.textContent.includes('Endpoint deleted'))").await,
+        json!(false),
+        "the delete's notice went with the next action"
     );
 
     // Changes are pending; the preview sums them up and shows no secret or digest.

@@ -63,7 +63,7 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .await
         .unwrap();
     browser
-        .wait_for("[...document.querySelectorAll('[role=alert] .field')].some(e => e.textContent === 'extension')", WAIT)
+        .wait_for("[...document.querySelectorAll('[role=alert] .field')].some(e => e.closest('[data-field]')?.dataset.field === 'extension')", WAIT)
         .await
         .unwrap();
     let kept = c
@@ -96,7 +96,7 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .wait_for("document.querySelector('.secret-value') !== null", WAIT)
         .await
         .unwrap();
-    let secret = browser.text(".secret-value").await.unwrap();
+    let secret = browser.value(".secret-value").await.unwrap();
     let id = browser.text(".secret-key").await.unwrap();
     assert!(secret.len() >= 20, "{secret}");
     assert!(id.chars().any(|ch| ch.is_ascii_alphabetic()), "{id}");
@@ -177,8 +177,17 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .wait_for("document.querySelector('#preview') !== null", WAIT)
         .await
         .unwrap();
-    let preview = browser.text("#preview").await.unwrap();
+    // A long file is folded under its summary line: its diff is in the page all the same.
+    let preview = c
+        .execute(
+            "return document.getElementById('preview').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let preview = preview.as_str().unwrap().to_owned();
     assert!(preview.contains("pjsip.conf"), "{preview}");
+    assert!(preview.contains("+1 endpoint"), "the summary: {preview}");
     assert!(preview.contains(&format!("+[{id}]")), "{preview}");
     assert!(preview.contains("Alice Smith"), "{preview}");
     assert!(c.find(Locator::Css("#no-revisions")).await.is_ok());
@@ -222,7 +231,7 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
         .wait_for("document.querySelector('.secret-value') !== null", WAIT)
         .await
         .unwrap();
-    let rotated = browser.text(".secret-value").await.unwrap();
+    let rotated = browser.value(".secret-value").await.unwrap();
     assert!(rotated.len() >= 20 && rotated != secret, "{rotated}");
     let url = c.current_url().await.unwrap();
     assert_eq!(url.query(), None, "hydrated: no reload through a flash");

@@ -107,6 +107,24 @@ async fn signed_out_visitors_are_sent_to_login() {
         assert!(res.status().is_redirection(), "{page}: {}", res.status());
         assert_eq!(res.headers()[LOCATION], to, "{page}");
     }
+    // A wrong password (without JavaScript) keeps where to go back to.
+    let client = server.client();
+    let wrong = post_form(
+        &server,
+        &client,
+        "/fn/sign_in",
+        "/login?next=%2Faudit",
+        form(&[
+            ("username", "admin"),
+            ("password", "not it"),
+            ("next", "/audit"),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        wrong.headers()[LOCATION],
+        "/login?error=bad_credentials&next=%2Faudit"
+    );
     // Signing in with `next` goes back there; a `next` elsewhere goes to the dashboard.
     for (next, to) in [
         ("/audit", "/audit"),
@@ -970,4 +988,49 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_throttle() {
         guesses_then_owner(&direct).await,
         StatusCode::TOO_MANY_REQUESTS
     );
+}
+
+/// The console's 15-second "changes pending" poll checks the session but is no sign of a
+/// person: an unattended tab does not hold its session past the idle timeout.
+#[tokio::test]
+async fn the_pending_poll_does_not_keep_an_idle_session_alive() {
+    if !tests::root::require_commands("console_http", &["sqlite3"]) {
+        return;
+    }
+    let server = TestServer::start().unwrap();
+    let session =
+        tests::console::ConsoleSession::sign_in(&server, "admin", tests::server::ADMIN_PASSWORD)
+            .await;
+    let db = server.data.path().join("sipwarden.sqlite3");
+    let sql = |statement: &str| {
+        let out = std::process::Command::new("sqlite3")
+            .arg(&db)
+            .arg(statement)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // An hour idle: still within the idle timeout, so the session is valid.
+    sql(
+        "UPDATE sessions SET last_seen_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '-1 hour');",
+    );
+    let an_hour_ago = sql("SELECT last_seen_at FROM sessions;");
+    let (status, pending) = session.call("pending_changes", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{pending}");
+    assert_eq!(
+        pending,
+        serde_json::json!(true),
+        "a fresh appliance has applied nothing"
+    );
+    let seen = sql("SELECT last_seen_at FROM sessions;");
+    assert_eq!(seen, an_hour_ago, "the poll touched the session");
+    // A page a person opens does.
+    let _ = session.page("/audit").await;
+    let seen = sql("SELECT last_seen_at FROM sessions;");
+    assert_ne!(seen, an_hour_ago, "a page view is activity");
 }

@@ -237,7 +237,7 @@ async fn pbx_pages_render_for_admins_and_read_only_for_viewers() {
         .send()
         .await
         .unwrap();
-    assert_eq!(location(&anonymous), "/login");
+    assert_eq!(location(&anonymous), "/login?next=%2Fendpoints");
 }
 
 #[tokio::test]
@@ -259,7 +259,7 @@ async fn a_plain_form_post_creates_an_endpoint_and_shows_its_secret_exactly_once
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()[CACHE_CONTROL], "no-store");
     let html = page.text().await.unwrap();
-    let secret = text_after(&html, "class=\"secret-value\"").expect("the secret is shown");
+    let secret = tests::console::shown_secret(&html).expect("the secret is shown");
     assert!(secret.len() >= 20, "{secret}");
     let key = text_after(&html, "class=\"secret-key\"").unwrap();
 
@@ -305,7 +305,7 @@ async fn a_plain_form_post_creates_an_endpoint_and_shows_its_secret_exactly_once
     let to = location(&res);
     assert!(to.starts_with("/endpoints?flash="), "{to}");
     let (_, html) = admin.page(&to).await;
-    let third = text_after(&html, "class=\"secret-value\"").unwrap();
+    let third = tests::console::shown_secret(&html).unwrap();
     assert!(third.len() >= 20 && third != new_secret);
     let (_, again) = admin.page(&to).await;
     assert!(!again.contains(&third));
@@ -659,7 +659,7 @@ async fn trunks_and_ami_users_are_created_with_dangerous_classes_only_by_consent
     let to = location(&res);
     assert!(to.starts_with("/ami-users?flash="), "{to}");
     let (_, html) = admin.page(&to).await;
-    let secret = text_after(&html, "class=\"secret-value\"").unwrap();
+    let secret = tests::console::shown_secret(&html).unwrap();
     assert!(secret.len() >= 20);
     assert!(html.contains("class=\"class danger\""), "{html}");
     assert!(html.contains("allowed: originate"), "{html}");

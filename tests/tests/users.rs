@@ -292,12 +292,8 @@ async fn the_users_page_manages_users_with_and_without_javascript() {
         .await;
     assert!(to.starts_with("/users?flash="), "{to}");
     let page = admin.page(&to).await;
-    let shown = page
-        .split("<code class=\"secret-value\">")
-        .nth(1)
-        .and_then(|rest| rest.split("</code>").next())
-        .unwrap_or_else(|| panic!("no password on the page: {page}"))
-        .replace("<!>", "");
+    let shown = tests::console::shown_secret(&page)
+        .unwrap_or_else(|| panic!("no password on the page: {page}"));
     let again = admin.page(&to).await;
     assert!(!again.contains(&shown), "the password was shown twice");
     assert!(

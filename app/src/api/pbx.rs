@@ -25,8 +25,16 @@ async fn with_address<T>(
     shown: fn(&T, &ServiceAddress) -> ShownSecret,
 ) -> Result<ShownSecret, ActionError> {
     let made = outcome?;
-    let address = pbx.service_address(parts).await?;
-    Ok(shown(&made, &address))
+    // The object and its secret are stored already: a failure to say where the PBX is
+    // reached must not lose the secret, so the block is then left out.
+    match pbx.service_address(parts).await {
+        Ok(address) => Ok(shown(&made, &address)),
+        Err(_) => {
+            let mut secret = shown(&made, &ServiceAddress::unknown());
+            secret.provisioning.clear();
+            Ok(secret)
+        }
+    }
 }
 
 /// One page of endpoints, optionally filtered by `q`, from `cursor` (a page's `next_cursor`).

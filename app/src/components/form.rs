@@ -166,9 +166,30 @@ impl SecretListOutcomes {
             last.track("rotate", rotate),
             last.track("delete", delete),
         );
+        // A secret shown once stays on screen after other actions (a delete, a refusal): only
+        // a newer secret replaces it, or leaving the page.
+        let newest_secret = RwSignal::new(None::<&'static str>);
+        Effect::new(move |_| {
+            if create.version().get() > 0 {
+                newest_secret.set(Some("create"));
+            }
+        });
+        Effect::new(move |_| {
+            if rotate.version().get() > 0 {
+                newest_secret.set(Some("rotate"));
+            }
+        });
         let (created, rotated, removed) = (
-            last.outcome("create", create),
-            last.outcome("rotate", rotate),
+            Signal::derive(move || {
+                (newest_secret.get() == Some("create"))
+                    .then(|| create.value().get())
+                    .flatten()
+            }),
+            Signal::derive(move || {
+                (newest_secret.get() == Some("rotate"))
+                    .then(|| rotate.value().get())
+                    .flatten()
+            }),
             last.outcome("delete", delete),
         );
         let (delete_error, rotate_error, code_error) = (
@@ -353,10 +374,14 @@ fn mark_invalid(name: &str) {
         let found = [base.clone(), base.replace('.', "_")]
             .into_iter()
             .find_map(|n| {
-                document
-                    .query_selector(&format!("form [name=\"{n}\"]:not([type=hidden])"))
-                    .ok()
-                    .flatten()
+                let all = document
+                    .query_selector_all(&format!("form [name=\"{n}\"]:not([type=hidden])"))
+                    .ok()?;
+                (0..all.length())
+                    .filter_map(|i| all.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
+                    // The one on screen: a folded row form has no layout box.
+                    .find(|el| el.offset_parent().is_some())
+                    .map(web_sys::Element::from)
             });
         if let Some(el) = found {
             let _ = el.set_attribute("aria-invalid", "true");

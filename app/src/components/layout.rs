@@ -63,12 +63,11 @@ fn PendingBadge() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         let clock = use_context::<Clock>();
-        let every = i64::try_from(PENDING_POLL.as_secs()).unwrap_or(15);
         if let Ok(handle) = set_interval_with_handle(
             move || {
                 tick.update(|n| *n += 1);
                 if let Some(clock) = clock {
-                    clock.advance(every);
+                    clock.tick();
                 }
             },
             PENDING_POLL,

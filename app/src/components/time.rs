@@ -82,7 +82,7 @@ pub fn relative(now: i64, then: i64) -> String {
     let (ahead, secs) = (delta < 0, delta.unsigned_abs());
     let amount = match secs {
         0..45 => return "just now".to_owned(),
-        45..5_400 => format!("{} min", secs.div_ceil(60).max(1)),
+        45..5_400 => format!("{} min", ((secs + 30) / 60).max(1)),
         5_400..172_800 => format!("{} h", (secs + 1800) / 3600),
         _ => format!("{} days", (secs + 43_200) / 86_400),
     };
@@ -93,27 +93,54 @@ pub fn relative(now: i64, then: i64) -> String {
     }
 }
 
-/// The clock relative times count from: the server's when the page was made, moved on by
-/// the page while it stays open ([`Clock::advance`]).
+/// The clock relative times count from: the server's when the page was made (the same in
+/// the server's HTML and the hydrated page), then the browser's clock set to the server's
+/// ([`Clock::tick`]): a timer sleeps in a background tab, the browser's clock does not.
 #[derive(Clone, Copy)]
-pub struct Clock(RwSignal<i64>);
+pub struct Clock {
+    now: RwSignal<i64>,
+    /// The server's clock minus the browser's, in seconds.
+    #[cfg_attr(
+        not(feature = "hydrate"),
+        allow(dead_code, reason = "only the browser ticks")
+    )]
+    offset: i64,
+}
+
+/// The browser's clock, Unix seconds.
+#[cfg(feature = "hydrate")]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "milliseconds since 1970 fit an i64"
+)]
+fn browser_now() -> i64 {
+    (web_sys::js_sys::Date::now() / 1000.0) as i64
+}
 
 impl Clock {
     /// Puts the clock of `session` into context for the pages under it.
     pub fn provide(session: &SessionInfo) -> Self {
-        let clock = Self(RwSignal::new(session.now_unix));
+        #[cfg(feature = "hydrate")]
+        let offset = session.now_unix - browser_now();
+        #[cfg(not(feature = "hydrate"))]
+        let offset = 0;
+        let clock = Self {
+            now: RwSignal::new(session.now_unix),
+            offset,
+        };
         provide_context(clock);
         clock
     }
 
-    /// Moves the clock on by `secs` (a page's own timer).
-    pub fn advance(self, secs: i64) {
-        self.0.update(|now| *now += secs);
+    /// Sets the clock to now (a page's own timer calls it).
+    #[cfg(feature = "hydrate")]
+    pub fn tick(self) {
+        self.now.set(browser_now() + self.offset);
     }
 }
 
 fn now() -> i64 {
-    use_context::<Clock>().map_or(0, |c| c.0.get())
+    use_context::<Clock>().map_or(0, |c| c.now.get())
 }
 
 /// A time as "5 min ago", the exact UTC time on hover and in `datetime`. A text that does
@@ -173,6 +200,8 @@ mod tests {
         let now = 1_796_630_462;
         assert_eq!(relative(now, now - 10), "just now");
         assert_eq!(relative(now, now - 300), "5 min ago");
+        assert_eq!(relative(now, now - 61), "1 min ago");
+        assert_eq!(relative(now, now - 89), "1 min ago");
         assert_eq!(relative(now, now - 3 * 3600), "3 h ago");
         assert_eq!(relative(now, now - 3 * 86_400), "3 days ago");
         assert_eq!(relative(now, now + 240), "in 4 min");

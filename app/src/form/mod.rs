@@ -42,7 +42,7 @@ pub fn local_path(next: Option<&str>) -> Option<&str> {
     let safe = next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')
-        && !next.chars().any(char::is_control)
+        && next.chars().all(|c| c.is_ascii_graphic())
         && !next.starts_with("/login")
         && next.len() <= 512;
     safe.then_some(next)
@@ -315,12 +315,28 @@ pub struct ShownSecret {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceAddress {
     /// The address SIP listens on, or the host name the console was reached by when SIP
-    /// listens on every address.
+    /// listens on every address (`host_from_console`).
     pub host: String,
+    pub host_from_console: bool,
     pub sip_port: u16,
     pub tls_port: u16,
     pub ami_host: String,
     pub ami_port: u16,
+}
+
+impl ServiceAddress {
+    /// Nothing known (the block is then left out).
+    #[must_use]
+    pub fn unknown() -> Self {
+        Self {
+            host: String::new(),
+            host_from_console: false,
+            sip_port: 0,
+            tls_port: 0,
+            ami_host: String::new(),
+            ami_port: 0,
+        }
+    }
 }
 
 impl ShownSecret {
@@ -340,7 +356,12 @@ impl ShownSecret {
             label: format!("extension {}", e.extension),
             secret: w.secret.clone(),
             provisioning: vec![
-                field("SIP server", &at.host),
+                if at.host_from_console {
+                    // Behind a proxy or a tunnel that name may not be the phones'.
+                    field("SIP server (as you reached this console)", &at.host)
+                } else {
+                    field("SIP server", &at.host)
+                },
                 field("Port", &port.to_string()),
                 field("Transport", &e.transport.to_uppercase()),
                 field("User name", &e.id),
@@ -446,6 +467,8 @@ mod tests {
             "//evil.example/",
             "/\\evil.example",
             "/\tevil",
+            "/caf\u{e9}",
+            "/with space",
             "/login?next=/",
             "endpoints",
             "",

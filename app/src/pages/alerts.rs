@@ -133,15 +133,20 @@ pub fn AlertsPage() -> impl IntoView {
         },
         |_| get_alerts(),
     );
-    let created = last.outcome("create", create);
+    // The signing secret stays on screen after other actions (a test, a toggle): it is shown
+    // this once.
     let created = Signal::derive(move || {
-        created.get().and_then(Result::ok).map(|c| ShownSecret {
-            kind: "alert".to_owned(),
-            key: c.view.name,
-            label: String::new(),
-            secret: c.secret,
-            provisioning: Vec::new(),
-        })
+        create
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .map(|c| ShownSecret {
+                kind: "alert".to_owned(),
+                key: c.view.name,
+                label: String::new(),
+                secret: c.secret,
+                provisioning: Vec::new(),
+            })
     });
     let tested_here = last.outcome("test", test);
     let tested_here = Signal::derive(move || tested_here.get().and_then(Result::ok));

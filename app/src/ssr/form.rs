@@ -58,16 +58,30 @@ pub(crate) fn accepts_html(req: &Parts) -> bool {
 
 /// The path of the referring page (same origin only) with `?error=<code>`.
 fn back_with_error(req: &Parts, error: ConsoleError) -> String {
-    let path = req
+    let referer = req
         .headers
         .get(http::header::REFERER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|r| r.parse::<http::Uri>().ok())
+        .and_then(|r| r.parse::<http::Uri>().ok());
+    let path = referer
+        .as_ref()
         .map(|uri| uri.path().to_owned())
         // Only a local absolute path: never redirect to another site.
         .filter(|p| p.starts_with('/') && !p.starts_with("//"))
         .unwrap_or_else(|| "/".to_owned());
-    format!("{path}?error={}", error.code())
+    // The sign-in page's `next` (still percent-encoded) goes along, so a wrong password
+    // does not forget where to go back to; the page checks it again before use.
+    let next = referer
+        .as_ref()
+        .and_then(http::Uri::query)
+        .and_then(|q| q.split('&').find(|p| p.starts_with("next=")))
+        .filter(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"=%-._~".contains(&b))
+        })
+        .map(|p| format!("&{p}"))
+        .unwrap_or_default();
+    format!("{path}?error={}{next}", error.code())
 }
 
 /// The flashes this request has taken, by token.

@@ -63,7 +63,8 @@ pub async fn load_session(
     }
     if let Some(token) = token_from_headers(req.headers()) {
         let ip = peer_ip(req.extensions());
-        match accounts::caller_from_token(&state, &token, ip).await {
+        let activity = !BY_ITSELF.contains(&req.uri().path());
+        match accounts::caller_from_token(&state, &token, ip, activity).await {
             Ok(Some(caller)) => {
                 super::request_id::record_caller(&caller);
                 req.extensions_mut().insert(caller);
@@ -78,13 +79,18 @@ pub async fn load_session(
     next.run(req).await
 }
 
+/// What a console page asks by itself on a timer: it checks the session but is no sign of a
+/// person, so it does not hold an idle session open.
+const BY_ITSELF: [&str; 1] = ["/fn/pending_changes"];
+
 /// Pages anyone may see without a session; everything else in the console needs one.
 const PUBLIC_PAGES: &[&str] = &["/login", "/setup"];
 
 /// What an administrator who must set up a second factor may still reach: the account page,
 /// its server functions, signing out, and who they are.
-const WHILE_ENROLLING: [&str; 10] = [
+const WHILE_ENROLLING: [&str; 11] = [
     "/account",
+    "/fn/pending_changes",
     "/fn/session",
     "/fn/second_factor",
     "/fn/begin_second_factor",

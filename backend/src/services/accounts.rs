@@ -268,6 +268,7 @@ pub async fn caller_from_token(
     core: &Core,
     token: &str,
     ip: IpAddr,
+    activity: bool,
 ) -> Result<Option<Caller>, Internal> {
     let hash = token_hash(token);
     let Some((session, Some(user))) = session::Entity::find_by_id(hash.clone())
@@ -282,8 +283,10 @@ pub async fn caller_from_token(
         session::Entity::delete_by_id(hash).exec(&core.db).await?;
         return Ok(None);
     }
-    // Touch at most once a minute: a page view should not be a database write.
-    if now - session.last_seen_at > chrono::Duration::seconds(60) {
+    // Touch at most once a minute: a page view should not be a database write. A request a
+    // page makes by itself (`activity` false) is no sign of a person: an unattended tab must
+    // not hold its session past the idle timeout.
+    if activity && now - session.last_seen_at > chrono::Duration::seconds(60) {
         // By filter, not by model: a sign-out in another tab may delete the row meanwhile,
         // and touching nothing is then the right outcome, not an error.
         session::Entity::update_many()

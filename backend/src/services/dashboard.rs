@@ -255,7 +255,9 @@ pub async fn summary(core: &Core, period: &str) -> Result<DashboardSummary, Inte
         .unwrap_or(0)
         .div_ceil(RATE_MINUTES.unsigned_abs());
     let bans = firewall::bans(core).await?;
-    let banned = |address: &str| bans.iter().any(|b| b.address == address);
+    let banned_set: std::collections::HashSet<&str> =
+        bans.iter().map(|b| b.address.as_str()).collect();
+    let banned = |address: &str| banned_set.contains(address);
     let sources = top(core, TopDimension::Source, secs, NETWORK_SOURCES).await?;
     let top_networks = networks(&sources, &banned);
     let top_sources = sources

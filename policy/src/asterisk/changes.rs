@@ -71,8 +71,11 @@ fn doc(contents: Option<&str>) -> ConfigDoc {
         .unwrap_or_default()
 }
 
+/// The dialplan context of a trunk's DIDs (see the dialplan renderer).
+const TRUNK_CONTEXT: &str = "sw-trunk-";
+
 impl Objects {
-    fn read(pjsip: Option<&str>, manager: Option<&str>) -> Self {
+    fn read(pjsip: Option<&str>, manager: Option<&str>, dialplan: Option<&str>) -> Self {
         let mut objects = Objects::default();
         let pjsip = doc(pjsip);
         let mut by_name: BTreeMap<&str, Vec<&Section>> = BTreeMap::new();
@@ -92,6 +95,16 @@ impl Objects {
             };
             map.insert(name.to_owned(), body(&sections));
         }
+        // A trunk's DIDs are its inbound context: a changed DID changes the trunk.
+        for s in doc(dialplan).sections.iter().filter(|s| !s.template) {
+            if let Some(trunk) = s.name.strip_prefix(TRUNK_CONTEXT) {
+                objects
+                    .trunks
+                    .entry(trunk.to_owned())
+                    .or_default()
+                    .push_str(&body(&[s]));
+            }
+        }
         for s in doc(manager).sections.iter().filter(|s| !s.template) {
             if s.name != "general" {
                 objects.ami_users.insert(s.name.clone(), body(&[s]));
@@ -110,8 +123,16 @@ pub fn summarise<'a>(
     changed_files: usize,
 ) -> ChangeSummary {
     let find = |name: &str| new.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
-    let before = Objects::read(old("pjsip.conf"), old("manager.conf"));
-    let after = Objects::read(find("pjsip.conf"), find("manager.conf"));
+    let before = Objects::read(
+        old("pjsip.conf"),
+        old("manager.conf"),
+        old("extensions.conf"),
+    );
+    let after = Objects::read(
+        find("pjsip.conf"),
+        find("manager.conf"),
+        find("extensions.conf"),
+    );
     ChangeSummary {
         endpoints: Delta::between(&before.endpoints, &after.endpoints),
         trunks: Delta::between(&before.trunks, &after.trunks),
@@ -210,6 +231,25 @@ mod tests {
             summary.to_string(),
             "+2 endpoints, \u{2212}1 endpoint, 1 endpoint changed, \u{2212}1 trunk, +1 AMI user; 2 files"
         );
+    }
+
+    #[test]
+    fn a_trunk_whose_dids_change_is_a_changed_trunk() {
+        let pjsip = "[carrier]\ntype=endpoint\nidentify_by=ip\n";
+        let old_dialplan = "[sw-trunk-carrier]\nexten => 4930123456,1,Goto(internal,1001,1)\n";
+        let new_dialplan = "[sw-trunk-carrier]\nexten => 4930999999,1,Goto(internal,1001,1)\n";
+        let old = |name: &str| match name {
+            "pjsip.conf" => Some(pjsip),
+            "extensions.conf" => Some(old_dialplan),
+            _ => None,
+        };
+        let summary = summarise(
+            old,
+            &[("pjsip.conf", pjsip), ("extensions.conf", new_dialplan)],
+            1,
+        );
+        assert_eq!(summary.trunks.changed, 1, "{summary:?}");
+        assert_eq!(summary.to_string(), "1 trunk changed; 1 file");
     }
 
     #[test]

@@ -262,7 +262,7 @@ impl app::ssr::pbx::PbxConsole for ConsoleService {
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.parse::<http::uri::Authority>().ok())
             .map(|a| a.host().to_owned())
-            .unwrap_or_else(|| "this server's address".to_owned());
+            .unwrap_or_default();
         let or_console = |bind: std::net::IpAddr| {
             if bind.is_unspecified() {
                 console_host.clone()
@@ -271,6 +271,7 @@ impl app::ssr::pbx::PbxConsole for ConsoleService {
             }
         };
         Ok(ServiceAddress {
+            host_from_console: policy.sip_bind_v4.is_unspecified(),
             host: or_console(policy.sip_bind_v4.into()),
             sip_port: policy.sip_port,
             tls_port: policy.tls_port,
