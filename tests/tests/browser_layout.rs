@@ -432,6 +432,27 @@ async fn secrets_refusals_preview_and_ended_sessions_read_right() {
         )
         .await
         .unwrap();
+    // The dashboard of an appliance whose guard is off says so first, in red.
+    let off = TestServer::start_with(tests::server::Options {
+        admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),
+        env: vec![("SIPWARDEN_GUARD_MODE".to_owned(), "off".to_owned())],
+        ..tests::server::Options::default()
+    })
+    .unwrap();
+    browser
+        .sign_in(&off, "admin", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let tile = browser.text("#tile-protection strong").await.unwrap();
+    assert_eq!(tile, "Protection off");
+    assert_eq!(
+        js("document.getElementById('tile-protection').classList.contains('bad')").await,
+        json!(true)
+    );
+    browser
+        .screenshot("layout/1440x1000-protection-off")
+        .await
+        .unwrap();
     let errors = browser.console_errors().await.unwrap();
     browser.close().await;
     assert!(errors.is_empty(), "{errors:?}");
