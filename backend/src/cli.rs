@@ -71,6 +71,17 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Audit an Asterisk configuration directory sipwarden did not write (`/etc/asterisk`,
+    /// FreePBX's included): every weakness of the seven hardening steps with its file and
+    /// line, and a score on the posture's scale. Reads only; needs no data directory.
+    Audit {
+        /// The configuration directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the REST API's OpenAPI document (what `/api/openapi.json` serves) and exit:
     /// `sipwarden openapi > docs/openapi.json`.
     Openapi,
@@ -136,6 +147,16 @@ pub enum AdminCommand {
 /// Parses the arguments and runs the command; the exit code says how it went.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Audit { dir, json } = &cli.command {
+        // Reads files only: no configuration, database or logging needed.
+        return match crate::audit_dir::run(dir, *json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sipwarden: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if matches!(cli.command, Command::Openapi) {
         // Before configuration and logging: the output is the document and nothing else.
         print!("{}", crate::http::openapi::document_json());
@@ -181,7 +202,7 @@ pub fn run() -> ExitCode {
             Command::Backup { file } => backup(&config, &file).await,
             Command::Render { out, target } => render(config, &out, &target).await,
             Command::Replay { file, json, pbx } => replay(config, &file, json, pbx).await,
-            Command::Openapi => Ok(()),
+            Command::Openapi | Command::Audit { .. } => Ok(()),
         }
     });
     match outcome {

@@ -5,6 +5,7 @@
 //! them.
 
 pub mod asterisk;
+pub mod audit_dir;
 pub mod auth;
 pub mod caps;
 pub mod cli;

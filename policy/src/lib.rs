@@ -6,6 +6,7 @@
 //! argument. That keeps every security rule testable in isolation and deterministic.
 
 pub mod asterisk;
+pub mod audit;
 pub mod firewall;
 pub mod guard;
 pub mod posture;
