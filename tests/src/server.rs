@@ -363,3 +363,30 @@ fn strip_ansi(line: &str) -> String {
     }
     out
 }
+
+/// Runs `sql` with the sqlite3 command against the database file `db` (a server's, whether
+/// it runs or not: SQLite locks for itself); returns what it printed, trimmed.
+///
+/// # Panics
+/// When sqlite3 cannot run or refuses the SQL (a test precondition).
+pub fn sqlite(db: &Path, sql: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("running sqlite3");
+    assert!(
+        out.status.success(),
+        "sqlite3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+impl TestServer {
+    /// The server's database file.
+    #[must_use]
+    pub fn database(&self) -> PathBuf {
+        self.data.path().join("sipwarden.sqlite3")
+    }
+}

@@ -200,15 +200,9 @@ async fn tokens_are_shown_once_scoped_refused_when_bad_and_revocable() {
 
     // Expired (the clock moved past it): refused.
     let db = server.data.path().join("sipwarden.sqlite3");
-    let out = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg("UPDATE api_tokens SET expires_at = '2020-01-01 00:00:00+00:00' WHERE name = 'monitoring';")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    tests::server::sqlite(
+        &db,
+        "UPDATE api_tokens SET expires_at = '2020-01-01 00:00:00+00:00' WHERE name = 'monitoring';",
     );
     let (status, _) = bearer(
         &server,

@@ -310,16 +310,7 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
         "UPDATE config_revisions SET files = replace(files, '[global]\\ntype=global', \
          '[zzbroken]\\ntype=aor\\nmax_contacts=many\\n\\n[global]\\ntype=global') WHERE number = {first_live};"
     );
-    let out = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg(&sql)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tests::server::sqlite(&db, &sql);
     let (server, problem) = lab
         .ns("pbx")
         .block_on(async move {

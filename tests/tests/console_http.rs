@@ -1001,20 +1001,8 @@ async fn the_pending_poll_does_not_keep_an_idle_session_alive() {
     let session =
         tests::console::ConsoleSession::sign_in(&server, "admin", tests::server::ADMIN_PASSWORD)
             .await;
-    let db = server.data.path().join("sipwarden.sqlite3");
-    let sql = |statement: &str| {
-        let out = std::process::Command::new("sqlite3")
-            .arg(&db)
-            .arg(statement)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let db = server.database();
+    let sql = |statement: &str| tests::server::sqlite(&db, statement);
     // An hour idle: still within the idle timeout, so the session is valid.
     sql(
         "UPDATE sessions SET last_seen_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '-1 hour');",

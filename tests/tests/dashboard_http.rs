@@ -83,16 +83,7 @@ async fn attacks_over_time_and_top_sources_come_from_what_is_stored() {
         ));
     }
     sql.push_str("COMMIT;\n");
-    let out = std::process::Command::new("sqlite3")
-        .arg(seed.data.path().join("sipwarden.sqlite3"))
-        .arg(&sql)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tests::server::sqlite(&seed.database(), &sql);
 
     let server = TestServer::start_with(Options {
         data_from: Some(seed.data.path().to_owned()),
@@ -240,20 +231,6 @@ async fn the_dashboard_says_first_whether_the_appliance_protects() {
     assert!(blind.contains("blind"), "{blind}");
 }
 
-/// Runs `sql` against the stopped server's database file.
-fn seed(server: &TestServer, sql: &str) {
-    let out = std::process::Command::new("sqlite3")
-        .arg(server.data.path().join("sipwarden.sqlite3"))
-        .arg(sql)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test]
 async fn compromise_signals_stay_until_acknowledged_and_sources_group_by_network() {
     if !tests::root::require_commands("dashboard_http", &["sqlite3"]) {
@@ -319,7 +296,7 @@ async fn compromise_signals_stay_until_acknowledged_and_sources_group_by_network
         &id,
     );
     sql.push_str("COMMIT;\n");
-    seed(&first, &sql);
+    tests::server::sqlite(&first.database(), &sql);
 
     let server = TestServer::start_with(Options {
         data_from: Some(first.data.path().to_owned()),

@@ -523,18 +523,10 @@ async fn an_apply_cut_short_by_a_stop_is_recorded_as_interrupted_at_the_next_sta
     let mut first = TestServer::start().unwrap();
     first.terminate().unwrap();
     let db = first.data.path().join("sipwarden.sqlite3");
-    let out = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg(
-            "INSERT INTO config_revisions (created_at, author, target, files, hash, status, message) \
+    tests::server::sqlite(
+        &db,
+        "INSERT INTO config_revisions (created_at, author, target, files, hash, status, message) \
              VALUES ('2026-11-25T12:00:00Z', 'admin', 'asterisk22-pjsip', '[]', '', 'pending', 'being applied');",
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let server = TestServer::start_with(tests::server::Options {
         data_from: Some(first.data.path().to_owned()),
