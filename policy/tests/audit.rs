@@ -79,6 +79,44 @@ fn a_weak_chan_sip_office_gives_every_finding_with_file_and_line() {
 }
 
 #[test]
+fn a_freepbx_tree_is_read_through_its_generated_includes() {
+    let report = audit(&corpus("freepbx")).unwrap();
+    let got = found(&report);
+    let expect = |rule: &str, file: &str, line: usize, object: &str| {
+        let want = (rule.to_owned(), file.to_owned(), line, object.to_owned());
+        assert!(got.contains(&want), "missing {want:?} in {got:#?}");
+    };
+    // Found in the generated files, at their own lines.
+    expect("pjsip.weak_secret", "pjsip.auth.conf", 4, "1001-auth");
+    expect("pjsip.numeric_auth_name", "pjsip.auth.conf", 5, "1001-auth");
+    expect(
+        "pjsip.numeric_auth_name",
+        "pjsip.auth.conf",
+        11,
+        "1002-auth",
+    );
+    expect("pjsip.no_acl", "pjsip.endpoint.conf", 1, "1001");
+    expect("ami.bound_beyond_loopback", "manager.conf", 7, "general");
+    expect("ami.weak_secret", "manager.conf", 11, "admin");
+    expect("ami.broad_write", "manager.conf", 15, "admin");
+    expect("logger.no_security_log", "logger.conf", 5, "logfiles");
+    // The custom file's addition gives 1002 its ACL; FreePBX's User-Agent does not name
+    // Asterisk; the long generated secret is fine; the admin has an ACL.
+    for (rule, object) in [
+        ("pjsip.no_acl", "1002"),
+        ("pjsip.user_agent", "global"),
+        ("pjsip.weak_secret", "1002-auth"),
+        ("ami.no_acl", "admin"),
+    ] {
+        assert!(
+            !got.iter().any(|(r, _, _, o)| r == rule && o == object),
+            "{rule} {object}: {got:#?}"
+        );
+    }
+    assert!(report.files.contains(&"pjsip.conf".to_owned()));
+}
+
+#[test]
 fn a_hardened_pjsip_setup_with_templates_is_clean() {
     let report = audit(&corpus("hardened-pjsip")).unwrap();
     assert_eq!(found(&report), [], "{:#?}", report.findings);

@@ -507,11 +507,13 @@ fn manager_checks(objects: &[Object], found: &mut Found) {
             );
         }
         if let Some((write, at)) = user.get("write") {
-            let dangerous: Vec<&str> = write
+            let mut dangerous: Vec<String> = write
                 .split(',')
-                .map(str::trim)
-                .filter(|c| DANGEROUS_CLASSES.contains(&c.to_ascii_lowercase().as_str()))
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| DANGEROUS_CLASSES.contains(&c.as_str()))
                 .collect();
+            dangerous.sort();
+            dangerous.dedup();
             if !dangerous.is_empty() {
                 found.add(
                     "ami.broad_write",
