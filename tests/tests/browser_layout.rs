@@ -443,6 +443,14 @@ async fn secrets_refusals_preview_and_ended_sessions_read_right() {
         .sign_in(&off, "admin", ADMIN_PASSWORD)
         .await
         .unwrap();
+    // The tiles come with the summary, which the page fetches after signing in.
+    browser
+        .wait_for(
+            "document.querySelector('#tile-protection strong') !== null",
+            WAIT,
+        )
+        .await
+        .unwrap();
     let tile = browser.text("#tile-protection strong").await.unwrap();
     assert_eq!(tile, "Protection off");
     assert_eq!(
