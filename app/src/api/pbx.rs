@@ -30,7 +30,7 @@ async fn with_address<T>(
     match pbx.service_address(parts).await {
         Ok(address) => Ok(shown(&made, &address)),
         Err(_) => {
-            let mut secret = shown(&made, &ServiceAddress::unknown());
+            let mut secret = shown(&made, &ServiceAddress::default());
             secret.provisioning.clear();
             Ok(secret)
         }

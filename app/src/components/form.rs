@@ -167,29 +167,12 @@ impl SecretListOutcomes {
             last.track("delete", delete),
         );
         // A secret shown once stays on screen after other actions (a delete, a refusal): only
-        // a newer secret replaces it, or leaving the page.
-        let newest_secret = RwSignal::new(None::<&'static str>);
-        Effect::new(move |_| {
-            if create.version().get() > 0 {
-                newest_secret.set(Some("create"));
-            }
-        });
-        Effect::new(move |_| {
-            if rotate.version().get() > 0 {
-                newest_secret.set(Some("rotate"));
-            }
-        });
+        // a newer secret replaces it, or leaving the page. So the two secret actions have a
+        // last action of their own.
+        let secrets = LastAction::new();
         let (created, rotated, removed) = (
-            Signal::derive(move || {
-                (newest_secret.get() == Some("create"))
-                    .then(|| create.value().get())
-                    .flatten()
-            }),
-            Signal::derive(move || {
-                (newest_secret.get() == Some("rotate"))
-                    .then(|| rotate.value().get())
-                    .flatten()
-            }),
+            secrets.outcome("create", secrets.track("create", create)),
+            secrets.outcome("rotate", secrets.track("rotate", rotate)),
             last.outcome("delete", delete),
         );
         let (delete_error, rotate_error, code_error) = (
@@ -515,6 +498,28 @@ pub fn Report(report: ApplyReport) -> impl IntoView {
                 </ul>
             })}
         </div>
+    }
+}
+
+/// The sign-in page, told to come back to `path?query` afterwards: without a flash token
+/// (taken once, it would be gone), and only to a local path (see
+/// [`crate::form::local_path`]); the dashboard, where signing in goes anyway, needs no
+/// `next`. The server's gate and the console's layout both send here.
+#[must_use]
+pub fn sign_in_path(path: &str, query: &str) -> String {
+    let kept: Vec<&str> = query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("flash="))
+        .collect();
+    let mut here = path.to_owned();
+    if !kept.is_empty() {
+        here.push('?');
+        here.push_str(&kept.join("&"));
+    }
+    match crate::form::local_path(Some(&here)) {
+        Some(_) if here != "/" => format!("/login?next={}", url_encode(&here)),
+        _ => "/login".to_owned(),
     }
 }
 

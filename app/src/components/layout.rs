@@ -7,7 +7,7 @@ use leptos_router::components::{A, Outlet, Redirect};
 
 use crate::api::pbx::pending_changes;
 use crate::api::{SignOut, get_session};
-use crate::components::form::url_encode;
+use crate::components::form::sign_in_path;
 use crate::components::time::Clock;
 use wire::{Role, SessionInfo};
 
@@ -31,18 +31,10 @@ pub fn ConsoleLayout() -> impl IntoView {
 /// taken once and would be gone).
 fn back_after_sign_in() -> String {
     let location = leptos_router::hooks::use_location();
-    let search = location.search.get_untracked();
-    let kept: Vec<&str> = search
-        .trim_start_matches('?')
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("flash="))
-        .collect();
-    let mut here = location.pathname.get_untracked();
-    if !kept.is_empty() {
-        here.push('?');
-        here.push_str(&kept.join("&"));
-    }
-    format!("/login?next={}", url_encode(&here))
+    sign_in_path(
+        &location.pathname.get_untracked(),
+        &location.search.get_untracked(),
+    )
 }
 
 /// How often a page that stays open asks whether changes are pending (which also notices a

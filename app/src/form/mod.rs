@@ -312,7 +312,7 @@ pub struct ShownSecret {
 }
 
 /// Where phones and AMI clients reach this PBX, for a secret's provisioning block.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceAddress {
     /// The address SIP listens on, or the host name the console was reached by when SIP
     /// listens on every address (`host_from_console`).
@@ -322,21 +322,6 @@ pub struct ServiceAddress {
     pub tls_port: u16,
     pub ami_host: String,
     pub ami_port: u16,
-}
-
-impl ServiceAddress {
-    /// Nothing known (the block is then left out).
-    #[must_use]
-    pub fn unknown() -> Self {
-        Self {
-            host: String::new(),
-            host_from_console: false,
-            sip_port: 0,
-            tls_port: 0,
-            ami_host: String::new(),
-            ami_port: 0,
-        }
-    }
 }
 
 impl ShownSecret {

@@ -147,30 +147,10 @@ pub async fn require_sign_in_for_pages(req: Request, next: Next) -> Response {
         && !path.contains('.')
         && !PUBLIC_PAGES.contains(&path);
     if is_page && req.extensions().get::<crate::auth::Caller>().is_none() {
-        return axum::response::Redirect::to(&sign_in_then(req.uri())).into_response();
+        let to = app::components::form::sign_in_path(path, req.uri().query().unwrap_or(""));
+        return axum::response::Redirect::to(&to).into_response();
     }
     next.run(req).await
-}
-
-/// `/login`, told to come back to `uri` (without a flash token, which is taken once).
-fn sign_in_then(uri: &http::Uri) -> String {
-    let kept: Vec<&str> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("flash="))
-        .collect();
-    let mut here = uri.path().to_owned();
-    if !kept.is_empty() {
-        here.push('?');
-        here.push_str(&kept.join("&"));
-    }
-    match app::form::local_path(Some(&here)) {
-        Some(_) if here != "/" => {
-            format!("/login?next={}", app::components::form::url_encode(&here))
-        }
-        _ => "/login".to_owned(),
-    }
 }
 
 /// Gives server-function errors their real status: `server_fn` answers every error with

@@ -7,8 +7,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use policy::guard::EventKind;
@@ -42,15 +42,18 @@ async fn watermark(db: &impl ConnectionTrait) -> Result<i64, Internal> {
         .unwrap_or(0))
 }
 
-/// The signals not acknowledged yet, newest first (through the `(kind, id)` index).
+/// The compromise signals after event `since` (through the `(kind, id)` index).
+fn signals_after(since: i64) -> sea_orm::Select<guard_event::Entity> {
+    guard_event::Entity::find()
+        .filter(guard_event::Column::Kind.is_in(signal_kinds()))
+        .filter(guard_event::Column::Id.gt(since))
+}
+
+/// The signals not acknowledged yet, newest first.
 pub async fn open(core: &Core) -> Result<Alarms, Internal> {
     let since = watermark(&core.db).await?;
-    let unacknowledged = || {
-        guard_event::Entity::find()
-            .filter(guard_event::Column::Kind.is_in(signal_kinds()))
-            .filter(guard_event::Column::Id.gt(since))
-    };
-    let total = sea_orm::PaginatorTrait::count(unacknowledged(), &core.db).await?;
+    let unacknowledged = || signals_after(since);
+    let total = unacknowledged().count(&core.db).await?;
     let newest = unacknowledged()
         .order_by_desc(guard_event::Column::Id)
         .limit(SHOWN)
@@ -85,8 +88,14 @@ pub async fn acknowledge(core: &Core, admin: &Admin, through: i64) -> Result<u64
         .flatten()
         .unwrap_or(0);
     let through = through.clamp(0, newest);
-    let before = open(core).await?.total;
-    if through > watermark(&core.db).await? {
+    let since = watermark(&core.db).await?;
+    // What this takes off the card: the signals between the old watermark and the new one.
+    let mut cleared = 0;
+    if through > since {
+        cleared = signals_after(since)
+            .filter(guard_event::Column::Id.lte(through))
+            .count(&core.db)
+            .await?;
         alarm_acknowledgement::Entity::insert(alarm_acknowledgement::ActiveModel {
             through_event_id: Set(through),
             acknowledged_by: Set(admin.caller().username.clone()),
@@ -96,7 +105,6 @@ pub async fn acknowledge(core: &Core, admin: &Admin, through: i64) -> Result<u64
         .exec(&core.db)
         .await?;
     }
-    let cleared = before.saturating_sub(open(core).await?.total);
     audit::record(
         &core.db,
         Record::by_caller(

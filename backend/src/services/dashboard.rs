@@ -2,7 +2,9 @@
 //! and accounts of a day or a week from the hourly and daily per-key counts, never from
 //! scanning the events of the period; those of the last hour from that hour's events.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -27,16 +29,9 @@ const NETWORK_SOURCES: u32 = 500;
 /// The network an address is grouped under: its /24 (IPv4) or /64 (IPv6).
 #[must_use]
 pub fn network_of(address: &str) -> Option<String> {
-    match address.parse::<IpAddr>().ok()?.to_canonical() {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            Some(format!("{a}.{b}.{c}.0/24"))
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            Some(format!("{}/64", Ipv6Addr::from(bits)))
-        }
-    }
+    let ip = address.parse::<IpAddr>().ok()?.to_canonical();
+    let prefix = if ip.is_ipv4() { 24 } else { 64 };
+    Some(IpNet::new(ip, prefix).ok()?.trunc().to_string())
 }
 
 /// `sources` (most events first) grouped by network, the ten with most events.
