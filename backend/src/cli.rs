@@ -149,7 +149,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Audit { dir, json } = &cli.command {
         // Reads files only: no configuration, database or logging needed.
-        return match crate::audit_dir::run(dir, *json) {
+        return match crate::config_audit::run(dir, *json) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("sipwarden: {e:#}");

@@ -5,11 +5,11 @@
 //! them.
 
 pub mod asterisk;
-pub mod audit_dir;
 pub mod auth;
 pub mod caps;
 pub mod cli;
 pub mod config;
+pub mod config_audit;
 pub mod core;
 pub mod db;
 pub mod firewall;

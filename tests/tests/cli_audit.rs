@@ -53,3 +53,89 @@ fn the_audit_reports_a_weak_office_with_file_and_line() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/asterisk"));
 }
+
+/// `tar czf` of a corpus directory, as an administrator packs `/etc/asterisk`.
+fn packed(name: &str, prefix: &str) -> Vec<u8> {
+    let out = Command::new("tar")
+        .args(["czf", "-", "--transform"])
+        .arg(format!("s,^\\.,{prefix},"))
+        .arg("-C")
+        .arg(corpus(name))
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn an_uploaded_archive_is_audited_as_the_directory_is() {
+    let bin = tests::server::binary().unwrap();
+    let cli = Command::new(&bin)
+        .args(["audit", "--json"])
+        .arg(corpus("freepbx"))
+        .output()
+        .unwrap();
+    let from_cli: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let server = tests::server::TestServer::start().unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let api = tests::api::Api::sign_in(&server).await;
+        let upload = |bytes: Vec<u8>| {
+            api.request(reqwest::Method::POST, "/api/v1/audit/config")
+                .header("content-type", "application/gzip")
+                .body(bytes)
+                .send()
+        };
+        // Packed under `etc/asterisk/`, as `tar czf x.tgz /etc/asterisk` does.
+        let res = upload(packed("freepbx", "etc/asterisk")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let from_api: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            from_api, from_cli,
+            "the upload is audited exactly as the directory"
+        );
+        assert!(
+            from_api["findings"].as_array().unwrap().len() > 3,
+            "{from_api}"
+        );
+
+        let res = upload(b"PK\x03\x04 a zip".to_vec()).await.unwrap();
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("tar czf"));
+        // Over 8 MiB: refused once 8 MiB were read (the server then closes the connection
+        // while the client still writes, so the request is written by hand).
+        let base = server.url("");
+        let addr = base.trim_start_matches("http://").trim_end_matches('/');
+        let token = api.token("uploads", "write").await;
+        let raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut read, mut write) = raw.into_split();
+        let head = format!(
+            "POST /api/v1/audit/config HTTP/1.1\r\nhost: {addr}\r\n\
+             authorization: Bearer {token}\r\ncontent-type: application/gzip\r\n\
+             content-length: {}\r\n\r\n",
+            9 << 20
+        );
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = write.write_all(head.as_bytes()).await;
+            let _ = write.write_all(&vec![0x1f; 9 << 20]).await;
+        });
+        let mut answer = vec![0u8; 512];
+        let n = tokio::io::AsyncReadExt::read(&mut read, &mut answer)
+            .await
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        let anonymous = reqwest::Client::new()
+            .post(server.url("/api/v1/audit/config"))
+            .body(packed("hardened-pjsip", "."))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+    });
+}

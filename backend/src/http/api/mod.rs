@@ -3,6 +3,7 @@
 
 mod alerts;
 mod config;
+mod config_audit;
 mod dashboard;
 mod events;
 mod firewall;
@@ -43,6 +44,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(tokens::TokensApi::openapi());
     doc.merge(users::UsersApi::openapi());
     doc.merge(posture::PostureApi::openapi());
+    doc.merge(config_audit::ConfigAuditApi::openapi());
     doc.merge(dashboard::DashboardApi::openapi());
     doc.merge(alerts::AlertsApi::openapi());
     doc
@@ -61,6 +63,7 @@ pub fn routes() -> Router<HttpState> {
         .merge(guard::routes())
         .merge(tokens::routes())
         .merge(posture::routes())
+        .merge(config_audit::routes())
         .merge(dashboard::routes())
         .merge(alerts::routes())
         .fallback(not_found)

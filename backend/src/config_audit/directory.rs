@@ -1,25 +1,23 @@
-//! `sipwarden audit DIR`: the audit of an Asterisk configuration directory sipwarden did not
-//! write (`policy::audit`), read from the filesystem with bounds, printed for people or as
-//! JSON.
+//! A configuration directory read from the filesystem into memory, with bounds.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use policy::audit::{AuditReport, audit, tree::ConfigFiles};
+use policy::audit::tree::ConfigFiles;
 
 /// A configuration directory read once into memory: every regular file up to four levels
 /// down (FreePBX keeps its custom files beside the generated ones), each at most 32 MiB, at
 /// most 5,000 files. Symbolic links are followed only to files.
-struct Directory(BTreeMap<String, String>);
+pub(super) struct Directory(BTreeMap<String, String>);
 
 const MAX_FILES: usize = 5000;
 const MAX_FILE_BYTES: u64 = 32 << 20;
 const MAX_DEPTH: usize = 4;
 
 impl Directory {
-    fn read(root: &Path) -> anyhow::Result<Self> {
+    pub(super) fn read(root: &Path) -> anyhow::Result<Self> {
         let mut files = BTreeMap::new();
         let mut pending = vec![(root.to_path_buf(), 0)];
         while let Some((dir, depth)) = pending.pop() {
@@ -61,39 +59,4 @@ impl ConfigFiles for Directory {
     fn names(&self) -> Vec<String> {
         self.0.names()
     }
-}
-
-/// Audits `dir` and prints the report.
-pub fn run(dir: &Path, json: bool) -> anyhow::Result<()> {
-    let files = Directory::read(dir)?;
-    let report =
-        audit(&files).map_err(|e| anyhow::anyhow!("cannot read the configuration: {e}"))?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", text(&report, dir));
-    }
-    Ok(())
-}
-
-fn text(report: &AuditReport, dir: &Path) -> String {
-    let mut out = format!(
-        "{}: score {} / 100, {} findings in {}\n",
-        dir.display(),
-        report.score,
-        report.findings.len(),
-        report.files.join(", ")
-    );
-    for f in &report.findings {
-        out.push_str(&format!(
-            "{:<6} {}:{} [{}] {}: {}\n",
-            format!("{:?}", f.severity).to_uppercase(),
-            f.file,
-            f.line,
-            f.object,
-            f.rule,
-            f.message
-        ));
-    }
-    out
 }
