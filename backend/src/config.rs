@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 /// Environment variables that are read elsewhere (not part of [`Config`]) but are ours.
 const OTHER_KNOWN_VARS: &[&str] = &["SIPWARDEN_ADMIN_PASSWORD", "SIPWARDEN_LOG"];
 
+/// Settings that are text even when they look like a number or a boolean (an AMI user
+/// `1001`, a secret `true`).
+const TEXT_ONLY: &[&str] = &["asterisk_ami_user", "asterisk_ami_secret"];
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +95,22 @@ pub struct Config {
     /// file) is hardened from its first start. Off by default: outside the appliance nobody
     /// expects `serve` to write into `/etc/asterisk` before an apply.
     pub asterisk_bootstrap: bool,
+    /// Whether sipwarden writes Asterisk's configuration (the default). `false` is watch-only
+    /// mode, for an Asterisk someone else configures (by hand or with FreePBX): sipwarden
+    /// writes no Asterisk file and refuses applies and rollbacks; the guard and the firewall
+    /// still protect it, fed by the AMI account and/or the security log given below and by
+    /// the live capture.
+    pub asterisk_managed: bool,
+    /// Watch-only mode: the AMI account the guard logs in with (it needs `read = security`
+    /// and nothing else). A managed Asterisk's guard uses the account sipwarden renders.
+    pub asterisk_ami_user: Option<String>,
+    /// The secret of `asterisk_ami_user`; give it as `SIPWARDEN_ASTERISK_AMI_SECRET_FILE`.
+    pub asterisk_ami_secret: Option<AmiSecret>,
+    /// An Asterisk log file the guard follows for security events (res_security_log's
+    /// `security.log`, or a `full`/`messages` log with chan_sip, PJSIP and manager notices),
+    /// across rotation and truncation. While the AMI tap is connected it has the last word
+    /// (the same failures would otherwise be counted twice).
+    pub asterisk_security_log: Option<PathBuf>,
     /// The live guard: `enforce` (default), `log_only` or `off`.
     pub guard_mode: GuardMode,
     /// Guard events older than this many days are deleted.
@@ -111,7 +131,7 @@ pub struct Config {
     /// REST API requests per second with one API token (bursts of twice that).
     pub api_rate_per_token: u32,
     /// Interface the guard captures SIP on (`any`: every interface, Linux cooked capture).
-    /// Needs CAP_NET_RAW; without it the guard watches AMI alone.
+    /// Needs CAP_NET_RAW; without it the guard watches Asterisk's security events alone.
     pub capture_interface: String,
     /// Reverse proxies in front of the console (comma-separated addresses or networks):
     /// only a request from one of them has its `X-Forwarded-For` believed, so the sign-in
@@ -192,6 +212,10 @@ impl Default for Config {
             asterisk_ami_host: IpAddr::from([127, 0, 0, 1]),
             asterisk_ami_timeout_secs: 10,
             asterisk_bootstrap: false,
+            asterisk_managed: true,
+            asterisk_ami_user: None,
+            asterisk_ami_secret: None,
+            asterisk_security_log: None,
             guard_mode: GuardMode::Enforce,
             event_retention_days: 30,
             event_max_rows: 1_000_000,
@@ -203,6 +227,46 @@ impl Default for Config {
             capture_interface: "any".to_owned(),
             trusted_proxies: TrustedProxies::default(),
         }
+    }
+}
+
+/// An AMI secret from the configuration: never printed (not even in `Debug`), and limited to
+/// what the AMI protocol can carry on one line.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AmiSecret(String);
+
+impl AmiSecret {
+    /// The secret itself, for the AMI login and nothing else.
+    #[must_use]
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AmiSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl TryFrom<String> for AmiSecret {
+    type Error = String;
+
+    fn try_from(secret: String) -> Result<Self, String> {
+        // A line break would end the login action's line and start another one.
+        if secret.is_empty() || secret.len() > 256 || secret.chars().any(char::is_control) {
+            return Err(
+                "asterisk_ami_secret must be 1 to 256 bytes without control characters".into(),
+            );
+        }
+        Ok(Self(secret))
+    }
+}
+
+impl From<AmiSecret> for String {
+    fn from(secret: AmiSecret) -> Self {
+        secret.0
     }
 }
 
@@ -301,7 +365,12 @@ impl Config {
         // that a direct variable of the same name (set later) wins.
         for (name, value) in pairs {
             let key = name.trim_start_matches("SIPWARDEN_").to_lowercase();
-            figment = figment.merge((key, parse_env_value(&value)));
+            let value = if TEXT_ONLY.contains(&key.as_str()) {
+                figment::value::Value::from(value)
+            } else {
+                parse_env_value(&value)
+            };
+            figment = figment.merge((key, value));
         }
 
         let config: Config = figment.extract().map_err(Box::new)?;
@@ -371,10 +440,52 @@ impl Config {
                     .into(),
             ));
         }
+        self.validate_watch_only()?;
         if self.session_idle_hours > self.session_max_hours {
             return Err(ConfigError::Rule(
                 "session_idle_hours must not exceed session_max_hours".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// The watch-only settings go together: an AMI user with its secret, and neither with a
+    /// managed Asterisk (whose guard account sipwarden renders itself).
+    fn validate_watch_only(&self) -> Result<(), ConfigError> {
+        let rule = |text: &str| Err(ConfigError::Rule(text.to_owned()));
+        if self.asterisk_ami_user.is_some() != self.asterisk_ami_secret.is_some() {
+            return rule(
+                "asterisk_ami_user and asterisk_ami_secret (SIPWARDEN_ASTERISK_AMI_SECRET_FILE) \
+                 go together: give both or neither",
+            );
+        }
+        if let Some(user) = &self.asterisk_ami_user
+            && (user.is_empty()
+                || user.len() > 64
+                || !user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)))
+        {
+            return rule(
+                "asterisk_ami_user must be 1 to 64 letters, digits or . _ - @ (an AMI user name)",
+            );
+        }
+        if self.asterisk_managed && self.asterisk_ami_user.is_some() {
+            return rule(
+                "asterisk_ami_user is for watch-only mode (asterisk_managed = false); a managed \
+                 Asterisk's guard logs in with the account sipwarden renders",
+            );
+        }
+        if !self.asterisk_managed && self.asterisk_bootstrap {
+            return rule(
+                "asterisk_bootstrap writes Asterisk's configuration; it cannot go with watch-only \
+                 mode (asterisk_managed = false)",
+            );
+        }
+        if let Some(log) = &self.asterisk_security_log
+            && !log.is_absolute()
+        {
+            return rule("asterisk_security_log must be an absolute path");
         }
         Ok(())
     }
@@ -589,6 +700,71 @@ mod tests {
         assert_eq!(config.capture_interface, "eth1");
         let err = Config::load_from(None, env(&[("SIPWARDEN_CAPTURE_INTERFACE", "")])).unwrap_err();
         assert!(err.to_string().contains("capture_interface"), "{err}");
+    }
+
+    #[test]
+    fn watch_only_settings_are_checked_together_and_the_secret_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("ami-secret");
+        std::fs::write(&secret, "12345678\n").unwrap();
+        let secret = secret.to_str().unwrap();
+        let (config, _) = Config::load_from(
+            None,
+            env(&[
+                ("SIPWARDEN_ASTERISK_MANAGED", "false"),
+                ("SIPWARDEN_ASTERISK_AMI_USER", "1001"),
+                ("SIPWARDEN_ASTERISK_AMI_SECRET_FILE", secret),
+                (
+                    "SIPWARDEN_ASTERISK_SECURITY_LOG",
+                    "/var/log/asterisk/security.log",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert!(!config.asterisk_managed);
+        assert_eq!(config.asterisk_ami_user.as_deref(), Some("1001"));
+        assert_eq!(
+            config.asterisk_ami_secret.as_ref().map(AmiSecret::reveal),
+            Some("12345678")
+        );
+        assert!(!format!("{config:?}").contains("12345678"));
+        let refused = |pairs: &[(&str, &str)], words: &str| {
+            let err = Config::load_from(None, env(pairs)).unwrap_err().to_string();
+            assert!(err.contains(words), "{pairs:?}: {err}");
+        };
+        refused(
+            &[
+                ("SIPWARDEN_ASTERISK_MANAGED", "false"),
+                ("SIPWARDEN_ASTERISK_AMI_USER", "watch"),
+            ],
+            "go together",
+        );
+        refused(
+            &[
+                ("SIPWARDEN_ASTERISK_AMI_USER", "watch"),
+                ("SIPWARDEN_ASTERISK_AMI_SECRET_FILE", secret),
+            ],
+            "watch-only mode",
+        );
+        refused(
+            &[
+                ("SIPWARDEN_ASTERISK_MANAGED", "false"),
+                ("SIPWARDEN_ASTERISK_AMI_USER", "bad\nAction: Originate"),
+                ("SIPWARDEN_ASTERISK_AMI_SECRET_FILE", secret),
+            ],
+            "asterisk_ami_user",
+        );
+        refused(
+            &[
+                ("SIPWARDEN_ASTERISK_MANAGED", "false"),
+                ("SIPWARDEN_ASTERISK_BOOTSTRAP", "true"),
+            ],
+            "asterisk_bootstrap",
+        );
+        refused(
+            &[("SIPWARDEN_ASTERISK_SECURITY_LOG", "security.log")],
+            "absolute",
+        );
     }
 
     #[test]

@@ -99,32 +99,7 @@ impl Appliance {
             asterisk.etc_dir().display().to_string(),
         )];
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let data_from = seed.data.path().to_owned();
-        let ready_when: Vec<String> = ready_when.iter().map(|s| (*s).to_owned()).collect();
-        let server = ns.block_on(async move {
-            let server = TestServer::start_with(Options {
-                data_from: Some(data_from),
-                env: vars,
-                ..Options::default()
-            })?;
-            let api = Api::sign_in(&server).await;
-            let (_, doc) = api.call("GET", "/api/v1/firewall", None).await;
-            let mut policy = doc["policy"].clone();
-            policy["trusted_networks"] = json!([Net::Office.cidr_v4()]);
-            let (status, doc) = api.call("PUT", "/api/v1/firewall", Some(policy)).await;
-            ensure!(status == StatusCode::OK, "PUT /api/v1/firewall: {doc}");
-            let (status, applied) = api.call("POST", "/api/v1/firewall/apply", None).await;
-            ensure!(status == StatusCode::OK, "firewall apply: {applied}");
-            let (status, _) = api.call("POST", "/api/v1/firewall/confirm", None).await;
-            ensure!(
-                status == StatusCode::NO_CONTENT,
-                "firewall confirm: {status}"
-            );
-            for line in ready_when {
-                server.wait_log(&line, READY_WITHIN).await?;
-            }
-            Ok(server)
-        })??;
+        let server = serve_with_firewall(lab, Some(seed.data.path().to_owned()), vars, ready_when)?;
         drop(seed);
         Ok(Appliance {
             server,
@@ -133,4 +108,43 @@ impl Appliance {
             remote_secret,
         })
     }
+}
+
+/// `sipwarden serve` in the lab's `pbx` namespace (on a copy of `data_from`, or fresh with the
+/// test administrator), its firewall applied with the office trusted and confirmed, once its
+/// log shows each of `ready_when`.
+pub fn serve_with_firewall(
+    lab: &Lab,
+    data_from: Option<std::path::PathBuf>,
+    env: Vec<(String, String)>,
+    ready_when: &[&str],
+) -> Result<TestServer> {
+    let ready_when: Vec<String> = ready_when.iter().map(|s| (*s).to_owned()).collect();
+    let admin = data_from
+        .is_none()
+        .then(|| ("admin".to_owned(), crate::server::ADMIN_PASSWORD.to_owned()));
+    lab.ns("pbx").block_on(async move {
+        let server = TestServer::start_with(Options {
+            data_from,
+            env,
+            admin,
+        })?;
+        let api = Api::sign_in(&server).await;
+        let (_, doc) = api.call("GET", "/api/v1/firewall", None).await;
+        let mut policy = doc["policy"].clone();
+        policy["trusted_networks"] = json!([Net::Office.cidr_v4()]);
+        let (status, doc) = api.call("PUT", "/api/v1/firewall", Some(policy)).await;
+        ensure!(status == StatusCode::OK, "PUT /api/v1/firewall: {doc}");
+        let (status, applied) = api.call("POST", "/api/v1/firewall/apply", None).await;
+        ensure!(status == StatusCode::OK, "firewall apply: {applied}");
+        let (status, _) = api.call("POST", "/api/v1/firewall/confirm", None).await;
+        ensure!(
+            status == StatusCode::NO_CONTENT,
+            "firewall confirm: {status}"
+        );
+        for line in ready_when {
+            server.wait_log(&line, READY_WITHIN).await?;
+        }
+        Ok(server)
+    })?
 }

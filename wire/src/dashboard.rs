@@ -96,6 +96,9 @@ pub struct DashboardSummary {
     pub alarms: Alarms,
     /// Whether the model differs from what Asterisk last loaded (an apply is due).
     pub pending_changes: bool,
+    /// Whether sipwarden writes Asterisk's configuration (false: watch-only mode).
+    #[serde(default = "managed_by_default")]
+    pub asterisk_managed: bool,
     pub bans_active: u64,
     pub newest_ban: Option<BanView>,
     /// Bans ending within ten minutes.
@@ -106,4 +109,8 @@ pub struct DashboardSummary {
     pub live_revision: Option<i32>,
     pub posture_score: u32,
     pub posture_high: u32,
+}
+
+fn managed_by_default() -> bool {
+    true
 }

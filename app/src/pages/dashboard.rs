@@ -444,7 +444,15 @@ fn StatusTiles(summary: DashboardSummary) -> impl IntoView {
                 <strong>{summary.bans_active}</strong>
                 <span class="tile-detail">{summary.bans_expiring_soon} " ending within 10 min"</span>
             </div>
-            {if summary.pending_changes {
+            {if !summary.asterisk_managed {
+                view! {
+                    <div class="tile" id="tile-pending">
+                        <span class="tile-label">"Configuration"</span>
+                        <strong>"Watch-only"</strong>
+                        <span class="tile-detail">"sipwarden guards this Asterisk but writes none of its files"</span>
+                    </div>
+                }.into_any()
+            } else if summary.pending_changes {
                 view! {
                     <div class="tile warn" id="tile-pending">
                         <span class="tile-label">"Configuration"</span>

@@ -8,6 +8,8 @@
 pub mod ami_tap;
 pub mod host;
 pub mod latency;
+pub mod log_follower;
+pub mod log_tap;
 // Captured frames down to UDP/TCP payloads: pure parsing of attacker-chosen bytes, so it lives
 // (and is fuzzed) in the pure core.
 pub use policy::guard::packet;
@@ -51,7 +53,7 @@ pub trait Enforcer: Send + Sync + 'static {
 /// The running guard and its taps, as the server keeps it.
 pub struct RunningGuard {
     pub guard: Arc<Guard>,
-    /// Each tap's name (`ami`, `capture`) and state.
+    /// Each tap's name (`ami`, `capture`, `log`) and state.
     pub taps: Vec<(
         &'static str,
         tokio::sync::watch::Receiver<ami_tap::TapState>,
@@ -60,6 +62,8 @@ pub struct RunningGuard {
     pub capture: Option<pcap_tap::CaptureTap>,
     /// How long bans take to reach the kernel and the database.
     pub ban_latency: Arc<latency::BanLatency>,
+    /// The security log tap's counters, when it runs.
+    pub log: Option<Arc<log_tap::LogTapCounters>>,
 }
 
 impl std::fmt::Debug for RunningGuard {

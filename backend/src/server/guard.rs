@@ -16,6 +16,7 @@ use crate::config::GuardMode;
 use crate::core::Core;
 use crate::guard::ami_tap::{self, AmiTapConfig, TapState};
 use crate::guard::latency::BanLatency;
+use crate::guard::log_tap::{self, LogTapConfig};
 use crate::guard::pcap_tap::{self, CaptureConfig, SipPorts};
 use crate::guard::{Enforcer, Guard, RunningGuard, host};
 use crate::services::guard_enforcer::ServiceEnforcer;
@@ -148,13 +149,7 @@ pub async fn start(core: &Core) -> Option<RunningGuard> {
     ));
     let guard = Guard::with_store(engine, enforcer, Some(core.events.queue()));
     tokio::spawn(follow_changes(core.clone(), guard.clone()));
-    let account = pbx_policy.guard();
-    let config = AmiTapConfig {
-        addr: SocketAddr::new(core.config.asterisk_ami_host, pbx_policy.ami_port()),
-        user: account.name().as_str().to_owned(),
-        secret: account.secret().as_str().to_owned(),
-        timeout: Duration::from_secs(u64::from(core.config.asterisk_ami_timeout_secs)),
-    };
+    let ami = ami_account(core, &pbx_policy);
     // Both taps run side by side: the engine counts a failure reported by both once (see
     // `policy::guard::engine`), so the capture adds speed (a ban on the very answer that
     // crosses the threshold) without counting twice, and AMI covers what the wire hides.
@@ -174,15 +169,28 @@ pub async fn start(core: &Core) -> Option<RunningGuard> {
                 None => format!("{e}; capturing needs root or the capability NET_RAW"),
             };
             tracing::warn!(
-                "the SIP capture tap cannot start ({why}); the guard watches AMI alone, so bans \
-                 land a guess later"
+                "the SIP capture tap cannot start ({why}); the guard watches Asterisk's security \
+                 events alone, so bans land a guess later"
             );
             capture_failed = Some(why);
             None
         }
     };
-    tracing::info!(mode = ?mode, ami = %config.addr, capture = capture.is_some(), "guard started");
-    let mut taps = vec![("ami", ami_tap::spawn(config, guard.clone()))];
+    tracing::info!(
+        mode = ?mode,
+        managed = core.config.asterisk_managed,
+        ami = ?ami.as_ref().map(|c| c.addr),
+        capture = capture.is_some(),
+        security_log = ?core.config.asterisk_security_log,
+        "guard started"
+    );
+    let mut taps = Vec::new();
+    let mut ami_state = None;
+    if let Some(config) = ami {
+        let state = ami_tap::spawn(config, guard.clone());
+        ami_state = Some(state.clone());
+        taps.push(("ami", state));
+    }
     if let Some(c) = &capture {
         taps.push(("capture", c.state.clone()));
     } else if let Some(why) = capture_failed {
@@ -190,10 +198,62 @@ pub async fn start(core: &Core) -> Option<RunningGuard> {
         let (_, down) = watch::channel(TapState::Disconnected(why));
         taps.push(("capture", down));
     }
+    let mut log = None;
+    if let Some(path) = &core.config.asterisk_security_log {
+        let config = LogTapConfig {
+            path: path.clone(),
+            ami: ami_state,
+        };
+        match log_tap::spawn(config, guard.clone(), tokio::runtime::Handle::current()) {
+            Ok((state, counters)) => {
+                taps.push(("log", state));
+                log = Some(counters);
+            }
+            Err(e) => {
+                let why = format!("cannot start the log tap's thread: {e}");
+                tracing::error!("{why}");
+                let (_, down) = watch::channel(TapState::Disconnected(why));
+                taps.push(("log", down));
+            }
+        }
+    }
+    if taps.iter().all(|(name, _)| *name == "capture") && capture.is_none() {
+        tracing::error!(
+            "the guard has no source: no AMI account (asterisk_ami_user), no security log \
+             (asterisk_security_log) and no live capture; it sees nothing"
+        );
+    }
     Some(RunningGuard {
         guard,
         taps,
         capture,
         ban_latency,
+        log,
+    })
+}
+
+/// The AMI account the guard's tap logs in with: the one sipwarden renders for a managed
+/// Asterisk, the administrator's in watch-only mode (none: no AMI tap).
+fn ami_account(core: &Core, pbx_policy: &policy::asterisk::GlobalPolicy) -> Option<AmiTapConfig> {
+    let addr = SocketAddr::new(core.config.asterisk_ami_host, pbx_policy.ami_port());
+    let timeout = Duration::from_secs(u64::from(core.config.asterisk_ami_timeout_secs));
+    if core.config.asterisk_managed {
+        let account = pbx_policy.guard();
+        return Some(AmiTapConfig {
+            addr,
+            user: account.name().as_str().to_owned(),
+            secret: account.secret().as_str().to_owned(),
+            timeout,
+        });
+    }
+    let (user, secret) = (
+        core.config.asterisk_ami_user.as_ref()?,
+        core.config.asterisk_ami_secret.as_ref()?,
+    );
+    Some(AmiTapConfig {
+        addr,
+        user: user.clone(),
+        secret: secret.reveal().to_owned(),
+        timeout,
     })
 }

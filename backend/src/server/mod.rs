@@ -104,6 +104,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     announce_setup(&state, &base);
+    if !state.config.asterisk_managed {
+        tracing::info!(
+            "watch-only mode (asterisk_managed = false): sipwarden writes no Asterisk file and \
+             refuses applies; the guard and the firewall protect the Asterisk as it is"
+        );
+    }
     if state.config.asterisk_bootstrap {
         bootstrap_asterisk(&state).await;
     }

@@ -116,8 +116,22 @@ async fn next_revision(db: &impl sea_orm::ConnectionTrait) -> Result<u64, Intern
     Ok(last.map_or(1, |r| u64::try_from(r.number).unwrap_or(0) + 1))
 }
 
+/// Refuses (409) what would write Asterisk's files when sipwarden does not manage them.
+fn require_managed(core: &Core) -> Result<(), PbxError> {
+    if core.config.asterisk_managed {
+        return Ok(());
+    }
+    Err(PbxError::Conflict(vec![
+        "sipwarden runs in watch-only mode (asterisk_managed = false): it writes no Asterisk \
+         file, so there is nothing to preview, apply or roll back; it guards this Asterisk as \
+         it is configured (run `sipwarden audit` on that configuration to see its weaknesses)"
+            .to_owned(),
+    ]))
+}
+
 /// What an apply would change on disk.
 pub async fn preview(core: &Core) -> Result<Preview, PbxError> {
+    require_managed(core)?;
     let bundle = render_current(&core.db, TARGET).await?;
     let live = read_live(core, &bundle)?;
     let mut files = Vec::new();
@@ -158,6 +172,10 @@ const PENDING_FRESH: Duration = Duration::from_secs(30);
 /// Every console page asks, so the answer is kept under the model's version (bumped by each
 /// change and each apply) for up to [`PENDING_FRESH`].
 pub async fn pending(core: &Core) -> Result<bool, PbxError> {
+    // Watch-only: the model is never applied, so nothing is ever due.
+    if !core.config.asterisk_managed {
+        return Ok(false);
+    }
     let version = core.model.current();
     let known = *core
         .pending_changes
@@ -301,6 +319,7 @@ pub async fn revision(core: &Core, number: i32) -> Result<(RevisionView, Files),
 
 /// Renders the stored model and makes it live (to the end, even if the caller hangs up).
 pub async fn apply(core: &Core, admin: &Admin) -> Result<ApplyReport, PbxError> {
+    require_managed(core)?;
     let (core, admin) = (core.clone(), admin.clone());
     run_to_end(async move { apply_now(&core, &admin).await }).await
 }
@@ -329,6 +348,7 @@ async fn apply_now(core: &Core, admin: &Admin) -> Result<ApplyReport, PbxError> 
 /// their secrets) is always the current model's, and a revision whose other files hold a
 /// SIP credential that was rotated or deleted since is refused (see [`restorable`]).
 pub async fn rollback(core: &Core, admin: &Admin, number: i32) -> Result<ApplyReport, PbxError> {
+    require_managed(core)?;
     let (core, admin) = (core.clone(), admin.clone());
     run_to_end(async move { rollback_now(&core, &admin, number).await }).await
 }

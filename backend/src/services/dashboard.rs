@@ -300,6 +300,7 @@ pub async fn summary(core: &Core, period: &str) -> Result<DashboardSummary, Inte
         top_accounts,
         alarms: alarms::open(core).await?,
         pending_changes,
+        asterisk_managed: core.config.asterisk_managed,
         bans_active: bans.len() as u64,
         bans_expiring_soon: bans
             .iter()
