@@ -56,7 +56,7 @@
 //!    line whose Asterisk part reaches the limit is refused ([`Unreadable::Truncated`]). A
 //!    syslog relay may cut earlier (rsyslog's default is 8 KiB, RFC 3164 relays 1 KiB):
 //!    give [`parse_log_line_within`] that relay's limit.
-//! 6. *NOTICE lines are read from the side the attacker cannot reach.* chan_sip's
+//! 6. *NOTICE lines are read from the side the attacker cannot reach.* `chan_sip`'s
 //!    `Registration from '<To>' failed for '<addr>' - <reason>` ends in a reason from a fixed
 //!    list and the address written just before it, so it is read from the right. PJSIP's
 //!    `Request '<method>' from '<From>' failed for '<addr>' (callid: <Call-ID>) - <reason>` has
@@ -65,12 +65,17 @@
 //!    the From and the fixed tail is a candidate. `manager.c` writes the address first.
 //!
 //! What this cannot see: a line break *inside* a value. Asterisk writes values raw, so a value
-//! holding one splits the message, and the next physical line starts with attacker text. For
-//! PJSIP this is harmless: the only attacker-named account (`InvalidAccountID`'s From user)
-//! is cut to 36 bytes (`AST_UUID_STR_LEN`), too short for the strict prefix of rule 2, and the
-//! Call-ID and AMI values cannot hold a line break. chan_sip (Asterisk 20 and older) names
-//! the percent-decoded To user as `AccountID` with no length limit when `pedantic=yes`, so an
-//! attacker can write a whole forged line there; on such a PBX read AMI or set `pedantic=no`.
+//! holding one ends the physical line there (the logger's header still in front, the real
+//! addresses pushed to the next line) and starts the next one with attacker text. Either line
+//! could then be finished by the attacker. For PJSIP this is out of reach: the only
+//! attacker-named account (`InvalidAccountID`'s From user, percent-decoded) is cut to 36
+//! bytes (`AST_UUID_STR_LEN`), too short to hold a `LocalAddress` and a `RemoteAddress`
+//! (finishing the first line) or the strict prefix of rule 2 (forging the next); the Call-ID,
+//! the digest fields and AMI values cannot hold a line break (pjsip and AMI read them line by
+//! line). `chan_sip` (Asterisk 20 and older) names the percent-decoded To user as `AccountID`
+//! with no length limit when `pedantic=yes`, so an attacker can finish or forge a line there:
+//! on such a PBX read AMI, or set `pedantic=no`. The caller must pass whole lines only (a
+//! line the file does not yet end with a newline is not finished).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -653,14 +658,14 @@ fn find_remote(
         any_ring[i % RING] = any;
         run_ring[i % RING] = run;
 
-        if reach & 1 != 0 {
-            if let Some(candidate) = candidate_at(message, i, free_start, bad_format) {
-                count += 1;
-                match found {
-                    None => found = Some(candidate),
-                    Some(first) if first.remote == candidate.remote => {}
-                    Some(_) => return Err(LogLineError::Ambiguous),
-                }
+        if reach & 1 != 0
+            && let Some(candidate) = candidate_at(message, i, free_start, bad_format)
+        {
+            count += 1;
+            match found {
+                None => found = Some(candidate),
+                Some(first) if first.remote == candidate.remote => {}
+                Some(_) => return Err(LogLineError::Ambiguous),
             }
         }
     }
@@ -736,10 +741,10 @@ fn strict_address(value: &[u8]) -> Option<EventAddress> {
         (a, p, None, None) => (None, a, p),
         _ => return None,
     };
-    if let Some(t) = transport {
-        if Transport::parse(t) == Transport::Unknown || t.iter().any(u8::is_ascii_lowercase) {
-            return None;
-        }
+    if let Some(t) = transport
+        && (Transport::parse(t) == Transport::Unknown || t.iter().any(u8::is_ascii_lowercase))
+    {
+        return None;
     }
     if port.is_empty() || port.len() > 5 || !port.iter().all(u8::is_ascii_digit) {
         return None;
@@ -857,14 +862,13 @@ fn read_pjsip_notice(message: &[u8]) -> Result<SecurityEvent<'_>, LogLineError> 
     let body = strip_tries(message);
     let (kind, reason_at) = PJSIP_REASONS
         .iter()
-        .filter_map(|&(reason, kind)| {
+        .find_map(|&(reason, kind)| {
             let tail_len = reason.len() + 4;
             (body.len() >= tail_len
                 && body.ends_with(reason)
                 && &body[body.len() - tail_len..body.len() - reason.len()] == b") - ")
                 .then_some((kind, body.len() - tail_len))
         })
-        .next()
         .ok_or(LogLineError::Unreadable(Unreadable::UnknownReason))?;
     // The From (before) and the Call-ID (after) are attacker text: count every reading.
     let mut found: Option<(usize, usize, SocketAddr)> = None;
@@ -926,7 +930,7 @@ fn strip_tries(message: &[u8]) -> &[u8] {
     if ok { &message[..at] } else { message }
 }
 
-/// chan_sip's `handle_request_register` reasons (Asterisk 16 and 18) and the security event
+/// `chan_sip`'s `handle_request_register` reasons (Asterisk 16 and 18) and the security event
 /// `sip_report_security_event` raises for each; `None` where the failure is Asterisk's own.
 const CHAN_SIP_REASONS: [(&[u8], Option<SecurityKind>); 9] = [
     (b"Wrong password", Some(SecurityKind::InvalidPassword)),
