@@ -6,7 +6,8 @@
 //!
 //! - [`packet`] reads captured frames down to UDP/TCP; [`reader`] turns them into
 //!   observations (TCP flows framed by [`stream`], who is Asterisk); [`sip`] reads one
-//!   message into borrowed fields; [`ami`] reads security event blocks.
+//!   message into borrowed fields; [`ami`] reads security event blocks; [`security_log`]
+//!   reads the same events (and the NOTICE lines beside them) from Asterisk's log files.
 //! - [`Observation`] normalises either source; [`Engine::observe`] runs the detectors and
 //!   returns [`Event`]s and [`BanDecision`]s.
 //! - [`GuardPolicy`] holds the thresholds, [`GuardModel`] what the PBX permits.
@@ -19,6 +20,7 @@ pub mod observation;
 pub mod packet;
 pub mod policy;
 pub mod reader;
+pub mod security_log;
 pub mod sip;
 pub mod stream;
 mod table;
@@ -37,6 +39,10 @@ pub use model::{
 };
 pub use observation::{Direction, Observation, SecurityKind, Subject, Transport};
 pub use policy::{FIELDS as POLICY_FIELDS, FieldKind, GuardPolicy, PolicyError, PolicyField};
+pub use security_log::{
+    ASTERISK_LINE_LIMIT, LineOrigin, LogEvent, LogLineError, Unreadable, parse_log_line,
+    parse_log_line_within,
+};
 pub use sip::{Method, SipError, SipMessage, is_keepalive, parse_message};
 pub use stream::{Frame, FrameError, StreamFramer};
 
