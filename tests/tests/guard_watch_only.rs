@@ -178,6 +178,11 @@ fn check_watch_only(lab: &Lab, server: TestServer, name: &str) {
                     .any(|t| t["state"] == "connected"),
                 "{name}: {taps}"
             );
+            // Lifted, so the next phase starts from an attacker that reaches Asterisk.
+            let (status, _) = api
+                .call("DELETE", &format!("/api/v1/bans/{attacker}"), None)
+                .await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{name}");
             drop(server);
         })
         .unwrap();

@@ -112,7 +112,7 @@ impl LogFollower {
                     // is read from its start.
                     self.open = None;
                     self.reopened += 1;
-                    self.flush_partial(line);
+                    self.drop_partial();
                     return self.turn(line);
                 }
                 if meta.len() < open.position {
@@ -191,11 +191,10 @@ impl LogFollower {
         total
     }
 
-    /// A rotated-away file's last line may lack its line end: it is whole all the same.
-    fn flush_partial(&mut self, line: &mut impl FnMut(&[u8])) {
-        if !self.partial.is_empty() && !self.skipping {
-            line(trim_cr(&self.partial));
-        }
+    /// A rotated-away file's last line without its line end is dropped: Asterisk ends every
+    /// line it writes, except one it cut at its length limit, whose end may be an attacker's
+    /// text (see `policy::guard::security_log`).
+    fn drop_partial(&mut self) {
         self.partial.clear();
         self.skipping = false;
     }

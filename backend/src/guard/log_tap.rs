@@ -73,7 +73,7 @@ fn run(
         let mut on_line = |line: &[u8]| {
             let event = match parse_log_line(line) {
                 Ok(event) => event,
-                Err(LogLineError::NotSecurity) => return,
+                Err(LogLineError::NotOfInterest) => return,
                 Err(e) => {
                     counters.unreadable.fetch_add(1, Relaxed);
                     tracing::debug!(error = %e, "security log: a line could not be attributed");
