@@ -103,6 +103,32 @@ fn an_uploaded_archive_is_audited_as_the_directory_is() {
             "{from_api}"
         );
 
+        // Larger than the console's forms may be (256 KiB): a plain tar with a 1 MiB file.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sip.conf"), "[general]\nallowguest=yes\n").unwrap();
+        std::fs::write(dir.path().join("big.txt"), "x".repeat(1 << 20)).unwrap();
+        let tar = Command::new("tar")
+            .arg("cf")
+            .arg("-")
+            .arg("-C")
+            .arg(dir.path())
+            .arg(".")
+            .output()
+            .unwrap()
+            .stdout;
+        assert!(tar.len() > 1 << 20);
+        let res = upload(tar).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let report: serde_json::Value = res.json().await.unwrap();
+        assert!(
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["rule"] == "sip.guest_calls" && f["file"] == "sip.conf"),
+            "{report}"
+        );
+
         let res = upload(b"PK\x03\x04 a zip".to_vec()).await.unwrap();
         assert_eq!(res.status(), 422);
         assert!(res.text().await.unwrap().contains("tar czf"));

@@ -214,7 +214,8 @@ fn is_cross_site(headers: &http::HeaderMap) -> bool {
 
 /// Reads a request's whole body within `body_timeout_secs` (a client trickling its body
 /// keeps a connection slot no longer than that) and no larger than
-/// [`super::MAX_BODY_BYTES`]; the handler then gets it from memory.
+/// [`super::MAX_BODY_BYTES`] (uploads: [`super::body_limit`]); the handler then gets it from
+/// memory.
 pub async fn body_deadline(
     State(config): State<Arc<Config>>,
     req: Request,
@@ -222,18 +223,14 @@ pub async fn body_deadline(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let deadline = Duration::from_secs(config.body_timeout_secs.into());
+    let limit = super::body_limit(parts.uri.path());
     let bytes =
-        match tokio::time::timeout(deadline, axum::body::to_bytes(body, super::MAX_BODY_BYTES))
-            .await
-        {
+        match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(_)) => {
                 return (
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the request body is larger than {} bytes, or was cut off\n",
-                        super::MAX_BODY_BYTES
-                    ),
+                    format!("the request body is larger than {limit} bytes, or was cut off\n"),
                 )
                     .into_response();
             }

@@ -25,8 +25,22 @@ use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 
 pub use state::HttpState;
 
-/// Largest request body accepted anywhere (the console's forms and the API are small).
+/// Largest request body accepted anywhere but at an upload (the console's forms and the API
+/// are small).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Where larger bodies are accepted: uploaded configuration archives.
+const UPLOADS: [&str; 1] = ["/api/v1/audit/config"];
+
+/// The largest body a request to `path` may carry.
+#[must_use]
+pub fn body_limit(path: &str) -> usize {
+    if UPLOADS.contains(&path) {
+        crate::config_audit::archive::MAX_UPLOAD_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
 
 /// The console's routes, computed once per process: `generate_route_list` sets a
 /// process-global flag, and calling it concurrently (several routers in one test binary)
