@@ -25,7 +25,8 @@ use crate::pages::{
     ami_users::AmiUsersPage, audit::AuditPage, bans::BansPage, config::ConfigPage,
     dashboard::DashboardPage, endpoint::EndpointPage, endpoints::EndpointsPage, events::EventsPage,
     firewall::FirewallPage, guard::GuardPage, login::LoginPage, not_found::NotFound,
-    policy::PolicyPage, setup::SetupPage, trunk::TrunkPage, trunks::TrunksPage, users::UsersPage,
+    pbx_audit::PbxAuditPage, policy::PolicyPage, setup::SetupPage, trunk::TrunkPage,
+    trunks::TrunksPage, users::UsersPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("ami-users/:name") view=AmiUserPage ssr=SsrMode::Async />
                     <Route path=path!("policy") view=PolicyPage ssr=SsrMode::Async />
                     <Route path=path!("config") view=ConfigPage ssr=SsrMode::Async />
+                    <Route path=path!("pbx-audit") view=PbxAuditPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

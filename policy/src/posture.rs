@@ -30,6 +30,17 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The name as serialized (`high`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
     /// Points a finding of this severity takes off the score.
     #[must_use]
     pub fn weight(self) -> u32 {

@@ -111,6 +111,7 @@ pub struct Page<T> {
 }
 
 pub mod alerts;
+pub mod config_audit;
 pub mod dashboard;
 pub mod events;
 pub mod firewall;

@@ -109,6 +109,7 @@ const NAV: [(&str, &[(&str, &str)]); 4] = [
             ("/ami-users", "AMI users"),
             ("/policy", "Policy"),
             ("/config", "Configuration"),
+            ("/pbx-audit", "Audit a PBX"),
         ],
     ),
     (

@@ -16,6 +16,7 @@ pub mod firewall;
 pub mod guard;
 pub mod login;
 pub mod not_found;
+pub mod pbx_audit;
 pub mod policy;
 pub mod setup;
 pub mod trunk;

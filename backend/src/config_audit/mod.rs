@@ -12,6 +12,7 @@ mod directory;
 use std::path::Path;
 
 use policy::audit::{AuditReport, audit};
+use wire::config_audit::{ConfigAudit, ConfigFinding};
 
 use directory::Directory;
 
@@ -27,9 +28,31 @@ pub enum AuditError {
 }
 
 /// Audits an uploaded archive (tar or tar.gz) of a configuration directory.
-pub fn audit_upload(bytes: &[u8]) -> Result<AuditReport, AuditError> {
+pub fn audit_upload(bytes: &[u8]) -> Result<ConfigAudit, AuditError> {
     let files = archive::ArchiveFiles::read(bytes)?;
-    audit(&files).map_err(|e| AuditError::Unreadable(e.to_string()))
+    audit(&files)
+        .map(to_wire)
+        .map_err(|e| AuditError::Unreadable(e.to_string()))
+}
+
+fn to_wire(report: AuditReport) -> ConfigAudit {
+    ConfigAudit {
+        score: report.score,
+        files: report.files,
+        findings: report
+            .findings
+            .into_iter()
+            .map(|f| ConfigFinding {
+                rule: f.rule.to_owned(),
+                severity: f.severity.as_str().to_owned(),
+                step: f.step,
+                file: f.file,
+                line: f.line,
+                object: f.object,
+                message: f.message,
+            })
+            .collect(),
+    }
 }
 
 /// Audits `dir` and prints the report.

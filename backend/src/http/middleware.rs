@@ -224,24 +224,23 @@ pub async fn body_deadline(
     let (parts, body) = req.into_parts();
     let deadline = Duration::from_secs(config.body_timeout_secs.into());
     let limit = super::body_limit(parts.uri.path());
-    let bytes =
-        match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(_)) => {
-                return (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the request body is larger than {limit} bytes, or was cut off\n"),
-                )
-                    .into_response();
-            }
-            Err(_) => {
-                return (
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!("the request body did not arrive within {deadline:?}\n"),
-                )
-                    .into_response();
-            }
-        };
+    let bytes = match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {limit} bytes, or was cut off\n"),
+            )
+                .into_response();
+        }
+        Err(_) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the request body did not arrive within {deadline:?}\n"),
+            )
+                .into_response();
+        }
+    };
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
 }

@@ -62,7 +62,6 @@ const COMMON_SECRETS: &[&str] = &[
 
 /// One weakness, where to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema), schema(as = AuditFinding))]
 pub struct Finding {
     /// Stable rule name (`sip.guest_calls`).
     pub rule: &'static str,
@@ -78,7 +77,6 @@ pub struct Finding {
 
 /// What the audit found, worst first, and the score (100 minus the findings' weights).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct AuditReport {
     pub score: u32,
     /// The files read (those that exist), in the order audited.

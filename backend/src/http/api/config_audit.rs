@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use http::StatusCode;
 
-use policy::audit::AuditReport;
+use wire::config_audit::ConfigAudit;
 
 use crate::config_audit::archive::MAX_UPLOAD_BYTES;
 use crate::config_audit::{AuditError, audit_upload};
@@ -35,14 +35,14 @@ pub fn routes() -> Router<HttpState> {
 #[utoipa::path(post, operation_id = "audit_config", path = "/api/v1/audit/config", tag = "posture",
     request_body(content = Vec<u8>, description = "A tar or tar.gz archive of Asterisk's configuration directory (at most 8 MiB)", content_type = "application/gzip"),
     responses(
-        (status = 200, description = "The audit", body = AuditReport),
+        (status = 200, description = "The audit", body = ConfigAudit),
         (status = 413, description = "Larger than 8 MiB"),
         (status = 422, description = "Not an archive, no configuration in it, or a file Asterisk could not read either (file and line named)")))]
 async fn audit_config(
     State(_): State<HttpState>,
     SignedIn(_): SignedIn,
     body: Bytes,
-) -> Result<Json<AuditReport>, ApiError> {
+) -> Result<Json<ConfigAudit>, ApiError> {
     // Expanding and parsing up to 64 MiB is work for a blocking thread, not the runtime's.
     let report = tokio::task::spawn_blocking(move || audit_upload(&body))
         .await
