@@ -12,12 +12,11 @@ fn corpus(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[test]
-fn the_audit_reports_a_weak_office_with_file_and_line() {
-    let bin = tests::server::binary().unwrap();
-    let out = Command::new(&bin)
+/// `sipwarden audit --json` of a corpus directory.
+fn audit_json(name: &str) -> serde_json::Value {
+    let out = Command::new(tests::server::binary().unwrap())
         .args(["audit", "--json"])
-        .arg(corpus("weak-chan-sip"))
+        .arg(corpus(name))
         .output()
         .unwrap();
     assert!(
@@ -25,7 +24,13 @@ fn the_audit_reports_a_weak_office_with_file_and_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_audit_reports_a_weak_office_with_file_and_line() {
+    let bin = tests::server::binary().unwrap();
+    let report = audit_json("weak-chan-sip");
     assert_eq!(report["score"], 0);
     let findings = report["findings"].as_array().unwrap();
     assert!(findings.iter().any(|f| f["rule"] == "sip.auth_reject"
@@ -74,13 +79,7 @@ fn packed(name: &str, prefix: &str) -> Vec<u8> {
 
 #[test]
 fn an_uploaded_archive_is_audited_as_the_directory_is() {
-    let bin = tests::server::binary().unwrap();
-    let cli = Command::new(&bin)
-        .args(["audit", "--json"])
-        .arg(corpus("freepbx"))
-        .output()
-        .unwrap();
-    let from_cli: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let from_cli = audit_json("freepbx");
     let server = tests::server::TestServer::start().unwrap();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let api = tests::api::Api::sign_in(&server).await;
