@@ -105,6 +105,13 @@ fn hostile() -> impl Strategy<Value = (String, Placement)> {
     )
 }
 
+/// The registration of the representative model's first trunk.
+fn registration(i: &mut Inputs) -> &mut NewRegistration {
+    i.trunks[0]
+        .registration
+        .get_or_insert_with(NewRegistration::default)
+}
+
 /// Every text field of every input type, with a way to put a string into it.
 type Setter = fn(&mut Inputs, String) -> Result<(), String>;
 
@@ -183,6 +190,26 @@ const FIELDS: &[(&str, &str, Setter)] = &[
     }),
     ("trunk.transport", "udp", |i, v| {
         via_json(&mut i.trunks[0], &["transport"], v)
+    }),
+    ("trunk.registration.username", "4930123400", |i, v| {
+        registration(i).username = v;
+        Ok(())
+    }),
+    ("trunk.registration.secret", "Itsp-Pr0vider+Pass", |i, v| {
+        registration(i).secret = Some(v);
+        Ok(())
+    }),
+    (
+        "trunk.registration.auth_username",
+        "auth4930123400",
+        |i, v| {
+            registration(i).auth_username = Some(v);
+            Ok(())
+        },
+    ),
+    ("trunk.registration.contact_user", "4930123400", |i, v| {
+        registration(i).contact_user = Some(v);
+        Ok(())
     }),
     ("ami.name", "monitor", |i, v| {
         i.ami_users[0].name = v;
