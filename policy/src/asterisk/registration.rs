@@ -149,7 +149,8 @@ impl fmt::Display for SipUser {
 /// The provider's password, in plain text because Asterisk answers challenges with it.
 ///
 /// Printable ASCII without spaces and without `;` (a comment), `#` and `[` (a directive or
-/// section where a line starts), `]` and `\` (the escape character), at most
+/// section where a line starts), `]` and `\` (the escape character), not starting with `>`
+/// (Asterisk drops it: `password=>x` reads as `password => x`), at most
 /// [`MAX_PROVIDER_SECRET_LEN`] characters. Its strength is the provider's business: it is
 /// not checked like the secrets sipwarden makes. `Debug` redacts it.
 #[derive(Clone, PartialEq, Eq)]
@@ -181,6 +182,13 @@ impl ProviderSecret {
                      (no spaces)",
                     describe_char(c)
                 ),
+            ));
+        }
+        if value.starts_with('>') {
+            // `password=>x` is read as the object form `password => x` (reference §5.5).
+            return Err(InvalidField::new(
+                field,
+                "must not start with '>' (Asterisk would drop it)",
             ));
         }
         Ok(Self(value.to_owned()))
@@ -372,6 +380,7 @@ mod tests {
                 "registration.secret",
             ),
             (|n| n.secret = Some("a\\b".into()), "registration.secret"),
+            (|n| n.secret = Some(">arrow".into()), "registration.secret"),
             (|n| n.secret = Some("é".repeat(3)), "registration.secret"),
             (|n| n.secret = Some("x".repeat(129)), "registration.secret"),
             (
@@ -422,5 +431,14 @@ mod tests {
         let r = Registration::new(&new).unwrap();
         assert!(!format!("{r:?}").contains("pr0v1der"));
         assert!(r.to_new_without_secret().secret.is_none());
+    }
+
+    /// Found by the hostile-input property test: `password=>x` reads as `password => x`,
+    /// so Asterisk would answer challenges with `x`, not `>x`.
+    #[test]
+    fn regression_a_password_starting_with_an_arrow_would_lose_the_arrow() {
+        let err = ProviderSecret::parse(">Itsp-Pr0vider+Pass", "registration.secret").unwrap_err();
+        assert!(err.rule().contains("'>'"), "{err}");
+        assert!(ProviderSecret::parse("Itsp->Pass", "registration.secret").is_ok());
     }
 }
