@@ -29,7 +29,7 @@ use backend::services::accounts::{self, AccountError, Actor, SetupForm};
 use backend::services::config as config_service;
 use backend::services::pbx::{self, PbxError};
 use backend::services::tokens::{self, NewToken, TokenError};
-use policy::asterisk::{AmiClass, NewAmiUser, NewDidRoute, NewEndpoint, NewTrunk};
+use policy::asterisk::{AmiClass, NewAmiUser, NewDidRoute, NewEndpoint, NewRegistration, NewTrunk};
 use wire::Role;
 
 /// The administrator every test that needs one signs in as.
@@ -442,7 +442,7 @@ async fn a_trunk_routes_only_to_existing_extensions_which_then_cannot_be_deleted
     );
     assert_eq!(core.model.current(), version);
     assert!(matches!(
-        pbx::get_trunk(&core.db, "carrier").await,
+        pbx::get_trunk(&core, "carrier").await,
         Err(PbxError::NotFound { .. })
     ));
 
@@ -854,6 +854,71 @@ async fn revision_file(core: &Core, number: i32, name: &str) -> String {
         .find(|(n, _)| n == name)
         .map(|(_, c)| c)
         .unwrap_or_else(|| panic!("revision {number} has no {name}"))
+}
+
+/// Why a rollback to `number` is refused (it must be, with a conflict).
+async fn refused_rollback(core: &Core, admin: &Admin, number: i32) -> String {
+    let err = config_service::rollback(core, admin, number)
+        .await
+        .unwrap_err();
+    let PbxError::Conflict(reasons) = &err else {
+        panic!("{err:?}");
+    };
+    reasons.join(" ")
+}
+
+#[tokio::test]
+async fn a_rollback_never_brings_back_a_replaced_or_removed_trunk_password() {
+    let (_dir, core) = core().await;
+    let admin = admin(&core).await;
+    let registering = |secret: Option<&str>| NewTrunk {
+        name: "carrier".into(),
+        peer: "203.0.113.5".into(),
+        registration: Some(NewRegistration {
+            username: "4930123400".into(),
+            secret: secret.map(str::to_owned),
+            ..NewRegistration::default()
+        }),
+        ..NewTrunk::default()
+    };
+    pbx::create_trunk(&core, &admin, registering(Some("Old-Pr0vider-Pass")))
+        .await
+        .unwrap();
+    // No Asterisk here: the apply fails, but its revision keeps the files it tried.
+    let old = config_service::apply(&core, &admin)
+        .await
+        .unwrap()
+        .revision
+        .number;
+    assert!(
+        revision_file(&core, old, "pjsip.conf")
+            .await
+            .contains("password=Old-Pr0vider-Pass")
+    );
+
+    // Replaced since: refused, naming the section and key, never a value.
+    pbx::replace_trunk_secret(&core, &admin, "carrier", "New-Pr0vider-Pass".into())
+        .await
+        .unwrap();
+    let why = refused_rollback(&core, &admin, old).await;
+    assert!(why.contains("[carrier] password"), "{why}");
+    assert!(!why.contains("Pr0vider-Pass"), "{why}");
+
+    // Registration removed since: refused too (the old password would come back).
+    pbx::update_trunk(
+        &core,
+        &admin,
+        "carrier",
+        NewTrunk {
+            registration: None,
+            ..registering(None)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let why = refused_rollback(&core, &admin, old).await;
+    assert!(why.contains("[carrier] password"), "{why}");
 }
 
 #[tokio::test]

@@ -105,6 +105,13 @@ fn hostile() -> impl Strategy<Value = (String, Placement)> {
     )
 }
 
+/// The registration of the representative model's first trunk.
+fn registration(i: &mut Inputs) -> &mut NewRegistration {
+    i.trunks[0]
+        .registration
+        .get_or_insert_with(NewRegistration::default)
+}
+
 /// Every text field of every input type, with a way to put a string into it.
 type Setter = fn(&mut Inputs, String) -> Result<(), String>;
 
@@ -183,6 +190,26 @@ const FIELDS: &[(&str, &str, Setter)] = &[
     }),
     ("trunk.transport", "udp", |i, v| {
         via_json(&mut i.trunks[0], &["transport"], v)
+    }),
+    ("trunk.registration.username", "4930123400", |i, v| {
+        registration(i).username = v;
+        Ok(())
+    }),
+    ("trunk.registration.secret", "Itsp-Pr0vider+Pass", |i, v| {
+        registration(i).secret = Some(v);
+        Ok(())
+    }),
+    (
+        "trunk.registration.auth_username",
+        "auth4930123400",
+        |i, v| {
+            registration(i).auth_username = Some(v);
+            Ok(())
+        },
+    ),
+    ("trunk.registration.contact_user", "4930123400", |i, v| {
+        registration(i).contact_user = Some(v);
+        Ok(())
     }),
     ("ami.name", "monitor", |i, v| {
         i.ami_users[0].name = v;
@@ -441,4 +468,58 @@ proptest! {
             prop_assert!(e.line >= 1 && e.line <= text.split('\n').count());
         }
     }
+}
+
+/// The lines of `pjsip.conf` that are not comments: what Asterisk reads.
+fn code_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(';'))
+        .collect()
+}
+
+#[test]
+fn no_accepted_registration_value_adds_a_line_or_changes_another() {
+    let baseline = render(
+        &asterisk_support::model(),
+        Target::Asterisk22Pjsip,
+        Revision::new(9),
+    );
+    let baseline = code_lines(baseline.file("pjsip.conf").unwrap_or_default())
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let text = || prop_oneof![hostile_core(), "[ -~]{1,40}"];
+    let strategy = (text(), text(), text(), text());
+    runner
+        .run(&strategy, |(username, secret, auth, contact)| {
+            let mut i = inputs();
+            let registration = registration(&mut i);
+            registration.username = username;
+            registration.secret = Some(secret.clone());
+            registration.auth_username = Some(auth);
+            registration.contact_user = Some(contact);
+            let Ok(model) = build(i) else {
+                return Ok(());
+            };
+            let bundle = render(&model, Target::Asterisk22Pjsip, Revision::new(9));
+            let pjsip = bundle.file("pjsip.conf").unwrap_or_default();
+            let lines = code_lines(pjsip);
+            // Same lines, same keys in the same order: only the registration's values differ.
+            prop_assert_eq!(lines.len(), baseline.len());
+            for (got, want) in lines.iter().zip(&baseline) {
+                let key = |l: &str| l.split('=').next().unwrap_or("").to_owned();
+                prop_assert_eq!(key(got), key(want));
+            }
+            let password = format!("password={secret}");
+            prop_assert!(lines.contains(&password.as_str()));
+            prop_assert!(verify_round_trip(&model, &bundle).is_ok());
+            Ok(())
+        })
+        .unwrap();
 }

@@ -1085,3 +1085,98 @@ fn guard_label(path: &str) -> &'static str {
         .expect("a policy field")
         .label
 }
+
+#[tokio::test]
+async fn a_registering_trunk_is_made_in_the_console_and_its_password_is_never_shown_again() {
+    const PASS: &str = "Pr0vider+Pass=first";
+    const NEW: &str = "Pr0vider+Pass=second";
+    let server = TestServer::start().unwrap();
+    let admin = Session::sign_in(&server, "admin", ADMIN_PASSWORD).await;
+    let fields = |secret: &'static str| {
+        vec![
+            ("name", "provider-r"),
+            ("peer", "203.0.113.10"),
+            ("registers", "on"),
+            ("reg_username", "4930123400"),
+            ("reg_retry_interval", "60"),
+            ("reg_forbidden_retry_interval", "0"),
+            ("reg_expiration", "600"),
+            ("reg_outbound_auth", "on"),
+            ("secret", secret),
+        ]
+    };
+    // A password that could break pjsip.conf: refused naming the field by its label, and
+    // the form comes back without it.
+    let res = admin
+        .post_form("create_trunk", "/trunks", &fields("Bad;Pass-XYZ"))
+        .await;
+    let (_, html) = admin.page(&location(&res)).await;
+    assert!(html.contains("role=\"alert\""), "{html}");
+    assert!(html.contains("Provider password"), "{html}");
+    assert!(!html.contains("Bad;Pass-XYZ") && !html.contains("Pass-XYZ"));
+    assert!(
+        html.contains("value=\"4930123400\""),
+        "what was typed comes back"
+    );
+
+    let res = admin
+        .post_form("create_trunk", "/trunks", &fields(PASS))
+        .await;
+    assert_eq!(location(&res), "/trunks?saved=1");
+    let (_, html) = admin.page("/trunks").await;
+    assert!(
+        html.contains("4930123400") && !html.contains(PASS),
+        "{html}"
+    );
+    let (_, html) = admin.page("/trunks/provider-r").await;
+    assert!(html.contains("id=\"registration-status\""), "{html}");
+    assert!(html.contains(">unknown<"), "no Asterisk here: {html}");
+    assert!(
+        html.contains("id=\"trunk-secret\""),
+        "the replace form: {html}"
+    );
+    assert!(!html.contains(PASS));
+    assert!(
+        !html.contains("type=\"password\" name=\"secret\" value=\"P"),
+        "a password input is never filled: {html}"
+    );
+    let stored = || {
+        tests::server::sqlite(
+            &server.database(),
+            "SELECT registration_secret FROM trunks WHERE name = 'provider-r';",
+        )
+    };
+
+    // An edit with the password left empty keeps it.
+    let edit: Vec<(&str, &str)> = fields("")
+        .into_iter()
+        .map(|(k, v)| match k {
+            "name" => ("key", "provider-r"),
+            "reg_expiration" => (k, "900"),
+            _ => (k, v),
+        })
+        .collect();
+    let res = admin
+        .post_form("update_trunk", "/trunks/provider-r", &edit)
+        .await;
+    assert_eq!(location(&res), "/trunks/provider-r?saved=1");
+    assert_eq!(stored(), PASS);
+    let (_, trunk) = admin.api("GET", "/api/v1/trunks/provider-r", None).await;
+    assert_eq!(trunk["registration"]["expiration"], 900, "{trunk}");
+
+    // The explicit path replaces the password alone.
+    let res = admin
+        .post_form(
+            "replace_trunk_secret",
+            "/trunks/provider-r",
+            &[("key", "provider-r"), ("secret", NEW)],
+        )
+        .await;
+    assert_eq!(location(&res), "/trunks/provider-r?replaced=1");
+    assert_eq!(stored(), NEW);
+    let (_, html) = admin.page("/trunks/provider-r?replaced=1").await;
+    assert!(
+        html.contains("id=\"replaced\"") && !html.contains(NEW),
+        "{html}"
+    );
+}

@@ -342,6 +342,226 @@ async fn trunks_reach_only_existing_extensions_and_ami_users_need_consent_for_da
 }
 
 #[tokio::test]
+async fn a_registration_trunk_never_answers_with_its_secret_and_an_edit_without_one_keeps_it() {
+    const FIRST: &str = "Pr0vider+Pass=1st";
+    const SECOND: &str = "Pr0vider+Pass=2nd";
+    let api = Api::start().await;
+    api.call(
+        "POST",
+        "/api/v1/endpoints",
+        Some(json!({"extension": "1001", "display_name": "Alice"})),
+    )
+    .await;
+    let trunk = |registration: Value| {
+        json!({"name": "carrier", "peer": "203.0.113.5",
+               "dids": [{"did": "4930123456", "extension": "1001"}],
+               "registration": registration})
+    };
+    let registration = json!({"username": "4930123400", "secret": FIRST,
+                              "auth_username": "auth.4930123400", "expiration": 600});
+
+    // Refused values name the field, never echo the value, and store nothing.
+    let bad: &[(Value, &str)] = &[
+        (
+            json!({"username": "49;30", "secret": FIRST}),
+            "registration.username",
+        ),
+        (
+            json!({"username": " 4930", "secret": FIRST}),
+            "registration.username",
+        ),
+        (json!({"username": "4930"}), "registration.secret"),
+        (
+            json!({"username": "4930", "secret": "x\n[evil]"}),
+            "registration.secret",
+        ),
+        (
+            json!({"username": "4930", "secret": "Pass;--comment"}),
+            "registration.secret",
+        ),
+        (
+            json!({"username": "4930", "secret": "#include x"}),
+            "registration.secret",
+        ),
+        (
+            json!({"username": "4930", "secret": "x".repeat(129)}),
+            "registration.secret",
+        ),
+        (
+            json!({"username": "4930", "secret": FIRST, "contact_user": "a b"}),
+            "registration.contact_user",
+        ),
+        (
+            json!({"username": "4930", "secret": FIRST, "auth_username": "a;b"}),
+            "registration.auth_username",
+        ),
+        (
+            json!({"username": "4930", "secret": FIRST, "retry_interval": 1}),
+            "registration.retry_interval",
+        ),
+        (
+            json!({"username": "4930", "secret": FIRST, "expiration": 10}),
+            "registration.expiration",
+        ),
+        (
+            json!({"username": "4930", "secret": FIRST, "forbidden_retry_interval": 100000}),
+            "registration.forbidden_retry_interval",
+        ),
+    ];
+    for (registration, field) in bad {
+        let (status, problem) = api
+            .call("POST", "/api/v1/trunks", Some(trunk(registration.clone())))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{registration} -> {problem}"
+        );
+        assert_eq!(problem["field"], *field, "{registration} -> {problem}");
+        let secret = registration["secret"].as_str().unwrap_or("\u{0}");
+        assert!(!problem.to_string().contains(secret), "{problem}");
+    }
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/v1/trunks",
+            Some(trunk(
+                json!({"username": "4930", "secret": FIRST, "colour": "red"}),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        api.call("GET", "/api/v1/trunks", None).await.1["items"],
+        json!([])
+    );
+
+    // Created: the answer shows the registration, never the secret.
+    let (status, created) = api
+        .call("POST", "/api/v1/trunks", Some(trunk(registration)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(!created.to_string().contains(FIRST), "{created}");
+    assert_eq!(created["registration"]["username"], "4930123400");
+    assert_eq!(created["registration"]["auth_username"], "auth.4930123400");
+    assert_eq!(created["registration"]["outbound_auth"], true);
+    assert_eq!(created["registration"]["retry_interval"], 60);
+    assert!(created["registration"].get("secret").is_none());
+
+    // One trunk carries the registration's state; without an Asterisk it is unknown, and
+    // says why, rather than failing.
+    let (status, shown) = api.call("GET", "/api/v1/trunks/carrier", None).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(
+        shown["registration"]["status"]["state"], "unknown",
+        "{shown}"
+    );
+    assert!(
+        shown["registration"]["status"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not reachable")),
+        "{shown}"
+    );
+    assert!(!shown.to_string().contains(FIRST));
+    let (_, list) = api.call("GET", "/api/v1/trunks", None).await;
+    assert!(!list.to_string().contains(FIRST));
+    assert_eq!(list["items"][0]["registration"]["status"], Value::Null);
+
+    // An edit without a secret keeps the stored one.
+    let mut edit = trunk(json!({"username": "4930123400", "expiration": 900}));
+    edit.as_object_mut().unwrap().remove("name");
+    let (status, edited) = api
+        .call("PUT", "/api/v1/trunks/carrier", Some(edit.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["registration"]["expiration"], 900);
+    assert_eq!(edited["registration"]["auth_username"], Value::Null);
+    let db = api.server.database();
+    let stored = || {
+        tests::server::sqlite(
+            &db,
+            "SELECT registration_secret || '|' || body FROM trunks;",
+        )
+    };
+    let row = stored();
+    assert!(
+        row.starts_with(&format!("{FIRST}|")),
+        "the secret is kept apart"
+    );
+    assert_eq!(row.matches(FIRST).count(), 1, "the body never holds it");
+
+    // The preview hides it.
+    let (status, preview) = api.call("GET", "/api/v1/config/preview", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = preview.to_string();
+    assert!(
+        text.contains("password=(hidden)") && !text.contains(FIRST),
+        "{preview}"
+    );
+
+    // Replacing the secret changes nothing else and answers without it.
+    let (status, replaced) = api
+        .call(
+            "POST",
+            "/api/v1/trunks/carrier/secret",
+            Some(json!({"secret": SECOND})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert!(!replaced.to_string().contains(SECOND));
+    assert_eq!(replaced["registration"]["expiration"], 900);
+    assert!(stored().starts_with(&format!("{SECOND}|")));
+    let (status, problem) = api
+        .call(
+            "POST",
+            "/api/v1/trunks/carrier/secret",
+            Some(json!({"secret": "a b"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "registration.secret");
+
+    // A trunk that does not register has no secret to replace; dropping the registration
+    // drops the secret, and adding one back needs a new secret.
+    let mut plain = edit.clone();
+    plain.as_object_mut().unwrap().remove("registration");
+    assert_eq!(
+        api.call("PUT", "/api/v1/trunks/carrier", Some(plain))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        tests::server::sqlite(
+            &db,
+            "SELECT ifnull(registration_secret, 'none') FROM trunks;"
+        )
+        .trim(),
+        "none"
+    );
+    let (status, problem) = api
+        .call(
+            "POST",
+            "/api/v1/trunks/carrier/secret",
+            Some(json!({"secret": SECOND})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "registration");
+    let (status, problem) = api.call("PUT", "/api/v1/trunks/carrier", Some(edit)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "registration.secret");
+
+    // Never in a log or the audit trail.
+    let audit = tests::server::sqlite(&db, "SELECT group_concat(detail, ' ') FROM audit_log;");
+    assert!(audit.contains("trunk carrier"), "{audit}");
+    for secret in [FIRST, SECOND] {
+        assert!(!audit.contains(secret));
+        assert!(!api.server.log().contains(secret));
+    }
+}
+
+#[tokio::test]
 async fn the_policy_hides_own_secrets_and_refuses_a_realm_that_would_orphan_digests() {
     let api = Api::start().await;
     let (status, policy) = api.call("GET", "/api/v1/policy", None).await;

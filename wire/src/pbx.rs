@@ -75,8 +75,40 @@ pub struct TrunkView {
     pub outbound: bool,
     /// The dialplan context its calls enter.
     pub context: String,
+    /// Its outbound registration, if it registers (never the secret).
+    pub registration: Option<RegistrationView>,
     pub version: i32,
     pub updated_at: String,
+}
+
+/// A trunk's outbound registration as shown. The provider's password is never part of it:
+/// it is set (or replaced) by a request and never answered with again.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationView {
+    /// The account at the provider.
+    pub username: String,
+    /// The username challenges are answered with, when it differs.
+    pub auth_username: Option<String>,
+    pub contact_user: Option<String>,
+    pub retry_interval: u32,
+    pub forbidden_retry_interval: u32,
+    pub expiration: u32,
+    /// Whether outbound calls answer the provider's challenges with the same credentials.
+    pub outbound_auth: bool,
+    /// What Asterisk reports now; only in the answer about one trunk (not in lists).
+    pub status: Option<RegistrationStatus>,
+}
+
+/// A registration's state as Asterisk reports it.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationStatus {
+    /// Asterisk's word (`Registered`, `Rejected`, `Unregistered`, …), or `unknown` when
+    /// Asterisk could not be asked or has no such registration.
+    pub state: String,
+    /// Why the state is `unknown`, or when Asterisk tries next (`next_reg`, seconds).
+    pub detail: Option<String>,
 }
 
 /// An AMI user as shown (never its secret).

@@ -148,15 +148,18 @@ pub async fn list_trunks() -> Result<Vec<TrunkView>, ActionError> {
     pbx.list_trunks(&parts).await
 }
 
-/// Creates a trunk.
+/// Creates a trunk; `secret` is the provider's password when it registers (never kept in
+/// the form a refusal brings back, never shown again).
 #[server(prefix = "/fn", endpoint = "create_trunk")]
 pub async fn create_trunk(
     csrf: String,
     #[server(flatten)] form: TrunkForm,
+    #[server(default)] secret: String,
 ) -> Result<TrunkView, ActionError> {
     use crate::ssr::form::{Then, finish};
     let (pbx, parts) = crate::ssr::pbx::context()?;
-    let outcome = pbx.create_trunk(&parts, &csrf, form.clone()).await;
+    let typed = Some(secret).filter(|s| !s.is_empty());
+    let outcome = pbx.create_trunk(&parts, &csrf, form.clone(), typed).await;
     finish(
         &*pbx,
         &parts,
@@ -175,16 +178,21 @@ pub async fn get_trunk(name: String) -> Result<TrunkView, ActionError> {
     pbx.get_trunk(&parts, &name).await
 }
 
-/// Changes a trunk (its name stays: `key`).
+/// Changes a trunk (its name stays: `key`). An empty `secret` keeps the stored provider
+/// password.
 #[server(prefix = "/fn", endpoint = "update_trunk")]
 pub async fn update_trunk(
     csrf: String,
     key: String,
     #[server(flatten)] form: TrunkForm,
+    #[server(default)] secret: String,
 ) -> Result<TrunkView, ActionError> {
     use crate::ssr::form::{Then, finish};
     let (pbx, parts) = crate::ssr::pbx::context()?;
-    let outcome = pbx.update_trunk(&parts, &csrf, &key, form.clone()).await;
+    let typed = Some(secret).filter(|s| !s.is_empty());
+    let outcome = pbx
+        .update_trunk(&parts, &csrf, &key, form.clone(), typed)
+        .await;
     let page = object_page("/trunks", &key);
     finish(
         &*pbx,
@@ -194,6 +202,23 @@ pub async fn update_trunk(
         Some(TypedForm::Trunk(form)),
         |t| Then::Redirect(format!("{}?saved=1", object_page("/trunks", &t.name))),
     )
+    .await
+}
+
+/// Replaces the provider password of the registering trunk `key`, nothing else.
+#[server(prefix = "/fn", endpoint = "replace_trunk_secret")]
+pub async fn replace_trunk_secret(
+    csrf: String,
+    key: String,
+    #[server(default)] secret: String,
+) -> Result<TrunkView, ActionError> {
+    use crate::ssr::form::{Then, finish};
+    let (pbx, parts) = crate::ssr::pbx::context()?;
+    let outcome = pbx.replace_trunk_secret(&parts, &csrf, &key, secret).await;
+    let page = object_page("/trunks", &key);
+    finish(&*pbx, &parts, outcome, &page, None, |t| {
+        Then::Redirect(format!("{}?replaced=1", object_page("/trunks", &t.name)))
+    })
     .await
 }
 

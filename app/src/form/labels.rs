@@ -25,6 +25,17 @@ const LABELS: &[(&str, &str)] = &[
     ("dids", "DIDs"),
     ("outbound", "Outbound calls"),
     ("confirm", "Trunk name, typed again"),
+    ("registration", "Registration"),
+    ("registration.username", "Provider username"),
+    ("registration.secret", "Provider password"),
+    ("registration.auth_username", "Auth username (if different)"),
+    ("registration.contact_user", "Contact user"),
+    ("registration.retry_interval", "Retry after a failure"),
+    (
+        "registration.forbidden_retry_interval",
+        "Retry after 403 Forbidden",
+    ),
+    ("registration.expiration", "Registration lifetime"),
     // AMI users
     ("read", "Read classes"),
     ("write", "Write classes"),
@@ -132,6 +143,7 @@ mod tests {
             "Trusted networks, entry 12"
         );
         assert_eq!(field_label("something_new"), "something new");
+        assert_eq!(field_label("registration.secret"), "Provider password");
     }
 
     #[test]

@@ -74,6 +74,18 @@ pub struct TrunkForm {
     pub codecs: String,
     /// A checkbox: present when ticked.
     pub outbound: Option<String>,
+    /// A checkbox: the trunk registers with the provider. The provider's password is a
+    /// separate argument of the server functions, never part of this form (which a refused
+    /// post keeps in a flash to fill the form again).
+    pub registers: Option<String>,
+    pub reg_username: String,
+    pub reg_auth_username: String,
+    pub reg_contact_user: String,
+    pub reg_retry_interval: String,
+    pub reg_forbidden_retry_interval: String,
+    pub reg_expiration: String,
+    /// A checkbox: the same credentials answer challenges on outbound calls.
+    pub reg_outbound_auth: Option<String>,
 }
 
 impl TrunkForm {
@@ -84,6 +96,10 @@ impl TrunkForm {
             port: "5060".to_owned(),
             transport: "udp".to_owned(),
             codecs: "ulaw, alaw".to_owned(),
+            reg_retry_interval: "60".to_owned(),
+            reg_forbidden_retry_interval: "0".to_owned(),
+            reg_expiration: "3600".to_owned(),
+            reg_outbound_auth: Some("on".to_owned()),
             ..Self::default()
         }
     }
@@ -105,7 +121,26 @@ impl From<&TrunkView> for TrunkForm {
             transport: t.transport.clone(),
             codecs: t.codecs.join(", "),
             outbound: t.outbound.then(|| "on".to_owned()),
+            ..registration_fields(t)
         }
+    }
+}
+
+/// The registration part of the trunk form for `t` (the defaults when it does not register).
+fn registration_fields(t: &TrunkView) -> TrunkForm {
+    let Some(r) = &t.registration else {
+        return TrunkForm::new_defaults();
+    };
+    TrunkForm {
+        registers: Some("on".to_owned()),
+        reg_username: r.username.clone(),
+        reg_auth_username: r.auth_username.clone().unwrap_or_default(),
+        reg_contact_user: r.contact_user.clone().unwrap_or_default(),
+        reg_retry_interval: r.retry_interval.to_string(),
+        reg_forbidden_retry_interval: r.forbidden_retry_interval.to_string(),
+        reg_expiration: r.expiration.to_string(),
+        reg_outbound_auth: r.outbound_auth.then(|| "on".to_owned()),
+        ..TrunkForm::default()
     }
 }
 

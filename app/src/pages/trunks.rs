@@ -17,10 +17,16 @@ use crate::components::form::{
 };
 
 /// The fields of a trunk, shared by the creation and the edit form (a trunk's name is
-/// fixed once created).
+/// fixed once created). The provider password is never filled in: on an edit, leaving it
+/// empty keeps the stored one.
 #[component]
 pub fn TrunkFields(initial: TrunkForm, creating: bool) -> impl IntoView {
     let transport = initial.transport.clone();
+    let password_label = if creating || initial.registers.is_none() {
+        "Provider password"
+    } else {
+        "New provider password (empty: keep the stored one)"
+    };
     view! {
         <div class="grid">
             {creating.then(|| view! {
@@ -45,6 +51,20 @@ pub fn TrunkFields(initial: TrunkForm, creating: bool) -> impl IntoView {
             <label>"Codecs, in order" <input type="text" name="codecs" value=initial.codecs /></label>
             <label class="check"><input type="checkbox" name="outbound" checked=initial.outbound.is_some() /> " Outbound calls leave through this trunk"</label>
         </div>
+        <fieldset class="registration">
+            <legend>"Registration with the provider"</legend>
+            <label class="check"><input type="checkbox" name="registers" checked=initial.registers.is_some() /> " Register with the provider (most providers want it)"</label>
+            <div class="grid">
+                <label>"Provider username" <input type="text" name="reg_username" value=initial.reg_username maxlength="64" autocomplete="off" /></label>
+                <label>{password_label} <input type="password" name="secret" value="" maxlength="128" autocomplete="new-password" /></label>
+                <label>"Auth username (if different)" <input type="text" name="reg_auth_username" value=initial.reg_auth_username maxlength="64" autocomplete="off" /></label>
+                <label>"Contact user" <input type="text" name="reg_contact_user" value=initial.reg_contact_user maxlength="64" /></label>
+                <label>"Retry after a failure (s)" <input type="text" name="reg_retry_interval" value=initial.reg_retry_interval inputmode="numeric" /></label>
+                <label>"Retry after 403 Forbidden (s, 0: never)" <input type="text" name="reg_forbidden_retry_interval" value=initial.reg_forbidden_retry_interval inputmode="numeric" /></label>
+                <label>"Registration lifetime (s)" <input type="text" name="reg_expiration" value=initial.reg_expiration inputmode="numeric" /></label>
+                <label class="check"><input type="checkbox" name="reg_outbound_auth" checked=initial.reg_outbound_auth.is_some() /> " Answer the provider's challenges on outbound calls with these credentials"</label>
+            </div>
+        </fieldset>
     }
 }
 
@@ -100,7 +120,7 @@ pub fn TrunksPage() -> impl IntoView {
                         <table class="list" id="trunk-table">
                             <thead><tr>
                                 <th>"Name"</th><th>"Provider"</th><th>"Accepted from"</th><th>"DIDs → extension"</th>
-                                <th>"Transport"</th><th>"Codecs"</th><th>"Outbound"</th><th>"Context"</th><th></th>
+                                <th>"Transport"</th><th>"Codecs"</th><th>"Outbound"</th><th>"Registers as"</th><th>"Context"</th><th></th>
                             </tr></thead>
                             <tbody>
                                 {trunks.into_iter().map(|t| {
@@ -117,6 +137,7 @@ pub fn TrunksPage() -> impl IntoView {
                                             <td>{t.transport.clone()}</td>
                                             <td>{t.codecs.join(", ")}</td>
                                             <td>{if t.outbound { "yes" } else { "no" }}</td>
+                                            <td>{t.registration.as_ref().map_or_else(|| "—".to_owned(), |r| r.username.clone())}</td>
                                             <td><code>{t.context.clone()}</code></td>
                                             <td class="actions">
                                                 {admin.then(|| view! {

@@ -49,14 +49,31 @@ pub trait PbxConsole: super::form::Flashes {
     ) -> Outcome<WithSecret<EndpointView>>;
 
     async fn list_trunks(&self, req: &Parts) -> Outcome<Vec<TrunkView>>;
-    async fn create_trunk(&self, req: &Parts, csrf: &str, form: TrunkForm) -> Outcome<TrunkView>;
+    /// Creates a trunk; `secret` is the provider's password when it registers.
+    async fn create_trunk(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        form: TrunkForm,
+        secret: Option<String>,
+    ) -> Outcome<TrunkView>;
     async fn get_trunk(&self, req: &Parts, name: &str) -> Outcome<TrunkView>;
+    /// Changes a trunk; without `secret` a registration keeps its stored password.
     async fn update_trunk(
         &self,
         req: &Parts,
         csrf: &str,
         name: &str,
         form: TrunkForm,
+        secret: Option<String>,
+    ) -> Outcome<TrunkView>;
+    /// Replaces a registering trunk's provider password, nothing else.
+    async fn replace_trunk_secret(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        secret: String,
     ) -> Outcome<TrunkView>;
     /// Deletes a trunk; `confirm` is its name typed again (the console asks for it).
     async fn delete_trunk(

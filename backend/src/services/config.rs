@@ -346,7 +346,8 @@ async fn apply_now(core: &Core, admin: &Admin) -> Result<ApplyReport, PbxError> 
 /// Makes the files of an earlier revision live again, as a new revision (to the end, even if
 /// the caller hangs up). Credentials are never rolled back: `manager.conf` (AMI users and
 /// their secrets) is always the current model's, and a revision whose other files hold a
-/// SIP credential that was rotated or deleted since is refused (see [`restorable`]).
+/// SIP credential (a phone's digest, a registering trunk's provider password) that was
+/// rotated, replaced or deleted since is refused (see [`refuse_stale_credentials`]).
 pub async fn rollback(core: &Core, admin: &Admin, number: i32) -> Result<ApplyReport, PbxError> {
     require_managed(core)?;
     let (core, admin) = (core.clone(), admin.clone());
@@ -379,7 +380,8 @@ const MANAGER: &str = "manager.conf";
 
 /// Refuses (409, naming sections, never a value) to restore revision `number` when a file
 /// other than `manager.conf` holds a credential the current model does not render: a SIP
-/// secret rotated since, or an endpoint deleted since.
+/// secret rotated since, an endpoint deleted since, or a trunk's provider password
+/// (`password=` of its registration's auth) replaced or removed since.
 fn refuse_stale_credentials(number: i32, old: &Files, now: &Files) -> Result<(), PbxError> {
     let mut stale = Vec::new();
     for (name, contents) in old.iter().filter(|(name, _)| name != MANAGER) {
@@ -538,6 +540,14 @@ async fn make_live(
     let n = u64::try_from(number).unwrap_or(0);
     let expected = Expected::from_files(files)?;
     let where_ = dir.root().display().to_string();
+    // Read before the switch: registrations whose password alone changes must be restarted.
+    let restart = match files.iter().find(|(name, _)| *name == "pjsip.conf") {
+        Some((_, new)) => {
+            let old = dir.read_live("pjsip.conf").ok().flatten();
+            policy::asterisk::registrations_to_restart(old.as_deref(), new)
+        }
+        None => Vec::new(),
+    };
     // Blocking file I/O (fsync) off the async workers.
     let (d, owned): (ConfigDir, Vec<(String, String)>) = (
         dir.clone(),
@@ -564,6 +574,15 @@ async fn make_live(
         format!("{e} (the files were written, but Asterisk could not be told to load them)")
     })?;
     reload(&mut ami, names).await.map_err(|e| e.to_string())?;
+    crate::services::registrations::restart(&mut ami, &restart)
+        .await
+        .map_err(|e| format!("restarting the registrations {}: {e}", restart.join(", ")))?;
+    if !restart.is_empty() {
+        checks.push(format!(
+            "registrations restarted with their new credentials: {}",
+            restart.join(", ")
+        ));
+    }
     let results = verify(&mut ami, &expected)
         .await
         .map_err(|e| e.to_string())?;

@@ -17,6 +17,7 @@ pub mod known_sources;
 pub mod page;
 pub mod pbx;
 pub mod posture;
+pub mod registrations;
 pub mod second_factor;
 pub mod sip_peers;
 pub mod tokens;

@@ -183,6 +183,44 @@ impl fmt::Display for ChangeSummary {
     }
 }
 
+/// The outbound registrations an apply must restart itself: those that exist before and
+/// after, unchanged, while the auth they name changed (a replaced password or auth username).
+///
+/// Why: Asterisk keeps a registration whose own section did not change across a reload and
+/// looks its auth up only at the next refresh (`can_reuse_registration` in
+/// `res_pjsip_outbound_registration.c`), so a replaced password would go unnoticed for up to
+/// `expiration` seconds. A registration whose section changed is restarted by Asterisk.
+#[must_use]
+pub fn registrations_to_restart(old_pjsip: Option<&str>, new_pjsip: &str) -> Vec<String> {
+    let (old, new) = (doc(old_pjsip), doc(Some(new_pjsip)));
+    let find = |d: &'_ ConfigDoc, name: &str, kind: &str| -> Option<String> {
+        let found: Vec<&Section> = d
+            .sections
+            .iter()
+            .filter(|s| !s.template && s.name == name && s.value("type") == Some(kind))
+            .collect();
+        (!found.is_empty()).then(|| body(&found))
+    };
+    let mut out = Vec::new();
+    for reg in new
+        .sections
+        .iter()
+        .filter(|s| !s.template && s.value("type") == Some("registration"))
+    {
+        let name = reg.name.as_str();
+        if find(&old, name, "registration") != find(&new, name, "registration") {
+            continue;
+        }
+        let auth_changed = reg
+            .values("outbound_auth")
+            .any(|auth| find(&old, auth, "auth") != find(&new, auth, "auth"));
+        if auth_changed && !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,5 +300,23 @@ mod tests {
         assert_eq!(same.to_string(), "nothing changes");
         let settings = summarise(live, &[("pjsip.conf", NEW_PJSIP)], 1);
         assert_eq!(settings.to_string(), "1 file (settings only)");
+    }
+
+    #[test]
+    fn only_registrations_whose_auth_alone_changed_are_restarted() {
+        let reg = "[carrier]\ntype=registration\noutbound_auth=carrier\nserver_uri=sip:192.0.2.1\n";
+        let auth = |p: &str| format!("[carrier]\ntype=auth\nusername=u\npassword={p}\n");
+        let old = format!("{reg}{}", auth("one"));
+        assert_eq!(
+            registrations_to_restart(Some(&old), &format!("{reg}{}", auth("two"))),
+            vec!["carrier".to_owned()]
+        );
+        assert!(registrations_to_restart(Some(&old), &old).is_empty());
+        // A new registration, or one whose own lines changed: Asterisk starts it itself.
+        assert!(registrations_to_restart(None, &format!("{reg}{}", auth("two"))).is_empty());
+        let moved = reg.replace("192.0.2.1", "192.0.2.2");
+        assert!(
+            registrations_to_restart(Some(&old), &format!("{moved}{}", auth("two"))).is_empty()
+        );
     }
 }

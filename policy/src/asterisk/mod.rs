@@ -38,13 +38,14 @@ mod parse;
 mod pbx;
 mod policy;
 mod redact;
+mod registration;
 mod render;
 mod roundtrip;
 mod secret;
 mod trunk;
 
 pub use ami::{AmiClass, AmiUser, NewAmiUser};
-pub use changes::{ChangeSummary, Delta, summarise};
+pub use changes::{ChangeSummary, Delta, registrations_to_restart, summarise};
 pub use endpoint::{
     CallingClass, Codec, Codecs, Endpoint, MaxCalls, MaxContacts, NewEndpoint, Provisioned,
     SipCredentials, Transport,
@@ -62,6 +63,11 @@ pub use parse::{
 pub use pbx::{ModelError, ModelProblem, PbxModel};
 pub use policy::{GlobalPolicy, OwnAmiAccount, PolicySettings, TlsFiles, TlsSettings};
 pub use redact::{Credential, HIDDEN, credentials, redact_secrets};
+pub use registration::{
+    DEFAULT_EXPIRATION, DEFAULT_FORBIDDEN_RETRY_INTERVAL, DEFAULT_RETRY_INTERVAL,
+    MAX_PROVIDER_SECRET_LEN, MAX_SIP_USER_LEN, NewRegistration, ProviderSecret, Registration,
+    SipUser,
+};
 pub use render::{
     Bundle, CALL_GROUP_CATEGORY, CONTEXT_LOCAL, RenderedFile, Revision, Target, render,
 };

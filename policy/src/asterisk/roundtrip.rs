@@ -162,7 +162,13 @@ fn verify_pjsip(model: &PbxModel, f: &File<'_>) -> Check {
 
     let transports = super::render::transport_sections(model);
     let enabled: Vec<_> = model.endpoints().iter().filter(|e| e.enabled()).collect();
-    let expected = 1 + transports.len() + 3 * enabled.len() + 3 * model.trunks().len();
+    let registered = model
+        .trunks()
+        .iter()
+        .filter(|t| t.registration().is_some())
+        .count();
+    let expected =
+        1 + transports.len() + 3 * enabled.len() + 3 * model.trunks().len() + 2 * registered;
     f.expect(f.doc.sections.len() == expected, || {
         format!("{} sections, expected {expected}", f.doc.sections.len())
     })?;
@@ -229,6 +235,7 @@ fn verify_pjsip(model: &PbxModel, f: &File<'_>) -> Check {
             .collect();
         f.values_are(identify, "match", &matches)?;
         f.get(&index, name, "aor")?;
+        verify_registration(f, &index, t, ep)?;
     }
     f.expect(
         !f.doc
@@ -237,6 +244,60 @@ fn verify_pjsip(model: &PbxModel, f: &File<'_>) -> Check {
             .any(|s| s.name.starts_with("anonymous")),
         || "an anonymous endpoint exists".to_owned(),
     )
+}
+
+/// A trunk's registration and its auth say exactly what the model says; a trunk without
+/// one has neither (and no outbound auth).
+fn verify_registration(
+    f: &File<'_>,
+    index: &HashMap<(&str, &str), &Section>,
+    t: &super::trunk::Trunk,
+    ep: &Section,
+) -> Check {
+    let name = t.name().as_str();
+    let Some(r) = t.registration() else {
+        f.expect(ep.value("outbound_auth").is_none(), || {
+            format!("trunk [{name}] has an outbound auth but no registration")
+        })?;
+        return f.expect(
+            !index.contains_key(&(name, "registration")) && !index.contains_key(&(name, "auth")),
+            || format!("trunk [{name}] has a registration or auth it should not have"),
+        );
+    };
+    let reg = f.get(index, name, "registration")?;
+    let server = super::render::peer_uri(t, None);
+    f.value_is(reg, "server_uri", &server)?;
+    f.value_is(
+        reg,
+        "client_uri",
+        &super::render::peer_uri(t, Some(r.username().as_str())),
+    )?;
+    f.value_is(reg, "outbound_auth", name)?;
+    f.value_is(reg, "endpoint", name)?;
+    f.value_is(reg, "line", "yes")?;
+    f.value_is(reg, "retry_interval", &r.retry_interval().to_string())?;
+    f.value_is(
+        reg,
+        "forbidden_retry_interval",
+        &r.forbidden_retry_interval().to_string(),
+    )?;
+    f.value_is(reg, "expiration", &r.expiration().to_string())?;
+    let contact: Vec<String> = r
+        .contact_user()
+        .map(ToString::to_string)
+        .into_iter()
+        .collect();
+    f.values_are(reg, "contact_user", &contact)?;
+    let auth = f.get(index, name, "auth")?;
+    f.value_is(auth, "auth_type", "userpass")?;
+    f.value_is(auth, "username", r.effective_auth_username().as_str())?;
+    f.value_is(auth, "password", r.secret().expose())?;
+    let outbound: Vec<String> = r
+        .outbound_auth()
+        .then(|| name.to_owned())
+        .into_iter()
+        .collect();
+    f.values_are(ep, "outbound_auth", &outbound)
 }
 
 fn verify_sip(model: &PbxModel, f: &File<'_>) -> Check {

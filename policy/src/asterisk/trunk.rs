@@ -1,9 +1,11 @@
-//! SIP trunks: identified by source address, never by name, reaching only their own DIDs.
+//! SIP trunks: identified by source address, never by name, reaching only their own DIDs;
+//! optionally registering to the provider (see [`super::registration`]).
 
 use super::endpoint::{Codec, Codecs, Transport};
 use super::error::InvalidField;
 use super::names::{Did, Extension, ObjectName};
 use super::net::{Acl, Network};
+use super::registration::{NewRegistration, Registration};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -63,6 +65,8 @@ pub struct NewTrunk {
     pub codecs: Vec<Codec>,
     /// Whether national/international/emergency calls leave through this trunk.
     pub outbound: bool,
+    /// Outbound registration to the provider, when it wants one.
+    pub registration: Option<NewRegistration>,
 }
 
 impl Default for NewTrunk {
@@ -76,6 +80,7 @@ impl Default for NewTrunk {
             transport: Transport::Udp,
             codecs: vec![Codec::Ulaw, Codec::Alaw],
             outbound: false,
+            registration: None,
         }
     }
 }
@@ -87,9 +92,13 @@ pub const MAX_DIDS: usize = 10_000;
 ///
 /// Why no inbound auth: providers authenticate by address. `identify` only maps an address
 /// to the endpoint, it is not a firewall (reference §1c), so the same networks are also the
-/// endpoint's only `permit=` lines, and its context reaches nothing but its DIDs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "NewTrunk", into = "NewTrunk")]
+/// endpoint's only `permit=` lines, and its context reaches nothing but its DIDs. A
+/// registration changes none of that: it only makes the provider send calls here (and
+/// `line=yes` tags them so they are matched to this trunk too).
+///
+/// No serde: its input form, [`NewTrunk`], never carries the registration's secret back out
+/// (see [`From<Trunk> for NewTrunk`](NewTrunk)), so a `Trunk` could not be rebuilt from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trunk {
     name: ObjectName,
     peer: IpAddr,
@@ -99,6 +108,7 @@ pub struct Trunk {
     transport: Transport,
     codecs: Codecs,
     outbound: bool,
+    registration: Option<Registration>,
 }
 
 impl Trunk {
@@ -164,6 +174,11 @@ impl Trunk {
             transport: new.transport,
             codecs: Codecs::new(new.codecs)?,
             outbound: new.outbound,
+            registration: new
+                .registration
+                .as_ref()
+                .map(Registration::new)
+                .transpose()?,
         })
     }
 
@@ -199,6 +214,10 @@ impl Trunk {
     pub fn outbound(&self) -> bool {
         self.outbound
     }
+    /// The outbound registration, if the provider wants one.
+    pub fn registration(&self) -> Option<&Registration> {
+        self.registration.as_ref()
+    }
     /// The dialplan context calls from this trunk enter.
     pub fn context(&self) -> String {
         format!("sw-trunk-{}", self.name)
@@ -212,6 +231,9 @@ impl TryFrom<NewTrunk> for Trunk {
     }
 }
 
+/// The input form back, **without** the registration's secret: what may be stored beside
+/// the secret or shown. Whoever keeps the secret keeps it apart
+/// ([`Registration::secret`]).
 impl From<Trunk> for NewTrunk {
     fn from(t: Trunk) -> Self {
         Self {
@@ -230,6 +252,10 @@ impl From<Trunk> for NewTrunk {
             transport: t.transport,
             codecs: t.codecs.as_slice().to_vec(),
             outbound: t.outbound,
+            registration: t
+                .registration
+                .as_ref()
+                .map(Registration::to_new_without_secret),
         }
     }
 }

@@ -97,6 +97,16 @@ pub fn inputs() -> Inputs {
                     },
                 ],
                 outbound: true,
+                registration: Some(NewRegistration {
+                    username: "4930123400".into(),
+                    secret: Some("Itsp-Pr0vider+Pass".into()),
+                    auth_username: Some("auth4930123400".into()),
+                    contact_user: Some("4930123400".into()),
+                    retry_interval: 30,
+                    forbidden_retry_interval: 600,
+                    expiration: 600,
+                    outbound_auth: true,
+                }),
                 ..NewTrunk::default()
             },
             NewTrunk {

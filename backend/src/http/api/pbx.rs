@@ -25,6 +25,7 @@ use crate::services::{page, pbx};
     paths(
         list_endpoints, create_endpoint, get_endpoint, update_endpoint, delete_endpoint,
         rotate_endpoint_secret, list_trunks, create_trunk, get_trunk, update_trunk, delete_trunk,
+        replace_trunk_secret,
         list_ami_users, create_ami_user, get_ami_user, update_ami_user, delete_ami_user,
         rotate_ami_secret, get_policy, update_policy
     ),
@@ -51,6 +52,7 @@ pub fn routes() -> Router<HttpState> {
             "/trunks/{name}",
             get(get_trunk).put(update_trunk).delete(delete_trunk),
         )
+        .route("/trunks/{name}/secret", post(replace_trunk_secret))
         .route("/ami-users", get(list_ami_users).post(create_ami_user))
         .route(
             "/ami-users/{name}",
@@ -248,7 +250,8 @@ async fn create_trunk(
     Ok(res)
 }
 
-/// One trunk.
+/// One trunk, with its registration's state as Asterisk reports it (`unknown`, and why,
+/// when Asterisk cannot be asked).
 #[utoipa::path(get, path = "/api/v1/trunks/{name}", tag = "pbx",
     params(("name" = String, Path, description = "The trunk's name")),
     responses(
@@ -261,7 +264,38 @@ async fn get_trunk(
     SignedIn(_): SignedIn,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let view = pbx::get_trunk(&state.db, &name).await?;
+    let view = pbx::get_trunk(&state, &name).await?;
+    Ok(tagged(view.version, view))
+}
+
+/// The provider's password for a registering trunk.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TrunkSecretRequest {
+    /// The new password (the provider's; it is never returned).
+    #[schema(write_only)]
+    secret: String,
+}
+
+/// Replaces the provider's password of a registering trunk and nothing else; the answer
+/// does not carry it. Apply the configuration to make it live.
+#[utoipa::path(post, path = "/api/v1/trunks/{name}/secret", tag = "pbx",
+    request_body = TrunkSecretRequest,
+    params(("name" = String, Path, description = "The trunk's name")),
+    responses(
+        (status = 200, description = "Replaced", body = TrunkView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 404, description = "No such trunk"),
+        (status = 422, description = "The password was refused, or the trunk does not register"),
+    ))]
+async fn replace_trunk_secret(
+    State(state): State<HttpState>,
+    AdminCaller(admin): AdminCaller,
+    Path(name): Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let body: TrunkSecretRequest = parse_json(request).await?;
+    let view = pbx::replace_trunk_secret(&state, &admin, &name, body.secret).await?;
     Ok(tagged(view.version, view))
 }
 

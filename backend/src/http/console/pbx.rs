@@ -122,9 +122,15 @@ impl app::ssr::pbx::PbxConsole for ConsoleService {
             .map_err(shown)
     }
 
-    async fn create_trunk(&self, req: &Parts, csrf: &str, form: TrunkForm) -> Outcome<TrunkView> {
+    async fn create_trunk(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        form: TrunkForm,
+        secret: Option<String>,
+    ) -> Outcome<TrunkView> {
         let admin = admin(req, csrf)?;
-        let new = new_trunk(form).map_err(|e| invalid(&e))?;
+        let new = new_trunk(form, secret).map_err(|e| invalid(&e))?;
         pbx::create_trunk(&self.state, &admin, new)
             .await
             .map_err(shown)
@@ -132,7 +138,7 @@ impl app::ssr::pbx::PbxConsole for ConsoleService {
 
     async fn get_trunk(&self, req: &Parts, name: &str) -> Outcome<TrunkView> {
         caller(req)?;
-        pbx::get_trunk(&self.state.db, name).await.map_err(shown)
+        pbx::get_trunk(&self.state, name).await.map_err(shown)
     }
 
     async fn update_trunk(
@@ -141,10 +147,24 @@ impl app::ssr::pbx::PbxConsole for ConsoleService {
         csrf: &str,
         name: &str,
         form: TrunkForm,
+        secret: Option<String>,
     ) -> Outcome<TrunkView> {
         let admin = admin(req, csrf)?;
-        let changes = new_trunk(form).map_err(|e| invalid(&e))?;
+        let changes = new_trunk(form, secret).map_err(|e| invalid(&e))?;
         pbx::update_trunk(&self.state, &admin, name, changes, None)
+            .await
+            .map_err(shown)
+    }
+
+    async fn replace_trunk_secret(
+        &self,
+        req: &Parts,
+        csrf: &str,
+        name: &str,
+        secret: String,
+    ) -> Outcome<TrunkView> {
+        let admin = admin(req, csrf)?;
+        pbx::replace_trunk_secret(&self.state, &admin, name, secret)
             .await
             .map_err(shown)
     }

@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use app::form::pbx::{AmiUserForm, EndpointForm, PolicyData, PolicyForm, TrunkForm};
 use policy::asterisk::{
-    AmiClass, CallingClass, Codec, InvalidField, NewAmiUser, NewDidRoute, NewEndpoint, NewTrunk,
-    PolicySettings, TlsSettings, Transport,
+    AmiClass, CallingClass, Codec, InvalidField, NewAmiUser, NewDidRoute, NewEndpoint,
+    NewRegistration, NewTrunk, PolicySettings, TlsSettings, Transport,
 };
 
 /// A typed-in list: items separated by commas, blanks or new lines.
@@ -107,8 +107,37 @@ fn did_routes(text: &str) -> Result<Vec<NewDidRoute>, InvalidField> {
         .collect()
 }
 
-pub(super) fn new_trunk(form: TrunkForm) -> Result<NewTrunk, InvalidField> {
+/// The trunk the form describes; `secret` (the provider's password, exactly as typed: a
+/// password is not trimmed) goes into its registration.
+pub(super) fn new_trunk(form: TrunkForm, secret: Option<String>) -> Result<NewTrunk, InvalidField> {
     let defaults = NewTrunk::default();
+    let registration = if form.registers.is_some() {
+        let d = NewRegistration::default();
+        Some(NewRegistration {
+            username: form.reg_username.trim().to_owned(),
+            secret,
+            auth_username: optional(&form.reg_auth_username),
+            contact_user: optional(&form.reg_contact_user),
+            retry_interval: number(
+                "registration.retry_interval",
+                &form.reg_retry_interval,
+                d.retry_interval,
+            )?,
+            forbidden_retry_interval: number(
+                "registration.forbidden_retry_interval",
+                &form.reg_forbidden_retry_interval,
+                d.forbidden_retry_interval,
+            )?,
+            expiration: number(
+                "registration.expiration",
+                &form.reg_expiration,
+                d.expiration,
+            )?,
+            outbound_auth: form.reg_outbound_auth.is_some(),
+        })
+    } else {
+        None
+    };
     Ok(NewTrunk {
         name: form.name.trim().to_owned(),
         peer: form.peer.trim().to_owned(),
@@ -122,6 +151,7 @@ pub(super) fn new_trunk(form: TrunkForm) -> Result<NewTrunk, InvalidField> {
             keywords("codecs", &form.codecs, Codec::parse)?
         },
         outbound: form.outbound.is_some(),
+        registration,
     })
 }
 

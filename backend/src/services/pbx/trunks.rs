@@ -1,12 +1,29 @@
-//! Trunks (ITSPs): listing, reading, creating, changing, deleting.
+//! Trunks (ITSPs): listing, reading, creating, changing, replacing a registration's secret,
+//! deleting.
+//!
+//! A registering trunk's provider password is stored in its own column beside the body (see
+//! migration 14) and leaves this module only towards the renderer: no view carries it.
 
 use super::{
     Action, Admin, ConnectionTrait, Core, DatabaseConnection, DidView, Internal, InvalidField,
     NewTrunk, Order, Page, PbxError, Set, Trunk, TrunkView, Utc, audit_detail, audited,
-    check_version, checked_rows, corrupt, find_row, page, replace, rfc3339, strings, to_json,
-    trunk, write,
+    check_version, checked_rows, find_row, page, replace, rfc3339, strings, to_json, trunk, write,
 };
 use sea_orm::EntityTrait;
+use wire::pbx::RegistrationView;
+
+fn registration_view(t: &Trunk) -> Option<RegistrationView> {
+    t.registration().map(|r| RegistrationView {
+        username: r.username().to_string(),
+        auth_username: r.auth_username().map(ToString::to_string),
+        contact_user: r.contact_user().map(ToString::to_string),
+        retry_interval: r.retry_interval(),
+        forbidden_retry_interval: r.forbidden_retry_interval(),
+        expiration: r.expiration(),
+        outbound_auth: r.outbound_auth(),
+        status: None,
+    })
+}
 
 pub(super) fn trunk_view(t: &Trunk, row: &trunk::Model) -> TrunkView {
     TrunkView {
@@ -31,13 +48,33 @@ pub(super) fn trunk_view(t: &Trunk, row: &trunk::Model) -> TrunkView {
             .collect(),
         outbound: t.outbound(),
         context: t.context(),
+        registration: registration_view(t),
         version: row.version,
         updated_at: rfc3339(row.updated_at),
     }
 }
 
+/// The trunk of a row: its body with the stored secret put back, checked again.
 pub(super) fn parse_trunk(row: &trunk::Model) -> Result<Trunk, Internal> {
-    serde_json::from_str(&row.body).map_err(|e| corrupt("trunks", &row.name, &e))
+    let corrupt = |why: String| {
+        Internal::Corrupt(format!(
+            "trunks row '{}' no longer passes its checks: {why}",
+            row.name
+        ))
+    };
+    let mut new: NewTrunk = serde_json::from_str(&row.body).map_err(|e| corrupt(e.to_string()))?;
+    if let Some(registration) = &mut new.registration {
+        registration.secret.clone_from(&row.registration_secret);
+    }
+    // The error names the field and rule, never the value (it may be the secret).
+    Trunk::new(new).map_err(|e| corrupt(e.to_string()))
+}
+
+/// What a trunk's row holds: the body without the secret, and the secret apart.
+fn stored_columns(t: &Trunk) -> Result<(String, Option<String>), Internal> {
+    let body = to_json(&NewTrunk::from(t.clone()))?;
+    let secret = t.registration().map(|r| r.secret().expose().to_owned());
+    Ok((body, secret))
 }
 
 /// Trunks by name, a page at a time from `cursor` (the previous page's last name).
@@ -71,10 +108,19 @@ pub(super) async fn trunk_row(
     find_row::<trunk::Entity, _>(db, name, "trunk", parse_trunk).await
 }
 
-/// One trunk.
-pub async fn get_trunk(db: &DatabaseConnection, name: &str) -> Result<TrunkView, PbxError> {
-    let (row, t) = trunk_row(db, name).await?;
-    Ok(trunk_view(&t, &row))
+/// One trunk, with its registration's state as Asterisk reports it now (`unknown`, and
+/// why, when Asterisk cannot be asked).
+pub async fn get_trunk(core: &Core, name: &str) -> Result<TrunkView, PbxError> {
+    let (row, t) = trunk_row(&core.db, name).await?;
+    let mut view = trunk_view(&t, &row);
+    if let Some(registration) = &mut view.registration {
+        let (policy, _) = super::load_policy(&core.db).await?;
+        registration.status = Some(
+            crate::services::registrations::registration_status(core, &policy, t.name().as_str())
+                .await,
+        );
+    }
+    Ok(view)
 }
 
 /// Creates a trunk.
@@ -94,9 +140,11 @@ pub async fn create_trunk(
                 )]));
             }
             let now = Utc::now();
+            let (body, secret) = stored_columns(&t)?;
             let row = trunk::Entity::insert(trunk::ActiveModel {
                 name: Set(t.name().to_string()),
-                body: Set(to_json(&t)?),
+                body: Set(body),
+                registration_secret: Set(secret),
                 version: Set(1),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -112,7 +160,8 @@ pub async fn create_trunk(
     audited(core, admin, Action::TrunkCreate, what, outcome).await
 }
 
-/// Replaces a trunk (its name stays).
+/// Replaces a trunk (its name stays). A registration without a secret keeps the stored one;
+/// with one, the secret is replaced.
 pub async fn update_trunk(
     core: &Core,
     admin: &Admin,
@@ -132,17 +181,14 @@ pub async fn update_trunk(
                     InvalidField::new("name", "cannot change; create a new trunk instead").into(),
                 );
             }
+            if let (Some(registration), Some(kept)) =
+                (&mut new.registration, current.registration())
+                && registration.secret.is_none()
+            {
+                registration.secret = Some(kept.secret().expose().to_owned());
+            }
             let t = Trunk::new(new)?;
-            let saved = trunk::Entity::update(trunk::ActiveModel {
-                name: Set(row.name.clone()),
-                body: Set(to_json(&t)?),
-                version: Set(row.version + 1),
-                created_at: Set(row.created_at),
-                updated_at: Set(Utc::now()),
-            })
-            .exec(txn)
-            .await?;
-            let view = trunk_view(&t, &saved);
+            let view = save_trunk(txn, &row, &t).await?;
             replace(&mut stored.trunks, t, |a, b| a.name() == b.name());
             Ok((stored, view))
         })
@@ -156,6 +202,63 @@ pub async fn update_trunk(
         outcome,
     )
     .await
+}
+
+/// Replaces the provider's password of a registering trunk, nothing else. The answer does
+/// not carry it: the administrator typed it, and it is never shown again.
+pub async fn replace_trunk_secret(
+    core: &Core,
+    admin: &Admin,
+    name: &str,
+    secret: String,
+) -> Result<TrunkView, PbxError> {
+    let key = name.to_owned();
+    let outcome = write(core, move |txn, mut stored| {
+        Box::pin(async move {
+            let (row, current) = trunk_row(txn, &key).await?;
+            let mut new = NewTrunk::from(current);
+            let Some(registration) = &mut new.registration else {
+                return Err(InvalidField::new(
+                    "registration",
+                    "this trunk does not register; add a registration first",
+                )
+                .into());
+            };
+            registration.secret = Some(secret);
+            let t = Trunk::new(new)?;
+            let view = save_trunk(txn, &row, &t).await?;
+            replace(&mut stored.trunks, t, |a, b| a.name() == b.name());
+            Ok((stored, view))
+        })
+    })
+    .await;
+    audited(
+        core,
+        admin,
+        Action::TrunkReplaceSecret,
+        audit_detail("trunk", name),
+        outcome,
+    )
+    .await
+}
+
+async fn save_trunk(
+    txn: &impl ConnectionTrait,
+    row: &trunk::Model,
+    t: &Trunk,
+) -> Result<TrunkView, PbxError> {
+    let (body, secret) = stored_columns(t)?;
+    let saved = trunk::Entity::update(trunk::ActiveModel {
+        name: Set(row.name.clone()),
+        body: Set(body),
+        registration_secret: Set(secret),
+        version: Set(row.version + 1),
+        created_at: Set(row.created_at),
+        updated_at: Set(Utc::now()),
+    })
+    .exec(txn)
+    .await?;
+    Ok(trunk_view(t, &saved))
 }
 
 /// Deletes a trunk.

@@ -8,7 +8,9 @@ use crate::asterisk::net::Acl;
 use crate::asterisk::pbx::PbxModel;
 
 /// What the apply account may do: `Reload` and `ShowDialPlan` (config), `PJSIPShow*`
-/// (system), `manager show user` through `Command` (command).
+/// (system; also `PJSIPShowRegistrationsOutbound` for the trunks' registration state and
+/// `PJSIPRegister` to restart one, whose list answers need no read class), `manager show
+/// user` through `Command` (command).
 pub(crate) const APPLY_WRITE_CLASSES: &str = "system,config,command";
 
 fn write_acl(w: &mut ConfWriter, acl: &Acl) {

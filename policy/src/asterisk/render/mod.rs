@@ -109,6 +109,7 @@ pub fn render(model: &PbxModel, target: Target, revision: Revision) -> Bundle {
 
 pub use dialplan::{CALL_GROUP_CATEGORY, CONTEXT_LOCAL};
 pub(crate) use manager::APPLY_WRITE_CLASSES;
+pub(crate) use pjsip::peer_uri;
 
 /// Section names of the PJSIP transports rendered for `model`.
 pub(crate) fn transport_sections(model: &PbxModel) -> Vec<&'static str> {

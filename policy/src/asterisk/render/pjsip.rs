@@ -6,6 +6,7 @@ use crate::asterisk::endpoint::{Endpoint, Transport};
 use crate::asterisk::net::Acl;
 use crate::asterisk::pbx::PbxModel;
 use crate::asterisk::policy::GlobalPolicy;
+use crate::asterisk::registration::Registration;
 use crate::asterisk::trunk::Trunk;
 use std::net::IpAddr;
 
@@ -143,12 +144,15 @@ fn render_endpoint(w: &mut ConfWriter, model: &PbxModel, e: &Endpoint) {
     w.set("remove_existing", "yes");
 }
 
-fn contact_uri(trunk: &Trunk) -> String {
+/// `sip:[user@]peer:port[;transport=…]`: the trunk's AoR contact, and the registration's
+/// server and client URIs.
+pub(crate) fn peer_uri(trunk: &Trunk, user: Option<&str>) -> String {
     let host = match trunk.peer() {
         IpAddr::V4(a) => a.to_string(),
         IpAddr::V6(a) => format!("[{a}]"),
     };
-    let mut uri = format!("sip:{host}:{}", trunk.port());
+    let user = user.map(|u| format!("{u}@")).unwrap_or_default();
+    let mut uri = format!("sip:{user}{host}:{}", trunk.port());
     if trunk.transport() != Transport::Udp {
         uri.push_str(";transport=");
         uri.push_str(trunk.transport().as_str());
@@ -170,6 +174,9 @@ fn render_trunk(w: &mut ConfWriter, t: &Trunk) {
         w.set("allow", codec.as_str());
     }
     w.set("aors", name);
+    if t.registration().is_some_and(|r| r.outbound_auth()) {
+        w.set("outbound_auth", name);
+    }
     w.set("identify_by", "ip");
     w.set("allow_unauthenticated_options", "no");
     write_acl(w, t.sources(), false);
@@ -183,8 +190,46 @@ fn render_trunk(w: &mut ConfWriter, t: &Trunk) {
 
     w.section(name);
     w.set("type", "aor");
-    w.set("contact", &contact_uri(t));
+    w.set("contact", &peer_uri(t, None));
     w.set("qualify_frequency", "60");
+
+    if let Some(r) = t.registration() {
+        render_registration(w, t, r);
+    }
+}
+
+fn render_registration(w: &mut ConfWriter, t: &Trunk, r: &Registration) {
+    let name = t.name().as_str();
+    w.section(name);
+    w.set("type", "registration");
+    w.set(
+        "transport",
+        transport_name(t.transport(), t.peer().is_ipv6()),
+    );
+    w.set("outbound_auth", name);
+    w.set("server_uri", &peer_uri(t, None));
+    w.set("client_uri", &peer_uri(t, Some(r.username().as_str())));
+    if let Some(user) = r.contact_user() {
+        w.set("contact_user", user.as_str());
+    }
+    w.set("retry_interval", &r.retry_interval().to_string());
+    w.set(
+        "forbidden_retry_interval",
+        &r.forbidden_retry_interval().to_string(),
+    );
+    w.set("expiration", &r.expiration().to_string());
+    w.comment("line: the provider's calls carry the Contact's line parameter, which matches");
+    w.comment("them to this trunk even before the address does (identify stays as it is).");
+    w.set("line", "yes");
+    w.set("endpoint", name);
+
+    w.section(name);
+    w.set("type", "auth");
+    w.comment("The provider's password in plain text: Asterisk answers its challenges with it,");
+    w.comment("so no digest can stand in for it (unlike the phones' auths above).");
+    w.set("auth_type", "userpass");
+    w.set("username", r.effective_auth_username().as_str());
+    w.set("password", r.secret().expose());
 }
 
 pub(crate) fn render_pjsip(model: &PbxModel, revision: Revision) -> String {
@@ -226,6 +271,7 @@ pub(crate) fn render_pjsip(model: &PbxModel, revision: Revision) -> String {
             "Trunks. Identified by source address only and without inbound auth, so the same",
         );
         w.comment("networks are their only permits and their context reaches only their DIDs.");
+        w.comment("A trunk that registers has an outbound registration and auth besides.");
         for t in model.trunks() {
             render_trunk(&mut w, t);
         }

@@ -116,6 +116,11 @@ fn render_trunk(w: &mut ConfWriter, t: &Trunk) {
     }
     w.set("qualify", "yes");
     write_acl(w, t.sources(), false);
+    if t.registration().is_some() {
+        // chan_sip's `register =>` string splits at ':', '@' and '/', which a provider's
+        // password may hold; this legacy target gets no registration rather than a wrong one.
+        w.comment("This trunk's outbound registration is rendered for chan_pjsip only.");
+    }
 }
 
 pub(crate) fn render_sip(model: &PbxModel, revision: Revision) -> String {
