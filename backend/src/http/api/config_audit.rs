@@ -33,7 +33,7 @@ pub fn routes() -> Router<HttpState> {
 /// Audits an uploaded configuration: the weaknesses of the seven hardening steps with file
 /// and line, worst first, and a score on the posture's scale.
 #[utoipa::path(post, operation_id = "audit_config", path = "/api/v1/audit/config", tag = "posture",
-    request_body(content = Vec<u8>, description = "A tar or tar.gz archive of Asterisk's configuration directory (at most 8 MiB)", content_type = "application/gzip"),
+    request_body(content = Vec<u8>, description = "A tar or tar.gz archive of Asterisk's configuration directory (at most 8 MiB; the content type is not read)", content_type = "application/octet-stream"),
     responses(
         (status = 200, description = "The audit", body = ConfigAudit),
         (status = 413, description = "Larger than 8 MiB"),
