@@ -214,3 +214,52 @@ fn without_an_outbound_trunk_no_class_reaches_anything_billable() {
         assert!(s.entries.is_empty(), "{name}");
     }
 }
+
+#[test]
+fn a_custom_dialplan_is_included_after_sipwardens_contexts_and_reads_back() {
+    let mut i = inputs();
+    i.settings.custom_dialplan = "\
+[custom-internal]
+exten => 800,1,Answer()
+ same => n,Goto(sw-dial-local,1001,1)
+[custom-international]
+exten => 801,1,Playback(hello-world)
+"
+    .into();
+    let model = build(i).unwrap();
+    let bundle = render(&model, Target::Asterisk22Pjsip, Revision::new(1));
+    verify_round_trip(&model, &bundle).unwrap();
+    let doc = parse_config(bundle.file("extensions.conf").unwrap()).unwrap();
+    let includes = |context: &str| -> Vec<String> {
+        doc.sections
+            .iter()
+            .find(|s| s.name == context)
+            .unwrap()
+            .entries
+            .iter()
+            .filter(|e| e.key == "include")
+            .map(|e| e.value.clone())
+            .collect()
+    };
+    assert_eq!(
+        includes("sw-class-internal"),
+        ["sw-dial-local", "sw-dial-emergency", "custom-internal"]
+    );
+    assert_eq!(
+        includes("sw-class-national").last().map(String::as_str),
+        Some("custom-internal"),
+        "custom-national is not defined, so not included"
+    );
+    assert_eq!(
+        includes("sw-class-international")[4..],
+        ["custom-internal", "custom-international"]
+    );
+    // What the administrator saved comes back as written, comments included.
+    let mut i = inputs();
+    i.settings.custom_dialplan = "; menu\n[custom-internal]\nexten => 1,1,Hangup() ; bye\n".into();
+    let saved = build(i).unwrap().policy().settings().custom_dialplan;
+    assert_eq!(
+        saved,
+        "; menu\n[custom-internal]\nexten => 1,1,Hangup() ; bye\n"
+    );
+}

@@ -302,6 +302,43 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
     assert!(second_live > first_live);
     assert!(endpoint_names(&ast.cli("pjsip show endpoints").unwrap()).contains(&carol_id));
 
+    // 4b. A dialplan of the administrator's own: refused with its line when it would reach
+    //     a trunk; applied, Asterisk loads it behind the calling classes.
+    let server = lab
+        .ns("pbx")
+        .block_on(async move {
+            let api = Api::sign_in(&server).await;
+            let (_, mut policy) = api.call("GET", "/api/v1/policy", None).await;
+            policy.as_object_mut().unwrap().remove("version");
+            policy["custom_dialplan"] =
+                json!("[custom-internal]\nexten => 800,1,Answer()\n same => n,Dial(PJSIP/0044207@provider)\n");
+            let (status, problem) = api.call("PUT", "/api/v1/policy", Some(policy.clone())).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+            assert_eq!(problem["field"], "custom_dialplan", "{problem}");
+            assert!(problem["detail"].as_str().unwrap().contains("line 3"), "{problem}");
+            policy["custom_dialplan"] = json!(
+                "; the reception menu\n[custom-internal]\nexten => 800,1,Answer()\n same => n,Playback(hello-world)\n same => n,Goto(sw-dial-local,1001,1)\n"
+            );
+            let (status, saved) = api.call("PUT", "/api/v1/policy", Some(policy)).await;
+            assert_eq!(status, StatusCode::OK, "{saved}");
+            assert!(saved["custom_dialplan"].as_str().unwrap().starts_with("; the reception menu"));
+            let (status, report) = api.call("POST", "/api/v1/config/apply", None).await;
+            assert_eq!(status, StatusCode::OK, "{report}");
+            server
+        })
+        .unwrap();
+    let class = ast.cli("dialplan show sw-class-internal").unwrap();
+    assert!(
+        class.contains("Include =>        'custom-internal'")
+            || class.contains("'custom-internal'"),
+        "{class}"
+    );
+    let menu = ast.cli("dialplan show 800@custom-internal").unwrap();
+    assert!(
+        menu.contains("Playback(hello-world)") && menu.contains("Goto(sw-dial-local,1001,1)"),
+        "{menu}"
+    );
+
     // 5. A broken revision: the first live one, tampered with in the database so that its
     //    pjsip.conf has an AOR that Asterisk refuses. Rolling back to it must fail the
     //    verification and leave the last good revision live.

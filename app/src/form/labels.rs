@@ -65,6 +65,7 @@ const LABELS: &[(&str, &str)] = &[
     ("national_patterns", "National patterns"),
     ("international_patterns", "International patterns"),
     ("emergency_numbers", "Emergency numbers"),
+    ("custom_dialplan", "Your own dialplan"),
     ("ami_bind", "Address AMI listens on"),
     ("ami_port", "AMI port"),
     ("ami_auth_timeout", "AMI login time"),

@@ -211,6 +211,8 @@ pub struct PolicyForm {
     pub guard_ami_user: String,
     pub guard_ami_permit: String,
     pub apply_ami_user: String,
+    /// The administrator's own dialplan, as typed.
+    pub custom_dialplan: String,
 }
 
 /// The policy as the form shows it, with its version.
@@ -265,6 +267,7 @@ impl PolicyForm {
             "guard_ami_user" => &self.guard_ami_user,
             "guard_ami_permit" => &self.guard_ami_permit,
             "apply_ami_user" => &self.apply_ami_user,
+            "custom_dialplan" => &self.custom_dialplan,
             _ => "",
         }
     }

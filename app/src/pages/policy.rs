@@ -126,6 +126,21 @@ pub fn PolicyPage() -> impl IntoView {
                                         </div>
                                     </fieldset>
                                 }).collect_view()}
+                                <fieldset>
+                                    <legend>"Your own dialplan"</legend>
+                                    <p class="hint">
+                                        "Contexts named " <code>"[custom-…]"</code> ": " <code>"custom-internal"</code>
+                                        " is reachable from every calling class, " <code>"custom-national"</code>
+                                        " from national and international, " <code>"custom-international"</code>
+                                        " from international; sipwarden's extensions and emergency numbers always match first. "
+                                        "Menus, voicemail, announcements and conference rooms are fine; calls leave only through "
+                                        <code>"Goto(sw-dial-local,EXTENSION,1)"</code> " (with the caller's call limit). "
+                                        "Dial, System and other applications that could reach a trunk or the system are refused, with the line."
+                                    </p>
+                                    <label>"Your own dialplan"
+                                        <textarea name="custom_dialplan" rows="10" spellcheck="false" class="code" disabled=!admin>{form.custom_dialplan.clone()}</textarea>
+                                    </label>
+                                </fieldset>
                                 <p class="hint">"Version " {version} ". sipwarden's own AMI secrets are generated and kept; they are never shown here."</p>
                                 {admin.then(|| view! { <button type="submit">"Save policy"</button> })}
                             </ActionForm>

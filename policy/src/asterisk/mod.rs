@@ -30,6 +30,7 @@
 
 mod ami;
 mod changes;
+mod custom_dialplan;
 mod endpoint;
 mod error;
 mod names;
@@ -46,6 +47,9 @@ mod trunk;
 
 pub use ami::{AmiClass, AmiUser, NewAmiUser};
 pub use changes::{ChangeSummary, Delta, registrations_to_restart, summarise};
+pub use custom_dialplan::{
+    CustomDialplan, HOOKS as CUSTOM_DIALPLAN_HOOKS, MAX_CUSTOM_DIALPLAN_BYTES,
+};
 pub use endpoint::{
     CallingClass, Codec, Codecs, Endpoint, MaxCalls, MaxContacts, NewEndpoint, Provisioned,
     SipCredentials, Transport,

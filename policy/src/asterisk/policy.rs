@@ -5,6 +5,7 @@
 //! off, no anonymous endpoint exists, `alwaysauthreject` is on, the security log channel is
 //! on. Those are constants of the renderers, not fields here.
 
+use super::custom_dialplan::CustomDialplan;
 use super::error::InvalidField;
 use super::names::{DialPattern, EmergencyNumber, FilePath, ObjectName, Realm, UserAgent};
 use super::net::{Acl, Network};
@@ -68,6 +69,10 @@ pub struct PolicySettings {
     pub apply_ami_user: String,
     /// Its secret; generated when absent.
     pub apply_ami_secret: Option<String>,
+    /// A dialplan of the administrator's own: `[custom-…]` contexts, of which
+    /// `custom-internal`, `custom-national` and `custom-international` are included into the
+    /// calling classes (see `CustomDialplan` for what it may do).
+    pub custom_dialplan: String,
 }
 
 /// Certificate and key files for the TLS transport.
@@ -114,6 +119,7 @@ impl Default for PolicySettings {
             guard_ami_permit: vec!["127.0.0.1/32".to_owned()],
             apply_ami_user: "sipwarden-apply".to_owned(),
             apply_ami_secret: None,
+            custom_dialplan: String::new(),
         }
     }
 }
@@ -202,6 +208,9 @@ pub struct GlobalPolicy {
     ami_auth_limit: u32,
     guard: OwnAmiAccount,
     apply: OwnAmiAccount,
+    custom_dialplan: CustomDialplan,
+    /// The text it was checked from, comments included, as the administrator wrote it.
+    custom_dialplan_text: String,
 }
 
 fn in_range(field: &str, value: u32, min: u32, max: u32) -> Result<u32, InvalidField> {
@@ -311,6 +320,7 @@ impl GlobalPolicy {
                 "must differ from guard_ami_user",
             ));
         }
+        let custom_dialplan = CustomDialplan::parse(&settings.custom_dialplan)?;
         let apply_secret = match &settings.apply_ami_secret {
             Some(secret) => {
                 AmiSecret::parse(secret).map_err(|e| e.for_field("apply_ami_secret"))?
@@ -377,6 +387,8 @@ impl GlobalPolicy {
                 secret: guard_secret,
                 acl: guard_acl,
             },
+            custom_dialplan,
+            custom_dialplan_text: settings.custom_dialplan,
         })
     }
 
@@ -423,6 +435,7 @@ impl GlobalPolicy {
             guard_ami_permit: strings(self.guard.acl.permit()),
             apply_ami_user: self.apply.name.to_string(),
             apply_ami_secret: Some(self.apply.secret.as_str().to_owned()),
+            custom_dialplan: self.custom_dialplan_text.clone(),
         }
     }
 
@@ -489,6 +502,10 @@ impl GlobalPolicy {
     /// `(authtimeout, authlimit)` for AMI.
     pub fn ami_auth(&self) -> (u32, u32) {
         (self.ami_auth_timeout, self.ami_auth_limit)
+    }
+    /// The administrator's own dialplan.
+    pub fn custom_dialplan(&self) -> &CustomDialplan {
+        &self.custom_dialplan
     }
     /// The guard's own AMI account.
     pub fn guard(&self) -> &OwnAmiAccount {

@@ -397,6 +397,19 @@ fn verify_extensions(model: &PbxModel, target: Target, f: &File<'_>) -> Check {
         })?;
         f.values_are(ctx, "exten", &want)?;
     }
+    // The administrator's contexts say exactly what was checked, nothing more.
+    for (name, lines) in model.policy().custom_dialplan().sections() {
+        let ctx = f.get(&index, name, "")?;
+        let got: Vec<(&str, &str)> = ctx
+            .entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str()))
+            .collect();
+        let want: Vec<(&str, &str)> = lines.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        f.expect(got == want, || {
+            format!("[{name}] does not say what the custom dialplan says")
+        })?;
+    }
     Ok(())
 }
 

@@ -234,6 +234,8 @@ pub(super) fn policy_settings(form: PolicyForm) -> Result<PolicySettings, Invali
         guard_ami_permit: list(&form.guard_ami_permit),
         apply_ami_user: form.apply_ami_user.trim().to_owned(),
         apply_ami_secret: None,
+        // A textarea sends CRLF line ends; Asterisk's files and the check use LF.
+        custom_dialplan: form.custom_dialplan.replace("\r\n", "\n"),
     })
 }
 
@@ -264,6 +266,7 @@ pub(super) fn policy_data((s, version): (PolicySettings, i32)) -> PolicyData {
             guard_ami_user: s.guard_ami_user,
             guard_ami_permit: s.guard_ami_permit.join(", "),
             apply_ami_user: s.apply_ami_user,
+            custom_dialplan: s.custom_dialplan,
         },
         version,
     }

@@ -11,6 +11,7 @@
 use super::Revision;
 use super::Target;
 use super::writer::ConfWriter;
+use crate::asterisk::CUSTOM_DIALPLAN_HOOKS;
 use crate::asterisk::endpoint::CallingClass;
 use crate::asterisk::names::DialPattern;
 use crate::asterisk::pbx::PbxModel;
@@ -164,7 +165,8 @@ fn render_outbound(w: &mut ConfWriter, model: &PbxModel, target: Target) {
     }
 }
 
-fn render_classes(w: &mut ConfWriter) {
+fn render_classes(w: &mut ConfWriter, model: &PbxModel) {
+    let custom = model.policy().custom_dialplan();
     w.comment("");
     w.comment("Calling classes: an endpoint's context includes only what its class may dial.");
     for class in CallingClass::ALL {
@@ -176,6 +178,33 @@ fn render_classes(w: &mut ConfWriter) {
         }
         if *class == CallingClass::International {
             w.object("include", "sw-dial-international");
+        }
+        // Last, so sipwarden's extensions and emergency numbers always match first.
+        let hooks = match class {
+            CallingClass::Internal => &CUSTOM_DIALPLAN_HOOKS[..1],
+            CallingClass::National => &CUSTOM_DIALPLAN_HOOKS[..2],
+            CallingClass::International => &CUSTOM_DIALPLAN_HOOKS[..],
+        };
+        for hook in hooks.iter().filter(|h| custom.defines(h)) {
+            w.object("include", hook);
+        }
+    }
+}
+
+/// The administrator's contexts, from their checked lines (see `CustomDialplan`).
+fn render_custom(w: &mut ConfWriter, model: &PbxModel) {
+    let custom = model.policy().custom_dialplan();
+    if custom.is_empty() {
+        return;
+    }
+    w.comment("");
+    w.comment("The administrator's own dialplan (policy custom_dialplan), checked: it reaches");
+    w.comment("no trunk and runs nothing outside its allow-list; calls to extensions go through");
+    w.comment("sw-dial-local and the caller's limit.");
+    for (name, lines) in custom.sections() {
+        w.section(name);
+        for (key, value) in lines {
+            w.object(key, &value);
         }
     }
 }
@@ -206,7 +235,8 @@ pub(crate) fn render_extensions(model: &PbxModel, target: Target, revision: Revi
     render_support(&mut w);
     render_local(&mut w, model, target);
     render_outbound(&mut w, model, target);
-    render_classes(&mut w);
+    render_classes(&mut w, model);
     render_trunks(&mut w, model);
+    render_custom(&mut w, model);
     w.finish()
 }
