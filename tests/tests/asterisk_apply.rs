@@ -324,9 +324,11 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
             assert!(saved["custom_dialplan"].as_str().unwrap().starts_with("; the reception menu"));
             let (status, report) = api.call("POST", "/api/v1/config/apply", None).await;
             assert_eq!(status, StatusCode::OK, "{report}");
-            server
+            (server, report["revision"]["number"].as_i64().unwrap())
         })
         .unwrap();
+    // The last good revision from here on.
+    let (server, second_live) = server;
     let class = ast.cli("dialplan show sw-class-internal").unwrap();
     assert!(
         class.contains("Include =>        'custom-internal'")
