@@ -804,6 +804,37 @@ async fn the_policy_form_saves_and_refuses_with_the_field() {
         "Address AMI listens on"
     );
     assert!(html.contains("value=\"localhost-ish\""));
+
+    // A dialplan of one's own, typed into the textarea (a browser sends CRLF line ends).
+    fields.retain(|(k, _)| *k != "ami_bind");
+    fields.push(("ami_bind", "127.0.0.1"));
+    let menu = "; reception\r\n[custom-internal]\r\nexten => 800,1,Playback(hello-world)\r\n";
+    let mut with_menu = fields.clone();
+    with_menu.push(("custom_dialplan", menu));
+    let res = admin
+        .post_form("update_policy", "/policy", &with_menu)
+        .await;
+    assert_eq!(location(&res), "/policy?saved=1");
+    let (_, after) = admin.api("GET", "/api/v1/policy", None).await;
+    assert_eq!(after["custom_dialplan"], menu.replace("\r\n", "\n"));
+    let mut with_dial = fields.clone();
+    with_dial.push((
+        "custom_dialplan",
+        "[custom-internal]\nexten => _0.,1,Dial(PJSIP/${EXTEN}@provider)\n",
+    ));
+    let res = admin
+        .post_form("update_policy", "/policy", &with_dial)
+        .await;
+    let (_, html) = admin.page(&location(&res)).await;
+    assert_eq!(
+        text_after(&html, "class=\"field\"").unwrap(),
+        "Your own dialplan"
+    );
+    assert!(html.contains("line 2: application `Dial`"), "{html}");
+    assert!(
+        html.contains("@provider)"),
+        "what was typed is kept: {html}"
+    );
 }
 
 #[tokio::test]
