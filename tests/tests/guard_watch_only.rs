@@ -170,6 +170,16 @@ fn check_watch_only(lab: &Lab, server: TestServer, name: &str) {
             assert_eq!(status, StatusCode::OK, "{summary}");
             assert_eq!(summary["asterisk_managed"], false, "{summary}");
             assert_eq!(summary["pending_changes"], false, "{summary}");
+            let log_tap = &summary["guard"]["log_tap"];
+            if name == "AMI" {
+                assert!(log_tap.is_null(), "{name}: {log_tap}");
+            } else {
+                assert!(
+                    log_tap["observed"].as_u64().unwrap() >= THRESHOLD as u64,
+                    "{name}: {log_tap}"
+                );
+                assert_eq!(log_tap["unreadable"], 0, "{name}: {log_tap}");
+            }
             let taps = &summary["guard"]["taps"];
             assert!(
                 taps.as_array()

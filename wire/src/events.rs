@@ -191,6 +191,9 @@ pub struct GuardStatusView {
     pub capture_messages: u64,
     /// Packets the kernel dropped because the capture buffer was full.
     pub capture_dropped: u64,
+    /// The security log tap's counts, when it runs (watch-only mode, or as AMI's stand-by).
+    #[serde(default)]
+    pub log_tap: Option<LogTapView>,
     /// What the engine judges by.
     pub model: Option<GuardModelView>,
     /// From the capture of the packet that decided a ban to the kernel's acknowledgement
@@ -200,6 +203,19 @@ pub struct GuardStatusView {
     pub ban_recorded: Option<LatencyView>,
     /// The stored guard policy's version (0: the defaults, never changed).
     pub policy_version: i32,
+}
+
+/// What the security log tap has read.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogTapView {
+    /// Security events handed to the guard.
+    pub observed: u64,
+    /// Events left to the connected AMI tap (the same events, reported by both).
+    pub deferred: u64,
+    /// Lines that looked like security events but could not be attributed safely (a value
+    /// an attacker chose could be read as another address) or read at all.
+    pub unreadable: u64,
 }
 
 /// Percentiles of a latency over its newest samples, in microseconds.

@@ -215,6 +215,13 @@ pub fn GuardStatus(status: GuardStatusView) -> impl IntoView {
                 <dt>"Tracked"</dt><dd>{status.tracked_sources} " sources (" {status.source_evictions} " evicted), " {status.engine_bytes / 1024} " KiB"</dd>
                 <dt>"Stored"</dt><dd id="events-total">{status.events_total} " events (" {status.events_dropped} " dropped)"</dd>
                 <dt>"Capture"</dt><dd id="capture">{status.capture_packets} " packets, " {status.capture_messages} " SIP messages, " {status.capture_dropped} " dropped by the kernel"</dd>
+                {status.log_tap.map(|log| view! {
+                    <dt>"Security log"</dt>
+                    <dd id="log-tap">
+                        {log.observed} " events judged, " {log.deferred} " left to AMI, "
+                        {log.unreadable} " lines not attributable (an attacker's text could be read as another address)"
+                    </dd>
+                })}
             </dl>
         </section>
     }

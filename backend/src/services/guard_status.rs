@@ -1,6 +1,6 @@
 //! What the guard is doing: its mode, its taps, the engine's counters and the event store's.
 
-use wire::events::{GuardModelView, GuardStatusView, LatencyView, TapView};
+use wire::events::{GuardModelView, GuardStatusView, LatencyView, LogTapView, TapView};
 
 use crate::config::GuardMode;
 use crate::core::Core;
@@ -38,6 +38,7 @@ pub async fn status(core: &Core) -> Result<GuardStatusView, Internal> {
             capture_packets: 0,
             capture_messages: 0,
             capture_dropped: 0,
+            log_tap: None,
             model: None,
             ban_to_kernel: None,
             ban_recorded: None,
@@ -100,6 +101,14 @@ pub async fn status(core: &Core) -> Result<GuardStatusView, Internal> {
         capture_packets: capture.packets,
         capture_messages: capture.messages,
         capture_dropped: capture.kernel_dropped + capture.interface_dropped,
+        log_tap: running.log.as_ref().map(|c| {
+            use std::sync::atomic::Ordering::Relaxed;
+            LogTapView {
+                observed: c.observed.load(Relaxed),
+                deferred: c.deferred.load(Relaxed),
+                unreadable: c.unreadable.load(Relaxed),
+            }
+        }),
         model: Some(GuardModelView {
             accounts: count(summary.accounts),
             trunks: count(summary.trunks),
