@@ -5,7 +5,6 @@
 //! the reason, so the trunk page and API stay up while Asterisk is down.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use policy::asterisk::GlobalPolicy;
@@ -70,15 +69,7 @@ async fn registrations(
     core: &Core,
     policy: &GlobalPolicy,
 ) -> Result<HashMap<String, RegistrationStatus>, AmiError> {
-    let account = policy.apply_account();
-    let addr = SocketAddr::new(core.config.asterisk_ami_host, policy.ami_port());
-    let mut ami = AmiClient::login(
-        addr,
-        account.name().as_str(),
-        account.secret().as_str(),
-        AMI_TIMEOUT,
-    )
-    .await?;
+    let mut ami = crate::services::config::apply_login(core, policy, AMI_TIMEOUT).await?;
     // The answer also holds `AuthDetail` events with the provider's password in them: only
     // the registration details are read, the rest is dropped here, unlogged.
     let events = ami.list("PJSIPShowRegistrationsOutbound", &[]).await?;

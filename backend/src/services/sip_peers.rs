@@ -2,12 +2,11 @@
 //! endpoints at the addresses they registered from (asked over AMI). The firewall's lockout
 //! preview checks them against new rules before they go live.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use policy::firewall::{Peer, PeerKind};
 
-use crate::asterisk::ami::AmiClient;
 use crate::core::Core;
 use crate::services::pbx;
 
@@ -41,15 +40,7 @@ async fn registered_contacts(
     core: &Core,
     policy: &policy::asterisk::GlobalPolicy,
 ) -> Result<Vec<Peer>, crate::asterisk::ami::AmiError> {
-    let account = policy.apply_account();
-    let addr = SocketAddr::new(core.config.asterisk_ami_host, policy.ami_port());
-    let mut ami = AmiClient::login(
-        addr,
-        account.name().as_str(),
-        account.secret().as_str(),
-        AMI_TIMEOUT,
-    )
-    .await?;
+    let mut ami = crate::services::config::apply_login(core, policy, AMI_TIMEOUT).await?;
     let events = ami.list("PJSIPShowContacts", &[]).await?;
     ami.logoff().await;
     Ok(events
