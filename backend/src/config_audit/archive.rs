@@ -10,8 +10,6 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use policy::audit::tree::ConfigFiles;
-
 /// The largest upload accepted (compressed).
 pub const MAX_UPLOAD_BYTES: usize = 8 << 20;
 /// What the archive may expand to, all files together.
@@ -52,97 +50,69 @@ pub enum ArchiveError {
     NoConfiguration,
 }
 
-/// The configuration files of an archive, by name relative to the configuration directory.
-#[derive(Debug, Default)]
-pub struct ArchiveFiles(BTreeMap<String, String>);
-
-impl ArchiveFiles {
-    /// Reads `bytes` (tar or tar.gz).
-    pub fn read(bytes: &[u8]) -> Result<Self, ArchiveError> {
-        if bytes.is_empty() {
-            return Err(ArchiveError::Empty);
-        }
-        let exceeded = std::rc::Rc::new(std::cell::Cell::new(false));
-        let result = if bytes.starts_with(&[0x1f, 0x8b]) {
-            // The bound on the expanded size holds however small the upload was.
-            Self::from_tar(Bounded {
-                inner: flate2::read::GzDecoder::new(bytes),
-                left: MAX_EXPANDED_BYTES + 64 * 1024,
-                exceeded: exceeded.clone(),
-            })
-        } else if bytes.get(257..262) == Some(b"ustar".as_slice()) {
-            Self::from_tar(bytes)
-        } else {
-            return Err(ArchiveError::NotAnArchive);
-        };
-        // Whatever the tar reader made of the stream cut short, the cause was its size.
-        if exceeded.get() {
-            return Err(ArchiveError::TooLarge);
-        }
-        result
+/// The configuration files of an archive (tar or tar.gz), by name relative to the
+/// configuration directory: what the audit reads (`ConfigFiles` is the map's own).
+pub fn read_archive(bytes: &[u8]) -> Result<BTreeMap<String, String>, ArchiveError> {
+    if bytes.is_empty() {
+        return Err(ArchiveError::Empty);
     }
-
-    fn from_tar(reader: impl Read) -> Result<Self, ArchiveError> {
-        let mut archive = tar::Archive::new(reader);
-        let entries = archive.entries().map_err(damaged)?;
-        let mut files = BTreeMap::new();
-        let mut total: u64 = 0;
-        for (n, entry) in entries.enumerate() {
-            if n >= MAX_ENTRIES {
-                return Err(ArchiveError::TooManyEntries);
-            }
-            let mut entry = entry.map_err(damaged)?;
-            if !entry.header().entry_type().is_file() {
-                continue;
-            }
-            let size = entry.header().size().map_err(damaged)?;
-            total = total.saturating_add(size);
-            if total > MAX_EXPANDED_BYTES {
-                return Err(ArchiveError::TooLarge);
-            }
-            let Some(name) = entry.path().ok().and_then(|p| clean_name(&p)) else {
-                continue;
-            };
-            if size > MAX_FILE_BYTES {
-                continue;
-            }
-            let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            (&mut entry)
-                .take(MAX_FILE_BYTES)
-                .read_to_end(&mut raw)
-                .map_err(damaged)?;
-            // Asterisk reads bytes; a file that is not UTF-8 is audited as it reads.
-            files.insert(name, String::from_utf8_lossy(&raw).into_owned());
-        }
-        let root = configuration_root(&files).ok_or(ArchiveError::NoConfiguration)?;
-        Ok(Self(
-            files
-                .into_iter()
-                .filter_map(|(name, text)| Some((name.strip_prefix(&root)?.to_owned(), text)))
-                .collect(),
-        ))
+    let exceeded = std::rc::Rc::new(std::cell::Cell::new(false));
+    let result = if bytes.starts_with(&[0x1f, 0x8b]) {
+        // The bound on the expanded size holds however small the upload was.
+        from_tar(Bounded {
+            inner: flate2::read::GzDecoder::new(bytes),
+            left: MAX_EXPANDED_BYTES + 64 * 1024,
+            exceeded: exceeded.clone(),
+        })
+    } else if bytes.get(257..262) == Some(b"ustar".as_slice()) {
+        from_tar(bytes)
+    } else {
+        return Err(ArchiveError::NotAnArchive);
+    };
+    // Whatever the tar reader made of the stream cut short, the cause was its size.
+    if exceeded.get() {
+        return Err(ArchiveError::TooLarge);
     }
-
-    /// How many files were read.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether no file was read.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
+    result
 }
 
-impl ConfigFiles for ArchiveFiles {
-    fn read(&self, name: &str) -> Option<String> {
-        self.0.read(name)
+fn from_tar(reader: impl Read) -> Result<BTreeMap<String, String>, ArchiveError> {
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive.entries().map_err(damaged)?;
+    let mut files = BTreeMap::new();
+    let mut total: u64 = 0;
+    for (n, entry) in entries.enumerate() {
+        if n >= MAX_ENTRIES {
+            return Err(ArchiveError::TooManyEntries);
+        }
+        let mut entry = entry.map_err(damaged)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let size = entry.header().size().map_err(damaged)?;
+        total = total.saturating_add(size);
+        if total > MAX_EXPANDED_BYTES {
+            return Err(ArchiveError::TooLarge);
+        }
+        let Some(name) = entry.path().ok().and_then(|p| clean_name(&p)) else {
+            continue;
+        };
+        if size > MAX_FILE_BYTES {
+            continue;
+        }
+        let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        (&mut entry)
+            .take(MAX_FILE_BYTES)
+            .read_to_end(&mut raw)
+            .map_err(damaged)?;
+        // Asterisk reads bytes; a file that is not UTF-8 is audited as it reads.
+        files.insert(name, String::from_utf8_lossy(&raw).into_owned());
     }
-    fn names(&self) -> Vec<String> {
-        self.0.names()
-    }
+    let root = configuration_root(&files).ok_or(ArchiveError::NoConfiguration)?;
+    Ok(files
+        .into_iter()
+        .filter_map(|(name, text)| Some((name.strip_prefix(&root)?.to_owned(), text)))
+        .collect())
 }
 
 /// A reader that ends (with an error) after `left` bytes, and says that it did.
@@ -238,13 +208,13 @@ mod tests {
             ("./etc/hosts", b"127.0.0.1 localhost\n"),
         ]);
         for bytes in [tar.clone(), gzip(&tar)] {
-            let files = ArchiveFiles::read(&bytes).unwrap();
+            let files = read_archive(&bytes).unwrap();
             assert_eq!(
-                files.names(),
+                files.keys().collect::<Vec<_>>(),
                 ["custom/extra.conf", "pjsip.conf"],
                 "files outside the configuration directory are left out"
             );
-            assert!(files.read("pjsip.conf").unwrap().contains("type=endpoint"));
+            assert!(files["pjsip.conf"].contains("type=endpoint"));
         }
     }
 
@@ -265,33 +235,30 @@ mod tests {
         builder
             .append_data(&mut header, "sip.conf", &b""[..])
             .unwrap();
-        let files = ArchiveFiles::read(&builder.into_inner().unwrap()).unwrap();
-        assert_eq!(files.names(), ["sip.conf"]);
+        let files = read_archive(&builder.into_inner().unwrap()).unwrap();
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["sip.conf"]);
     }
 
     #[test]
     fn uploads_that_are_not_archives_or_too_big_are_refused_with_a_reason() {
-        assert_eq!(ArchiveFiles::read(b"").unwrap_err(), ArchiveError::Empty);
+        assert_eq!(read_archive(b"").unwrap_err(), ArchiveError::Empty);
         assert_eq!(
-            ArchiveFiles::read(b"PK\x03\x04 a zip file").unwrap_err(),
+            read_archive(b"PK\x03\x04 a zip file").unwrap_err(),
             ArchiveError::NotAnArchive
         );
         assert_eq!(
-            ArchiveFiles::read(&tar_of(&[("notes.txt", b"hello")])).unwrap_err(),
+            read_archive(&tar_of(&[("notes.txt", b"hello")])).unwrap_err(),
             ArchiveError::NoConfiguration
         );
         // A gzip bomb: 80 MiB of zeros in a few KiB.
         let zeros = vec![0u8; 80 << 20];
         let bomb = gzip(&tar_of(&[("pjsip.conf", &zeros)]));
         assert!(bomb.len() < 200_000);
-        assert_eq!(
-            ArchiveFiles::read(&bomb).unwrap_err(),
-            ArchiveError::TooLarge
-        );
+        assert_eq!(read_archive(&bomb).unwrap_err(), ArchiveError::TooLarge);
         let mut cut = gzip(&tar_of(&[("pjsip.conf", &[b';'; 4096])]));
         cut.truncate(cut.len() / 2);
         assert!(
-            matches!(ArchiveFiles::read(&cut), Err(ArchiveError::Damaged(_))),
+            matches!(read_archive(&cut), Err(ArchiveError::Damaged(_))),
             "a cut upload is damaged, not too large"
         );
     }

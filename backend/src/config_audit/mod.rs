@@ -14,7 +14,7 @@ use std::path::Path;
 use policy::audit::{AuditReport, audit};
 use wire::config_audit::{ConfigAudit, ConfigFinding};
 
-use directory::Directory;
+use directory::read_directory;
 
 /// Why an uploaded configuration could not be audited.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,7 @@ pub enum AuditError {
 
 /// Audits an uploaded archive (tar or tar.gz) of a configuration directory.
 pub fn audit_upload(bytes: &[u8]) -> Result<ConfigAudit, AuditError> {
-    let files = archive::ArchiveFiles::read(bytes)?;
+    let files = archive::read_archive(bytes)?;
     audit(&files)
         .map(to_wire)
         .map_err(|e| AuditError::Unreadable(e.to_string()))
@@ -57,7 +57,7 @@ fn to_wire(report: AuditReport) -> ConfigAudit {
 
 /// Audits `dir` and prints the report.
 pub fn run(dir: &Path, json: bool) -> anyhow::Result<()> {
-    let files = Directory::read(dir)?;
+    let files = read_directory(dir)?;
     let report =
         audit(&files).map_err(|e| anyhow::anyhow!("cannot read the configuration: {e}"))?;
     if json {

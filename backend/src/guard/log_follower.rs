@@ -77,12 +77,6 @@ impl LogFollower {
         }
     }
 
-    /// The followed path.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Whether the file is open.
     #[must_use]
     pub fn is_open(&self) -> bool {

@@ -115,7 +115,9 @@ pub fn router(state: HttpState) -> Router {
             state.clone(),
             extract::resolve_client,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Every body arrives here already read by `body_deadline`, within its path's
+        // `body_limit`: one limit, in one place (an extractor's own would be a second).
+        .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::body_deadline,

@@ -4,14 +4,13 @@
 //! Any signed-in user: it reads nothing of sipwarden's and changes nothing.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use http::StatusCode;
 
 use wire::config_audit::ConfigAudit;
 
-use crate::config_audit::archive::MAX_UPLOAD_BYTES;
 use crate::config_audit::{AuditError, audit_upload};
 use crate::http::HttpState;
 use crate::http::error::ApiError;
@@ -24,10 +23,8 @@ pub(super) struct ConfigAuditApi;
 
 /// The routes of this module.
 pub fn routes() -> Router<HttpState> {
-    Router::new().route(
-        "/audit/config",
-        post(audit_config).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
-    )
+    // The 8 MiB limit is `http::body_limit`'s, for this path.
+    Router::new().route("/audit/config", post(audit_config))
 }
 
 /// Audits an uploaded configuration: the weaknesses of the seven hardening steps with file
