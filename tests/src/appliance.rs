@@ -18,14 +18,6 @@ use crate::asterisk::Asterisk;
 use crate::netns::{Lab, Net};
 use crate::server::{Options, TestServer};
 
-/// What Asterisk reads from sipwarden: the files `render` writes.
-const RENDERED: [&str; 4] = [
-    "pjsip.conf",
-    "extensions.conf",
-    "manager.conf",
-    "logger.conf",
-];
-
 /// How long `serve` may take to show every line the test waits for.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
@@ -83,15 +75,8 @@ impl Appliance {
         })??;
 
         // 2. Asterisk on the rendered files.
-        let mut files = Vec::with_capacity(RENDERED.len());
-        for name in RENDERED {
-            let path = rendered.path().join(name);
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            files.push((name, text));
-        }
-        let borrowed: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
-        let asterisk = Asterisk::start(ns, &borrowed).context("starting asterisk")?;
+        let asterisk =
+            Asterisk::start_rendered(ns, rendered.path()).context("starting asterisk")?;
 
         // 3. sipwarden serving beside it; the firewall in; what the test needs up.
         let mut vars = vec![(

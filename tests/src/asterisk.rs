@@ -109,6 +109,14 @@ pub fn ensure_rootfs() -> Result<PathBuf> {
     Ok(path)
 }
 
+/// What Asterisk reads from sipwarden: the files `sipwarden render` writes.
+pub const RENDERED: [&str; 4] = [
+    "pjsip.conf",
+    "extensions.conf",
+    "manager.conf",
+    "logger.conf",
+];
+
 /// A running Asterisk; stopped (and its directory removed) on drop.
 ///
 /// It runs in the namespace given to [`Asterisk::start`] but does not borrow it. Drop the
@@ -168,6 +176,21 @@ impl Asterisk {
         asterisk.spawn(ns)?;
         asterisk.wait_booted()?;
         Ok(asterisk)
+    }
+
+    /// Starts Asterisk in `ns` on the files `sipwarden render --out dir` wrote into `dir`.
+    pub fn start_rendered(ns: &NetNs, dir: &Path) -> Result<Asterisk> {
+        let files = RENDERED
+            .iter()
+            .map(|name| {
+                let path = dir.join(name);
+                fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))
+                    .map(|text| (*name, text))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let borrowed: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+        Self::start(ns, &borrowed)
     }
 
     /// Runs `asterisk -rx CMD` against this instance and returns its output.

@@ -104,25 +104,7 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
     let alice_secret = alice["secret"].as_str().unwrap().to_owned();
     let bob_id = bob["id"].as_str().unwrap().to_owned();
 
-    let files: Vec<(String, String)> = [
-        "pjsip.conf",
-        "extensions.conf",
-        "manager.conf",
-        "logger.conf",
-    ]
-    .iter()
-    .map(|n| {
-        (
-            (*n).to_owned(),
-            std::fs::read_to_string(bootstrap.path().join(n)).unwrap(),
-        )
-    })
-    .collect();
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(n, c)| (n.as_str(), c.as_str()))
-        .collect();
-    let ast = Asterisk::start(lab.ns("pbx"), &borrowed).expect("starting asterisk");
+    let ast = Asterisk::start_rendered(lab.ns("pbx"), bootstrap.path()).expect("starting asterisk");
     assert_eq!(
         endpoint_names(&ast.cli("pjsip show endpoints").unwrap()),
         set(&[&alice_id, &bob_id, "carrier"]),

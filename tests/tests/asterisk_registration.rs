@@ -153,25 +153,8 @@ fn a_trunk_registers_with_its_provider_and_a_replaced_wrong_password_is_rejected
             server
         })
         .unwrap();
-    let files: Vec<(String, String)> = [
-        "pjsip.conf",
-        "extensions.conf",
-        "manager.conf",
-        "logger.conf",
-    ]
-    .iter()
-    .map(|n| {
-        (
-            (*n).to_owned(),
-            std::fs::read_to_string(bootstrap.path().join(n)).unwrap(),
-        )
-    })
-    .collect();
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(n, c)| (n.as_str(), c.as_str()))
-        .collect();
-    let pbx = Asterisk::start(lab.ns("pbx"), &borrowed).expect("starting the PBX's asterisk");
+    let pbx = Asterisk::start_rendered(lab.ns("pbx"), bootstrap.path())
+        .expect("starting the PBX's asterisk");
     eprintln!("{TEST}: PBX booted in {:?}", pbx.booted_in());
 
     // 2. The appliance beside the PBX's Asterisk: the bootstrap registered already; an apply
