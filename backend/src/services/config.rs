@@ -2,7 +2,6 @@
 //! (atomic switch, reload over AMI, verification, automatic fallback), revisions and
 //! rollback.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
@@ -605,25 +604,7 @@ async fn make_live(
 
 async fn login(core: &Core, policy: &GlobalPolicy) -> Result<AmiClient, AmiError> {
     let timeout = Duration::from_secs(u64::from(core.config.asterisk_ami_timeout_secs));
-    apply_login(core, policy, timeout).await
-}
-
-/// Logs in to AMI as sipwarden's apply account (applies, and the questions the console
-/// asks Asterisk: registered contacts, registrations), waiting at most `timeout` per answer.
-pub(crate) async fn apply_login(
-    core: &Core,
-    policy: &GlobalPolicy,
-    timeout: Duration,
-) -> Result<AmiClient, AmiError> {
-    let account = policy.apply_account();
-    let addr = SocketAddr::new(core.config.asterisk_ami_host, policy.ami_port());
-    AmiClient::login(
-        addr,
-        account.name().as_str(),
-        account.secret().as_str(),
-        timeout,
-    )
-    .await
+    crate::services::apply_account::login(core, policy, timeout).await
 }
 
 /// Reloads the modules of `names`, one at a time, retrying while another reload runs.

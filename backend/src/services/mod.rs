@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod alarms;
 pub mod alerts;
+pub mod apply_account;
 pub mod audit;
 pub mod config;
 pub mod dashboard;

@@ -69,7 +69,7 @@ async fn registrations(
     core: &Core,
     policy: &GlobalPolicy,
 ) -> Result<HashMap<String, RegistrationStatus>, AmiError> {
-    let mut ami = crate::services::config::apply_login(core, policy, AMI_TIMEOUT).await?;
+    let mut ami = crate::services::apply_account::login(core, policy, AMI_TIMEOUT).await?;
     // The answer also holds `AuthDetail` events with the provider's password in them: only
     // the registration details are read, the rest is dropped here, unlogged.
     let events = ami.list("PJSIPShowRegistrationsOutbound", &[]).await?;

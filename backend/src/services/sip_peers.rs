@@ -40,7 +40,7 @@ async fn registered_contacts(
     core: &Core,
     policy: &policy::asterisk::GlobalPolicy,
 ) -> Result<Vec<Peer>, crate::asterisk::ami::AmiError> {
-    let mut ami = crate::services::config::apply_login(core, policy, AMI_TIMEOUT).await?;
+    let mut ami = crate::services::apply_account::login(core, policy, AMI_TIMEOUT).await?;
     let events = ami.list("PJSIPShowContacts", &[]).await?;
     ami.logoff().await;
     Ok(events
