@@ -9,4 +9,5 @@ pub mod asterisk;
 pub mod audit;
 pub mod firewall;
 pub mod guard;
+pub mod import;
 pub mod posture;

@@ -153,8 +153,33 @@ pub fn check(model: &PbxModel) -> Posture {
                 "endpoint",
                 id.clone(),
                 6,
-                "its auth name is its extension number, the first name an enumeration tries"
+                "its auth name is its extension number, the first name an enumeration tries \
+                 (kept from the imported configuration: re-provision the phone as a new \
+                 endpoint, whose name is generated)"
                     .to_owned(),
+            );
+        } else if e.id().as_str().bytes().all(|b| b.is_ascii_digit()) {
+            add(
+                "endpoint.numeric_auth_name",
+                Severity::Medium,
+                "endpoint",
+                id.clone(),
+                6,
+                "its auth name is a number, which enumeration tools try in ranges (kept from the \
+                 imported configuration: re-provision the phone as a new endpoint)"
+                    .to_owned(),
+            );
+        }
+        if let Some(why) = e.adopted().and_then(|a| a.weak_secret.as_deref()) {
+            add(
+                "endpoint.weak_imported_secret",
+                Severity::High,
+                "endpoint",
+                id.clone(),
+                3,
+                format!(
+                    "the secret kept from the imported configuration is weak ({why}); rotate it"
+                ),
             );
         }
         if e.max_calls().get() > CALL_LIMIT_REPORTED_ABOVE {

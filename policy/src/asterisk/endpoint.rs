@@ -284,6 +284,45 @@ pub struct Endpoint {
     transport: Transport,
     max_contacts: MaxContacts,
     enabled: bool,
+    /// Set when the endpoint was imported from an existing configuration (#16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adopted: Option<Adoption>,
+}
+
+/// What an endpoint imported from an existing configuration (#16) kept from it, so that its
+/// phone keeps working without being re-provisioned: the posture reports both until the
+/// administrator replaces them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adoption {
+    /// Why the secret taken over is weaker than sipwarden would accept; `None` when it
+    /// passed the strength rules, or once it was rotated.
+    pub weak_secret: Option<String>,
+}
+
+/// The secret an imported configuration holds for an endpoint.
+pub enum AdoptedSecret {
+    /// In plain text (`password=`, `secret=`): hashed for the policy's realm, then dropped.
+    Plain(String),
+    /// Only as a digest (`md5_cred=`, `md5secret=`) made for `realm`: usable only when that is
+    /// the policy's realm, since a digest cannot be re-made for another.
+    Digest {
+        /// The realm the digest was made for.
+        realm: String,
+        /// The digest.
+        ha1: String,
+    },
+}
+
+impl fmt::Debug for AdoptedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Plain(_) => f.write_str("Plain(<redacted>)"),
+            Self::Digest { realm, .. } => {
+                write!(f, "Digest {{ realm: {realm:?}, ha1: <redacted> }}")
+            }
+        }
+    }
 }
 
 /// A freshly created endpoint and its plain secret, to be shown once and then dropped.
@@ -340,15 +379,6 @@ impl Endpoint {
             None => random_id(rng),
         };
         let id = EndpointId::try_from(id)?;
-        let acl = if new.permit.is_empty() {
-            Acl::new(policy.default_endpoint_networks().to_vec(), Vec::new())
-                .map_err(|e| e.for_field("permit (policy default_endpoint_networks)"))?
-        } else {
-            Acl::from_strings(&new.permit, &new.deny)?
-        };
-        if new.permit.is_empty() && !new.deny.is_empty() {
-            return Err(InvalidField::new("deny", "needs an explicit permit list"));
-        }
         let secret = match &new.secret {
             Some(typed) => PlainSecret::typed(
                 typed,
@@ -365,7 +395,95 @@ impl Endpoint {
             ha1: Ha1::compute(&id, policy.realm(), &secret),
             realm: policy.realm().clone(),
         };
-        let endpoint = Self {
+        let endpoint = Self::assemble(id, mac, credentials, new, policy, None)?;
+        Ok(Provisioned { endpoint, secret })
+    }
+
+    /// An endpoint taken over from an existing configuration (#16): it keeps `name`, the
+    /// name its phone registers and authenticates with (often its extension number, which
+    /// the posture then reports), and the phone's secret, of which only the digest for the
+    /// policy's realm is kept. A weak secret is kept too, and reported until rotated.
+    pub fn adopt(
+        name: &str,
+        secret: AdoptedSecret,
+        new: NewEndpoint,
+        policy: &GlobalPolicy,
+    ) -> Result<Self, InvalidField> {
+        if new.mac.is_some() || new.secret.is_some() {
+            return Err(InvalidField::new(
+                "secret",
+                "an adopted endpoint takes its name and secret from the imported configuration",
+            ));
+        }
+        let id = EndpointId::parse(name)?;
+        let (credentials, weak_secret) = match secret {
+            AdoptedSecret::Plain(plain) => {
+                let (plain, weak) = PlainSecret::adopted(
+                    &plain,
+                    &SecretContext {
+                        extension: Some(&new.extension),
+                        username: Some(id.as_str()),
+                        display_name: Some(&new.display_name),
+                    },
+                )
+                .map_err(|e| e.into_field("secret"))?;
+                let credentials = SipCredentials {
+                    ha1: Ha1::compute(&id, policy.realm(), &plain),
+                    realm: policy.realm().clone(),
+                };
+                (credentials, weak.map(|w| w.to_string()))
+            }
+            AdoptedSecret::Digest { realm, ha1 } => {
+                if realm != policy.realm().as_str() {
+                    return Err(InvalidField::new(
+                        "secret",
+                        format!(
+                            "only a digest for realm '{realm}' was found, and a digest cannot be \
+                             re-made for the policy's realm '{}'; set the policy's realm to \
+                             '{realm}' before importing, or give the phone a new secret",
+                            policy.realm()
+                        ),
+                    ));
+                }
+                let credentials = SipCredentials {
+                    ha1: Ha1::parse(&ha1.to_ascii_lowercase())?,
+                    realm: policy.realm().clone(),
+                };
+                // Its strength is unknown; the audit of the old configuration cannot see it either.
+                (credentials, None)
+            }
+        };
+        Self::assemble(
+            id,
+            None,
+            credentials,
+            new,
+            policy,
+            Some(Adoption { weak_secret }),
+        )
+    }
+
+    /// The checks every endpoint's fields go through, however it was named.
+    fn assemble(
+        id: EndpointId,
+        mac: Option<MacAddress>,
+        credentials: SipCredentials,
+        new: NewEndpoint,
+        policy: &GlobalPolicy,
+        adopted: Option<Adoption>,
+    ) -> Result<Self, InvalidField> {
+        let extension = Extension::parse(&new.extension)?;
+        let display_name = DisplayName::parse(&new.display_name)?;
+        if new.permit.is_empty() && !new.deny.is_empty() {
+            return Err(InvalidField::new("deny", "needs an explicit permit list"));
+        }
+        let acl = if new.permit.is_empty() {
+            Acl::new(policy.default_endpoint_networks().to_vec(), Vec::new())
+                .map_err(|e| e.for_field("permit (policy default_endpoint_networks)"))?
+        } else {
+            Acl::from_strings(&new.permit, &new.deny)?
+        };
+        Ok(Self {
             id,
             extension,
             display_name,
@@ -378,8 +496,8 @@ impl Endpoint {
             transport: new.transport,
             max_contacts: MaxContacts::new(new.max_contacts)?,
             enabled: new.enabled,
-        };
-        Ok(Provisioned { endpoint, secret })
+            adopted,
+        })
     }
 
     /// The same endpoint with a new secret (generated, or typed in and strength-checked),
@@ -407,6 +525,10 @@ impl Endpoint {
             ha1: Ha1::compute(&self.id, policy.realm(), &secret),
             realm: policy.realm().clone(),
         };
+        if let Some(adoption) = &mut endpoint.adopted {
+            // The secret taken over is gone; the name stays until the phone is re-provisioned.
+            adoption.weak_secret = None;
+        }
         Ok(Provisioned { endpoint, secret })
     }
 
@@ -454,6 +576,7 @@ impl Endpoint {
             transport: changes.transport,
             max_contacts: MaxContacts::new(changes.max_contacts)?,
             enabled: changes.enabled,
+            adopted: self.adopted.clone(),
         })
     }
 
@@ -504,6 +627,10 @@ impl Endpoint {
     /// Whether the endpoint is rendered.
     pub fn enabled(&self) -> bool {
         self.enabled
+    }
+    /// What it kept from the configuration it was imported from, if it was.
+    pub fn adopted(&self) -> Option<&Adoption> {
+        self.adopted.as_ref()
     }
 }
 

@@ -51,8 +51,8 @@ pub use custom_dialplan::{
     CustomDialplan, HOOKS as CUSTOM_DIALPLAN_HOOKS, MAX_CUSTOM_DIALPLAN_BYTES,
 };
 pub use endpoint::{
-    CallingClass, Codec, Codecs, Endpoint, MaxCalls, MaxContacts, NewEndpoint, Provisioned,
-    SipCredentials, Transport,
+    AdoptedSecret, Adoption, CallingClass, Codec, Codecs, Endpoint, MaxCalls, MaxContacts,
+    NewEndpoint, Provisioned, SipCredentials, Transport,
 };
 pub use error::InvalidField;
 pub use names::{

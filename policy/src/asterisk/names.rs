@@ -222,18 +222,17 @@ checked_string!(
 );
 
 fn check_endpoint_id(value: &str) -> Result<(), String> {
-    check_object_name(value)?;
-    // Why (step 6): the account name is what an attacker has to guess; a name made of digits
-    // could equal an extension number, which is the first thing scanners try.
-    if !value.chars().any(|c| c.is_ascii_lowercase()) {
-        return Err("must contain a letter, so it can never equal an extension number".to_owned());
-    }
-    Ok(())
+    // Why no "must contain a letter" here: an endpoint imported from an existing PBX keeps the
+    // name its phones register with, often its extension number. Generated ids always have
+    // a letter (step 6), and `PbxModel::new` refuses a numeric id on any endpoint that was not
+    // adopted, so the rule still holds for everything sipwarden names itself.
+    check_object_name(value)
 }
 
 checked_string!(
     /// An endpoint's id, which is also its PJSIP auth username and its chan_sip peer name.
-    /// Always generated, always contains a letter, so it is never an extension number (step 6).
+    /// Generated (always with a letter, never an extension number: step 6), or, for an
+    /// endpoint adopted from an existing configuration, the name its phones already use.
     EndpointId,
     "id",
     check_endpoint_id
@@ -509,10 +508,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_endpoint_id_made_of_digits_is_refused() {
-        let err = EndpointId::parse("1001").unwrap_err();
-        assert_eq!(err.field(), "id");
-        assert!(err.rule().contains("letter"), "{err}");
+    fn an_endpoint_id_has_the_section_name_alphabet() {
+        // Digits alone pass here (an adopted phone keeps its name); the model refuses them
+        // on endpoints sipwarden named itself (`PbxModel::new`).
+        assert!(EndpointId::parse("1001").is_ok());
+        for bad in ["10", "Alice", "a b", "sw-phone", "anonymous1"] {
+            let err = EndpointId::parse(bad).unwrap_err();
+            assert_eq!(err.field(), "id", "{bad}");
+        }
     }
 
     #[test]

@@ -17,8 +17,9 @@ pub enum ModelProblem {
     /// Two endpoints, or an endpoint and a trunk, share a name (one PJSIP endpoint namespace).
     #[error("the name {0} is used by more than one endpoint or trunk")]
     DuplicateName(String),
-    /// An endpoint id equals an extension (cannot happen with generated ids; checked anyway).
-    #[error("endpoint id {0} equals an extension number")]
+    /// An endpoint sipwarden named has an id that equals an extension or is all digits
+    /// (cannot happen with generated ids; checked anyway). Adopted endpoints may keep theirs.
+    #[error("endpoint id {0} is a number or equals an extension number")]
     IdIsExtension(String),
     /// The same DID is routed twice.
     #[error("DID {0} is routed by more than one trunk")]
@@ -148,8 +149,10 @@ impl PbxModel {
             }
         }
         for e in &endpoints {
-            // Generated ids always contain a letter; this guards hand-edited databases.
-            if extensions.contains(e.id().as_str()) {
+            // Generated ids always contain a letter; this guards hand-edited databases. An
+            // adopted endpoint keeps its phone's name, which the posture reports (step 6).
+            let numeric = e.id().as_str().bytes().all(|b| b.is_ascii_digit());
+            if e.adopted().is_none() && (numeric || extensions.contains(e.id().as_str())) {
                 push(ModelProblem::IdIsExtension(e.id().to_string()));
             }
         }

@@ -48,10 +48,28 @@ impl PlainSecret {
         Ok(Self(value.as_bytes().to_vec()))
     }
 
+    /// A secret found in a configuration being imported (#16): the phones already use it, so
+    /// it is kept (as a digest) even when weak; the second value says why it is weak, for
+    /// the posture to report until it is rotated. Only its length is bounded.
+    pub fn adopted(
+        value: &str,
+        context: &SecretContext<'_>,
+    ) -> Result<(Self, Option<WeakSecret>), WeakSecret> {
+        if value.is_empty() || value.len() > MAX_SECRET_LEN {
+            return Err(WeakSecret::Length {
+                min: 1,
+                max: MAX_SECRET_LEN,
+                got: value.chars().count(),
+            });
+        }
+        let weak = check_strength(value, context, |c| c.is_ascii_graphic()).err();
+        Ok((Self(value.as_bytes().to_vec()), weak))
+    }
+
     /// Hands the secret out, once, to be shown to whoever asked for it.
     pub fn reveal(mut self) -> String {
         let bytes = std::mem::take(&mut self.0);
-        // Only ASCII ever gets in (generated or checked by `typed`).
+        // Only ASCII from `generate` and `typed` is ever revealed (`adopted` ones are hashed).
         String::from_utf8(bytes).unwrap_or_default()
     }
 

@@ -381,6 +381,14 @@ fn sip_checks(objects: &[Object], found: &mut Found) {
             continue;
         }
         let name = peer.name.as_str();
+        // A `type=peer` with an address is matched by that address alone (a provider): it
+        // needs no secret and is its own ACL.
+        let provider = peer
+            .get("type")
+            .is_some_and(|(v, _)| v.eq_ignore_ascii_case("peer"))
+            && peer
+                .get("host")
+                .is_some_and(|(v, _)| !v.trim().eq_ignore_ascii_case("dynamic"));
         let username = peer
             .get("defaultuser")
             .or_else(|| peer.get("username"))
@@ -402,7 +410,10 @@ fn sip_checks(objects: &[Object], found: &mut Found) {
                     );
                 }
             }
-            None if peer.get("md5secret").is_none() && peer.get("remotesecret").is_none() => {
+            None if !provider
+                && peer.get("md5secret").is_none()
+                && peer.get("remotesecret").is_none() =>
+            {
                 found.add(
                     "sip.no_secret",
                     Severity::High,
@@ -414,7 +425,7 @@ fn sip_checks(objects: &[Object], found: &mut Found) {
             }
             None => {}
         }
-        if peer.get("permit").is_none() && peer.get("deny").is_none() {
+        if !provider && peer.get("permit").is_none() && peer.get("deny").is_none() {
             found.add(
                 "sip.no_acl",
                 Severity::Medium,
