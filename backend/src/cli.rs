@@ -82,6 +82,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Take an existing Asterisk configuration directory over into sipwarden's database:
+    /// phones keep the names and secrets they register with (only digests are stored),
+    /// providers become trunks, manager.conf users AMI users. Prints what was taken, what
+    /// changed on the way in and what could not be represented; renders nothing.
+    Import {
+        /// The configuration directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Check and report only; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Map a context to a calling class instead of reading its reach from the dialplan
+        /// (repeatable): `--class from-internal=national`.
+        #[arg(long, value_name = "CONTEXT=CLASS")]
+        class: Vec<String>,
+    },
     /// Print the REST API's OpenAPI document (what `/api/openapi.json` serves) and exit:
     /// `sipwarden openapi > docs/openapi.json`.
     Openapi,
@@ -201,6 +220,12 @@ pub fn run() -> ExitCode {
             Command::Healthcheck { timeout } => healthcheck(&config, timeout).await,
             Command::Backup { file } => backup(&config, &file).await,
             Command::Render { out, target } => render(config, &out, &target).await,
+            Command::Import {
+                dir,
+                dry_run,
+                json,
+                class,
+            } => crate::config_import::run(config, &dir, dry_run, json, &class).await,
             Command::Replay { file, json, pbx } => replay(config, &file, json, pbx).await,
             Command::Openapi | Command::Audit { .. } => Ok(()),
         }

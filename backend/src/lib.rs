@@ -10,6 +10,7 @@ pub mod caps;
 pub mod cli;
 pub mod config;
 pub mod config_audit;
+pub mod config_import;
 pub mod core;
 pub mod db;
 pub mod firewall;

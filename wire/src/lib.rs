@@ -112,6 +112,7 @@ pub struct Page<T> {
 
 pub mod alerts;
 pub mod config_audit;
+pub mod config_import;
 pub mod dashboard;
 pub mod events;
 pub mod firewall;

@@ -12,7 +12,7 @@ const MAX_DEPTH: usize = 4;
 /// A configuration directory read once into memory: every regular file up to four levels
 /// down (FreePBX keeps its custom files beside the generated ones), each at most 32 MiB, at
 /// most 5,000 files. Symbolic links are followed only to files.
-pub(super) fn read_directory(root: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn read_directory(root: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
     let mut pending = vec![(root.to_path_buf(), 0)];
     while let Some((dir, depth)) = pending.pop() {

@@ -9,12 +9,12 @@
 pub mod archive;
 mod directory;
 
+pub(crate) use directory::read_directory;
+
 use std::path::Path;
 
 use policy::audit::{AuditReport, audit};
 use wire::config_audit::{ConfigAudit, ConfigFinding};
-
-use directory::read_directory;
 
 /// Why an uploaded configuration could not be audited.
 #[derive(Debug, thiserror::Error)]

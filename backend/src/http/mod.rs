@@ -30,7 +30,7 @@ pub use state::HttpState;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Where larger bodies are accepted: uploaded configuration archives.
-const UPLOADS: [&str; 1] = ["/api/v1/audit/config"];
+const UPLOADS: [&str; 2] = ["/api/v1/audit/config", "/api/v1/import/config"];
 
 /// The largest body a request to `path` may carry.
 #[must_use]

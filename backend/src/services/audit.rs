@@ -62,6 +62,7 @@ pub enum Action {
     AlertTest,
     GuardPolicyUpdate,
     AlarmAcknowledge,
+    ConfigImport,
 }
 
 impl Action {
@@ -110,6 +111,7 @@ impl Action {
             Action::AlertTest => "alert_test",
             Action::GuardPolicyUpdate => "guard_policy_update",
             Action::AlarmAcknowledge => "alarm_acknowledge",
+            Action::ConfigImport => "config_import",
         }
     }
 }

@@ -32,6 +32,28 @@ pub struct ImportOptions {
     pub classes: BTreeMap<String, CallingClass>,
 }
 
+impl ImportOptions {
+    /// The mapping from `CONTEXT=CLASS` pairs (`from-internal=national`), as the command line
+    /// and the API take it.
+    pub fn from_pairs<S: AsRef<str>>(pairs: &[S]) -> Result<Self, crate::asterisk::InvalidField> {
+        let mut classes = BTreeMap::new();
+        for pair in pairs {
+            let pair = pair.as_ref();
+            let Some((context, class)) = pair.split_once('=') else {
+                return Err(crate::asterisk::InvalidField::new(
+                    "class",
+                    format!("'{pair}': write CONTEXT=CLASS, e.g. from-internal=national"),
+                ));
+            };
+            let class = CallingClass::parse(class.trim()).map_err(|e| {
+                crate::asterisk::InvalidField::new("class", format!("'{pair}': {}", e.rule()))
+            })?;
+            classes.insert(context.trim().to_owned(), class);
+        }
+        Ok(Self { classes })
+    }
+}
+
 /// One object taken over, where it was written and what changed on the way in.
 #[derive(Debug)]
 pub struct Imported<T> {

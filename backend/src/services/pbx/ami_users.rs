@@ -66,6 +66,24 @@ pub async fn get_ami_user(db: &DatabaseConnection, name: &str) -> Result<AmiUser
     Ok(ami_view(&u, &row))
 }
 
+/// Stores a new AMI user's row (the caller checked it against the others).
+pub(super) async fn insert_ami_user(
+    txn: &impl ConnectionTrait,
+    u: &AmiUser,
+) -> Result<ami_user::Model, PbxError> {
+    let now = Utc::now();
+    let row = ami_user::Entity::insert(ami_user::ActiveModel {
+        name: Set(u.name().to_string()),
+        body: Set(to_json(u)?),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_with_returning(txn)
+    .await?;
+    Ok(row)
+}
+
 /// Creates an AMI user; the response carries its secret this once.
 pub async fn create_ami_user(
     core: &Core,
@@ -86,16 +104,7 @@ pub async fn create_ami_user(
                     u.name()
                 )]));
             }
-            let now = Utc::now();
-            let row = ami_user::Entity::insert(ami_user::ActiveModel {
-                name: Set(u.name().to_string()),
-                body: Set(to_json(&u)?),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .exec_with_returning(txn)
-            .await?;
+            let row = insert_ami_user(txn, &u).await?;
             let view = WithSecret {
                 object: ami_view(&u, &row),
                 secret: plain.reveal(),

@@ -118,6 +118,26 @@ pub async fn get_endpoint(db: &DatabaseConnection, id: &str) -> Result<EndpointV
     Ok(endpoint_view(&e, &row))
 }
 
+/// Stores a new endpoint's row (the caller checked it against the others).
+pub(super) async fn insert_endpoint(
+    txn: &impl ConnectionTrait,
+    e: &Endpoint,
+) -> Result<endpoint::Model, PbxError> {
+    let now = Utc::now();
+    let row = endpoint::ActiveModel {
+        id: Set(e.id().to_string()),
+        extension: Set(e.extension().to_string()),
+        display_name: Set(e.display_name().to_string()),
+        body: Set(to_json(e)?),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(endpoint::Entity::insert(row)
+        .exec_with_returning(txn)
+        .await?)
+}
+
 /// Creates an endpoint; the response carries its secret this once.
 pub async fn create_endpoint(
     core: &Core,
@@ -145,19 +165,7 @@ pub async fn create_endpoint(
                     e.extension()
                 )]));
             }
-            let now = Utc::now();
-            let row = endpoint::ActiveModel {
-                id: Set(e.id().to_string()),
-                extension: Set(e.extension().to_string()),
-                display_name: Set(e.display_name().to_string()),
-                body: Set(to_json(&e)?),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-            };
-            let row = endpoint::Entity::insert(row)
-                .exec_with_returning(txn)
-                .await?;
+            let row = insert_endpoint(txn, &e).await?;
             let view = WithSecret {
                 object: endpoint_view(&e, &row),
                 secret: provisioned.secret.reveal(),

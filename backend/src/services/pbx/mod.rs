@@ -221,11 +221,13 @@ fn replace<T>(items: &mut [T], with: T, same: impl Fn(&T, &T) -> bool) {
 
 mod ami_users;
 mod endpoints;
+mod import;
 mod settings;
 mod trunks;
 
 pub use ami_users::*;
 pub use endpoints::*;
+pub use import::*;
 pub use settings::*;
 pub use trunks::*;
 

@@ -123,6 +123,26 @@ pub async fn get_trunk(core: &Core, name: &str) -> Result<TrunkView, PbxError> {
     Ok(view)
 }
 
+/// Stores a new trunk's row (the caller checked it against the others).
+pub(super) async fn insert_trunk(
+    txn: &impl ConnectionTrait,
+    t: &Trunk,
+) -> Result<trunk::Model, PbxError> {
+    let now = Utc::now();
+    let (body, secret) = stored_columns(t)?;
+    let row = trunk::Entity::insert(trunk::ActiveModel {
+        name: Set(t.name().to_string()),
+        body: Set(body),
+        registration_secret: Set(secret),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_with_returning(txn)
+    .await?;
+    Ok(row)
+}
+
 /// Creates a trunk.
 pub async fn create_trunk(
     core: &Core,
@@ -139,18 +159,7 @@ pub async fn create_trunk(
                     t.name()
                 )]));
             }
-            let now = Utc::now();
-            let (body, secret) = stored_columns(&t)?;
-            let row = trunk::Entity::insert(trunk::ActiveModel {
-                name: Set(t.name().to_string()),
-                body: Set(body),
-                registration_secret: Set(secret),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .exec_with_returning(txn)
-            .await?;
+            let row = insert_trunk(txn, &t).await?;
             let view = trunk_view(&t, &row);
             stored.trunks.push(t);
             Ok((stored, view))
