@@ -16,6 +16,7 @@ pub mod appliance;
 pub mod asterisk;
 pub mod browser;
 pub mod console;
+pub mod corpus;
 pub mod netns;
 pub mod process;
 pub mod root;

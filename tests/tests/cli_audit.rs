@@ -6,11 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../policy/tests/fixtures/audit")
-        .join(name)
-}
+use tests::corpus::dir as corpus;
 
 /// `sipwarden audit --json` of a corpus directory.
 fn audit_json(name: &str) -> serde_json::Value {
@@ -59,22 +55,8 @@ fn the_audit_reports_a_weak_office_with_file_and_line() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/asterisk"));
 }
 
-/// `tar czf` of a corpus directory, as an administrator packs `/etc/asterisk`.
 fn packed(name: &str, prefix: &str) -> Vec<u8> {
-    let out = Command::new("tar")
-        .args(["czf", "-", "--transform"])
-        .arg(format!("s,^\\.,{prefix},"))
-        .arg("-C")
-        .arg(corpus(name))
-        .arg(".")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    tests::corpus::packed(&corpus(name), prefix).unwrap()
 }
 
 #[test]
