@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use tests::corpus::dir as corpus;
