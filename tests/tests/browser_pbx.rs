@@ -239,8 +239,8 @@ async fn an_endpoint_is_created_edited_and_previewed_in_a_real_browser() {
 }
 
 #[tokio::test]
-async fn an_existing_pbx_is_audited_from_an_archive_chosen_in_the_browser() {
-    let test = "an_existing_pbx_is_audited_from_an_archive_chosen_in_the_browser";
+async fn an_existing_pbx_is_audited_and_imported_from_an_archive_chosen_in_the_browser() {
+    let test = "an_existing_pbx_is_audited_and_imported_from_an_archive_chosen_in_the_browser";
     let Some(browser) = Browser::start(test).await.unwrap() else {
         return;
     };
@@ -299,11 +299,69 @@ async fn an_existing_pbx_is_audited_from_an_archive_chosen_in_the_browser() {
         "{row}"
     );
     screenshot(&browser, "pbx-audit").await;
+
+    // The same archive, taken over: a preview first, then the import.
+    browser.click("#import-preview").await.unwrap();
+    browser
+        .wait_for("document.querySelector('#import-result') !== null", WAIT)
+        .await
+        .unwrap();
+    let preview = browser.text("#import-result").await.unwrap();
+    assert!(
+        preview.starts_with("Preview: 2 endpoints, 1 trunks and 1 AMI users"),
+        "{preview}"
+    );
+    let row = browser
+        .text("#import-endpoints tr[data-id='1001']")
+        .await
+        .unwrap();
+    assert!(
+        row.contains("international") && row.contains("sip.conf:7") && row.contains("weak"),
+        "{row}"
+    );
+    let contexts = browser.text("#import-contexts").await.unwrap();
+    assert!(contexts.contains("_X. dials trunk provider"), "{contexts}");
+    browser.click("#import-start").await.unwrap();
+    browser
+        .wait_for(
+            "(document.querySelector('#import-result')?.textContent ?? '').startsWith('Imported')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let secret = browser.text("#import-ami-users code.secret").await.unwrap();
+    assert!(
+        secret.len() >= 20,
+        "the new AMI secret is shown once: {secret}"
+    );
+    browser
+        .client
+        .execute(
+            "document.querySelector('#import-result').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(&browser, "pbx-import").await;
+    browser.follow("Endpoints").await.unwrap();
+    browser
+        .wait_for(
+            "document.querySelector('tr[data-extension=\"1002\"]') !== null",
+            WAIT,
+        )
+        .await
+        .unwrap();
     // (Before the refused upload: Chromium logs every 4xx answer to `fetch` as an error.)
     assert_eq!(
         browser.console_errors().await.unwrap(),
         Vec::<String>::new()
     );
+    browser.follow("Audit a PBX").await.unwrap();
+    browser
+        .wait_for("document.querySelector('#audit-start') !== null", WAIT)
+        .await
+        .unwrap();
+    browser.wait_hydrated(WAIT).await.unwrap();
 
     choose(not_an_archive).await;
     browser.click("#audit-start").await.unwrap();

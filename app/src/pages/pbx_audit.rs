@@ -1,44 +1,55 @@
-//! `/pbx-audit`: audit an Asterisk sipwarden did not configure. The administrator picks a tar
-//! or tar.gz of its configuration directory; the browser sends it to
-//! `POST /api/v1/audit/config` (the REST API's own rules, session and CSRF token) and shows
-//! the weaknesses with file and line. Nothing uploaded is kept.
+//! `/pbx-audit`: audit an Asterisk sipwarden did not configure, and take it over. The
+//! administrator picks a tar or tar.gz of its configuration directory; the browser sends it
+//! to `POST /api/v1/audit/config` (the REST API's own rules, session and CSRF token) and
+//! shows the weaknesses with file and line; then, if they wish, to
+//! `POST /api/v1/import/config` (first as a preview) and shows what the import takes over,
+//! changes on the way in and cannot represent. The upload itself is never kept.
 //!
-//! Why the REST endpoint rather than a server function: a file goes up as the request body
+//! Why the REST endpoints rather than server functions: a file goes up as the request body
 //! as it is, with the API's upload limit, and scripts and the console get one answer.
 
 use leptos::prelude::*;
 
 use wire::config_audit::{ConfigAudit, ConfigFinding};
+use wire::config_import::{ConfigImport, ImportOrigin};
 
-/// Where an audit stands.
+/// Where an upload (an audit, an import) stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     not(feature = "hydrate"),
-    allow(dead_code, reason = "only the browser runs an audit")
+    allow(dead_code, reason = "only the browser uploads")
 )]
-enum Audit {
+enum Upload<T> {
     NotYet,
     Running(String),
-    Done(String, ConfigAudit),
+    Done(String, T),
     Failed(String),
 }
 
 /// The audit page.
 #[component]
 pub fn PbxAuditPage() -> impl IntoView {
-    let state = RwSignal::new(Audit::NotYet);
+    let audit = RwSignal::new(Upload::<ConfigAudit>::NotYet);
+    let import = RwSignal::new(Upload::<ConfigImport>::NotYet);
     let csrf = crate::components::form::csrf();
-    let start = move |_| {
+    let upload = move |to: &'static str| {
         #[cfg(feature = "hydrate")]
         {
             let csrf = csrf.clone();
             leptos::task::spawn_local(async move {
-                browser::run(csrf, state).await;
+                match to {
+                    "audit" => browser::run(csrf, audit, "/api/v1/audit/config").await,
+                    "preview" => {
+                        browser::run(csrf, import, "/api/v1/import/config?dry_run=true").await;
+                    }
+                    _ => browser::run(csrf, import, "/api/v1/import/config").await,
+                }
             });
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (&csrf, state);
+        let _ = (&csrf, audit, import, to);
     };
+    let (upload_preview, upload_import) = (upload.clone(), upload.clone());
     view! {
         <h1>"Audit a PBX"</h1>
         <p class="lead">
@@ -53,18 +64,163 @@ pub fn PbxAuditPage() -> impl IntoView {
             <label>"Configuration archive (tar or tar.gz, at most 8 MiB)"
                 <input type="file" id="audit-file" accept=".tar,.tgz,.gz,application/gzip,application/x-tar" />
             </label>
-            <button type="button" class="primary" id="audit-start" on:click=start>"Audit"</button>
+            <button type="button" class="primary" id="audit-start" on:click=move |_| upload("audit")>"Audit"</button>
             <noscript><p class="error">
                 "Auditing an upload here needs JavaScript. From a shell: "
                 <code>"sipwarden audit /etc/asterisk"</code>", or "
                 <code>"POST /api/v1/audit/config"</code>" with the archive as the body."
             </p></noscript>
         </div>
-        {move || match state.get() {
-            Audit::NotYet => ().into_any(),
-            Audit::Running(name) => view! { <p class="notice" role="status">"Auditing " {name} "…"</p> }.into_any(),
-            Audit::Failed(why) => view! { <p class="error" role="alert" id="audit-error">{why}</p> }.into_any(),
-            Audit::Done(name, report) => view! { <Report name report /> }.into_any(),
+        {move || match audit.get() {
+            Upload::NotYet => ().into_any(),
+            Upload::Running(name) => view! { <p class="notice" role="status">"Auditing " {name} "…"</p> }.into_any(),
+            Upload::Failed(why) => view! { <p class="error" role="alert" id="audit-error">{why}</p> }.into_any(),
+            Upload::Done(name, report) => view! { <Report name report /> }.into_any(),
+        }}
+        <h2>"Take it over"</h2>
+        <p>
+            "Import the same archive into sipwarden: its phones keep the names and secrets they \
+             register with (only digests are stored), its providers become trunks and its \
+             manager.conf users AMI users. Preview first: nothing is stored, and you see what \
+             changes on the way in and what cannot be represented. Nothing reaches Asterisk \
+             until you apply the configuration. From a shell: "
+            <code>"sipwarden import --dry-run /etc/asterisk"</code>"."
+        </p>
+        <div class="button-row">
+            <button type="button" class="secondary" id="import-preview" on:click=move |_| upload_preview("preview")>"Preview import"</button>
+            <button type="button" class="primary" id="import-start" on:click=move |_| upload_import("import")>"Import"</button>
+        </div>
+        {move || match import.get() {
+            Upload::NotYet => ().into_any(),
+            Upload::Running(name) => view! { <p class="notice" role="status">"Importing " {name} "…"</p> }.into_any(),
+            Upload::Failed(why) => view! { <p class="error" role="alert" id="import-error">{why}</p> }.into_any(),
+            Upload::Done(_, report) => view! { <ImportReport report /> }.into_any(),
+        }}
+    }
+}
+
+fn place(from: &ImportOrigin) -> String {
+    format!("{}:{}", from.file, from.line)
+}
+
+fn notes(list: Vec<String>) -> impl IntoView {
+    view! { <ul class="notes">{list.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul> }
+}
+
+/// What an import took over (or would), changed and left out.
+#[component]
+fn ImportReport(report: ConfigImport) -> impl IntoView {
+    let headline = if report.dry_run {
+        format!(
+            "Preview: {} endpoints, {} trunks and {} AMI users would be imported; {} things cannot be.",
+            report.endpoints.len(),
+            report.trunks.len(),
+            report.ami_users.len(),
+            report.not_imported.len()
+        )
+    } else {
+        format!(
+            "Imported {} endpoints, {} trunks and {} AMI users; {} things were not. Apply the \
+             configuration to load them into Asterisk.",
+            report.endpoints.len(),
+            report.trunks.len(),
+            report.ami_users.len(),
+            report.not_imported.len()
+        )
+    };
+    view! {
+        <p class="notice" role="status" id="import-result">{headline}</p>
+        <div class="table-scroll">
+            <table id="import-endpoints">
+                <caption>"Endpoints"</caption>
+                <thead><tr><th>"Name"</th><th>"Extension"</th><th>"Class"</th><th>"From"</th><th>"On the way in"</th></tr></thead>
+                <tbody>
+                    {report.endpoints.into_iter().map(|e| {
+                        let id = e.id.clone();
+                        view! {
+                        <tr data-id=id>
+                            <td><code>{e.id}</code></td>
+                            <td>{e.extension} " " <span class="muted">{e.display_name}</span></td>
+                            <td>{e.calling_class}</td>
+                            <td><code>{place(&e.from)}</code></td>
+                            <td>{notes(e.notes)}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="table-scroll">
+            <table id="import-trunks">
+                <caption>"Trunks"</caption>
+                <thead><tr><th>"Name"</th><th>"Provider"</th><th>"Carries"</th><th>"From"</th><th>"On the way in"</th></tr></thead>
+                <tbody>
+                    {report.trunks.into_iter().map(|t| {
+                        let mut carries = vec![format!("{} DIDs", t.dids)];
+                        if t.outbound { carries.push("outbound calls".to_owned()); }
+                        if t.registers { carries.push("a registration".to_owned()); }
+                        view! {
+                            <tr>
+                                <td><code>{t.name}</code></td>
+                                <td>{t.peer}</td>
+                                <td>{carries.join(", ")}</td>
+                                <td><code>{place(&t.from)}</code></td>
+                                <td>{notes(t.notes)}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="table-scroll">
+            <table id="import-ami-users">
+                <caption>"AMI users"</caption>
+                <thead><tr><th>"Name"</th><th>"New secret (shown once)"</th><th>"From"</th><th>"On the way in"</th></tr></thead>
+                <tbody>
+                    {report.ami_users.into_iter().map(|u| view! {
+                        <tr>
+                            <td><code>{u.name}</code></td>
+                            <td>{match u.secret {
+                                Some(secret) => view! { <code class="secret">{secret}</code> }.into_any(),
+                                None => view! { <span class="muted">"—"</span> }.into_any(),
+                            }}</td>
+                            <td><code>{place(&u.from)}</code></td>
+                            <td>{notes(u.notes)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="table-scroll">
+            <table id="import-contexts">
+                <caption>"Contexts and the calling classes they became"</caption>
+                <thead><tr><th>"Context"</th><th>"Class"</th><th>"Why"</th></tr></thead>
+                <tbody>
+                    {report.contexts.into_iter().map(|c| view! {
+                        <tr><td><code>{c.context}</code></td><td>{c.calling_class}</td><td>{c.reason}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        {if report.not_imported.is_empty() {
+            view! { <p class="muted" id="import-not-imported">"Everything found was imported."</p> }.into_any()
+        } else {
+            view! {
+        <div class="table-scroll">
+            <table id="import-not-imported">
+                <caption>"Not imported"</caption>
+                <thead><tr><th>"Where"</th><th>"What"</th><th>"Why"</th></tr></thead>
+                <tbody>
+                    {report.not_imported.into_iter().map(|n| view! {
+                        <tr>
+                            <td><code>{format!("{}:{}", n.file, n.line)}</code></td>
+                            <td>{n.kind} " " <code>{n.object}</code></td>
+                            <td>{n.reason}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+            }.into_any()
         }}
     }
 }
@@ -138,21 +294,25 @@ mod browser {
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
 
-    use super::Audit;
+    use super::Upload;
 
     /// The upload's largest size (the API's limit).
     const MAX_UPLOAD_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
-    /// Sends the chosen file and puts the answer (or why there is none) into `state`.
-    pub async fn run(csrf: String, state: RwSignal<Audit>) {
+    /// Sends the chosen file to `path` and puts the answer (or why there is none) into
+    /// `state`.
+    pub async fn run<T>(csrf: String, state: RwSignal<Upload<T>>, path: &str)
+    where
+        T: serde::de::DeserializeOwned + Send + Sync + 'static,
+    {
         let outcome = match chosen() {
-            Err(why) => Audit::Failed(why),
+            Err(why) => Upload::Failed(why),
             Ok(file) => {
                 let name = file.name();
-                state.set(Audit::Running(name.clone()));
-                match send(&csrf, &file).await {
-                    Ok(report) => Audit::Done(name, report),
-                    Err(why) => Audit::Failed(why),
+                state.set(Upload::Running(name.clone()));
+                match send(&csrf, &file, path).await {
+                    Ok(report) => Upload::Done(name, report),
+                    Err(why) => Upload::Failed(why),
                 }
             }
         };
@@ -176,10 +336,11 @@ mod browser {
         Ok(file)
     }
 
-    async fn send(
+    async fn send<T: serde::de::DeserializeOwned>(
         csrf: &str,
         file: &web_sys::File,
-    ) -> Result<wire::config_audit::ConfigAudit, String> {
+        path: &str,
+    ) -> Result<T, String> {
         let failed = |e: JsValue| {
             format!(
                 "The upload failed: {}",
@@ -199,7 +360,7 @@ mod browser {
         init.set_body(file);
         let window = web_sys::window().ok_or("no window")?;
         let response: web_sys::Response =
-            JsFuture::from(window.fetch_with_str_and_init("/api/v1/audit/config", &init))
+            JsFuture::from(window.fetch_with_str_and_init(path, &init))
                 .await
                 .map_err(failed)?
                 .dyn_into()
