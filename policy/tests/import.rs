@@ -5,9 +5,11 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod corpus_support;
 
+use std::collections::BTreeMap;
+
+use corpus_support::corpus;
 use md5::{Digest, Md5};
 use policy::asterisk::{
     CallingClass, GlobalPolicy, PbxModel, PolicySettings, Revision, Target, render,
@@ -16,22 +18,6 @@ use policy::import::{ImportOptions, ImportPlan, plan};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-
-fn corpus(name: &str) -> BTreeMap<String, String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/audit")
-        .join(name);
-    std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read_to_string(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
 
 fn policy() -> GlobalPolicy {
     GlobalPolicy::new(PolicySettings::default(), &mut StdRng::seed_from_u64(7)).unwrap()

@@ -193,6 +193,19 @@ impl Asterisk {
         Self::start(ns, &borrowed)
     }
 
+    /// The names of the PJSIP endpoints loaded (`pjsip show endpoints`).
+    pub fn endpoint_names(&self) -> Result<std::collections::BTreeSet<String>> {
+        Ok(self
+            .cli("pjsip show endpoints")?
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("Endpoint:"))
+            // `name/callerid` when the endpoint has a caller id.
+            .filter_map(|rest| rest.split_whitespace().next())
+            .filter(|name| !name.starts_with('<'))
+            .map(|name| name.split('/').next().unwrap_or(name).to_owned())
+            .collect())
+    }
+
     /// Runs `asterisk -rx CMD` against this instance and returns its output.
     ///
     /// The remote console only needs the control socket, a path inside the tree, so it runs

@@ -323,6 +323,21 @@ pub async fn register(
     register_over(Channel::Udp(&sock, server), local, server, user, password).await
 }
 
+/// [`register`] from the lab host `from` to Asterisk on the `pbx` host, port 5060: the final
+/// status.
+pub fn register_in_lab(
+    lab: &crate::netns::Lab,
+    from: &str,
+    user: &str,
+    password: &str,
+) -> Result<u16> {
+    let local = SocketAddr::new(lab.host(from).ipv4.into(), 0);
+    let server = SocketAddr::new(lab.host("pbx").ipv4.into(), 5060);
+    let (user, password) = (user.to_owned(), password.to_owned());
+    lab.ns(from)
+        .block_on(async move { register(local, server, &user, &password).await })?
+}
+
 /// [`register`] over one TCP connection (a new one per call), from `local`'s address.
 pub async fn register_tcp(
     local: std::net::IpAddr,

@@ -20,31 +20,13 @@ use tests::server::{Options, TestServer};
 
 const TEST: &str = "asterisk_apply";
 
-/// `Endpoint:  <name>  …` lines of `pjsip show endpoints`.
-fn endpoint_names(cli: &str) -> BTreeSet<String> {
-    cli.lines()
-        .filter_map(|l| l.trim_start().strip_prefix("Endpoint:"))
-        // `name/callerid` when the endpoint has a caller id.
-        .filter_map(|rest| rest.split_whitespace().next())
-        .filter(|name| !name.starts_with('<'))
-        .map(|name| name.split('/').next().unwrap_or(name))
-        .map(str::to_owned)
-        .collect()
-}
-
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// Registers `user` with `password` from the lab host `from`; the final SIP status.
 fn register(lab: &Lab, from: &str, user: &str, password: &str) -> u16 {
-    let local = std::net::SocketAddr::new(lab.host(from).ipv4.into(), 0);
-    let server = std::net::SocketAddr::new(lab.host("pbx").ipv4.into(), 5060);
-    let (user, password) = (user.to_owned(), password.to_owned());
-    lab.ns(from)
-        .block_on(async move { tests::sip::register(local, server, &user, &password).await })
-        .unwrap()
-        .unwrap()
+    tests::sip::register_in_lab(lab, from, user, password).unwrap()
 }
 
 #[test]
@@ -106,7 +88,7 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
 
     let ast = Asterisk::start_rendered(lab.ns("pbx"), bootstrap.path()).expect("starting asterisk");
     assert_eq!(
-        endpoint_names(&ast.cli("pjsip show endpoints").unwrap()),
+        ast.endpoint_names().unwrap(),
         set(&[&alice_id, &bob_id, "carrier"]),
         "the rendered bootstrap must load as is"
     );
@@ -156,7 +138,7 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
 
     // What Asterisk holds, asked independently of sipwarden's own verification.
     assert_eq!(
-        endpoint_names(&ast.cli("pjsip show endpoints").unwrap()),
+        ast.endpoint_names().unwrap(),
         set(&[&alice_id, &bob_id, "carrier"])
     );
     let alice_detail = ast.cli(&format!("pjsip show endpoint {alice_id}")).unwrap();
@@ -282,7 +264,7 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
         })
         .unwrap();
     assert!(second_live > first_live);
-    assert!(endpoint_names(&ast.cli("pjsip show endpoints").unwrap()).contains(&carol_id));
+    assert!(ast.endpoint_names().unwrap().contains(&carol_id));
 
     // 4b. A dialplan of the administrator's own: refused with its line when it would reach
     //     a trunk; applied, Asterisk loads it behind the calling classes.
@@ -357,7 +339,7 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
         std::fs::read_link(ast.etc_dir().join("sipwarden/current")).unwrap(),
         PathBuf::from(format!("rev-{second_live}"))
     );
-    let names = endpoint_names(&ast.cli("pjsip show endpoints").unwrap());
+    let names = ast.endpoint_names().unwrap();
     assert!(
         names.contains(&carol_id),
         "the last good revision is live again: {names:?}"

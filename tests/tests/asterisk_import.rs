@@ -115,29 +115,6 @@ fn import_and_render(lab: &Lab, s: &Scenario, out: &Path) {
         .unwrap();
 }
 
-/// `Endpoint:  <name>/…` names of `pjsip show endpoints`.
-fn endpoint_names(ast: &Asterisk) -> BTreeSet<String> {
-    ast.cli("pjsip show endpoints")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("Endpoint:"))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .filter(|name| !name.starts_with('<'))
-        .map(|name| name.split('/').next().unwrap_or(name).to_owned())
-        .collect()
-}
-
-/// Registers `user` with `password` from the lab host `from`; the final SIP status.
-fn register(lab: &Lab, from: &str, user: &str, password: &str) -> u16 {
-    let local = std::net::SocketAddr::new(lab.host(from).ipv4.into(), 0);
-    let server = std::net::SocketAddr::new(lab.host("pbx").ipv4.into(), 5060);
-    let (user, password) = (user.to_owned(), password.to_owned());
-    lab.ns(from)
-        .block_on(async move { tests::sip::register(local, server, &user, &password).await })
-        .unwrap()
-        .unwrap()
-}
-
 fn rendered_files(dir: &Path) -> Vec<(String, String)> {
     RENDERED
         .iter()
@@ -189,30 +166,30 @@ fn imported_phones_register_with_their_old_secrets() {
         let running = ast.as_ref().unwrap();
         let want: BTreeSet<String> = s.phones.iter().map(|(u, _)| (*u).to_owned()).collect();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !want.is_subset(&endpoint_names(running)) {
+        while !want.is_subset(&running.endpoint_names().unwrap()) {
             assert!(
                 Instant::now() < deadline,
                 "{}: Asterisk loaded {:?}, not {want:?}",
                 s.corpus,
-                endpoint_names(running)
+                running.endpoint_names().unwrap()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
         for (user, secret) in s.phones {
             assert_eq!(
-                register(&lab, "client", user, secret),
+                tests::sip::register_in_lab(&lab, "client", user, secret).unwrap(),
                 200,
                 "{}: {user} with its old secret",
                 s.corpus
             );
             assert_ne!(
-                register(&lab, "client", user, "not-the-secret"),
+                tests::sip::register_in_lab(&lab, "client", user, "not-the-secret").unwrap(),
                 200,
                 "{}: {user} with a wrong secret",
                 s.corpus
             );
             assert_ne!(
-                register(&lab, "attacker", user, secret),
+                tests::sip::register_in_lab(&lab, "attacker", user, secret).unwrap(),
                 200,
                 "{}: {user} from outside its networks",
                 s.corpus

@@ -168,11 +168,7 @@ pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut Imp
         reader.adopt(phone, &is_trunk, plan);
     }
 
-    let outbound = reader
-        .dialplan
-        .trunks_dialled(&reader.phone_contexts(), &is_trunk)
-        .into_iter()
-        .find(|t| is_trunk(t));
+    let outbound = reader.outbound_trunk(&is_trunk);
     for p in peers.iter().filter(|o| is_provider(o)) {
         let mut notes = Vec::new();
         let host = value(p, "host").unwrap_or_default().to_owned();

@@ -498,9 +498,13 @@ impl Reader<'_> {
         }
     }
 
-    /// The contexts phones start in, for finding the trunk they dial out through.
-    fn phone_contexts(&self) -> std::collections::BTreeSet<String> {
-        self.classes.keys().cloned().collect()
+    /// The trunk the phones imported so far dial out through first: the outbound one.
+    fn outbound_trunk(&self, is_trunk: &dyn Fn(&str) -> bool) -> Option<String> {
+        let contexts = self.classes.keys().cloned().collect();
+        self.dialplan
+            .trunks_dialled(&contexts, is_trunk)
+            .into_iter()
+            .find(|t| is_trunk(t))
     }
 }
 

@@ -120,11 +120,7 @@ pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut Imp
         reader.adopt(phone, &is_trunk, plan);
     }
 
-    let outbound = reader
-        .dialplan
-        .trunks_dialled(&reader.phone_contexts(), &is_trunk)
-        .into_iter()
-        .find(|t| is_trunk(t));
+    let outbound = reader.outbound_trunk(&is_trunk);
     let registrations: Vec<&Object> = objects
         .iter()
         .filter(|o| kind(o) == "registration")
