@@ -119,7 +119,19 @@ fn a_weak_chan_sip_office_keeps_its_phones_and_loses_its_holes() {
         admin.object.user.write().is_empty(),
         "write=all is not granted"
     );
-    assert!(plan.not_imported.is_empty(), "{:?}", plan.not_imported);
+    // Only the settings sipwarden's policy decides, each named.
+    let settings: Vec<(&str, usize)> = plan
+        .not_imported
+        .iter()
+        .map(|n| (n.file.as_str(), n.line))
+        .collect();
+    assert_eq!(
+        settings,
+        [("manager.conf", 1), ("sip.conf", 2)],
+        "{:?}",
+        plan.not_imported
+    );
+    assert!(plan.not_imported.iter().all(|n| n.kind == "setting"));
     assert_eq!(plan.contexts.len(), 2);
 
     let pjsip = rendered(plan);
@@ -144,6 +156,14 @@ fn freepbx_phones_keep_their_names_and_the_admin_loses_root() {
     assert_eq!(
         (e1001.origin.file.as_str(), e1001.origin.line),
         ("pjsip.endpoint.conf", 1)
+    );
+    assert!(
+        e1001
+            .notes
+            .iter()
+            .any(|n| n.contains("not carried over") && n.contains("direct_media")),
+        "{:?}",
+        e1001.notes
     );
     let e1002 = &plan.endpoints[1];
     // The (+) addition in pjsip.endpoint_custom_post.conf carried its ACL.
@@ -245,6 +265,7 @@ fn what_cannot_be_represented_is_listed_with_file_and_line() {
             ("pjsip.conf", 9, "3001"),
             ("pjsip.conf", 12, "3002"),
             ("pjsip.conf", 30, "3004"),
+            ("pjsip.conf", 38, "ws"),
             ("pjsip.conf", 41, "carrier"),
             ("sip.conf", 1, "sip.conf"),
         ],

@@ -82,6 +82,7 @@ fn the_command_line_previews_imports_and_refuses_a_second_time() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|n| n["kind"] != "setting")
         .map(|n| n["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons.len(), 4, "{reasons:?}");

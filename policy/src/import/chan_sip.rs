@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ImportPlan, Phone, Provider, Reader, acl, codecs, host_port};
+use super::{ImportPlan, Phone, Provider, Reader, acl, codecs, host_port, policy_sections, unread};
 use crate::asterisk::{AdoptedSecret, Codec, NewRegistration, Transport};
 use crate::audit::tree::{Object, Origin};
 
@@ -92,7 +92,30 @@ fn peer_codecs(general: &[(String, String)], p: &Object, notes: &mut Vec<String>
     )
 }
 
+/// The options of a peer the import reads; the others are listed as not carried over.
+const PEER_READ: &[&str] = &[
+    "type",
+    "host",
+    "port",
+    "secret",
+    "md5secret",
+    "context",
+    "callerid",
+    "permit",
+    "deny",
+    "allow",
+    "disallow",
+    "call-limit",
+    "transport",
+];
+
 pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut ImportPlan) {
+    policy_sections(
+        objects
+            .iter()
+            .filter(|o| o.name.eq_ignore_ascii_case("general")),
+        plan,
+    );
     let general = objects
         .iter()
         .find(|o| o.name.eq_ignore_ascii_case("general"));
@@ -138,6 +161,7 @@ pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut Imp
 
     for p in peers.iter().filter(|o| !is_provider(o)) {
         let mut notes = Vec::new();
+        unread(p, PEER_READ, &mut notes);
         let secret = match (value(p, "secret"), value(p, "md5secret")) {
             (Some(plain), _) => Some(AdoptedSecret::Plain(plain.to_owned())),
             (None, Some(ha1)) => Some(AdoptedSecret::Digest {
@@ -171,6 +195,7 @@ pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut Imp
     let outbound = reader.outbound_trunk(&is_trunk);
     for p in peers.iter().filter(|o| is_provider(o)) {
         let mut notes = Vec::new();
+        unread(p, PEER_READ, &mut notes);
         let host = value(p, "host").unwrap_or_default().to_owned();
         let port = value(p, "port").and_then(|v| v.parse().ok());
         let register = registers.iter_mut().find(|(r, _, used)| {

@@ -4,9 +4,12 @@
 
 use rand::Rng;
 
-use super::{ImportPlan, Imported, ImportedAmiUser, acl, object_name};
+use super::{ImportPlan, Imported, ImportedAmiUser, acl, object_name, policy_sections, unread};
 use crate::asterisk::{AmiClass, AmiSecret, AmiUser, GlobalPolicy, NewAmiUser, SecretContext};
 use crate::audit::tree::Object;
+
+/// The options of a user the import reads; the others are listed as not carried over.
+const USER_READ: &[&str] = &["secret", "read", "write", "permit", "deny", "acl"];
 
 pub(super) fn import<R: Rng + ?Sized>(
     objects: &[Object],
@@ -18,11 +21,18 @@ pub(super) fn import<R: Rng + ?Sized>(
         policy.guard().name().as_str(),
         policy.apply_account().name().as_str(),
     ];
+    policy_sections(
+        objects
+            .iter()
+            .filter(|o| o.name.eq_ignore_ascii_case("general")),
+        plan,
+    );
     for o in objects
         .iter()
         .filter(|o| !o.name.eq_ignore_ascii_case("general"))
     {
         let mut notes = Vec::new();
+        unread(o, USER_READ, &mut notes);
         let Some(name) = object_name(&o.name, &mut notes) else {
             plan.skip(
                 &o.origin,

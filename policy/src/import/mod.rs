@@ -170,6 +170,8 @@ pub fn plan<R: Rng + ?Sized>(
     if let Some(objects) = loaded.get("manager.conf") {
         manager::import(objects, policy, rng, &mut plan);
     }
+    plan.not_imported
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     plan.contexts = reader
         .classes
         .into_iter()
@@ -651,6 +653,39 @@ fn acl(object: &Object, notes: &mut Vec<String>) -> (Vec<String>, Vec<String>) {
         );
     }
     (permit, deny)
+}
+
+/// The note naming the options of `object` an import does not carry over (all but `read`):
+/// sipwarden renders its own hardened values for them, or has no counterpart. Only the
+/// names: a value could be a secret.
+fn unread(object: &Object, read: &[&str], notes: &mut Vec<String>) {
+    let mut keys: Vec<&str> = Vec::new();
+    for (key, _, _) in &object.entries {
+        if !read.contains(&key.as_str()) && !keys.contains(&key.as_str()) {
+            keys.push(key);
+        }
+    }
+    if !keys.is_empty() {
+        notes.push(format!(
+            "[{}] options not carried over (sipwarden renders its own): {}",
+            object.name,
+            keys.join(", ")
+        ));
+    }
+}
+
+/// Lists the sections whose settings sipwarden's policy decides (`[general]`, `[global]`,
+/// transports, …) as not imported.
+fn policy_sections<'a>(objects: impl Iterator<Item = &'a Object>, plan: &mut ImportPlan) {
+    for o in objects {
+        plan.skip(
+            &o.origin,
+            "setting",
+            &o.name,
+            "sipwarden's policy decides these settings (bind addresses, transports, realm, \
+             guest and rejection rules): set them on the policy page",
+        );
+    }
 }
 
 /// The note for a phone that had no ACL and gets the policy's default networks.

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{ImportPlan, Phone, Provider, Reader, acl, codecs, sip_uri};
+use super::{ImportPlan, Phone, Provider, Reader, acl, codecs, policy_sections, sip_uri, unread};
 use crate::asterisk::{AdoptedSecret, NewRegistration, Transport};
 use crate::audit::tree::Object;
 
@@ -23,7 +23,43 @@ fn first(list: &str) -> &str {
     list.split(',').next().unwrap_or_default().trim()
 }
 
+/// The options of each section type the import reads; the others are listed as not
+/// carried over.
+const ENDPOINT_READ: &[&str] = &[
+    "type",
+    "context",
+    "callerid",
+    "transport",
+    "disallow",
+    "allow",
+    "auth",
+    "aors",
+    "permit",
+    "deny",
+    "acl",
+    "contact_acl",
+    "outbound_auth",
+    "identify_by",
+];
+const AUTH_READ: &[&str] = &[
+    "type",
+    "auth_type",
+    "username",
+    "password",
+    "md5_cred",
+    "realm",
+];
+const AOR_READ: &[&str] = &["type", "max_contacts", "contact"];
+/// Section types whose settings the policy decides.
+const POLICY_TYPES: &[&str] = &["global", "system", "transport"];
+
 pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut ImportPlan) {
+    policy_sections(
+        objects
+            .iter()
+            .filter(|o| POLICY_TYPES.contains(&kind(o).as_str())),
+        plan,
+    );
     let find = |t: &str, name: &str| objects.iter().find(|o| o.name == name && kind(o) == t);
     let endpoints: Vec<&Object> = objects.iter().filter(|o| kind(o) == "endpoint").collect();
     let mut matched: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -58,6 +94,8 @@ pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut Imp
             );
             continue;
         };
+        unread(e, ENDPOINT_READ, &mut notes);
+        unread(auth, AUTH_READ, &mut notes);
         let username = value(auth, "username").unwrap_or(&e.name);
         let renamed = username != e.name;
         if renamed {
@@ -92,7 +130,11 @@ pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut Imp
                     e.name
                 ));
             }
-            max_contacts = find("aor", aor_name)
+            let aor = find("aor", aor_name);
+            if let Some(aor) = aor {
+                unread(aor, AOR_READ, &mut notes);
+            }
+            max_contacts = aor
                 .and_then(|a| value(a, "max_contacts"))
                 .and_then(|m| m.parse().ok());
         }
@@ -133,6 +175,7 @@ pub(super) fn import(objects: &[Object], reader: &mut Reader<'_>, plan: &mut Imp
             .and_then(|a| find("aor", a))
             .and_then(|a| value(a, "contact"))
             .and_then(sip_uri);
+        unread(e, ENDPOINT_READ, &mut notes);
         let sources = matched.get(e.name.as_str()).cloned().unwrap_or_default();
         let registration = registrations.iter().find(|r| {
             value(r, "endpoint") == Some(e.name.as_str())
