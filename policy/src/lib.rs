@@ -8,6 +8,7 @@
 pub mod asterisk;
 pub mod audit;
 pub mod firewall;
+pub mod fraud;
 pub mod guard;
 pub mod import;
 pub mod posture;
