@@ -5,3 +5,4 @@
 //! fraud policy's rules build on it.
 
 pub mod destination;
+pub mod policy;
