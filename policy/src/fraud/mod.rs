@@ -4,5 +4,6 @@
 //! a high-risk (premium, IRSF) range. The decision point (FastAGI), call tracking and the
 //! fraud policy's rules build on it.
 
+pub mod agi;
 pub mod destination;
 pub mod policy;
