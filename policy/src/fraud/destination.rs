@@ -35,13 +35,13 @@ pub enum Destination {
     Internal,
     /// One of the policy's emergency numbers: never blocked.
     Emergency,
-    /// An outside number: its E.164 form (digits, no `+`), its region, whether it is in the
-    /// home country (and not a NANP region of its own), and whether its range is high-risk.
+    /// An outside number: its E.164 form (digits, no `+`), its region, and whether it is in
+    /// the home country (and not a NANP region of its own). Whether its range is high-risk is
+    /// the fraud policy's question ([`in_ranges`] over its lists).
     External {
         e164: String,
         region: Region,
         national: bool,
-        high_risk: bool,
     },
     /// An outside number whose calling code no table knows: treated as international and
     /// high cost.
@@ -50,12 +50,7 @@ pub enum Destination {
 
 /// Classifies `dialled` (what the phone sent: digits, possibly a leading `+`).
 #[must_use]
-pub fn classify(
-    dialled: &str,
-    dialling: &Dialling,
-    emergency: &[&str],
-    high_risk: &[&str],
-) -> Destination {
+pub fn classify(dialled: &str, dialling: &Dialling, emergency: &[&str]) -> Destination {
     if emergency.contains(&dialled) {
         return Destination::Emergency;
     }
@@ -81,7 +76,6 @@ pub fn classify(
     if e164.is_empty() || !e164.bytes().all(|b| b.is_ascii_digit()) {
         return Destination::Internal;
     }
-    let high = high_risk.iter().any(|p| e164.starts_with(p));
     match region_of(&e164) {
         Some(region) => {
             // A NANP region of its own (the Caribbean) is abroad even from the US: only the
@@ -91,11 +85,16 @@ pub fn classify(
                 e164,
                 region,
                 national,
-                high_risk: high,
             }
         }
         None => Destination::Unknown { e164 },
     }
+}
+
+/// Whether an E.164 number is in one of the ranges `prefixes` names.
+#[must_use]
+pub fn in_ranges<S: AsRef<str>>(e164: &str, prefixes: &[S]) -> bool {
+    prefixes.iter().any(|p| e164.starts_with(p.as_ref()))
 }
 
 /// The region of an E.164 number: the longest calling code (or NANP area code) it starts
@@ -400,15 +399,19 @@ mod tests {
                 e164,
                 region,
                 national,
-                high_risk,
-            } => (e164.as_str(), region.code, *national, *high_risk),
+            } => (
+                e164.as_str(),
+                region.code,
+                *national,
+                in_ranges(e164, DEFAULT_HIGH_RISK),
+            ),
             other => panic!("not external: {other:?}"),
         }
     }
 
     #[test]
     fn numbers_from_germany() {
-        let c = |n: &str| classify(n, &germany(), &["110", "112"], DEFAULT_HIGH_RISK);
+        let c = |n: &str| classify(n, &germany(), &["110", "112"]);
         assert_eq!(c("112"), Destination::Emergency);
         assert_eq!(c("2001"), Destination::Internal);
         assert_eq!(
@@ -452,7 +455,7 @@ mod tests {
 
     #[test]
     fn numbers_from_the_us_where_the_caribbean_and_900_are_abroad() {
-        let c = |n: &str| classify(n, &us(), &["911"], DEFAULT_HIGH_RISK);
+        let c = |n: &str| classify(n, &us(), &["911"]);
         assert_eq!(c("911"), Destination::Emergency);
         assert_eq!(
             external(&c("12125551234")),
@@ -495,7 +498,7 @@ mod tests {
         #[test]
         fn any_dialled_text_is_classified(dialled in "\\+?[0-9*#]{0,20}|.{0,24}") {
             for dialling in [germany(), us()] {
-                match classify(&dialled, &dialling, &["112"], DEFAULT_HIGH_RISK) {
+                match classify(&dialled, &dialling, &["112"]) {
                     Destination::External { e164, region, .. } => {
                         proptest::prop_assert!(e164.bytes().all(|b| b.is_ascii_digit()));
                         proptest::prop_assert!(e164.starts_with(region.prefix));

@@ -10,7 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::destination::{CALLING_CODES, DEFAULT_HIGH_RISK, Destination, Dialling, classify};
+use super::destination::{
+    CALLING_CODES, DEFAULT_HIGH_RISK, Destination, Dialling, classify, in_ranges,
+};
 use crate::asterisk::{CallingClass, InvalidField};
 
 /// What a rule does when it fires.
@@ -249,7 +251,7 @@ impl FraudPolicy {
         emergency: &[&str],
     ) -> (Destination, Verdict) {
         let s = &self.settings;
-        let destination = classify(dialled, &self.dialling, emergency, &[]);
+        let destination = classify(dialled, &self.dialling, emergency);
         let verdict = match &destination {
             Destination::Internal | Destination::Emergency => Verdict::Allow,
             Destination::Unknown { e164 } => Verdict::of(
@@ -263,14 +265,8 @@ impl FraudPolicy {
                 national,
                 ..
             } => {
-                let high_risk = s
-                    .high_risk_prefixes
-                    .iter()
-                    .any(|p| e164.starts_with(p.as_str()))
-                    && !s
-                        .allowed_high_risk
-                        .iter()
-                        .any(|p| e164.starts_with(p.as_str()));
+                let high_risk = in_ranges(e164, &s.high_risk_prefixes)
+                    && !in_ranges(e164, &s.allowed_high_risk);
                 if high_risk {
                     Verdict::of(
                         s.high_risk_mode,
