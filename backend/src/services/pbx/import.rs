@@ -49,20 +49,22 @@ pub async fn import_configuration(
     }
     let outcome = write(core, move |txn, stored| {
         Box::pin(async move {
-            let (changed, mut report) = reconcile(stored, &files, &options, false)?;
-            let before = changed.endpoints.len() - report.endpoints.len();
-            for e in &changed.endpoints[before..] {
+            // What was stored before; everything after it in `changed` is the import's.
+            let had = (
+                stored.endpoints.len(),
+                stored.trunks.len(),
+                stored.ami_users.len(),
+            );
+            let (changed, report) = reconcile(stored, &files, &options, false)?;
+            for e in &changed.endpoints[had.0..] {
                 insert_endpoint(txn, e).await?;
             }
-            let before = changed.trunks.len() - report.trunks.len();
-            for t in &changed.trunks[before..] {
+            for t in &changed.trunks[had.1..] {
                 insert_trunk(txn, t).await?;
             }
-            let before = changed.ami_users.len() - report.ami_users.len();
-            for u in &changed.ami_users[before..] {
+            for u in &changed.ami_users[had.2..] {
                 insert_ami_user(txn, u).await?;
             }
-            report.dry_run = false;
             Ok((changed, report))
         })
     })
@@ -183,6 +185,12 @@ fn reconcile(
         });
         stored.endpoints.push(e);
     }
+    // The DIDs routed before the import (the plan routes none of its own twice).
+    let stored_dids: Vec<String> = stored
+        .trunks
+        .iter()
+        .flat_map(|o| o.dids().iter().map(|d| d.did().to_string()))
+        .collect();
     let mut taken_trunks = Vec::new();
     for Imported {
         object: t,
@@ -202,11 +210,6 @@ fn reconcile(
             );
             continue;
         }
-        let stored_dids: Vec<String> = stored
-            .trunks
-            .iter()
-            .flat_map(|o| o.dids().iter().map(|d| d.did().to_string()))
-            .collect();
         if let Some(did) = t
             .dids()
             .iter()
