@@ -113,6 +113,20 @@ impl Api {
             .timeout(Duration::from_secs(120))
     }
 
+    /// Reads the PBX policy, lets `change` edit it, and stores it.
+    ///
+    /// # Panics
+    /// When the policy is not stored (200).
+    pub async fn change_policy(&self, change: impl FnOnce(&mut Value)) {
+        let (_, mut policy) = self.call("GET", "/api/v1/policy", None).await;
+        if let Some(fields) = policy.as_object_mut() {
+            fields.remove("version");
+        }
+        change(&mut policy);
+        let (status, stored) = self.call("PUT", "/api/v1/policy", Some(policy)).await;
+        assert_eq!(status, StatusCode::OK, "{stored}");
+    }
+
     /// `POST path body`, asserting 201 Created; returns the created object.
     ///
     /// # Panics

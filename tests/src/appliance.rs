@@ -58,13 +58,7 @@ impl Appliance {
                            "permit": [Net::Office.cidr_v4(), Net::Internet.cidr_v4()]}),
                 )
                 .await;
-            let out_arg = out_dir.to_str().context("a non-UTF-8 temporary path")?;
-            let out = server.cli(&["render", "--out", out_arg], None)?;
-            ensure!(
-                out.status.success(),
-                "render: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            server.render(&out_dir)?;
             server.terminate()?;
             let text = |field: &str| remote[field].as_str().map(str::to_owned);
             Ok((

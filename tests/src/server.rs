@@ -267,6 +267,17 @@ impl TestServer {
         run_cli(self.data.path(), args, stdin, &[])
     }
 
+    /// `sipwarden render --out DIR` of this server's model; an error with its stderr when it
+    /// fails.
+    pub fn render(&self, out: &Path) -> anyhow::Result<()> {
+        let out_arg = out.to_str().context("a non-UTF-8 path")?;
+        let res = self.cli(&["render", "--out", out_arg], None)?;
+        if !res.status.success() {
+            bail!("render: {}", String::from_utf8_lossy(&res.stderr));
+        }
+        Ok(())
+    }
+
     /// Sends SIGTERM and waits for the exit status, and for the log to hold everything the
     /// server printed.
     pub fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {

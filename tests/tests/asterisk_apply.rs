@@ -48,12 +48,11 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
         .block_on(async move {
             let mut server = TestServer::start().unwrap();
             let api = Api::sign_in(&server).await;
-            let (_, mut policy) = api.call("GET", "/api/v1/policy", None).await;
-            policy.as_object_mut().unwrap().remove("version");
-            policy["sip_bind_v4"] = json!(pbx_ip.to_string());
-            policy["realm"] = json!("pbx.example.net");
-            let (status, p) = api.call("PUT", "/api/v1/policy", Some(policy)).await;
-            assert_eq!(status, StatusCode::OK, "{p}");
+            api.change_policy(|policy| {
+                policy["sip_bind_v4"] = json!(pbx_ip.to_string());
+                policy["realm"] = json!("pbx.example.net");
+            })
+            .await;
             let alice = api
                 .create(
                     "/api/v1/endpoints",
@@ -74,10 +73,7 @@ fn asterisk_loads_exactly_what_was_applied_and_a_broken_revision_is_rolled_back(
             .await;
             api.create("/api/v1/ami-users", json!({"name": "crm", "read": ["call"]}))
                 .await;
-            let out = server
-                .cli(&["render", "--out", out_dir.to_str().unwrap()], None)
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            server.render(&out_dir).unwrap();
             server.terminate().unwrap();
             (server, alice, bob)
         })

@@ -70,12 +70,11 @@ fn import_and_render(lab: &Lab, s: &Scenario, out: &Path) {
         .block_on(async move {
             let mut server = TestServer::start().unwrap();
             let api = Api::sign_in(&server).await;
-            let (_, mut policy) = api.call("GET", "/api/v1/policy", None).await;
-            policy.as_object_mut().unwrap().remove("version");
-            policy["sip_bind_v4"] = json!(pbx_ip.to_string());
-            policy["default_endpoint_networks"] = json!([Net::Office.cidr_v4()]);
-            let (status, p) = api.call("PUT", "/api/v1/policy", Some(policy)).await;
-            assert_eq!(status, StatusCode::OK, "{p}");
+            api.change_policy(|policy| {
+                policy["sip_bind_v4"] = json!(pbx_ip.to_string());
+                policy["default_endpoint_networks"] = json!([Net::Office.cidr_v4()]);
+            })
+            .await;
             let report: serde_json::Value = if via_api {
                 let archive = corpus::packed(&config_dir, ".").unwrap();
                 let res = api
@@ -102,14 +101,7 @@ fn import_and_render(lab: &Lab, s: &Scenario, out: &Path) {
                 phones,
                 "{report}"
             );
-            let out = server
-                .cli(&["render", "--out", out.to_str().unwrap()], None)
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            server.render(&out).unwrap();
             server.terminate().unwrap();
         })
         .unwrap();

@@ -121,11 +121,10 @@ fn a_trunk_registers_with_its_provider_and_a_replaced_wrong_password_is_rejected
         .block_on(async move {
             let mut server = TestServer::start().unwrap();
             let api = Api::sign_in(&server).await;
-            let (_, mut policy) = api.call("GET", "/api/v1/policy", None).await;
-            policy.as_object_mut().unwrap().remove("version");
-            policy["sip_bind_v4"] = json!(pbx_ip.to_string());
-            let (status, p) = api.call("PUT", "/api/v1/policy", Some(policy)).await;
-            assert_eq!(status, StatusCode::OK, "{p}");
+            api.change_policy(|policy| {
+                policy["sip_bind_v4"] = json!(pbx_ip.to_string());
+            })
+            .await;
             api.create(
                 "/api/v1/endpoints",
                 json!({"extension": "1001", "display_name": "Alice"}),
@@ -141,14 +140,7 @@ fn a_trunk_registers_with_its_provider_and_a_replaced_wrong_password_is_rejected
                 )
                 .await;
             assert!(!trunk.to_string().contains(PASSWORD), "{trunk}");
-            let out = server
-                .cli(&["render", "--out", out_dir.to_str().unwrap()], None)
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            server.render(&out_dir).unwrap();
             server.terminate().unwrap();
             server
         })
