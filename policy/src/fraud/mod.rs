@@ -1,9 +1,10 @@
-//! Toll-fraud protection (#15): what a dialled number costs and where it goes, for the
-//! pre-call decision. This first part is the destination model: a dialled number made into
-//! an E.164 number, its country from a shipped table of calling codes, and whether it is in
-//! a high-risk (premium, IRSF) range. The decision point (FastAGI), call tracking and the
-//! fraud policy's rules build on it.
+//! Toll-fraud protection (#15), the pure parts: where a dialled number goes
+//! (`destination`: E.164, its region from a shipped calling-code table, high-risk ranges),
+//! the fraud policy's settings and checks (`policy`), the ledger of running calls and recent
+//! attempts that makes the pre-call decision (`ledger`), and the FastAGI exchange that
+//! carries it (`agi`). The backend serves the exchange and acts on the decision.
 
 pub mod agi;
 pub mod destination;
+pub mod ledger;
 pub mod policy;
