@@ -138,6 +138,10 @@ pub struct Config {
     /// throttle, the rate limits and the audit log see each client, not the proxy. Empty by
     /// default: the header is ignored and nobody can claim another address.
     pub trusted_proxies: TrustedProxies,
+    /// Where sipwarden serves the pre-call fraud decision (FastAGI) that the rendered
+    /// dialplan asks before every call through a trunk. A loopback address: Asterisk runs
+    /// beside sipwarden, and the decision must not be reachable from the network.
+    pub fraud_agi_listen: SocketAddr,
 }
 
 /// The networks of [`Config::trusted_proxies`], written as one comma-separated string.
@@ -226,6 +230,7 @@ impl Default for Config {
             api_rate_per_token: 200,
             capture_interface: "any".to_owned(),
             trusted_proxies: TrustedProxies::default(),
+            fraud_agi_listen: SocketAddr::from(([127, 0, 0, 1], 4573)),
         }
     }
 }
@@ -399,6 +404,14 @@ impl Config {
         if !(1..=300).contains(&self.asterisk_ami_timeout_secs) {
             return Err(ConfigError::Rule(
                 "asterisk_ami_timeout_secs must be between 1 and 300".into(),
+            ));
+        }
+        if !self.fraud_agi_listen.ip().is_loopback() || self.fraud_agi_listen.port() == 0 {
+            return Err(ConfigError::Rule(
+                "fraud_agi_listen must be a loopback address with a port (127.0.0.1:4573): \
+                 the rendered dialplan names it, and the decision must not be reachable from \
+                 the network"
+                    .into(),
             ));
         }
         if self.api_rate_per_source == 0 || self.api_rate_per_token == 0 {

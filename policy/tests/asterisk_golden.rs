@@ -4,8 +4,16 @@ mod asterisk_support;
 
 use policy::asterisk::*;
 
+/// The representative model as the appliance renders it: every call through the trunk asks
+/// the pre-call fraud decision first.
 fn bundle(target: Target) -> Bundle {
-    render(&asterisk_support::model(), target, Revision::new(42))
+    let point = policy::fraud::agi::DecisionPoint {
+        address: "127.0.0.1:4573".parse().unwrap(),
+        fail_national: policy::fraud::policy::FailMode::Open,
+        fail_international: policy::fraud::policy::FailMode::Closed,
+    };
+    let model = asterisk_support::model().with_decision_point(point);
+    render(&model, target, Revision::new(42))
 }
 
 #[test]

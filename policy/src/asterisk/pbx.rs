@@ -5,6 +5,7 @@ use super::endpoint::{Endpoint, Transport};
 use super::names::{Did, Extension};
 use super::policy::GlobalPolicy;
 use super::trunk::Trunk;
+use crate::fraud::agi::DecisionPoint;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -95,6 +96,7 @@ pub struct PbxModel {
     endpoints: Vec<Endpoint>,
     trunks: Vec<Trunk>,
     ami_users: Vec<AmiUser>,
+    decision_point: Option<DecisionPoint>,
 }
 
 /// Numeric order for digit strings of different lengths.
@@ -215,6 +217,7 @@ impl PbxModel {
                 endpoints,
                 trunks,
                 ami_users,
+                decision_point: None,
             })
         } else {
             Err(ModelError { problems })
@@ -236,6 +239,17 @@ impl PbxModel {
     /// AMI users, by name (the guard's account is in the policy).
     pub fn ami_users(&self) -> &[AmiUser] {
         &self.ami_users
+    }
+    /// The same model with every call through a trunk asking `point` first (the pre-call
+    /// fraud decision). Without one the dialplan dials the trunk directly.
+    #[must_use]
+    pub fn with_decision_point(mut self, point: DecisionPoint) -> Self {
+        self.decision_point = Some(point);
+        self
+    }
+    /// Where calls through a trunk ask for the pre-call decision, if anywhere.
+    pub fn decision_point(&self) -> Option<&DecisionPoint> {
+        self.decision_point.as_ref()
     }
     /// The trunk outbound calls use, if any.
     pub fn outbound_trunk(&self) -> Option<&Trunk> {

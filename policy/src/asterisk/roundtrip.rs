@@ -201,6 +201,7 @@ fn verify_pjsip(model: &PbxModel, f: &File<'_>) -> Check {
             &[
                 format!("SW_EP={id}"),
                 format!("SW_MAXCALLS={}", e.max_calls().get()),
+                format!("SW_CLASS={}", e.calling_class().as_str()),
             ],
         )?;
         f.acl_is(ep, e.acl(), "permit", "deny")?;

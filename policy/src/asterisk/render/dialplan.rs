@@ -6,6 +6,8 @@
 //! - `sw-dial-local`, `-emergency`, `-national`, `-international`: what a class may reach.
 //! - `sw-class-*`: the context of each endpoint, including the `sw-dial-*` its class allows.
 //! - `sw-trunk-<name>`: exact DIDs of that trunk only, nothing included.
+//! - `sw-fraud-decision`, `sw-fraud-end`: with a decision point, every national and
+//!   international call asks sipwarden before `Dial` and tells it when it hangs up.
 //! - `default`: hangs up. Nothing billable is reachable from it.
 
 use super::Revision;
@@ -16,6 +18,8 @@ use crate::asterisk::endpoint::CallingClass;
 use crate::asterisk::names::DialPattern;
 use crate::asterisk::pbx::PbxModel;
 use crate::asterisk::trunk::Trunk;
+use crate::fraud::agi::{DecisionPoint, VERDICT_VARIABLE};
+use crate::fraud::policy::FailMode;
 
 /// The context every extension lives in.
 pub const CONTEXT_LOCAL: &str = "sw-local";
@@ -84,6 +88,48 @@ fn render_support(w: &mut ConfWriter) {
     w.object("same", "n,Return()");
 }
 
+/// The pre-call decision (#15): FastAGI to sipwarden with who calls (`SW_EP`, `SW_CLASS`,
+/// set by the endpoint's definition), the trunk and the number. sipwarden answers by
+/// setting `SW_FRAUD`; when it does not answer (not running, refused connection) the
+/// class's fail mode decides. Hangup(21) is "call rejected": a 403 to the phone. A call let
+/// through gets a hang-up handler that tells sipwarden it ended (its concurrency count).
+fn render_decision(w: &mut ConfWriter, point: &DecisionPoint) {
+    let agi = format!("agi://{}", point.address);
+    w.section("sw-fraud-decision");
+    w.comment("ARG1: trunk, ARG2: number dialled, ARG3: open or closed when sipwarden does not answer.");
+    w.object("exten", &format!("s,1,Set({VERDICT_VARIABLE}=)"));
+    w.object(
+        "same",
+        &format!("n,AGI({agi}/decide,${{SW_EP}},${{SW_CLASS}},${{ARG1}},${{ARG2}})"),
+    );
+    w.object(
+        "same",
+        &format!("n,GotoIf($[\"${{{VERDICT_VARIABLE}}}\" = \"allow\"]?allow)"),
+    );
+    w.object(
+        "same",
+        &format!("n,GotoIf($[\"${{{VERDICT_VARIABLE}}}\" = \"block\"]?refuse)"),
+    );
+    w.object("same", "n,GotoIf($[\"${ARG3}\" = \"open\"]?allow)");
+    w.object("same", "n(refuse),Hangup(21)");
+    w.object(
+        "same",
+        "n(allow),Set(CHANNEL(hangup_handler_push)=sw-fraud-end,s,1)",
+    );
+    w.object("same", "n,Return()");
+
+    w.section("sw-fraud-end");
+    w.object("exten", &format!("s,1,AGI({agi}/end)"));
+    w.object("same", "n,Return()");
+}
+
+fn fail_word(mode: FailMode) -> &'static str {
+    match mode {
+        FailMode::Open => "open",
+        FailMode::Closed => "closed",
+    }
+}
+
 fn render_local(w: &mut ConfWriter, model: &PbxModel, target: Target) {
     w.section(CONTEXT_LOCAL);
     w.comment("Extension numbers map to generated endpoint ids (step 6); the callee's own limit");
@@ -138,14 +184,20 @@ fn render_outbound(w: &mut ConfWriter, model: &PbxModel, target: Target) {
         }
     }
 
-    let classes: [(&str, &[DialPattern]); 2] = [
-        ("sw-dial-national", model.policy().national_patterns()),
+    let point = model.decision_point();
+    let classes: [(&str, &[DialPattern], Option<FailMode>); 2] = [
+        (
+            "sw-dial-national",
+            model.policy().national_patterns(),
+            point.map(|p| p.fail_national),
+        ),
         (
             "sw-dial-international",
             model.policy().international_patterns(),
+            point.map(|p| p.fail_international),
         ),
     ];
-    for (context, patterns) in classes {
+    for (context, patterns, fail) in classes {
         w.section(context);
         let Some(trunk) = trunk else {
             w.comment("No outbound trunk: nothing to reach.");
@@ -153,6 +205,16 @@ fn render_outbound(w: &mut ConfWriter, model: &PbxModel, target: Target) {
         };
         for pattern in patterns {
             w.object("exten", &format!("{pattern},1,Gosub(sw-caller-limit,s,1)"));
+            if let Some(fail) = fail {
+                w.object(
+                    "same",
+                    &format!(
+                        "n,Gosub(sw-fraud-decision,s,1({},${{FILTER(0-9,${{EXTEN}})}},{}))",
+                        trunk.name(),
+                        fail_word(fail)
+                    ),
+                );
+            }
             w.object(
                 "same",
                 &format!(
@@ -233,6 +295,9 @@ pub(crate) fn render_extensions(model: &PbxModel, target: Target, revision: Revi
         400 * model.endpoints().len() + 8192,
     );
     render_support(&mut w);
+    if let Some(point) = model.decision_point() {
+        render_decision(&mut w, point);
+    }
     render_local(&mut w, model, target);
     render_outbound(&mut w, model, target);
     render_classes(&mut w, model);

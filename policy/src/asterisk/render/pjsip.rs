@@ -128,6 +128,7 @@ fn render_endpoint(w: &mut ConfWriter, model: &PbxModel, e: &Endpoint) {
     w.set("allow_unauthenticated_options", "no");
     w.set("set_var", &format!("SW_EP={id}"));
     w.set("set_var", &format!("SW_MAXCALLS={}", e.max_calls().get()));
+    w.set("set_var", &format!("SW_CLASS={}", e.calling_class().as_str()));
     write_acl(w, e.acl(), false);
     write_acl(w, e.acl(), true);
 
@@ -260,7 +261,8 @@ pub(crate) fn render_pjsip(model: &PbxModel, revision: Revision) -> String {
     w.comment(
         "(auth_type=md5 + md5_cred, understood by every version), never the secret (step 3).",
     );
-    w.comment("SW_EP and SW_MAXCALLS feed the GROUP() call limit in extensions.conf (step 5).");
+    w.comment("SW_EP and SW_MAXCALLS feed the GROUP() call limit in extensions.conf (step 5);");
+    w.comment("SW_EP and SW_CLASS tell the pre-call fraud decision who is calling.");
     for e in model.endpoints().iter().filter(|e| e.enabled()) {
         render_endpoint(&mut w, model, e);
     }
