@@ -301,7 +301,7 @@ async fn render(config: Config, out: &std::path::Path, target: &str) -> anyhow::
     };
     crate::server::ensure_data_dir(&config.data_dir)?;
     let db = crate::db::open_and_migrate(&config.database_path()).await?;
-    let written = crate::services::config::render_to_dir(&db, target, out)
+    let written = crate::services::config::render_to_dir(&db, &config, target, out)
         .await
         .map_err(|e| anyhow::anyhow!("cannot render: {e}"))?;
     for path in written {

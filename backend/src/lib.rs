@@ -14,6 +14,7 @@ pub mod config_import;
 pub mod core;
 pub mod db;
 pub mod firewall;
+pub mod fraud;
 pub mod guard;
 pub mod http;
 pub mod plain;

@@ -705,7 +705,7 @@ async fn the_preview_shows_every_rendered_file_but_never_a_secret() {
     );
 
     // The bundle on its own: the same files, and the secret not in any of them either.
-    let bundle = config_service::render_current(&core.db, config_service::TARGET)
+    let bundle = config_service::render_current(&core.db, &core.config, config_service::TARGET)
         .await
         .unwrap();
     assert_eq!(bundle.files.len(), preview.files.len());

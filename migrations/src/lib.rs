@@ -21,6 +21,7 @@ mod m20261207_000011_user_lifecycle;
 mod m20261207_000012_second_factor;
 mod m20261207_000013_alarm_acknowledgements;
 mod m20261208_000014_trunk_registration;
+mod m20261209_000015_fraud;
 
 /// The ordered list of every migration this binary knows.
 #[derive(Debug)]
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_second_factor::Migration),
             Box::new(m20261207_000013_alarm_acknowledgements::Migration),
             Box::new(m20261208_000014_trunk_registration::Migration),
+            Box::new(m20261209_000015_fraud::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use policy::asterisk::*;
 /// the pre-call fraud decision first.
 fn bundle(target: Target) -> Bundle {
     let point = policy::fraud::agi::DecisionPoint {
-        address: "127.0.0.1:4573".parse().unwrap(),
+        address: std::net::SocketAddr::from(([127, 0, 0, 1], 4573)),
         fail_national: policy::fraud::policy::FailMode::Open,
         fail_international: policy::fraud::policy::FailMode::Closed,
     };

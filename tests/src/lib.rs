@@ -1,5 +1,6 @@
 //! End-to-end test support: real parts, no mocks.
 //!
+//! - [`agi`]: Asterisk's side of the FastAGI exchange of the pre-call fraud decision.
 //! - [`api`]: a signed-in REST client.
 //! - [`root`]: skip-or-fail rules for tests that need root and system tools.
 //! - [`process`]: external commands with deadlines and informative errors.
@@ -11,6 +12,7 @@
 //! - [`sipvicious`]: the SIPVicious attack tools, as shipped or disguised.
 //! - [`webhook`]: a local HTTP receiver for alert deliveries, answering as scripted.
 
+pub mod agi;
 pub mod api;
 pub mod appliance;
 pub mod asterisk;

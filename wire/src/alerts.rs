@@ -24,15 +24,18 @@ pub enum Trigger {
     /// A sign that a secret is in the wrong hands: an account's credentials from outside its
     /// networks, or a phone dialling outside its calling class.
     Compromise,
+    /// A toll-fraud rule fired on a call (blocked, locked the account, or report-only).
+    Fraud,
 }
 
 impl Trigger {
     /// Every trigger, in the order the console lists them.
-    pub const ALL: [Trigger; 7] = [
+    pub const ALL: [Trigger; 8] = [
         Trigger::Ban,
         Trigger::RateSpike,
         Trigger::LoginAfterFailures,
         Trigger::Compromise,
+        Trigger::Fraud,
         Trigger::ProtectedSource,
         Trigger::PostureHigh,
         Trigger::GuardBlind,
@@ -49,6 +52,7 @@ impl Trigger {
             Trigger::GuardBlind => "guard-blind",
             Trigger::ProtectedSource => "protected-source",
             Trigger::Compromise => "compromise",
+            Trigger::Fraud => "fraud",
         }
     }
 
@@ -74,6 +78,9 @@ impl Trigger {
             }
             Trigger::Compromise => {
                 "an account's credentials are used from outside its networks, or a phone dials outside its class"
+            }
+            Trigger::Fraud => {
+                "a toll-fraud rule fires on a call (blocked, account locked, or reported)"
             }
         }
     }

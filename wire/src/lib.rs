@@ -116,6 +116,7 @@ pub mod config_import;
 pub mod dashboard;
 pub mod events;
 pub mod firewall;
+pub mod fraud;
 pub mod guard;
 pub mod pbx;
 pub mod tokens;

@@ -17,6 +17,7 @@ pub struct AlertForm {
     pub guard_blind: Option<String>,
     pub protected_source: Option<String>,
     pub compromise: Option<String>,
+    pub fraud: Option<String>,
     /// Events per minute for `rate-spike`; empty when not used.
     pub rate_per_minute: String,
     pub enabled: Option<String>,
@@ -36,6 +37,7 @@ impl AlertForm {
             Trigger::GuardBlind => "guard_blind",
             Trigger::ProtectedSource => "protected_source",
             Trigger::Compromise => "compromise",
+            Trigger::Fraud => "fraud",
         }
     }
 
@@ -48,6 +50,7 @@ impl AlertForm {
             Trigger::GuardBlind => &self.guard_blind,
             Trigger::ProtectedSource => &self.protected_source,
             Trigger::Compromise => &self.compromise,
+            Trigger::Fraud => &self.fraud,
         }
     }
 
@@ -72,6 +75,7 @@ impl AlertForm {
             posture_high: Some("on".to_owned()),
             protected_source: Some("on".to_owned()),
             compromise: Some("on".to_owned()),
+            fraud: Some("on".to_owned()),
             enabled: Some("on".to_owned()),
             ..Self::default()
         }
@@ -91,6 +95,7 @@ impl From<&AlertView> for AlertForm {
             guard_blind: on(Trigger::GuardBlind),
             protected_source: on(Trigger::ProtectedSource),
             compromise: on(Trigger::Compromise),
+            fraud: on(Trigger::Fraud),
             rate_per_minute: a.rate_per_minute.map(|r| r.to_string()).unwrap_or_default(),
             enabled: a.enabled.then(|| "on".to_owned()),
             allow_internal_targets: a.allow_internal_targets.then(|| "on".to_owned()),

@@ -1,8 +1,8 @@
 //! The core every service takes: the database, the configuration, the locks that serialise
-//! changes, the model's version, the kernel firewall, the event queue, the alerts' notifier
-//! and the running guard.
+//! changes, the model's version, the kernel firewall, the event queue, the alerts' notifier,
+//! the pre-call fraud decision and the running guard.
 //!
-//! Layers run one way: `http` → `services` → `core` → {`db`, `firewall`, `asterisk`, `guard`}.
+//! Layers run one way: `http` → `services` → `core` → {`db`, `firewall`, `asterisk`, `guard`, `fraud`}.
 //! Nothing here knows about HTTP (that is [`crate::http::HttpState`]), and nothing here calls a
 //! service: what is started around the core (the event writer, the alerts' worker, the guard)
 //! is wired together in [`crate::server`].
@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::firewall::Firewall;
+use crate::fraud::CallDecisions;
 use crate::guard::RunningGuard;
 use events::EventQueue;
 use model_version::ModelVersion;
@@ -48,6 +49,8 @@ pub struct Core {
     pub events: EventQueue,
     /// The alerts' notice queue (bans, taps down).
     pub alerts: Notifier,
+    /// The pre-call fraud decision: its ledger, policy in force and follow-up queue.
+    pub fraud: Arc<CallDecisions>,
     /// The running guard, once the server has started it.
     pub guard: Arc<OnceLock<RunningGuard>>,
     /// Cancelled when the server begins to stop: the endless streams end with it, so the
@@ -75,6 +78,7 @@ impl Core {
             firewall_lock: Arc::default(),
             events,
             alerts: Notifier::default(),
+            fraud: Arc::default(),
             guard: Arc::default(),
             stopping: CancellationToken::new(),
         }

@@ -294,6 +294,41 @@ impl From<crate::services::guard_policy::GuardPolicyError> for ApiError {
     }
 }
 
+impl From<crate::services::fraud::FraudError> for ApiError {
+    fn from(e: crate::services::fraud::FraudError) -> Self {
+        use crate::services::fraud::FraudError;
+        match e {
+            FraudError::Invalid(invalid) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                format!("{}: {}", invalid.field(), invalid.rule()),
+            )
+            .with("field", invalid.field().to_owned()),
+            e @ FraudError::Stale { current, .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                e.to_string(),
+            )
+            .with("current_version", current),
+            e @ (FraudError::NotLocked(_) | FraudError::NoSuchCall(_)) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            e @ FraudError::Asterisk(_) => {
+                tracing::error!(error = %e, "fraud: Asterisk");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "asterisk_unavailable",
+                    e.to_string(),
+                )
+            }
+            FraudError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
 impl From<crate::services::Internal> for ApiError {
     fn from(cause: crate::services::Internal) -> Self {
         tracing::error!(error = %cause, "internal error");

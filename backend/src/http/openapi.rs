@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         (name = "config", description = "Rendering and applying the Asterisk configuration"),
         (name = "firewall", description = "The firewall policy, bans and the allowlist"),
         (name = "guard", description = "The guard's events and status"),
+        (name = "fraud", description = "Toll-fraud protection: the fraud policy, the pre-call decision's status, locked accounts, findings and running external calls"),
         (name = "tokens", description = "API tokens"),
         (name = "alerts", description = "Webhook alerts on bans, attack rate spikes, logins after failures, high posture findings and a blind guard; signed with HMAC-SHA256 (`X-Sipwarden-Signature: sha256=<hex>` over `<X-Sipwarden-Timestamp>.<body>`)"),
         (name = "operations", description = "Health and metrics"),

@@ -4,6 +4,7 @@
 //! clean-ups) and the HTTP layer on top.
 
 pub mod accept;
+pub mod fraud;
 pub mod guard;
 
 use std::path::Path;
@@ -136,6 +137,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     crate::services::firewall::follow_trunks(state.core.clone());
 
+    fraud::start(&state).await;
     if let Some(running) = guard::start(&state).await {
         // Set once, here; nothing else sets it.
         let _ = state.guard.set(running);
@@ -199,6 +201,7 @@ async fn bootstrap_asterisk(state: &HttpState) {
     }
     match crate::services::config::render_to_dir(
         &state.db,
+        &state.config,
         policy::asterisk::Target::Asterisk22Pjsip,
         &dir,
     )

@@ -63,6 +63,10 @@ pub enum Action {
     GuardPolicyUpdate,
     AlarmAcknowledge,
     ConfigImport,
+    FraudPolicyUpdate,
+    FraudLock,
+    FraudUnlock,
+    FraudHangup,
 }
 
 impl Action {
@@ -112,6 +116,10 @@ impl Action {
             Action::GuardPolicyUpdate => "guard_policy_update",
             Action::AlarmAcknowledge => "alarm_acknowledge",
             Action::ConfigImport => "config_import",
+            Action::FraudPolicyUpdate => "fraud_policy_update",
+            Action::FraudLock => "fraud_lock",
+            Action::FraudUnlock => "fraud_unlock",
+            Action::FraudHangup => "fraud_hangup",
         }
     }
 }

@@ -97,12 +97,23 @@ fn config_dir(core: &Core) -> ConfigDir {
     ConfigDir::new(core.config.asterisk_dir())
 }
 
+/// The stored model as it is rendered: every call through a trunk asks the pre-call fraud
+/// decision at the configured address first, with the stored fraud policy's fail modes.
+async fn model_to_render(
+    db: &impl sea_orm::ConnectionTrait,
+    config: &crate::config::Config,
+) -> Result<policy::asterisk::PbxModel, PbxError> {
+    let point = crate::services::fraud::decision_point(db, config).await?;
+    Ok(pbx::load_model(db).await?.with_decision_point(point))
+}
+
 /// Renders the stored model for `target` (without touching Asterisk).
 pub async fn render_current(
     db: &sea_orm::DatabaseConnection,
+    config: &crate::config::Config,
     target: Target,
 ) -> Result<Bundle, PbxError> {
-    let model = pbx::load_model(db).await?;
+    let model = model_to_render(db, config).await?;
     let next = next_revision(db).await?;
     Ok(render(&model, target, Revision::new(next)))
 }
@@ -131,7 +142,7 @@ fn require_managed(core: &Core) -> Result<(), PbxError> {
 /// What an apply would change on disk.
 pub async fn preview(core: &Core) -> Result<Preview, PbxError> {
     require_managed(core)?;
-    let bundle = render_current(&core.db, TARGET).await?;
+    let bundle = render_current(&core.db, &core.config, TARGET).await?;
     let live = read_live(core, &bundle)?;
     let mut files = Vec::new();
     for (file, live) in bundle.files.iter().zip(&live) {
@@ -186,7 +197,7 @@ pub async fn pending(core: &Core) -> Result<bool, PbxError> {
     {
         return Ok(pending);
     }
-    let bundle = render_current(&core.db, TARGET).await?;
+    let bundle = render_current(&core.db, &core.config, TARGET).await?;
     let live = read_live(core, &bundle)?;
     let pending = bundle.files.iter().zip(&live).any(|(file, live)| {
         live.as_deref()
@@ -326,7 +337,7 @@ pub async fn apply(core: &Core, admin: &Admin) -> Result<ApplyReport, PbxError> 
 #[tracing::instrument(name = "config_apply", skip_all)]
 async fn apply_now(core: &Core, admin: &Admin) -> Result<ApplyReport, PbxError> {
     let _guard = core.pbx_lock.lock().await;
-    let model = pbx::load_model(&core.db).await?;
+    let model = model_to_render(&core.db, &core.config).await?;
     let policy = model.policy().clone();
     let outcome = apply_locked(core, admin, &policy, None, |number| {
         bundle_files(&render(&model, TARGET, Revision::new(number)))
@@ -357,7 +368,7 @@ pub async fn rollback(core: &Core, admin: &Admin, number: i32) -> Result<ApplyRe
 async fn rollback_now(core: &Core, admin: &Admin, number: i32) -> Result<ApplyReport, PbxError> {
     let _guard = core.pbx_lock.lock().await;
     let (_, old) = revision(core, number).await?;
-    let model = pbx::load_model(&core.db).await?;
+    let model = model_to_render(&core.db, &core.config).await?;
     let policy = model.policy().clone();
     let now = |n: u64| bundle_files(&render(&model, TARGET, Revision::new(n)));
     refuse_stale_credentials(number, &old, &now(0))?;
@@ -677,10 +688,11 @@ async fn fall_back(
 /// Asterisk, or to inspect); Asterisk is not touched.
 pub async fn render_to_dir(
     db: &sea_orm::DatabaseConnection,
+    config: &crate::config::Config,
     target: Target,
     out: &std::path::Path,
 ) -> Result<Vec<String>, PbxError> {
-    let bundle = render_current(db, target).await?;
+    let bundle = render_current(db, config, target).await?;
     let out = out.to_owned();
     let files = bundle_files(&bundle);
     tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {

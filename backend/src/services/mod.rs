@@ -10,6 +10,7 @@ pub mod config;
 pub mod dashboard;
 pub mod events;
 pub mod firewall;
+pub mod fraud;
 pub mod guard_enforcer;
 pub mod guard_model;
 pub mod guard_policy;

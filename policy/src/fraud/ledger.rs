@@ -138,14 +138,14 @@ impl Ledger {
             }
         };
         if self.locked.contains(attempt.endpoint) {
-            fire(
-                RuleMode::Block,
-                "account_locked",
-                format!(
-                    "{} is locked until an administrator unlocks it",
-                    attempt.endpoint
-                ),
+            // Refused whatever it dials, and not counted: the lock is the whole answer (a
+            // locked account's retries would otherwise lock it again and again).
+            let reason = format!(
+                "{} is locked until an administrator unlocks it",
+                attempt.endpoint
             );
+            fire(RuleMode::Block, "account_locked", reason);
+            return self.conclude(destination, findings, attempt, None, now);
         }
         if let Verdict::Fired { mode, rule, reason } = verdict {
             fire(mode, rule, reason);

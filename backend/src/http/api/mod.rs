@@ -7,6 +7,7 @@ mod config_audit;
 mod dashboard;
 mod events;
 mod firewall;
+mod fraud;
 mod guard;
 mod pbx;
 mod posture;
@@ -41,6 +42,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(firewall::FirewallApi::openapi());
     doc.merge(events::EventsApi::openapi());
     doc.merge(guard::GuardApi::openapi());
+    doc.merge(fraud::FraudApi::openapi());
     doc.merge(tokens::TokensApi::openapi());
     doc.merge(users::UsersApi::openapi());
     doc.merge(posture::PostureApi::openapi());
@@ -61,6 +63,7 @@ pub fn routes() -> Router<HttpState> {
         .merge(firewall::routes())
         .merge(events::routes())
         .merge(guard::routes())
+        .merge(fraud::routes())
         .merge(tokens::routes())
         .merge(posture::routes())
         .merge(config_audit::routes())

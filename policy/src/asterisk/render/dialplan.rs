@@ -96,7 +96,9 @@ fn render_support(w: &mut ConfWriter) {
 fn render_decision(w: &mut ConfWriter, point: &DecisionPoint) {
     let agi = format!("agi://{}", point.address);
     w.section("sw-fraud-decision");
-    w.comment("ARG1: trunk, ARG2: number dialled, ARG3: open or closed when sipwarden does not answer.");
+    w.comment(
+        "ARG1: trunk, ARG2: number dialled, ARG3: open or closed when sipwarden does not answer.",
+    );
     w.object("exten", &format!("s,1,Set({VERDICT_VARIABLE}=)"));
     w.object(
         "same",

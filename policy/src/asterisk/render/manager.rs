@@ -10,8 +10,9 @@ use crate::asterisk::pbx::PbxModel;
 /// What the apply account may do: `Reload` and `ShowDialPlan` (config), `PJSIPShow*`
 /// (system; also `PJSIPShowRegistrationsOutbound` for the trunks' registration state and
 /// `PJSIPRegister` to restart one, whose list answers need no read class), `manager show
-/// user` through `Command` (command).
-pub(crate) const APPLY_WRITE_CLASSES: &str = "system,config,command";
+/// user` through `Command` (command), and `Hangup` (call) for the calls of an account the
+/// fraud rules lock.
+pub(crate) const APPLY_WRITE_CLASSES: &str = "system,config,command,call";
 
 fn write_acl(w: &mut ConfWriter, acl: &Acl) {
     for (rule, network) in acl.rules() {

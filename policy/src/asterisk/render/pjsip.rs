@@ -128,7 +128,10 @@ fn render_endpoint(w: &mut ConfWriter, model: &PbxModel, e: &Endpoint) {
     w.set("allow_unauthenticated_options", "no");
     w.set("set_var", &format!("SW_EP={id}"));
     w.set("set_var", &format!("SW_MAXCALLS={}", e.max_calls().get()));
-    w.set("set_var", &format!("SW_CLASS={}", e.calling_class().as_str()));
+    w.set(
+        "set_var",
+        &format!("SW_CLASS={}", e.calling_class().as_str()),
+    );
     write_acl(w, e.acl(), false);
     write_acl(w, e.acl(), true);
 

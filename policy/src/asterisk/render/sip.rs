@@ -95,7 +95,10 @@ fn render_peer(w: &mut ConfWriter, e: &Endpoint) {
     w.set("call-limit", &e.max_calls().get().to_string());
     w.set("setvar", &format!("SW_EP={id}"));
     w.set("setvar", &format!("SW_MAXCALLS={}", e.max_calls().get()));
-    w.set("setvar", &format!("SW_CLASS={}", e.calling_class().as_str()));
+    w.set(
+        "setvar",
+        &format!("SW_CLASS={}", e.calling_class().as_str()),
+    );
     write_acl(w, e.acl(), false);
     write_acl(w, e.acl(), true);
 }

@@ -1,0 +1,199 @@
+//! The pre-call fraud decision as the appliance runs it (#15): the ledger of
+//! `policy::fraud` behind a mutex held for one decision (microseconds, never across I/O),
+//! the fraud policy in force, and a bounded queue of what a decision leaves to do (store its
+//! findings and a lock, hang up the locked account's calls, raise the alert). The FastAGI
+//! listener (`agi_server`) answers Asterisk first; the worker in `server::fraud` carries the
+//! rest out after the answer is on its way.
+
+pub mod agi_server;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime};
+
+use policy::fraud::ledger::{Attempt, Decision, Ledger, Outcome, RunningCall};
+use policy::fraud::policy::{FraudPolicy, FraudSettings};
+use tokio::sync::mpsc;
+
+use crate::sync::lock;
+
+/// Follow-ups queued for the worker at most; past it they are dropped and counted (the
+/// decision itself is never held up).
+pub const QUEUE: usize = 1024;
+
+/// What a decision (or the long-call check) leaves to the worker.
+#[derive(Debug, Clone)]
+pub enum Followup {
+    /// Rules fired on a call attempt.
+    Decided {
+        at: SystemTime,
+        endpoint: String,
+        trunk: String,
+        dialled: String,
+        decision: Decision,
+    },
+    /// A running call passed the long-call limit.
+    LongCall { at: SystemTime, call: RunningCall },
+}
+
+/// Whether the FastAGI listener is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listening {
+    NotStarted,
+    On(std::net::SocketAddr),
+    Failed(String),
+}
+
+/// Decisions taken since the start, by outcome.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub allowed: AtomicU64,
+    pub blocked: AtomicU64,
+    pub locked: AtomicU64,
+    /// Requests that were not a well-formed decision (answered `block`).
+    pub malformed: AtomicU64,
+    /// Follow-ups dropped because the worker's queue was full.
+    pub dropped: AtomicU64,
+}
+
+/// The decision point; one per appliance, in the [`Core`](crate::core::Core).
+pub struct CallDecisions {
+    policy: RwLock<Arc<FraudPolicy>>,
+    ledger: Mutex<Ledger>,
+    tx: mpsc::Sender<Followup>,
+    rx: Mutex<Option<mpsc::Receiver<Followup>>>,
+    listening: Mutex<Listening>,
+    pub counters: Counters,
+}
+
+impl std::fmt::Debug for CallDecisions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallDecisions").finish_non_exhaustive()
+    }
+}
+
+impl Default for CallDecisions {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        #[allow(clippy::expect_used, reason = "the default settings are valid by test")]
+        let policy = FraudPolicy::new(FraudSettings::default()).expect("default fraud policy");
+        Self {
+            policy: RwLock::new(Arc::new(policy)),
+            ledger: Mutex::default(),
+            tx,
+            rx: Mutex::new(Some(rx)),
+            listening: Mutex::new(Listening::NotStarted),
+            counters: Counters::default(),
+        }
+    }
+}
+
+impl CallDecisions {
+    /// Judges `attempt` now, records it, and queues what is left to do.
+    pub fn decide(&self, attempt: Attempt<'_>) -> Decision {
+        let policy = self.policy();
+        let decision = lock(&self.ledger).decide(&policy, attempt, Instant::now());
+        let counter = match decision.outcome {
+            Outcome::Allow => &self.counters.allowed,
+            Outcome::Block => &self.counters.blocked,
+            Outcome::Lock => &self.counters.locked,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if !decision.findings.is_empty() {
+            self.follow_up(Followup::Decided {
+                at: SystemTime::now(),
+                endpoint: attempt.endpoint.to_owned(),
+                trunk: attempt.trunk.to_owned(),
+                dialled: attempt.dialled.to_owned(),
+                decision: decision.clone(),
+            });
+        }
+        decision
+    }
+
+    fn follow_up(&self, followup: Followup) {
+        if self.tx.try_send(followup).is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The call with `uniqueid` hung up.
+    pub fn end(&self, uniqueid: &str) {
+        lock(&self.ledger).end(uniqueid);
+    }
+
+    /// Housekeeping, once a second: long calls go to the worker.
+    pub fn tick(&self) {
+        let policy = self.policy();
+        let long = lock(&self.ledger).tick(&policy, Instant::now());
+        for call in long {
+            self.follow_up(Followup::LongCall {
+                at: SystemTime::now(),
+                call,
+            });
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<FraudPolicy> {
+        self.policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `policy` in force for the next decision.
+    pub fn set_policy(&self, policy: FraudPolicy) {
+        *self
+            .policy
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(policy);
+    }
+
+    /// Locks `endpoint`; its running calls (to hang up).
+    pub fn lock(&self, endpoint: &str) -> Vec<RunningCall> {
+        lock(&self.ledger).lock(endpoint)
+    }
+
+    /// Replaces the locked set with the stored one (at start).
+    pub fn restore_locks(&self, locked: Vec<String>) {
+        let mut ledger = lock(&self.ledger);
+        for endpoint in locked {
+            ledger.lock(&endpoint);
+        }
+    }
+
+    /// How many accounts are locked.
+    pub fn locked_count(&self) -> usize {
+        lock(&self.ledger).locked().len()
+    }
+
+    /// Unlocks `endpoint`; whether it was locked here.
+    pub fn unlock(&self, endpoint: &str) -> bool {
+        lock(&self.ledger).unlock(endpoint)
+    }
+
+    /// The external calls running now, oldest first.
+    pub fn running(&self) -> Vec<RunningCall> {
+        lock(&self.ledger).running()
+    }
+
+    /// The running call with `uniqueid`, if any.
+    pub fn call(&self, uniqueid: &str) -> Option<RunningCall> {
+        self.running().into_iter().find(|c| c.uniqueid == uniqueid)
+    }
+
+    /// Whether the listener is up.
+    pub fn listening(&self) -> Listening {
+        lock(&self.listening).clone()
+    }
+
+    pub(crate) fn set_listening(&self, state: Listening) {
+        *lock(&self.listening) = state;
+    }
+
+    /// The worker's end of the follow-up queue; taken once.
+    pub fn take_receiver(&self) -> Option<mpsc::Receiver<Followup>> {
+        lock(&self.rx).take()
+    }
+}

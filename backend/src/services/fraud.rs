@@ -1,0 +1,539 @@
+//! Toll-fraud protection (#15) as a service: the stored fraud policy (one versioned row,
+//! audited, in force in the decision point as soon as it is stored), the locked accounts,
+//! the findings, and what the decision's worker does after a rule fired: store the
+//! findings, store a lock, hang up the locked account's calls over AMI, raise the `fraud`
+//! alert.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::json;
+
+use policy::asterisk::InvalidField;
+use policy::fraud::agi::DecisionPoint;
+use policy::fraud::ledger::{Outcome, RunningCall};
+use policy::fraud::policy::{FraudPolicy, FraudSettings, RuleMode};
+use wire::alerts::Trigger;
+use wire::fraud::{FraudFindingView, FraudLockView, FraudStatusView, LiveCallView};
+
+use crate::auth::Admin;
+use crate::config::Config;
+use crate::core::Core;
+use crate::core::notifier::Notice;
+use crate::db::entities::{fraud_finding, fraud_lock, fraud_policy};
+use crate::fraud::{Followup, Listening};
+use crate::services::Internal;
+use crate::services::audit::{self, Action, Record};
+
+/// Findings kept at most (the oldest go first): anyone who can place calls can make them.
+pub const MAX_FINDINGS: u64 = 100_000;
+
+/// Why a fraud request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FraudError {
+    /// A value broke its rule (422, naming the field).
+    #[error("{}: {}", .0.field(), .0.rule())]
+    Invalid(InvalidField),
+    /// `If-Match` named another version than the stored one (412).
+    #[error("the fraud policy changed meanwhile: it is at version {current}, not {expected}")]
+    Stale { expected: i32, current: i32 },
+    /// The account is not locked (404).
+    #[error("{0} is not locked")]
+    NotLocked(String),
+    /// No running call has this id (404).
+    #[error("no external call {0} is running")]
+    NoSuchCall(String),
+    /// Asterisk could not be asked to hang up (503).
+    #[error("Asterisk did not hang up: {0}")]
+    Asterisk(String),
+    /// Not the caller's fault (500, logged).
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<sea_orm::DbErr> for FraudError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Internal(Internal::Db(e))
+    }
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The stored policy and its version; the default at version 0 when none was stored yet.
+pub async fn load(db: &impl sea_orm::ConnectionTrait) -> Result<(FraudPolicy, i32), Internal> {
+    let Some(row) = fraud_policy::Entity::find_by_id(1).one(db).await? else {
+        let policy = FraudPolicy::new(FraudSettings::default())
+            .map_err(|e| Internal::Corrupt(format!("default fraud policy: {e}")))?;
+        return Ok((policy, 0));
+    };
+    let settings: FraudSettings = serde_json::from_str(&row.body)
+        .map_err(|e| Internal::Corrupt(format!("fraud_policy: {e}")))?;
+    let policy =
+        FraudPolicy::new(settings).map_err(|e| Internal::Corrupt(format!("fraud_policy: {e}")))?;
+    Ok((policy, row.version))
+}
+
+/// Where the rendered dialplan asks for the decision, with the stored policy's fail modes.
+pub async fn decision_point(
+    db: &impl sea_orm::ConnectionTrait,
+    config: &Config,
+) -> Result<DecisionPoint, Internal> {
+    let (policy, _) = load(db).await?;
+    Ok(DecisionPoint {
+        address: config.fraud_agi_listen,
+        fail_national: policy.settings().fail_national,
+        fail_international: policy.settings().fail_international,
+    })
+}
+
+/// Checks and stores `settings` (only over version `expected` when given), then puts them
+/// in force in the decision point. The fail modes are rendered into the dialplan: they take
+/// effect at the next apply (the console shows the change as pending).
+pub async fn update(
+    core: &Core,
+    admin: &Admin,
+    settings: FraudSettings,
+    expected: Option<i32>,
+) -> Result<(FraudSettings, i32), FraudError> {
+    let policy = match FraudPolicy::new(settings) {
+        Ok(policy) => policy,
+        Err(e) => {
+            let detail = format!("refused: {}: {}", e.field(), e.rule());
+            audit::record(
+                &core.db,
+                Record::by_caller(admin.caller(), Action::FraudPolicyUpdate, false, &detail),
+            )
+            .await?;
+            return Err(FraudError::Invalid(e));
+        }
+    };
+    let _guard = core.pbx_lock.lock().await;
+    let body = serde_json::to_string(policy.settings())
+        .map_err(|e| Internal::Corrupt(format!("serialising the fraud policy: {e}")))?;
+    let txn = crate::db::begin_write(&core.db).await?;
+    let (_, current) = load(&txn).await?;
+    if let Some(expected) = expected.filter(|e| *e != current) {
+        return Err(FraudError::Stale { expected, current });
+    }
+    let version = current + 1;
+    fraud_policy::Entity::insert(fraud_policy::ActiveModel {
+        id: Set(1),
+        body: Set(body),
+        version: Set(version),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(fraud_policy::Column::Id)
+            .update_columns([
+                fraud_policy::Column::Body,
+                fraud_policy::Column::Version,
+                fraud_policy::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+    let settings = policy.settings().clone();
+    core.fraud.set_policy(policy);
+    // The fail modes are in the rendered dialplan: pending changes follow the model.
+    core.model.bump();
+    let detail = format!("fraud policy version {version}");
+    audit::record(
+        &core.db,
+        Record::by_caller(admin.caller(), Action::FraudPolicyUpdate, true, &detail),
+    )
+    .await?;
+    Ok((settings, version))
+}
+
+/// The locked accounts, most recent first.
+pub async fn locks(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<FraudLockView>, Internal> {
+    Ok(fraud_lock::Entity::find()
+        .order_by_desc(fraud_lock::Column::LockedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| FraudLockView {
+            endpoint_id: l.endpoint_id,
+            rule: l.rule,
+            reason: l.reason,
+            locked_at: time(l.locked_at),
+        })
+        .collect())
+}
+
+/// The stored locks, put in force in the decision point (at start).
+pub async fn restore_locks(core: &Core) -> Result<usize, Internal> {
+    let locked: Vec<String> = locks(&core.db)
+        .await?
+        .into_iter()
+        .map(|l| l.endpoint_id)
+        .collect();
+    let n = locked.len();
+    core.fraud.restore_locks(locked);
+    Ok(n)
+}
+
+/// Unlocks `endpoint_id`: its calls are decided afresh from now on.
+pub async fn unlock(core: &Core, admin: &Admin, endpoint_id: &str) -> Result<(), FraudError> {
+    let deleted = fraud_lock::Entity::delete_by_id(endpoint_id.to_owned())
+        .exec(&core.db)
+        .await?;
+    let was_locked = core.fraud.unlock(endpoint_id);
+    if deleted.rows_affected == 0 && !was_locked {
+        return Err(FraudError::NotLocked(endpoint_id.to_owned()));
+    }
+    let detail = format!("unlocked {endpoint_id}");
+    audit::record(
+        &core.db,
+        Record::by_caller(admin.caller(), Action::FraudUnlock, true, &detail),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The newest findings (at most `limit`), for one endpoint when given.
+pub async fn findings(
+    db: &impl sea_orm::ConnectionTrait,
+    endpoint_id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<FraudFindingView>, Internal> {
+    let mut query = fraud_finding::Entity::find().order_by_desc(fraud_finding::Column::Id);
+    if let Some(endpoint_id) = endpoint_id {
+        query = query.filter(fraud_finding::Column::EndpointId.eq(endpoint_id));
+    }
+    Ok(query
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| FraudFindingView {
+            id: f.id,
+            at: time(f.at),
+            endpoint_id: f.endpoint_id,
+            trunk: f.trunk,
+            number: f.number,
+            region: f.region,
+            outcome: f.outcome,
+            rule: f.rule,
+            mode: f.mode,
+            reason: f.reason,
+        })
+        .collect())
+}
+
+fn call_view(call: &RunningCall) -> LiveCallView {
+    LiveCallView {
+        uniqueid: call.uniqueid.clone(),
+        channel: call.channel.clone(),
+        endpoint_id: call.endpoint.clone(),
+        trunk: call.trunk.clone(),
+        number: call.number.clone(),
+        region: call.region.clone(),
+        started_at: time(DateTime::<Utc>::from(call.started_at)),
+        seconds: call.started.elapsed().as_secs(),
+    }
+}
+
+/// The external calls running now, oldest first.
+#[must_use]
+pub fn live_calls(core: &Core) -> Vec<LiveCallView> {
+    core.fraud.running().iter().map(call_view).collect()
+}
+
+/// Whether the decision is served, and its counts.
+#[must_use]
+pub fn status(core: &Core) -> FraudStatusView {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (listening, error) = match core.fraud.listening() {
+        Listening::On(_) => (true, None),
+        Listening::NotStarted => (false, Some("not started".to_owned())),
+        Listening::Failed(e) => (false, Some(e)),
+    };
+    let c = &core.fraud.counters;
+    FraudStatusView {
+        listening,
+        address: core.config.fraud_agi_listen.to_string(),
+        error,
+        allowed: c.allowed.load(Relaxed),
+        blocked: c.blocked.load(Relaxed),
+        locked: c.locked.load(Relaxed),
+        malformed: c.malformed.load(Relaxed),
+        running_calls: core.fraud.running().len(),
+        locked_accounts: core.fraud.locked_count(),
+    }
+}
+
+/// Hangs up the running call `uniqueid` at an administrator's request.
+pub async fn hang_up_call(core: &Core, admin: &Admin, uniqueid: &str) -> Result<(), FraudError> {
+    let call = core
+        .fraud
+        .call(uniqueid)
+        .ok_or_else(|| FraudError::NoSuchCall(uniqueid.to_owned()))?;
+    let outcome = hang_up(core, std::slice::from_ref(&call)).await;
+    let detail = format!(
+        "hang up {} ({} to +{}): {}",
+        call.channel,
+        call.endpoint,
+        call.number,
+        outcome
+            .as_ref()
+            .map_or_else(ToString::to_string, |()| "done".to_owned())
+    );
+    audit::record(
+        &core.db,
+        Record::by_caller(
+            admin.caller(),
+            Action::FraudHangup,
+            outcome.is_ok(),
+            &detail,
+        ),
+    )
+    .await?;
+    outcome
+}
+
+/// Asks Asterisk to hang up `calls` (the apply account, which may write `call`). A call
+/// that already ended is not an error.
+async fn hang_up(core: &Core, calls: &[RunningCall]) -> Result<(), FraudError> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let model = crate::services::pbx::load_model(&core.db)
+        .await
+        .map_err(|e| FraudError::Asterisk(e.to_string()))?;
+    let timeout = Duration::from_secs(u64::from(core.config.asterisk_ami_timeout_secs));
+    let mut ami = crate::services::apply_account::login(core, model.policy(), timeout)
+        .await
+        .map_err(|e| FraudError::Asterisk(e.to_string()))?;
+    let mut failed = Vec::new();
+    for call in calls {
+        // Cause 21: call rejected.
+        if let Err(e) = ami
+            .action("Hangup", &[("Channel", &call.channel), ("Cause", "21")])
+            .await
+        {
+            // "No such channel": it hung up meanwhile.
+            if !e.to_string().contains("No such channel") {
+                failed.push(format!("{}: {e}", call.channel));
+            }
+        }
+    }
+    ami.logoff().await;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(FraudError::Asterisk(failed.join("; ")))
+    }
+}
+
+fn mode_word(mode: RuleMode) -> &'static str {
+    match mode {
+        RuleMode::Off => "off",
+        RuleMode::Report => "report",
+        RuleMode::Block => "block",
+        RuleMode::Lock => "lock",
+    }
+}
+
+fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Allow => "allow",
+        Outcome::Block => "block",
+        Outcome::Lock => "lock",
+    }
+}
+
+/// Carries out one follow-up of the decision point: what a fired rule leaves to do.
+pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> {
+    match followup {
+        Followup::Decided {
+            at,
+            endpoint,
+            trunk,
+            dialled,
+            decision,
+        } => {
+            let at = DateTime::<Utc>::from(at);
+            let (number, region) = match &decision.destination {
+                policy::fraud::destination::Destination::External { e164, region, .. } => {
+                    (e164.clone(), region.code.to_owned())
+                }
+                policy::fraud::destination::Destination::Unknown { e164 } => {
+                    (e164.clone(), String::new())
+                }
+                _ => (dialled.clone(), String::new()),
+            };
+            let outcome = outcome_word(decision.outcome);
+            let rows = decision
+                .findings
+                .iter()
+                .map(|f| fraud_finding::ActiveModel {
+                    at: Set(at),
+                    endpoint_id: Set(endpoint.clone()),
+                    trunk: Set(trunk.clone()),
+                    number: Set(number.clone()),
+                    region: Set(region.clone()),
+                    outcome: Set(outcome.to_owned()),
+                    rule: Set(f.rule.to_owned()),
+                    mode: Set(mode_word(f.mode).to_owned()),
+                    reason: Set(f.reason.clone()),
+                    ..Default::default()
+                });
+            fraud_finding::Entity::insert_many(rows)
+                .exec(&core.db)
+                .await?;
+            if decision.outcome == Outcome::Lock {
+                let cause = decision
+                    .findings
+                    .iter()
+                    .find(|f| f.mode == RuleMode::Lock)
+                    .or(decision.findings.first());
+                let (rule, reason) =
+                    cause.map_or(("lock", String::new()), |f| (f.rule, f.reason.clone()));
+                lock_account(core, &endpoint, rule, &reason, &decision.hang_up).await?;
+            }
+            // A refused call that was only refused because the account is locked is no news.
+            let only_locked = decision.findings.iter().all(|f| f.rule == "account_locked");
+            if !only_locked {
+                let reasons: Vec<&str> = decision
+                    .findings
+                    .iter()
+                    .map(|f| f.reason.as_str())
+                    .collect();
+                core.alerts.notify(Notice::new(
+                    Some(Trigger::Fraud),
+                    format!(
+                        "{endpoint} calling +{number}: {outcome} ({})",
+                        reasons.join("; ")
+                    ),
+                    json!({
+                        "endpoint_id": endpoint,
+                        "trunk": trunk,
+                        "number": number,
+                        "region": region,
+                        "outcome": outcome,
+                        "rules": decision.findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+                    }),
+                ));
+            }
+        }
+        Followup::LongCall { at, call } => {
+            let limit = core.fraud.policy().settings().long_call_minutes;
+            let reason = format!(
+                "the call to +{} has run past {} minutes",
+                call.number, limit.max
+            );
+            fraud_finding::ActiveModel {
+                at: Set(DateTime::<Utc>::from(at)),
+                endpoint_id: Set(call.endpoint.clone()),
+                trunk: Set(call.trunk.clone()),
+                number: Set(call.number.clone()),
+                region: Set(call.region.clone()),
+                outcome: Set(if limit.mode == RuleMode::Report {
+                    "allow"
+                } else {
+                    "block"
+                }
+                .to_owned()),
+                rule: Set("long_call".to_owned()),
+                mode: Set(mode_word(limit.mode).to_owned()),
+                reason: Set(reason.clone()),
+                ..Default::default()
+            }
+            .insert(&core.db)
+            .await?;
+            match limit.mode {
+                RuleMode::Lock => {
+                    let calls = core.fraud.lock(&call.endpoint);
+                    lock_account(core, &call.endpoint, "long_call", &reason, &calls).await?;
+                }
+                RuleMode::Block => {
+                    if let Err(e) = hang_up(core, std::slice::from_ref(&call)).await {
+                        tracing::error!(error = %e, "fraud: a long call could not be hung up");
+                    }
+                }
+                RuleMode::Off | RuleMode::Report => {}
+            }
+            core.alerts.notify(Notice::new(
+                Some(Trigger::Fraud),
+                format!("{}: {reason}", call.endpoint),
+                json!({"endpoint_id": call.endpoint, "number": call.number, "rules": ["long_call"]}),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Stores the lock of `endpoint` (the decision point holds it already) and hangs up `calls`.
+async fn lock_account(
+    core: &Core,
+    endpoint: &str,
+    rule: &str,
+    reason: &str,
+    calls: &[RunningCall],
+) -> Result<(), Internal> {
+    // Hang up first: every millisecond is a billed one.
+    let hung_up = hang_up(core, calls).await;
+    fraud_lock::Entity::insert(fraud_lock::ActiveModel {
+        endpoint_id: Set(endpoint.to_owned()),
+        rule: Set(rule.to_owned()),
+        reason: Set(reason.to_owned()),
+        locked_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(fraud_lock::Column::EndpointId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&core.db)
+    .await?;
+    let detail = match &hung_up {
+        Ok(()) => format!(
+            "{endpoint} locked ({rule}); {} running call(s) hung up",
+            calls.len()
+        ),
+        Err(e) => format!("{endpoint} locked ({rule}); hanging up its calls failed: {e}"),
+    };
+    tracing::warn!(endpoint, rule, reason, "fraud: account locked");
+    audit::record(
+        &core.db,
+        Record {
+            actor: None,
+            source_ip: None,
+            action: Action::FraudLock,
+            success: hung_up.is_ok(),
+            detail: &detail,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes findings beyond the newest [`MAX_FINDINGS`].
+pub async fn enforce_retention(db: &impl sea_orm::ConnectionTrait) -> Result<u64, Internal> {
+    let newest = fraud_finding::Entity::find()
+        .select_only()
+        .column_as(fraud_finding::Column::Id.max(), "max")
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten();
+    let Some(newest) = newest else {
+        return Ok(0);
+    };
+    let keep_from = newest - i64::try_from(MAX_FINDINGS).unwrap_or(i64::MAX) + 1;
+    Ok(fraud_finding::Entity::delete_many()
+        .filter(fraud_finding::Column::Id.lt(keep_from))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

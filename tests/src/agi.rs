@@ -1,0 +1,87 @@
+//! Asterisk's side of the FastAGI exchange, for tests and the decision benchmark: what
+//! `AGI(agi://…/decide,…)` and the hang-up handler's `AGI(agi://…/end)` send, and what they
+//! read back.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// One call attempt as the dialplan describes it.
+#[derive(Clone, Debug)]
+pub struct Question<'a> {
+    pub endpoint: &'a str,
+    pub class: &'a str,
+    pub trunk: &'a str,
+    pub number: &'a str,
+    /// The calling channel's unique id.
+    pub uniqueid: &'a str,
+}
+
+fn env(script: &str, channel: &str, uniqueid: &str, args: &[&str]) -> String {
+    let mut text = format!(
+        "agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1/{script}\n\
+         agi_channel: {channel}\nagi_language: en\nagi_type: PJSIP\nagi_uniqueid: {uniqueid}\n\
+         agi_callerid: 2001\nagi_calleridname: \"Desk\"\nagi_context: sw-dial-international\n\
+         agi_extension: s\nagi_priority: 2\n"
+    );
+    for (i, arg) in args.iter().enumerate() {
+        text.push_str(&format!("agi_arg_{}: {arg}\n", i + 1));
+    }
+    text.push('\n');
+    text
+}
+
+/// Asks `decide` at `addr` as Asterisk would; the verdict (`allow`, `block`), or `None`
+/// when the connection closed without one.
+pub async fn decide(addr: SocketAddr, q: &Question<'_>) -> Result<Option<String>> {
+    let channel = format!("PJSIP/{}-{}", q.endpoint, q.uniqueid);
+    let text = env(
+        "decide",
+        &channel,
+        q.uniqueid,
+        &[q.endpoint, q.class, q.trunk, q.number],
+    );
+    send(addr, &text).await
+}
+
+/// Sends `text` (an environment, well formed or not) and reads the verdict.
+pub async fn send(addr: SocketAddr, text: &str) -> Result<Option<String>> {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true)?;
+    stream.write_all(text.as_bytes()).await?;
+    let mut reader = BufReader::new(&mut stream);
+    let mut line = String::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
+        .await
+        .context("no answer within 5 s")??;
+    if n == 0 {
+        return Ok(None);
+    }
+    let Some(rest) = line.trim_end().strip_prefix("SET VARIABLE SW_FRAUD ") else {
+        bail!("not a verdict: {line:?}");
+    };
+    reader.get_mut().write_all(b"200 result=1\n").await?;
+    Ok(Some(rest.trim_matches('"').to_owned()))
+}
+
+/// Tells `addr` the call with `uniqueid` hung up, as the hang-up handler does.
+pub async fn end(addr: SocketAddr, uniqueid: &str) -> Result<()> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream
+        .write_all(env("end", "PJSIP/x-1", uniqueid, &[]).as_bytes())
+        .await?;
+    // The listener closes the connection once it has read the environment.
+    let mut rest = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut rest),
+    )
+    .await
+    .context("the end was not taken within 5 s")??;
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! Toll-fraud protection over the real server (#15), with the test playing Asterisk's side
+//! of the FastAGI exchange: the stored fraud policy (validated, versioned, audited), the
+//! pre-call decision's verdicts, a burst that locks the account, the findings and running
+//! calls it records, unlocking, and the dialplan the decision point is rendered into.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::agi::{self, Question};
+use tests::api::Api;
+use tests::server::{ADMIN_PASSWORD, Options, TestServer};
+
+/// A loopback address of this test's own: several servers run at once on this host.
+fn agi_address() -> SocketAddr {
+    let n = std::process::id();
+    SocketAddr::from(([127, 77, (n >> 8) as u8, (n & 0xff) as u8 | 1], 4573))
+}
+
+fn question<'a>(endpoint: &'a str, class: &'a str, number: &'a str, id: &'a str) -> Question<'a> {
+    Question {
+        endpoint,
+        class,
+        trunk: "itsp",
+        number,
+        uniqueid: id,
+    }
+}
+
+async fn verdict(addr: SocketAddr, q: Question<'_>) -> String {
+    agi::decide(addr, &q)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| "no answer".to_owned())
+}
+
+#[tokio::test]
+async fn the_fraud_policy_is_validated_versioned_and_decides_calls() {
+    let addr = agi_address();
+    let server = TestServer::start_with(Options {
+        env: vec![("SIPWARDEN_FRAUD_AGI_LISTEN".to_owned(), addr.to_string())],
+        admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),
+        ..Options::default()
+    })
+    .unwrap();
+    let api = Api::sign_in(&server).await;
+
+    // ---- The stored policy: defaults, validation by field, If-Match.
+    let (status, policy) = api.call("GET", "/api/v1/fraud/policy", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(policy["fail_international"], "closed");
+    assert_eq!(
+        policy["calls_per_minute"],
+        json!({"max": 5, "mode": "lock"})
+    );
+    let mut bad = policy.clone();
+    bad["country_code"] = json!("4x");
+    let (status, body) = api.call("PUT", "/api/v1/fraud/policy", Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "country_code");
+    let mut bad = policy.clone();
+    bad["allowed_regions"] = json!(["GB", "XX"]);
+    let (status, body) = api.call("PUT", "/api/v1/fraud/policy", Some(bad)).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("allowed_regions[1]"))
+    );
+    let (status, body) = api
+        .call("PUT", "/api/v1/fraud/policy", Some(json!({"surprise": 1})))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown fields are refused: {body}"
+    );
+    let stale = api
+        .request(reqwest::Method::PUT, "/api/v1/fraud/policy")
+        .header("if-match", "\"v7\"")
+        .json(&policy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+
+    let mut mine = policy.clone();
+    mine["concurrent_per_endpoint"] = json!({"max": 2, "mode": "block"});
+    mine["calls_per_minute"] = json!({"max": 5, "mode": "lock"});
+    let stored = api
+        .request(reqwest::Method::PUT, "/api/v1/fraud/policy")
+        .header("if-match", "\"v0\"")
+        .json(&mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), StatusCode::OK);
+    assert_eq!(stored.headers()["etag"], "\"v1\"");
+
+    // ---- The decision: the status says it listens; verdicts per class and range.
+    let (_, status) = api.call("GET", "/api/v1/fraud/status", None).await;
+    assert_eq!(status["listening"], true, "{status}");
+    assert_eq!(status["address"], addr.to_string());
+    assert_eq!(
+        verdict(
+            addr,
+            question("ep1", "international", "0033140000000", "1.1")
+        )
+        .await,
+        "allow"
+    );
+    assert_eq!(
+        verdict(addr, question("ep1", "international", "00881123456", "1.2")).await,
+        "block",
+        "a satellite (IRSF) range"
+    );
+    assert_eq!(
+        verdict(
+            addr,
+            question("ep1", "international", "+19005550100", "1.3")
+        )
+        .await,
+        "block",
+        "NANP 900 is premium"
+    );
+    assert_eq!(
+        verdict(addr, question("ep2", "internal", "030123456", "2.1")).await,
+        "block",
+        "internal class, national number"
+    );
+    assert_eq!(
+        verdict(addr, question("ep2", "national", "030123456", "2.2")).await,
+        "allow"
+    );
+    assert_eq!(
+        verdict(addr, question("ep2", "national", "0044207946000", "2.3")).await,
+        "block",
+        "national class, abroad"
+    );
+    // Malformed questions are refused, never let through.
+    assert_eq!(
+        verdict(
+            addr,
+            question("ep 1", "international", "0033140000000", "3.1")
+        )
+        .await,
+        "block"
+    );
+    assert_eq!(
+        verdict(addr, question("ep3", "galactic", "0033140000000", "3.2")).await,
+        "block"
+    );
+    assert_eq!(
+        verdict(addr, question("ep3", "international", "00331;Dial", "3.3")).await,
+        "block"
+    );
+    assert_eq!(
+        agi::send(addr, "agi_channel PJSIP/x\n\n").await.unwrap(),
+        None,
+        "a broken environment is closed without a verdict"
+    );
+
+    // ---- Concurrency: ep1 has one call running (1.1); a second fits, a third does not.
+    assert_eq!(
+        verdict(
+            addr,
+            question("ep1", "international", "0033140000001", "1.4")
+        )
+        .await,
+        "allow"
+    );
+    assert_eq!(
+        verdict(
+            addr,
+            question("ep1", "international", "0033140000002", "1.5")
+        )
+        .await,
+        "block"
+    );
+    let (_, calls) = api.call("GET", "/api/v1/fraud/calls", None).await;
+    let ids: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["uniqueid"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["1.1", "2.2", "1.4"], "{calls}");
+    agi::end(addr, "1.1").await.unwrap();
+    agi::end(addr, "1.4").await.unwrap();
+    let (_, calls) = api.call("GET", "/api/v1/fraud/calls", None).await;
+    assert_eq!(
+        calls.as_array().unwrap().len(),
+        1,
+        "ended calls are gone: {calls}"
+    );
+
+    // ---- A burst: this is ep1's sixth external attempt within the minute (limit 5): it
+    // locks the account.
+    assert_eq!(
+        verdict(
+            addr,
+            question("ep1", "international", "0033140000003", "1.6")
+        )
+        .await,
+        "block"
+    );
+    let locks = wait_for(&api, "/api/v1/fraud/locks", |v| {
+        !v.as_array().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(locks[0]["endpoint_id"], "ep1");
+    assert_eq!(locks[0]["rule"], "call_rate");
+    assert_eq!(
+        verdict(addr, question("ep1", "national", "030123456", "1.7")).await,
+        "block",
+        "locked"
+    );
+    assert_eq!(
+        verdict(addr, question("ep4", "national", "030123456", "4.1")).await,
+        "allow",
+        "others are not"
+    );
+
+    // ---- Findings: every fired rule with its outcome; filtered by endpoint.
+    let findings = wait_for(&api, "/api/v1/fraud/findings?endpoint_id=ep1", |v| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "account_locked")
+    })
+    .await;
+    let rules: Vec<(&str, &str)> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|f| (f["rule"].as_str().unwrap(), f["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("high_risk_destination", "block"),
+            ("high_risk_destination", "block"),
+            ("concurrent_endpoint", "block"),
+            ("call_rate", "lock"),
+            ("account_locked", "block"),
+        ],
+        "{findings}"
+    );
+    assert_eq!(findings[1]["region"], "FR");
+    let (status, _) = api
+        .call("GET", "/api/v1/fraud/findings?limit=0", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // ---- Unlock: the next call is decided afresh; a second unlock finds nothing.
+    let (status, _) = api.call("DELETE", "/api/v1/fraud/locks/ep1", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        verdict(
+            addr,
+            question("ep1", "international", "0033140000004", "1.8")
+        )
+        .await,
+        "allow"
+    );
+    let (status, body) = api.call("DELETE", "/api/v1/fraud/locks/ep1", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = api
+        .call("DELETE", "/api/v1/fraud/calls/nothing", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // ---- Audited; the counts add up.
+    let (_, audit) = api.call("GET", "/api/v1/audit?limit=50", None).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    for action in ["fraud_policy_update", "fraud_lock", "fraud_unlock"] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let (_, status) = api.call("GET", "/api/v1/fraud/status", None).await;
+    assert_eq!(status["allowed"], 5, "{status}");
+    assert_eq!(status["blocked"], 6, "{status}");
+    assert_eq!(status["locked"], 1, "{status}");
+    assert_eq!(status["malformed"], 4, "{status}");
+    assert_eq!(status["locked_accounts"], 0, "{status}");
+
+    // ---- The decision point is rendered at the configured address; a changed fail mode
+    // is a pending change of the dialplan.
+    let (status, preview) = api.call("GET", "/api/v1/config/preview", None).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    let text = preview.to_string();
+    assert!(
+        text.contains(&format!(
+            "AGI(agi://{addr}/decide,${{SW_EP}},${{SW_CLASS}},${{ARG1}},${{ARG2}})"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("AGI(agi://{addr}/end)")), "{text}");
+}
+
+/// GETs `path` until `ready` holds (the worker stores findings and locks just after the
+/// verdict is sent).
+async fn wait_for(api: &Api, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let (_, body) = api.call("GET", path, None).await;
+        if ready(&body) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{path} never became ready");
+}
