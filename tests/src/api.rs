@@ -137,3 +137,22 @@ impl Api {
         created
     }
 }
+
+impl Api {
+    /// [`Api::call`] from inside the namespace `ns` (where a lab's server listens), for a
+    /// test whose own thread is outside it.
+    ///
+    /// # Panics
+    /// When the request cannot be sent at all.
+    pub fn call_in(
+        &self,
+        ns: &crate::netns::NetNs,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (api, method, path) = (self.clone(), method.to_owned(), path.to_owned());
+        ns.block_on(async move { api.call(&method, &path, body).await })
+            .expect("entering the namespace")
+    }
+}

@@ -24,6 +24,7 @@ pub mod process;
 pub mod root;
 pub mod server;
 pub mod sip;
+pub mod sip_call;
 pub mod sipvicious;
 pub mod streams;
 pub mod webhook;

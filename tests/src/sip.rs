@@ -26,7 +26,7 @@ fn param<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     }
 }
 
-fn status(response: &str) -> Result<u16> {
+pub(crate) fn status(response: &str) -> Result<u16> {
     response
         .split_whitespace()
         .nth(1)
@@ -34,7 +34,11 @@ fn status(response: &str) -> Result<u16> {
         .context("no status code in the response")
 }
 
-async fn exchange(sock: &UdpSocket, server: SocketAddr, request: &str) -> Result<String> {
+pub(crate) async fn exchange(
+    sock: &UdpSocket,
+    server: SocketAddr,
+    request: &str,
+) -> Result<String> {
     sock.send_to(request.as_bytes(), server).await?;
     let call_id = header(request, "Call-ID").unwrap_or_default().to_owned();
     let mut buf = vec![0u8; 65_535];
@@ -57,7 +61,7 @@ async fn exchange(sock: &UdpSocket, server: SocketAddr, request: &str) -> Result
 }
 
 /// The `Authorization` header answering the challenge in `response` for `method uri`.
-fn authorization(
+pub(crate) fn authorization(
     response: &str,
     method: &str,
     uri: &str,
@@ -98,7 +102,7 @@ fn authorization(
 }
 
 /// A value of a header line (`To: <sip:x@y>;tag=1` for `To`).
-fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
     message.lines().find_map(|l| {
         let (n, v) = l.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
