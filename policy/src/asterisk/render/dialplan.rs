@@ -89,12 +89,17 @@ fn render_support(w: &mut ConfWriter) {
 }
 
 /// The pre-call decision (#15): FastAGI to sipwarden with who calls (`SW_EP`, `SW_CLASS`,
-/// set by the endpoint's definition), the trunk and the number. sipwarden answers by
-/// setting `SW_FRAUD`; when it does not answer (not running, refused connection) the
-/// class's fail mode decides. Hangup(21) is "call rejected": a 403 to the phone. A call let
-/// through gets a hang-up handler that tells sipwarden it ended (its concurrency count).
-fn render_decision(w: &mut ConfWriter, point: &DecisionPoint) {
+/// set by the endpoint's definition), the trunk, the number and the address the call came
+/// from. sipwarden answers by setting `SW_FRAUD`; when it does not answer (not running,
+/// refused connection) the class's fail mode decides. Hangup(21) is "call rejected": a 403
+/// to the phone. A call let through gets a hang-up handler that tells sipwarden how it
+/// ended (Dial's status and answered seconds): its concurrency count and its call record.
+fn render_decision(w: &mut ConfWriter, point: &DecisionPoint, target: Target) {
     let agi = format!("agi://{}", point.address);
+    let source = match target {
+        Target::Asterisk22Pjsip => "${CHANNEL(pjsip,remote_addr)}",
+        Target::LegacyChanSip => "${CHANNEL(recvip)}",
+    };
     w.section("sw-fraud-decision");
     w.comment(
         "ARG1: trunk, ARG2: number dialled, ARG3: open or closed when sipwarden does not answer.",
@@ -102,7 +107,7 @@ fn render_decision(w: &mut ConfWriter, point: &DecisionPoint) {
     w.object("exten", &format!("s,1,Set({VERDICT_VARIABLE}=)"));
     w.object(
         "same",
-        &format!("n,AGI({agi}/decide,${{SW_EP}},${{SW_CLASS}},${{ARG1}},${{ARG2}})"),
+        &format!("n,AGI({agi}/decide,${{SW_EP}},${{SW_CLASS}},${{ARG1}},${{ARG2}},{source})"),
     );
     w.object(
         "same",
@@ -121,7 +126,10 @@ fn render_decision(w: &mut ConfWriter, point: &DecisionPoint) {
     w.object("same", "n,Return()");
 
     w.section("sw-fraud-end");
-    w.object("exten", &format!("s,1,AGI({agi}/end)"));
+    w.object(
+        "exten",
+        &format!("s,1,AGI({agi}/end,${{DIALSTATUS}},${{ANSWEREDTIME}})"),
+    );
     w.object("same", "n,Return()");
 }
 
@@ -298,7 +306,7 @@ pub(crate) fn render_extensions(model: &PbxModel, target: Target, revision: Revi
     );
     render_support(&mut w);
     if let Some(point) = model.decision_point() {
-        render_decision(&mut w, point);
+        render_decision(&mut w, point, target);
     }
     render_local(&mut w, model, target);
     render_outbound(&mut w, model, target);
