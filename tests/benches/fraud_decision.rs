@@ -48,6 +48,7 @@ async fn ask(addr: SocketAddr, n: u32) -> (Duration, String) {
             trunk: "itsp",
             number: &number,
             uniqueid: &id,
+            source: Some("198.51.100.7:5060"),
         },
     )
     .await
@@ -57,7 +58,7 @@ async fn ask(addr: SocketAddr, n: u32) -> (Duration, String) {
     if verdict == "allow" {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let _ = agi::end(addr, &id).await;
+            let _ = agi::end(addr, &id, "ANSWER", 1).await;
         });
     }
     (took, verdict)

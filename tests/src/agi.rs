@@ -18,6 +18,8 @@ pub struct Question<'a> {
     pub number: &'a str,
     /// The calling channel's unique id.
     pub uniqueid: &'a str,
+    /// The caller's address as PJSIP's `remote_addr` gives it (`198.51.100.7:5060`).
+    pub source: Option<&'a str>,
 }
 
 fn env(script: &str, channel: &str, uniqueid: &str, args: &[&str]) -> String {
@@ -38,12 +40,9 @@ fn env(script: &str, channel: &str, uniqueid: &str, args: &[&str]) -> String {
 /// when the connection closed without one.
 pub async fn decide(addr: SocketAddr, q: &Question<'_>) -> Result<Option<String>> {
     let channel = format!("PJSIP/{}-{}", q.endpoint, q.uniqueid);
-    let text = env(
-        "decide",
-        &channel,
-        q.uniqueid,
-        &[q.endpoint, q.class, q.trunk, q.number],
-    );
+    let mut args = vec![q.endpoint, q.class, q.trunk, q.number];
+    args.extend(q.source);
+    let text = env("decide", &channel, q.uniqueid, &args);
     send(addr, &text).await
 }
 
@@ -69,11 +68,18 @@ pub async fn send(addr: SocketAddr, text: &str) -> Result<Option<String>> {
     Ok(Some(rest.trim_matches('"').to_owned()))
 }
 
-/// Tells `addr` the call with `uniqueid` hung up, as the hang-up handler does.
-pub async fn end(addr: SocketAddr, uniqueid: &str) -> Result<()> {
+/// Tells `addr` the call with `uniqueid` hung up, as the hang-up handler does: Dial's
+/// status and the seconds it was answered.
+pub async fn end(
+    addr: SocketAddr,
+    uniqueid: &str,
+    dial_status: &str,
+    answered_secs: u64,
+) -> Result<()> {
     let mut stream = TcpStream::connect(addr).await?;
+    let answered = answered_secs.to_string();
     stream
-        .write_all(env("end", "PJSIP/x-1", uniqueid, &[]).as_bytes())
+        .write_all(env("end", "PJSIP/x-1", uniqueid, &[dial_status, &answered]).as_bytes())
         .await?;
     // The listener closes the connection once it has read the environment.
     let mut rest = Vec::new();

@@ -69,4 +69,41 @@ pub struct FraudStatusView {
     pub malformed: u64,
     pub running_calls: usize,
     pub locked_accounts: usize,
+    /// Spent in the last hour and the last 24 hours, running calls included (`12.34`).
+    pub spent_last_hour: String,
+    pub spent_last_day: String,
+    /// Prefixes the rate table prices.
+    pub rate_prefixes: usize,
+}
+
+/// One external call sipwarden let through, as it ended.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecordView {
+    pub id: i64,
+    pub uniqueid: String,
+    pub endpoint_id: String,
+    pub trunk: String,
+    /// The address the call came from; empty when Asterisk did not say.
+    pub source: String,
+    pub number: String,
+    pub region: String,
+    pub started_at: String,
+    pub ended_at: String,
+    /// Dial's status: `ANSWER`, `BUSY`, `NOANSWER`, `CANCEL`, `CONGESTION`, `CHANUNAVAIL`;
+    /// empty when it never dialled.
+    pub dial_status: String,
+    pub answered_secs: i64,
+    /// What it cost at the rate table's prices (`12.34`, in its currency).
+    pub cost: String,
+}
+
+/// The rate table in force.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatesView {
+    /// How many prefixes it prices (0: none uploaded; every call costs the unknown rate).
+    pub prefixes: i32,
+    /// When it was uploaded; empty when none was.
+    pub updated_at: String,
 }

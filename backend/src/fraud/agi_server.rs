@@ -1,10 +1,11 @@
 //! The FastAGI listener Asterisk asks before every call through a trunk (see the dialplan's
 //! `sw-fraud-decision`). Two questions:
 //!
-//! - `decide` (arguments: endpoint, calling class, trunk, number): answered with one
-//!   `SET VARIABLE SW_FRAUD "allow"` or `"block"`, then the connection is closed;
-//! - `end` (from the hang-up handler): the call with this channel's unique id ended; nothing
-//!   is answered.
+//! - `decide` (arguments: endpoint, calling class, trunk, number, the caller's address):
+//!   answered with one `SET VARIABLE SW_FRAUD "allow"` or `"block"`, then the connection is
+//!   closed;
+//! - `end` (from the hang-up handler; arguments: Dial's status, seconds answered): the call
+//!   with this channel's unique id ended; nothing is answered.
 //!
 //! Anything else, or a request that is not well formed, is answered `block` (for `decide`)
 //! or closed: the dialplan only asks from the trunk contexts, so a malformed question is a
@@ -83,8 +84,12 @@ async fn read_env(reader: &mut BufReader<&mut TcpStream>) -> std::io::Result<Opt
 
 /// The attempt a `decide` request describes, if it is well formed.
 fn attempt(env: &AgiEnv) -> Option<Attempt<'_>> {
-    let [endpoint, class, trunk, number] = env.args.as_slice() else {
-        return None;
+    let (endpoint, class, trunk, number, source) = match env.args.as_slice() {
+        [endpoint, class, trunk, number] => (endpoint, class, trunk, number, ""),
+        [endpoint, class, trunk, number, source] => {
+            (endpoint, class, trunk, number, source.as_str())
+        }
+        _ => return None,
     };
     let word = |s: &str| {
         !s.is_empty()
@@ -108,7 +113,30 @@ fn attempt(env: &AgiEnv) -> Option<Attempt<'_>> {
         dialled: number,
         channel: &env.channel,
         uniqueid: &env.uniqueid,
+        source: source_address(source),
     })
+}
+
+/// The caller's address as Asterisk gives it: `198.51.100.7:5060`, `[2001:db8::7]:5060`
+/// (PJSIP's `remote_addr`) or a bare address (chan_sip's `recvip`); `None` otherwise.
+fn source_address(text: &str) -> Option<std::net::IpAddr> {
+    text.parse::<std::net::SocketAddr>()
+        .map(|a| a.ip())
+        .or_else(|_| text.parse::<std::net::IpAddr>())
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+/// Dial's status and seconds answered, from the hang-up handler's arguments.
+fn ending(env: &AgiEnv) -> (&str, u64) {
+    let status = env
+        .args
+        .first()
+        .map(String::as_str)
+        .filter(|s| s.len() <= 16 && s.bytes().all(|b| b.is_ascii_uppercase()))
+        .unwrap_or("");
+    let answered = env.args.get(1).and_then(|a| a.parse().ok()).unwrap_or(0);
+    (status, answered)
 }
 
 async fn answer(mut stream: TcpStream, decisions: &CallDecisions) -> std::io::Result<()> {
@@ -147,7 +175,10 @@ async fn answer(mut stream: TcpStream, decisions: &CallDecisions) -> std::io::Re
             let mut line = String::new();
             let _ = tokio::time::timeout(READ_WITHIN, reader.take(512).read_line(&mut line)).await;
         }
-        "end" => decisions.end(&env.uniqueid),
+        "end" => {
+            let (status, answered) = ending(&env);
+            decisions.end(&env.uniqueid, status, answered);
+        }
         _ => {
             decisions
                 .counters

@@ -11,8 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
-use policy::fraud::ledger::{Attempt, Decision, Ledger, Outcome, RunningCall};
+use policy::fraud::ledger::{
+    Alarm, Attempt, Clock, Decision, EndedCall, Ledger, Outcome, RunningCall,
+};
 use policy::fraud::policy::{FraudPolicy, FraudSettings};
+use policy::fraud::rates::RateTable;
 use tokio::sync::mpsc;
 
 use crate::sync::lock;
@@ -32,8 +35,15 @@ pub enum Followup {
         dialled: String,
         decision: Decision,
     },
-    /// A running call passed the long-call limit.
-    LongCall { at: SystemTime, call: RunningCall },
+    /// A call let through ended (its record, priced).
+    Ended {
+        at: SystemTime,
+        ended: EndedCall,
+        /// Dial's status (`ANSWER`, `BUSY`, …); empty when it never dialled.
+        dial_status: String,
+    },
+    /// The watch over running calls found something (a long call, spend as it runs).
+    Alarm { at: SystemTime, alarm: Alarm },
 }
 
 /// Whether the FastAGI listener is up.
@@ -59,6 +69,7 @@ pub struct Counters {
 /// The decision point; one per appliance, in the [`Core`](crate::core::Core).
 pub struct CallDecisions {
     policy: RwLock<Arc<FraudPolicy>>,
+    rates: RwLock<Arc<RateTable>>,
     ledger: Mutex<Ledger>,
     tx: mpsc::Sender<Followup>,
     rx: Mutex<Option<mpsc::Receiver<Followup>>>,
@@ -79,6 +90,7 @@ impl Default for CallDecisions {
         let policy = FraudPolicy::new(FraudSettings::default()).expect("default fraud policy");
         Self {
             policy: RwLock::new(Arc::new(policy)),
+            rates: RwLock::default(),
             ledger: Mutex::default(),
             tx,
             rx: Mutex::new(Some(rx)),
@@ -91,15 +103,15 @@ impl Default for CallDecisions {
 impl CallDecisions {
     /// Judges `attempt` now, records it, and queues what is left to do.
     pub fn decide(&self, attempt: Attempt<'_>) -> Decision {
-        let policy = self.policy();
-        let decision = lock(&self.ledger).decide(&policy, attempt, Instant::now());
+        let (policy, rates) = (self.policy(), self.rates());
+        let decision = lock(&self.ledger).decide(&policy, &rates, attempt, Clock::now());
         let counter = match decision.outcome {
             Outcome::Allow => &self.counters.allowed,
             Outcome::Block => &self.counters.blocked,
             Outcome::Lock => &self.counters.locked,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if !decision.findings.is_empty() {
+        if !decision.findings.is_empty() || !decision.learned.is_empty() {
             self.follow_up(Followup::Decided {
                 at: SystemTime::now(),
                 endpoint: attempt.endpoint.to_owned(),
@@ -117,21 +129,55 @@ impl CallDecisions {
         }
     }
 
-    /// The call with `uniqueid` hung up.
-    pub fn end(&self, uniqueid: &str) {
-        lock(&self.ledger).end(uniqueid);
-    }
-
-    /// Housekeeping, once a second: long calls go to the worker.
-    pub fn tick(&self) {
-        let policy = self.policy();
-        let long = lock(&self.ledger).tick(&policy, Instant::now());
-        for call in long {
-            self.follow_up(Followup::LongCall {
+    /// The call with `uniqueid` hung up (Dial's status, seconds answered): priced, and its
+    /// record goes to the worker.
+    pub fn end(&self, uniqueid: &str, dial_status: &str, answered_secs: u64) {
+        let ended = lock(&self.ledger).end(uniqueid, answered_secs, Instant::now());
+        if let Some(ended) = ended {
+            self.follow_up(Followup::Ended {
                 at: SystemTime::now(),
-                call,
+                ended,
+                dial_status: dial_status.to_owned(),
             });
         }
+    }
+
+    /// The watch over running calls, once a second: its alarms go to the worker.
+    pub fn tick(&self) {
+        let policy = self.policy();
+        let alarms = lock(&self.ledger).tick(&policy, Instant::now());
+        for alarm in alarms {
+            self.follow_up(Followup::Alarm {
+                at: SystemTime::now(),
+                alarm,
+            });
+        }
+    }
+
+    /// The rate table in force.
+    pub fn rates(&self) -> Arc<RateTable> {
+        self.rates
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `rates` in force for the next decision.
+    pub fn set_rates(&self, rates: RateTable) {
+        *self
+            .rates
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rates);
+    }
+
+    /// Remembers what `endpoint` did before (stored history, at start).
+    pub fn remember(&self, endpoint: &str, what: String) {
+        lock(&self.ledger).remember(endpoint, what);
+    }
+
+    /// What was spent (millionths) in the last hour and the last day.
+    pub fn spent(&self) -> (u64, u64) {
+        lock(&self.ledger).spent(Instant::now())
     }
 
     /// The policy in force.

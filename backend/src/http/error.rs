@@ -310,6 +310,12 @@ impl From<crate::services::fraud::FraudError> for ApiError {
                 e.to_string(),
             )
             .with("current_version", current),
+            FraudError::BadRates(bad) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_rates",
+                format!("the rate table was refused: {bad}"),
+            )
+            .with("line", bad.line),
             e @ (FraudError::NotLocked(_) | FraudError::NoSuchCall(_)) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }

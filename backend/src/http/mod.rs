@@ -29,8 +29,13 @@ pub use state::HttpState;
 /// are small).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// Where larger bodies are accepted: uploaded configuration archives.
-const UPLOADS: [&str; 2] = ["/api/v1/audit/config", "/api/v1/import/config"];
+/// Where larger bodies are accepted: uploaded configuration archives, and the fraud rules'
+/// rate table (up to 100,000 prefixes).
+const UPLOADS: [&str; 3] = [
+    "/api/v1/audit/config",
+    "/api/v1/import/config",
+    "/api/v1/fraud/rates",
+];
 
 /// The largest body a request to `path` may carry.
 #[must_use]

@@ -1,5 +1,5 @@
-//! The pre-call fraud decision as `sipwarden serve` runs it: the stored fraud policy and
-//! locks put in force, the FastAGI listener on loopback, the worker that carries out what a
+//! The pre-call fraud decision as `sipwarden serve` runs it: the stored fraud policy, rate
+//! table, locks and history put in force, the FastAGI listener on loopback, the worker that carries out what a
 //! fired rule leaves to do, and the once-a-second check of long calls.
 //!
 //! A listener that cannot bind (the port is taken) does not stop the server: the console
@@ -16,19 +16,8 @@ use crate::services::fraud;
 
 /// Starts everything; returns once the listener is bound (or has failed to).
 pub async fn start(core: &Core) {
-    match fraud::load(&core.db).await {
-        Ok((policy, _)) => core.fraud.set_policy(policy),
-        Err(e) => {
-            tracing::error!(error = %e, "fraud: the stored policy cannot be read; the defaults are in force")
-        }
-    }
-    match fraud::restore_locks(core).await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(
-            locked = n,
-            "fraud: accounts locked before the restart stay locked"
-        ),
-        Err(e) => tracing::error!(error = %e, "fraud: the stored locks cannot be read"),
+    if let Err(e) = fraud::restore(core).await {
+        tracing::error!(error = %e, "fraud: the stored policy, rates, locks or history cannot be read; what was read is in force");
     }
     let address = core.config.fraud_agi_listen;
     match TcpListener::bind(address).await {

@@ -67,6 +67,7 @@ pub enum Action {
     FraudLock,
     FraudUnlock,
     FraudHangup,
+    FraudRatesUpdate,
 }
 
 impl Action {
@@ -120,6 +121,7 @@ impl Action {
             Action::FraudLock => "fraud_lock",
             Action::FraudUnlock => "fraud_unlock",
             Action::FraudHangup => "fraud_hangup",
+            Action::FraudRatesUpdate => "fraud_rates_update",
         }
     }
 }

@@ -16,16 +16,21 @@ use serde_json::json;
 
 use policy::asterisk::InvalidField;
 use policy::fraud::agi::DecisionPoint;
-use policy::fraud::ledger::{Outcome, RunningCall};
+use policy::fraud::ledger::{Outcome, RunningCall, money};
 use policy::fraud::policy::{FraudPolicy, FraudSettings, RuleMode};
+use policy::fraud::rates::{RateTable, RatesError};
 use wire::alerts::Trigger;
-use wire::fraud::{FraudFindingView, FraudLockView, FraudStatusView, LiveCallView};
+use wire::fraud::{
+    CallRecordView, FraudFindingView, FraudLockView, FraudStatusView, LiveCallView, RatesView,
+};
 
 use crate::auth::Admin;
 use crate::config::Config;
 use crate::core::Core;
 use crate::core::notifier::Notice;
-use crate::db::entities::{fraud_finding, fraud_lock, fraud_policy};
+use crate::db::entities::{
+    call_record, fraud_finding, fraud_history, fraud_lock, fraud_policy, fraud_rates,
+};
 use crate::fraud::{Followup, Listening};
 use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
@@ -48,6 +53,9 @@ pub enum FraudError {
     /// No running call has this id (404).
     #[error("no external call {0} is running")]
     NoSuchCall(String),
+    /// The uploaded rate table has a bad line (422, naming it).
+    #[error("the rate table was refused: {0}")]
+    BadRates(#[from] RatesError),
     /// Asterisk could not be asked to hang up (503).
     #[error("Asterisk did not hang up: {0}")]
     Asterisk(String),
@@ -170,6 +178,148 @@ pub async fn locks(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<FraudLockVi
         .collect())
 }
 
+/// The stored rate table (parsed) and how it is shown; an empty table when none was
+/// uploaded.
+pub async fn load_rates(
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<(RateTable, RatesView), Internal> {
+    let Some(row) = fraud_rates::Entity::find_by_id(1).one(db).await? else {
+        return Ok((
+            RateTable::default(),
+            RatesView {
+                prefixes: 0,
+                updated_at: String::new(),
+            },
+        ));
+    };
+    let table =
+        RateTable::parse(&row.body).map_err(|e| Internal::Corrupt(format!("fraud_rates: {e}")))?;
+    Ok((
+        table,
+        RatesView {
+            prefixes: row.prefixes,
+            updated_at: time(row.updated_at),
+        },
+    ))
+}
+
+/// The rate table as uploaded (CSV), empty when none was.
+pub async fn rates_csv(db: &impl sea_orm::ConnectionTrait) -> Result<String, Internal> {
+    Ok(fraud_rates::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .map(|r| r.body)
+        .unwrap_or_default())
+}
+
+/// Checks and stores an uploaded rate table (CSV, `prefix,per_minute`) and puts it in force;
+/// a table with a bad line is refused whole and the old one stays.
+pub async fn store_rates(core: &Core, admin: &Admin, csv: String) -> Result<RatesView, FraudError> {
+    let table = match RateTable::parse(&csv) {
+        Ok(table) => table,
+        Err(e) => {
+            let detail = format!("rate table refused: {e}");
+            audit::record(
+                &core.db,
+                Record::by_caller(admin.caller(), Action::FraudRatesUpdate, false, &detail),
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    let prefixes = i32::try_from(table.len()).unwrap_or(i32::MAX);
+    let now = Utc::now();
+    fraud_rates::Entity::insert(fraud_rates::ActiveModel {
+        id: Set(1),
+        body: Set(csv),
+        prefixes: Set(prefixes),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(fraud_rates::Column::Id)
+            .update_columns([
+                fraud_rates::Column::Body,
+                fraud_rates::Column::Prefixes,
+                fraud_rates::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(&core.db)
+    .await?;
+    core.fraud.set_rates(table);
+    let detail = format!("rate table of {prefixes} prefixes");
+    audit::record(
+        &core.db,
+        Record::by_caller(admin.caller(), Action::FraudRatesUpdate, true, &detail),
+    )
+    .await?;
+    Ok(RatesView {
+        prefixes,
+        updated_at: time(now),
+    })
+}
+
+/// What the decision point needs from the database at start: the policy, the rate table,
+/// the locks and each endpoint's history.
+pub async fn restore(core: &Core) -> Result<(), Internal> {
+    let (policy, _) = load(&core.db).await?;
+    core.fraud.set_policy(policy);
+    let (rates, _) = load_rates(&core.db).await?;
+    core.fraud.set_rates(rates);
+    for seen in fraud_history::Entity::find().all(&core.db).await? {
+        core.fraud.remember(&seen.endpoint_id, seen.seen);
+    }
+    let n = restore_locks(core).await?;
+    if n > 0 {
+        tracing::warn!(
+            locked = n,
+            "fraud: accounts locked before the restart stay locked"
+        );
+    }
+    Ok(())
+}
+
+/// The newest call records (at most `limit`), filtered by endpoint, trunk and the start of
+/// the number.
+pub async fn call_records(
+    db: &impl sea_orm::ConnectionTrait,
+    endpoint_id: Option<&str>,
+    trunk: Option<&str>,
+    number_prefix: Option<&str>,
+    limit: u64,
+) -> Result<Vec<CallRecordView>, Internal> {
+    let mut query = call_record::Entity::find().order_by_desc(call_record::Column::Id);
+    if let Some(endpoint_id) = endpoint_id {
+        query = query.filter(call_record::Column::EndpointId.eq(endpoint_id));
+    }
+    if let Some(trunk) = trunk {
+        query = query.filter(call_record::Column::Trunk.eq(trunk));
+    }
+    if let Some(prefix) = number_prefix {
+        query = query.filter(call_record::Column::Number.starts_with(prefix));
+    }
+    Ok(query
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| CallRecordView {
+            id: r.id,
+            uniqueid: r.uniqueid,
+            endpoint_id: r.endpoint_id,
+            trunk: r.trunk,
+            source: r.source,
+            number: r.number,
+            region: r.region,
+            started_at: time(r.started_at),
+            ended_at: time(r.ended_at),
+            dial_status: r.dial_status,
+            answered_secs: r.answered_secs,
+            cost: money(u64::try_from(r.cost_micros).unwrap_or(0)),
+        })
+        .collect())
+}
+
 /// The stored locks, put in force in the decision point (at start).
 pub async fn restore_locks(core: &Core) -> Result<usize, Internal> {
     let locked: Vec<String> = locks(&core.db)
@@ -259,6 +409,7 @@ pub fn status(core: &Core) -> FraudStatusView {
         Listening::Failed(e) => (false, Some(e)),
     };
     let c = &core.fraud.counters;
+    let spent = core.fraud.spent();
     FraudStatusView {
         listening,
         address: core.config.fraud_agi_listen.to_string(),
@@ -269,6 +420,9 @@ pub fn status(core: &Core) -> FraudStatusView {
         malformed: c.malformed.load(Relaxed),
         running_calls: core.fraud.running().len(),
         locked_accounts: core.fraud.locked_count(),
+        spent_last_hour: money(spent.0),
+        spent_last_day: money(spent.1),
+        rate_prefixes: core.fraud.rates().len(),
     }
 }
 
@@ -403,7 +557,7 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
             }
             // A refused call that was only refused because the account is locked is no news.
             let only_locked = decision.findings.iter().all(|f| f.rule == "account_locked");
-            if !only_locked {
+            if !decision.findings.is_empty() && !only_locked {
                 let reasons: Vec<&str> = decision
                     .findings
                     .iter()
@@ -426,47 +580,69 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
                 ));
             }
         }
-        Followup::LongCall { at, call } => {
-            let limit = core.fraud.policy().settings().long_call_minutes;
-            let reason = format!(
-                "the call to +{} has run past {} minutes",
-                call.number, limit.max
-            );
-            fraud_finding::ActiveModel {
-                at: Set(DateTime::<Utc>::from(at)),
+        Followup::Ended {
+            at,
+            ended,
+            dial_status,
+        } => {
+            let call = &ended.call;
+            call_record::ActiveModel {
+                uniqueid: Set(call.uniqueid.clone()),
                 endpoint_id: Set(call.endpoint.clone()),
                 trunk: Set(call.trunk.clone()),
+                source: Set(call.source.map(|s| s.to_string()).unwrap_or_default()),
                 number: Set(call.number.clone()),
                 region: Set(call.region.clone()),
-                outcome: Set(if limit.mode == RuleMode::Report {
-                    "allow"
-                } else {
-                    "block"
-                }
-                .to_owned()),
-                rule: Set("long_call".to_owned()),
-                mode: Set(mode_word(limit.mode).to_owned()),
-                reason: Set(reason.clone()),
+                started_at: Set(DateTime::<Utc>::from(call.started_at)),
+                ended_at: Set(DateTime::<Utc>::from(at)),
+                dial_status: Set(dial_status),
+                answered_secs: Set(i64::try_from(ended.answered_secs).unwrap_or(i64::MAX)),
+                cost_micros: Set(i64::try_from(ended.cost).unwrap_or(i64::MAX)),
                 ..Default::default()
             }
             .insert(&core.db)
             .await?;
-            match limit.mode {
-                RuleMode::Lock => {
-                    let calls = core.fraud.lock(&call.endpoint);
-                    lock_account(core, &call.endpoint, "long_call", &reason, &calls).await?;
+        }
+        Followup::Alarm { at, alarm } => {
+            let endpoint = alarm.endpoint.clone().unwrap_or_default();
+            let call = alarm.hang_up.first();
+            fraud_finding::ActiveModel {
+                at: Set(DateTime::<Utc>::from(at)),
+                endpoint_id: Set(endpoint.clone()),
+                trunk: Set(call.map(|c| c.trunk.clone()).unwrap_or_default()),
+                number: Set(call.map(|c| c.number.clone()).unwrap_or_default()),
+                region: Set(call.map(|c| c.region.clone()).unwrap_or_default()),
+                outcome: Set(match alarm.mode {
+                    RuleMode::Lock => "lock",
+                    RuleMode::Block => "block",
+                    RuleMode::Off | RuleMode::Report => "allow",
                 }
-                RuleMode::Block => {
-                    if let Err(e) = hang_up(core, std::slice::from_ref(&call)).await {
-                        tracing::error!(error = %e, "fraud: a long call could not be hung up");
+                .to_owned()),
+                rule: Set(alarm.rule.to_owned()),
+                mode: Set(mode_word(alarm.mode).to_owned()),
+                reason: Set(alarm.reason.clone()),
+                ..Default::default()
+            }
+            .insert(&core.db)
+            .await?;
+            match alarm.mode {
+                RuleMode::Lock if !endpoint.is_empty() => {
+                    // The watch locked it already; store the lock and hang up.
+                    lock_account(core, &endpoint, alarm.rule, &alarm.reason, &alarm.hang_up)
+                        .await?;
+                }
+                RuleMode::Lock | RuleMode::Block => {
+                    if let Err(e) = hang_up(core, &alarm.hang_up).await {
+                        tracing::error!(error = %e, rule = alarm.rule, "fraud: calls could not be hung up");
                     }
                 }
                 RuleMode::Off | RuleMode::Report => {}
             }
             core.alerts.notify(Notice::new(
                 Some(Trigger::Fraud),
-                format!("{}: {reason}", call.endpoint),
-                json!({"endpoint_id": call.endpoint, "number": call.number, "rules": ["long_call"]}),
+                alarm.reason.clone(),
+                json!({"endpoint_id": alarm.endpoint, "rules": [alarm.rule],
+                       "outcome": mode_word(alarm.mode)}),
             ));
         }
     }

@@ -8,3 +8,4 @@ pub mod agi;
 pub mod destination;
 pub mod ledger;
 pub mod policy;
+pub mod rates;

@@ -49,6 +49,67 @@ pub struct Limit {
     pub mode: RuleMode,
 }
 
+/// Office hours, for the rule on calls outside them.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OfficeHours {
+    /// What a call outside them does (off by default: hours differ).
+    pub mode: RuleMode,
+    /// The office's offset from UTC in minutes (`60` for CET, `-300` for EST).
+    pub utc_offset_minutes: i32,
+    /// The days it is open: `mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun`.
+    pub days: Vec<String>,
+    /// Opening time, `HH:MM`.
+    pub start: String,
+    /// Closing time, `HH:MM` (later than `start`).
+    pub end: String,
+}
+
+impl Default for OfficeHours {
+    fn default() -> Self {
+        Self {
+            mode: RuleMode::Off,
+            utc_offset_minutes: 0,
+            days: ["mon", "tue", "wed", "thu", "fri"]
+                .map(str::to_owned)
+                .to_vec(),
+            start: "08:00".to_owned(),
+            end: "18:00".to_owned(),
+        }
+    }
+}
+
+/// The days of [`OfficeHours::days`], Sunday first (the order of `weekday`).
+pub const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// `HH:MM` as minutes of the day.
+fn minute_of_day(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+impl OfficeHours {
+    /// Whether `unix_secs` falls inside them (the settings checked).
+    #[must_use]
+    pub fn contains(&self, unix_secs: i64) -> bool {
+        let local = unix_secs + i64::from(self.utc_offset_minutes) * 60;
+        let days = local.div_euclid(86_400);
+        // 1970-01-01 was a Thursday.
+        let weekday = usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0);
+        let minute = u32::try_from(local.rem_euclid(86_400) / 60).unwrap_or(0);
+        let (Some(start), Some(end)) = (minute_of_day(&self.start), minute_of_day(&self.end))
+        else {
+            return true;
+        };
+        self.days.iter().any(|d| d == DAYS[weekday]) && start <= minute && minute < end
+    }
+}
+
 /// The fraud policy as the API takes it and the database stores it.
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +143,25 @@ pub struct FraudSettings {
     pub calls_to_one_number: Limit,
     /// Minutes after which a running external call is reported or hung up.
     pub long_call_minutes: Limit,
+    /// What a minute to a destination the rate table does not price costs, in hundredths
+    /// of the currency unit: unknown destinations count as high cost.
+    pub unknown_rate_cents: u32,
+    /// Spend of one endpoint in the last hour (whole currency units, as the rate table's),
+    /// running calls counted as they run.
+    pub spend_endpoint_per_hour: Limit,
+    /// Spend of one endpoint in the last 24 hours.
+    pub spend_endpoint_per_day: Limit,
+    /// Spend of all endpoints in the last hour.
+    pub spend_global_per_hour: Limit,
+    /// Spend of all endpoints in the last 24 hours.
+    pub spend_global_per_day: Limit,
+    /// The first call of an endpoint to a country it never called (international only).
+    pub new_country_mode: RuleMode,
+    /// A call from a network (/24, /48) the endpoint never called from: a sign that its
+    /// credentials are used elsewhere.
+    pub new_network_mode: RuleMode,
+    /// External calls outside office hours.
+    pub office_hours: OfficeHours,
     /// When sipwarden does not answer: national calls.
     pub fail_national: FailMode,
     /// When sipwarden does not answer: international calls.
@@ -123,6 +203,26 @@ impl Default for FraudSettings {
                 max: 60,
                 mode: RuleMode::Report,
             },
+            unknown_rate_cents: 50,
+            spend_endpoint_per_hour: Limit {
+                max: 30,
+                mode: RuleMode::Report,
+            },
+            spend_endpoint_per_day: Limit {
+                max: 150,
+                mode: RuleMode::Report,
+            },
+            spend_global_per_hour: Limit {
+                max: 300,
+                mode: RuleMode::Report,
+            },
+            spend_global_per_day: Limit {
+                max: 1500,
+                mode: RuleMode::Report,
+            },
+            new_country_mode: RuleMode::Report,
+            new_network_mode: RuleMode::Report,
+            office_hours: OfficeHours::default(),
             fail_national: FailMode::Open,
             fail_international: FailMode::Closed,
         }
@@ -226,6 +326,47 @@ impl FraudPolicy {
         limit("calls_per_minute", settings.calls_per_minute, 1_000)?;
         limit("calls_to_one_number", settings.calls_to_one_number, 1_000)?;
         limit("long_call_minutes", settings.long_call_minutes, 24 * 60)?;
+        if settings.unknown_rate_cents > 100_000 {
+            return Err(InvalidField::new(
+                "unknown_rate_cents",
+                "must be at most 100000 (1000 a minute)",
+            ));
+        }
+        for (field, l) in [
+            ("spend_endpoint_per_hour", settings.spend_endpoint_per_hour),
+            ("spend_endpoint_per_day", settings.spend_endpoint_per_day),
+            ("spend_global_per_hour", settings.spend_global_per_hour),
+            ("spend_global_per_day", settings.spend_global_per_day),
+        ] {
+            limit(field, l, 10_000_000)?;
+        }
+        let hours = &settings.office_hours;
+        if !(-14 * 60..=14 * 60).contains(&hours.utc_offset_minutes) {
+            return Err(InvalidField::new(
+                "office_hours.utc_offset_minutes",
+                "must be between -840 and 840",
+            ));
+        }
+        distinct("office_hours.days", &hours.days, |at, d| {
+            if DAYS.contains(&d) {
+                Ok(())
+            } else {
+                Err(InvalidField::new(
+                    at,
+                    "must be one of mon, tue, wed, thu, fri, sat, sun",
+                ))
+            }
+        })?;
+        let start = minute_of_day(&hours.start)
+            .ok_or_else(|| InvalidField::new("office_hours.start", "must be a time HH:MM"))?;
+        let end = minute_of_day(&hours.end)
+            .ok_or_else(|| InvalidField::new("office_hours.end", "must be a time HH:MM"))?;
+        if end <= start {
+            return Err(InvalidField::new(
+                "office_hours.end",
+                "must be later than office_hours.start",
+            ));
+        }
         let dialling = Dialling {
             international_prefix: settings.international_prefix.clone(),
             national_prefix: settings.national_prefix.clone(),
@@ -466,5 +607,61 @@ mod tests {
         let json = serde_json::to_string(&FraudSettings::default()).unwrap();
         let back: FraudSettings = serde_json::from_str(&json).unwrap();
         assert_eq!(back, FraudSettings::default());
+    }
+
+    #[test]
+    fn spend_and_office_hours_are_checked_by_field() {
+        let refused = |change: fn(&mut FraudSettings)| {
+            let mut s = FraudSettings::default();
+            change(&mut s);
+            FraudPolicy::new(s).unwrap_err().field().to_owned()
+        };
+        assert_eq!(
+            refused(|s| s.unknown_rate_cents = 100_001),
+            "unknown_rate_cents"
+        );
+        assert_eq!(
+            refused(|s| s.spend_endpoint_per_day.max = 0),
+            "spend_endpoint_per_day.max"
+        );
+        assert_eq!(
+            refused(|s| s.office_hours.days = vec!["mon".into(), "moon".into()]),
+            "office_hours.days[1]"
+        );
+        assert_eq!(
+            refused(|s| s.office_hours.start = "8:00".into()),
+            "office_hours.start"
+        );
+        assert_eq!(
+            refused(|s| s.office_hours.end = "07:59".into()),
+            "office_hours.end"
+        );
+        assert_eq!(
+            refused(|s| s.office_hours.utc_offset_minutes = 900),
+            "office_hours.utc_offset_minutes"
+        );
+        // A policy stored before these settings existed reads with their defaults.
+        let old: FraudSettings = serde_json::from_str(r#"{"country_code": "44"}"#).unwrap();
+        assert_eq!(
+            old.spend_global_per_day,
+            FraudSettings::default().spend_global_per_day
+        );
+    }
+
+    #[test]
+    fn office_hours_follow_the_local_clock() {
+        let hours = OfficeHours {
+            utc_offset_minutes: 60,
+            ..OfficeHours::default()
+        };
+        // Monday 2026-12-07 06:59 and 07:00 UTC are 07:59 and 08:00 in the office.
+        let monday_7_utc = 1_796_626_800;
+        assert!(!hours.contains(monday_7_utc - 60));
+        assert!(hours.contains(monday_7_utc));
+        // Friday 16:59 UTC is 17:59: open; Saturday is not.
+        let friday_17_utc = monday_7_utc + 4 * 86_400 + 10 * 3600;
+        assert!(hours.contains(friday_17_utc - 60));
+        assert!(!hours.contains(friday_17_utc));
+        assert!(!hours.contains(monday_7_utc + 5 * 86_400 + 3 * 3600));
     }
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/fraud/…`: toll-fraud protection (#15). The fraud policy (viewers read;
-//! administrators change, with `If-Match`), the decision point's status, the locked
-//! accounts (administrators unlock), the findings, and the external calls running now
-//! (administrators hang up).
+//! administrators change, with `If-Match`), the rate table the spend rules price calls
+//! with, the decision point's status, the locked accounts (administrators unlock), the
+//! findings, the external calls running now (administrators hang up) and those that ended.
 
 use axum::Json;
 use axum::Router;
@@ -12,7 +12,9 @@ use axum::routing::{delete, get};
 use serde::Deserialize;
 
 use policy::fraud::policy::FraudSettings;
-use wire::fraud::{FraudFindingView, FraudLockView, FraudStatusView, LiveCallView};
+use wire::fraud::{
+    CallRecordView, FraudFindingView, FraudLockView, FraudStatusView, LiveCallView, RatesView,
+};
 
 use super::{parse_json, tagged};
 use crate::http::HttpState;
@@ -37,6 +39,9 @@ pub fn routes() -> Router<HttpState> {
         .route("/fraud/findings", get(findings))
         .route("/fraud/calls", get(calls))
         .route("/fraud/calls/{uniqueid}", delete(hang_up))
+        .route("/fraud/rates", get(get_rates).put(put_rates))
+        .route("/fraud/rates/csv", get(get_rates_csv))
+        .route("/fraud/call-records", get(call_records))
 }
 
 /// The fraud policy in force (the defaults until one is stored).
@@ -121,15 +126,7 @@ async fn findings(
     SignedIn(_): SignedIn,
     ApiQuery(q): ApiQuery<FindingQuery>,
 ) -> Result<Json<Vec<FraudFindingView>>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            "limit must be between 1 and 500",
-        )
-        .with("field", "limit"));
-    }
+    let limit = checked_limit(q.limit)?;
     Ok(Json(
         fraud::findings(&state.db, q.endpoint_id.as_deref(), limit).await?,
     ))
@@ -154,4 +151,114 @@ async fn hang_up(
 ) -> Result<StatusCode, ApiError> {
     fraud::hang_up_call(&state, &admin, &uniqueid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The rate table the spend rules price calls with.
+#[utoipa::path(get, operation_id = "get_fraud_rates", path = "/api/v1/fraud/rates", tag = "fraud",
+    responses((status = 200, description = "The table in force", body = RatesView)))]
+async fn get_rates(
+    State(state): State<HttpState>,
+    SignedIn(_): SignedIn,
+) -> Result<Json<RatesView>, ApiError> {
+    Ok(Json(fraud::load_rates(&state.db).await?.1))
+}
+
+/// The rate table as uploaded (CSV).
+#[utoipa::path(get, operation_id = "get_fraud_rates_csv", path = "/api/v1/fraud/rates/csv", tag = "fraud",
+    responses((status = 200, description = "`prefix,per_minute` lines; empty when none was uploaded", body = String, content_type = "text/csv")))]
+async fn get_rates_csv(
+    State(state): State<HttpState>,
+    SignedIn(_): SignedIn,
+) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    let csv = fraud::rates_csv(&state.db).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        csv,
+    )
+        .into_response())
+}
+
+/// Replaces the rate table: CSV lines `prefix,per_minute` (an optional header, `#`
+/// comments; the longest prefix prices a number; at most 100,000 prefixes). A bad line
+/// refuses the whole table and the old one stays. An empty body clears it.
+#[utoipa::path(put, operation_id = "put_fraud_rates", path = "/api/v1/fraud/rates", tag = "fraud",
+    request_body(content = String, description = "CSV, `prefix,per_minute` (at most 8 MiB)", content_type = "text/csv"),
+    responses((status = 200, description = "Stored and in force", body = RatesView),
+        (status = 413, description = "Larger than 8 MiB"),
+        (status = 422, description = "A bad line (`line` names it), or not UTF-8")))]
+async fn put_rates(
+    State(state): State<HttpState>,
+    AdminCaller(admin): AdminCaller,
+    body: axum::body::Bytes,
+) -> Result<Json<RatesView>, ApiError> {
+    let csv = String::from_utf8(body.to_vec()).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_rates",
+            "the rate table must be UTF-8 text",
+        )
+    })?;
+    Ok(Json(fraud::store_rates(&state, &admin, csv).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct CallRecordQuery {
+    /// Only this endpoint's calls.
+    endpoint_id: Option<String>,
+    /// Only calls through this trunk.
+    trunk: Option<String>,
+    /// Only numbers starting with these digits (E.164 without `+`).
+    number: Option<String>,
+    /// 1 to 500 (100 by default).
+    limit: Option<u64>,
+}
+
+/// External calls that ended, newest first.
+#[utoipa::path(get, operation_id = "list_call_records", path = "/api/v1/fraud/call-records", tag = "fraud", params(CallRecordQuery),
+    responses((status = 200, description = "The records", body = Vec<CallRecordView>),
+        (status = 422, description = "`limit` is out of range, or `number` is not digits")))]
+async fn call_records(
+    State(state): State<HttpState>,
+    SignedIn(_): SignedIn,
+    ApiQuery(q): ApiQuery<CallRecordQuery>,
+) -> Result<Json<Vec<CallRecordView>>, ApiError> {
+    let limit = checked_limit(q.limit)?;
+    if let Some(number) = &q.number
+        && (number.len() > 15 || !number.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            "number must be up to 15 digits",
+        )
+        .with("field", "number"));
+    }
+    Ok(Json(
+        fraud::call_records(
+            &state.db,
+            q.endpoint_id.as_deref(),
+            q.trunk.as_deref(),
+            q.number.as_deref(),
+            limit,
+        )
+        .await?,
+    ))
+}
+
+/// `limit` of a list, 100 by default, refused outside 1 to 500.
+fn checked_limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=500).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            "limit must be between 1 and 500",
+        )
+        .with("field", "limit"))
+    }
 }
