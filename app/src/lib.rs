@@ -24,9 +24,9 @@ use crate::pages::{
     account::AccountPage, alerts::AlertsPage, allowlist::AllowlistPage, ami_user::AmiUserPage,
     ami_users::AmiUsersPage, audit::AuditPage, bans::BansPage, config::ConfigPage,
     dashboard::DashboardPage, endpoint::EndpointPage, endpoints::EndpointsPage, events::EventsPage,
-    firewall::FirewallPage, guard::GuardPage, login::LoginPage, not_found::NotFound,
-    pbx_audit::PbxAuditPage, policy::PolicyPage, setup::SetupPage, trunk::TrunkPage,
-    trunks::TrunksPage, users::UsersPage,
+    firewall::FirewallPage, fraud::FraudPage, guard::GuardPage, login::LoginPage,
+    not_found::NotFound, pbx_audit::PbxAuditPage, policy::PolicyPage, setup::SetupPage,
+    trunk::TrunkPage, trunks::TrunksPage, users::UsersPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("events") view=EventsPage ssr=SsrMode::Async />
                     <Route path=path!("guard") view=GuardPage ssr=SsrMode::Async />
+                    <Route path=path!("fraud") view=FraudPage ssr=SsrMode::Async />
                     <Route path=path!("firewall") view=FirewallPage ssr=SsrMode::Async />
                     <Route path=path!("bans") view=BansPage ssr=SsrMode::Async />
                     <Route path=path!("allowlist") view=AllowlistPage ssr=SsrMode::Async />

@@ -12,3 +12,4 @@ pub mod fraud;
 pub mod guard;
 pub mod import;
 pub mod posture;
+pub mod settings;

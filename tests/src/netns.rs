@@ -557,23 +557,32 @@ impl NetNs {
         F: std::future::Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::scope(|scope| {
-            scope
-                .spawn(move || -> Result<T> {
-                    let file =
-                        std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
-                    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
-                        .with_context(|| format!("entering {path}"))?;
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    Ok(runtime.block_on(body))
-                })
-                .join()
-                .map_err(|_| anyhow::anyhow!("the test body panicked inside the namespace"))?
-        })
+        block_on_in(&self.name, body)
     }
+}
+
+/// [`NetNs::block_on`] in the namespace called `name`, for a body that cannot borrow its
+/// [`NetNs`] (one running in another namespace's runtime, on a blocking thread).
+pub fn block_on_in<F, T>(name: &str, body: F) -> Result<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let path = format!("/run/netns/{name}");
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || -> Result<T> {
+                let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .with_context(|| format!("entering {path}"))?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                Ok(runtime.block_on(body))
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("the test body panicked inside the namespace"))?
+    })
 }
 
 #[cfg(test)]

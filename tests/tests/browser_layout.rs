@@ -61,6 +61,7 @@ async fn every_page_fits_a_desktop_and_a_phone_without_errors() {
         ("bans", "/bans".to_owned()),
         ("allowlist", "/allowlist".to_owned()),
         ("guard", "/guard".to_owned()),
+        ("fraud", "/fraud".to_owned()),
         ("alerts", "/alerts".to_owned()),
         ("endpoints", "/endpoints".to_owned()),
         ("endpoint", format!("/endpoints/{endpoint}")),

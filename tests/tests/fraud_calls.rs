@@ -239,8 +239,11 @@ fn scenarios(
     );
 
     // ---- 2. Two concurrent international calls stay up; the third is refused.
-    let (sales_c, c) = (sales.clone(), counts.clone());
-    let (third, first_two, up_meanwhile, up_after) = desk_ns
+    // The administrator then hangs up the first from sipwarden (the API's hang-up, over
+    // AMI); the phone hangs up the second.
+    let (sales_c, c, admin_api) = (sales.clone(), counts.clone(), api.clone());
+    let pbx_name = pbx_ns.name().to_owned();
+    let (third, first_two, up_meanwhile, hung_up, up_after) = desk_ns
         .block_on(async move {
             let mut held: Vec<HeldCall> = Vec::new();
             for n in 1..=2 {
@@ -253,12 +256,42 @@ fn scenarios(
             tokio::time::sleep(Duration::from_secs(1)).await;
             let first_two: Vec<bool> = held.iter().map(|c| c.ended_at().is_none()).collect();
             let up_meanwhile = c.up.load(Ordering::Relaxed);
-            for call in held {
-                call.hang_up().await.unwrap();
-            }
-            (third, first_two, up_meanwhile, provider_up(&c, 0).await)
+            let hang_up = tokio::task::spawn_blocking(move || {
+                tests::netns::block_on_in(&pbx_name, async move {
+                    let (_, running) = admin_api.call("GET", "/api/v1/fraud/calls", None).await;
+                    let first = running[0]["uniqueid"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    admin_api
+                        .call("DELETE", &format!("/api/v1/fraud/calls/{first}"), None)
+                        .await
+                        .0
+                })
+            });
+            let status = hang_up.await.unwrap().unwrap();
+            let mut second = held.pop().unwrap();
+            let mut first = held.pop().unwrap();
+            let hung_up = (status, first.ended(Duration::from_secs(2)).await.is_some());
+            assert!(
+                second.ended(Duration::from_millis(100)).await.is_none(),
+                "only the first"
+            );
+            second.hang_up().await.unwrap();
+            (
+                third,
+                first_two,
+                up_meanwhile,
+                hung_up,
+                provider_up(&c, 0).await,
+            )
         })
         .unwrap();
+    assert_eq!(
+        hung_up,
+        (StatusCode::NO_CONTENT, true),
+        "the administrator's hang-up reached the phone"
+    );
     assert_eq!(third, 403, "the third concurrent call is refused");
     assert_eq!(first_two, [true, true], "the first two stay up");
     assert_eq!((up_meanwhile, up_after), (2, 0), "calls up at the provider");

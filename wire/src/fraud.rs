@@ -107,3 +107,24 @@ pub struct RatesView {
     /// When it was uploaded; empty when none was.
     pub updated_at: String,
 }
+
+/// The Fraud page's data: the decision's status, the rate table, the locked accounts, the
+/// running external calls, the latest findings and call records (filtered as asked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FraudPageData {
+    pub status: FraudStatusView,
+    pub rates: RatesView,
+    pub locks: Vec<FraudLockView>,
+    pub calls: Vec<LiveCallView>,
+    pub findings: Vec<FraudFindingView>,
+    pub records: Vec<CallRecordView>,
+}
+
+/// The fraud policy as the Fraud page edits it: its settings by section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FraudSettingsView {
+    /// The stored policy's version (0: never changed); sent back with the form.
+    pub version: i32,
+    /// Section titles with their settings, in order.
+    pub sections: Vec<(String, Vec<crate::guard::GuardSettingView>)>,
+}

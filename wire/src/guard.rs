@@ -12,8 +12,11 @@ pub struct GuardSettingView {
     pub path: String,
     pub label: String,
     pub help: String,
-    /// `number`, `switch` or `lines`.
+    /// `number`, `integer`, `switch`, `lines`, `text` or `choice`.
     pub kind: String,
+    /// The words of a `choice`.
+    #[serde(default)]
+    pub options: Vec<String>,
     /// A number, `true`/`false`, or one entry per line.
     pub value: String,
 }

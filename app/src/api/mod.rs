@@ -10,6 +10,7 @@
 pub mod account;
 pub mod alerts;
 pub mod firewall;
+pub mod fraud;
 pub mod guard;
 pub mod pbx;
 pub mod users;

@@ -98,6 +98,7 @@ const NAV: [(&str, &[(&str, &str)]); 4] = [
             ("/bans", "Bans"),
             ("/allowlist", "Allowlist"),
             ("/guard", "Guard"),
+            ("/fraud", "Toll fraud"),
             ("/alerts", "Alerts"),
         ],
     ),

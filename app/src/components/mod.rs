@@ -3,4 +3,5 @@
 pub mod form;
 pub mod layout;
 pub mod live;
+pub mod settings;
 pub mod time;

@@ -291,6 +291,8 @@ pub enum TypedForm {
     Policy(Box<PolicyForm>),
     /// The Guard settings page's form (it shares the PBX pages' flash).
     GuardSettings(Box<wire::guard::GuardSettingsForm>),
+    /// The Fraud page's policy form.
+    FraudSettings(Box<wire::guard::GuardSettingsForm>),
     /// The firewall settings form (its rate tiers are not on it).
     Firewall(Box<wire::firewall::FirewallPolicy>),
 }

@@ -9,6 +9,7 @@ use crate::api::guard::{UpdateGuardSettings, get_guard_settings, get_guard_statu
 use crate::components::form::{
     FlashNotices, Refusal, action_error, csrf, is_admin, refused_form, use_flash,
 };
+use crate::components::settings::Setting;
 use crate::form::TypedForm;
 use crate::pages::events::GuardStatus;
 use wire::guard::{GuardSettingView, section_title};
@@ -82,7 +83,7 @@ pub fn GuardPage() -> impl IntoView {
                                     <fieldset id=format!("guard-{name}")>
                                         <legend>{section_title(&name)}</legend>
                                         <div class="grid">
-                                            {list.into_iter().map(|s| view! { <Setting setting=s admin /> }).collect_view()}
+                                            {list.into_iter().map(|s| view! { <Setting setting=s admin prefix="g" /> }).collect_view()}
                                         </div>
                                     </fieldset>
                                 }).collect_view()}
@@ -96,33 +97,5 @@ pub fn GuardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
-    }
-}
-
-/// One setting as its kind is edited.
-#[component]
-fn Setting(setting: GuardSettingView, admin: bool) -> impl IntoView {
-    let name = format!("values[{}]", setting.path);
-    let id = format!("g-{}", setting.path.replace('.', "-"));
-    let input = match setting.kind.as_str() {
-        "switch" => view! {
-            <input type="checkbox" id=id.clone() name=name value="true" checked=setting.value == "true" disabled=!admin />
-        }
-        .into_any(),
-        "lines" => view! {
-            <textarea id=id.clone() name=name rows="6" disabled=!admin>{setting.value}</textarea>
-        }
-        .into_any(),
-        _ => view! {
-            <input type="number" id=id.clone() name=name min="0" step="1" value=setting.value disabled=!admin />
-        }
-        .into_any(),
-    };
-    view! {
-        <label for=id title=setting.path.clone()>
-            <span>{setting.label}</span>
-            {input}
-            <small class="hint">{setting.help}</small>
-        </label>
     }
 }

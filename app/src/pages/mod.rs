@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod endpoints;
 pub mod events;
 pub mod firewall;
+pub mod fraud;
 pub mod guard;
 pub mod login;
 pub mod not_found;

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod firewall;
 pub mod form;
+pub mod fraud;
 pub mod guard;
 pub mod pbx;
 pub mod users;

@@ -58,6 +58,7 @@ pub fn router(state: HttpState) -> Router {
     let console: Arc<dyn app::ssr::Console> = service.clone();
     let firewall_console: Arc<dyn app::ssr::firewall::FirewallConsole> = service.clone();
     let guard_console: Arc<dyn app::ssr::guard::GuardConsole> = service.clone();
+    let fraud_console: Arc<dyn app::ssr::fraud::FraudConsole> = service.clone();
     let alerts_console: Arc<dyn app::ssr::alerts::AlertsConsole> = service.clone();
     let users_console: Arc<dyn app::ssr::users::UsersConsole> = service.clone();
     let pbx_console: Arc<dyn app::ssr::pbx::PbxConsole> = service;
@@ -68,6 +69,7 @@ pub fn router(state: HttpState) -> Router {
             provide_context(console.clone());
             provide_context(firewall_console.clone());
             provide_context(guard_console.clone());
+            provide_context(fraud_console.clone());
             provide_context(pbx_console.clone());
             provide_context(alerts_console.clone());
             provide_context(users_console.clone());

@@ -7,15 +7,15 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, EntityTrait};
-use serde_json::Value;
 
-use policy::guard::{FieldKind, GuardPolicy, POLICY_FIELDS, PolicyError};
+use policy::guard::{GuardPolicy, POLICY_FIELDS, PolicyError};
 
 use crate::auth::Admin;
 use crate::core::Core;
 use crate::db::entities::guard_policy;
 use crate::services::Internal;
 use crate::services::audit::{self, Action, Record};
+use crate::services::settings_form;
 
 /// Why a guard policy was refused.
 #[derive(Debug, thiserror::Error)]
@@ -116,68 +116,17 @@ pub async fn update(
     Ok((policy, version))
 }
 
-/// The value of one field of `policy`, as a form shows it: a number, `true`/`false`, or one
-/// list entry per line.
+/// The value of each field of `policy`, as the Guard page's form shows it.
 #[must_use]
 pub fn form_values(policy: &GuardPolicy) -> BTreeMap<String, String> {
-    let json = serde_json::to_value(policy).unwrap_or(Value::Null);
-    POLICY_FIELDS
-        .iter()
-        .map(|f| {
-            let value = f.path.split('.').fold(&json, |v, k| &v[k]);
-            let text = match value {
-                Value::Array(items) => items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (f.path.to_owned(), text)
-        })
-        .collect()
+    settings_form::form_values(policy, POLICY_FIELDS)
 }
 
-/// The policy a form describes. Every field of [`POLICY_FIELDS`] is read from `values` (a
-/// switch that is absent is off, as an unticked checkbox sends nothing); anything else in
-/// `values` is ignored. The result is not yet validated.
+/// The policy the Guard page's form describes (not yet validated).
 pub fn from_form(values: &BTreeMap<String, String>) -> Result<GuardPolicy, GuardPolicyError> {
-    let mut json = serde_json::to_value(GuardPolicy::default()).unwrap_or(Value::Null);
-    for f in POLICY_FIELDS {
-        let raw = values.get(f.path).map(|v| v.trim());
-        let value = match f.kind {
-            FieldKind::Switch => Value::Bool(raw.is_some_and(|v| !v.is_empty() && v != "false")),
-            FieldKind::Number => {
-                let text = raw.unwrap_or_default();
-                let n: u32 = text.parse().map_err(|_| GuardPolicyError::BadValue {
-                    field: f.path.to_owned(),
-                    reason: "must be a whole number from 0 to 4294967295".to_owned(),
-                })?;
-                Value::from(n)
-            }
-            FieldKind::Lines => Value::Array(
-                raw.unwrap_or_default()
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(|l| Value::String(l.to_owned()))
-                    .collect(),
-            ),
-        };
-        let mut parts = f.path.split('.').peekable();
-        let mut at = &mut json;
-        while let Some(key) = parts.next() {
-            if parts.peek().is_none() {
-                at[key] = value;
-                break;
-            }
-            at = &mut at[key];
-        }
-    }
-    serde_json::from_value(json).map_err(|e| GuardPolicyError::BadValue {
-        field: "policy".to_owned(),
-        reason: e.to_string(),
+    settings_form::from_form(POLICY_FIELDS, values).map_err(|e| GuardPolicyError::BadValue {
+        field: e.field,
+        reason: e.reason,
     })
 }
 

@@ -21,6 +21,7 @@ pub mod pbx;
 pub mod posture;
 pub mod registrations;
 pub mod second_factor;
+pub mod settings_form;
 pub mod sip_peers;
 pub mod tokens;
 pub mod users;

@@ -486,6 +486,281 @@ impl Verdict {
     }
 }
 
+/// The words of a rule's mode, for forms.
+pub const MODES: &[&str] = &["off", "report", "block", "lock"];
+/// The words of a fail mode, for forms.
+pub const FAIL_MODES: &[&str] = &["open", "closed"];
+
+use crate::settings::FieldKind::{Choice, Integer, Lines, Number, Text};
+use crate::settings::{SettingField, field};
+
+/// Every setting of [`FraudSettings`], in the order the console's form shows them; the
+/// section is the path's first word before `_` or `.` as listed in [`SECTIONS`]. A test
+/// checks that it names every leaf of the serde form and nothing else.
+pub const FIELDS: &[SettingField] = &[
+    field(
+        "international_prefix",
+        "International prefix",
+        "What users dial before an international number (00, 011).",
+        Text,
+    ),
+    field(
+        "national_prefix",
+        "National prefix",
+        "What users dial before a national number (0; 1 in NANP; empty for none).",
+        Text,
+    ),
+    field(
+        "country_code",
+        "Home calling code",
+        "The home country's calling code (49, 44, 1).",
+        Text,
+    ),
+    field(
+        "allowed_regions",
+        "Allowed regions",
+        "ISO codes the international class may call (GB, FR), one per line; empty: every region but the high-risk ranges.",
+        Lines,
+    ),
+    field(
+        "destination_mode",
+        "Other regions",
+        "What a call to a region outside the allowed ones does.",
+        Choice(MODES),
+    ),
+    field(
+        "high_risk_prefixes",
+        "High-risk prefixes",
+        "E.164 prefixes of premium and IRSF ranges, one per line.",
+        Lines,
+    ),
+    field(
+        "allowed_high_risk",
+        "Allowed high-risk prefixes",
+        "High-risk prefixes allowed explicitly (a longer prefix allows part of a range).",
+        Lines,
+    ),
+    field(
+        "high_risk_mode",
+        "High-risk calls",
+        "What a call to a high-risk range (or an unknown calling code) does.",
+        Choice(MODES),
+    ),
+    field(
+        "concurrent_global.max",
+        "Concurrent calls, all",
+        "External calls at once, all endpoints together.",
+        Number,
+    ),
+    field(
+        "concurrent_global.mode",
+        "Over it",
+        "What a call over it does.",
+        Choice(MODES),
+    ),
+    field(
+        "concurrent_per_trunk.max",
+        "Concurrent calls per trunk",
+        "External calls at once through one trunk.",
+        Number,
+    ),
+    field(
+        "concurrent_per_trunk.mode",
+        "Over it",
+        "What a call over it does.",
+        Choice(MODES),
+    ),
+    field(
+        "concurrent_per_endpoint.max",
+        "Concurrent calls per endpoint",
+        "External calls at once from one endpoint.",
+        Number,
+    ),
+    field(
+        "concurrent_per_endpoint.mode",
+        "Over it",
+        "What a call over it does.",
+        Choice(MODES),
+    ),
+    field(
+        "calls_per_minute.max",
+        "Calls per minute",
+        "External calls one endpoint may start within a minute (refused ones count).",
+        Number,
+    ),
+    field(
+        "calls_per_minute.mode",
+        "Over it",
+        "Lock: the account stays locked until an administrator unlocks it.",
+        Choice(MODES),
+    ),
+    field(
+        "calls_to_one_number.max",
+        "Calls to one number",
+        "Calls to one number within 15 minutes, all endpoints (targeted pumping).",
+        Number,
+    ),
+    field(
+        "calls_to_one_number.mode",
+        "Over it",
+        "What a call over it does.",
+        Choice(MODES),
+    ),
+    field(
+        "long_call_minutes.max",
+        "Long call (minutes)",
+        "Minutes after which a running external call fires.",
+        Number,
+    ),
+    field(
+        "long_call_minutes.mode",
+        "Past it",
+        "Block hangs the call up; lock also locks the account.",
+        Choice(MODES),
+    ),
+    field(
+        "unknown_rate_cents",
+        "Unknown rate (cents a minute)",
+        "What a minute costs to a destination the rate table does not price.",
+        Number,
+    ),
+    field(
+        "spend_endpoint_per_hour.max",
+        "Spend per endpoint per hour",
+        "Whole currency units, running calls counted as they run.",
+        Number,
+    ),
+    field(
+        "spend_endpoint_per_hour.mode",
+        "Over it",
+        "Block and lock also hang up the endpoint's running calls.",
+        Choice(MODES),
+    ),
+    field(
+        "spend_endpoint_per_day.max",
+        "Spend per endpoint per day",
+        "Whole currency units over the last 24 hours.",
+        Number,
+    ),
+    field(
+        "spend_endpoint_per_day.mode",
+        "Over it",
+        "Block and lock also hang up the endpoint's running calls.",
+        Choice(MODES),
+    ),
+    field(
+        "spend_global_per_hour.max",
+        "Spend in all per hour",
+        "Whole currency units, all endpoints.",
+        Number,
+    ),
+    field(
+        "spend_global_per_hour.mode",
+        "Over it",
+        "New calls are refused (block, lock); running ones keep their own limits.",
+        Choice(MODES),
+    ),
+    field(
+        "spend_global_per_day.max",
+        "Spend in all per day",
+        "Whole currency units over the last 24 hours, all endpoints.",
+        Number,
+    ),
+    field(
+        "spend_global_per_day.mode",
+        "Over it",
+        "New calls are refused (block, lock).",
+        Choice(MODES),
+    ),
+    field(
+        "new_country_mode",
+        "First call to a country",
+        "An endpoint calls a country it never called.",
+        Choice(MODES),
+    ),
+    field(
+        "new_network_mode",
+        "Call from a new network",
+        "An endpoint calls from a /24 (/48) it never called from: its secret may be elsewhere.",
+        Choice(MODES),
+    ),
+    field(
+        "office_hours.mode",
+        "Outside office hours",
+        "What an external call outside office hours does.",
+        Choice(MODES),
+    ),
+    field(
+        "office_hours.utc_offset_minutes",
+        "Office's UTC offset (minutes)",
+        "60 for CET, -300 for EST.",
+        Integer,
+    ),
+    field(
+        "office_hours.days",
+        "Open days",
+        "mon, tue, wed, thu, fri, sat, sun; one per line.",
+        Lines,
+    ),
+    field("office_hours.start", "Opens", "HH:MM, office time.", Text),
+    field("office_hours.end", "Closes", "HH:MM, office time.", Text),
+    field(
+        "fail_national",
+        "sipwarden not answering: national",
+        "What a national call does when sipwarden cannot be asked (rendered into the dialplan; applies at the next apply).",
+        Choice(FAIL_MODES),
+    ),
+    field(
+        "fail_international",
+        "sipwarden not answering: international",
+        "What an international call does when sipwarden cannot be asked.",
+        Choice(FAIL_MODES),
+    ),
+];
+
+/// The form's sections: a title, and the paths (their start) it holds, in order.
+pub const SECTIONS: &[(&str, &[&str])] = &[
+    (
+        "Dialling",
+        &["international_prefix", "national_prefix", "country_code"],
+    ),
+    (
+        "Destinations",
+        &[
+            "allowed_regions",
+            "destination_mode",
+            "high_risk_prefixes",
+            "allowed_high_risk",
+            "high_risk_mode",
+        ],
+    ),
+    ("Concurrent calls", &["concurrent_"]),
+    (
+        "Call rates and pumping",
+        &[
+            "calls_per_minute",
+            "calls_to_one_number",
+            "long_call_minutes",
+        ],
+    ),
+    ("Spend", &["unknown_rate_cents", "spend_"]),
+    (
+        "Signals of compromise",
+        &["new_country_mode", "new_network_mode"],
+    ),
+    ("Office hours", &["office_hours"]),
+    ("When sipwarden does not answer", &["fail_"]),
+];
+
+/// The title of the section `path` is in.
+#[must_use]
+pub fn section_of(path: &str) -> &'static str {
+    SECTIONS
+        .iter()
+        .find(|(_, starts)| starts.iter().any(|s| path.starts_with(s)))
+        .map_or("Other", |(title, _)| title)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -663,5 +938,22 @@ mod tests {
         assert!(hours.contains(friday_17_utc - 60));
         assert!(!hours.contains(friday_17_utc));
         assert!(!hours.contains(monday_7_utc + 5 * 86_400 + 3 * 3600));
+    }
+
+    #[test]
+    fn the_field_list_names_every_setting_once_in_a_section() {
+        let json = serde_json::to_value(FraudSettings::default()).unwrap();
+        let want = crate::settings::leaf_paths(&json);
+        let mut have: Vec<String> = FIELDS.iter().map(|f| f.path.to_owned()).collect();
+        have.sort();
+        assert_eq!(have, want);
+        for f in FIELDS {
+            assert_ne!(section_of(f.path), "Other", "{}", f.path);
+            let value = f.path.split('.').fold(&json, |v, k| &v[k]);
+            if let crate::settings::FieldKind::Choice(options) = f.kind {
+                let word = value.as_str().unwrap();
+                assert!(options.contains(&word), "{}: {word}", f.path);
+            }
+        }
     }
 }

@@ -494,44 +494,8 @@ impl GuardPolicy {
     }
 }
 
-/// How a setting is edited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldKind {
-    /// A whole number (count, seconds, bytes).
-    Number,
-    /// On or off.
-    Switch,
-    /// A list of strings, one per line.
-    Lines,
-}
-
-/// One leaf setting of [`GuardPolicy`], for forms built from this list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct PolicyField {
-    /// Dotted path into the serde form (`guessing.max_failures`).
-    pub path: &'static str,
-    /// Short label.
-    pub label: &'static str,
-    /// One sentence on what it does.
-    pub help: &'static str,
-    /// How it is edited.
-    pub kind: FieldKind,
-}
-
-const fn field(
-    path: &'static str,
-    label: &'static str,
-    help: &'static str,
-    kind: FieldKind,
-) -> PolicyField {
-    PolicyField {
-        path,
-        label,
-        help,
-        kind,
-    }
-}
+use crate::settings::field;
+pub use crate::settings::{FieldKind, SettingField as PolicyField};
 
 use FieldKind::{Lines, Number, Switch};
 
@@ -833,29 +797,10 @@ mod tests {
         assert_eq!(p.validate().unwrap_err().field, "limits");
     }
 
-    /// The leaves of a JSON value, dotted.
-    fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    let path = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    leaves(&path, v, out);
-                }
-            }
-            _ => out.push(prefix.to_owned()),
-        }
-    }
-
     #[test]
     fn the_field_list_names_every_setting_once_with_its_kind() {
         let json = serde_json::to_value(GuardPolicy::default()).unwrap();
-        let mut want = Vec::new();
-        leaves("", &json, &mut want);
-        want.sort();
+        let want = crate::settings::leaf_paths(&json);
         let mut have: Vec<String> = FIELDS.iter().map(|f| f.path.to_owned()).collect();
         have.sort();
         assert_eq!(have, want);

@@ -5,7 +5,7 @@ use http::request::Parts;
 
 use app::form::ActionError;
 use app::form::ConsoleError;
-use policy::guard::{FieldKind, POLICY_FIELDS};
+use policy::guard::POLICY_FIELDS;
 use wire::dashboard::{DashboardSummary, TimeSeries};
 use wire::events::{EventFilter, EventPage, GuardStatusView};
 use wire::guard::{GuardSettingView, GuardSettingsForm, GuardSettingsView};
@@ -98,12 +98,8 @@ impl app::ssr::guard::GuardConsole for ConsoleService {
                 path: f.path.to_owned(),
                 label: f.label.to_owned(),
                 help: f.help.to_owned(),
-                kind: match f.kind {
-                    FieldKind::Number => "number",
-                    FieldKind::Switch => "switch",
-                    FieldKind::Lines => "lines",
-                }
-                .to_owned(),
+                kind: f.kind.as_str().to_owned(),
+                options: Vec::new(),
                 value: values.remove(f.path).unwrap_or_default(),
             })
             .collect();

@@ -5,6 +5,7 @@
 mod alerts;
 mod firewall;
 mod flash;
+mod fraud;
 mod guard;
 mod pbx;
 mod pbx_forms;
