@@ -205,6 +205,25 @@ async fn the_fraud_page_unlocks_prices_and_edits_the_policy() {
     );
 
     browser.screenshot("fraud").await.unwrap();
+
+    // The dashboard charts the last day's external calls: the thief's five that ended and
+    // the one refused.
+    c.goto(&server.url("/")).await.unwrap();
+    browser.wait_hydrated(WAIT).await.unwrap();
+    browser
+        .wait_for(
+            "document.querySelector('#calls-chart rect') !== null && document.querySelector('#calls-chart-total').textContent.startsWith('6 calls')",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .text("#spend-chart-total")
+            .await
+            .unwrap()
+            .starts_with("0 cents")
+    );
     // The two refusals above are 422 answers, which Chromium logs; nothing else may be.
     let errors = browser.console_errors().await.unwrap();
     assert!(

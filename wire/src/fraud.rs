@@ -128,3 +128,13 @@ pub struct FraudSettingsView {
     /// Section titles with their settings, in order.
     pub sections: Vec<(String, Vec<crate::guard::GuardSettingView>)>,
 }
+
+/// The dashboard's toll-fraud charts: per hour over the last day, the external calls (ended
+/// ones by how they ended, and the attempts the rules refused) and what they cost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FraudSeries {
+    /// Kinds `answered`, `unanswered`, `refused`.
+    pub calls: crate::dashboard::TimeSeries,
+    /// Kind `spend`, in hundredths of the rate table's currency.
+    pub spend: crate::dashboard::TimeSeries,
+}

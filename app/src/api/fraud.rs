@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::form::{ActionError, ConsoleError};
-use wire::fraud::{FraudPageData, FraudSettingsView, RatesView};
+use wire::fraud::{FraudPageData, FraudSeries, FraudSettingsView, RatesView};
 use wire::guard::GuardSettingsForm;
 
 /// The page's data (findings and call records filtered by endpoint and number).
@@ -14,6 +14,13 @@ pub async fn get_fraud_page(
 ) -> Result<FraudPageData, ConsoleError> {
     let (console, parts) = crate::ssr::fraud::context()?;
     console.fraud_page(&parts, endpoint, number).await
+}
+
+/// The dashboard's external calls and spend per hour over the last day.
+#[server(prefix = "/fn", endpoint = "fraud_series")]
+pub async fn get_fraud_series() -> Result<FraudSeries, ConsoleError> {
+    let (console, parts) = crate::ssr::fraud::context()?;
+    console.fraud_series(&parts).await
 }
 
 /// The fraud policy as the page edits it.

@@ -31,6 +31,7 @@ pub fn DashboardPage() -> impl IntoView {
     };
     let acknowledge = ServerAction::<AcknowledgeAlarms>::new();
     let series = Resource::new(week, get_attack_series);
+    let fraud = Resource::new(|| (), |()| crate::api::fraud::get_fraud_series());
     let summary = Resource::new(
         move || (period(), acknowledge.version().get()),
         |(period, _)| get_dashboard_summary(period),
@@ -46,6 +47,7 @@ pub fn DashboardPage() -> impl IntoView {
         crate::components::live::follow("/api/v1/dashboard/stream", "changed", stream, move |_| {
             series.refetch();
             summary.refetch();
+            fraud.refetch();
             updates.update(|n| *n += 1);
         });
     });
@@ -79,7 +81,23 @@ pub fn DashboardPage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match series.await {
-                        Ok(s) => view! { <AttackChart series=s /> }.into_any(),
+                        Ok(s) => view! { <StackedChart series=s id="attack-chart" noun=("event", "events") /> }.into_any(),
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        <section id="external-calls">
+            <h2>"External calls and spend, per hour, last day"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match fraud.await {
+                        Ok(f) => view! {
+                            <StackedChart series=f.calls id="calls-chart" noun=("call", "calls") />
+                            <StackedChart series=f.spend id="spend-chart" noun=("cent", "cents") />
+                            <p class="hint">"Spend at the rate table's prices, in hundredths of its currency; calls still running are not in it yet. "
+                                <A href="/fraud">"Toll fraud"</A></p>
+                        }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -151,7 +169,13 @@ fn nice_ceiling(max: u64) -> u64 {
 /// count scale on the left, UTC times below, a legend with each kind's colour and count, and
 /// each bar's time, count and kind on hover.
 #[component]
-fn AttackChart(series: TimeSeries) -> impl IntoView {
+fn StackedChart(
+    series: TimeSeries,
+    /// The chart's element id; its caption's is `<id>-total`.
+    id: &'static str,
+    /// What a count counts, one and many (`event`, `events`).
+    noun: (&'static str, &'static str),
+) -> impl IntoView {
     const WIDTH: f64 = 840.0;
     const HEIGHT: f64 = 160.0;
     let totals: Vec<u64> = series.buckets.iter().map(|b| b.iter().sum()).collect();
@@ -229,8 +253,8 @@ fn AttackChart(series: TimeSeries) -> impl IntoView {
                 <div class="y-axis" aria-hidden="true">
                     <span>{top}</span><span>{half}</span><span>"0"</span>
                 </div>
-                <svg id="attack-chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img"
-                     aria-label=format!("{total} events, at most {tallest} per bar")>
+                <svg id=id viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img"
+                     aria-label=format!("{total} {}, at most {tallest} per bar", noun.1)>
                     <line class="grid-line" x1="0" y1="0.5" x2=WIDTH y2="0.5" vector-effect="non-scaling-stroke" />
                     <line class="grid-line" x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0 vector-effect="non-scaling-stroke" />
                     <line class="axis-line" x1="0" y1=HEIGHT x2=WIDTH y2=HEIGHT vector-effect="non-scaling-stroke" />
@@ -239,8 +263,8 @@ fn AttackChart(series: TimeSeries) -> impl IntoView {
                 <span></span>
                 <div class="x-axis" aria-hidden="true">{x_labels}</div>
             </div>
-            <figcaption class="hint" id="attack-total">
-                {count(total, "event", "events")} "; tallest bar " {tallest} ". Times in UTC. "
+            <figcaption class="hint" id=format!("{id}-total")>
+                {count(total, noun.0, noun.1)} "; tallest bar " {tallest} ". Times in UTC. "
                 {legend}
             </figcaption>
         </figure>

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::request::Parts;
 
 use crate::form::{ActionError, ConsoleError};
-use wire::fraud::{FraudPageData, FraudSettingsView, RatesView};
+use wire::fraud::{FraudPageData, FraudSeries, FraudSettingsView, RatesView};
 use wire::guard::GuardSettingsForm;
 
 /// Toll-fraud protection in the console, implemented by the backend.
@@ -19,6 +19,8 @@ pub trait FraudConsole: super::form::Flashes {
         endpoint: Option<String>,
         number: Option<String>,
     ) -> Result<FraudPageData, ConsoleError>;
+    /// The dashboard's external calls and spend per hour over the last day.
+    async fn fraud_series(&self, req: &Parts) -> Result<FraudSeries, ConsoleError>;
     /// The fraud policy as the page edits it (administrators edit it).
     async fn fraud_settings(&self, req: &Parts) -> Result<FraudSettingsView, ActionError>;
     /// Stores the fraud policy from the form (over `version`); returns the new version.

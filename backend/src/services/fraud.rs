@@ -20,8 +20,10 @@ use policy::fraud::ledger::{Outcome, RunningCall, money};
 use policy::fraud::policy::{FraudPolicy, FraudSettings, RuleMode};
 use policy::fraud::rates::{RateTable, RatesError};
 use wire::alerts::Trigger;
+use wire::dashboard::TimeSeries;
 use wire::fraud::{
-    CallRecordView, FraudFindingView, FraudLockView, FraudStatusView, LiveCallView, RatesView,
+    CallRecordView, FraudFindingView, FraudLockView, FraudSeries, FraudStatusView, LiveCallView,
+    RatesView,
 };
 
 use crate::auth::Admin;
@@ -318,6 +320,66 @@ pub async fn call_records(
             cost: money(u64::try_from(r.cost_micros).unwrap_or(0)),
         })
         .collect())
+}
+
+/// Rows the dashboard's series read at most (a day of a busy PBX).
+const SERIES_ROWS: u64 = 200_000;
+
+/// The dashboard's external calls and spend per hour over the last 24 hours: ended calls
+/// by how they ended, attempts the rules refused, and what the ended calls cost.
+pub async fn series(db: &impl sea_orm::ConnectionTrait) -> Result<FraudSeries, Internal> {
+    let now_hour = Utc::now().timestamp().div_euclid(3600);
+    let first = now_hour - 23;
+    let since = DateTime::<Utc>::from_timestamp(first * 3600, 0).unwrap_or_default();
+    let slot = |at: DateTime<Utc>| usize::try_from(at.timestamp().div_euclid(3600) - first).ok();
+    let mut calls = vec![vec![0u64; 3]; 24];
+    let mut spend = vec![vec![0u64; 1]; 24];
+    let ended: Vec<(DateTime<Utc>, String, i64)> = call_record::Entity::find()
+        .select_only()
+        .columns([
+            call_record::Column::StartedAt,
+            call_record::Column::DialStatus,
+            call_record::Column::CostMicros,
+        ])
+        .filter(call_record::Column::StartedAt.gte(since))
+        .limit(SERIES_ROWS)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (at, status, cost) in ended {
+        if let Some(i) = slot(at).filter(|i| *i < 24) {
+            calls[i][usize::from(status != "ANSWER")] += 1;
+            spend[i][0] += u64::try_from(cost).unwrap_or(0) / (policy::fraud::rates::MICROS / 100);
+        }
+    }
+    let refused: Vec<DateTime<Utc>> = fraud_finding::Entity::find()
+        .select_only()
+        .column(fraud_finding::Column::At)
+        .filter(fraud_finding::Column::At.gte(since))
+        .filter(fraud_finding::Column::Outcome.ne("allow"))
+        // One finding per refused attempt: the rule that decided it (several may fire).
+        .group_by(fraud_finding::Column::At)
+        .group_by(fraud_finding::Column::EndpointId)
+        .group_by(fraud_finding::Column::Number)
+        .limit(SERIES_ROWS)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for at in refused {
+        if let Some(i) = slot(at).filter(|i| *i < 24) {
+            calls[i][2] += 1;
+        }
+    }
+    let series = |kinds: &[&str], buckets| TimeSeries {
+        bucket_secs: 3600,
+        start_unix: first * 3600,
+        kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+        buckets,
+    };
+    Ok(FraudSeries {
+        calls: series(&["answered", "unanswered", "refused"], calls),
+        spend: series(&["spend"], spend),
+    })
 }
 
 /// The stored locks, put in force in the decision point (at start).

@@ -5,7 +5,7 @@ use http::request::Parts;
 
 use app::form::{ActionError, ConsoleError};
 use policy::fraud::policy::{FIELDS, section_of};
-use wire::fraud::{FraudPageData, FraudSettingsView, RatesView};
+use wire::fraud::{FraudPageData, FraudSeries, FraudSettingsView, RatesView};
 use wire::guard::{GuardSettingView, GuardSettingsForm};
 
 use super::{ConsoleService, admin, caller, internal};
@@ -85,6 +85,11 @@ impl app::ssr::fraud::FraudConsole for ConsoleService {
                 .await
                 .map_err(internal)?,
         })
+    }
+
+    async fn fraud_series(&self, req: &Parts) -> Result<FraudSeries, ConsoleError> {
+        caller(req)?;
+        fraud::series(&self.state().db).await.map_err(internal)
     }
 
     async fn fraud_settings(&self, req: &Parts) -> Result<FraudSettingsView, ActionError> {
