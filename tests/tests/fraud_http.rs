@@ -356,6 +356,22 @@ async fn the_fraud_policy_is_validated_versioned_and_decides_calls() {
     assert_eq!(status["locked"], 1, "{status}");
     assert_eq!(status["malformed"], 4, "{status}");
     assert_eq!(status["locked_accounts"], 0, "{status}");
+    let metrics = api
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "sipwarden_fraud_decision_listening 1",
+        "sipwarden_fraud_decisions_total{outcome=\"lock\"} 1",
+        "sipwarden_fraud_decisions_total{outcome=\"allow\"} 5",
+        "sipwarden_fraud_locked_accounts 0",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in /metrics");
+    }
 
     // ---- The decision point is rendered at the configured address.
     let (status, preview) = api.call("GET", "/api/v1/config/preview", None).await;
