@@ -1643,3 +1643,47 @@ async fn the_audit_log_is_kept_by_age_and_by_size() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_login_from_a_network_new_for_the_account_is_recorded_and_can_lock_it() {
+    use backend::services::fraud;
+    use policy::fraud::policy::{FraudPolicy, FraudSettings, RuleMode};
+    let (_dir, core) = core().await;
+    let settings = FraudSettings {
+        new_network_mode: RuleMode::Lock,
+        ..FraudSettings::default()
+    };
+    core.fraud.set_policy(FraudPolicy::new(settings).unwrap());
+    let mut followups = core.fraud.take_receiver().unwrap();
+    // As the guard reports correct logins: the office first, then somewhere else.
+    core.fraud.logged_in("k7f3q9zx2m", ip("198.51.100.7"));
+    core.fraud.logged_in("k7f3q9zx2m", ip("198.51.100.8"));
+    core.fraud.logged_in("k7f3q9zx2m", ip("203.0.113.5"));
+    while let Ok(followup) = followups.try_recv() {
+        fraud::follow_up(&core, followup).await.unwrap();
+    }
+    let locks = fraud::locks(&core.db).await.unwrap();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(
+        (locks[0].endpoint_id.as_str(), locks[0].rule.as_str()),
+        ("k7f3q9zx2m", "new_network")
+    );
+    let findings = fraud::findings(&core.db, Some("k7f3q9zx2m"), 10)
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(
+        findings[0].reason.contains("203.0.113.0/24"),
+        "{findings:?}"
+    );
+    assert_eq!(audited(&core, "fraud_lock").await.len(), 1);
+
+    // After a restart the history is remembered: neither network is news any more.
+    let restarted = Core::new(core.db.clone(), (*core.config).clone(), core.events.clone());
+    fraud::restore(&restarted).await.unwrap();
+    assert_eq!(restarted.fraud.locked_count(), 1, "the lock survives");
+    let mut followups = restarted.fraud.take_receiver().unwrap();
+    restarted.fraud.logged_in("k7f3q9zx2m", ip("203.0.113.9"));
+    restarted.fraud.logged_in("k7f3q9zx2m", ip("198.51.100.9"));
+    assert!(followups.try_recv().is_err(), "nothing new");
+}

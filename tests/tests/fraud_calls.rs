@@ -409,6 +409,8 @@ fn scenarios(
         .map(|f| (f["rule"].as_str().unwrap(), f["outcome"].as_str().unwrap()))
         .collect();
     assert!(new.contains(&("high_risk_destination", "allow")), "{new:?}");
+    // The account called from the Internet before; the office is a network new for it.
+    assert!(new.contains(&("new_network", "allow")), "{new:?}");
     assert!(
         new.iter().all(|(_, outcome)| *outcome == "allow"),
         "{new:?}"

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
 
 use policy::fraud::ledger::{
-    Alarm, Attempt, Clock, Decision, EndedCall, Ledger, Outcome, RunningCall,
+    Alarm, Attempt, Clock, Decision, EndedCall, Finding, Ledger, Outcome, RunningCall,
 };
 use policy::fraud::policy::{FraudPolicy, FraudSettings};
 use policy::fraud::rates::RateTable;
@@ -44,6 +44,15 @@ pub enum Followup {
     },
     /// The watch over running calls found something (a long call, spend as it runs).
     Alarm { at: SystemTime, alarm: Alarm },
+    /// An account logged in (registered) from a network: a finding when it is new for it,
+    /// and what to remember.
+    LoggedIn {
+        at: SystemTime,
+        endpoint: String,
+        source: std::net::IpAddr,
+        finding: Option<Finding>,
+        learned: Vec<String>,
+    },
 }
 
 /// Whether the FastAGI listener is up.
@@ -150,6 +159,22 @@ impl CallDecisions {
             self.follow_up(Followup::Alarm {
                 at: SystemTime::now(),
                 alarm,
+            });
+        }
+    }
+
+    /// `endpoint` logged in from `source` (the guard saw a correct login): the new-network
+    /// rule checks it.
+    pub fn logged_in(&self, endpoint: &str, source: std::net::IpAddr) {
+        let policy = self.policy();
+        let (finding, learned) = lock(&self.ledger).logged_in(&policy, endpoint, source);
+        if finding.is_some() || !learned.is_empty() {
+            self.follow_up(Followup::LoggedIn {
+                at: SystemTime::now(),
+                endpoint: endpoint.to_owned(),
+                source,
+                finding,
+                learned,
             });
         }
     }

@@ -461,6 +461,76 @@ pub async fn metrics(
     res
 }
 
+/// The pre-call fraud decision: whether it is served, its verdicts, what runs and is
+/// locked, and the spend.
+fn fraud_metrics(out: &mut String, state: &Core) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let one = |v: f64| [(String::new(), v)];
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "counts and spend far below 2^52"
+    )]
+    let f = |v: u64| v as f64;
+    let fraud = &state.fraud;
+    let listening = matches!(fraud.listening(), crate::fraud::Listening::On(_));
+    gauge(
+        out,
+        "sipwarden_fraud_decision_listening",
+        "1 when the pre-call fraud decision (FastAGI) is served.",
+        "gauge",
+        &one(if listening { 1.0 } else { 0.0 }),
+    );
+    let c = &fraud.counters;
+    gauge(
+        out,
+        "sipwarden_fraud_decisions_total",
+        "Pre-call decisions by outcome (malformed: refused questions that were not well formed).",
+        "counter",
+        &[
+            ("outcome=\"allow\"".to_owned(), f(c.allowed.load(Relaxed))),
+            ("outcome=\"block\"".to_owned(), f(c.blocked.load(Relaxed))),
+            ("outcome=\"lock\"".to_owned(), f(c.locked.load(Relaxed))),
+            (
+                "outcome=\"malformed\"".to_owned(),
+                f(c.malformed.load(Relaxed)),
+            ),
+        ],
+    );
+    gauge(
+        out,
+        "sipwarden_fraud_followups_dropped_total",
+        "Fired rules whose recording the worker's queue had no room for.",
+        "counter",
+        &one(f(c.dropped.load(Relaxed))),
+    );
+    gauge(
+        out,
+        "sipwarden_fraud_running_calls",
+        "External calls let through and still running.",
+        "gauge",
+        &one(f(fraud.running().len() as u64)),
+    );
+    gauge(
+        out,
+        "sipwarden_fraud_locked_accounts",
+        "Accounts a fraud rule locked.",
+        "gauge",
+        &one(f(fraud.locked_count() as u64)),
+    );
+    let (hour, day) = fraud.spent();
+    let micros = policy::fraud::rates::MICROS as f64;
+    gauge(
+        out,
+        "sipwarden_fraud_spend",
+        "Spent on external calls (rate table's currency), running calls included.",
+        "gauge",
+        &[
+            ("window=\"hour\"".to_owned(), f(hour) / micros),
+            ("window=\"day\"".to_owned(), f(day) / micros),
+        ],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,68 +572,4 @@ mod tests {
     fn label_values_are_escaped() {
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
-}
-
-/// The pre-call fraud decision: whether it is served, its verdicts, what runs and is
-/// locked, and the spend.
-fn fraud_metrics(out: &mut String, state: &Core) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let one = |v: f64| [(String::new(), v)];
-    #[allow(clippy::cast_precision_loss, reason = "counts and spend far below 2^52")]
-    let f = |v: u64| v as f64;
-    let fraud = &state.fraud;
-    let listening = matches!(fraud.listening(), crate::fraud::Listening::On(_));
-    gauge(
-        out,
-        "sipwarden_fraud_decision_listening",
-        "1 when the pre-call fraud decision (FastAGI) is served.",
-        "gauge",
-        &one(if listening { 1.0 } else { 0.0 }),
-    );
-    let c = &fraud.counters;
-    gauge(
-        out,
-        "sipwarden_fraud_decisions_total",
-        "Pre-call decisions by outcome (malformed: refused questions that were not well formed).",
-        "counter",
-        &[
-            ("outcome=\"allow\"".to_owned(), f(c.allowed.load(Relaxed))),
-            ("outcome=\"block\"".to_owned(), f(c.blocked.load(Relaxed))),
-            ("outcome=\"lock\"".to_owned(), f(c.locked.load(Relaxed))),
-            ("outcome=\"malformed\"".to_owned(), f(c.malformed.load(Relaxed))),
-        ],
-    );
-    gauge(
-        out,
-        "sipwarden_fraud_followups_dropped_total",
-        "Fired rules whose recording the worker's queue had no room for.",
-        "counter",
-        &one(f(c.dropped.load(Relaxed))),
-    );
-    gauge(
-        out,
-        "sipwarden_fraud_running_calls",
-        "External calls let through and still running.",
-        "gauge",
-        &one(f(fraud.running().len() as u64)),
-    );
-    gauge(
-        out,
-        "sipwarden_fraud_locked_accounts",
-        "Accounts a fraud rule locked.",
-        "gauge",
-        &one(f(fraud.locked_count() as u64)),
-    );
-    let (hour, day) = fraud.spent();
-    let micros = policy::fraud::rates::MICROS as f64;
-    gauge(
-        out,
-        "sipwarden_fraud_spend",
-        "Spent on external calls (rate table's currency), running calls included.",
-        "gauge",
-        &[
-            ("window=\"hour\"".to_owned(), f(hour) / micros),
-            ("window=\"day\"".to_owned(), f(day) / micros),
-        ],
-    );
 }

@@ -604,9 +604,12 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
                     reason: Set(f.reason.clone()),
                     ..Default::default()
                 });
-            fraud_finding::Entity::insert_many(rows)
-                .exec(&core.db)
-                .await?;
+            if !decision.findings.is_empty() {
+                fraud_finding::Entity::insert_many(rows)
+                    .exec(&core.db)
+                    .await?;
+            }
+            remember(core, &endpoint, &decision.learned, at).await?;
             if decision.outcome == Outcome::Lock {
                 let cause = decision
                     .findings
@@ -665,6 +668,49 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
             .insert(&core.db)
             .await?;
         }
+        Followup::LoggedIn {
+            at,
+            endpoint,
+            source,
+            finding,
+            learned,
+        } => {
+            let at = DateTime::<Utc>::from(at);
+            remember(core, &endpoint, &learned, at).await?;
+            let Some(f) = finding else {
+                return Ok(());
+            };
+            let locks = f.mode == RuleMode::Lock;
+            fraud_finding::ActiveModel {
+                at: Set(at),
+                endpoint_id: Set(endpoint.clone()),
+                trunk: Set(String::new()),
+                number: Set(String::new()),
+                region: Set(String::new()),
+                outcome: Set(if locks { "lock" } else { "allow" }.to_owned()),
+                rule: Set(f.rule.to_owned()),
+                mode: Set(mode_word(f.mode).to_owned()),
+                reason: Set(f.reason.clone()),
+                ..Default::default()
+            }
+            .insert(&core.db)
+            .await?;
+            if locks {
+                let calls: Vec<RunningCall> = core
+                    .fraud
+                    .running()
+                    .into_iter()
+                    .filter(|c| c.endpoint == endpoint)
+                    .collect();
+                lock_account(core, &endpoint, f.rule, &f.reason, &calls).await?;
+            }
+            core.alerts.notify(Notice::new(
+                Some(Trigger::Fraud),
+                f.reason.clone(),
+                json!({"endpoint_id": endpoint, "source": source.to_string(),
+                       "rules": [f.rule], "outcome": mode_word(f.mode)}),
+            ));
+        }
         Followup::Alarm { at, alarm } => {
             let endpoint = alarm.endpoint.clone().unwrap_or_default();
             let call = alarm.hang_up.first();
@@ -708,6 +754,35 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
             ));
         }
     }
+    Ok(())
+}
+
+/// Stores what `endpoint` did for the first time (`region FR`, `network …`).
+async fn remember(
+    core: &Core,
+    endpoint: &str,
+    learned: &[String],
+    at: DateTime<Utc>,
+) -> Result<(), Internal> {
+    if learned.is_empty() {
+        return Ok(());
+    }
+    let seen = learned.iter().map(|what| fraud_history::ActiveModel {
+        endpoint_id: Set(endpoint.to_owned()),
+        seen: Set(what.clone()),
+        first_at: Set(at),
+    });
+    fraud_history::Entity::insert_many(seen)
+        .on_conflict(
+            OnConflict::columns([
+                fraud_history::Column::EndpointId,
+                fraud_history::Column::Seen,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&core.db)
+        .await?;
     Ok(())
 }
 

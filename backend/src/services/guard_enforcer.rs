@@ -175,6 +175,13 @@ impl Enforcer for ServiceEnforcer {
         // Known addresses are memory, not enforcement: kept in log-only mode too, so turning
         // enforcement on later does not start from nothing.
         firewall::known_from_guard(&self.core, known).await;
+        // A login is also news for the fraud rules: a network new for the account is a
+        // sign its secret is used elsewhere.
+        for k in known {
+            if let Some(account) = &k.account {
+                self.core.fraud.logged_in(account, k.source);
+            }
+        }
     }
 }
 

@@ -29,6 +29,7 @@ pub async fn known_sources(
             Some(KnownSource {
                 source: r.address.parse().ok()?,
                 until: Timestamp(u64::try_from(r.known_until.timestamp_millis()).ok()?),
+                account: None,
             })
         })
         .collect())
@@ -97,10 +98,12 @@ mod tests {
                 KnownSource {
                     source: ip("198.51.100.20"),
                     until: Timestamp(now + 86_400_000),
+                    account: None,
                 },
                 KnownSource {
                     source: ip("198.51.100.21"),
                     until: Timestamp(now - 1000),
+                    account: None,
                 },
             ],
         )
@@ -112,6 +115,7 @@ mod tests {
             &[KnownSource {
                 source: ip("::ffff:198.51.100.20"),
                 until: Timestamp(now + 1000),
+                account: None,
             }],
         )
         .await

@@ -658,6 +658,38 @@ impl Ledger {
         })
     }
 
+    /// `endpoint` logged in (registered) from `source`: the new-network rule's finding when
+    /// that network is new for it (its first network is learned silently), with what to
+    /// remember. A locking mode locks the account: its external calls are refused.
+    pub fn logged_in(
+        &mut self,
+        policy: &FraudPolicy,
+        endpoint: &str,
+        source: IpAddr,
+    ) -> (Option<Finding>, Vec<String>) {
+        let mode = policy.settings().new_network_mode;
+        let network = network_of(source);
+        let had_any = self
+            .history
+            .get(endpoint)
+            .is_some_and(|h| h.iter().any(|w| w.starts_with("network ")));
+        let mut learned = Vec::new();
+        let first = self.first_time(endpoint, format!("network {network}"), &mut learned);
+        let finding = (first && had_any && mode != RuleMode::Off).then(|| {
+            if mode == RuleMode::Lock {
+                self.locked.insert(endpoint.to_owned());
+            }
+            Finding {
+                rule: "new_network",
+                mode,
+                reason: format!(
+                    "{endpoint} registered from {network} ({source}), a network it never used"
+                ),
+            }
+        });
+        (finding, learned)
+    }
+
     /// The running calls of `endpoint`, oldest first.
     #[must_use]
     pub fn calls_of(&self, endpoint: &str) -> Vec<RunningCall> {
@@ -1203,5 +1235,24 @@ mod tests {
         };
         let d = decide(&mut l, &p, attempt("e", "030125", "3"), sunday);
         assert_eq!(rules(&d), ["outside_office_hours"]);
+    }
+
+    #[test]
+    fn a_registration_from_a_new_network_is_a_signal() {
+        let p = policy(|s| s.new_network_mode = RuleMode::Lock);
+        let mut l = Ledger::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (f, learned) = l.logged_in(&p, "e", ip("198.51.100.7"));
+        assert!(f.is_none(), "the first network is learned");
+        assert_eq!(learned, ["network 198.51.100.0/24"]);
+        assert!(
+            l.logged_in(&p, "e", ip("198.51.100.99")).0.is_none(),
+            "same /24"
+        );
+        let (f, _) = l.logged_in(&p, "e", ip("203.0.113.5"));
+        assert_eq!(f.map(|f| f.rule), Some("new_network"));
+        assert!(l.locked().contains("e"), "lock mode locks");
+        let d = decide(&mut l, &p, attempt("e", "030123", "1"), Clock::now());
+        assert_eq!(rules(&d), ["account_locked"]);
     }
 }

@@ -394,7 +394,7 @@ impl Engine {
             // Trusted addresses (loopback among them: sipwarden's own AMI logins) need no
             // protection, and the firewall does not meter them.
             if !self.model.is_trusted(ip) {
-                self.mark_known(ctx);
+                self.mark_known(ctx, name);
             }
             return;
         }
@@ -412,7 +412,7 @@ impl Engine {
         self.decide(ctx, st, f);
     }
 
-    fn mark_known(&mut self, ctx: &mut Ctx<'_, '_>) {
+    fn mark_known(&mut self, ctx: &mut Ctx<'_, '_>, account: &[u8]) {
         let trust = self.policy.guessing.trust_secs;
         let now_s = ctx.now_s;
         let k = self.known.entry(ctx.key);
@@ -423,6 +423,7 @@ impl Engine {
             ctx.out.known.push(KnownSource {
                 source: ctx.obs.source.ip().to_canonical(),
                 until: Timestamp::from_secs(u64::from(k.until)),
+                account: Some(String::from_utf8_lossy(account).into_owned()),
             });
         }
     }

@@ -120,12 +120,16 @@ pub struct BanDecision {
 
 /// An address that logged in: the firewall gives it the generous rate tier, and the record
 /// survives a restart. Also the export and import form of the engine's known addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownSource {
     /// The address.
     pub source: IpAddr,
     /// Known until.
     pub until: Timestamp,
+    /// The account that logged in from it, when this is news of a login (not a stored
+    /// memory): the fraud rules check it against the networks the account used before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// The result of one observation. Empty (and allocation-free) when nothing happened.
@@ -488,6 +492,7 @@ impl Engine {
             .map(|(k, s)| KnownSource {
                 source: key_ip(k),
                 until: Timestamp::from_secs(u64::from(s.until)),
+                account: None,
             })
             .collect();
         out.sort_by_key(|k| k.source);
