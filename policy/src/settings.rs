@@ -76,6 +76,15 @@ pub const fn field(
     }
 }
 
+/// The label `fields` give the setting at `path`, for a refusal that names it.
+#[must_use]
+pub fn label_of(fields: &[SettingField], path: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|f| f.path == path)
+        .map(|f| f.label.to_owned())
+}
+
 /// The dotted paths of every leaf of `value` (a policy's serde form), for the tests that
 /// check a field list against its policy. Lists and strings are leaves.
 #[must_use]

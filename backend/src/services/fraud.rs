@@ -568,6 +568,39 @@ fn outcome_word(outcome: Outcome) -> &'static str {
     }
 }
 
+/// Where and when a rule fired: the columns its findings share.
+struct CallFacts<'a> {
+    at: DateTime<Utc>,
+    endpoint: &'a str,
+    trunk: &'a str,
+    number: &'a str,
+    region: &'a str,
+}
+
+impl CallFacts<'_> {
+    /// One finding's row: `outcome` is what happened to the call (`allow`, `block`, `lock`).
+    fn finding(
+        &self,
+        outcome: &str,
+        rule: &str,
+        mode: RuleMode,
+        reason: &str,
+    ) -> fraud_finding::ActiveModel {
+        fraud_finding::ActiveModel {
+            at: Set(self.at),
+            endpoint_id: Set(self.endpoint.to_owned()),
+            trunk: Set(self.trunk.to_owned()),
+            number: Set(self.number.to_owned()),
+            region: Set(self.region.to_owned()),
+            outcome: Set(outcome.to_owned()),
+            rule: Set(rule.to_owned()),
+            mode: Set(mode_word(mode).to_owned()),
+            reason: Set(reason.to_owned()),
+            ..Default::default()
+        }
+    }
+}
+
 /// Carries out one follow-up of the decision point: what a fired rule leaves to do.
 pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> {
     match followup {
@@ -589,21 +622,16 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
                 _ => (dialled.clone(), String::new()),
             };
             let outcome = outcome_word(decision.outcome);
-            let rows = decision
-                .findings
-                .iter()
-                .map(|f| fraud_finding::ActiveModel {
-                    at: Set(at),
-                    endpoint_id: Set(endpoint.clone()),
-                    trunk: Set(trunk.clone()),
-                    number: Set(number.clone()),
-                    region: Set(region.clone()),
-                    outcome: Set(outcome.to_owned()),
-                    rule: Set(f.rule.to_owned()),
-                    mode: Set(mode_word(f.mode).to_owned()),
-                    reason: Set(f.reason.clone()),
-                    ..Default::default()
-                });
+            let rows = decision.findings.iter().map(|f| {
+                let call = CallFacts {
+                    at,
+                    endpoint: &endpoint,
+                    trunk: &trunk,
+                    number: &number,
+                    region: &region,
+                };
+                call.finding(outcome, f.rule, f.mode, &f.reason)
+            });
             if !decision.findings.is_empty() {
                 fraud_finding::Entity::insert_many(rows)
                     .exec(&core.db)
@@ -681,18 +709,19 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
                 return Ok(());
             };
             let locks = f.mode == RuleMode::Lock;
-            fraud_finding::ActiveModel {
-                at: Set(at),
-                endpoint_id: Set(endpoint.clone()),
-                trunk: Set(String::new()),
-                number: Set(String::new()),
-                region: Set(String::new()),
-                outcome: Set(if locks { "lock" } else { "allow" }.to_owned()),
-                rule: Set(f.rule.to_owned()),
-                mode: Set(mode_word(f.mode).to_owned()),
-                reason: Set(f.reason.clone()),
-                ..Default::default()
-            }
+            let call = CallFacts {
+                at,
+                endpoint: &endpoint,
+                trunk: "",
+                number: "",
+                region: "",
+            };
+            call.finding(
+                if locks { "lock" } else { "allow" },
+                f.rule,
+                f.mode,
+                &f.reason,
+            )
             .insert(&core.db)
             .await?;
             if locks {
@@ -714,25 +743,22 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
         Followup::Alarm { at, alarm } => {
             let endpoint = alarm.endpoint.clone().unwrap_or_default();
             let call = alarm.hang_up.first();
-            fraud_finding::ActiveModel {
-                at: Set(DateTime::<Utc>::from(at)),
-                endpoint_id: Set(endpoint.clone()),
-                trunk: Set(call.map(|c| c.trunk.clone()).unwrap_or_default()),
-                number: Set(call.map(|c| c.number.clone()).unwrap_or_default()),
-                region: Set(call.map(|c| c.region.clone()).unwrap_or_default()),
-                outcome: Set(match alarm.mode {
-                    RuleMode::Lock => "lock",
-                    RuleMode::Block => "block",
-                    RuleMode::Off | RuleMode::Report => "allow",
-                }
-                .to_owned()),
-                rule: Set(alarm.rule.to_owned()),
-                mode: Set(mode_word(alarm.mode).to_owned()),
-                reason: Set(alarm.reason.clone()),
-                ..Default::default()
-            }
-            .insert(&core.db)
-            .await?;
+            let facts = CallFacts {
+                at: DateTime::<Utc>::from(at),
+                endpoint: &endpoint,
+                trunk: call.map_or("", |c| c.trunk.as_str()),
+                number: call.map_or("", |c| c.number.as_str()),
+                region: call.map_or("", |c| c.region.as_str()),
+            };
+            let outcome = match alarm.mode {
+                RuleMode::Lock => "lock",
+                RuleMode::Block => "block",
+                RuleMode::Off | RuleMode::Report => "allow",
+            };
+            facts
+                .finding(outcome, alarm.rule, alarm.mode, &alarm.reason)
+                .insert(&core.db)
+                .await?;
             match alarm.mode {
                 RuleMode::Lock if !endpoint.is_empty() => {
                     // The watch locked it already; store the lock and hang up.

@@ -17,10 +17,7 @@ const LISTED: u64 = 50;
 
 /// The label the form shows for a policy path.
 fn label_of(path: &str) -> Option<String> {
-    FIELDS
-        .iter()
-        .find(|f| f.path == path)
-        .map(|f| f.label.to_owned())
+    policy::settings::label_of(FIELDS, path)
 }
 
 /// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.

@@ -18,10 +18,7 @@ use crate::services::{alarms, guard_status, page};
 
 /// The label the guard's settings form shows for a policy path.
 fn label_of(path: &str) -> Option<String> {
-    POLICY_FIELDS
-        .iter()
-        .find(|f| f.path == path)
-        .map(|f| f.label.to_owned())
+    policy::settings::label_of(POLICY_FIELDS, path)
 }
 
 /// What the browser sees of a refusal: the field and the rule, both sipwarden's own words.
