@@ -225,6 +225,25 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The dashboard's last day, by time.
+        manager
+            .create_index(
+                Index::create()
+                    .name("call_records_started_at")
+                    .table(CallRecords::Table)
+                    .col(CallRecords::StartedAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("fraud_findings_at")
+                    .table(FraudFindings::Table)
+                    .col(FraudFindings::At)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()

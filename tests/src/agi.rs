@@ -48,11 +48,16 @@ pub async fn decide(addr: SocketAddr, q: &Question<'_>) -> Result<Option<String>
 
 /// Sends `text` (an environment, well formed or not) and reads the verdict.
 pub async fn send(addr: SocketAddr, text: &str) -> Result<Option<String>> {
+    send_bytes(addr, text.as_bytes()).await
+}
+
+/// [`send`] for bytes that need not be text.
+pub async fn send_bytes(addr: SocketAddr, bytes: &[u8]) -> Result<Option<String>> {
     let mut stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
     stream.set_nodelay(true)?;
-    stream.write_all(text.as_bytes()).await?;
+    stream.write_all(bytes).await?;
     let mut reader = BufReader::new(&mut stream);
     let mut line = String::new();
     let n = tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))

@@ -7,9 +7,9 @@
 //! - `end` (from the hang-up handler; arguments: Dial's status, seconds answered): the call
 //!   with this channel's unique id ended; nothing is answered.
 //!
-//! Anything else, or a request that is not well formed, is answered `block` (for `decide`)
-//! or closed: the dialplan only asks from the trunk contexts, so a malformed question is a
-//! bug or a forgery, never a call to let through. The listener is on loopback only (the
+//! Anything else, or a request that is not well formed (however it is broken), is answered
+//! `block`: the dialplan only asks from the trunk contexts, so a malformed question is a bug
+//! or a forgery, never a call to let through. The listener is on loopback only (the
 //! configuration refuses any other address), each connection is bounded in size and time,
 //! and at most [`MAX_CONNECTIONS`] are served at once.
 
@@ -65,21 +65,26 @@ pub async fn serve(
     }
 }
 
-/// Reads the environment: bytes up to the empty line, at most [`agi::MAX_ENV_BYTES`].
+/// Reads the environment: bytes up to the empty line, at most [`agi::MAX_ENV_BYTES`]. Bytes,
+/// not text: the environment carries caller-chosen values (a display name), and a byte that
+/// is not UTF-8 must not end the exchange without a verdict. `None` when it is not an
+/// environment (too long, ended early, malformed).
 async fn read_env(reader: &mut BufReader<&mut TcpStream>) -> std::io::Result<Option<AgiEnv>> {
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     let mut limited = reader.take(agi::MAX_ENV_BYTES as u64);
     loop {
-        let before = text.len();
-        if limited.read_line(&mut text).await? == 0 {
+        let before = bytes.len();
+        if limited.read_until(b'\n', &mut bytes).await? == 0 {
             return Ok(None);
         }
-        let line = &text[before..];
-        if line == "\n" || line == "\r\n" {
+        let line = &bytes[before..];
+        if line == b"\n" || line == b"\r\n" {
             break;
         }
     }
-    Ok(agi::parse_env(&text).ok().map(|(env, _)| env))
+    Ok(agi::parse_env(&String::from_utf8_lossy(&bytes))
+        .ok()
+        .map(|(env, _)| env))
 }
 
 /// The attempt a `decide` request describes, if it is well formed.
@@ -142,49 +147,40 @@ fn ending(env: &AgiEnv) -> (&str, u64) {
 async fn answer(mut stream: TcpStream, decisions: &CallDecisions) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(&mut stream);
-    let Ok(env) = tokio::time::timeout(READ_WITHIN, read_env(&mut reader)).await else {
-        return Ok(());
+    let env = match tokio::time::timeout(READ_WITHIN, read_env(&mut reader)).await {
+        Ok(Ok(env)) => env,
+        // Too slow, or the connection failed: nobody is left to answer.
+        Err(_) | Ok(Err(_)) => None,
     };
-    let Some(env) = env? else {
+    let verdict = match &env {
+        Some(env) if env.script == "end" => {
+            let (status, answered) = ending(env);
+            decisions.end(&env.uniqueid, status, answered);
+            return Ok(());
+        }
+        Some(env) if env.script == "decide" => {
+            attempt(env).map(|attempt| match decisions.decide(attempt).outcome {
+                Outcome::Allow => "allow",
+                Outcome::Block | Outcome::Lock => "block",
+            })
+        }
+        _ => None,
+    };
+    // Anything that is not a well-formed question is refused, never left unanswered: the
+    // dialplan applies a fail mode only when sipwarden cannot be reached at all.
+    let verdict = verdict.unwrap_or_else(|| {
         decisions
             .counters
             .malformed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        "block"
+    });
+    let Some(command) = agi::set_variable(VERDICT_VARIABLE, verdict) else {
         return Ok(());
     };
-    match env.script.as_str() {
-        "decide" => {
-            let verdict = match attempt(&env) {
-                Some(attempt) => match decisions.decide(attempt).outcome {
-                    Outcome::Allow => "allow",
-                    Outcome::Block | Outcome::Lock => "block",
-                },
-                None => {
-                    decisions
-                        .counters
-                        .malformed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    "block"
-                }
-            };
-            let Some(command) = agi::set_variable(VERDICT_VARIABLE, verdict) else {
-                return Ok(());
-            };
-            reader.get_mut().write_all(command.as_bytes()).await?;
-            // Asterisk's `200 result=1`; the connection is closed either way.
-            let mut line = String::new();
-            let _ = tokio::time::timeout(READ_WITHIN, reader.take(512).read_line(&mut line)).await;
-        }
-        "end" => {
-            let (status, answered) = ending(&env);
-            decisions.end(&env.uniqueid, status, answered);
-        }
-        _ => {
-            decisions
-                .counters
-                .malformed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
+    reader.get_mut().write_all(command.as_bytes()).await?;
+    // Asterisk's `200 result=1`; the connection is closed either way.
+    let mut line = Vec::new();
+    let _ = tokio::time::timeout(READ_WITHIN, reader.take(512).read_until(b'\n', &mut line)).await;
     Ok(())
 }

@@ -82,6 +82,11 @@ pub struct CallDecisions {
     ledger: Mutex<Ledger>,
     tx: mpsc::Sender<Followup>,
     rx: Mutex<Option<mpsc::Receiver<Followup>>>,
+    /// Locks never wait behind other follow-ups and are never dropped: each account locks
+    /// once (a locked account's calls lock nothing more), so this queue is bounded by the
+    /// accounts.
+    locks_tx: mpsc::UnboundedSender<Followup>,
+    locks_rx: Mutex<Option<mpsc::UnboundedReceiver<Followup>>>,
     listening: Mutex<Listening>,
     pub counters: Counters,
 }
@@ -95,6 +100,7 @@ impl std::fmt::Debug for CallDecisions {
 impl Default for CallDecisions {
     fn default() -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let (locks_tx, locks_rx) = mpsc::unbounded_channel();
         #[allow(clippy::expect_used, reason = "the default settings are valid by test")]
         let policy = FraudPolicy::new(FraudSettings::default()).expect("default fraud policy");
         Self {
@@ -103,6 +109,8 @@ impl Default for CallDecisions {
             ledger: Mutex::default(),
             tx,
             rx: Mutex::new(Some(rx)),
+            locks_tx,
+            locks_rx: Mutex::new(Some(locks_rx)),
             listening: Mutex::new(Listening::NotStarted),
             counters: Counters::default(),
         }
@@ -120,20 +128,38 @@ impl CallDecisions {
             Outcome::Lock => &self.counters.locked,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if !decision.findings.is_empty() || !decision.learned.is_empty() {
-            self.follow_up(Followup::Decided {
+        // A locked account's attempts are refused and counted, not queued one by one: a
+        // flood of them must not crowd out what matters.
+        let only_locked = !decision.findings.is_empty()
+            && decision.findings.iter().all(|f| f.rule == "account_locked");
+        if (!decision.findings.is_empty() || !decision.learned.is_empty()) && !only_locked {
+            let followup = Followup::Decided {
                 at: SystemTime::now(),
                 endpoint: attempt.endpoint.to_owned(),
                 trunk: attempt.trunk.to_owned(),
                 dialled: attempt.dialled.to_owned(),
                 decision: decision.clone(),
-            });
+            };
+            if decision.outcome == Outcome::Lock {
+                let _ = self.locks_tx.send(followup);
+            } else {
+                self.follow_up(followup);
+            }
         }
         decision
     }
 
     fn follow_up(&self, followup: Followup) {
-        if self.tx.try_send(followup).is_err() {
+        let locks = match &followup {
+            Followup::Alarm { alarm, .. } => alarm.mode == policy::fraud::policy::RuleMode::Lock,
+            Followup::LoggedIn { finding, .. } => finding
+                .as_ref()
+                .is_some_and(|f| f.mode == policy::fraud::policy::RuleMode::Lock),
+            Followup::Decided { .. } | Followup::Ended { .. } => false,
+        };
+        if locks {
+            let _ = self.locks_tx.send(followup);
+        } else if self.tx.try_send(followup).is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -234,6 +260,11 @@ impl CallDecisions {
         }
     }
 
+    /// Whether `endpoint` is locked.
+    pub fn is_locked(&self, endpoint: &str) -> bool {
+        lock(&self.ledger).locked().contains(endpoint)
+    }
+
     /// How many accounts are locked.
     pub fn locked_count(&self) -> usize {
         lock(&self.ledger).locked().len()
@@ -263,8 +294,10 @@ impl CallDecisions {
         *lock(&self.listening) = state;
     }
 
-    /// The worker's end of the follow-up queue; taken once.
-    pub fn take_receiver(&self) -> Option<mpsc::Receiver<Followup>> {
-        lock(&self.rx).take()
+    /// The worker's ends of the follow-up queues (locks, everything else); taken once.
+    pub fn take_receivers(
+        &self,
+    ) -> Option<(mpsc::UnboundedReceiver<Followup>, mpsc::Receiver<Followup>)> {
+        Some((lock(&self.locks_rx).take()?, lock(&self.rx).take()?))
     }
 }

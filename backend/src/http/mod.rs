@@ -30,11 +30,12 @@ pub use state::HttpState;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Where larger bodies are accepted: uploaded configuration archives, and the fraud rules'
-/// rate table (up to 100,000 prefixes).
-const UPLOADS: [&str; 3] = [
+/// rate table (up to 100,000 prefixes) over the API and from the console's form.
+const UPLOADS: [&str; 4] = [
     "/api/v1/audit/config",
     "/api/v1/import/config",
     "/api/v1/fraud/rates",
+    "/fn/upload_fraud_rates",
 ];
 
 /// The largest body a request to `path` may carry.

@@ -16,9 +16,7 @@ use crate::services::fraud;
 
 /// Starts everything; returns once the listener is bound (or has failed to).
 pub async fn start(core: &Core) {
-    if let Err(e) = fraud::restore(core).await {
-        tracing::error!(error = %e, "fraud: the stored policy, rates, locks or history cannot be read; what was read is in force");
-    }
+    fraud::restore(core).await;
     let address = core.config.fraud_agi_listen;
     match TcpListener::bind(address).await {
         Ok(listener) => {
@@ -37,11 +35,18 @@ pub async fn start(core: &Core) {
             )));
         }
     }
-    if let Some(mut followups) = core.fraud.take_receiver() {
+    if let Some((mut locks, mut followups)) = core.fraud.take_receivers() {
         let worker = core.clone();
         tokio::spawn(async move {
             let mut handled: u64 = 0;
-            while let Some(followup) = followups.recv().await {
+            loop {
+                // Locks first: a queue of reports never delays a hang-up.
+                let followup = tokio::select! {
+                    biased;
+                    Some(f) = locks.recv() => f,
+                    Some(f) = followups.recv() => f,
+                    else => return,
+                };
                 if let Err(e) = fraud::follow_up(&worker, followup).await {
                     tracing::error!(error = %e, "fraud: a fired rule's follow-up failed");
                 }
@@ -49,7 +54,7 @@ pub async fn start(core: &Core) {
                 if handled.is_multiple_of(1000)
                     && let Err(e) = fraud::enforce_retention(&worker.db).await
                 {
-                    tracing::warn!(error = %e, "fraud: cannot apply the findings' retention");
+                    tracing::warn!(error = %e, "fraud: cannot apply the retention of findings and call records");
                 }
             }
         });

@@ -261,24 +261,49 @@ pub async fn store_rates(core: &Core, admin: &Admin, csv: String) -> Result<Rate
     })
 }
 
-/// What the decision point needs from the database at start: the policy, the rate table,
-/// the locks and each endpoint's history.
-pub async fn restore(core: &Core) -> Result<(), Internal> {
-    let (policy, _) = load(&core.db).await?;
-    core.fraud.set_policy(policy);
-    let (rates, _) = load_rates(&core.db).await?;
-    core.fraud.set_rates(rates);
-    for seen in fraud_history::Entity::find().all(&core.db).await? {
-        core.fraud.remember(&seen.endpoint_id, seen.seen);
-    }
-    let n = restore_locks(core).await?;
-    if n > 0 {
-        tracing::warn!(
+/// What the decision point needs from the database at start: the locks first (an account
+/// locked before the restart stays locked whatever else cannot be read), then the policy,
+/// the rate table and each endpoint's history. Each part that cannot be read is logged and
+/// left at its default; the count of parts that failed is returned.
+pub async fn restore(core: &Core) -> usize {
+    let mut failed = 0;
+    match restore_locks(core).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
             locked = n,
             "fraud: accounts locked before the restart stay locked"
-        );
+        ),
+        Err(e) => {
+            failed += 1;
+            tracing::error!(error = %e, "fraud: the stored locks cannot be read");
+        }
     }
-    Ok(())
+    match load(&core.db).await {
+        Ok((policy, _)) => core.fraud.set_policy(policy),
+        Err(e) => {
+            failed += 1;
+            tracing::error!(error = %e, "fraud: the stored policy cannot be read; the defaults are in force");
+        }
+    }
+    match load_rates(&core.db).await {
+        Ok((rates, _)) => core.fraud.set_rates(rates),
+        Err(e) => {
+            failed += 1;
+            tracing::error!(error = %e, "fraud: the stored rate table cannot be read; every call costs the unknown rate");
+        }
+    }
+    match fraud_history::Entity::find().all(&core.db).await {
+        Ok(seen) => {
+            for seen in seen {
+                core.fraud.remember(&seen.endpoint_id, seen.seen);
+            }
+        }
+        Err(e) => {
+            failed += 1;
+            tracing::error!(error = %e, "fraud: the endpoints' history cannot be read; first networks are learned again");
+        }
+    }
+    failed
 }
 
 /// The newest call records (at most `limit`), filtered by endpoint, trunk and the start of
@@ -632,12 +657,8 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
                 };
                 call.finding(outcome, f.rule, f.mode, &f.reason)
             });
-            if !decision.findings.is_empty() {
-                fraud_finding::Entity::insert_many(rows)
-                    .exec(&core.db)
-                    .await?;
-            }
-            remember(core, &endpoint, &decision.learned, at).await?;
+            // The lock first (it hangs up first): every millisecond is a billed one, and a
+            // failed write below must not keep the calls up.
             if decision.outcome == Outcome::Lock {
                 let cause = decision
                     .findings
@@ -648,9 +669,13 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
                     cause.map_or(("lock", String::new()), |f| (f.rule, f.reason.clone()));
                 lock_account(core, &endpoint, rule, &reason, &decision.hang_up).await?;
             }
-            // A refused call that was only refused because the account is locked is no news.
-            let only_locked = decision.findings.iter().all(|f| f.rule == "account_locked");
-            if !decision.findings.is_empty() && !only_locked {
+            if !decision.findings.is_empty() {
+                fraud_finding::Entity::insert_many(rows)
+                    .exec(&core.db)
+                    .await?;
+            }
+            remember(core, &endpoint, &decision.learned, at).await?;
+            if !decision.findings.is_empty() {
                 let reasons: Vec<&str> = decision
                     .findings
                     .iter()
@@ -822,6 +847,10 @@ async fn lock_account(
 ) -> Result<(), Internal> {
     // Hang up first: every millisecond is a billed one.
     let hung_up = hang_up(core, calls).await;
+    if !core.fraud.is_locked(endpoint) {
+        // An administrator unlocked it while this waited in the queue: the unlock wins.
+        return Ok(());
+    }
     fraud_lock::Entity::insert(fraud_lock::ActiveModel {
         endpoint_id: Set(endpoint.to_owned()),
         rule: Set(rule.to_owned()),
@@ -857,11 +886,28 @@ async fn lock_account(
     Ok(())
 }
 
-/// Deletes findings beyond the newest [`MAX_FINDINGS`].
+/// Call records kept at most (the oldest go first).
+pub const MAX_CALL_RECORDS: u64 = 1_000_000;
+
+/// Deletes findings beyond the newest [`MAX_FINDINGS`] and call records beyond the newest
+/// [`MAX_CALL_RECORDS`]; the rows deleted.
 pub async fn enforce_retention(db: &impl sea_orm::ConnectionTrait) -> Result<u64, Internal> {
-    let newest = fraud_finding::Entity::find()
+    let findings =
+        keep_newest::<fraud_finding::Entity>(db, fraud_finding::Column::Id, MAX_FINDINGS).await?;
+    let records =
+        keep_newest::<call_record::Entity>(db, call_record::Column::Id, MAX_CALL_RECORDS).await?;
+    Ok(findings + records)
+}
+
+/// Deletes the rows of `entity` beyond the newest `keep` by `id`.
+async fn keep_newest<E: EntityTrait>(
+    db: &impl sea_orm::ConnectionTrait,
+    id: E::Column,
+    keep: u64,
+) -> Result<u64, Internal> {
+    let newest = E::find()
         .select_only()
-        .column_as(fraud_finding::Column::Id.max(), "max")
+        .column_as(id.max(), "max")
         .into_tuple::<Option<i64>>()
         .one(db)
         .await?
@@ -869,9 +915,9 @@ pub async fn enforce_retention(db: &impl sea_orm::ConnectionTrait) -> Result<u64
     let Some(newest) = newest else {
         return Ok(0);
     };
-    let keep_from = newest - i64::try_from(MAX_FINDINGS).unwrap_or(i64::MAX) + 1;
-    Ok(fraud_finding::Entity::delete_many()
-        .filter(fraud_finding::Column::Id.lt(keep_from))
+    let keep_from = newest - i64::try_from(keep).unwrap_or(i64::MAX) + 1;
+    Ok(E::delete_many()
+        .filter(id.lt(keep_from))
         .exec(db)
         .await?
         .rows_affected)

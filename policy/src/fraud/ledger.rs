@@ -172,12 +172,17 @@ pub struct Alarm {
     pub hang_up: Vec<RunningCall>,
 }
 
+/// One minute's spend per endpoint: (the part counting toward the hour, all of it).
+type MinuteSpend = HashMap<String, (u64, u64)>;
+
 /// Spend by minute, summed over the last hour and the last day, per endpoint and in all.
 #[derive(Debug)]
 struct Spend {
     epoch: Instant,
     /// `(minute, spend per endpoint)`, oldest first, at most a day of them.
-    buckets: VecDeque<(u64, HashMap<String, u64>)>,
+    /// Per endpoint: the part of the spend that counts toward the hour, and all of it (a
+    /// call booked when it ends counts toward the hour only for its last hour).
+    buckets: VecDeque<(u64, MinuteSpend)>,
     /// Buckets at the front that have already left the hour's sums.
     out_of_hour: usize,
     hour: HashMap<String, u64>,
@@ -200,9 +205,15 @@ impl Default for Spend {
     }
 }
 
-fn subtract(sums: &mut HashMap<String, u64>, bucket: &HashMap<String, u64>) -> u64 {
+/// Takes `part` of each endpoint's spend in `bucket` off `sums`; the total taken.
+fn subtract(
+    sums: &mut HashMap<String, u64>,
+    bucket: &MinuteSpend,
+    part: fn(&(u64, u64)) -> u64,
+) -> u64 {
     let mut total = 0;
-    for (endpoint, micros) in bucket {
+    for (endpoint, both) in bucket {
+        let micros = &part(both);
         total += micros;
         if let Some(sum) = sums.get_mut(endpoint) {
             *sum = sum.saturating_sub(*micros);
@@ -226,7 +237,7 @@ impl Spend {
             && minute.saturating_sub(*m) >= 60
         {
             let (_, bucket) = &self.buckets[self.out_of_hour];
-            let total = subtract(&mut self.hour, bucket);
+            let total = subtract(&mut self.hour, bucket, |b| b.0);
             self.hour_total = self.hour_total.saturating_sub(total);
             self.out_of_hour += 1;
         }
@@ -234,26 +245,28 @@ impl Spend {
             && minute.saturating_sub(*m) >= 24 * 60
         {
             if let Some((_, bucket)) = self.buckets.pop_front() {
-                let total = subtract(&mut self.day, &bucket);
+                let total = subtract(&mut self.day, &bucket, |b| b.1);
                 self.day_total = self.day_total.saturating_sub(total);
                 self.out_of_hour = self.out_of_hour.saturating_sub(1);
             }
         }
     }
 
-    fn add(&mut self, now: Instant, endpoint: &str, micros: u64) {
+    /// Books `total` spent by `endpoint`, of which `recent` in the last hour, at `now`.
+    fn add(&mut self, now: Instant, endpoint: &str, recent: u64, total: u64) {
         self.advance(now);
         let minute = self.minute(now);
         if self.buckets.back().is_none_or(|(m, _)| *m != minute) {
             self.buckets.push_back((minute, HashMap::new()));
         }
         if let Some((_, bucket)) = self.buckets.back_mut() {
-            *bucket.entry(endpoint.to_owned()).or_default() += micros;
+            let both = bucket.entry(endpoint.to_owned()).or_default();
+            *both = (both.0 + recent, both.1 + total);
         }
-        *self.hour.entry(endpoint.to_owned()).or_default() += micros;
-        *self.day.entry(endpoint.to_owned()).or_default() += micros;
-        self.hour_total += micros;
-        self.day_total += micros;
+        *self.hour.entry(endpoint.to_owned()).or_default() += recent;
+        *self.day.entry(endpoint.to_owned()).or_default() += total;
+        self.hour_total += recent;
+        self.day_total += total;
     }
 }
 
@@ -336,12 +349,17 @@ impl Ledger {
     }
 
     /// Whether `endpoint` did `what` before; records it when it did not (within bounds).
-    fn first_time(&mut self, endpoint: &str, what: String, learned: &mut Vec<String>) -> bool {
-        let known = self.history.entry(endpoint.to_owned()).or_default();
-        if known.contains(&what) || known.len() >= MAX_HISTORY {
+    /// Whether `endpoint` never did `what`; when so, `what` joins `learned` (remembered
+    /// only if the call goes on: a refused first call must not teach the rule to let the
+    /// retry through).
+    fn first_time(&self, endpoint: &str, what: String, learned: &mut Vec<String>) -> bool {
+        if self
+            .history
+            .get(endpoint)
+            .is_some_and(|h| h.contains(&what))
+        {
             return false;
         }
-        known.insert(what.clone());
         learned.push(what);
         true
     }
@@ -382,10 +400,13 @@ impl Ledger {
             fire(mode, rule, reason);
         }
         let (number, region, national) = match &destination {
-            Destination::Internal | Destination::Emergency => {
-                // Not a call that costs: nothing to count.
+            Destination::Emergency => {
+                // Never counted, never refused by a count.
                 return self.conclude(destination, findings, learned, attempt, None, now);
             }
+            // A short number without a prefix that still leaves through a trunk (a national
+            // service number such as 118 33, often premium): a home call like any other.
+            Destination::Internal => (attempt.dialled.to_owned(), String::new(), true),
             Destination::External {
                 e164,
                 region,
@@ -595,6 +616,14 @@ impl Ledger {
         } else {
             Outcome::Allow
         };
+        let mut learned = learned;
+        if outcome == Outcome::Allow {
+            for what in &learned {
+                self.remember(attempt.endpoint, what.clone());
+            }
+        } else {
+            learned.clear();
+        }
         let mut hang_up = Vec::new();
         match (outcome, external) {
             (Outcome::Allow, Some((number, region, per_minute))) => {
@@ -649,7 +678,10 @@ impl Ledger {
         let answered_secs = answered_secs.min(elapsed + 1);
         let cost = cost(call.per_minute, answered_secs * 1000);
         if cost > 0 {
-            self.spend.add(now, &call.endpoint, cost);
+            // Its answered time ended now: only its last hour counts toward the hour, as it
+            // did while it ran.
+            let recent = super::rates::cost(call.per_minute, answered_secs.min(3600) * 1000);
+            self.spend.add(now, &call.endpoint, recent, cost);
         }
         Some(EndedCall {
             call,
@@ -687,6 +719,14 @@ impl Ledger {
                 ),
             }
         });
+        // In block mode a new network stays new, so its calls are refused by the same rule;
+        // an endpoint's first network is always learned (there is nothing to compare).
+        if finding.as_ref().is_some_and(|f| f.mode == RuleMode::Block) {
+            learned.clear();
+        }
+        for what in &learned {
+            self.remember(endpoint, what.clone());
+        }
         (finding, learned)
     }
 
@@ -786,6 +826,12 @@ impl Ledger {
                 }
             }
             for call in long {
+                // A lock hangs up all of the account's calls; a block only this one.
+                let hang_up = if limit.mode == RuleMode::Lock {
+                    self.lock(&call.endpoint)
+                } else {
+                    vec![call.clone()]
+                };
                 alarms.push(Alarm {
                     rule: "long_call",
                     mode: limit.mode,
@@ -794,7 +840,7 @@ impl Ledger {
                         "the call of {} to +{} has run past {} minutes",
                         call.endpoint, call.number, limit.max
                     ),
-                    hang_up: vec![call],
+                    hang_up,
                 });
             }
         }
@@ -1062,21 +1108,57 @@ mod tests {
     }
 
     #[test]
-    fn internal_numbers_are_not_counted_and_a_class_is_held_to_its_reach() {
+    fn short_numbers_through_a_trunk_count_and_a_class_is_held_to_its_reach() {
+        // A short service number (118 33) leaving through the trunk counts like any call.
         let p = policy(|s| s.calls_per_minute.max = 1);
         let mut l = Ledger::default();
         let t = Clock::now();
-        for i in 0..5 {
-            let d = decide(&mut l, &p, attempt("e", "2001", &i.to_string()), t);
-            assert_eq!(d.outcome, Outcome::Allow);
-        }
-        assert!(l.running().is_empty());
+        let d = decide(&mut l, &p, attempt("e", "11833", "1"), t);
+        assert_eq!(d.outcome, Outcome::Allow);
+        assert_eq!(l.running().len(), 1);
+        let d = decide(&mut l, &p, attempt("e", "11834", "2"), t);
+        assert_eq!((d.outcome, rules(&d)), (Outcome::Lock, vec!["call_rate"]));
         let national = Attempt {
             class: CallingClass::National,
             ..attempt("n", "0044207946000", "9")
         };
         let d = decide(&mut l, &p, national, t);
         assert_eq!((d.outcome, rules(&d)), (Outcome::Block, vec!["class"]));
+    }
+
+    #[test]
+    fn a_refused_first_call_teaches_nothing() {
+        let p = policy(|s| s.new_country_mode = RuleMode::Block);
+        let mut l = Ledger::default();
+        let t = Clock::now();
+        for id in ["1", "2"] {
+            let d = decide(&mut l, &p, attempt("e", "0044207946000", id), t);
+            assert_eq!(rules(&d), ["new_country"], "the retry is refused too");
+            assert!(d.learned.is_empty());
+        }
+        // Allowed once (reported), it is known from then on.
+        let p = policy(|s| s.new_country_mode = RuleMode::Report);
+        let d = decide(&mut l, &p, attempt("e", "0044207946000", "3"), t);
+        assert_eq!(
+            (d.outcome, d.learned.clone()),
+            (Outcome::Allow, vec!["region GB".to_owned()])
+        );
+        let d = decide(&mut l, &p, attempt("e", "0044207946001", "4"), t);
+        assert!(d.findings.is_empty(), "{:?}", d.findings);
+    }
+
+    #[test]
+    fn a_long_call_counts_only_its_last_hour_toward_the_hour_when_it_ends() {
+        // Three hours at 0.20 a minute: 12.00 of it in the last hour, 36.00 in the day.
+        let rates = RateTable::parse("44,0.2").unwrap();
+        let p = policy(|_| {});
+        let mut l = Ledger::default();
+        let t = Clock::now();
+        l.decide(&p, &rates, attempt("e", "0044207946000", "1"), t);
+        let end = t.later(3 * 3600);
+        assert_eq!(l.spent(end.now), (12_000_000, 36_000_000), "while it runs");
+        l.end("1", 3 * 3600, end.now);
+        assert_eq!(l.spent(end.now), (12_000_000, 36_000_000), "once it ended");
     }
 
     #[test]

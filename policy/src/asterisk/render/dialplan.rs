@@ -90,10 +90,13 @@ fn render_support(w: &mut ConfWriter) {
 
 /// The pre-call decision (#15): FastAGI to sipwarden with who calls (`SW_EP`, `SW_CLASS`,
 /// set by the endpoint's definition), the trunk, the number and the address the call came
-/// from. sipwarden answers by setting `SW_FRAUD`; when it does not answer (not running,
-/// refused connection) the class's fail mode decides. Hangup(21) is "call rejected": a 403
-/// to the phone. A call let through gets a hang-up handler that tells sipwarden how it
-/// ended (Dial's status and answered seconds): its concurrency count and its call record.
+/// from. sipwarden answers by setting `SW_FRAUD`; only when it cannot be reached at all
+/// (`AGISTATUS` is `FAILURE`: not running, refused connection) does the class's fail mode
+/// decide. A connection that ends without a verdict is refused: a caller must not be able
+/// to make sipwarden fall silent and so fail open. Hangup(21) is "call rejected": a 403 to
+/// the phone. The hang-up handler that tells sipwarden how the call ended (Dial's status
+/// and answered seconds; its concurrency count and its call record) is pushed before the
+/// question, so a call cancelled while it is asked is still told.
 fn render_decision(w: &mut ConfWriter, point: &DecisionPoint, target: Target) {
     let agi = format!("agi://{}", point.address);
     let source = match target {
@@ -107,6 +110,10 @@ fn render_decision(w: &mut ConfWriter, point: &DecisionPoint, target: Target) {
     w.object("exten", &format!("s,1,Set({VERDICT_VARIABLE}=)"));
     w.object(
         "same",
+        "n,Set(CHANNEL(hangup_handler_push)=sw-fraud-end,s,1)",
+    );
+    w.object(
+        "same",
         &format!("n,AGI({agi}/decide,${{SW_EP}},${{SW_CLASS}},${{ARG1}},${{ARG2}},{source})"),
     );
     w.object(
@@ -117,13 +124,13 @@ fn render_decision(w: &mut ConfWriter, point: &DecisionPoint, target: Target) {
         "same",
         &format!("n,GotoIf($[\"${{{VERDICT_VARIABLE}}}\" = \"block\"]?refuse)"),
     );
-    w.object("same", "n,GotoIf($[\"${ARG3}\" = \"open\"]?allow)");
-    w.object("same", "n(refuse),Hangup(21)");
     w.object(
         "same",
-        "n(allow),Set(CHANNEL(hangup_handler_push)=sw-fraud-end,s,1)",
+        "n,GotoIf($[\"${AGISTATUS}\" != \"FAILURE\"]?refuse)",
     );
-    w.object("same", "n,Return()");
+    w.object("same", "n,GotoIf($[\"${ARG3}\" = \"open\"]?allow)");
+    w.object("same", "n(refuse),Hangup(21)");
+    w.object("same", "n(allow),Return()");
 
     w.section("sw-fraud-end");
     w.object(
