@@ -31,6 +31,7 @@
 mod ami;
 mod changes;
 mod custom_dialplan;
+pub mod decision;
 mod endpoint;
 mod error;
 mod names;

@@ -1,11 +1,11 @@
 //! The whole PBX: policy, endpoints, trunks and AMI users, with the rules that span objects.
 
 use super::ami::{AmiClass, AmiUser};
+use super::decision::DecisionPoint;
 use super::endpoint::{Endpoint, Transport};
 use super::names::{Did, Extension};
 use super::policy::GlobalPolicy;
 use super::trunk::Trunk;
-use crate::fraud::agi::DecisionPoint;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 

@@ -7,21 +7,7 @@
 //! extension), so it is read with bounds and never trusted: only the fields the decision
 //! needs are kept, each checked, and nothing from it reaches a command unescaped.
 
-use std::net::SocketAddr;
-
-use super::policy::FailMode;
-
-/// Where the rendered dialplan asks for the pre-call decision (sipwarden's FastAGI address,
-/// on loopback), and what a call of each class does when nobody answers there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecisionPoint {
-    pub address: SocketAddr,
-    pub fail_national: FailMode,
-    pub fail_international: FailMode,
-}
-
-/// The `SET VARIABLE` sipwarden answers a decision with: `SW_FRAUD` is `allow` or `block`.
-pub const VERDICT_VARIABLE: &str = "SW_FRAUD";
+pub use crate::asterisk::decision::{DecisionPoint, VERDICT_VARIABLE};
 
 /// The environment may not be longer than this (Asterisk sends well under 2 KiB).
 pub const MAX_ENV_BYTES: usize = 16 * 1024;

@@ -31,14 +31,7 @@ pub enum RuleMode {
     Lock,
 }
 
-/// What happens to a call when sipwarden does not answer the decision in time.
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailMode {
-    Open,
-    Closed,
-}
+pub use crate::asterisk::decision::FailMode;
 
 /// A threshold and what happens past it.
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]

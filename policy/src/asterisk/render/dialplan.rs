@@ -14,12 +14,11 @@ use super::Revision;
 use super::Target;
 use super::writer::ConfWriter;
 use crate::asterisk::CUSTOM_DIALPLAN_HOOKS;
+use crate::asterisk::decision::{DecisionPoint, FailMode, VERDICT_VARIABLE};
 use crate::asterisk::endpoint::CallingClass;
 use crate::asterisk::names::DialPattern;
 use crate::asterisk::pbx::PbxModel;
 use crate::asterisk::trunk::Trunk;
-use crate::fraud::agi::{DecisionPoint, VERDICT_VARIABLE};
-use crate::fraud::policy::FailMode;
 
 /// The context every extension lives in.
 pub const CONTEXT_LOCAL: &str = "sw-local";
