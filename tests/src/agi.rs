@@ -9,6 +9,15 @@ use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// A FastAGI address of this test process's own on loopback (`127.<net>.x.y:4573`): several
+/// servers run at once on the host, and `net` keeps two tests of one binary apart.
+#[must_use]
+pub fn own_address(net: u8) -> SocketAddr {
+    let n = std::process::id();
+    let [_, _, hi, lo] = n.to_be_bytes();
+    SocketAddr::from(([127, net, hi, lo | 1], 4573))
+}
+
 /// One call attempt as the dialplan describes it.
 #[derive(Clone, Debug)]
 pub struct Question<'a> {

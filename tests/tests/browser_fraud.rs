@@ -6,7 +6,6 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
@@ -34,8 +33,7 @@ async fn the_fraud_page_unlocks_prices_and_edits_the_policy() {
     let Some(browser) = Browser::start(test).await.unwrap() else {
         return;
     };
-    let n = std::process::id();
-    let addr = SocketAddr::from(([127, 78, (n >> 8) as u8, (n & 0xff) as u8 | 1], 4573));
+    let addr = agi::own_address(78);
     let server = TestServer::start_with(Options {
         env: vec![("SIPWARDEN_FRAUD_AGI_LISTEN".to_owned(), addr.to_string())],
         admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),

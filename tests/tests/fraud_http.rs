@@ -14,12 +14,6 @@ use tests::agi::{self, Question};
 use tests::api::Api;
 use tests::server::{ADMIN_PASSWORD, Options, TestServer};
 
-/// A loopback address of this test's own: several servers run at once on this host.
-fn agi_address() -> SocketAddr {
-    let n = std::process::id();
-    SocketAddr::from(([127, 77, (n >> 8) as u8, (n & 0xff) as u8 | 1], 4573))
-}
-
 fn question<'a>(endpoint: &'a str, class: &'a str, number: &'a str, id: &'a str) -> Question<'a> {
     Question {
         endpoint,
@@ -40,7 +34,7 @@ async fn verdict(addr: SocketAddr, q: Question<'_>) -> String {
 
 #[tokio::test]
 async fn the_fraud_policy_is_validated_versioned_and_decides_calls() {
-    let addr = agi_address();
+    let addr = agi::own_address(77);
     let server = TestServer::start_with(Options {
         env: vec![("SIPWARDEN_FRAUD_AGI_LISTEN".to_owned(), addr.to_string())],
         admin: Some(("admin".to_owned(), ADMIN_PASSWORD.to_owned())),

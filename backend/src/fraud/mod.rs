@@ -282,7 +282,17 @@ impl CallDecisions {
 
     /// The running call with `uniqueid`, if any.
     pub fn call(&self, uniqueid: &str) -> Option<RunningCall> {
-        self.running().into_iter().find(|c| c.uniqueid == uniqueid)
+        lock(&self.ledger).call(uniqueid)
+    }
+
+    /// How many external calls are running.
+    pub fn running_count(&self) -> usize {
+        lock(&self.ledger).running_count()
+    }
+
+    /// The running calls of `endpoint`, oldest first.
+    pub fn calls_of(&self, endpoint: &str) -> Vec<RunningCall> {
+        lock(&self.ledger).calls_of(endpoint)
     }
 
     /// Whether the listener is up.

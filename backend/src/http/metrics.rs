@@ -508,7 +508,7 @@ fn fraud_metrics(out: &mut String, state: &Core) {
         "sipwarden_fraud_running_calls",
         "External calls let through and still running.",
         "gauge",
-        &one(f(fraud.running().len() as u64)),
+        &one(f(fraud.running_count() as u64)),
     );
     gauge(
         out,

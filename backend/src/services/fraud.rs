@@ -505,7 +505,7 @@ pub fn status(core: &Core) -> FraudStatusView {
         blocked: c.blocked.load(Relaxed),
         locked: c.locked.load(Relaxed),
         malformed: c.malformed.load(Relaxed),
-        running_calls: core.fraud.running().len(),
+        running_calls: core.fraud.running_count(),
         locked_accounts: core.fraud.locked_count(),
         spent_last_hour: money(spent.0),
         spent_last_day: money(spent.1),
@@ -548,11 +548,10 @@ async fn hang_up(core: &Core, calls: &[RunningCall]) -> Result<(), FraudError> {
     if calls.is_empty() {
         return Ok(());
     }
-    let model = crate::services::pbx::load_model(&core.db)
-        .await
-        .map_err(|e| FraudError::Asterisk(e.to_string()))?;
+    // The apply account is in the policy alone; the endpoints and trunks are not needed.
+    let (policy, _) = crate::services::pbx::load_policy(&core.db).await?;
     let timeout = Duration::from_secs(u64::from(core.config.asterisk_ami_timeout_secs));
-    let mut ami = crate::services::apply_account::login(core, model.policy(), timeout)
+    let mut ami = crate::services::apply_account::login(core, &policy, timeout)
         .await
         .map_err(|e| FraudError::Asterisk(e.to_string()))?;
     let mut failed = Vec::new();
@@ -750,12 +749,7 @@ pub async fn follow_up(core: &Core, followup: Followup) -> Result<(), Internal> 
             .insert(&core.db)
             .await?;
             if locks {
-                let calls: Vec<RunningCall> = core
-                    .fraud
-                    .running()
-                    .into_iter()
-                    .filter(|c| c.endpoint == endpoint)
-                    .collect();
+                let calls = core.fraud.calls_of(&endpoint);
                 lock_account(core, &endpoint, f.rule, &f.reason, &calls).await?;
             }
             core.alerts.notify(Notice::new(

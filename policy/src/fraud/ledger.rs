@@ -743,6 +743,18 @@ impl Ledger {
         calls
     }
 
+    /// The running call with `uniqueid`, if any.
+    #[must_use]
+    pub fn call(&self, uniqueid: &str) -> Option<RunningCall> {
+        self.running.get(uniqueid).cloned()
+    }
+
+    /// How many calls are running.
+    #[must_use]
+    pub fn running_count(&self) -> usize {
+        self.running.len()
+    }
+
     /// Every running call, oldest first.
     #[must_use]
     pub fn running(&self) -> Vec<RunningCall> {
